@@ -1,0 +1,123 @@
+//! Builds every plugin crate in `plugins/` as a wasm32-wasip2 component (a
+//! nested cargo build with its own target directory), then embeds the
+//! built-in ones into the binary with their sha256 computed here, once.
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// Built-in plugins: (name, crate's artifact name).
+const BUILTINS: &[(&str, &str)] = &[
+    ("infra", "gate_plugin_infra"),
+    ("security", "gate_plugin_security"),
+    ("config", "gate_plugin_config"),
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap().to_path_buf();
+    let plugins = root.join("plugins");
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| if d.is_absolute() { d } else { root.join(d) })
+        .unwrap_or_else(|| root.join("target"))
+        .join("wasm");
+
+    println!("cargo:rerun-if-changed={}", plugins.display());
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+
+    // Escape hatch for working on the host while a plugin is half-written:
+    // reuse whatever components the last plugin build left behind.
+    println!("cargo:rerun-if-env-changed=GATE_SKIP_PLUGIN_BUILD");
+    let skip = env::var_os("GATE_SKIP_PLUGIN_BUILD").is_some_and(|v| v == "1");
+    if !skip {
+        build_plugins(&plugins, &target_dir);
+    }
+    let gen_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+
+    let out_dir = target_dir.join("wasm32-wasip2").join("release");
+    println!(
+        "cargo:rustc-env=GATE_PLUGIN_BUILD_DIR={}",
+        out_dir.display()
+    );
+
+    let mut code = String::from("pub static BUILTINS: &[Builtin] = &[\n");
+    for (name, artifact) in BUILTINS {
+        let mut path = out_dir.join(format!("{artifact}.wasm"));
+        if skip && !path.exists() {
+            // Embedded as empty: loading it fails with "not a valid component".
+            path = gen_dir.join(format!("{artifact}.missing.wasm"));
+            std::fs::write(&path, b"").unwrap();
+        }
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let digest = hex::encode(Sha256::digest(&bytes));
+        writeln!(
+            code,
+            "    Builtin {{ name: {name:?}, wasm: include_bytes!({path:?}), sha256: {digest:?} }},",
+            path = path.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    let generated = gen_dir.join("builtins.rs");
+    std::fs::write(generated, code).unwrap();
+}
+
+fn build_plugins(plugins: &Path, target_dir: &Path) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(plugins)
+        .args([
+            "build",
+            "--release",
+            "--workspace",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    // The outer build's settings (clippy's wrapper, host rustflags, the build
+    // script's own target/profile variables) must not leak into the guest build.
+    for (key, _) in env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let leaks = key.starts_with("CARGO_CFG_")
+            || key.starts_with("CARGO_FEATURE_")
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || key.starts_with("CARGO_BUILD_")
+            || key.starts_with("CARGO_PROFILE_")
+            || key.starts_with("DEP_")
+            || matches!(
+                key,
+                "RUSTFLAGS"
+                    | "CARGO_ENCODED_RUSTFLAGS"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "RUSTC_WRAPPER"
+                    | "CARGO_TARGET_DIR"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "TARGET"
+                    | "HOST"
+                    | "OUT_DIR"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "DEBUG"
+                    | "NUM_JOBS"
+                    | "RUSTC"
+                    | "RUSTDOC"
+                    | "RUSTC_LINKER"
+                    | "CLIPPY_ARGS"
+                    | "CLIPPY_CONF_DIR"
+            );
+        if leaks {
+            cmd.env_remove(key);
+        }
+    }
+    let status = cmd.status().expect("running cargo for the plugins");
+    if !status.success() {
+        panic!("building the wasm32-wasip2 plugins failed ({status}); see the errors above");
+    }
+}

@@ -1,0 +1,136 @@
+//! Files: WASI preopens of the granted directories, plus a host-side resolve
+//! that explains denials. Symlinks are resolved before the grant check, so a
+//! link inside a granted directory that points outside it is denied here, and
+//! cap-std refuses to follow it inside WASI as well.
+
+use std::path::{Component, Path, PathBuf};
+
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use super::{HostState, Sandbox};
+use crate::bindings::gate::plugin::files::Host;
+use crate::policy::Grants;
+
+/// A granted directory, canonicalised at evaluation start.
+#[derive(Clone, Debug)]
+pub struct ResolvedFsGrant {
+    /// As written in the policy (for messages).
+    pub written: PathBuf,
+    /// Canonical host path; `None` when it does not exist.
+    pub host: Option<PathBuf>,
+    pub writable: bool,
+}
+
+pub(super) fn resolve_grants(grants: &Grants, cwd: &Path) -> Vec<ResolvedFsGrant> {
+    grants
+        .fs
+        .iter()
+        .map(|g| ResolvedFsGrant {
+            written: g.path.clone(),
+            host: std::fs::canonicalize(cwd.join(&g.path)).ok(),
+            writable: g.writable,
+        })
+        .collect()
+}
+
+/// Preopens every granted directory at its canonical host path, so the
+/// absolute paths `files.resolve` returns open unchanged inside the guest.
+pub fn preopen(builder: &mut WasiCtxBuilder, sandbox: &Sandbox) -> anyhow::Result<()> {
+    for g in &sandbox.fs {
+        let Some(host) = &g.host else { continue };
+        if !host.is_dir() {
+            continue;
+        }
+        let perms = if g.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        let guest = host.to_string_lossy().into_owned();
+        builder.preopened_dir(host, guest, perms)?;
+    }
+    Ok(())
+}
+
+/// Removes `.` and `..` without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Canonicalises the longest existing ancestor and appends the rest, so paths
+/// that do not exist yet are still checked against real (symlink-free) prefixes.
+fn canonical(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(&existing) {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+impl Sandbox {
+    /// Checks `path` against the fs grants; returns its canonical absolute form.
+    pub fn resolve_path(&self, path: &str, write: bool) -> Result<PathBuf, String> {
+        let joined = normalize(&self.cwd.join(path));
+        let real = canonical(&joined);
+        let ok = self.fs.iter().any(|g| {
+            g.host.as_ref().is_some_and(|h| real.starts_with(h)) && (!write || g.writable)
+        });
+        if ok {
+            return Ok(real);
+        }
+        let shown = if real != joined {
+            format!("{path}` (resolves to `{}`)", real.display())
+        } else {
+            path.to_string()
+        };
+        let shown = shown.trim_end_matches('`').to_string();
+        let dir = if real.is_dir() {
+            real.clone()
+        } else {
+            real.parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| real.clone())
+        };
+        let suggestion = format!("{}{}", dir.display(), if write { ":rw" } else { "" });
+        Err(self.denied("fs", &shown, &suggestion))
+    }
+}
+
+impl Host for HostState {
+    async fn resolve(
+        &mut self,
+        path: String,
+        write: bool,
+    ) -> wasmtime::Result<Result<String, String>> {
+        Ok(self
+            .sandbox
+            .resolve_path(&path, write)
+            .map(|p| p.to_string_lossy().into_owned()))
+    }
+}

@@ -1,0 +1,114 @@
+//! `http`: requests to allow-listed URL patterns, with a timeout and a
+//! response-size cap. Redirects are followed (up to five) only while every hop
+//! stays inside the grant.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use super::{HostState, bounded, granted};
+use crate::bindings::gate::plugin::http::{Host, Request, Response};
+
+const MAX_REDIRECTS: usize = 5;
+/// Ceiling on any response body, whatever the plugin asks for.
+const MAX_BODY: u32 = 16 << 20;
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("gate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client")
+    })
+}
+
+impl Host for HostState {
+    async fn fetch(&mut self, req: Request) -> wasmtime::Result<Result<Response, String>> {
+        if !granted(&self.sandbox.grants.http, &req.url) {
+            return Ok(Err(self.sandbox.denied("http", &req.url, &req.url)));
+        }
+        let method = match reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()) {
+            Ok(m) => m,
+            Err(_) => return Ok(Err(format!("invalid HTTP method `{}`", req.method))),
+        };
+        let sandbox = self.sandbox.clone();
+        let what = format!("{} {}", req.method, req.url);
+        let what2 = what.clone();
+        Ok(bounded(self.budget(req.timeout_ms), &what2, async move {
+            let started = Instant::now();
+            let mut url = req.url.clone();
+            let mut hops = 0;
+            loop {
+                let mut rb = client().request(method.clone(), &url);
+                for (k, v) in &req.headers {
+                    rb = rb.header(k, v);
+                }
+                if let Some(body) = &req.body {
+                    rb = rb.body(body.clone());
+                }
+                let mut resp = rb
+                    .send()
+                    .await
+                    .map_err(|e| format!("{what}: {}", error_chain(&e)))?;
+                if resp.status().is_redirection()
+                    && hops < MAX_REDIRECTS
+                    && let Some(next) = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .and_then(|l| resp.url().join(l).ok())
+                {
+                    if !granted(&sandbox.grants.http, next.as_str()) {
+                        return Err(sandbox.denied("http", next.as_str(), next.as_str()));
+                    }
+                    url = next.to_string();
+                    hops += 1;
+                    continue;
+                }
+                let status = resp.status().as_u16();
+                let headers = resp
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                let cap = req.max_bytes.clamp(1, MAX_BODY) as usize;
+                let mut body = Vec::new();
+                let mut truncated = false;
+                while let Some(chunk) = resp.chunk().await.map_err(|e| format!("{what}: {e}"))? {
+                    let room = cap - body.len();
+                    if chunk.len() > room {
+                        body.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                return Ok(Response {
+                    status,
+                    headers,
+                    body,
+                    truncated,
+                    elapsed_ms: started.elapsed().as_millis() as u32,
+                });
+            }
+        })
+        .await)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

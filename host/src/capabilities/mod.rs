@@ -1,0 +1,171 @@
+//! Host capabilities offered to plugins, deny-by-default.
+//!
+//! A [`Sandbox`] holds one plugin's resolved grants and limits; a [`HostState`]
+//! is the per-store state of one check run. Every capability checks its grant
+//! before doing anything and explains a denial by naming the plugin, the
+//! resource and the grant line to add.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::clock::Clock;
+use crate::policy::Grants;
+
+mod env;
+mod exchange;
+mod files;
+mod http;
+mod log;
+mod net;
+mod system;
+mod tls;
+mod unix;
+
+pub use files::{ResolvedFsGrant, preopen as preopen_files};
+
+/// Per-plugin limits, from `[plugin.grants]` or the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub memory_bytes: usize,
+    pub output_bytes: usize,
+}
+
+impl Limits {
+    pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+    pub const DEFAULT_MEMORY_MB: u64 = 128;
+    pub const DEFAULT_OUTPUT_KB: u64 = 1024;
+
+    pub fn from_grants(grants: &Grants) -> Self {
+        let memory_mb = grants
+            .memory_mb
+            .unwrap_or(Self::DEFAULT_MEMORY_MB)
+            .min(crate::engine::MAX_MEMORY_MB);
+        Limits {
+            timeout: Duration::from_millis(grants.timeout_ms.unwrap_or(Self::DEFAULT_TIMEOUT_MS)),
+            memory_bytes: (memory_mb as usize) << 20,
+            output_bytes: (grants.output_kb.unwrap_or(Self::DEFAULT_OUTPUT_KB) as usize) << 10,
+        }
+    }
+}
+
+/// One plugin's grants, resolved once per evaluation and shared by its checks.
+pub struct Sandbox {
+    pub plugin: String,
+    pub grants: Grants,
+    pub fs: Vec<ResolvedFsGrant>,
+    pub cwd: PathBuf,
+    pub limits: Limits,
+    pub clock: Clock,
+}
+
+impl Sandbox {
+    pub fn new(plugin: &str, grants: Grants, cwd: &Path, clock: Clock) -> Self {
+        let fs = files::resolve_grants(&grants, cwd);
+        Sandbox {
+            plugin: plugin.to_string(),
+            limits: Limits::from_grants(&grants),
+            grants,
+            fs,
+            cwd: cwd.to_path_buf(),
+            clock,
+        }
+    }
+
+    /// The message for a call outside the grants.
+    pub fn denied(&self, grant: &str, resource: &str, suggestion: &str) -> String {
+        format!(
+            "plugin `{p}` is not granted `{grant}` access to `{resource}`; add `{grant} = [\"{suggestion}\"]` \
+             under [plugin.grants] of the [[plugin]] entry with name = \"{p}\"",
+            p = self.plugin
+        )
+    }
+}
+
+/// State of one store: one check run in its own sandbox.
+pub struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub sandbox: Arc<Sandbox>,
+    pub check: String,
+    /// When the whole check must be done; host calls never wait past it.
+    pub deadline: Instant,
+    /// Bytes of output (log messages) produced so far.
+    pub output_used: usize,
+    /// The guest's stderr (panic messages land here), bounded.
+    pub stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// How much of a plugin's stderr is kept for error reasons.
+pub const STDERR_CAPTURE: usize = 16 << 10;
+
+impl HostState {
+    /// The guest's panic message, if it printed one.
+    pub fn panic_message(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
+        let text: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect();
+        let start = text.iter().rposition(|l| l.contains("panicked at"))?;
+        let msg = text[start..].join(" ").trim().to_string();
+        Some(msg.chars().take(2000).collect())
+    }
+
+    /// Time left before the deadline, capped by what the plugin asked for.
+    pub fn budget(&self, requested_ms: u32) -> Duration {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let requested = if requested_ms == 0 {
+            left
+        } else {
+            Duration::from_millis(requested_ms as u64)
+        };
+        requested.min(left)
+    }
+
+    /// Charges `n` bytes against the output cap; an overrun stops the plugin.
+    pub fn charge_output(&mut self, n: usize) -> wasmtime::Result<()> {
+        self.output_used += n;
+        if self.output_used > self.sandbox.limits.output_bytes {
+            return Err(wasmtime::Error::msg(format!(
+                "plugin `{}` exceeded its output cap of {} bytes (output_kb)",
+                self.sandbox.plugin, self.sandbox.limits.output_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Runs a host-side future within `budget` (see [`HostState::budget`]).
+pub(crate) async fn bounded<T>(
+    budget: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(budget, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("{what}: timed out after {} ms", budget.as_millis())),
+    }
+}
+
+/// `true` when `value` matches any of the grant patterns.
+pub(crate) fn granted(patterns: &[String], value: &str) -> bool {
+    patterns
+        .iter()
+        .any(|p| crate::policy::glob::matches(p, value))
+}

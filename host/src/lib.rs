@@ -1,0 +1,12 @@
+//! gate's host runtime: plugin sandbox, policy model, evaluation and reporters.
+
+pub mod bindings;
+pub mod cache;
+pub mod capabilities;
+pub mod clock;
+pub mod engine;
+pub mod evaluate;
+pub mod model;
+pub mod plugin;
+pub mod policy;
+pub mod report;

@@ -1,0 +1,330 @@
+//! The runtime: compiles (or loads cached) plugins and runs one check per fresh store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::Semaphore;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::catalog::{PluginMeta, severity};
+use super::source::{PluginError, PluginSource};
+use crate::bindings::gate::plugin::types as wit;
+use crate::bindings::{Check, CheckPre};
+use crate::cache::{Cache, CacheOutcome};
+use crate::capabilities::{HostState, Sandbox};
+use crate::clock::WasiWallClock;
+use crate::engine::{GateEngine, MAX_CONCURRENT_STORES};
+use crate::model::{Location, Status};
+use crate::report::FindingReport;
+
+pub struct Runtime {
+    engine: GateEngine,
+    cache: Cache,
+    linker: Linker<HostState>,
+    stores: Arc<Semaphore>,
+}
+
+/// A compiled plugin, ready to instantiate: its `InstancePre` is reused by
+/// every check, each of which gets a fresh store.
+pub struct LoadedPlugin {
+    pub name: String,
+    pub sha256: String,
+    pub builtin: bool,
+    pub meta: PluginMeta,
+    pub sandbox: Arc<Sandbox>,
+    pub cache: CacheOutcome,
+    pre: CheckPre<HostState>,
+}
+
+/// What running one check produced.
+#[derive(Debug)]
+pub struct CheckRun {
+    /// The plugin's findings, or why the run failed (trap, timeout, limit, no findings).
+    pub outcome: Result<Vec<RawFinding>, String>,
+    pub duration: Duration,
+}
+
+/// A finding as the plugin returned it, before policy overrides and exemptions.
+#[derive(Clone, Debug)]
+pub struct RawFinding {
+    pub rule: Option<String>,
+    pub subject: String,
+    pub status: Status,
+    pub severity: Option<crate::model::Severity>,
+    pub message: String,
+    pub evidence: Vec<(String, String)>,
+    pub remediation: Option<String>,
+    pub location: Option<Location>,
+}
+
+impl RawFinding {
+    pub fn into_report(self, default_severity: crate::model::Severity) -> FindingReport {
+        FindingReport {
+            rule: self.rule,
+            subject: self.subject,
+            status: self.status,
+            severity: self.severity.unwrap_or(default_severity),
+            message: self.message,
+            evidence: self.evidence.into_iter().collect(),
+            remediation: self.remediation,
+            location: self.location,
+            exemption: None,
+        }
+    }
+}
+
+fn status(s: wit::Status) -> Status {
+    match s {
+        wit::Status::Pass => Status::Pass,
+        wit::Status::Skip => Status::Skip,
+        wit::Status::Warn => Status::Warn,
+        wit::Status::Fail => Status::Fail,
+        wit::Status::Error => Status::Error,
+    }
+}
+
+fn finding_size(f: &wit::Finding) -> usize {
+    f.check.len()
+        + f.rule.as_ref().map_or(0, String::len)
+        + f.subject.len()
+        + f.message.len()
+        + f.evidence
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+        + f.remediation.as_ref().map_or(0, String::len)
+        + f.location.as_ref().map_or(0, |l| l.file.len() + 8)
+        + 16
+}
+
+impl Runtime {
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Self> {
+        let engine = GateEngine::new()?;
+        let cache = Cache::new(cache_dir, engine.compatibility_key());
+        let mut linker = Linker::new(&engine.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Check::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
+        Ok(Runtime {
+            engine,
+            cache,
+            linker,
+            stores: Arc::new(Semaphore::new(MAX_CONCURRENT_STORES)),
+        })
+    }
+
+    pub fn pooling(&self) -> bool {
+        self.engine.pooling
+    }
+
+    /// Compiles (or loads from cache) and describes a plugin. Blocking: call
+    /// from `spawn_blocking` when loading several at once.
+    pub fn compile(
+        &self,
+        source: &PluginSource,
+    ) -> Result<(CheckPre<HostState>, CacheOutcome), PluginError> {
+        let invalid = |e: wasmtime::Error| PluginError::Invalid {
+            name: source.name.clone(),
+            error: format!("{e:#}"),
+        };
+        let (component, outcome) = self
+            .cache
+            .load_or_compile(&self.engine.engine, &source.sha256, &source.wasm)
+            .map_err(invalid)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        let pre = CheckPre::new(pre).map_err(invalid)?;
+        Ok((pre, outcome))
+    }
+
+    /// Compiles a plugin and asks it to describe itself.
+    pub async fn load(
+        &self,
+        source: &PluginSource,
+        sandbox: Arc<Sandbox>,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let (pre, cache) = self.compile(source)?;
+        let mut store = self.store(&sandbox, "describe", sandbox.limits.timeout)?;
+        let call = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_describe(&mut store).await
+        };
+        let info = match tokio::time::timeout(sandbox.limits.timeout, call).await {
+            Ok(Ok(info)) => info,
+            Ok(Err(e)) => {
+                return Err(PluginError::Invalid {
+                    name: source.name.clone(),
+                    error: format!("describe() failed: {}", explain(&e, &sandbox)),
+                });
+            }
+            Err(_) => {
+                return Err(PluginError::Invalid {
+                    name: source.name.clone(),
+                    error: format!(
+                        "describe() timed out after {} ms",
+                        sandbox.limits.timeout.as_millis()
+                    ),
+                });
+            }
+        };
+        Ok(LoadedPlugin {
+            name: source.name.clone(),
+            sha256: source.sha256.clone(),
+            builtin: source.path.is_none(),
+            meta: info.into(),
+            sandbox,
+            cache,
+            pre,
+        })
+    }
+
+    fn store(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        check: &str,
+        timeout: Duration,
+    ) -> Result<Store<HostState>, PluginError> {
+        let stderr =
+            wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(crate::capabilities::STDERR_CAPTURE);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(WasiWallClock(sandbox.clock));
+        crate::capabilities::preopen_files(&mut wasi, sandbox).map_err(|e| {
+            PluginError::Invalid {
+                name: sandbox.plugin.clone(),
+                error: format!("preparing fs grants: {e:#}"),
+            }
+        })?;
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(sandbox.limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits,
+            sandbox: sandbox.clone(),
+            check: check.to_string(),
+            deadline: Instant::now() + timeout,
+            output_used: 0,
+            stderr,
+        };
+        let mut store = Store::new(&self.engine.engine, state);
+        store.limiter(|s| &mut s.limits);
+        // Yield to tokio at every epoch tick, so the timeout below can fire
+        // even while the guest spins without calling the host.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok(store)
+    }
+
+    /// Runs one check in a fresh store, under the plugin's limits. Never panics
+    /// and never fails: every problem becomes the run's error reason.
+    pub async fn run_check(
+        &self,
+        plugin: &LoadedPlugin,
+        check: &str,
+        params: &serde_json::Value,
+    ) -> CheckRun {
+        let started = Instant::now();
+        let _slot = self.stores.acquire().await;
+        let sandbox = &plugin.sandbox;
+        let timeout = sandbox.limits.timeout;
+        let outcome = async {
+            let mut store = self
+                .store(sandbox, check, timeout)
+                .map_err(|e| e.to_string())?;
+            let request = wit::CheckRequest {
+                check: check.to_string(),
+                params: params.to_string(),
+                cwd: sandbox.cwd.to_string_lossy().into_owned(),
+            };
+            let call = async {
+                let instance = plugin.pre.instantiate_async(&mut store).await?;
+                instance.call_run(&mut store, &request).await
+            };
+            let findings = match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(f)) => f,
+                Ok(Err(e)) => {
+                    let mut reason = explain(&e, sandbox);
+                    if let Some(panic) = store.data().panic_message() {
+                        reason = format!("{reason}: {panic}");
+                    }
+                    return Err(reason);
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "timed out after {} ms (plugin `{}` timeout_ms)",
+                        timeout.as_millis(),
+                        sandbox.plugin
+                    ));
+                }
+            };
+            let size: usize =
+                findings.iter().map(finding_size).sum::<usize>() + store.data().output_used;
+            if size > sandbox.limits.output_bytes {
+                return Err(format!(
+                    "output of {size} bytes exceeds the cap of {} bytes (plugin `{}` output_kb)",
+                    sandbox.limits.output_bytes, sandbox.plugin
+                ));
+            }
+            if findings.is_empty() {
+                return Err(
+                    "the plugin returned no findings; a check must report what it saw".to_string(),
+                );
+            }
+            Ok(findings
+                .into_iter()
+                .map(|f| RawFinding {
+                    rule: f.rule,
+                    subject: f.subject,
+                    status: status(f.status),
+                    severity: f.severity.map(severity),
+                    message: f.message,
+                    evidence: f.evidence,
+                    remediation: f.remediation,
+                    location: f.location.map(|l| Location {
+                        file: l.file,
+                        line: l.line,
+                        column: l.column,
+                    }),
+                })
+                .collect())
+        }
+        .await;
+        CheckRun {
+            outcome,
+            duration: started.elapsed(),
+        }
+    }
+}
+
+/// Turns a wasmtime error into a reason a user can act on.
+fn explain(e: &wasmtime::Error, sandbox: &Sandbox) -> String {
+    let text = format!("{e:#}");
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::StackOverflow => {
+                "trapped: stack overflow (the guest exhausted its wasm stack)".to_string()
+            }
+            Trap::UnreachableCodeReached => "trapped: the plugin panicked or aborted".to_string(),
+            _ => format!("trapped: {trap}"),
+        };
+    }
+    if text.contains("growing memory") {
+        return format!(
+            "memory limit of {} MiB exceeded (plugin `{}` memory_mb); {text}",
+            sandbox.limits.memory_bytes >> 20,
+            sandbox.plugin
+        );
+    }
+    format!("plugin failed: {text}")
+}

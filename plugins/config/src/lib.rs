@@ -1,0 +1,88 @@
+//! gate's built-in configuration checks (`config.*`).
+//!
+//! Each check lives in its own module with its parameters, its pure evaluation
+//! logic and its tests; host calls happen only in the module's `Check::run`.
+//! Adding a check means adding a module and one line in [`ConfigPlugin::checks`].
+
+use gate_plugin_sdk::Check;
+
+pub mod date;
+pub mod document;
+pub mod env_vars;
+pub mod feature_flags;
+pub mod logging_levels;
+pub mod source;
+
+/// The `config` plugin.
+pub struct ConfigPlugin;
+
+impl gate_plugin_sdk::Plugin for ConfigPlugin {
+    const ID: &'static str = "config";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Configuration preflight checks: environment variables, logging levels, feature flags and more";
+
+    fn checks() -> Vec<Box<dyn Check>> {
+        vec![
+            Box::new(env_vars::EnvVars),
+            Box::new(logging_levels::LoggingLevels),
+            Box::new(feature_flags::FeatureFlags),
+        ]
+    }
+}
+
+gate_plugin_sdk::plugin!(ConfigPlugin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gate_plugin_sdk::Plugin;
+
+    #[test]
+    fn check_ids_are_unique_and_namespaced() {
+        let info = gate_plugin_sdk::describe::<ConfigPlugin>();
+        let mut ids: Vec<_> = info.checks.iter().map(|c| c.id.clone()).collect();
+        for id in &ids {
+            assert!(
+                id.starts_with("config."),
+                "{id} is not in the config namespace"
+            );
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            ConfigPlugin::checks().len(),
+            "duplicate check id"
+        );
+    }
+
+    /// Every check has a docs page that mentions each of its parameters.
+    #[test]
+    fn every_check_is_documented() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/checks");
+        for check in gate_plugin_sdk::describe::<ConfigPlugin>().checks {
+            let page = docs.join(format!("{}.md", check.id));
+            let text = std::fs::read_to_string(&page)
+                .unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+            for param in &check.params {
+                assert!(
+                    text.contains(&format!("`{}`", param.name)),
+                    "{} does not document parameter `{}`",
+                    page.display(),
+                    param.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_check_is_an_error() {
+        let out = gate_plugin_sdk::run::<ConfigPlugin>(gate_plugin_sdk::CheckRequest {
+            check: "config.nope".to_string(),
+            params: "{}".to_string(),
+            cwd: "/".to_string(),
+        });
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, gate_plugin_sdk::Status::Error);
+    }
+}

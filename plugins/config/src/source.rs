@@ -1,0 +1,71 @@
+//! Reading the files a check inspects, through the plugin's `fs` grant.
+
+use gate_plugin_sdk::{Context, Finding, Status, paths};
+
+/// Files larger than this are refused rather than read into a 64 MiB sandbox.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A file's text, under the path the user wrote in the policy.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    pub path: String,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
+        let text: String = text.into();
+        let text = text
+            .strip_prefix('\u{feff}')
+            .map(str::to_string)
+            .unwrap_or(text);
+        SourceFile {
+            path: path.into(),
+            text,
+        }
+    }
+}
+
+/// Reads `path` through the host's grant check. Tests pass their own reader instead.
+pub fn read(path: &str) -> Result<SourceFile, String> {
+    paths::read_to_string(path, MAX_FILE_BYTES)
+        .map(|(granted, text)| SourceFile::new(granted.display, text))
+}
+
+/// The `error` finding for a file the check could not read.
+pub fn unreadable(ctx: &Context, path: &str, message: &str) -> Finding {
+    ctx.finding(path, Status::Error)
+        .message(format!("cannot read {path}: {message}"))
+        .remediation("check the path, and grant it to the `config` plugin: add it to `fs` in its [plugin.grants]")
+        .build()
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line as u32, column as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let text = "ab\ncdé\nf";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 3), (2, 1));
+        assert_eq!(line_col(text, 7), (2, 4));
+        assert_eq!(line_col(text, 8), (3, 1));
+        assert_eq!(line_col(text, 999), (3, 2));
+    }
+
+    #[test]
+    fn strips_byte_order_mark() {
+        assert_eq!(SourceFile::new("a", "\u{feff}x=1").text, "x=1");
+    }
+}

@@ -1,0 +1,66 @@
+//! gate's built-in infrastructure checks (`infra.*`).
+//!
+//! Each check lives in its own module with its parameters, its pure evaluation
+//! logic and its tests; host calls happen only in the module's `Check::run`.
+//! Adding a check means adding a module and one line in [`InfraPlugin::checks`].
+
+use gate_plugin_sdk::Check;
+
+pub mod disk_space;
+pub mod size;
+
+/// The `infra` plugin.
+pub struct InfraPlugin;
+
+impl gate_plugin_sdk::Plugin for InfraPlugin {
+    const ID: &'static str = "infra";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str =
+        "Infrastructure preflight checks: disk space, health, network, certificates and more";
+
+    fn checks() -> Vec<Box<dyn Check>> {
+        vec![Box::new(disk_space::DiskSpace)]
+    }
+}
+
+gate_plugin_sdk::plugin!(InfraPlugin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gate_plugin_sdk::Plugin;
+
+    #[test]
+    fn check_ids_are_unique_and_namespaced() {
+        let info = gate_plugin_sdk::describe::<InfraPlugin>();
+        let mut ids: Vec<_> = info.checks.iter().map(|c| c.id.clone()).collect();
+        for id in &ids {
+            assert!(
+                id.starts_with("infra."),
+                "{id} is not in the infra namespace"
+            );
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), InfraPlugin::checks().len(), "duplicate check id");
+    }
+
+    /// Every check has a docs page that mentions each of its parameters.
+    #[test]
+    fn every_check_is_documented() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/checks");
+        for check in gate_plugin_sdk::describe::<InfraPlugin>().checks {
+            let page = docs.join(format!("{}.md", check.id));
+            let text = std::fs::read_to_string(&page)
+                .unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+            for param in &check.params {
+                assert!(
+                    text.contains(&format!("`{}`", param.name)),
+                    "{} does not document parameter `{}`",
+                    page.display(),
+                    param.name
+                );
+            }
+        }
+    }
+}

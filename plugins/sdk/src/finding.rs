@@ -1,0 +1,69 @@
+//! Builders for findings, so checks read as "what was found" rather than struct literals.
+
+use crate::{Finding, Location, Severity, Status};
+
+pub struct FindingBuilder {
+    finding: Finding,
+}
+
+impl FindingBuilder {
+    pub fn new(check: &str, subject: impl Into<String>, status: Status) -> Self {
+        FindingBuilder {
+            finding: Finding {
+                check: check.to_string(),
+                rule: None,
+                subject: subject.into(),
+                status,
+                severity: None,
+                message: String::new(),
+                evidence: Vec::new(),
+                remediation: None,
+                location: None,
+            },
+        }
+    }
+
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.finding.message = message.into();
+        self
+    }
+
+    pub fn rule(mut self, rule: impl Into<String>) -> Self {
+        self.finding.rule = Some(rule.into());
+        self
+    }
+
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.finding.severity = Some(severity);
+        self
+    }
+
+    /// Adds one evidence entry. Callers redact secrets before they get here.
+    pub fn evidence(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.finding.evidence.push((key.into(), value.to_string()));
+        self
+    }
+
+    pub fn remediation(mut self, hint: impl Into<String>) -> Self {
+        self.finding.remediation = Some(hint.into());
+        self
+    }
+
+    pub fn location(
+        mut self,
+        file: impl Into<String>,
+        line: Option<u32>,
+        column: Option<u32>,
+    ) -> Self {
+        self.finding.location = Some(Location {
+            file: file.into(),
+            line,
+            column,
+        });
+        self
+    }
+
+    pub fn build(self) -> Finding {
+        self.finding
+    }
+}

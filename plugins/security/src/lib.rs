@@ -1,0 +1,95 @@
+//! gate's built-in `security` plugin.
+//!
+//! Each check lives in its own module with the same three parts: its parameters,
+//! its logic and the findings it reports. File access goes through [`grants`], so
+//! the logic runs unchanged in native unit tests with a stand-in for the host.
+
+use gate_plugin_sdk::{Check, Context, Finding, Plugin, Status};
+
+pub mod compliance;
+pub mod grants;
+pub mod no_secrets;
+pub mod redact;
+pub mod scan_results;
+mod severity;
+mod walk;
+
+#[cfg(test)]
+mod testutil;
+
+/// The plugin: `security.no-secrets`, `security.compliance`, `security.scan-results`.
+pub struct Security;
+
+impl Plugin for Security {
+    const ID: &'static str = "security";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Security checks over files: committed secrets, config compliance assertions, SARIF scan results";
+
+    fn checks() -> Vec<Box<dyn Check>> {
+        vec![
+            Box::new(no_secrets::NoSecrets),
+            Box::new(compliance::Compliance),
+            Box::new(scan_results::ScanResults),
+        ]
+    }
+}
+
+gate_plugin_sdk::plugin!(Security);
+
+/// Findings beyond this many per check run are folded into one summary finding,
+/// so a fixture full of fake keys cannot blow the host's output cap.
+pub(crate) const MAX_FINDINGS: usize = 500;
+
+/// Order of statuses, as the host ranks them: pass < skip < warn < fail < error.
+pub(crate) fn status_rank(status: Status) -> u8 {
+    match status {
+        Status::Pass => 0,
+        Status::Skip => 1,
+        Status::Warn => 2,
+        Status::Fail => 3,
+        Status::Error => 4,
+    }
+}
+
+/// Keeps at most [`MAX_FINDINGS`] findings; the rest become one finding that carries
+/// their worst status, so the check's verdict is unchanged.
+pub(crate) fn cap(ctx: &Context, mut findings: Vec<Finding>) -> Vec<Finding> {
+    if findings.len() <= MAX_FINDINGS {
+        return findings;
+    }
+    let rest = findings.split_off(MAX_FINDINGS - 1);
+    let worst = rest
+        .iter()
+        .map(|f| f.status)
+        .max_by_key(|s| status_rank(*s))
+        .unwrap_or(Status::Fail);
+    findings.push(
+        ctx.finding(ctx.check.clone(), worst)
+            .message(format!(
+                "{} more findings not shown (limit {MAX_FINDINGS})",
+                rest.len()
+            ))
+            .evidence("omitted", rest.len())
+            .build(),
+    );
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_ids_are_unique_and_namespaced() {
+        let infos: Vec<_> = Security::checks().iter().map(|c| c.info()).collect();
+        let mut ids: Vec<_> = infos.iter().map(|i| i.id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), infos.len());
+        for info in &infos {
+            assert!(info.id.starts_with("security."), "{}", info.id);
+            assert_eq!(info.capabilities, vec!["fs".to_string()]);
+            assert!(!info.params.is_empty());
+        }
+    }
+}

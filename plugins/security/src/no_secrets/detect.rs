@@ -1,0 +1,581 @@
+//! The detectors: provider patterns (each validated past the regex), private-key
+//! blocks, JWTs, passwords in URLs, and high-entropy values assigned to secret-named
+//! keys. `scan` returns one candidate per secret, most specific detector first.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::entropy::{
+    char_classes, is_code_reference, is_digest, is_path_or_url, is_placeholder, is_uuid, shannon,
+};
+use super::rules::Rule;
+
+/// One secret found in a text. `start..end` is a byte span into that text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    pub rule: Rule,
+    pub start: usize,
+    pub end: usize,
+    pub secret: String,
+    /// The key a generic secret was assigned to (`DB_PASSWORD`); not itself secret.
+    pub key: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Minimum Shannon entropy (bits/char) for values found only by their key name.
+    pub min_entropy: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            min_entropy: DEFAULT_MIN_ENTROPY,
+        }
+    }
+}
+
+pub const DEFAULT_MIN_ENTROPY: f64 = 3.5;
+/// Values found only by their key name must be at least this long.
+pub const MIN_GENERIC_LEN: usize = 16;
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| panic!("detector regex {pattern}: {e}"))
+}
+
+// Assignment operators across config and code: `=`, `:`, `:=`, `=>`.
+macro_rules! assign {
+    () => {
+        r#"["']?[ \t]*(?::=|=>|:|=)[ \t]*["']?"#
+    };
+}
+
+static MASK: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"data:(?:image|font|audio|video)/[A-Za-z0-9.+\-]+;base64,[A-Za-z0-9+/=]+|\b(?:sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]{20,}={0,2}",
+    )
+});
+static AWS_KEY_ID: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b"));
+static AWS_SECRET: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i-u:aws[_.\-]?secret[_.\-]?(?:access[_.\-]?)?key|secret[_.\-]?access[_.\-]?key)",
+        assign!(),
+        r"([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)"
+    ))
+});
+static GCP_SA_TYPE: LazyLock<Regex> = LazyLock::new(|| re(r#""type"\s*:\s*"service_account""#));
+static GCP_SA_KEY: LazyLock<Regex> =
+    LazyLock::new(|| re(r#""private_key"\s*:\s*"(-----BEGIN[^"]*)""#));
+static GCP_API_KEY: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|\z)"));
+static AZURE_STORAGE: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i-u:AccountKey|azure[_.\-]?storage[_.\-]?(?:account[_.\-]?)?(?:access[_.\-]?)?key)",
+        assign!(),
+        r"([A-Za-z0-9+/]{86}==)"
+    ))
+});
+static AZURE_SAS: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i-u:SharedAccessKey)[ \t]*=[ \t]*([A-Za-z0-9+/]{43}=)"));
+static AZURE_CLIENT_SECRET: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?:^|[^A-Za-z0-9_~.\-])([A-Za-z0-9_~.\-]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:[^A-Za-z0-9_~.\-]|\z)",
+    )
+});
+static AZURE_CLIENT_SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i-u:azure[_.\-]?client[_.\-]?secret)",
+        assign!(),
+        r"([A-Za-z0-9_~.\-]{16,})"
+    ))
+});
+static PEM: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----")
+});
+static GITHUB: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})\b")
+});
+static GITLAB: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b((?:glpat|gldt|glrt|glptt|glcbt)-[0-9A-Za-z_\-]{20,})(?:[^0-9A-Za-z_\-]|\z)")
+});
+static SLACK_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(xox[baprs]-[0-9A-Za-z\-]{10,250}|xapp-[0-9]-[A-Z0-9]+-[0-9]+-[a-z0-9]+)(?:[^0-9A-Za-z\-]|\z)",
+    )
+});
+static SLACK_WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{20,})")
+});
+static STRIPE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,247})\b"));
+static JWT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)"));
+static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://([^:/\s@"'<>]{1,64}):([^@/\s"'<>]{1,128})@([^/\s:"'<>?#]+)"#,
+    )
+});
+static GENERIC_HINT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i-u:pass|pwd|secret|token|key|credential|auth)"));
+static GENERIC_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"([A-Za-z_][A-Za-z0-9_.\-]*)",
+        r#"["']?[ \t]*(?::=|=>|=|:)[ \t]*"#,
+        r#"(?:"([^"\n]*)"|'([^'\n]*)'|`([^`\n]*)`|([^ \t\r\n"'`,;#]+))"#
+    ))
+});
+static K8S_NAME: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"^\s*-?\s*name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#));
+
+/// Published sample credentials: documented, never valid, and everywhere in docs.
+const KNOWN_SAMPLES: &[&str] = &[
+    // Azurite / Azure Storage Emulator account key.
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+    // jwt.io's example token signature.
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+];
+
+fn known_sample(secret: &str) -> bool {
+    KNOWN_SAMPLES.iter().any(|s| secret.contains(s))
+}
+
+/// Finds every secret in `text`, after masking image data URIs and SRI digests
+/// (long base64 runs that would otherwise match token shapes by chance).
+pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
+    let masked = mask(text);
+    let t = masked.as_str();
+    let mut found = Vec::new();
+    let push = |found: &mut Vec<Candidate>, rule: Rule, m: regex::Match<'_>| {
+        found.push(Candidate {
+            rule,
+            start: m.start(),
+            end: m.end(),
+            secret: m.as_str().to_string(),
+            key: None,
+        });
+    };
+
+    for c in AWS_KEY_ID.captures_iter(t) {
+        let m = c.get(1).unwrap();
+        if !is_placeholder(&m.as_str()[4..]) {
+            push(&mut found, Rule::AwsAccessKeyId, m);
+        }
+    }
+    for c in AWS_SECRET.captures_iter(t) {
+        let m = c.get(1).unwrap();
+        if !is_placeholder(m.as_str()) && shannon(m.as_str()) >= opts.min_entropy {
+            push(&mut found, Rule::AwsSecretAccessKey, m);
+        }
+    }
+    if GCP_SA_TYPE.is_match(t) {
+        for c in GCP_SA_KEY.captures_iter(t) {
+            let m = c.get(1).unwrap();
+            if let Some(header) = PEM.find(m.as_str())
+                && pem_body(&m.as_str()[header.end()..]).is_some()
+            {
+                push(&mut found, Rule::GcpServiceAccount, m);
+            }
+        }
+    }
+    for c in GCP_API_KEY.captures_iter(t) {
+        let m = c.get(1).unwrap();
+        if !is_placeholder(&m.as_str()[4..]) {
+            push(&mut found, Rule::GcpApiKey, m);
+        }
+    }
+    for c in AZURE_STORAGE.captures_iter(t) {
+        let m = c.get(1).unwrap();
+        if !known_sample(m.as_str()) && !is_placeholder(m.as_str()) {
+            push(&mut found, Rule::AzureStorageAccountKey, m);
+        }
+    }
+    for c in AZURE_SAS.captures_iter(t) {
+        let m = c.get(1).unwrap();
+        if !is_placeholder(m.as_str()) {
+            push(&mut found, Rule::AzureSharedAccessKey, m);
+        }
+    }
+    for c in AZURE_CLIENT_SECRET.captures_iter(t) {
+        let m = c.get(1).unwrap();
+        if !is_placeholder(m.as_str()) {
+            push(&mut found, Rule::AzureClientSecret, m);
+        }
+    }
+    for c in AZURE_CLIENT_SECRET_KEY.captures_iter(t) {
+        let m = c.get(1).unwrap();
+        if generic_value_ok(m.as_str(), true, opts) {
+            push(&mut found, Rule::AzureClientSecret, m);
+        }
+    }
+    for m in PEM.find_iter(t) {
+        if let Some(body) = pem_body(&t[m.end()..]) {
+            found.push(Candidate {
+                rule: Rule::PrivateKey,
+                start: m.start(),
+                end: m.end(),
+                secret: body,
+                key: None,
+            });
+        }
+    }
+    let token_rules: [(&Regex, fn(&str) -> Option<(Rule, usize)>); 5] = [
+        (&GITHUB, |s| Some((Rule::GithubToken, s.find('_')? + 1))),
+        (&GITLAB, |s| Some((Rule::GitlabToken, s.find('-')? + 1))),
+        (&SLACK_TOKEN, |s| {
+            s.bytes()
+                .any(|b| b.is_ascii_digit())
+                .then_some((Rule::SlackToken, 5))
+        }),
+        (&SLACK_WEBHOOK, |s| {
+            Some((Rule::SlackWebhook, s.rfind('/')? + 1))
+        }),
+        (&STRIPE, |s| {
+            let rule = match &s[..8] {
+                "sk_live_" => Rule::StripeLiveKey,
+                "rk_live_" => Rule::StripeRestrictedKey,
+                _ => Rule::StripeTestKey,
+            };
+            Some((rule, 8))
+        }),
+    ];
+    for (regex, classify) in token_rules {
+        for c in regex.captures_iter(t) {
+            let m = c.get(1).unwrap();
+            let s = m.as_str();
+            if let Some((rule, body)) = classify(s)
+                && !is_placeholder(&s[body..])
+                && !(rule == Rule::SlackWebhook && s.split('/').skip(4).any(is_placeholder))
+            {
+                push(&mut found, rule, m);
+            }
+        }
+    }
+    for c in JWT.captures_iter(t) {
+        let m = c.get(1).unwrap();
+        if is_jwt(m.as_str()) {
+            push(&mut found, Rule::Jwt, m);
+        }
+    }
+    for c in URL_PASSWORD.captures_iter(t) {
+        let (user, password, host) = (c.get(1).unwrap(), c.get(2).unwrap(), c.get(3).unwrap());
+        if url_password_ok(user.as_str(), password.as_str(), host.as_str()) {
+            push(&mut found, Rule::UrlPassword, password);
+        }
+    }
+    generic(t, opts, &mut found);
+    resolve_overlaps(found)
+}
+
+/// Replaces spans that are known not to hold secrets with spaces (same byte length,
+/// so offsets into the masked text are offsets into the original).
+fn mask(text: &str) -> String {
+    let mut bytes: Option<Vec<u8>> = None;
+    for m in MASK.find_iter(text) {
+        let b = bytes.get_or_insert_with(|| text.as_bytes().to_vec());
+        b[m.start()..m.end()].fill(b' ');
+    }
+    match bytes {
+        // Only ASCII spans were overwritten with ASCII, so this stays valid UTF-8.
+        Some(b) => String::from_utf8(b).unwrap_or_else(|_| text.to_string()),
+        None => text.to_string(),
+    }
+}
+
+/// The base64 body after a `-----BEGIN … PRIVATE KEY-----` header, or `None` when the
+/// header is only mentioned (in code that parses keys, in docs) rather than followed
+/// by key material. Handles real newlines and `\n` escapes inside JSON/YAML strings,
+/// and skips armour headers (`Proc-Type:`, `DEK-Info:`, `Version:`).
+fn pem_body(after: &str) -> Option<String> {
+    let end = after
+        .char_indices()
+        .nth(16 * 1024)
+        .map_or(after.len(), |(i, _)| i);
+    let region = after[..end].replace("\\n", "\n");
+    let mut body = String::new();
+    let mut longest = 0;
+    'lines: for line in region.lines().take(200) {
+        let (line, last) = match line.find("-----END") {
+            Some(p) => (&line[..p], true),
+            None => (line, false),
+        };
+        if line.contains(':') && !last {
+            continue;
+        }
+        for token in line.split_whitespace() {
+            let token =
+                token.trim_matches(|c| matches!(c, '"' | '\'' | ',' | ';' | '\\' | '(' | ')'));
+            if token.is_empty() {
+                continue;
+            }
+            if token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+            {
+                body.push_str(token);
+                longest = longest.max(token.len());
+            } else {
+                break 'lines;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    let filler =
+        body.contains("XXXX") || body.contains("xxxx") || body.contains("AAAAAAAAAAAAAAAAAAAAAAAA");
+    (body.len() >= 64 && longest >= 40 && !filler).then_some(body)
+}
+
+/// Three base64url segments whose first decodes to a JSON object naming an `alg`.
+fn is_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Some(json) = base64url_decode(header) else {
+        return false;
+    };
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&json)
+    else {
+        return false;
+    };
+    let Some(alg) = map.get("alg").and_then(|a| a.as_str()) else {
+        return false;
+    };
+    let signed_enough = if alg.eq_ignore_ascii_case("none") {
+        true
+    } else {
+        signature.len() >= 16
+    };
+    signed_enough && !payload.is_empty() && !known_sample(signature)
+}
+
+fn base64url_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for b in s.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Passwords in URLs, minus the ones every README and compose file uses locally.
+fn url_password_ok(user: &str, password: &str, host: &str) -> bool {
+    const DEFAULTS: &[&str] = &[
+        "password", "pass", "passwd", "pwd", "secret", "postgres", "root", "admin", "guest",
+        "test", "user", "mysql", "redis", "changeme",
+    ];
+    let host = host.to_ascii_lowercase();
+    let local = matches!(
+        host.as_str(),
+        "localhost" | "127.0.0.1" | "[::1]" | "0.0.0.0"
+    ) || host.ends_with(".example")
+        || host.ends_with(".local")
+        || host.ends_with(".test")
+        || ["example.com", "example.org", "example.net"]
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")));
+    let pw = password.to_ascii_lowercase();
+    password.len() >= 6
+        && !local
+        && password != user
+        && !DEFAULTS.contains(&pw.as_str())
+        && !is_placeholder(password)
+}
+
+/// Words in a key name that say its value is a secret (compared with `_.-` removed,
+/// lower-cased, so `clientSecret`, `CLIENT_SECRET` and `client-secret` agree).
+const SECRET_KEY_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "authkey",
+    "privatekey",
+    "signingkey",
+    "encryptionkey",
+    "masterkey",
+    "credential",
+];
+
+/// Key-name endings that say the value is *about* a secret, not the secret:
+/// `secret_name`, `token_url`, `password_file`, `SECRET_KEY_REF`.
+const NOT_SECRET_SUFFIXES: &[&str] = &[
+    "name",
+    "names",
+    "file",
+    "filename",
+    "path",
+    "dir",
+    "url",
+    "uri",
+    "endpoint",
+    "ref",
+    "env",
+    "type",
+    "id",
+    "ids",
+    "length",
+    "len",
+    "size",
+    "count",
+    "ttl",
+    "expiry",
+    "expiration",
+    "expires",
+    "expiresat",
+    "header",
+    "prefix",
+    "field",
+    "version",
+    "policy",
+    "algorithm",
+    "alg",
+    "hint",
+    "format",
+    "mode",
+    "enabled",
+    "required",
+    "provider",
+    "location",
+    "store",
+    "manager",
+    "arn",
+    "hash",
+    "digest",
+    "keyref",
+    "selector",
+    "mount",
+];
+
+/// True when a key name (`DB_PASSWORD`, `apiKey`, `client-secret`) announces a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let norm: String = key
+        .chars()
+        .filter(|c| !matches!(c, '_' | '.' | '-'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let named = SECRET_KEY_WORDS.iter().any(|w| norm.contains(w))
+        || norm.ends_with("pass")
+        || norm.ends_with("pwd");
+    named && !NOT_SECRET_SUFFIXES.iter().any(|s| norm.ends_with(s))
+}
+
+/// Whether a value assigned to a secret-named key looks like a real secret.
+fn generic_value_ok(value: &str, quoted: bool, opts: &Options) -> bool {
+    value.chars().count() >= MIN_GENERIC_LEN
+        && !value.contains(char::is_whitespace)
+        && !is_placeholder(value)
+        && !is_uuid(value)
+        && !is_digest(value)
+        && !is_path_or_url(value)
+        && !is_code_reference(value)
+        && char_classes(value) >= 2
+        && (quoted || bare_literal(value))
+        && shannon(value) >= opts.min_entropy
+}
+
+/// An unquoted value is often an identifier (`accessTokenValue`); a literal secret
+/// has digits, or upper and lower case mixed more evenly than camelCase does.
+fn bare_literal(value: &str) -> bool {
+    if value.bytes().any(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let letters = value.bytes().filter(u8::is_ascii_alphabetic).count().max(1);
+    let upper = value.bytes().filter(u8::is_ascii_uppercase).count();
+    let ratio = upper as f64 / letters as f64;
+    (0.25..=0.75).contains(&ratio)
+}
+
+/// `password = "…"`, `apiKey: …`, `CLIENT_SECRET=…`, and Kubernetes-style
+/// `- name: DB_PASSWORD` / `value: …` pairs.
+fn generic(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
+    let mut pending_name: Option<String> = None;
+    let mut offset = 0;
+    for line in t.split_inclusive('\n') {
+        let line_start = offset;
+        offset += line.len();
+        let previous_name = pending_name.take();
+        if let Some(c) = K8S_NAME.captures(line) {
+            pending_name = Some(c[1].to_string());
+            continue;
+        }
+        if !GENERIC_HINT.is_match(line) && previous_name.is_none() {
+            continue;
+        }
+        for c in GENERIC_ASSIGN.captures_iter(line) {
+            let mut key = c[1].to_string();
+            if key.eq_ignore_ascii_case("value")
+                && let Some(name) = &previous_name
+            {
+                key = name.clone();
+            }
+            if !is_secret_key(&key) {
+                continue;
+            }
+            let (m, quoted) = match (c.get(2).or(c.get(3)).or(c.get(4)), c.get(5)) {
+                (Some(q), _) => (q, true),
+                (None, Some(b)) => (b, false),
+                (None, None) => continue,
+            };
+            if generic_value_ok(m.as_str(), quoted, opts) {
+                found.push(Candidate {
+                    rule: Rule::GenericSecret,
+                    start: line_start + m.start(),
+                    end: line_start + m.end(),
+                    secret: m.as_str().to_string(),
+                    key: Some(key),
+                });
+            }
+        }
+    }
+}
+
+/// Where two candidates overlap, keeps the more specific detector (then the longer match).
+fn resolve_overlaps(mut found: Vec<Candidate>) -> Vec<Candidate> {
+    found.sort_by_key(|c| (c.start, c.rule.specificity(), usize::MAX - c.end));
+    let mut kept: Vec<Candidate> = Vec::with_capacity(found.len());
+    for c in found {
+        // Kept candidates are ordered by start, so a clash is among the last few.
+        let window = kept.len().saturating_sub(16);
+        let clash = kept[window..]
+            .iter()
+            .rposition(|k| k.start < c.end && c.start < k.end)
+            .map(|i| i + window);
+        match clash {
+            None => kept.push(c),
+            Some(i) => {
+                let k = &kept[i];
+                let better = (c.rule.specificity(), usize::MAX - (c.end - c.start))
+                    < (k.rule.specificity(), usize::MAX - (k.end - k.start));
+                if better {
+                    kept[i] = c;
+                }
+            }
+        }
+    }
+    kept.sort_by_key(|c| c.start);
+    kept
+}

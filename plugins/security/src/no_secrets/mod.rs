@@ -1,0 +1,349 @@
+//! `security.no-secrets`: a source tree is free of committed secrets.
+//!
+//! Provider patterns (cloud keys, private keys, tokens) plus high-entropy values
+//! assigned to secret-named keys; see [`rules::Rule`] for the registry and
+//! [`detect`] for how each is told apart from its look-alikes.
+
+pub mod detect;
+pub mod entropy;
+pub mod rules;
+
+use std::io::Read;
+use std::path::Path;
+
+use gate_plugin_sdk::{
+    Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
+};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::grants::{Grants, HostGrants, unreadable};
+use crate::redact::redact;
+use crate::walk::{Item, walk};
+
+pub const ID: &str = "security.no-secrets";
+const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Enough to tell text from binary, as git does.
+const SNIFF_BYTES: usize = 8 * 1024;
+/// Skipped files named in the summary's evidence, so a reviewer can spot surprises.
+const LIST_SKIPPED: usize = 10;
+
+pub struct NoSecrets;
+
+impl Check for NoSecrets {
+    fn info(&self) -> CheckInfo {
+        CheckInfo {
+            id: ID.to_string(),
+            title: "No secrets in the source tree".to_string(),
+            description: "Scans files and directories for committed secrets: cloud provider keys, private keys, \
+                          GitHub/GitLab/Slack/Stripe tokens, JWTs, passwords in URLs, and high-entropy values \
+                          assigned to secret-named keys. Findings point at file:line with the secret redacted."
+                .to_string(),
+            default_severity: Severity::High,
+            params: vec![
+                param("paths", "list<string>", true, "Files or directories to scan, recursively. Symbolic links are not followed; `.git` is skipped."),
+                param_default("exclude", "list<glob>", "Globs matched against each file's path relative to the scanned root (or as displayed), e.g. `**/testdata/**`, `*.lock`.", "[]"),
+                param_default("allow", "list<regex>", "A secret is ignored when its line or the secret itself matches any of these.", "[]"),
+                param_default("max_file_bytes", "integer", "Larger files are skipped (and counted), never read.", "1048576"),
+                param_default("min_entropy", "float", "Minimum Shannon entropy (bits/char) for values found only by a secret-named key.", "3.5"),
+            ],
+            capabilities: vec!["fs".to_string()],
+        }
+    }
+
+    fn run(&self, ctx: &Context, params: &serde_json::Value) -> Vec<Finding> {
+        run(ctx, params, &HostGrants)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    paths: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default = "default_max_file_bytes")]
+    max_file_bytes: u64,
+    #[serde(default = "default_min_entropy")]
+    min_entropy: f64,
+}
+
+fn default_max_file_bytes() -> u64 {
+    DEFAULT_MAX_FILE_BYTES
+}
+
+fn default_min_entropy() -> f64 {
+    detect::DEFAULT_MIN_ENTROPY
+}
+
+/// Parameters after validation.
+struct Config {
+    paths: Vec<String>,
+    exclude: GlobSet,
+    allow: Vec<Regex>,
+    max_file_bytes: u64,
+    options: detect::Options,
+}
+
+fn configure(ctx: &Context, params: &serde_json::Value) -> Result<Config, Vec<Finding>> {
+    let p: Params = params::parse(ctx, params)?;
+    let mut problems = Vec::new();
+    if p.paths.is_empty() {
+        problems.push("`paths` must name at least one file or directory".to_string());
+    }
+    if !(p.min_entropy > 0.0 && p.min_entropy <= 8.0) {
+        problems.push(format!(
+            "`min_entropy` must be in (0, 8], got {}",
+            p.min_entropy
+        ));
+    }
+    let mut globs = GlobSetBuilder::new();
+    for g in &p.exclude {
+        match Glob::new(g) {
+            Ok(glob) => {
+                globs.add(glob);
+            }
+            Err(e) => problems.push(format!("`exclude` glob `{g}`: {e}")),
+        }
+    }
+    let mut allow = Vec::new();
+    for a in &p.allow {
+        match Regex::new(a) {
+            Ok(r) => allow.push(r),
+            Err(e) => problems.push(format!("`allow` regex `{a}`: {e}")),
+        }
+    }
+    let exclude = globs
+        .build()
+        .map_err(|e| params::invalid(ctx, format!("`exclude`: {e}")))?;
+    if !problems.is_empty() {
+        return Err(params::invalid(ctx, problems.join("; ")));
+    }
+    Ok(Config {
+        paths: p.paths,
+        exclude,
+        allow,
+        max_file_bytes: p.max_file_bytes,
+        options: detect::Options {
+            min_entropy: p.min_entropy,
+        },
+    })
+}
+
+pub fn run(ctx: &Context, params: &serde_json::Value, grants: &dyn Grants) -> Vec<Finding> {
+    let config = match configure(ctx, params) {
+        Ok(c) => c,
+        Err(findings) => return findings,
+    };
+    let mut findings = Vec::new();
+    for path in &config.paths {
+        scan_root(ctx, &config, grants, path, &mut findings);
+    }
+    crate::cap(ctx, findings)
+}
+
+/// Counters for one scanned root, reported on its `pass` finding.
+#[derive(Default)]
+struct Tally {
+    scanned: usize,
+    binary: usize,
+    large: Vec<String>,
+    excluded: usize,
+    symlinks: usize,
+    unreadable: usize,
+    secrets: usize,
+}
+
+fn scan_root(
+    ctx: &Context,
+    config: &Config,
+    grants: &dyn Grants,
+    path: &str,
+    findings: &mut Vec<Finding>,
+) {
+    let granted = match grants.resolve(path) {
+        Ok(g) => g,
+        Err(e) => {
+            findings.push(unreadable(ctx, path, &e));
+            return;
+        }
+    };
+    let excluded = |rel: &str, display: &str| {
+        config.exclude.is_match(rel) || config.exclude.is_match(display.trim_start_matches("./"))
+    };
+    // A directory is pruned when a file inside it would be excluded by a glob that
+    // ends in `/**` or `/*` (`**/testdata/**`), so its contents are never listed.
+    let prune = |rel: &str| excluded(&format!("{rel}/\u{0}"), "");
+    let items = match walk(&granted.display, Path::new(&granted.absolute), &prune) {
+        Ok(items) => items,
+        Err(e) => {
+            findings.push(unreadable(ctx, path, &e));
+            return;
+        }
+    };
+    let mut tally = Tally::default();
+    for item in items {
+        match item {
+            Item::File(file) => {
+                if excluded(&file.rel, &file.display) {
+                    tally.excluded += 1;
+                    continue;
+                }
+                if file.len > config.max_file_bytes {
+                    tally.large.push(file.display);
+                    continue;
+                }
+                match read_text(&file.absolute, config.max_file_bytes) {
+                    Ok(Content::Text(text)) => {
+                        tally.scanned += 1;
+                        let before = findings.len();
+                        scan_file(ctx, config, &file.display, &text, findings);
+                        tally.secrets += findings.len() - before;
+                    }
+                    Ok(Content::Binary) => tally.binary += 1,
+                    Ok(Content::Large) => tally.large.push(file.display),
+                    Err(e) => {
+                        tally.unreadable += 1;
+                        findings.push(unreadable(ctx, &file.display, &e));
+                    }
+                }
+            }
+            Item::Symlink => tally.symlinks += 1,
+            Item::Unreadable { display, error } => {
+                tally.unreadable += 1;
+                findings.push(unreadable(ctx, &display, &error));
+            }
+        }
+    }
+    if tally.secrets == 0 && tally.unreadable == 0 {
+        let mut f = ctx
+            .finding(path, Status::Pass)
+            .message(format!(
+                "no secrets found in {} file(s) under `{path}`",
+                tally.scanned
+            ))
+            .evidence("files_scanned", tally.scanned)
+            .evidence("files_skipped_binary", tally.binary)
+            .evidence("files_skipped_large", tally.large.len())
+            .evidence("files_excluded", tally.excluded)
+            .evidence("symlinks_skipped", tally.symlinks);
+        if !tally.large.is_empty() {
+            let mut names = tally
+                .large
+                .iter()
+                .take(LIST_SKIPPED)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if tally.large.len() > LIST_SKIPPED {
+                names.push_str(&format!(" (+{} more)", tally.large.len() - LIST_SKIPPED));
+            }
+            f = f.evidence("skipped_large", names);
+        }
+        findings.push(f.build());
+    }
+}
+
+enum Content {
+    Text(String),
+    Binary,
+    /// Grew past the limit after its size was checked.
+    Large,
+}
+
+/// Reads a text file without ever reading more than `max_bytes` (+1 to notice
+/// growth), and only the first 8 KiB of a binary one.
+fn read_text(path: &Path, max_bytes: u64) -> Result<Content, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = file.take(max_bytes + 1);
+    let mut buf = Vec::new();
+    (&mut reader)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    if buf.contains(&0) {
+        return Ok(Content::Binary);
+    }
+    reader.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    if buf.len() as u64 > max_bytes {
+        return Ok(Content::Large);
+    }
+    Ok(Content::Text(match String::from_utf8(buf) {
+        Ok(s) => s,
+        // Latin-1 and friends: the secrets we look for are ASCII either way.
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }))
+}
+
+/// Scans one file's text and appends a finding per secret.
+fn scan_file(
+    ctx: &Context,
+    config: &Config,
+    display: &str,
+    text: &str,
+    findings: &mut Vec<Finding>,
+) {
+    let candidates = detect::scan(text, &config.options);
+    if candidates.is_empty() {
+        return;
+    }
+    let lines = LineIndex::new(text);
+    for c in candidates {
+        let (line_no, line) = lines.line_of(text, c.start);
+        if config
+            .allow
+            .iter()
+            .any(|r| r.is_match(line) || r.is_match(&c.secret))
+        {
+            continue;
+        }
+        let column = text[lines.starts[line_no]..c.start].chars().count() + 1;
+        let line_no = line_no + 1;
+        let rule = c.rule;
+        let mut f = ctx
+            .finding(display, rule.status())
+            .rule(rule.id())
+            .severity(rule.severity())
+            .message(format!("{} in {display}:{line_no}", rule.title()))
+            .evidence("secret", redact(&c.secret))
+            .evidence("type", rule.title());
+        if let Some(key) = &c.key {
+            f = f.evidence("key", key);
+        }
+        findings.push(
+            f.remediation(rule.remediation())
+                .location(
+                    display,
+                    u32::try_from(line_no).ok(),
+                    u32::try_from(column).ok(),
+                )
+                .build(),
+        );
+    }
+}
+
+/// Byte offsets of line starts, for offset → line:column.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// The 0-based line holding `offset`, and that line's text.
+    fn line_of<'t>(&self, text: &'t str, offset: usize) -> (usize, &'t str) {
+        let i = self.starts.partition_point(|&s| s <= offset) - 1;
+        let end = self.starts.get(i + 1).map_or(text.len(), |&e| e - 1);
+        (i, text[self.starts[i]..end].trim_end_matches('\r'))
+    }
+}
+
+#[cfg(test)]
+mod tests;

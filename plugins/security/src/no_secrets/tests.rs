@@ -1,0 +1,922 @@
+//! Detector cases (true positives and their look-alikes) and end-to-end runs over a
+//! temp directory. Secrets are generated at run time so that this file itself does
+//! not look like it leaks any (to this check, or to push protection).
+
+use serde_json::json;
+
+use super::detect::{Candidate, Options, is_secret_key, scan};
+use super::rules::Rule;
+use super::*;
+use crate::testutil::{Sandbox, all_text, ctx, evidence, statuses};
+
+const B62: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URLSAFE: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// Deterministic pseudo-random text over an alphabet.
+fn rnd(seed: u64, len: usize, alphabet: &str) -> String {
+    let a: Vec<char> = alphabet.chars().collect();
+    let mut x = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            a[((x >> 33) % a.len() as u64) as usize]
+        })
+        .collect()
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    let a = URLSAFE.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(a[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out.replace('_', "/").replace('/', "_")
+}
+
+fn pem_body_lines(seed: u64) -> Vec<String> {
+    (0..6).map(|i| rnd(seed + i, 64, B64)).collect()
+}
+
+fn pem(kind: &str, seed: u64) -> String {
+    format!(
+        "-----BEGIN {kind}-----\n{}\n-----END {kind}-----\n",
+        pem_body_lines(seed).join("\n")
+    )
+}
+
+fn jwt(header: &str, seed: u64) -> String {
+    let payload = b64url(br#"{"sub":"svc-deploy","iat":1700000000}"#);
+    format!(
+        "{}.{}.{}",
+        b64url(header.as_bytes()),
+        payload,
+        rnd(seed, 43, URLSAFE)
+    )
+}
+
+fn rules(text: &str) -> Vec<&'static str> {
+    scan(text, &Options::default())
+        .iter()
+        .map(|c| c.rule.id())
+        .collect()
+}
+
+fn only(text: &str) -> Candidate {
+    let found = scan(text, &Options::default());
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one secret in {text:?}, got {found:?}"
+    );
+    found.into_iter().next().unwrap()
+}
+
+fn none(text: &str) {
+    let found = scan(text, &Options::default());
+    assert!(
+        found.is_empty(),
+        "expected nothing in {text:?}, got {found:?}"
+    );
+}
+
+// ---------- provider detectors: true positives ----------
+
+#[test]
+fn aws_access_key_ids() {
+    for prefix in ["AKIA", "ASIA"] {
+        let key = format!("{prefix}{}", rnd(1, 16, UPPER));
+        let c = only(&format!("aws_access_key_id = {key}\n"));
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::AwsAccessKeyId, key.as_str())
+        );
+    }
+}
+
+#[test]
+fn aws_secret_access_keys_in_assignments() {
+    let secret = rnd(2, 40, B64);
+    for line in [
+        format!("aws_secret_access_key = {secret}"),
+        format!("AWS_SECRET_ACCESS_KEY=\"{secret}\""),
+        format!("  \"SecretAccessKey\": \"{secret}\","),
+        format!("aws_secret_key: '{secret}'"),
+    ] {
+        let c = only(&line);
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::AwsSecretAccessKey, secret.as_str()),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn gcp_service_account_json() {
+    let body = pem_body_lines(3).join("\\n");
+    let key = format!("-----BEGIN PRIVATE KEY-----\\n{body}\\n-----END PRIVATE KEY-----\\n");
+    let json = format!(
+        "{{\n  \"type\": \"service_account\",\n  \"project_id\": \"acme-prod\",\n  \"private_key_id\": \"{}\",\n  \"private_key\": \"{key}\",\n  \"client_email\": \"deploy@acme-prod.iam.gserviceaccount.com\"\n}}\n",
+        rnd(4, 40, "0123456789abcdef")
+    );
+    // One finding, not one per detector that sees the embedded PEM block.
+    let c = only(&json);
+    assert_eq!(c.rule, Rule::GcpServiceAccount);
+    assert_eq!(c.secret, key);
+}
+
+#[test]
+fn gcp_api_keys() {
+    let key = format!("AIza{}", rnd(5, 35, URLSAFE));
+    let c = only(&format!("const mapsKey = \"{key}\";"));
+    assert_eq!((c.rule, c.secret.as_str()), (Rule::GcpApiKey, key.as_str()));
+}
+
+#[test]
+fn azure_storage_connection_strings_and_keys() {
+    let key = format!("{}==", rnd(6, 86, B64));
+    let conn = format!(
+        "DefaultEndpointsProtocol=https;AccountName=acmeprod;AccountKey={key};EndpointSuffix=core.windows.net"
+    );
+    let c = only(&conn);
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::AzureStorageAccountKey, key.as_str())
+    );
+    let c = only(&format!("AZURE_STORAGE_KEY: \"{key}\""));
+    assert_eq!(c.rule, Rule::AzureStorageAccountKey);
+    let sas = format!("{}=", rnd(7, 43, B64));
+    let c = only(&format!(
+        "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={sas}"
+    ));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::AzureSharedAccessKey, sas.as_str())
+    );
+}
+
+#[test]
+fn azure_client_secrets() {
+    let modern = format!("{}8Q~{}", rnd(8, 3, B62), rnd(9, 34, B62));
+    let c = only(&format!("clientSecret: {modern}"));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::AzureClientSecret, modern.as_str())
+    );
+    let legacy = rnd(10, 32, B62);
+    let c = only(&format!("AZURE_CLIENT_SECRET={legacy}"));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::AzureClientSecret, legacy.as_str())
+    );
+}
+
+#[test]
+fn private_key_blocks_of_every_kind() {
+    for kind in [
+        "PRIVATE KEY",
+        "RSA PRIVATE KEY",
+        "EC PRIVATE KEY",
+        "DSA PRIVATE KEY",
+        "OPENSSH PRIVATE KEY",
+        "ENCRYPTED PRIVATE KEY",
+        "PGP PRIVATE KEY BLOCK",
+    ] {
+        let c = only(&format!("# deploy key\n{}", pem(kind, 11)));
+        assert_eq!(c.rule, Rule::PrivateKey, "{kind}");
+        assert_eq!(c.secret, pem_body_lines(11).concat());
+    }
+}
+
+#[test]
+fn private_keys_with_armour_headers_and_escaped_newlines() {
+    let legacy = format!(
+        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,{}\n\n{}\n-----END RSA PRIVATE KEY-----\n",
+        rnd(12, 32, "0123456789ABCDEF"),
+        pem_body_lines(13).join("\n")
+    );
+    assert_eq!(rules(&legacy), ["private-key"]);
+    let pgp = format!(
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\n{}\n={}\n-----END PGP PRIVATE KEY BLOCK-----\n",
+        pem_body_lines(14).join("\n"),
+        rnd(15, 4, B64)
+    );
+    assert_eq!(rules(&pgp), ["private-key"]);
+    let yaml = format!(
+        "tls_key: \"-----BEGIN EC PRIVATE KEY-----\\n{}\\n-----END EC PRIVATE KEY-----\\n\"\n",
+        pem_body_lines(16).join("\\n")
+    );
+    assert_eq!(rules(&yaml), ["private-key"]);
+}
+
+#[test]
+fn github_tokens() {
+    for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
+        let token = format!("{prefix}{}", rnd(17, 36, B62));
+        let c = only(&format!("GITHUB_TOKEN={token}"));
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::GithubToken, token.as_str()),
+            "{prefix}"
+        );
+    }
+    let pat = format!("github_pat_{}_{}", rnd(18, 22, B62), rnd(19, 59, B62));
+    let c = only(&format!("token: {pat}"));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::GithubToken, pat.as_str())
+    );
+}
+
+#[test]
+fn gitlab_tokens() {
+    let token = format!("glpat-{}", rnd(20, 20, URLSAFE));
+    let c = only(&format!("export GITLAB_TOKEN=\"{token}\""));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::GitlabToken, token.as_str())
+    );
+}
+
+#[test]
+fn slack_tokens_and_webhooks() {
+    for kind in ["b", "a", "p", "r", "s"] {
+        let token = format!(
+            "xox{kind}-{}-{}-{}",
+            rnd(21, 11, "0123456789"),
+            rnd(22, 12, "0123456789"),
+            rnd(23, 24, B62)
+        );
+        let c = only(&format!("slack: {token}"));
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::SlackToken, token.as_str()),
+            "{kind}"
+        );
+    }
+    let hook = format!(
+        "https://hooks.slack.com/services/T{}/B{}/{}",
+        rnd(24, 8, UPPER),
+        rnd(25, 10, UPPER),
+        rnd(26, 24, B62)
+    );
+    let c = only(&format!("webhook_url = \"{hook}\""));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::SlackWebhook, hook.as_str())
+    );
+}
+
+#[test]
+fn stripe_keys_live_restricted_and_test() {
+    let body = rnd(27, 24, B62);
+    let cases = [
+        ("sk_live_", Rule::StripeLiveKey, Status::Fail),
+        ("rk_live_", Rule::StripeRestrictedKey, Status::Fail),
+        ("sk_test_", Rule::StripeTestKey, Status::Warn),
+    ];
+    for (prefix, rule, status) in cases {
+        let key = format!("{prefix}{body}");
+        let c = only(&format!("Stripe.api_key = '{key}'"));
+        assert_eq!((c.rule, c.secret.as_str()), (rule, key.as_str()));
+        assert_eq!(rule.status(), status);
+    }
+}
+
+#[test]
+fn jwts_with_an_alg_header() {
+    let token = jwt(r#"{"alg":"HS256","typ":"JWT"}"#, 28);
+    let c = only(&format!("Authorization: Bearer {token}"));
+    assert_eq!((c.rule, c.secret.as_str()), (Rule::Jwt, token.as_str()));
+    let rs = jwt(r#"{"typ":"JWT","alg":"RS256","kid":"k1"}"#, 29);
+    assert_eq!(rules(&format!("id_token={rs}")), ["jwt"]);
+}
+
+#[test]
+fn passwords_in_urls() {
+    let pw = rnd(30, 14, B62);
+    let c = only(&format!(
+        "DATABASE_URL=postgres://app:{pw}@db.prod.internal:5432/app"
+    ));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::UrlPassword, pw.as_str())
+    );
+    assert_eq!(
+        rules(&format!("amqp://svc:{pw}@mq.acme.io/")),
+        ["url-password"]
+    );
+}
+
+#[test]
+fn generic_high_entropy_assignments() {
+    let v = rnd(31, 24, B62);
+    for line in [
+        format!("password = \"{v}\""),
+        format!("DB_PASSWORD={v}"),
+        format!("  apiKey: '{v}'"),
+        format!("\"client_secret\": \"{v}\","),
+        format!("access_key => \"{v}\""),
+        format!("secret := \"{v}\""),
+        format!("api-key: {v}"),
+        format!("auth_token: `{v}`"),
+        format!("$dbPass = \"{v}\";"),
+    ] {
+        let c = only(&line);
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::GenericSecret, v.as_str()),
+            "{line}"
+        );
+        assert!(c.key.is_some());
+    }
+}
+
+#[test]
+fn generic_kubernetes_env_name_value_pairs() {
+    let v = rnd(32, 28, B62);
+    let yaml = format!(
+        "env:\n  - name: DB_PASSWORD\n    value: \"{v}\"\n  - name: LOG_LEVEL\n    value: \"{}\"\n",
+        rnd(33, 20, B62)
+    );
+    let c = only(&yaml);
+    assert_eq!(
+        (c.rule, c.key.as_deref()),
+        (Rule::GenericSecret, Some("DB_PASSWORD"))
+    );
+}
+
+#[test]
+fn the_most_specific_detector_wins() {
+    let token = format!("ghp_{}", rnd(34, 36, B62));
+    assert_eq!(rules(&format!("token = \"{token}\"")), ["github-token"]);
+    let secret = rnd(35, 40, B64);
+    assert_eq!(
+        rules(&format!("aws_secret_access_key: \"{secret}\"")),
+        ["aws-secret-access-key"]
+    );
+    let key = format!("sk_live_{}", rnd(36, 24, B62));
+    assert_eq!(
+        rules(&format!("STRIPE_SECRET_KEY={key}")),
+        ["stripe-live-key"]
+    );
+}
+
+#[test]
+fn several_secrets_on_one_line_and_many_lines() {
+    let a = format!("AKIA{}", rnd(37, 16, UPPER));
+    let g = format!("ghp_{}", rnd(38, 36, B62));
+    let found = scan(&format!("x\n{a} {g}\n\n{g}\n"), &Options::default());
+    let got: Vec<_> = found.iter().map(|c| c.rule).collect();
+    assert_eq!(
+        got,
+        [Rule::AwsAccessKeyId, Rule::GithubToken, Rule::GithubToken]
+    );
+}
+
+// ---------- look-alikes that must not match ----------
+
+#[test]
+fn aws_documentation_examples_and_near_misses() {
+    none("aws_access_key_id = AKIAIOSFODNN7EXAMPLE");
+    none("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    none("AKIAXXXXXXXXXXXXXXXX");
+    // Part of a longer upper-case run, not a key id.
+    none(&format!("XAKIA{}", rnd(39, 16, UPPER)));
+    none(&format!("AKIA{}", rnd(40, 20, UPPER)));
+    // Too short for a secret key, and a secret-key name with a placeholder.
+    none("aws_secret_access_key = tooShort123");
+    none("aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}");
+}
+
+#[test]
+fn public_keys_certificates_and_mentions_of_pem_headers() {
+    none(&pem("PUBLIC KEY", 41));
+    none(&pem("CERTIFICATE", 42));
+    none(&pem("RSA PUBLIC KEY", 43));
+    none(
+        "if line.starts_with(\"-----BEGIN RSA PRIVATE KEY-----\") {\n    parse_pkcs1(line)?;\n}\n",
+    );
+    none(
+        "const HEADER = \"-----BEGIN PRIVATE KEY-----\";\nconst FOOTER = \"-----END PRIVATE KEY-----\";\n",
+    );
+    none("-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n");
+    none(&format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        ["X"; 64].concat()
+    ));
+    // A service-account file whose key was stripped.
+    none(
+        "{\"type\": \"service_account\", \"private_key\": \"\", \"client_email\": \"a@b.iam.gserviceaccount.com\"}",
+    );
+}
+
+#[test]
+fn token_placeholders() {
+    none(&format!("GITHUB_TOKEN=ghp_{}", "x".repeat(36)));
+    none("GITHUB_TOKEN=ghp_1234567890abcdefghijklmnopqrstuvwxyz");
+    none("SLACK_TOKEN=xoxb-your-token-here-123");
+    none("xoxb-not-a-real-token-this-will-not-work");
+    none("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX");
+    none(&format!("GITLAB_TOKEN=glpat-{}", "x".repeat(20)));
+    none(&format!("STRIPE_KEY=sk_live_{}", "X".repeat(24)));
+    // Publishable keys are meant to be public.
+    none(&format!(
+        "STRIPE_PUBLISHABLE_KEY=pk_live_{}",
+        rnd(44, 24, B62)
+    ));
+}
+
+#[test]
+fn jwt_look_alikes() {
+    // The jwt.io sample everyone pastes into docs.
+    none(
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    );
+    // A header without `alg`, a header that is not JSON, a truncated token.
+    none(&jwt(r#"{"typ":"JWT"}"#, 45));
+    none(&format!(
+        "eyJ{}.eyJ{}.{}",
+        rnd(46, 20, B62),
+        rnd(47, 20, B62),
+        rnd(48, 43, URLSAFE)
+    ));
+    none(&format!(
+        "{}.{}.",
+        b64url(br#"{"alg":"HS256"}"#),
+        b64url(b"{}")
+    ));
+}
+
+#[test]
+fn url_look_alikes() {
+    none("postgres://postgres:postgres@localhost:5432/app");
+    none("redis://default:s3cretpassw0rd@127.0.0.1:6379");
+    none("postgres://app:${DB_PASSWORD}@db.prod.internal/app");
+    none("https://user:password@db.acme.io/");
+    none("mysql://root:Xk9aQ2mN4pL7@db.example.com/app");
+    none("git+ssh://git@github.com/acme/app.git");
+}
+
+#[test]
+fn generic_placeholders_references_and_non_secrets() {
+    for line in [
+        "password = \"changeme\"",
+        "password = \"changeme-in-production-1234\"",
+        "DB_PASSWORD=${DB_PASSWORD}",
+        "api_key: <your-api-key-goes-here>",
+        "api_key: \"{{ .Values.apiKey }}\"",
+        "token: xxxxxxxxxxxxxxxxxxxxxxxx",
+        "secret = \"aaaaaaaaaaaaaaaaaaaaaaaa\"",
+        "SECRET_KEY=EXAMPLEa1b2c3d4e5f6g7h8i9",
+        "client_secret: 123e4567-e89b-12d3-a456-426614174000",
+        "password: hunter2",
+        "password = \"correct horse battery staple\"",
+        "password = os.environ[\"DB_PASSWORD\"]",
+        "token = settings.GITHUB_TOKEN",
+        "password: \"mysecretpassword\"",
+        "secret_name: prod-db-credentials-v12",
+        "password_file: /run/secrets/db_password",
+        "token_url: https://auth.acme.io/oauth2/token",
+        "secretKeyRef: db-credentials-2024",
+        "\"tokenizer\": \"bert-base-uncased-v2\"",
+        "password = get_password_from_vault(\"db\")",
+        "api_key = DB_API_KEY_FROM_THE_VAULT",
+        "token: my_super_secret_token_2",
+        "password: %(db_password)s",
+    ] {
+        none(line);
+    }
+}
+
+#[test]
+fn lockfiles_and_data_uris() {
+    let cargo_lock = format!(
+        "[[package]]\nname = \"secret-service\"\nversion = \"3.0.1\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n",
+        rnd(49, 64, "0123456789abcdef")
+    );
+    none(&cargo_lock);
+    let package_lock = format!(
+        "\"node_modules/js-tokens\": {{\n  \"version\": \"4.0.0\",\n  \"resolved\": \"https://registry.npmjs.org/js-tokens/-/js-tokens-4.0.0.tgz\",\n  \"integrity\": \"sha512-{}==\"\n}},\n",
+        rnd(50, 86, B64)
+    );
+    none(&package_lock);
+    // A key-shaped run inside a base64 image must not match.
+    let png = format!(
+        "<img src=\"data:image/png;base64,iVBORw0KGgo{}AIza{}{}\">",
+        rnd(51, 200, B64),
+        rnd(52, 35, B62),
+        rnd(53, 200, B64)
+    );
+    none(&png);
+    let css = format!(
+        "src: url(data:font/woff2;base64,{}ghp_{}{});",
+        rnd(54, 100, B64),
+        rnd(55, 36, B62),
+        rnd(56, 100, B64)
+    );
+    none(&css);
+    // An SRI hash whose base64 happens to contain a key id shape.
+    none(&format!(
+        "integrity=\"sha384-{}AKIA{}\"",
+        rnd(57, 20, B64),
+        rnd(58, 16, UPPER)
+    ));
+}
+
+#[test]
+fn azure_emulator_key_is_a_known_sample() {
+    none(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
+    );
+}
+
+#[test]
+fn min_entropy_is_tunable() {
+    let line = "password = \"Summer2024Summer2024\"";
+    assert!(scan(line, &Options { min_entropy: 2.5 }).len() == 1);
+    assert!(scan(line, &Options { min_entropy: 4.5 }).is_empty());
+}
+
+#[test]
+fn secret_key_names() {
+    for k in [
+        "password",
+        "DB_PASSWORD",
+        "dbPass",
+        "clientSecret",
+        "api-key",
+        "APIKEY",
+        "access_key",
+        "auth_token",
+        "x.secret",
+        "encryption_key",
+    ] {
+        assert!(is_secret_key(k), "{k}");
+    }
+    for k in [
+        "secret_name",
+        "token_url",
+        "password_file",
+        "username",
+        "key",
+        "tokenType",
+        "api_key_id",
+        "passwordHash",
+    ] {
+        assert!(!is_secret_key(k), "{k}");
+    }
+}
+
+// ---------- the check, end to end ----------
+
+fn run_in(sb: &Sandbox, params: serde_json::Value) -> Vec<Finding> {
+    run(&ctx(ID), &params, &sb.grants())
+}
+
+/// One sample of every detector, one per line.
+fn every_kind() -> Vec<(Rule, String, String)> {
+    let gh = format!("ghp_{}", rnd(60, 36, B62));
+    let aws = format!("AKIA{}", rnd(61, 16, UPPER));
+    let aws_secret = rnd(62, 40, B64);
+    let gcp = format!("AIza{}", rnd(63, 35, URLSAFE));
+    let az = format!("{}==", rnd(64, 86, B64));
+    let sas = format!("{}=", rnd(65, 43, B64));
+    let azc = format!("{}7Q~{}", rnd(66, 3, B62), rnd(67, 34, B62));
+    let gl = format!("glpat-{}", rnd(68, 20, URLSAFE));
+    let sl = format!("xoxb-{}-{}", rnd(69, 12, "0123456789"), rnd(70, 24, B62));
+    let hook = format!(
+        "https://hooks.slack.com/services/T{}/B{}/{}",
+        rnd(71, 8, UPPER),
+        rnd(72, 10, UPPER),
+        rnd(73, 24, B62)
+    );
+    let sk = format!("sk_live_{}", rnd(74, 24, B62));
+    let rk = format!("rk_live_{}", rnd(75, 24, B62));
+    let skt = format!("sk_test_{}", rnd(76, 24, B62));
+    let j = jwt(r#"{"alg":"HS256"}"#, 77);
+    let pw = rnd(78, 14, B62);
+    let generic = rnd(79, 24, B62);
+    vec![
+        (Rule::GithubToken, gh.clone(), format!("GITHUB_TOKEN={gh}")),
+        (Rule::AwsAccessKeyId, aws.clone(), format!("key_id: {aws}")),
+        (
+            Rule::AwsSecretAccessKey,
+            aws_secret.clone(),
+            format!("aws_secret_access_key = {aws_secret}"),
+        ),
+        (Rule::GcpApiKey, gcp.clone(), format!("maps = \"{gcp}\"")),
+        (
+            Rule::AzureStorageAccountKey,
+            az.clone(),
+            format!("AccountName=a;AccountKey={az};"),
+        ),
+        (
+            Rule::AzureSharedAccessKey,
+            sas.clone(),
+            format!("SharedAccessKeyName=x;SharedAccessKey={sas}"),
+        ),
+        (
+            Rule::AzureClientSecret,
+            azc.clone(),
+            format!("secret: {azc}"),
+        ),
+        (Rule::GitlabToken, gl.clone(), format!("gl {gl}")),
+        (Rule::SlackToken, sl.clone(), format!("slack {sl}")),
+        (Rule::SlackWebhook, hook.clone(), format!("hook {hook}")),
+        (Rule::StripeLiveKey, sk.clone(), format!("stripe {sk}")),
+        (
+            Rule::StripeRestrictedKey,
+            rk.clone(),
+            format!("stripe {rk}"),
+        ),
+        (Rule::StripeTestKey, skt.clone(), format!("stripe {skt}")),
+        (Rule::Jwt, j.clone(), format!("bearer {j}")),
+        (
+            Rule::UrlPassword,
+            pw.clone(),
+            format!("url = \"https://svc:{pw}@api.acme.io/\""),
+        ),
+        (
+            Rule::GenericSecret,
+            generic.clone(),
+            format!("api_key = \"{generic}\""),
+        ),
+        (
+            Rule::PrivateKey,
+            pem_body_lines(80).concat(),
+            pem("OPENSSH PRIVATE KEY", 80),
+        ),
+    ]
+}
+
+#[test]
+fn finds_every_kind_with_location_and_never_leaks_the_secret() {
+    let sb = Sandbox::new();
+    let kinds = every_kind();
+    let text: String = kinds
+        .iter()
+        .map(|(_, _, line)| format!("{line}\n"))
+        .collect();
+    sb.write("repo/config/leaky.env", &text);
+    let findings = run_in(&sb, json!({ "paths": ["repo"] }));
+    let got: Vec<_> = findings
+        .iter()
+        .map(|f| f.rule.clone().unwrap_or_default())
+        .collect();
+    let want: Vec<_> = kinds.iter().map(|(r, _, _)| r.id().to_string()).collect();
+    assert_eq!(got, want);
+    for (f, (rule, secret, _)) in findings.iter().zip(&kinds) {
+        assert_eq!(f.subject, "repo/config/leaky.env");
+        assert_eq!(f.status, rule.status());
+        assert_eq!(f.severity, Some(rule.severity()));
+        assert!(f.message.contains(rule.title()), "{}", f.message);
+        let loc = f.location.as_ref().unwrap();
+        assert_eq!(loc.file, "repo/config/leaky.env");
+        assert_eq!(
+            evidence(f, "secret"),
+            Some(crate::redact::redact(secret).as_str())
+        );
+        let text = all_text(f);
+        assert!(
+            !text.contains(secret.as_str()),
+            "{} leaked in {text}",
+            rule.id()
+        );
+        // Not even the part after a well-known prefix.
+        let tail = &secret[secret.len().saturating_sub(12)..];
+        assert!(
+            !text.contains(tail),
+            "{} leaked its tail in {text}",
+            rule.id()
+        );
+    }
+    let lines: Vec<_> = findings
+        .iter()
+        .map(|f| f.location.as_ref().unwrap().line.unwrap())
+        .collect();
+    assert_eq!(&lines[..3], [1, 2, 3]);
+    assert_eq!(findings[0].location.as_ref().unwrap().column, Some(14));
+}
+
+#[test]
+fn columns_count_characters_and_crlf_is_tolerated() {
+    let sb = Sandbox::new();
+    let token = format!("ghp_{}", rnd(81, 36, B62));
+    sb.write("a.txt", format!("first\r\n# clé: «{token}»\r\n"));
+    let f = &run_in(&sb, json!({ "paths": ["a.txt"] }))[0];
+    let loc = f.location.as_ref().unwrap();
+    assert_eq!((loc.line, loc.column), (Some(2), Some(9)));
+}
+
+#[test]
+fn clean_tree_reports_one_pass_with_counts() {
+    let sb = Sandbox::new();
+    sb.write("repo/src/main.rs", "fn main() { println!(\"hi\"); }\n");
+    sb.write("repo/README.md", "password: see the vault\n");
+    sb.write("repo/logo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR ghp_0000");
+    sb.write("repo/big.sql", "x".repeat(2000));
+    sb.write("repo/Cargo.lock", "checksum = \"abc\"\n");
+    sb.write(
+        "repo/.git/config",
+        format!("token = ghp_{}", rnd(82, 36, B62)),
+    );
+    let findings = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "max_file_bytes": 1000, "exclude": ["*.lock"] }),
+    );
+    assert_eq!(statuses(&findings), [Status::Pass]);
+    let f = &findings[0];
+    assert_eq!(f.subject, "repo");
+    assert_eq!(evidence(f, "files_scanned"), Some("2"));
+    assert_eq!(evidence(f, "files_skipped_binary"), Some("1"));
+    assert_eq!(evidence(f, "files_skipped_large"), Some("1"));
+    assert_eq!(evidence(f, "files_excluded"), Some("1"));
+    assert_eq!(evidence(f, "skipped_large"), Some("repo/big.sql"));
+}
+
+#[test]
+fn binary_files_hide_nothing_in_their_text_and_large_files_are_not_read() {
+    let sb = Sandbox::new();
+    let token = format!("ghp_{}", rnd(83, 36, B62));
+    let mut binary = vec![0u8; 16];
+    binary.extend(token.as_bytes());
+    sb.write("bin/blob", binary);
+    sb.write("bin/huge.txt", format!("{token}\n{}", "y".repeat(5000)));
+    let findings = run_in(&sb, json!({ "paths": ["bin"], "max_file_bytes": 4096 }));
+    assert_eq!(statuses(&findings), [Status::Pass]);
+    assert_eq!(evidence(&findings[0], "files_skipped_binary"), Some("1"));
+    assert_eq!(evidence(&findings[0], "files_skipped_large"), Some("1"));
+}
+
+#[test]
+fn a_nul_byte_after_the_first_8_kib_is_still_text() {
+    let sb = Sandbox::new();
+    let token = format!("ghp_{}", rnd(84, 36, B62));
+    let mut text = format!("{token}\n").into_bytes();
+    text.extend(vec![b'a'; 9000]);
+    text.push(0);
+    sb.write("late-nul.txt", text);
+    let findings = run_in(&sb, json!({ "paths": ["late-nul.txt"] }));
+    assert_eq!(findings[0].rule.as_deref(), Some("github-token"));
+}
+
+#[test]
+fn exclude_globs_are_relative_to_the_scanned_root() {
+    let sb = Sandbox::new();
+    let token = format!("ghp_{}", rnd(85, 36, B62));
+    sb.write("repo/src/testdata/fixture.env", format!("T={token}"));
+    sb.write("repo/testdata/top.env", format!("T={token}"));
+    sb.write("repo/pkg/yarn.lock", format!("T={token}"));
+    sb.write("repo/docs/guide.md", format!("T={token}"));
+    sb.write("repo/src/app.env", format!("T={token}"));
+    let findings = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "exclude": ["**/testdata/**", "*.lock", "repo/docs/**"] }),
+    );
+    let subjects: Vec<_> = findings.iter().map(|f| f.subject.as_str()).collect();
+    assert_eq!(subjects, ["repo/src/app.env"]);
+}
+
+#[test]
+fn allow_patterns_match_the_line_or_the_secret() {
+    let sb = Sandbox::new();
+    let a = format!("ghp_{}", rnd(86, 36, B62));
+    let b = format!("ghp_{}", rnd(87, 36, B62));
+    let c = format!("ghp_{}", rnd(88, 36, B62));
+    sb.write("x.env", format!("A={a} # fixture-token\nB={b}\nC={c}\n"));
+    let allow_b = regex::escape(&b[..12]);
+    let findings = run_in(
+        &sb,
+        json!({ "paths": ["x.env"], "allow": ["fixture-token", allow_b] }),
+    );
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].location.as_ref().unwrap().line, Some(3));
+}
+
+#[test]
+fn several_roots_each_get_a_verdict() {
+    let sb = Sandbox::new();
+    sb.write("clean/a.txt", "nothing here");
+    sb.write("dirty/b.txt", format!("k: AKIA{}", rnd(89, 16, UPPER)));
+    let findings = run_in(&sb, json!({ "paths": ["clean", "dirty", "./clean/a.txt"] }));
+    let got: Vec<_> = findings
+        .iter()
+        .map(|f| (f.subject.as_str(), f.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("clean", Status::Pass),
+            ("dirty/b.txt", Status::Fail),
+            ("./clean/a.txt", Status::Pass)
+        ]
+    );
+}
+
+#[test]
+fn missing_and_ungranted_paths_are_errors_naming_the_cause() {
+    let sb = Sandbox::new();
+    sb.write("granted/a.txt", "ok");
+    sb.write("other/b.txt", "ok");
+    let findings = run(
+        &ctx(ID),
+        &json!({ "paths": ["granted/nope", "other"] }),
+        &sb.grants_only("granted"),
+    );
+    assert_eq!(statuses(&findings), [Status::Error, Status::Error]);
+    assert_eq!(findings[0].subject, "granted/nope");
+    assert!(
+        findings[0].message.contains("No such file"),
+        "{}",
+        findings[0].message
+    );
+    assert_eq!(findings[1].subject, "other");
+    assert!(
+        findings[1].message.contains("fs grant"),
+        "{}",
+        findings[1].message
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_file_is_an_error_not_a_pass() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.write("repo/ok.txt", "fine");
+    sb.write("repo/locked.txt", "hidden");
+    let locked = sb.path("repo/locked.txt");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read(&locked).is_ok() {
+        return; // running as root: permissions are not enforced
+    }
+    let findings = run_in(&sb, json!({ "paths": ["repo"] }));
+    assert_eq!(statuses(&findings), [Status::Error]);
+    assert_eq!(findings[0].subject, "repo/locked.txt");
+}
+
+#[test]
+fn bad_params_are_error_findings() {
+    let sb = Sandbox::new();
+    for (params, needle) in [
+        (json!({}), "missing field `paths`"),
+        (json!({ "paths": [] }), "at least one"),
+        (
+            json!({ "paths": ["."], "exclude": ["a/**b["] }),
+            "`exclude` glob",
+        ),
+        (json!({ "paths": ["."], "allow": ["("] }), "`allow` regex"),
+        (json!({ "paths": ["."], "min_entropy": 0 }), "min_entropy"),
+        (
+            json!({ "paths": ["."], "path": ["x"] }),
+            "unknown field `path`",
+        ),
+    ] {
+        let findings = run_in(&sb, params.clone());
+        assert_eq!(statuses(&findings), [Status::Error], "{params}");
+        assert_eq!(findings[0].subject, "params");
+        assert!(
+            findings[0].message.contains(needle),
+            "{params}: {}",
+            findings[0].message
+        );
+    }
+}
+
+#[test]
+fn findings_are_capped_without_changing_the_verdict() {
+    let sb = Sandbox::new();
+    let text: String = (0..600)
+        .map(|i| format!("AKIA{}\n", rnd(1000 + i, 16, UPPER)))
+        .collect();
+    sb.write("many.txt", text);
+    let findings = run_in(&sb, json!({ "paths": ["many.txt"] }));
+    assert_eq!(findings.len(), crate::MAX_FINDINGS);
+    let last = findings.last().unwrap();
+    assert_eq!(last.status, Status::Fail);
+    assert_eq!(evidence(last, "omitted"), Some("101"));
+}
+
+#[test]
+fn info_lists_the_contracted_params() {
+    let info = NoSecrets.info();
+    assert_eq!(info.id, "security.no-secrets");
+    let names: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["paths", "exclude", "allow", "max_file_bytes", "min_entropy"]
+    );
+    assert!(info.params[0].required);
+    assert_eq!(info.params[3].default.as_deref(), Some("1048576"));
+}

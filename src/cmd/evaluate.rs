@@ -1,0 +1,83 @@
+//! `gate evaluate`: run a policy's gates and report.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use gate_host::evaluate::{self, EvaluateOptions};
+use gate_host::report::{self, Format, RenderOptions, Verdict};
+
+use super::shared;
+use crate::exit;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Policy file (TOML)
+    #[arg(long, short)]
+    pub policy: PathBuf,
+    /// Evaluate only this gate
+    #[arg(long, short)]
+    pub gate: Option<String>,
+    /// Report format
+    #[arg(long, short, default_value = "human", value_parser = ["human", "json", "sarif", "junit", "github", "markdown"])]
+    pub format: String,
+    /// Write the report to this file instead of stdout
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+pub async fn run(args: Args) -> u8 {
+    match evaluate(args).await {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+async fn evaluate(args: Args) -> Result<u8, u8> {
+    let format = Format::parse(&args.format).ok_or(exit::ERROR)?;
+    let clock = shared::clock()?;
+    let policy = shared::load_policy(&args.policy, clock)?;
+    let runtime = shared::runtime()?;
+    let options = EvaluateOptions {
+        gate: args.gate.clone(),
+        cwd: shared::cwd()?,
+        clock,
+        policy_file: args.policy.display().to_string(),
+    };
+    let fail = |e: evaluate::EvaluateError| {
+        eprintln!("error: {e}");
+        exit::ERROR
+    };
+    let plan = evaluate::plan(&runtime, &policy, &options)
+        .await
+        .map_err(fail)?;
+    let report = evaluate::evaluate(runtime.clone(), &policy, &plan, &options)
+        .await
+        .map_err(fail)?;
+
+    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
+    let text = report::render(&report, format, RenderOptions { color });
+    match &args.output {
+        Some(path) => std::fs::write(path, &text).map_err(|e| {
+            eprintln!("error: writing {}: {e}", path.display());
+            exit::ERROR
+        })?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+    // Under GitHub Actions, annotate the run too, unless stdout carries a
+    // machine format that annotations would corrupt.
+    let stdout_free = args.output.is_some() || format == Format::Human;
+    if std::env::var_os("GITHUB_ACTIONS").is_some() && format != Format::Github && stdout_free {
+        print!(
+            "{}",
+            report::render(&report, Format::Github, RenderOptions::default())
+        );
+    }
+    Ok(match report.verdict {
+        Verdict::Pass => exit::PASS,
+        Verdict::Fail => exit::FAIL,
+    })
+}

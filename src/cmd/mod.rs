@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod checks;
+pub mod evaluate;
+pub mod policy;
+mod shared;

@@ -1,0 +1,122 @@
+//! `gate policy lint`: check a policy without running it.
+
+use std::path::PathBuf;
+
+use gate_host::evaluate::{self, EvaluateOptions};
+
+use super::shared;
+use crate::exit;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Validate a policy: syntax, schema, check ids, and the grants each check needs
+    Lint {
+        /// Policy file (TOML)
+        file: PathBuf,
+    },
+}
+
+pub async fn run(cmd: PolicyCommand) -> u8 {
+    let PolicyCommand::Lint { file } = cmd;
+    match lint(file).await {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+/// Which grant list a capability name maps to.
+fn granted(grants: &gate_host::policy::Grants, capability: &str) -> Option<bool> {
+    Some(match capability {
+        "fs" | "system" => !grants.fs.is_empty(),
+        "env" => !grants.env.is_empty(),
+        "http" => !grants.http.is_empty(),
+        "net" => !grants.net.is_empty(),
+        "unix" => !grants.unix.is_empty(),
+        "sql" => !grants.sql.is_empty(),
+        "metrics" => !grants.metrics.is_empty(),
+        "log" | "clock" => true,
+        _ => return None,
+    })
+}
+
+async fn lint(file: PathBuf) -> Result<u8, u8> {
+    let clock = shared::clock()?;
+    let policy = shared::load_policy(&file, clock)?;
+    let runtime = shared::runtime()?;
+    let options = EvaluateOptions {
+        gate: None,
+        cwd: shared::cwd()?,
+        clock,
+        policy_file: file.display().to_string(),
+    };
+    let plan = evaluate::plan(&runtime, &policy, &options)
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            exit::ERROR
+        })?;
+    let mut warnings = 0;
+    let mut seen = Vec::new();
+    for (gate, ids) in &plan.gates {
+        for id in ids {
+            if seen.contains(id) {
+                continue;
+            }
+            seen.push(id.clone());
+            let (plugin, meta) = plan.check(id).expect("planned");
+            let grants = policy
+                .plugin(&plugin.name)
+                .map(|p| p.grants.clone())
+                .unwrap_or_default();
+            let missing: Vec<&str> = meta
+                .capabilities
+                .iter()
+                .map(String::as_str)
+                .filter(|c| granted(&grants, c) == Some(false))
+                .collect();
+            if !missing.is_empty() {
+                warnings += 1;
+                println!(
+                    "warning: {id} (gate `{gate}`) needs {} but plugin `{}` has no such grant; add them under \
+                     [plugin.grants] of [[plugin]] name = \"{}\"",
+                    missing.join(", "),
+                    plugin.name,
+                    plugin.name
+                );
+            }
+            let required: Vec<&str> = meta
+                .params
+                .iter()
+                .filter(|p| p.required)
+                .map(|p| p.name.as_str())
+                .collect();
+            let params = policy
+                .check_config(id)
+                .map(|c| c.params.clone())
+                .unwrap_or_default();
+            for r in required {
+                if params.get(r).is_none() {
+                    warnings += 1;
+                    println!(
+                        "warning: {id} (gate `{gate}`) requires param `{r}`, which no [[check]] sets"
+                    );
+                }
+            }
+        }
+    }
+    let checks: usize = seen.len();
+    println!(
+        "{}: ok — {} gate{}, {checks} check{}, {} exemption{}, {warnings} warning{}",
+        file.display(),
+        plan.gates.len(),
+        if plan.gates.len() == 1 { "" } else { "s" },
+        if checks == 1 { "" } else { "s" },
+        policy.exemptions.len(),
+        if policy.exemptions.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        if warnings == 1 { "" } else { "s" },
+    );
+    Ok(exit::PASS)
+}

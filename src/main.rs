@@ -1,0 +1,87 @@
+//! `gate`: the deployment-safety engine's command line.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Exit codes: the contract CI relies on.
+pub mod exit {
+    /// Every blocking gate passed (warnings allowed).
+    pub const PASS: u8 = 0;
+    /// A blocking gate failed.
+    pub const FAIL: u8 = 1;
+    /// Usage, policy or plugin-loading error: nothing was evaluated.
+    pub const ERROR: u8 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gate",
+    version,
+    about = "Deployment-safety engine: sandboxed checks, policies with exemptions, safe rollouts and migrations",
+    long_about = None,
+    after_help = "Exit codes: 0 every blocking gate passed, 1 a blocking gate failed, 2 usage, policy or plugin error.\n\
+                  Logs go to stderr (set GATE_LOG=debug for more); reports go to stdout or --output."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a policy's gates and report the verdict
+    Evaluate(cmd::evaluate::Args),
+    /// Work with policy files
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+    /// List the checks that built-in (and a policy's external) plugins provide
+    #[command(subcommand)]
+    Checks(cmd::checks::ChecksCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::PASS
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Evaluate(args) => cmd::evaluate::run(args).await,
+            Command::Policy(c) => cmd::policy::run(c).await,
+            Command::Checks(c) => cmd::checks::run(c).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("GATE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
