@@ -2,7 +2,7 @@
 //!
 //! An entry is keyed by the plugin's sha256 and the engine's compatibility hash,
 //! so a wasmtime upgrade or a different CPU never reuses stale code. Each entry
-//! carries the sha256 of its own payload; a truncated or corrupted entry fails
+//! carries a 128-bit xxh3 checksum of its own payload; a truncated or corrupted entry fails
 //! that check and is recompiled instead of being handed to `deserialize`,
 //! which must only ever see bytes that wasmtime itself produced.
 
@@ -11,12 +11,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::Result;
 use wasmtime::component::Component;
 
-const MAGIC: &[u8; 8] = b"GATECW01";
+const MAGIC: &[u8; 8] = b"GATECW02";
+/// Length of the checksum that follows the magic.
+const SUM: usize = 16;
+
+/// Detects accidental corruption (truncation, bit flips, a half-written file);
+/// the cache directory is the user's own, so this is not a tamper seal. xxh3 runs
+/// at memory speed, which keeps warm start-up in the low milliseconds even for
+/// multi-megabyte components.
+fn checksum(payload: &[u8]) -> [u8; SUM] {
+    xxhash_rust::xxh3::xxh3_128(payload).to_le_bytes()
+}
 
 pub struct Cache {
     dir: Option<PathBuf>,
@@ -105,11 +114,11 @@ impl Cache {
 
 fn verified_payload(bytes: &[u8]) -> Option<&[u8]> {
     let rest = bytes.strip_prefix(MAGIC)?;
-    if rest.len() < 32 {
+    if rest.len() < SUM {
         return None;
     }
-    let (sum, payload) = rest.split_at(32);
-    (Sha256::digest(payload).as_slice() == sum).then_some(payload)
+    let (sum, payload) = rest.split_at(SUM);
+    (checksum(payload) == sum).then_some(payload)
 }
 
 /// Writes atomically: a temp file in the same directory, fsync, rename.
@@ -123,7 +132,7 @@ fn store(path: &Path, payload: &[u8]) -> anyhow::Result<()> {
     ));
     let mut f = fs::File::create(&tmp)?;
     f.write_all(MAGIC)?;
-    f.write_all(&Sha256::digest(payload))?;
+    f.write_all(&checksum(payload))?;
     f.write_all(payload)?;
     f.sync_all()?;
     drop(f);
@@ -139,13 +148,13 @@ mod tests {
     fn payload_checksum_detects_flipped_byte() {
         let payload = b"precompiled bytes".to_vec();
         let mut entry = MAGIC.to_vec();
-        entry.extend_from_slice(&Sha256::digest(&payload));
+        entry.extend_from_slice(&checksum(&payload));
         entry.extend_from_slice(&payload);
         assert_eq!(verified_payload(&entry), Some(&payload[..]));
         let last = entry.len() - 1;
         entry[last] ^= 1;
         assert_eq!(verified_payload(&entry), None);
-        assert_eq!(verified_payload(b"GATECW01short"), None);
+        assert_eq!(verified_payload(b"GATECW02short"), None);
         assert_eq!(verified_payload(b"garbage"), None);
     }
 }

@@ -36,7 +36,12 @@ impl GateEngine {
     /// Builds the engine with the pooling allocator, falling back to on-demand
     /// allocation where the pool cannot reserve its address space.
     pub fn new() -> Result<Self> {
-        let (engine, pooling) = match Engine::new(&config(true)) {
+        Self::with_pooling(true)
+    }
+
+    /// `pooling = false` forces on-demand allocation (benches compare both).
+    pub fn with_pooling(pooling: bool) -> Result<Self> {
+        let (engine, pooling) = match Engine::new(&config(pooling)) {
             Ok(engine) => (engine, true),
             Err(e) => {
                 tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
@@ -80,10 +85,10 @@ impl GateEngine {
 
 impl Drop for GateEngine {
     fn drop(&mut self) {
+        // Not joined: the thread notices within one tick, and waiting for it
+        // would add a tick to every process exit.
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.ticker.take() {
-            let _ = t.join();
-        }
+        drop(self.ticker.take());
     }
 }
 

@@ -152,28 +152,41 @@ pub async fn load_plugins(
     names: &BTreeSet<String>,
     options: &EvaluateOptions,
 ) -> Result<Vec<Arc<LoadedPlugin>>, EvaluateError> {
-    let mut loads = Vec::new();
+    let resources = Arc::new(crate::capabilities::Resources::from_policy(policy));
+    let mut sources = Vec::new();
     for name in names {
         let spec = policy.plugin(name);
         let source = PluginSource::resolve(name, spec)?;
         let grants = spec.map(|s| s.grants.clone()).unwrap_or_default();
-        let sandbox = Arc::new(Sandbox::new(name, grants, &options.cwd, options.clock));
-        loads.push(async move { runtime.load(&source, sandbox).await });
+        let sandbox = Arc::new(Sandbox::with_resources(
+            name,
+            grants,
+            &options.cwd,
+            options.clock,
+            resources.clone(),
+        ));
+        sources.push((source, sandbox));
     }
-    // Compilation is CPU-bound and parallel inside wasmtime; describe() is quick.
+    // Compilation (or cache loading) is CPU-bound: one thread per plugin, on
+    // top of wasmtime's own parallel compilation of each plugin's functions.
+    let compiled: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sources
+            .iter()
+            .map(|(source, _)| scope.spawn(move || runtime.compile(source)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("compile thread"))
+            .collect()
+    });
     let mut out = Vec::new();
-    for result in futures_join(loads).await {
-        out.push(Arc::new(result?));
+    for ((source, sandbox), compiled) in sources.into_iter().zip(compiled) {
+        let (pre, cache) = compiled?;
+        out.push(Arc::new(
+            runtime.describe(&source, sandbox, pre, cache).await?,
+        ));
     }
     Ok(out)
-}
-
-async fn futures_join<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
-    let mut out = Vec::with_capacity(futs.len());
-    for f in futs {
-        out.push(f.await);
-    }
-    out
 }
 
 /// Runs the plan and builds the report.

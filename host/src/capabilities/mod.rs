@@ -14,14 +14,32 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::clock::Clock;
-use crate::policy::Grants;
+use crate::policy::{Connection, Grants, MetricsProvider, Policy};
+
+/// Named resources a policy defines, which `sql` and `metrics` grants refer to.
+#[derive(Clone, Debug, Default)]
+pub struct Resources {
+    pub connections: std::collections::BTreeMap<String, Connection>,
+    pub metrics: std::collections::BTreeMap<String, MetricsProvider>,
+}
+
+impl Resources {
+    pub fn from_policy(policy: &Policy) -> Self {
+        Resources {
+            connections: policy.connections.clone(),
+            metrics: policy.metrics.clone(),
+        }
+    }
+}
 
 mod env;
 mod exchange;
 mod files;
 mod http;
 mod log;
+mod metrics;
 mod net;
+mod sql;
 mod system;
 mod tls;
 mod unix;
@@ -62,10 +80,21 @@ pub struct Sandbox {
     pub cwd: PathBuf,
     pub limits: Limits,
     pub clock: Clock,
+    pub resources: Arc<Resources>,
 }
 
 impl Sandbox {
     pub fn new(plugin: &str, grants: Grants, cwd: &Path, clock: Clock) -> Self {
+        Self::with_resources(plugin, grants, cwd, clock, Arc::default())
+    }
+
+    pub fn with_resources(
+        plugin: &str,
+        grants: Grants,
+        cwd: &Path,
+        clock: Clock,
+        resources: Arc<Resources>,
+    ) -> Self {
         let fs = files::resolve_grants(&grants, cwd);
         Sandbox {
             plugin: plugin.to_string(),
@@ -74,6 +103,7 @@ impl Sandbox {
             fs,
             cwd: cwd.to_path_buf(),
             clock,
+            resources,
         }
     }
 

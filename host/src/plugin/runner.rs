@@ -103,7 +103,11 @@ fn finding_size(f: &wit::Finding) -> usize {
 
 impl Runtime {
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self> {
-        let engine = GateEngine::new()?;
+        Self::with_pooling(cache_dir, true)
+    }
+
+    pub fn with_pooling(cache_dir: Option<PathBuf>, pooling: bool) -> Result<Self> {
+        let engine = GateEngine::with_pooling(pooling)?;
         let cache = Cache::new(cache_dir, engine.compatibility_key());
         let mut linker = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -129,6 +133,7 @@ impl Runtime {
         &self,
         source: &PluginSource,
     ) -> Result<(CheckPre<HostState>, CacheOutcome), PluginError> {
+        let started = Instant::now();
         let invalid = |e: wasmtime::Error| PluginError::Invalid {
             name: source.name.clone(),
             error: format!("{e:#}"),
@@ -139,6 +144,12 @@ impl Runtime {
             .map_err(invalid)?;
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         let pre = CheckPre::new(pre).map_err(invalid)?;
+        tracing::debug!(
+            plugin = %source.name,
+            cache = ?outcome,
+            compile_ms = started.elapsed().as_secs_f64() * 1e3,
+            "plugin compiled"
+        );
         Ok((pre, outcome))
     }
 
@@ -149,6 +160,18 @@ impl Runtime {
         sandbox: Arc<Sandbox>,
     ) -> Result<LoadedPlugin, PluginError> {
         let (pre, cache) = self.compile(source)?;
+        self.describe(source, sandbox, pre, cache).await
+    }
+
+    /// Asks a compiled plugin to describe itself.
+    pub async fn describe(
+        &self,
+        source: &PluginSource,
+        sandbox: Arc<Sandbox>,
+        pre: CheckPre<HostState>,
+        cache: CacheOutcome,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let started = Instant::now();
         let mut store = self.store(&sandbox, "describe", sandbox.limits.timeout)?;
         let call = async {
             let instance = pre.instantiate_async(&mut store).await?;
@@ -172,6 +195,12 @@ impl Runtime {
                 });
             }
         };
+        tracing::debug!(
+            plugin = %source.name,
+            cache = ?cache,
+            describe_ms = started.elapsed().as_secs_f64() * 1e3,
+            "plugin loaded"
+        );
         Ok(LoadedPlugin {
             name: source.name.clone(),
             sha256: source.sha256.clone(),

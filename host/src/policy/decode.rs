@@ -85,7 +85,9 @@ pub(crate) fn decode<T: Item>(
         )))
     };
     let mut missing = false;
-    loop {
+    // Each round drops a key or fills a missing one, so this bound is never reached;
+    // it only guarantees termination.
+    for _ in 0..=(table.len() + fields.len()) {
         let error = match deserialize(&table) {
             // With a key missing, the item holds placeholders: only its errors count.
             Ok(item) => {
@@ -98,7 +100,12 @@ pub(crate) fn decode<T: Item>(
         };
         clean = false;
         let at = error.span().unwrap_or(span.clone());
-        if let Some((key, value)) = entry_containing(&table, &at) {
+        // Checked first: a missing key is reported at the table, where placeholders sit.
+        let Some(field) = missing_field(error.message()) else {
+            let Some((key, value)) = entry_containing(&table, &at) else {
+                errors.push(PolicyError::at(&src.origin_of(&at), error.message()));
+                break;
+            };
             let name: String = key.get_ref().to_string();
             errors.push(
                 PolicyError::at(
@@ -110,10 +117,6 @@ pub(crate) fn decode<T: Item>(
             table.remove(name.as_str());
             dropped.push(name);
             continue;
-        }
-        let Some(field) = missing_field(error.message()) else {
-            errors.push(PolicyError::at(&src.origin_of(&at), error.message()));
-            break;
         };
         // A key dropped above for a bad value has been reported already.
         if !dropped.iter().any(|d| d == field) {

@@ -236,6 +236,13 @@ impl PolicyDoc {
             name: src.at(raw.name),
             path: raw.path.map(|p| {
                 let p = src.at(p);
+                if p.value.trim().is_empty() {
+                    errors.push(
+                        PolicyError::at(&p.origin, "plugin `path` is empty").with_help(
+                            "name the plugin's .wasm file, or remove `path` for a built-in",
+                        ),
+                    );
+                }
                 At {
                     value: resolve(src.dir(), &p.value),
                     origin: p.origin,

@@ -38,8 +38,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Policy, PolicyErrors> 
         mut errors, docs, ..
     } = loader;
 
-    let Some(top) = docs.last().filter(|d| d.file == path) else {
-        // The top-level file could not be read: nothing more to say.
+    // Files are pushed after their bases, so the last one is `path` itself; there
+    // is none only if `path` could not be read, and then there is nothing more to say.
+    let Some(top) = docs.last() else {
         return Err(errors
             .into_result(())
             .expect_err("an unreadable policy file is reported"));
@@ -115,7 +116,9 @@ impl Loader {
         }
         self.stack.pop();
 
+        // Loaded after `check_document` ran on `doc`, so checked here.
         let exemptions = exemption::load_files(&doc, &mut self.exemption_files, &mut self.errors);
+        validate::check_exemptions(&exemptions, &mut self.errors);
         doc.exemptions.extend(exemptions);
         self.docs.push(doc);
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{Days, NaiveDate};
 
 use super::decode::did_you_mean;
-use super::document::PolicyDoc;
+use super::document::{ExemptionDecl, PolicyDoc};
 use super::errors::Errors;
 use super::source::At;
 use super::{
@@ -155,7 +155,12 @@ pub(crate) fn check_document(doc: &PolicyDoc, errors: &mut Errors) {
         }
     }
 
-    for e in &doc.exemptions {
+    check_exemptions(&doc.exemptions, errors);
+}
+
+/// Checks exemptions on their own, wherever they were written.
+pub(crate) fn check_exemptions(exemptions: &[ExemptionDecl], errors: &mut Errors) {
+    for e in exemptions {
         if let Some(problem) = ids::check_pattern_problem(&e.check.value) {
             errors.push(
                 PolicyError::at(

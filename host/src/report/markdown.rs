@@ -70,6 +70,10 @@ fn render_gate(out: &mut String, gate: &GateReport) {
     out.push('\n');
 }
 
+/// PR comments are capped at 65,536 characters and step summaries at 1 MiB;
+/// past this many findings the details stop and point at the full reports.
+const MAX_DETAILED_FINDINGS: usize = 100;
+
 fn render_details(out: &mut String, report: &Report) {
     let with_problems: Vec<(&GateReport, &CheckReport)> = report
         .checks()
@@ -79,7 +83,15 @@ fn render_details(out: &mut String, report: &Report) {
         return;
     }
     out.push_str("### Findings\n\n");
+    let total: usize = with_problems
+        .iter()
+        .map(|(_, c)| c.problems().count())
+        .sum();
+    let mut shown = 0;
     for (gate, check) in with_problems {
+        if shown >= MAX_DETAILED_FINDINGS {
+            break;
+        }
         let _ = writeln!(
             out,
             "#### {} {} · {} · {}\n",
@@ -91,13 +103,14 @@ fn render_details(out: &mut String, report: &Report) {
         if let Some(reason) = check.unreported_error() {
             let _ = writeln!(out, "- **check errored:** {}", inline(reason));
         }
-        for finding in check.problems() {
-            let _ = write!(
-                out,
-                "- {} **{}**",
-                finding_icon(finding.status),
-                finding.status.as_str()
-            );
+        for finding in check.problems().take(MAX_DETAILED_FINDINGS - shown) {
+            shown += 1;
+            let exemption = check.exemption_for(finding);
+            let (icon, suffix) = match exemption {
+                Some(_) => (status_icon(CheckStatus::Exempt), ", exempt"),
+                None => (finding_icon(finding.status), ""),
+            };
+            let _ = write!(out, "- {icon} **{}{suffix}**", finding.status.as_str());
             if let Some(rule) = &finding.rule {
                 let _ = write!(out, " {}", code(rule));
             }
@@ -114,7 +127,7 @@ fn render_details(out: &mut String, report: &Report) {
             if let Some(hint) = &finding.remediation {
                 let _ = writeln!(out, "  - Hint: {}", inline(hint));
             }
-            if let Some(e) = check.exemption_for(finding) {
+            if let Some(e) = exemption {
                 let _ = writeln!(
                     out,
                     "  - Exempt: approved by {} until {}: {}",
@@ -125,6 +138,13 @@ fn render_details(out: &mut String, report: &Report) {
             }
         }
         out.push('\n');
+    }
+    if total > shown {
+        let _ = writeln!(
+            out,
+            "_{} more findings are not shown here; see the JSON or SARIF report._\n",
+            total - shown
+        );
     }
 }
 
@@ -287,6 +307,25 @@ mod tests {
         assert_eq!(code("plain"), "`plain`");
         assert_eq!(code("a`b"), "`` a`b ``");
         assert_eq!(code("a\nb"), "`a b`");
+    }
+
+    #[test]
+    fn long_reports_are_cut_short() {
+        let mut report = sample_report();
+        let template = report.gates[0].checks[1].findings[0].clone();
+        report.gates[0].checks[1].findings = (0..250)
+            .map(|i| FindingReport {
+                subject: format!("file{i}.rs"),
+                ..template.clone()
+            })
+            .collect();
+        let out = render(&report);
+        assert_eq!(out.matches("AWS access key id in source").count(), 100);
+        // 250 + the exempt, the two warns and the non-blocking failure.
+        assert!(
+            out.contains("_154 more findings are not shown here"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -151,10 +151,10 @@ pub fn evaluate(
         .iter()
         .map(|e| match lookup(&e.name) {
             Ok(value) => assess(ctx, params, e, value.as_deref()),
+            // The host's message names the exact grant to add.
             Err(message) => ctx
                 .finding(&e.name, Status::Error)
                 .message(format!("cannot read `{}`: {message}", e.name))
-                .remediation("grant the variable to the `config` plugin: add it to `env` in its [plugin.grants]")
                 .build(),
         })
         .collect()

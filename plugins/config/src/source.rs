@@ -34,9 +34,15 @@ pub fn read(path: &str) -> Result<SourceFile, String> {
 
 /// The `error` finding for a file the check could not read.
 pub fn unreadable(ctx: &Context, path: &str, message: &str) -> Finding {
+    // I/O errors from the SDK already start with the path.
+    let message = message
+        .strip_prefix(&format!("{path}: "))
+        .unwrap_or(message);
     ctx.finding(path, Status::Error)
         .message(format!("cannot read {path}: {message}"))
-        .remediation("check the path, and grant it to the `config` plugin: add it to `fs` in its [plugin.grants]")
+        .remediation(
+            "check that the file exists and that the `config` plugin's `fs` grant covers it",
+        )
         .build()
 }
 
@@ -62,6 +68,24 @@ mod tests {
         assert_eq!(line_col(text, 7), (2, 4));
         assert_eq!(line_col(text, 8), (3, 1));
         assert_eq!(line_col(text, 999), (3, 2));
+    }
+
+    #[test]
+    fn unreadable_does_not_repeat_the_path() {
+        let ctx = Context {
+            check: "config.x".into(),
+            cwd: "/".into(),
+        };
+        let f = unreadable(
+            &ctx,
+            "a.yaml",
+            "a.yaml: No such file or directory (os error 44)",
+        );
+        assert_eq!(
+            f.message,
+            "cannot read a.yaml: No such file or directory (os error 44)"
+        );
+        assert_eq!(f.status, Status::Error);
     }
 
     #[test]

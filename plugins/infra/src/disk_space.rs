@@ -140,7 +140,7 @@ pub fn evaluate(
                 .finding(path, Status::Error)
                 .message(format!("cannot read disk usage of {path}: {message}"))
                 .remediation(
-                    "grant the path to the `infra` plugin: add it to `fs` in its [plugin.grants]",
+                    "check that the path exists and that the `infra` plugin's `fs` grant covers it",
                 )
                 .build(),
         })

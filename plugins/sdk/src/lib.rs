@@ -46,7 +46,9 @@ pub mod host {
     pub use crate::bindings::gate::plugin::files;
     pub use crate::bindings::gate::plugin::http;
     pub use crate::bindings::gate::plugin::log;
+    pub use crate::bindings::gate::plugin::metrics;
     pub use crate::bindings::gate::plugin::net;
+    pub use crate::bindings::gate::plugin::sql;
     pub use crate::bindings::gate::plugin::system;
     pub use crate::bindings::gate::plugin::unix;
 }

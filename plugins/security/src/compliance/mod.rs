@@ -88,8 +88,25 @@ enum Expect {
     Absent,
     Values {
         equals: Option<Value>,
-        matches: Option<Regex>,
+        matches: Option<Pattern>,
     },
+}
+
+/// A `matches` regex: as written (for messages), and anchored to the whole value,
+/// as `config.env-vars` does, so `"true"` does not accept `"untrue"`.
+struct Pattern {
+    raw: String,
+    whole: Regex,
+}
+
+impl Pattern {
+    fn new(raw: &str) -> Result<Pattern, regex::Error> {
+        Regex::new(raw)?;
+        Ok(Pattern {
+            raw: raw.to_string(),
+            whole: Regex::new(&format!(r"\A(?:{raw})\z"))?,
+        })
+    }
 }
 
 struct Assertion {
@@ -121,7 +138,7 @@ impl Assertion {
                     parts.push(format!("{} {}", verb("equals", "equal"), render(v)));
                 }
                 if let Some(r) = matches {
-                    parts.push(format!("{} /{}/", verb("matches", "match"), r.as_str()));
+                    parts.push(format!("{} /{}/", verb("matches", "match"), r.raw));
                 }
                 parts.join(" and ")
             }
@@ -141,7 +158,7 @@ fn validate(ctx: &Context, specs: Vec<AssertionSpec>) -> Result<Vec<Assertion>, 
                 continue;
             }
         };
-        let matches = match spec.matches.as_deref().map(Regex::new) {
+        let matches = match spec.matches.as_deref().map(Pattern::new) {
             None => None,
             Some(Ok(r)) => Some(r),
             Some(Err(e)) => {
@@ -406,7 +423,7 @@ fn check(ctx: &Context, file: &str, docs: &[Value], a: &Assertion) -> Finding {
                     let eq_ok = equals.as_ref().is_none_or(|e| same(v, e));
                     let re_ok = matches
                         .as_ref()
-                        .is_none_or(|r| as_text(v).is_some_and(|t| r.is_match(&t)));
+                        .is_none_or(|r| as_text(v).is_some_and(|t| r.whole.is_match(&t)));
                     !(eq_ok && re_ok)
                 })
                 .collect();

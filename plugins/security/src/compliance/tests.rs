@@ -96,7 +96,7 @@ fn matches_applies_to_strings_and_scalars() {
     let f = one(
         &sb,
         "k8s/deploy.yaml",
-        json!({ "path": "spec.template.spec.containers[*].image", "matches": ":[0-9]+\\.[0-9]+\\.[0-9]+$", "message": "images must be pinned to a version" }),
+        json!({ "path": "spec.template.spec.containers[*].image", "matches": ".+:[0-9]+\\.[0-9]+\\.[0-9]+", "message": "images must be pinned to a version" }),
     );
     assert_eq!(f.status, Status::Fail);
     assert!(
@@ -220,13 +220,27 @@ fn json_with_quoted_keys_and_combined_predicates() {
     let f = one(
         &sb,
         "conf/app.json",
-        json!({ "path": "features.\"auth.mfa\".mode", "equals": "totp", "matches": "^t" }),
+        json!({ "path": "features.\"auth.mfa\".mode", "equals": "totp", "matches": "t.*" }),
     );
     assert_eq!(f.status, Status::Pass);
     assert_eq!(
         evidence(&f, "expected"),
-        Some("equals \"totp\" and matches /^t/")
+        Some("equals \"totp\" and matches /t.*/")
     );
+    // `matches` must match the whole value.
+    let path = "features.\"auth.mfa\".mode";
+    let f = one(
+        &sb,
+        "conf/app.json",
+        json!({ "path": path, "matches": "t" }),
+    );
+    assert_eq!(f.status, Status::Fail);
+    let f = one(
+        &sb,
+        "conf/app.json",
+        json!({ "path": path, "matches": "totp|hotp" }),
+    );
+    assert_eq!(f.status, Status::Pass);
     // A wildcard over an empty list matches nothing: that is not a pass...
     let f = one(
         &sb,

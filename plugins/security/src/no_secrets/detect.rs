@@ -113,9 +113,12 @@ static STRIPE: LazyLock<Regex> =
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)"));
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r#"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://([^:/\s@"'<>]{1,64}):([^@/\s"'<>]{1,128})@([^/\s:"'<>?#]+)"#,
-    )
+    // RFC 3986 userinfo characters (minus quotes), then a host name or IPv6 literal.
+    re(concat!(
+        r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://",
+        r"([A-Za-z0-9\-._~%!$&()*+,;=]{1,64}):([A-Za-z0-9\-._~%!$&()*+,;=]{1,128})@",
+        r"([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?:[:/?#\s\x22\x27]|\z)"
+    ))
 });
 static GENERIC_HINT: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i-u:pass|pwd|secret|token|key|credential|auth)"));
@@ -140,6 +143,10 @@ const KNOWN_SAMPLES: &[&str] = &[
 fn known_sample(secret: &str) -> bool {
     KNOWN_SAMPLES.iter().any(|s| secret.contains(s))
 }
+
+/// Names the rule for a token match, and where its random part starts (after the
+/// fixed prefix) so placeholder checks look only at that part.
+type Classify = fn(&str) -> Option<(Rule, usize)>;
 
 /// Finds every secret in `text`, after masking image data URIs and SRI digests
 /// (long base64 runs that would otherwise match token shapes by chance).
@@ -220,7 +227,7 @@ pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
             });
         }
     }
-    let token_rules: [(&Regex, fn(&str) -> Option<(Rule, usize)>); 5] = [
+    let token_rules: [(&Regex, Classify); 5] = [
         (&GITHUB, |s| Some((Rule::GithubToken, s.find('_')? + 1))),
         (&GITLAB, |s| Some((Rule::GitlabToken, s.find('-')? + 1))),
         (&SLACK_TOKEN, |s| {
@@ -381,8 +388,22 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
 /// Passwords in URLs, minus the ones every README and compose file uses locally.
 fn url_password_ok(user: &str, password: &str, host: &str) -> bool {
     const DEFAULTS: &[&str] = &[
-        "password", "pass", "passwd", "pwd", "secret", "postgres", "root", "admin", "guest",
-        "test", "user", "mysql", "redis", "changeme",
+        "password",
+        "pass",
+        "passwd",
+        "pwd",
+        "secret",
+        "postgres",
+        "root",
+        "admin",
+        "guest",
+        "test",
+        "user",
+        "mysql",
+        "redis",
+        "changeme",
+        "opensesame",
+        "foobar",
     ];
     let host = host.to_ascii_lowercase();
     let local = matches!(

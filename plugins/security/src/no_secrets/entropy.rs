@@ -146,7 +146,9 @@ pub fn char_classes(v: &str) -> usize {
 /// Code rather than a literal: `settings.SECRET_KEY`, `os.getenv("X")`,
 /// `DB_PASSWORD_FROM_VAULT`, `my_super_secret_key_2`.
 pub fn is_code_reference(v: &str) -> bool {
-    if v.contains(['(', ')', '[', ']', '{', '}']) {
+    // Calls, indexing, paths (`proc_macro2::TokenStream`), and escape sequences
+    // inside a larger string literal.
+    if v.contains(['(', ')', '[', ']', '{', '}', '\\']) || v.contains("::") || v.contains("->") {
         return true;
     }
     // Short word-like segments joined by separators, starting with a letter.
@@ -235,6 +237,8 @@ mod tests {
         assert!(is_code_reference("DB_PASSWORD_FROM_VAULT"));
         assert!(is_code_reference("process.env.API_TOKEN"));
         assert!(is_code_reference("my_super_secret_key_2"));
+        assert!(is_code_reference("proc_macro2::TokenStream"));
+        assert!(is_code_reference("hell\\x01o\\r\\nBread:"));
         assert!(!is_code_reference("Xk9_aQ2-mN4pL7zR1tY8"));
         assert!(!is_code_reference("q8Zr2LmX0vTb7NcW4kPy"));
     }

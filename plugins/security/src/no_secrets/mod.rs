@@ -11,6 +11,7 @@ pub mod rules;
 use std::io::Read;
 use std::path::Path;
 
+use gate_plugin_sdk::paths::join_display;
 use gate_plugin_sdk::{
     Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
 };
@@ -176,7 +177,10 @@ fn scan_root(
     };
     // A directory is pruned when a file inside it would be excluded by a glob that
     // ends in `/**` or `/*` (`**/testdata/**`), so its contents are never listed.
-    let prune = |rel: &str| excluded(&format!("{rel}/\u{0}"), "");
+    let prune = |rel: &str| {
+        let probe = format!("{rel}/\u{0}");
+        excluded(&probe, &join_display(&granted.display, &probe))
+    };
     let items = match walk(&granted.display, Path::new(&granted.absolute), &prune) {
         Ok(items) => items,
         Err(e) => {

@@ -466,6 +466,10 @@ fn url_look_alikes() {
     none("https://user:password@db.acme.io/");
     none("mysql://root:Xk9aQ2mN4pL7@db.example.com/app");
     none("git+ssh://git@github.com/acme/app.git");
+    // Shapes from URL-parser test suites: not userinfo characters, or not a host.
+    none("http://&a:foo(b]c@d:2/");
+    none("https://user:pass[\u{7f}@foo/bar");
+    none("http://Aladdin:opensesame@y.ep");
 }
 
 #[test]
@@ -494,6 +498,8 @@ fn generic_placeholders_references_and_non_secrets() {
         "api_key = DB_API_KEY_FROM_THE_VAULT",
         "token: my_super_secret_token_2",
         "password: %(db_password)s",
+        "pub type TokenStream = proc_macro2::TokenStream;",
+        "b\"HTTP/1.1 200 OK\\r\\nAccess-Control-Allow-Credentials: hell\\x01o\\r\\nBread: baguette\\r\\n\";",
     ] {
         none(line);
     }
@@ -786,6 +792,13 @@ fn exclude_globs_are_relative_to_the_scanned_root() {
     );
     let subjects: Vec<_> = findings.iter().map(|f| f.subject.as_str()).collect();
     assert_eq!(subjects, ["repo/src/app.env"]);
+    // Pruned directories are not even listed, so their files are not counted.
+    let findings = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "exclude": ["**/testdata/**", "*.lock", "repo/docs/**", "src/app.env"] }),
+    );
+    assert_eq!(statuses(&findings), [Status::Pass]);
+    assert_eq!(evidence(&findings[0], "files_excluded"), Some("2"));
 }
 
 #[test]

@@ -36,11 +36,17 @@ fn outcome(ctx: &Context, subject: &str, r: Result<String, String>) -> Vec<Findi
     }
 }
 
-fn read_raw(path: &str) -> Result<String, String> {
-    // Ask the host first, as the SDK does; then try WASI directly, as a
-    // malicious plugin would.
-    let host_said = gate_plugin_sdk::host::files::resolve(path, false).err();
-    match std::fs::read_to_string(path) {
+fn read_raw(cwd: &str, path: &str) -> Result<String, String> {
+    // Ask the host first, as the SDK does; then try WASI directly with the
+    // unresolved path, as a malicious plugin would.
+    let resolved = gate_plugin_sdk::host::files::resolve(path, false);
+    let host_said = resolved.as_ref().err().cloned();
+    let target = match resolved {
+        Ok(abs) => abs,
+        Err(_) if path.starts_with('/') => path.to_string(),
+        Err(_) => format!("{cwd}/{path}"),
+    };
+    match std::fs::read_to_string(&target) {
         Ok(s) => Ok(format!("read {} bytes from {path}", s.len())),
         Err(e) => Err(match host_said {
             Some(h) => format!("{h} (WASI: {e})"),
@@ -87,7 +93,7 @@ impl Check for Attack {
             }
             "hostile.escape" => {
                 let path = str_param(params, "path", "/etc/passwd");
-                outcome(ctx, path, read_raw(path))
+                outcome(ctx, path, read_raw(&ctx.cwd, path))
             }
             "hostile.env" => {
                 let name = str_param(params, "name", "GATE_HOSTILE_SECRET");

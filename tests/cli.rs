@@ -1,0 +1,155 @@
+//! CLI surface: help text snapshots, `checks list`, `policy lint`, usage errors.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn help_snapshots() {
+    let ws = Workspace::new();
+    for args in [
+        &["--help"][..],
+        &["evaluate", "--help"],
+        &["policy", "lint", "--help"],
+        &["checks", "list", "--help"],
+    ] {
+        let out = ws.gate(args);
+        assert_eq!(code(&out), 0);
+        insta::assert_snapshot!(
+            format!("help_{}", args[..args.len() - 1].join("_"))
+                .trim_end_matches('_')
+                .to_string(),
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let ws = Workspace::new();
+    let out = ws.gate(&["evaluate"]);
+    assert_eq!(code(&out), 2);
+    let out = ws.gate(&["evaluate", "--policy", "missing.toml"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("missing.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn checks_list_shows_every_builtin_check_with_params() {
+    let ws = Workspace::new();
+    let out = ws.gate(&["checks", "list", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let plugins = json(&out);
+    let ids: Vec<String> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for id in [
+        "infra.disk-space",
+        "security.no-secrets",
+        "security.compliance",
+        "security.scan-results",
+        "config.env-vars",
+        "config.logging-levels",
+        "config.feature-flags",
+    ] {
+        assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
+    }
+    for p in plugins.as_array().unwrap() {
+        for c in p["checks"].as_array().unwrap() {
+            assert!(
+                !c["params"].as_array().unwrap().is_empty(),
+                "{} documents no params",
+                c["id"]
+            );
+        }
+    }
+    let human = ws.gate(&["checks", "list"]);
+    assert!(stdout(&human).contains("security.no-secrets"));
+    assert!(stdout(&human).contains("paths"));
+}
+
+#[test]
+fn policy_lint_reports_missing_grants_and_params() {
+    let ws = Workspace::new();
+    ws.write(
+        "p.toml",
+        "[policy]\nname = \"lint\"\n\n[[gate]]\nname = \"g\"\nchecks = [\"config.env-vars\", \"infra.disk-space\"]\n\n\
+         [[check]]\nid = \"config.env-vars\"\nparams = { required = [\"HOME\"] }\n",
+    );
+    let out = ws.gate(&["policy", "lint", "p.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("config.env-vars") && text.contains("needs env"),
+        "{text}"
+    );
+    assert!(
+        text.contains("infra.disk-space") && text.contains("requires param `paths`"),
+        "{text}"
+    );
+
+    ws.write(
+        "typo.toml",
+        "[policy]\nname = \"lint\"\n\n[[gate]]\nname = \"g\"\nchecks = [\"infra.disk-spaec\"]\n",
+    );
+    let out = ws.gate(&["policy", "lint", "typo.toml"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("infra.disk-spaec"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bundled_example_policy_passes_lint_and_shows_pass_fail_and_exempt() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(GATE)
+        .args(["policy", "lint", "policies/example.toml"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+
+    let out = std::process::Command::new(GATE)
+        .args([
+            "evaluate",
+            "--policy",
+            "policies/example.toml",
+            "--format",
+            "json",
+        ])
+        .current_dir(root)
+        .env("GATE_TEST_NOW", "2026-11-26")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report = json(&out);
+    let statuses: Vec<String> = report["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| {
+            g["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["status"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for s in ["pass", "fail", "exempt"] {
+        assert!(
+            statuses.iter().any(|x| x == s),
+            "example shows no {s}: {statuses:?}"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! Shared helpers for the end-to-end tests: they drive the real `gate` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+pub const GATE: &str = env!("CARGO_BIN_EXE_gate");
+
+/// A test plugin component built by host/build.rs (e.g. `hostile`, `echo`).
+pub fn plugin_path(name: &str) -> PathBuf {
+    Path::new(gate_host::plugin::PLUGIN_BUILD_DIR).join(format!("gate_plugin_{name}.wasm"))
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).expect("read plugin")))
+}
+
+/// `[[plugin]]` block for a test plugin, pinned to its real digest.
+pub fn plugin_block(name: &str, grants: &str) -> String {
+    let path = plugin_path(name);
+    format!(
+        "[[plugin]]\nname = \"{name}\"\npath = \"{}\"\nsha256 = \"{}\"\n[plugin.grants]\n{grants}\n\n",
+        path.display(),
+        sha256_file(&path)
+    )
+}
+
+/// A scratch directory with a policy in it.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub cache: PathBuf,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = shared_cache();
+        Workspace { dir, cache }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    /// Runs `gate` in the workspace directory.
+    pub fn gate(&self, args: &[&str]) -> Output {
+        self.gate_env(args, &[])
+    }
+
+    pub fn gate_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(GATE);
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("GATE_CACHE_DIR", &self.cache)
+            .env_remove("GATE_TEST_NOW")
+            .env_remove("GITHUB_ACTIONS")
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run gate")
+    }
+}
+
+/// One cache directory per test binary run, so tests after the first are warm.
+fn shared_cache() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gate-test-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+}
+
+/// The JSON report entry for check `id` in gate `gate`.
+pub fn check<'a>(report: &'a serde_json::Value, gate: &str, id: &str) -> &'a serde_json::Value {
+    report["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == gate)
+        .unwrap_or_else(|| panic!("no gate {gate}"))["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {gate}"))
+}
