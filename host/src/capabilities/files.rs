@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::{HostState, Sandbox};
-use crate::bindings::gate::plugin::files::Host;
+use crate::bindings::gate::plugin::files::{FileStat, Host};
 use crate::policy::Grants;
 
 /// A granted directory, canonicalised at evaluation start.
@@ -122,7 +122,51 @@ impl Sandbox {
     }
 }
 
+/// Owner and group names from the host's account databases.
+fn name_of(db: &str, id: u32) -> Option<String> {
+    let text = std::fs::read_to_string(db).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _ = f.next();
+        (f.next()?.parse::<u32>().ok()? == id).then(|| name.to_string())
+    })
+}
+
+fn stat(sandbox: &Sandbox, path: &str) -> Result<FileStat, String> {
+    use std::os::unix::fs::MetadataExt;
+    // The grant check resolves symlinks; the metadata is of the path itself,
+    // so a symlink is reported as one.
+    sandbox.resolve_path(path, false)?;
+    let joined = normalize(&sandbox.cwd.join(path));
+    let md = std::fs::symlink_metadata(&joined).map_err(|e| format!("{path}: {e}"))?;
+    let ft = md.file_type();
+    let kind = if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_dir() {
+        "dir"
+    } else if ft.is_file() {
+        "file"
+    } else {
+        "other"
+    };
+    Ok(FileStat {
+        kind: kind.to_string(),
+        size: md.len(),
+        mode: md.mode() & 0o7777,
+        uid: md.uid(),
+        gid: md.gid(),
+        owner: name_of("/etc/passwd", md.uid()),
+        group: name_of("/etc/group", md.gid()),
+        modified: md.mtime(),
+    })
+}
+
 impl Host for HostState {
+    async fn stat(&mut self, path: String) -> wasmtime::Result<Result<FileStat, String>> {
+        Ok(stat(&self.sandbox, &path))
+    }
+
     async fn resolve(
         &mut self,
         path: String,

@@ -12,15 +12,26 @@ const MAX_REDIRECTS: usize = 5;
 /// Ceiling on any response body, whatever the plugin asks for.
 const MAX_BODY: u32 = 16 << 20;
 
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("gate/", env!("CARGO_PKG_VERSION")))
+}
+
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("gate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("HTTP client")
-    })
+    CLIENT.get_or_init(|| builder().build().expect("HTTP client"))
+}
+
+/// A client trusting only the roots in `ca` (a granted PEM file).
+fn client_with_ca(ca: &std::path::Path) -> Result<reqwest::Client, String> {
+    let pem = std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+    builder()
+        .tls_certs_only(certs)
+        .build()
+        .map_err(|e| format!("ca_file {}: {e}", ca.display()))
 }
 
 impl Host for HostState {
@@ -32,6 +43,17 @@ impl Host for HostState {
             Ok(m) => m,
             Err(_) => return Ok(Err(format!("invalid HTTP method `{}`", req.method))),
         };
+        let client = match &req.ca_file {
+            None => client().clone(),
+            Some(ca) => match self
+                .sandbox
+                .resolve_path(ca, false)
+                .and_then(|p| client_with_ca(&p))
+            {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            },
+        };
         let sandbox = self.sandbox.clone();
         let what = format!("{} {}", req.method, req.url);
         let what2 = what.clone();
@@ -40,7 +62,7 @@ impl Host for HostState {
             let mut url = req.url.clone();
             let mut hops = 0;
             loop {
-                let mut rb = client().request(method.clone(), &url);
+                let mut rb = client.request(method.clone(), &url);
                 for (k, v) in &req.headers {
                     rb = rb.header(k, v);
                 }

@@ -108,6 +108,7 @@ impl Check for Attack {
                     body: None,
                     timeout_ms: 1000,
                     max_bytes: 1024,
+                    ca_file: None,
                 };
                 outcome(
                     ctx,
