@@ -42,7 +42,14 @@ enum Command {
     Checks(cmd::checks::ChecksCommand),
 }
 
+/// When `main` started: the reference for the report's start-up timing.
+pub fn process_started() -> std::time::Instant {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
 fn main() -> ExitCode {
+    process_started();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -82,8 +82,16 @@ impl Cache {
             return Ok((Component::new(engine, wasm)?, CacheOutcome::Disabled));
         };
         let mut outcome = CacheOutcome::Miss;
+        let t = std::time::Instant::now();
         if let Ok(bytes) = fs::read(&path) {
-            match verified_payload(&bytes) {
+            let read = t.elapsed();
+            let verified = verified_payload(&bytes);
+            tracing::trace!(
+                read_ms = read.as_secs_f64() * 1e3,
+                verify_ms = (t.elapsed() - read).as_secs_f64() * 1e3,
+                "cache entry read"
+            );
+            match verified {
                 // SAFETY: the payload's checksum matches the one written next to
                 // it when wasmtime produced it, and the key includes the engine's
                 // compatibility hash; wasmtime re-checks its own header too.

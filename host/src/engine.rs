@@ -103,7 +103,10 @@ fn config(pooling: bool) -> Config {
         .parallel_compilation(true)
         // Reasons name the plugin and the limit; raw wasm backtraces would
         // only bury them (the guest's own panic message is captured instead).
-        .wasm_backtrace_max_frames(None);
+        .wasm_backtrace_max_frames(None)
+        // Without backtraces the address map is dead weight in every cache
+        // entry (about a third of its size), and loading it costs start-up time.
+        .generate_address_map(false);
     if pooling {
         let mut pool = PoolingAllocationConfig::new();
         let stores = MAX_CONCURRENT_STORES as u32;

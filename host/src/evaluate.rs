@@ -16,7 +16,7 @@ use crate::plugin::{CheckMeta, CheckRun, LoadedPlugin, PluginError, PluginSource
 use crate::policy::{Exemption, Policy, glob};
 use crate::report::{
     CheckReport, CheckStatus, ExemptionNotice, ExemptionRef, FindingReport, GateReport,
-    GateVerdict, NoticeKind, Report, ToolInfo, Verdict,
+    GateVerdict, NoticeKind, Report, Timings, ToolInfo, Verdict,
 };
 
 #[derive(Clone, Debug)]
@@ -28,6 +28,8 @@ pub struct EvaluateOptions {
     pub clock: Clock,
     /// The policy path as the user gave it, for the report.
     pub policy_file: String,
+    /// When the process (or caller) started, for the start-up timing.
+    pub started: Instant,
 }
 
 /// Problems that stop evaluation before anything runs (exit 2).
@@ -252,6 +254,7 @@ pub async fn evaluate(
             Err(e) => tracing::error!("check task failed: {e}"),
         }
     }
+    let checks_ms = started.elapsed().as_millis();
     let runs: BTreeMap<&str, CheckRun> = to_run
         .iter()
         .zip(runs)
@@ -261,6 +264,7 @@ pub async fn evaluate(
                 run.unwrap_or_else(|| CheckRun {
                     outcome: Err("the check's task was lost (host bug)".into()),
                     duration: Default::default(),
+                    host_time: Default::default(),
                 }),
             )
         })
@@ -322,6 +326,22 @@ pub async fn evaluate(
         });
     }
 
+    let timings = Timings {
+        startup_ms: started
+            .saturating_duration_since(options.started)
+            .as_millis() as u64,
+        checks_ms: checks_ms as u64,
+        plugin_ms: runs
+            .values()
+            .map(|r| r.duration.saturating_sub(r.host_time))
+            .sum::<std::time::Duration>()
+            .as_millis() as u64,
+        host_ms: runs
+            .values()
+            .map(|r| r.host_time)
+            .sum::<std::time::Duration>()
+            .as_millis() as u64,
+    };
     let evaluated: Vec<&str> = to_run.iter().map(String::as_str).collect();
     let exemption_notices = notices(policy, today, &used, &evaluated, options.gate.is_some());
     let verdict = if gates.iter().any(|g| g.verdict == GateVerdict::Fail) {
@@ -341,6 +361,7 @@ pub async fn evaluate(
             name: "gate".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
+        timings,
     })
 }
 
@@ -378,6 +399,7 @@ fn check_report(
         enforcement,
         blocking: false,
         duration_ms: 0,
+        host_ms: 0,
         findings: Vec::new(),
         exemption: None,
         error: None,
@@ -388,6 +410,7 @@ fn check_report(
         return report;
     };
     report.duration_ms = run.duration.as_millis() as u64;
+    report.host_ms = run.host_time.as_millis() as u64;
     let default_severity = severity_override.unwrap_or(meta.default_severity);
     report.findings = match &run.outcome {
         Ok(findings) => findings

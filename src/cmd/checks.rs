@@ -52,6 +52,7 @@ async fn list(policy_path: Option<PathBuf>, format: &str) -> Result<u8, u8> {
         policy_file: policy_path
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
+        started: crate::process_started(),
     };
     let plugins = evaluate::load_plugins(&runtime, &policy, &names, &options)
         .await

@@ -32,18 +32,16 @@ pub async fn run(args: Args) -> u8 {
 }
 
 async fn evaluate(args: Args) -> Result<u8, u8> {
-    let t0 = std::time::Instant::now();
     let format = Format::parse(&args.format).ok_or(exit::ERROR)?;
     let clock = shared::clock()?;
     let policy = shared::load_policy(&args.policy, clock)?;
-    tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "policy loaded");
     let runtime = shared::runtime()?;
-    tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "engine ready");
     let options = EvaluateOptions {
         gate: args.gate.clone(),
         cwd: shared::cwd()?,
         clock,
         policy_file: args.policy.display().to_string(),
+        started: crate::process_started(),
     };
     let fail = |e: evaluate::EvaluateError| {
         eprintln!("error: {e}");
@@ -52,12 +50,9 @@ async fn evaluate(args: Args) -> Result<u8, u8> {
     let plan = evaluate::plan(&runtime, &policy, &options)
         .await
         .map_err(fail)?;
-    tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "plugins loaded");
     let report = evaluate::evaluate(runtime.clone(), &policy, &plan, &options)
         .await
         .map_err(fail)?;
-
-    tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "checks evaluated");
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     let text = report::render(&report, format, RenderOptions { color });

@@ -47,6 +47,7 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
         cwd: shared::cwd()?,
         clock,
         policy_file: file.display().to_string(),
+        started: crate::process_started(),
     };
     let plan = evaluate::plan(&runtime, &policy, &options)
         .await

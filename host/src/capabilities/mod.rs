@@ -130,6 +130,9 @@ pub struct HostState {
     pub output_used: usize,
     /// The guest's stderr (panic messages land here), bounded.
     pub stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
+    /// Wall time spent inside host calls (capabilities and WASI), for timings.
+    pub host_time: Duration,
+    pub host_entered: Option<Instant>,
 }
 
 impl WasiView for HostState {

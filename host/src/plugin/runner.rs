@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{CallHook, Store, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::catalog::{PluginMeta, severity};
@@ -46,6 +46,8 @@ pub struct CheckRun {
     /// The plugin's findings, or why the run failed (trap, timeout, limit, no findings).
     pub outcome: Result<Vec<RawFinding>, String>,
     pub duration: Duration,
+    /// Part of `duration` spent in host calls.
+    pub host_time: Duration,
 }
 
 /// A finding as the plugin returned it, before policy overrides and exemptions.
@@ -142,7 +144,13 @@ impl Runtime {
             .cache
             .load_or_compile(&self.engine.engine, &source.sha256, &source.wasm)
             .map_err(invalid)?;
+        let loaded = started.elapsed();
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        tracing::trace!(
+            load_ms = loaded.as_secs_f64() * 1e3,
+            pre_ms = (started.elapsed() - loaded).as_secs_f64() * 1e3,
+            "instance-pre ready"
+        );
         let pre = CheckPre::new(pre).map_err(invalid)?;
         tracing::debug!(
             plugin = %source.name,
@@ -245,9 +253,25 @@ impl Runtime {
             deadline: Instant::now() + timeout,
             output_used: 0,
             stderr,
+            host_time: Duration::ZERO,
+            host_entered: None,
         };
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limits);
+        // Attribute wall time to the host (capabilities, WASI) or the guest.
+        store.call_hook(|mut ctx, hook| {
+            let state = ctx.data_mut();
+            match hook {
+                CallHook::CallingHost => state.host_entered = Some(Instant::now()),
+                CallHook::ReturningFromHost => {
+                    if let Some(t) = state.host_entered.take() {
+                        state.host_time += t.elapsed();
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        });
         // Yield to tokio at every epoch tick, so the timeout below can fire
         // even while the guest spins without calling the host.
         store.set_epoch_deadline(1);
@@ -267,10 +291,17 @@ impl Runtime {
         let _slot = self.stores.acquire().await;
         let sandbox = &plugin.sandbox;
         let timeout = sandbox.limits.timeout;
+        let mut store = match self.store(sandbox, check, timeout) {
+            Ok(store) => store,
+            Err(e) => {
+                return CheckRun {
+                    outcome: Err(e.to_string()),
+                    duration: started.elapsed(),
+                    host_time: Duration::ZERO,
+                };
+            }
+        };
         let outcome = async {
-            let mut store = self
-                .store(sandbox, check, timeout)
-                .map_err(|e| e.to_string())?;
             let request = wit::CheckRequest {
                 check: check.to_string(),
                 params: params.to_string(),
@@ -329,9 +360,14 @@ impl Runtime {
                 .collect())
         }
         .await;
+        let state = store.data();
+        // A call cut off by the timeout is still inside the host.
+        let host_time =
+            state.host_time + state.host_entered.map_or(Duration::ZERO, |t| t.elapsed());
         CheckRun {
             outcome,
             duration: started.elapsed(),
+            host_time,
         }
     }
 }

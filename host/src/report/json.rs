@@ -40,6 +40,12 @@ pub fn to_value(report: &Report) -> Value {
         },
         "policy_file": report.policy_file,
         "tool": { "name": report.tool.name, "version": report.tool.version },
+        "timings": {
+            "startup_ms": report.timings.startup_ms,
+            "checks_ms": report.timings.checks_ms,
+            "plugin_ms": report.timings.plugin_ms,
+            "host_ms": report.timings.host_ms,
+        },
     })
 }
 
@@ -60,6 +66,7 @@ fn check(check: &CheckReport) -> Value {
         "duration_ms": check.duration_ms,
         "findings": check.findings.iter().map(finding).collect::<Vec<_>>(),
         "exemption": check.exemption.as_ref().map(exemption),
+        "host_ms": check.host_ms,
         "title": check.title,
         "plugin": check.plugin,
         "enforcement": check.enforcement.as_str(),

@@ -165,6 +165,20 @@ pub struct Report {
     /// Expired, soon-expiring and unused exemptions.
     pub exemption_notices: Vec<ExemptionNotice>,
     pub tool: ToolInfo,
+    pub timings: Timings,
+}
+
+/// Where the run's time went (whole milliseconds).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Timings {
+    /// Process start to the first check: policy loading, engine, plugin compilation or cache loads.
+    pub startup_ms: u64,
+    /// Wall time of the concurrent check phase.
+    pub checks_ms: u64,
+    /// Sum over checks of time inside plugins (guest code).
+    pub plugin_ms: u64,
+    /// Sum over checks of time inside host calls (capabilities and WASI).
+    pub host_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -194,6 +208,9 @@ pub struct CheckReport {
     /// True when this check's status fails its gate.
     pub blocking: bool,
     pub duration_ms: u64,
+    /// Part of `duration_ms` spent in host calls (capabilities and WASI); the
+    /// rest ran inside the plugin.
+    pub host_ms: u64,
     pub findings: Vec<FindingReport>,
     /// The exemption that made the check `exempt`, if any.
     pub exemption: Option<ExemptionRef>,

@@ -65,6 +65,7 @@ fn check(
         enforcement,
         blocking,
         duration_ms,
+        host_ms: duration_ms / 2,
         findings,
         exemption: None,
         error: None,
@@ -340,6 +341,12 @@ pub fn sample_report() -> Report {
         tool: ToolInfo {
             name: "gate".to_string(),
             version: "0.1.0".to_string(),
+        },
+        timings: Timings {
+            startup_ms: 12,
+            checks_ms: 5042,
+            plugin_ms: 2600,
+            host_ms: 2442,
         },
     }
 }
