@@ -6,12 +6,22 @@
 
 use gate_plugin_sdk::Check;
 
+pub mod assertions;
+pub mod cache;
 pub mod date;
 pub mod document;
 pub mod env_vars;
+pub mod error_handling;
 pub mod feature_flags;
+pub mod http_probe;
 pub mod logging_levels;
+pub mod metrics;
+pub mod nginx;
+pub mod prometheus;
+pub mod rate_limits;
+pub mod resp;
 pub mod source;
+pub mod traces;
 
 /// The `config` plugin.
 pub struct ConfigPlugin;
@@ -26,6 +36,10 @@ impl gate_plugin_sdk::Plugin for ConfigPlugin {
             Box::new(env_vars::EnvVars),
             Box::new(logging_levels::LoggingLevels),
             Box::new(feature_flags::FeatureFlags),
+            Box::new(cache::Cache),
+            Box::new(metrics::Metrics),
+            Box::new(error_handling::ErrorHandling),
+            Box::new(rate_limits::RateLimits),
         ]
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use gate_plugin_config::{env_vars, feature_flags, logging_levels, source::SourceFile};
+use gate_plugin_config::{
+    env_vars, error_handling, feature_flags, logging_levels, rate_limits, source::SourceFile,
+};
 use gate_plugin_sdk::{Context, Finding, Status};
 use serde::Deserialize;
 
@@ -88,6 +90,14 @@ fn run(case: &Case) -> Vec<Finding> {
         env_vars::ID => {
             let p = serde_json::from_value(params).expect("params");
             env_vars::evaluate(&ctx, &p, |name| Ok(case.env.get(name).cloned()))
+        }
+        error_handling::ID => {
+            let p = serde_json::from_value(params).expect("params");
+            error_handling::evaluate(&ctx, &p, &read, &|_| Err("no network in cases".into()))
+        }
+        rate_limits::ID => {
+            let p = serde_json::from_value(params).expect("params");
+            rate_limits::evaluate(&ctx, &p, &read, &|_| Err("no network in cases".into()))
         }
         other => panic!("no runner for {other}"),
     }

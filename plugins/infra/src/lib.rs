@@ -6,8 +6,25 @@
 
 use gate_plugin_sdk::Check;
 
+pub mod alert_rules;
+pub mod alert_thresholds;
+pub mod backup;
+pub mod certificates;
+pub mod db_replicas;
 pub mod disk_space;
+pub mod file_glob;
+pub mod firewall;
+pub mod haproxy_stats;
+pub mod health_checks;
+pub mod k8s_limits;
+pub mod load_balancer;
+pub mod monitoring;
+pub mod network;
+pub mod promql;
+pub mod resource_limits;
+pub mod runbooks;
 pub mod size;
+pub mod tcp_probe;
 
 /// The `infra` plugin.
 pub struct InfraPlugin;
@@ -19,7 +36,20 @@ impl gate_plugin_sdk::Plugin for InfraPlugin {
         "Infrastructure preflight checks: disk space, health, network, certificates and more";
 
     fn checks() -> Vec<Box<dyn Check>> {
-        vec![Box::new(disk_space::DiskSpace)]
+        vec![
+            Box::new(disk_space::DiskSpace),
+            Box::new(certificates::Certificates),
+            Box::new(network::Network),
+            Box::new(firewall::Firewall),
+            Box::new(health_checks::HealthChecks),
+            Box::new(alert_thresholds::AlertThresholds),
+            Box::new(runbooks::Runbooks),
+            Box::new(load_balancer::LoadBalancer),
+            Box::new(db_replicas::DbReplicas),
+            Box::new(monitoring::Monitoring),
+            Box::new(backup::Backup),
+            Box::new(resource_limits::ResourceLimits),
+        ]
     }
 }
 

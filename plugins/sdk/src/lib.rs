@@ -28,9 +28,11 @@ pub mod bindings {
     });
 }
 
+pub mod date;
 pub mod finding;
 pub mod params;
 pub mod paths;
+pub mod target;
 
 pub use bindings::Guest;
 pub use bindings::gate::plugin::types::{

@@ -6,12 +6,18 @@
 
 use gate_plugin_sdk::{Check, Context, Finding, Plugin, Status};
 
+pub mod access_controls;
+pub mod api_keys_rotated;
+pub mod audit_logging;
 pub mod compliance;
+pub mod dependencies_audited;
 pub mod grants;
 pub mod no_secrets;
+pub mod pg;
 pub mod redact;
 pub mod scan_results;
 mod severity;
+pub mod tls;
 mod walk;
 
 #[cfg(test)]
@@ -30,6 +36,11 @@ impl Plugin for Security {
             Box::new(no_secrets::NoSecrets),
             Box::new(compliance::Compliance),
             Box::new(scan_results::ScanResults),
+            Box::new(tls::Tls),
+            Box::new(dependencies_audited::DependenciesAudited),
+            Box::new(api_keys_rotated::ApiKeysRotated),
+            Box::new(access_controls::AccessControls),
+            Box::new(audit_logging::AuditLogging),
         ]
     }
 }
@@ -88,7 +99,21 @@ mod tests {
         assert_eq!(ids.len(), infos.len());
         for info in &infos {
             assert!(info.id.starts_with("security."), "{}", info.id);
-            assert_eq!(info.capabilities, vec!["fs".to_string()]);
+            assert!(
+                !info.capabilities.is_empty(),
+                "{} declares no capability",
+                info.id
+            );
+            for cap in &info.capabilities {
+                assert!(
+                    [
+                        "fs", "env", "http", "net", "sql", "unix", "metrics", "system"
+                    ]
+                    .contains(&cap.as_str()),
+                    "{}: unknown capability {cap}",
+                    info.id
+                );
+            }
             assert!(!info.params.is_empty());
         }
     }

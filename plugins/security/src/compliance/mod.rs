@@ -1,7 +1,7 @@
 //! `security.compliance`: declarative assertions over JSON, YAML and TOML config
 //! files: a value at a path equals something, matches a regex, exists, or is absent.
 
-mod load;
+pub(crate) mod load;
 pub mod path;
 
 use gate_plugin_sdk::paths::{GrantedPath, read_bytes};
