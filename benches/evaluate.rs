@@ -1,6 +1,7 @@
 //! `cargo bench --bench evaluate`: whole-process `gate evaluate` on the bundled
 //! example policy, cold (empty cache) and warm, plus the per-check host
-//! overhead in-process, with and without the pooling allocator side by side.
+//! overhead in-process, with and without the pooling allocator side by side;
+//! whole-process runs with Cranelift (the default) and Winch side by side.
 //! Prints medians (and quartiles): the machines are noisy, so no single run
 //! means much.
 
@@ -22,11 +23,11 @@ fn quartiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
 fn show(label: &str, v: Vec<Duration>) -> Duration {
     let n = v.len();
     let (q1, med, q3) = quartiles(v);
-    println!("{label:<44} median {med:>10.3?}   (q1 {q1:.3?}, q3 {q3:.3?}, n={n})");
+    println!("{label:<48} median {med:>10.3?}   (q1 {q1:.3?}, q3 {q3:.3?}, n={n})");
     med
 }
 
-fn whole_process(root: &Path, cache: &Path) -> Duration {
+fn whole_process(root: &Path, cache: &Path, compiler: &str) -> Duration {
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_gate"))
         .args([
@@ -38,6 +39,7 @@ fn whole_process(root: &Path, cache: &Path) -> Duration {
         ])
         .current_dir(root)
         .env("GATE_CACHE_DIR", cache)
+        .env("GATE_COMPILER", compiler)
         .output()
         .expect("run gate");
     let took = started.elapsed();
@@ -93,20 +95,39 @@ fn main() {
     println!("gate evaluate on policies/example.toml, {runs} runs each\n");
 
     let scratch = tempfile::tempdir().unwrap();
-    let cold: Vec<Duration> = (0..runs)
-        .map(|i| whole_process(root, &scratch.path().join(format!("cold-{i}"))))
-        .collect();
-    let warm_cache = scratch.path().join("warm");
-    whole_process(root, &warm_cache);
-    let warm: Vec<Duration> = (0..runs)
-        .map(|_| whole_process(root, &warm_cache))
-        .collect();
-    let cold_med = show("whole process, cold (empty cache)", cold);
-    let warm_med = show("whole process, warm (precompiled cache)", warm);
+    let mut medians = Vec::new();
+    for compiler in ["cranelift", "winch"] {
+        let cold: Vec<Duration> = (0..runs)
+            .map(|i| {
+                whole_process(
+                    root,
+                    &scratch.path().join(format!("cold-{compiler}-{i}")),
+                    compiler,
+                )
+            })
+            .collect();
+        let warm_cache = scratch.path().join(format!("warm-{compiler}"));
+        whole_process(root, &warm_cache, compiler);
+        let warm: Vec<Duration> = (0..runs)
+            .map(|_| whole_process(root, &warm_cache, compiler))
+            .collect();
+        let cold_med = show(
+            &format!("whole process, cold (empty cache), {compiler}"),
+            cold,
+        );
+        let warm_med = show(&format!("whole process, warm (cached), {compiler}"), warm);
+        println!(
+            "{:<44} {:.1}x",
+            "cold / warm",
+            cold_med.as_secs_f64() / warm_med.as_secs_f64()
+        );
+        medians.push((cold_med, warm_med));
+    }
     println!(
-        "{:<44} {:.1}x",
-        "cold / warm",
-        cold_med.as_secs_f64() / warm_med.as_secs_f64()
+        "{:<44} {:.2}x cold, {:.2}x warm",
+        "cranelift / winch",
+        medians[0].0.as_secs_f64() / medians[1].0.as_secs_f64(),
+        medians[0].1.as_secs_f64() / medians[1].1.as_secs_f64()
     );
 
     let rt = tokio::runtime::Builder::new_multi_thread()

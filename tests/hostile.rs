@@ -238,3 +238,44 @@ fn hang_server_really_never_answers() {
     let mut buf = [0u8; 4];
     assert!(s.read(&mut buf).is_err());
 }
+
+#[test]
+fn winch_compiled_plugins_are_held_to_the_same_limits() {
+    // GATE_COMPILER=winch trades code quality for compile speed; the sandbox
+    // must not notice: timeouts, memory caps and stack limits still hold.
+    let ws = Workspace::new();
+    let policy = format!(
+        "[policy]\nname = \"winch\"\n\n{}[[gate]]\nname = \"hostile\"\n\
+         checks = [\"hostile.loop\", \"hostile.alloc\", \"hostile.recurse\", \"hostile.ok\"]\n",
+        plugin_block("hostile", "timeout_ms = 1000\nmemory_mb = 32")
+    );
+    ws.write("policy.toml", &policy);
+    let out = ws.gate_env(
+        &["evaluate", "--policy", "policy.toml", "--format", "json"],
+        &[("GATE_COMPILER", "winch")],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    let reason = |id: &str| {
+        let c = check(&report, "hostile", id);
+        assert_eq!(c["status"], "error", "{c:#}");
+        c["findings"][0]["message"].as_str().unwrap().to_string()
+    };
+    assert!(reason("hostile.loop").contains("timed out after 1000 ms"));
+    assert!(
+        check(&report, "hostile", "hostile.loop")["duration_ms"]
+            .as_u64()
+            .unwrap()
+            <= 1250
+    );
+    assert!(reason("hostile.alloc").contains("memory limit of 32 MiB exceeded"));
+    assert!(reason("hostile.recurse").contains("stack overflow"));
+    assert_eq!(check(&report, "hostile", "hostile.ok")["status"], "pass");
+
+    let out = ws.gate_env(
+        &["evaluate", "--policy", "policy.toml"],
+        &[("GATE_COMPILER", "llvm")],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("GATE_COMPILER"), "{}", stderr(&out));
+}

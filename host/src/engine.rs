@@ -25,9 +25,40 @@ const ASYNC_STACK: usize = 4 << 20;
 /// How many stores may be alive at once; checks beyond this wait for a slot.
 pub const MAX_CONCURRENT_STORES: usize = 64;
 
+/// Which code generator compiles plugins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compiler {
+    /// Optimising, Tier 1 in wasmtime: the default.
+    Cranelift,
+    /// Baseline compiler: about 5x faster to compile, slower code. For
+    /// runners that start with an empty cache every time.
+    Winch,
+}
+
+impl Compiler {
+    /// Environment variable that selects the compiler.
+    pub const ENV: &'static str = "GATE_COMPILER";
+
+    pub fn from_env() -> Result<Compiler> {
+        match std::env::var(Self::ENV).ok().as_deref().map(str::trim) {
+            None | Some("") | Some("cranelift") => Ok(Compiler::Cranelift),
+            Some("winch") => Ok(Compiler::Winch),
+            Some(other) => anyhow::bail!("{}=`{other}`: use `cranelift` or `winch`", Self::ENV),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "cranelift",
+            Compiler::Winch => "winch",
+        }
+    }
+}
+
 pub struct GateEngine {
     pub engine: Engine,
     pub pooling: bool,
+    pub compiler: Compiler,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
 }
@@ -41,12 +72,13 @@ impl GateEngine {
 
     /// `pooling = false` forces on-demand allocation (benches compare both).
     pub fn with_pooling(pooling: bool) -> Result<Self> {
-        let (engine, pooling) = match Engine::new(&config(pooling)) {
+        let compiler = Compiler::from_env()?;
+        let (engine, pooling) = match Engine::new(&config(pooling, compiler)) {
             Ok(engine) => (engine, true),
             Err(e) => {
                 tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
                 (
-                    Engine::new(&config(false))
+                    Engine::new(&config(false, compiler))
                         .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e:#}"))?,
                     false,
                 )
@@ -69,6 +101,7 @@ impl GateEngine {
         Ok(GateEngine {
             engine,
             pooling,
+            compiler,
             stop,
             ticker: Some(ticker),
         })
@@ -79,7 +112,7 @@ impl GateEngine {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
-        format!("{:016x}", h.finish())
+        format!("{}-{:016x}", self.compiler.name(), h.finish())
     }
 }
 
@@ -92,8 +125,12 @@ impl Drop for GateEngine {
     }
 }
 
-fn config(pooling: bool) -> Config {
+fn config(pooling: bool, compiler: Compiler) -> Config {
     let mut config = Config::new();
+    config.strategy(match compiler {
+        Compiler::Cranelift => wasmtime::Strategy::Cranelift,
+        Compiler::Winch => wasmtime::Strategy::Winch,
+    });
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
