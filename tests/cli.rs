@@ -153,3 +153,29 @@ fn bundled_example_policy_passes_lint_and_shows_pass_fail_and_exempt() {
         );
     }
 }
+
+#[test]
+fn policy_lint_accepts_either_source_of_a_two_source_check() {
+    // infra.alert-thresholds reads a Prometheus provider *or* rule files
+    // (`metrics|fs`): granting one of them is enough, granting neither warns.
+    let ws = Workspace::new();
+    let policy = |grants: &str| {
+        format!(
+            "[policy]\nname = \"lint\"\n\n[[plugin]]\nname = \"infra\"\n[plugin.grants]\n{grants}\n\n\
+             [[gate]]\nname = \"g\"\nchecks = [\"infra.alert-thresholds\"]\n\n\
+             [[check]]\nid = \"infra.alert-thresholds\"\nparams = {{ rule_files = [\"rules.yml\"], required = [\"A\"] }}\n"
+        )
+    };
+    ws.write("ok.toml", &policy("fs = [\".\"]"));
+    let out = ws.gate(&["policy", "lint", "ok.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("0 warnings"), "{}", stdout(&out));
+
+    ws.write("none.toml", &policy("timeout_ms = 1000"));
+    let out = ws.gate(&["policy", "lint", "none.toml"]);
+    assert!(
+        stdout(&out).contains("needs metrics|fs"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -72,7 +72,8 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
                 .capabilities
                 .iter()
                 .map(String::as_str)
-                .filter(|c| granted(&grants, c) == Some(false))
+                // `a|b`: either grant will do.
+                .filter(|c| c.split('|').all(|one| granted(&grants, one) == Some(false)))
                 .collect();
             if !missing.is_empty() {
                 warnings += 1;

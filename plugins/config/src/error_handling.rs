@@ -103,7 +103,7 @@ impl Check for ErrorHandling {
                 param("probe", "{ url, expect_status?, method = \"GET\", headers?, body?, timeout_ms = 5000 } | list", false, "Requests that trigger an error; the response must have `expect_status` (when set) and must not leak a stack trace or debug page."),
                 param("format", "string", false, "Force the file format instead of guessing it from the file name."),
             ],
-            capabilities: vec!["fs".to_string(), "http".to_string()],
+            capabilities: vec!["fs|http".to_string()],
         }
     }
 

@@ -75,7 +75,7 @@ impl Check for RateLimits {
                 param("probe", "{ url, burst, expect_status = 429, method = \"GET\", headers?, timeout_ms = 2000 }", false, "Live check: send `burst` requests (at most 1000) one after another; at least one must be answered with `expect_status`. nginx answers 503 unless `limit_req_status 429` is set."),
                 param("format", "string", false, "Force the file format (json, yaml, toml, env, properties, ini, nginx) instead of guessing it from the file name."),
             ],
-            capabilities: vec!["fs".to_string(), "http".to_string()],
+            capabilities: vec!["fs|http".to_string()],
         }
     }
 

@@ -72,7 +72,7 @@ impl Check for AlertThresholds {
                 param_default("require_for", "bool", "Each required alert must have a non-zero `for`", "true"),
                 param_default("timeout_ms", "integer", "Timeout of the rules API call", "5000"),
             ],
-            capabilities: vec!["metrics".to_string(), "fs".to_string()],
+            capabilities: vec!["metrics|fs".to_string()],
         }
     }
 

@@ -173,7 +173,7 @@ impl Check for LoadBalancer {
                 param("auth_env", "string", false, "Environment variable holding `user:password` for the stats page (HTTP basic auth)"),
                 param_default("timeout_ms", "integer", "Timeout of the stats request", "5000"),
             ],
-            capabilities: vec!["http".to_string(), "unix".to_string()],
+            capabilities: vec!["http|unix".to_string()],
         }
     }
 

@@ -95,7 +95,7 @@ impl Check for ResourceLimits {
                 param("min_cpus", "number", false, "Minimum CPUs available"),
                 param("manifests", "list<string>", false, "Kubernetes YAML files or patterns (`k8s/**/*.yaml`) whose containers must declare CPU and memory limits"),
             ],
-            capabilities: vec!["system".to_string(), "fs".to_string()],
+            capabilities: vec!["system|fs".to_string()],
         }
     }
 

@@ -146,7 +146,7 @@ impl Check for Runbooks {
                 param_default("annotation", "string", "The annotation that holds the runbook link", "\"runbook_url\""),
                 param_default("timeout_ms", "integer", "Timeout of each request", "5000"),
             ],
-            capabilities: vec!["metrics".to_string(), "fs".to_string(), "http".to_string()],
+            capabilities: vec!["metrics|fs".to_string(), "http".to_string()],
         }
     }
 

@@ -104,12 +104,12 @@ mod tests {
                 "{} declares no capability",
                 info.id
             );
-            for cap in &info.capabilities {
+            for cap in info.capabilities.iter().flat_map(|c| c.split('|')) {
                 assert!(
                     [
                         "fs", "env", "http", "net", "sql", "unix", "metrics", "system"
                     ]
-                    .contains(&cap.as_str()),
+                    .contains(&cap),
                     "{}: unknown capability {cap}",
                     info.id
                 );

@@ -134,7 +134,7 @@ impl Check for Certificates {
                     &DEFAULT_TIMEOUT_MS.to_string(),
                 ),
             ],
-            capabilities: vec!["net".to_string(), "fs".to_string()],
+            capabilities: vec!["net|fs".to_string()],
         }
     }
 

@@ -55,7 +55,7 @@ impl Check for AccessControls {
                 param("role", "string", false, "The application role to check; defaults to the connection's `current_user`."),
                 param("allow", "list<string>", false, "Role attributes the application may hold: any of `createrole`, `createdb`, `replication`, `bypassrls`."),
             ],
-            capabilities: vec!["fs".to_string(), "sql".to_string()],
+            capabilities: vec!["fs|sql".to_string()],
         }
     }
 

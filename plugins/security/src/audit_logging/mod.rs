@@ -35,7 +35,7 @@ impl Check for AuditLogging {
                 param("connection", "string", false, "A `[connections.NAME]` entry whose `pg_settings` are checked."),
                 param("require", "{ setting = value }", false, "PostgreSQL settings and their required values, e.g. `{ log_statement = \"ddl\", log_connections = true }`; needs `connection`."),
             ],
-            capabilities: vec!["fs".to_string(), "sql".to_string()],
+            capabilities: vec!["fs|sql".to_string()],
         }
     }
 
