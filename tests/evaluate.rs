@@ -288,3 +288,36 @@ fn gate_selection_runs_only_that_gate() {
     assert_eq!(report["gates"].as_array().unwrap().len(), 1);
     assert_eq!(report["gates"][0]["name"], "advisory");
 }
+
+#[test]
+fn a_grant_of_a_single_file_can_be_read() {
+    // WASI preopens directories only; a file granted on its own is read
+    // through the host, and its siblings stay out of reach.
+    let ws = Workspace::new();
+    ws.write(
+        "flags.json",
+        r#"{ "flags": { "checkout": { "state": "ENABLED", "variants": { "on": true, "off": false }, "defaultVariant": "off" } } }"#,
+    );
+    ws.write("other.json", r#"{ "flags": {} }"#);
+    let policy = |file: &str| {
+        format!(
+            "[policy]\nname = \"file-grant\"\n\n[[plugin]]\nname = \"config\"\n[plugin.grants]\nfs = [\"flags.json\"]\n\n\
+             [[gate]]\nname = \"g\"\nchecks = [\"config.feature-flags\"]\n\n\
+             [[check]]\nid = \"config.feature-flags\"\nparams = {{ files = [\"{file}\"] }}\n"
+        )
+    };
+    ws.write("policy.toml", &policy("flags.json"));
+    let out = ws.gate(&["evaluate", "--policy", "policy.toml", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(
+        check(&json(&out), "g", "config.feature-flags")["status"],
+        "pass"
+    );
+
+    ws.write("policy.toml", &policy("other.json"));
+    let out = ws.gate(&["evaluate", "--policy", "policy.toml", "--format", "json"]);
+    let report = json(&out);
+    let c = check(&report, "g", "config.feature-flags");
+    assert_eq!(c["status"], "error", "{c:#}");
+    assert!(c.to_string().contains("not granted `fs` access"), "{c:#}");
+}

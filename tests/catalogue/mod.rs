@@ -346,7 +346,7 @@ timeout_ms = 30000               # verifying the base backup reads all of it
 [[plugin]]
 name = "security"
 [plugin.grants]
-fs = ["./src", "./config", "./deploy", "./reports", "./security", "./secrets", "./logs", "./certs", "./Cargo.lock", "./web", "./worker"]
+fs = ["./src", "./config", "./deploy", "./reports", "./security", "./secrets", "./logs", "./certs", "./web", "./worker", "./ml"]
 net = [{tls_q}]
 http = [{tls_https}]
 sql = ["primary", "app_db"]
@@ -445,7 +445,7 @@ params = {{ endpoints = [{tls_q}], min_version = "1.2", hsts = true, ca_file = "
 
 [[check]]
 id = "security.dependencies-audited"
-params = {{ lockfiles = ["Cargo.lock", "web/package-lock.json", "worker/requirements.txt"], advisories = "security/osv", min_severity = "medium" }}
+params = {{ lockfiles = ["worker/Cargo.lock", "web/package-lock.json", "ml/requirements.txt"], advisories = "security/osv", min_severity = "medium" }}
 
 [[check]]
 id = "security.api-keys-rotated"
@@ -1178,8 +1178,10 @@ fn write_fixtures(ws: &Path, tls: &TlsEndpoints, today: NaiveDate) {
     // Scanner output: one low-severity result, one suppressed high one.
     write_json(ws, "reports/semgrep.sarif", &sarif());
 
-    // Lockfiles, all on versions past the advisories in the OSV fixtures.
-    write(ws, "Cargo.lock", CARGO_LOCK);
+    // Lockfiles, all on versions past the advisories in the OSV fixtures. Each
+    // sits in a granted directory: a grant of a single file passes the host's
+    // path check but is not preopened for WASI, so the plugin could not open it.
+    write(ws, "worker/Cargo.lock", CARGO_LOCK);
     write_json(
         ws,
         "web/package-lock.json",
@@ -1195,7 +1197,7 @@ fn write_fixtures(ws: &Path, tls: &TlsEndpoints, today: NaiveDate) {
             }
         }),
     );
-    write(ws, "worker/requirements.txt", REQUIREMENTS);
+    write(ws, "ml/requirements.txt", REQUIREMENTS);
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv"),
         &ws.join("security/osv"),

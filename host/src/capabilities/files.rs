@@ -162,7 +162,37 @@ fn stat(sandbox: &Sandbox, path: &str) -> Result<FileStat, String> {
     })
 }
 
+fn read(sandbox: &Sandbox, path: &str, max_bytes: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let real = sandbox.resolve_path(path, false)?;
+    let file = std::fs::File::open(&real).map_err(|e| format!("{path}: {e}"))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max_bytes {
+        return Err(format!(
+            "{path}: {len} bytes exceeds the {max_bytes}-byte limit"
+        ));
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    file.take(max_bytes + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("{path}: {e}"))?;
+    if buf.len() as u64 > max_bytes {
+        return Err(format!("{path}: larger than the {max_bytes}-byte limit"));
+    }
+    Ok(buf)
+}
+
 impl Host for HostState {
+    async fn read(
+        &mut self,
+        path: String,
+        max_bytes: u64,
+    ) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        // Bounded by the plugin's memory too: the bytes land in its memory.
+        let cap = max_bytes.min(self.sandbox.limits.memory_bytes as u64);
+        Ok(read(&self.sandbox, &path, cap))
+    }
+
     async fn stat(&mut self, path: String) -> wasmtime::Result<Result<FileStat, String>> {
         Ok(stat(&self.sandbox, &path))
     }

@@ -133,6 +133,10 @@ pub struct HostState {
     /// Wall time spent inside host calls (capabilities and WASI), for timings.
     pub host_time: Duration,
     pub host_entered: Option<Instant>,
+    /// Host calls nest (a capability lowering its result calls the guest's
+    /// allocator, which may grow memory through a libcall): only the
+    /// outermost one is timed.
+    pub host_depth: u32,
 }
 
 impl WasiView for HostState {

@@ -255,6 +255,7 @@ impl Runtime {
             stderr,
             host_time: Duration::ZERO,
             host_entered: None,
+            host_depth: 0,
         };
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -262,9 +263,17 @@ impl Runtime {
         store.call_hook(|mut ctx, hook| {
             let state = ctx.data_mut();
             match hook {
-                CallHook::CallingHost => state.host_entered = Some(Instant::now()),
+                CallHook::CallingHost => {
+                    if state.host_depth == 0 {
+                        state.host_entered = Some(Instant::now());
+                    }
+                    state.host_depth += 1;
+                }
                 CallHook::ReturningFromHost => {
-                    if let Some(t) = state.host_entered.take() {
+                    state.host_depth = state.host_depth.saturating_sub(1);
+                    if state.host_depth == 0
+                        && let Some(t) = state.host_entered.take()
+                    {
                         state.host_time += t.elapsed();
                     }
                 }

@@ -34,9 +34,18 @@ pub fn read_to_string(path: &str, max_bytes: u64) -> Result<(GrantedPath, String
 }
 
 /// Reads at most `max_bytes` of a resolved file; errors when it is larger.
+///
+/// Reads through WASI; a file granted on its own (not inside a granted
+/// directory) is not preopened, so it is read through the host instead.
 pub fn read_bytes(granted: &GrantedPath, max_bytes: u64) -> Result<Vec<u8>, String> {
-    let file =
-        std::fs::File::open(&granted.absolute).map_err(|e| format!("{}: {e}", granted.display))?;
+    let file = match std::fs::File::open(&granted.absolute) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let _ = e;
+            return files::read(&granted.absolute, max_bytes);
+        }
+        Err(e) => return Err(format!("{}: {e}", granted.display)),
+    };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > max_bytes {
         return Err(format!(

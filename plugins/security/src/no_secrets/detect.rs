@@ -125,9 +125,22 @@ static GENERIC_HINT: LazyLock<Regex> =
 static GENERIC_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"([A-Za-z_][A-Za-z0-9_.\-]*)",
-        r#"["']?[ \t]*(?::=|=>|=|:)[ \t]*"#,
-        r#"(?:"([^"\n]*)"|'([^'\n]*)'|`([^`\n]*)`|([^ \t\r\n"'`,;#]+))"#
+        r#"["']?[ \t]*"#,
+        // The operator, or a declared type and `=`: Rust `API_TOKEN: &str = `,
+        // TypeScript `apiKey: string = `, Kotlin/Swift `val token: String = `.
+        r"(?::[ \t]*&?(?:'static[ \t]+)?(?:str|String|string|\[u8\])[ \t]*=|:=|=>|=|:)",
+        r#"[ \t]*"#,
+        // A literal, possibly inside a conversion that keeps it literal: Go
+        // `[]byte("…")`, Node `Buffer.from("…")`, Rust `String::from("…")`,
+        // Python `b"…"`.
+        r#"(?:(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?"([^"\n]*)""#,
+        r#"|(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?'([^'\n]*)'"#,
+        r#"|`([^`\n]*)`|([^ \t\r\n"'`,;#]+))"#
     ))
+});
+/// `Authorization: Bearer <token>` in curl commands, HTTP files and code.
+static BEARER: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i-u:\bbearer)[ \t]+([A-Za-z0-9\-._~+/]{16,}=*)(?:[^A-Za-z0-9\-._~+/=]|\z)")
 });
 static K8S_NAME: LazyLock<Regex> =
     LazyLock::new(|| re(r#"^\s*-?\s*name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#));
@@ -432,6 +445,8 @@ const SECRET_KEY_WORDS: &[&str] = &[
     "secret",
     "token",
     "apikey",
+    "appkey",
+    "applicationkey",
     "accesskey",
     "authkey",
     "privatekey",
@@ -498,9 +513,11 @@ pub fn is_secret_key(key: &str) -> bool {
         .filter(|c| !matches!(c, '_' | '.' | '-'))
         .map(|c| c.to_ascii_lowercase())
         .collect();
+    // `auth` alone is Docker's and npm's field for base64 `user:password`.
     let named = SECRET_KEY_WORDS.iter().any(|w| norm.contains(w))
         || norm.ends_with("pass")
-        || norm.ends_with("pwd");
+        || norm.ends_with("pwd")
+        || norm == "auth";
     named && !NOT_SECRET_SUFFIXES.iter().any(|s| norm.ends_with(s))
 }
 
@@ -539,6 +556,18 @@ fn generic(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
         let line_start = offset;
         offset += line.len();
         let previous_name = pending_name.take();
+        for c in BEARER.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if generic_value_ok(m.as_str(), false, opts) {
+                found.push(Candidate {
+                    rule: Rule::GenericSecret,
+                    start: line_start + m.start(),
+                    end: line_start + m.end(),
+                    secret: m.as_str().to_string(),
+                    key: Some("Authorization: Bearer".to_string()),
+                });
+            }
+        }
         if let Some(c) = K8S_NAME.captures(line) {
             pending_name = Some(c[1].to_string());
             continue;

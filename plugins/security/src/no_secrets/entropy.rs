@@ -59,10 +59,10 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 /// `<your-key>`, `xxxx…`, `aaaa…`, `abcdefgh…`, `{{ .Values.token }}`, `EXAMPLE`.
 pub fn is_placeholder(value: &str) -> bool {
     let v = value.trim();
-    if v.is_empty() || v.starts_with('$') || v.starts_with('%') {
+    if v.is_empty() || is_variable_reference(v) || has_percent_format(v) {
         return true;
     }
-    if ["${", "{{", "}}", "#{", "%(", "<", ">"]
+    if ["${", "{{", "}}", "#{", "<", ">"]
         .iter()
         .any(|m| v.contains(m))
     {
@@ -73,6 +73,45 @@ pub fn is_placeholder(value: &str) -> bool {
         return true;
     }
     low_variety(v) || has_sequential_run(&lower, 8)
+}
+
+/// `$DB_PASSWORD`, `${TOKEN}`, `$(cat /run/secrets/x)`, `$env:API_KEY`, `%APPDATA%`,
+/// `%s`: a shell, PowerShell or batch variable, not its value. Only the shape of a
+/// reference counts: a generated secret that merely starts with `$` or `%` (Django's
+/// alphabet has both) is still a secret.
+fn is_variable_reference(v: &str) -> bool {
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.'))
+    };
+    if let Some(rest) = v.strip_prefix('$') {
+        return rest.is_empty()
+            || rest.starts_with('{')
+            || (rest.starts_with('(') && rest.ends_with(')'))
+            || ident(rest);
+    }
+    if let Some(rest) = v.strip_prefix('%') {
+        return rest.is_empty()
+            || rest.starts_with('{')
+            || ident(rest.strip_suffix('%').unwrap_or(rest));
+    }
+    false
+}
+
+/// Python's `%(name)s` (or `%(n)d`, …) anywhere in the value.
+fn has_percent_format(v: &str) -> bool {
+    v.match_indices("%(").any(|(i, _)| {
+        let rest = &v[i + 2..];
+        let name_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        let conversion = rest[name_len..]
+            .strip_prefix(')')
+            .and_then(|r| r.bytes().next());
+        name_len > 0 && conversion.is_some_and(|c| b"sdifrxeg".contains(&c))
+    })
 }
 
 /// At most three distinct alphanumerics: `aaaaaaaa`, `0000-0000`, `abababab`.
@@ -115,14 +154,35 @@ pub fn is_uuid(v: &str) -> bool {
             .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Content digests as lockfiles and registries write them: `sha512-…`, `sha256:…`.
+/// Content digests as lockfiles and registries write them (`sha512-…`, `sha256:…`),
+/// and password hashes in crypt(3) form (`$2b$12$…`, `$argon2id$…`, `$6$…`): a
+/// hash to check a password against, not the password.
 pub fn is_digest(v: &str) -> bool {
     let lower = v.to_ascii_lowercase();
-    [
+    let content = [
         "sha1", "sha256", "sha384", "sha512", "md5", "blake2b", "blake3",
     ]
     .iter()
-    .any(|alg| lower.starts_with(&format!("{alg}-")) || lower.starts_with(&format!("{alg}:")))
+    .any(|alg| lower.starts_with(&format!("{alg}-")) || lower.starts_with(&format!("{alg}:")));
+    content || is_crypt_hash(v)
+}
+
+/// `$id$salt$hash` with a short lower-case scheme id (`$2b$12$…`, `$6$…`,
+/// `$argon2id$v=19$…`, `$apr1$…`), in the characters crypt(3) hashes use.
+fn is_crypt_hash(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('$') else {
+        return false;
+    };
+    let id_len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        .count();
+    (1..=16).contains(&id_len)
+        && rest.as_bytes()[0].is_ascii_alphanumeric()
+        && rest[id_len..].starts_with('$')
+        && v.matches('$').count() >= 3
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"./$=,+-".contains(&b))
 }
 
 /// Paths and URLs without credentials are where secrets live, not secrets.
@@ -146,9 +206,17 @@ pub fn char_classes(v: &str) -> usize {
 /// Code rather than a literal: `settings.SECRET_KEY`, `os.getenv("X")`,
 /// `DB_PASSWORD_FROM_VAULT`, `my_super_secret_key_2`.
 pub fn is_code_reference(v: &str) -> bool {
-    // Calls, indexing, paths (`proc_macro2::TokenStream`), and escape sequences
-    // inside a larger string literal.
-    if v.contains(['(', ')', '[', ']', '{', '}', '\\']) || v.contains("::") || v.contains("->") {
+    // Blocks, paths (`proc_macro2::TokenStream`), and escape sequences inside a
+    // larger string literal.
+    if v.contains(['{', '}', '\\']) || v.contains("::") || v.contains("->") {
+        return true;
+    }
+    // Calls and indexing (`os.getenv("X")`, `os.environ[`, `vault.read(path`), made
+    // of what code is made of. Generated secrets from punctuation alphabets (Django's
+    // `!@#$%^&*(-_=+)`) have brackets too, but among characters code never has
+    // in a value.
+    let code_char = |c: char| c.is_ascii_alphanumeric() || "_.$:()[]'\" ,=-!&/".contains(c);
+    if v.contains(['(', ')', '[', ']']) && v.chars().all(code_char) {
         return true;
     }
     // Short word-like segments joined by separators, starting with a letter.

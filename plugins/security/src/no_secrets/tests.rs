@@ -343,6 +343,45 @@ fn generic_high_entropy_assignments() {
 }
 
 #[test]
+fn generic_secrets_in_typed_declarations_and_literal_conversions() {
+    let v = rnd(34, 32, B62);
+    for line in [
+        format!("static API_TOKEN: &str = \"{v}\";"),
+        format!("const SIGNING_KEY: &'static str = \"{v}\";"),
+        format!("const apiToken: string = \"{v}\";"),
+        format!("val clientSecret: String = \"{v}\""),
+        format!("var jwtSigningKey = []byte(\"{v}\")"),
+        format!("const secret = Buffer.from('{v}');"),
+        format!("SECRET_KEY = b\"{v}\""),
+        format!("let password = String::from(\"{v}\");"),
+        format!("datadog_app_key = \"{v}\""),
+        format!("curl -H \"Authorization: Bearer {v}\" https://api.acme.io"),
+        format!("      \"auth\": \"{v}\""),
+    ] {
+        let c = only(&line);
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::GenericSecret, v.as_str()),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn generic_secrets_from_punctuation_alphabets() {
+    // django.core.management.utils.get_random_secret_key(): brackets, `$`, `%`.
+    let django = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)";
+    for seed in 0..200 {
+        let v = rnd(1000 + seed, 50, django);
+        for v in [v.clone(), format!("${}", &v[1..]), format!("%{}", &v[1..])] {
+            let line = format!("SECRET_KEY = '{v}'");
+            let found = scan(&line, &Options::default());
+            assert_eq!(found.len(), 1, "{line}: {found:?}");
+        }
+    }
+}
+
+#[test]
 fn generic_kubernetes_env_name_value_pairs() {
     let v = rnd(32, 28, B62);
     let yaml = format!(
@@ -499,6 +538,18 @@ fn generic_placeholders_references_and_non_secrets() {
         "token: my_super_secret_token_2",
         "password: %(db_password)s",
         "pub type TokenStream = proc_macro2::TokenStream;",
+        "password: \"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW\"",
+        "password = \"$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$Kx0q9L4XdGk2vJ8Yt1pR\"",
+        "$env:DB_PASSWORD = \"$env:VAULT_DB_PASSWORD_VALUE\"",
+        "set API_TOKEN=%DEPLOY_API_TOKEN_VALUE%",
+        "password = \"$(cat /run/secrets/db_password)\"",
+        "curl -H \"Authorization: Bearer ${GITHUB_TOKEN}\" https://api.github.com",
+        "curl -H \"Authorization: Bearer someAccessTokenValue\"",
+        "-H 'Authorization: Bearer YOUR_ACCESS_TOKEN_HERE'",
+        "let token: String = get_token_from_vault(region);",
+        "const apiKey: string = process.env.API_KEY;",
+        "password = os.environ.get(\"DB_PASSWORD\", \"\")",
+        "app_key_id = \"AppKeyId-Prod-Eu-West\"",
         "b\"HTTP/1.1 200 OK\\r\\nAccess-Control-Allow-Credentials: hell\\x01o\\r\\nBread: baguette\\r\\n\";",
     ] {
         none(line);
@@ -567,6 +618,8 @@ fn secret_key_names() {
         "auth_token",
         "x.secret",
         "encryption_key",
+        "datadog_app_key",
+        "auth",
     ] {
         assert!(is_secret_key(k), "{k}");
     }
@@ -579,6 +632,9 @@ fn secret_key_names() {
         "tokenType",
         "api_key_id",
         "passwordHash",
+        "oauth",
+        "auth_type",
+        "authDomain",
     ] {
         assert!(!is_secret_key(k), "{k}");
     }
