@@ -48,28 +48,6 @@ fn closed_port() -> String {
     format!("127.0.0.1:{}", free_port())
 }
 
-/// A JSON value written as a TOML inline value.
-fn toml(value: &Value) -> String {
-    match value {
-        Value::Null => panic!("TOML has no null"),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        // TOML basic strings accept JSON's escapes.
-        Value::String(s) => Value::String(s.clone()).to_string(),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(toml).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Object(map) => {
-            let pairs: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{} = {}", Value::String(k.clone()), toml(v)))
-                .collect();
-            format!("{{ {} }}", pairs.join(", "))
-        }
-    }
-}
-
 /// A policy with one gate running `check` with `params`, and `grants` for
 /// the built-in `plugin`.
 fn policy(plugin: &str, grants: &Value, check: &str, params: &Value) -> String {

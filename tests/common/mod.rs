@@ -112,3 +112,26 @@ pub fn check<'a>(report: &'a serde_json::Value, gate: &str, id: &str) -> &'a ser
         .find(|c| c["id"] == id)
         .unwrap_or_else(|| panic!("no check {id} in {gate}"))
 }
+
+/// A JSON value written as a TOML inline value, for params in test policies.
+pub fn toml(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => panic!("TOML has no null"),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        // TOML basic strings accept JSON's escapes.
+        Value::String(s) => Value::String(s.clone()).to_string(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(toml).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let pairs: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{} = {}", Value::String(k.clone()), toml(v)))
+                .collect();
+            format!("{{ {} }}", pairs.join(", "))
+        }
+    }
+}
