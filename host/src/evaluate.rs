@@ -270,10 +270,12 @@ pub async fn evaluate(
         })
         .collect();
 
-    let active: Vec<&Exemption> = policy
+    // Indexed into `policy.exemptions`, so use can be reported per exemption.
+    let active: Vec<(usize, &Exemption)> = policy
         .exemptions
         .iter()
-        .filter(|e| e.is_active(today))
+        .enumerate()
+        .filter(|(_, e)| e.is_active(today))
         .collect();
     let mut used: BTreeSet<usize> = BTreeSet::new();
     let mut gates = Vec::new();
@@ -301,7 +303,6 @@ pub async fn evaluate(
                 run,
                 &active,
                 &mut used,
-                policy,
             ));
         }
         let verdict = if spec.enforcement == Enforcement::Off {
@@ -386,9 +387,8 @@ fn check_report(
     severity: Severity,
     severity_override: Option<Severity>,
     run: Option<&CheckRun>,
-    active: &[&Exemption],
+    active: &[(usize, &Exemption)],
     used: &mut BTreeSet<usize>,
-    policy: &Policy,
 ) -> CheckReport {
     let mut report = CheckReport {
         id: meta.id.clone(),
@@ -411,13 +411,12 @@ fn check_report(
     };
     report.duration_ms = run.duration.as_millis() as u64;
     report.host_ms = run.host_time.as_millis() as u64;
-    let default_severity = severity_override.unwrap_or(meta.default_severity);
     report.findings = match &run.outcome {
         Ok(findings) => findings
             .iter()
             .cloned()
             .map(|f| {
-                let mut f = f.into_report(default_severity);
+                let mut f = f.into_report(meta.default_severity);
                 if let Some(s) = severity_override {
                     f.severity = s;
                 }
@@ -445,17 +444,9 @@ fn check_report(
     for f in &mut report.findings {
         worst_all = worst_all.max(f.status);
         if f.status >= Status::Warn
-            && let Some((idx, e)) = active
-                .iter()
-                .enumerate()
-                .find(|(_, e)| e.matches(&meta.id, &f.subject))
+            && let Some((index, e)) = active.iter().find(|(_, e)| e.matches(&meta.id, &f.subject))
         {
-            let global = policy
-                .exemptions
-                .iter()
-                .position(|x| std::ptr::eq(x, *e))
-                .unwrap_or(idx);
-            used.insert(global);
+            used.insert(*index);
             f.exemption = Some(exemption_ref(e));
             continue;
         }

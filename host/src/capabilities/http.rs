@@ -56,8 +56,9 @@ impl Host for HostState {
         };
         let sandbox = self.sandbox.clone();
         let what = format!("{} {}", req.method, req.url);
-        let what2 = what.clone();
-        Ok(bounded(self.budget(req.timeout_ms), &what2, async move {
+        let budget = self.budget(req.timeout_ms);
+        let label = what.clone();
+        Ok(bounded(budget, &label, async move {
             let started = Instant::now();
             let mut url = req.url.clone();
             let mut hops = 0;
