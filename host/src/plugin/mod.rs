@@ -5,8 +5,9 @@ mod builtin;
 mod catalog;
 mod runner;
 mod source;
+mod validator;
 
-pub use builtin::{BUILTINS, Builtin, PLUGIN_BUILD_DIR, builtin};
+pub use builtin::{BUILTINS, Builtin, Builtins, PLUGIN_BUILD_DIR, VALIDATORS, builtin, validator};
 pub use catalog::{CheckMeta, ParamMeta, PluginMeta};
-pub use runner::{CheckRun, LoadedPlugin, Runtime};
+pub use runner::{CheckRun, LoadedPlugin, Runtime, explain};
 pub use source::{PluginError, PluginSource};

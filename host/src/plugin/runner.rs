@@ -22,10 +22,12 @@ use crate::model::{Location, Status};
 use crate::report::FindingReport;
 
 pub struct Runtime {
-    engine: GateEngine,
-    cache: Cache,
+    pub(super) engine: GateEngine,
+    pub(super) cache: Cache,
     linker: Linker<HostState>,
-    stores: Arc<Semaphore>,
+    /// Linker for the `migration-validator` world (see `validator.rs`).
+    pub(super) validator_linker: Linker<HostState>,
+    pub(super) stores: Arc<Semaphore>,
 }
 
 /// A compiled plugin, ready to instantiate: its `InstancePre` is reused by
@@ -79,7 +81,7 @@ impl RawFinding {
     }
 }
 
-fn status(s: wit::Status) -> Status {
+pub(super) fn status(s: wit::Status) -> Status {
     match s {
         wit::Status::Pass => Status::Pass,
         wit::Status::Skip => Status::Skip,
@@ -117,10 +119,12 @@ impl Runtime {
             &mut linker,
             |s| s,
         )?;
+        let validator_linker = super::validator::linker(&engine.engine)?;
         Ok(Runtime {
             engine,
             cache,
             linker,
+            validator_linker,
             stores: Arc::new(Semaphore::new(MAX_CONCURRENT_STORES)),
         })
     }
@@ -159,6 +163,35 @@ impl Runtime {
             "plugin compiled"
         );
         Ok((pre, outcome))
+    }
+
+    /// Compiles (or loads from cache) any component against the host linker,
+    /// for worlds other than `check` (strategy, migration-validator): the
+    /// caller wraps the `InstancePre` in its world's `…Pre`.
+    pub fn instance_pre(
+        &self,
+        source: &PluginSource,
+    ) -> Result<(wasmtime::component::InstancePre<HostState>, CacheOutcome), PluginError> {
+        let invalid = |e: wasmtime::Error| PluginError::Invalid {
+            name: source.name.clone(),
+            error: format!("{e:#}"),
+        };
+        let (component, outcome) = self
+            .cache
+            .load_or_compile(&self.engine.engine, &source.sha256, &source.wasm)
+            .map_err(invalid)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        Ok((pre, outcome))
+    }
+
+    /// A fresh store for one call into a plugin of any world, under the
+    /// sandbox's limits and with epoch yields (see [`Runtime::run_check`]).
+    pub fn new_store(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        label: &str,
+    ) -> Result<Store<HostState>, PluginError> {
+        self.store(sandbox, label, sandbox.limits.timeout)
     }
 
     /// Compiles a plugin and asks it to describe itself.
@@ -220,7 +253,7 @@ impl Runtime {
         })
     }
 
-    fn store(
+    pub(super) fn store(
         &self,
         sandbox: &Arc<Sandbox>,
         check: &str,
@@ -382,7 +415,7 @@ impl Runtime {
 }
 
 /// Turns a wasmtime error into a reason a user can act on.
-fn explain(e: &wasmtime::Error, sandbox: &Sandbox) -> String {
+pub pub(super) fn explain(e: &wasmtime::Error, sandbox: &Sandbox) -> String {
     let text = format!("{e:#}");
     if let Some(trap) = e.downcast_ref::<Trap>() {
         return match trap {
