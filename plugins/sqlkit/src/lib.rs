@@ -1,0 +1,474 @@
+//! gate's PostgreSQL statement splitter and tokenizer.
+//!
+//! Shared by the host (`gate migrate trace`) and the migrations plugin, so it
+//! has no dependencies and builds both natively and for wasm32-wasip2.
+//!
+//! * [`split`] cuts a migration script into [`Statement`]s with their byte
+//!   span, 1-based start line/column and end line, and the comments that
+//!   precede each statement (for `-- gate:ignore RULE reason`). It knows
+//!   `--` and nested `/* */` comments, `'…'` strings with `''` escapes,
+//!   `E'…'` strings with backslash escapes, `"…"` identifiers, dollar quoting
+//!   (`$$…$$`, `$tag$…$tag$`) and `BEGIN ATOMIC … END` function bodies.
+//! * [`Script::directives`] are the file-level directives in the comments
+//!   before the first statement: `-- no-transaction` (sqlx) and
+//!   `-- gate:ignore-file RULE`.
+//! * [`tokenize`] gives the tokens of one statement for token-level rules:
+//!   keywords and identifiers upper-cased, comments dropped, strings kept as
+//!   [`TokenKind::String`] so they never look like keywords.
+//!
+//! Lines and columns are 1-based; columns count characters, not bytes.
+
+mod lex;
+
+use std::ops::Range;
+
+pub use lex::{LexKind, Lexeme, lex};
+
+/// A comment in the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Comment {
+    /// The comment without its markers (`--`, `/*`, `*/`), trimmed.
+    pub text: String,
+    pub span: Range<usize>,
+    /// 1-based line of the comment's first character.
+    pub line: u32,
+    /// 1-based line of the comment's last character.
+    pub end_line: u32,
+    /// `/* … */` rather than `-- …`.
+    pub block: bool,
+}
+
+impl Comment {
+    /// The gate directive this comment carries, if any.
+    pub fn directive(&self) -> Option<Directive> {
+        parse_directive(&self.text)
+    }
+}
+
+/// A directive written in a comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Directive {
+    /// `-- no-transaction`: sqlx runs the file outside a transaction.
+    NoTransaction,
+    /// `-- gate:ignore RULE[,RULE…] reason`: ignore the rules for the next statement.
+    Ignore { rules: Vec<String>, reason: String },
+    /// `-- gate:ignore-file RULE[,RULE…] [reason]`: ignore the rules for the whole file.
+    IgnoreFile { rules: Vec<String>, reason: String },
+}
+
+/// Parses the text of a comment (without its `--` marker) as a directive.
+pub fn parse_directive(text: &str) -> Option<Directive> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("no-transaction") {
+        return Some(Directive::NoTransaction);
+    }
+    let (head, rest) = match text.split_once(char::is_whitespace) {
+        Some((h, r)) => (h, r.trim()),
+        None => (text, ""),
+    };
+    let file = match head.to_ascii_lowercase().as_str() {
+        "gate:ignore" => false,
+        "gate:ignore-file" => true,
+        _ => return None,
+    };
+    let (rules, reason) = match rest.split_once(char::is_whitespace) {
+        Some((r, reason)) => (r, reason.trim()),
+        None => (rest, ""),
+    };
+    let rules: Vec<String> = rules
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    let reason = reason.to_string();
+    Some(if file {
+        Directive::IgnoreFile { rules, reason }
+    } else {
+        Directive::Ignore { rules, reason }
+    })
+}
+
+/// One SQL statement of a script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    /// The statement text, from its first token to its last one (the
+    /// terminating `;` excluded); inner comments are kept.
+    pub text: String,
+    /// Byte span of `text` in the script.
+    pub span: Range<usize>,
+    /// 1-based line and column of the first character.
+    pub line: u32,
+    pub column: u32,
+    /// 1-based line of the last character.
+    pub end_line: u32,
+    /// Comments between the previous statement's `;` (or the start of the
+    /// file) and this statement, in order.
+    pub comments: Vec<Comment>,
+    /// Whether a `;` ended the statement (false for the last statement of a
+    /// script without a final semicolon).
+    pub terminated: bool,
+    /// A string, quoted identifier, dollar quote or block comment in the
+    /// statement never closed; the statement runs to the end of the script.
+    pub unterminated_quote: bool,
+}
+
+impl Statement {
+    /// The statement's tokens, see [`tokenize`].
+    pub fn tokens(&self) -> Vec<Token> {
+        tokenize(&self.text)
+    }
+
+    /// The `gate:ignore` directives on the lines directly above the
+    /// statement: a run of comments with no blank line between them and the
+    /// statement. Returns `(line, rules, reason)` for each.
+    pub fn ignores(&self) -> Vec<(u32, Vec<String>, String)> {
+        let mut out = Vec::new();
+        let mut next_line = self.line;
+        for c in self.comments.iter().rev() {
+            if c.end_line + 1 < next_line {
+                break;
+            }
+            if let Some(Directive::Ignore { rules, reason }) = c.directive() {
+                out.push((c.line, rules, reason));
+            }
+            next_line = c.line;
+        }
+        out.reverse();
+        out
+    }
+
+    /// The statement with runs of whitespace collapsed to one space and
+    /// comments removed; cut at `max_chars` characters (with `…`) if longer.
+    pub fn collapsed(&self, max_chars: usize) -> String {
+        collapse(&self.text, max_chars)
+    }
+}
+
+/// Collapses whitespace and drops comments in `sql`, cutting at `max_chars`.
+pub fn collapse(sql: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut last_end = None;
+    for l in lex(sql) {
+        if matches!(l.kind, LexKind::LineComment | LexKind::BlockComment) {
+            continue;
+        }
+        if let Some(end) = last_end
+            && end < l.span.start
+        {
+            out.push(' ');
+        }
+        let piece = &sql[l.span.clone()];
+        if matches!(l.kind, LexKind::String | LexKind::DollarString) {
+            out.push_str(piece);
+        } else {
+            out.push_str(&piece.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+        last_end = Some(l.span.end);
+    }
+    if out.chars().count() > max_chars {
+        let cut: String = out.chars().take(max_chars.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        out
+    }
+}
+
+/// A split script.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Script {
+    pub statements: Vec<Statement>,
+    /// Comments before the first statement (also in that statement's `comments`).
+    pub leading_comments: Vec<Comment>,
+    /// Comments after the last statement.
+    pub trailing_comments: Vec<Comment>,
+    /// Every comment of the script, in order, including those inside statements.
+    pub comments: Vec<Comment>,
+}
+
+impl Script {
+    /// The file-level directives: `-- no-transaction` and
+    /// `-- gate:ignore-file` in the comments before the first statement.
+    pub fn directives(&self) -> Vec<Directive> {
+        self.leading_comments
+            .iter()
+            .filter_map(Comment::directive)
+            .filter(|d| matches!(d, Directive::NoTransaction | Directive::IgnoreFile { .. }))
+            .collect()
+    }
+
+    /// Whether the file asks to run outside a transaction (`-- no-transaction`
+    /// before the first statement).
+    pub fn no_transaction(&self) -> bool {
+        self.directives().contains(&Directive::NoTransaction)
+    }
+
+    /// Every `gate:ignore-file` directive, wherever it is in the file,
+    /// with its line: `(line, rules, reason)`.
+    pub fn ignore_file_directives(&self) -> Vec<(u32, Vec<String>, String)> {
+        self.comments
+            .iter()
+            .filter_map(|c| match c.directive() {
+                Some(Directive::IgnoreFile { rules, reason }) => Some((c.line, rules, reason)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Maps byte offsets to 1-based lines and character columns.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { text, starts }
+    }
+
+    /// 1-based (line, column) of the byte `offset`; the column counts characters.
+    pub fn position(&self, offset: usize) -> (u32, u32) {
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.starts[line];
+        let end = offset.min(self.text.len());
+        let column = self
+            .text
+            .get(start..end)
+            .map_or(end - start, |s| s.chars().count());
+        (line as u32 + 1, column as u32 + 1)
+    }
+
+    /// 1-based line of the byte `offset`.
+    pub fn line(&self, offset: usize) -> u32 {
+        self.position(offset).0
+    }
+}
+
+fn comment(sql: &str, l: &Lexeme, index: &LineIndex) -> Comment {
+    let raw = &sql[l.span.clone()];
+    let block = l.kind == LexKind::BlockComment;
+    let text = if block {
+        let inner = raw.strip_prefix("/*").unwrap_or(raw);
+        inner.strip_suffix("*/").unwrap_or(inner)
+    } else {
+        raw.strip_prefix("--").unwrap_or(raw)
+    };
+    let last = l.span.end.saturating_sub(1).max(l.span.start);
+    Comment {
+        text: text.trim().to_string(),
+        span: l.span.clone(),
+        line: index.line(l.span.start),
+        end_line: index.line(last),
+        block,
+    }
+}
+
+/// Tracks `BEGIN ATOMIC … END` bodies (SQL-standard function bodies), in
+/// which `;` does not end the statement.
+#[derive(Default)]
+struct Atomic {
+    first_word_create: Option<bool>,
+    prev_begin: bool,
+    depth: usize,
+}
+
+impl Atomic {
+    fn word(&mut self, word: &str) {
+        let first = *self
+            .first_word_create
+            .get_or_insert_with(|| word.eq_ignore_ascii_case("create"));
+        if self.depth > 0 {
+            if word.eq_ignore_ascii_case("case") {
+                self.depth += 1;
+            } else if word.eq_ignore_ascii_case("end") {
+                self.depth -= 1;
+            }
+        } else if first && self.prev_begin && word.eq_ignore_ascii_case("atomic") {
+            self.depth = 1;
+        }
+        self.prev_begin = word.eq_ignore_ascii_case("begin");
+    }
+
+    fn other(&mut self) {
+        self.first_word_create.get_or_insert(false);
+        self.prev_begin = false;
+    }
+}
+
+/// Splits a PostgreSQL script into statements. Empty statements (`;;`) are dropped.
+pub fn split(sql: &str) -> Script {
+    let index = LineIndex::new(sql);
+    let mut script = Script::default();
+    let mut pending: Vec<Comment> = Vec::new();
+    // (first lexeme's start, last non-comment lexeme's end, unterminated)
+    let mut current: Option<(usize, usize, bool)> = None;
+    let mut atomic = Atomic::default();
+    let mut first = true;
+
+    let finish = |script: &mut Script,
+                  current: &mut Option<(usize, usize, bool)>,
+                  pending: &mut Vec<Comment>,
+                  terminated: bool,
+                  first: &mut bool| {
+        if let Some((start, end, unterminated)) = current.take() {
+            let (line, column) = index.position(start);
+            let comments = std::mem::take(pending);
+            if *first {
+                script.leading_comments = comments.clone();
+                *first = false;
+            }
+            script.statements.push(Statement {
+                text: sql[start..end].to_string(),
+                span: start..end,
+                line,
+                column,
+                end_line: index.line(end.saturating_sub(1).max(start)),
+                comments,
+                terminated,
+                unterminated_quote: unterminated,
+            });
+        }
+    };
+
+    for l in lex(sql) {
+        match l.kind {
+            LexKind::LineComment | LexKind::BlockComment => {
+                let c = comment(sql, &l, &index);
+                script.comments.push(c.clone());
+                if current.is_none() {
+                    pending.push(c);
+                }
+                if l.unterminated
+                    && let Some(cur) = current.as_mut()
+                {
+                    cur.2 = true;
+                }
+            }
+            LexKind::Semicolon if atomic.depth == 0 => {
+                finish(&mut script, &mut current, &mut pending, true, &mut first);
+                atomic = Atomic::default();
+            }
+            kind => {
+                if kind == LexKind::Word {
+                    atomic.word(&sql[l.span.clone()]);
+                } else {
+                    atomic.other();
+                }
+                match current.as_mut() {
+                    Some(cur) => {
+                        cur.1 = l.span.end;
+                        cur.2 |= l.unterminated;
+                    }
+                    None => current = Some((l.span.start, l.span.end, l.unterminated)),
+                }
+            }
+        }
+    }
+    finish(&mut script, &mut current, &mut pending, false, &mut first);
+    if first {
+        // No statement at all: every comment is leading.
+        script.leading_comments = pending.clone();
+    }
+    script.trailing_comments = pending;
+    script
+}
+
+/// What a token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A keyword or unquoted identifier; `text` is upper-cased.
+    Word,
+    /// A `"quoted"` identifier; `text` is the unquoted name, case kept.
+    QuotedIdent,
+    /// A string constant or dollar-quoted body; `text` is its content.
+    String,
+    Number,
+    /// `$1`, `$2`, …
+    Param,
+    /// `( ) [ ] , . : ::` and `;`
+    Punct,
+    Operator,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    pub text: String,
+    /// Byte span in the tokenized text.
+    pub span: Range<usize>,
+}
+
+impl Token {
+    /// Whether this is the unquoted word `kw` (give it upper-cased).
+    pub fn is(&self, kw: &str) -> bool {
+        self.kind == TokenKind::Word && self.text == kw
+    }
+
+    /// Whether this is a word or quoted identifier, i.e. something that can name an object.
+    pub fn is_name(&self) -> bool {
+        matches!(self.kind, TokenKind::Word | TokenKind::QuotedIdent)
+    }
+
+    /// The identifier as PostgreSQL folds it: unquoted words lower-cased,
+    /// quoted identifiers as written.
+    pub fn ident(&self) -> String {
+        match self.kind {
+            TokenKind::Word => self.text.to_lowercase(),
+            _ => self.text.clone(),
+        }
+    }
+}
+
+fn unquote(raw: &str, quote: char) -> String {
+    let q = quote.to_string();
+    let inner = raw
+        .find(quote)
+        .map(|start| &raw[start + 1..])
+        .unwrap_or(raw);
+    let inner = inner.strip_suffix(quote).unwrap_or(inner);
+    inner.replace(&format!("{q}{q}"), &q)
+}
+
+/// Tokenizes SQL for token-level rules: comments are dropped, words are
+/// upper-cased, quoted identifiers and strings carry their content.
+pub fn tokenize(sql: &str) -> Vec<Token> {
+    lex(sql)
+        .into_iter()
+        .filter_map(|l| {
+            let raw = &sql[l.span.clone()];
+            let (kind, text) = match l.kind {
+                LexKind::LineComment | LexKind::BlockComment => return None,
+                LexKind::Word => (TokenKind::Word, raw.to_uppercase()),
+                LexKind::QuotedIdent => (TokenKind::QuotedIdent, unquote(raw, '"')),
+                LexKind::String => (TokenKind::String, unquote(raw, '\'')),
+                LexKind::DollarString => {
+                    let tag_end = raw[1..].find('$').map_or(raw.len(), |p| p + 2);
+                    let tag = &raw[..tag_end.min(raw.len())];
+                    let body = &raw[tag.len()..];
+                    let body = body.strip_suffix(tag).unwrap_or(body);
+                    (TokenKind::String, body.to_string())
+                }
+                LexKind::Number => (TokenKind::Number, raw.to_string()),
+                LexKind::Param => (TokenKind::Param, raw.to_string()),
+                LexKind::Semicolon | LexKind::Punct => (TokenKind::Punct, raw.to_string()),
+                LexKind::Operator => (TokenKind::Operator, raw.to_string()),
+            };
+            Some(Token {
+                kind,
+                text,
+                span: l.span,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

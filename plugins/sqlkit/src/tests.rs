@@ -1,0 +1,279 @@
+use super::*;
+
+fn texts(sql: &str) -> Vec<String> {
+    split(sql).statements.into_iter().map(|s| s.text).collect()
+}
+
+#[test]
+fn splits_simple_statements() {
+    assert_eq!(
+        texts("CREATE TABLE a (id int);\nALTER TABLE a ADD b text;\n"),
+        vec!["CREATE TABLE a (id int)", "ALTER TABLE a ADD b text"]
+    );
+}
+
+#[test]
+fn last_statement_without_semicolon() {
+    let s = split("SELECT 1;\nSELECT 2\n");
+    assert_eq!(s.statements.len(), 2);
+    assert!(s.statements[0].terminated);
+    assert!(!s.statements[1].terminated);
+    assert_eq!(s.statements[1].text, "SELECT 2");
+}
+
+#[test]
+fn empty_statements_are_dropped() {
+    assert_eq!(texts(";;  ;\nSELECT 1;;"), vec!["SELECT 1"]);
+    assert!(split("").statements.is_empty());
+    assert!(split("  \n -- only a comment\n").statements.is_empty());
+}
+
+#[test]
+fn spans_lines_and_columns() {
+    let sql = "-- header\n\n  SELECT 1;  UPDATE t\n SET a = 1;\n";
+    let s = split(sql);
+    let a = &s.statements[0];
+    assert_eq!((a.line, a.column, a.end_line), (3, 3, 3));
+    assert_eq!(&sql[a.span.clone()], "SELECT 1");
+    let b = &s.statements[1];
+    assert_eq!((b.line, b.column, b.end_line), (3, 14, 4));
+    assert_eq!(&sql[b.span.clone()], "UPDATE t\n SET a = 1");
+}
+
+#[test]
+fn columns_count_characters() {
+    let s = split("SELECT 'é'; SELECT 2;");
+    assert_eq!(s.statements[1].column, 13);
+    assert_eq!(
+        &"SELECT 'é'; SELECT 2;"[s.statements[1].span.clone()],
+        "SELECT 2"
+    );
+}
+
+#[test]
+fn semicolons_in_comments_and_strings() {
+    let sql = "SELECT 'a;b', \"c;d\" -- e;f\n /* g; /* h; */ i; */ FROM t; SELECT 2;";
+    let t = texts(sql);
+    assert_eq!(t.len(), 2);
+    assert!(t[0].starts_with("SELECT 'a;b'") && t[0].ends_with("FROM t"));
+}
+
+#[test]
+fn doubled_quotes() {
+    assert_eq!(
+        texts("SELECT 'it''s; fine'; SELECT \"a\"\";b\";"),
+        vec!["SELECT 'it''s; fine'", "SELECT \"a\"\";b\""]
+    );
+}
+
+#[test]
+fn escape_strings() {
+    assert_eq!(
+        texts(r"SELECT E'it\'s; ok'; SELECT e'\\'; SELECT 3;"),
+        vec![r"SELECT E'it\'s; ok'", r"SELECT e'\\'", "SELECT 3"]
+    );
+    // In a standard string a backslash is literal.
+    assert_eq!(
+        texts(r"SELECT '\'; SELECT 2;"),
+        vec![r"SELECT '\'", "SELECT 2"]
+    );
+}
+
+#[test]
+fn dollar_quotes() {
+    let sql = "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\
+               DO $body$ BEGIN PERFORM 1; $x$ ; $x$; END $body$;\n\
+               SELECT $1, a$b$c;";
+    let t = texts(sql);
+    assert_eq!(t.len(), 3, "{t:?}");
+    assert!(t[0].ends_with("LANGUAGE sql"));
+    assert!(t[1].starts_with("DO $body$") && t[1].ends_with("END $body$"));
+    assert_eq!(t[2], "SELECT $1, a$b$c");
+}
+
+#[test]
+fn nested_dollar_tags() {
+    let sql = "CREATE FUNCTION g() RETURNS void AS $fn$\nBEGIN\n EXECUTE $q$ SELECT ';' $q$;\nEND;\n$fn$ LANGUAGE plpgsql;\nSELECT 1;";
+    let s = split(sql);
+    assert_eq!(s.statements.len(), 2);
+    assert_eq!(s.statements[1].line, 6);
+}
+
+#[test]
+fn begin_atomic_bodies() {
+    let sql = "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql\n\
+               BEGIN ATOMIC\n  SELECT CASE WHEN a > 0 THEN a ELSE 0 END + b;\n  SELECT 1;\nEND;\n\
+               BEGIN;\nSELECT 2;\nCOMMIT;";
+    let t = texts(sql);
+    assert_eq!(t.len(), 4, "{t:?}");
+    assert!(t[0].ends_with("END"));
+    assert_eq!(&t[1..], ["BEGIN", "SELECT 2", "COMMIT"]);
+}
+
+#[test]
+fn begin_transaction_is_not_atomic() {
+    assert_eq!(
+        texts("BEGIN; SELECT 1; END; SELECT atomic FROM t;"),
+        vec!["BEGIN", "SELECT 1", "END", "SELECT atomic FROM t"]
+    );
+}
+
+#[test]
+fn unterminated_string_runs_to_end() {
+    let s = split("SELECT 1; SELECT 'oops; SELECT 2;");
+    assert_eq!(s.statements.len(), 2);
+    assert!(s.statements[1].unterminated_quote);
+    assert!(!s.statements[0].unterminated_quote);
+}
+
+#[test]
+fn comments_before_statements() {
+    let sql = "-- no-transaction\n-- gate:ignore-file require-timeout\n\n\
+               CREATE INDEX i ON t (a);\n\
+               -- gate:ignore add-index-not-concurrently small table\n\
+               CREATE INDEX j ON t (b); -- trailing\n\
+               /* block */\nSELECT 1;\n-- end";
+    let s = split(sql);
+    assert_eq!(s.statements.len(), 3);
+    assert_eq!(s.leading_comments.len(), 2);
+    assert_eq!(s.statements[0].comments.len(), 2);
+    assert_eq!(s.statements[1].comments.len(), 1);
+    assert_eq!(s.statements[1].comments[0].line, 5);
+    assert_eq!(
+        s.statements[2]
+            .comments
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>(),
+        ["trailing", "block"]
+    );
+    assert_eq!(s.trailing_comments.len(), 1);
+    assert_eq!(s.trailing_comments[0].text, "end");
+    assert_eq!(s.comments.len(), 6);
+    assert!(s.no_transaction());
+    assert_eq!(
+        s.directives(),
+        vec![
+            Directive::NoTransaction,
+            Directive::IgnoreFile {
+                rules: vec!["require-timeout".into()],
+                reason: String::new()
+            }
+        ]
+    );
+}
+
+#[test]
+fn ignores_directly_above() {
+    let sql = "-- gate:ignore rule-a far away\n\nSELECT 0;\n\
+               -- gate:ignore rule-b,rule-c because reasons\n-- plain comment\n\
+               -- gate:ignore rule-d\nSELECT 1;";
+    let s = split(sql);
+    assert_eq!(s.statements[0].ignores().len(), 0, "blank line separates");
+    let ig = s.statements[1].ignores();
+    assert_eq!(
+        ig,
+        vec![
+            (
+                4,
+                vec!["rule-b".to_string(), "rule-c".to_string()],
+                "because reasons".to_string()
+            ),
+            (6, vec!["rule-d".to_string()], String::new()),
+        ]
+    );
+}
+
+#[test]
+fn ignore_file_anywhere() {
+    let s = split("SELECT 1;\n-- gate:ignore-file x reason here\nSELECT 2;");
+    assert!(s.directives().is_empty());
+    assert_eq!(
+        s.ignore_file_directives(),
+        vec![(2, vec!["x".to_string()], "reason here".to_string())]
+    );
+}
+
+#[test]
+fn directive_parsing() {
+    assert_eq!(
+        parse_directive(" NO-TRANSACTION "),
+        Some(Directive::NoTransaction)
+    );
+    assert_eq!(parse_directive("something else"), None);
+    assert_eq!(parse_directive("gate:ignored x"), None);
+    assert_eq!(
+        parse_directive("gate:ignore"),
+        Some(Directive::Ignore {
+            rules: vec![],
+            reason: String::new()
+        })
+    );
+}
+
+#[test]
+fn no_statements_all_comments_leading() {
+    let s = split("-- no-transaction\n");
+    assert!(s.no_transaction());
+    assert!(s.statements.is_empty());
+}
+
+#[test]
+fn tokenize_uppercases_and_skips_comments() {
+    let t =
+        tokenize("alter table \"Users\" /* x */ add column e text default 'drop table' -- c\n;");
+    let texts: Vec<_> = t.iter().map(|t| (t.kind, t.text.as_str())).collect();
+    use TokenKind::*;
+    assert_eq!(
+        texts,
+        vec![
+            (Word, "ALTER"),
+            (Word, "TABLE"),
+            (QuotedIdent, "Users"),
+            (Word, "ADD"),
+            (Word, "COLUMN"),
+            (Word, "E"),
+            (Word, "TEXT"),
+            (Word, "DEFAULT"),
+            (String, "drop table"),
+            (Punct, ";"),
+        ]
+    );
+    assert!(t[0].is("ALTER"));
+    assert_eq!(t[2].ident(), "Users");
+    assert_eq!(t[5].ident(), "e");
+}
+
+#[test]
+fn tokenize_dollar_and_escapes() {
+    let t = tokenize("SELECT $tag$a'b$tag$, 'x''y', E'z'");
+    assert_eq!(t[1].text, "a'b");
+    assert_eq!(t[3].text, "x'y");
+    assert_eq!(t[5].text, "z");
+}
+
+#[test]
+fn collapse_whitespace() {
+    let s = split("ALTER   TABLE t\n   ADD COLUMN -- why\n a  text DEFAULT 'x  y';");
+    assert_eq!(
+        s.statements[0].collapsed(160),
+        "ALTER TABLE t ADD COLUMN a text DEFAULT 'x  y'"
+    );
+    assert_eq!(s.statements[0].collapsed(12), "ALTER TABLE…");
+}
+
+#[test]
+fn line_index() {
+    let idx = LineIndex::new("ab\ncd\n");
+    assert_eq!(idx.position(0), (1, 1));
+    assert_eq!(idx.position(3), (2, 1));
+    assert_eq!(idx.position(4), (2, 2));
+    assert_eq!(idx.position(6), (3, 1));
+}
+
+#[test]
+fn crlf_files() {
+    let s = split("-- gate:ignore r why\r\nSELECT 1;\r\nSELECT 2;\r\n");
+    assert_eq!(s.statements[1].line, 3);
+    assert_eq!(s.statements[0].ignores()[0].2, "why");
+}
