@@ -678,6 +678,10 @@ fn canary_unhealthy_candidate_rolls_back_whatever_the_analyses_say() {
     assert_eq!(next(&spec, &state)["action"], "rollback");
     // `unknown` is not a reason to stop.
     assert_eq!(next(&spec, &initial_state())["action"], "set-weights");
+    // For canary only `candidate` decides; `failing` alone does not roll back.
+    let mut state = initial_state();
+    state["health"] = json!({ "candidate": "healthy", "failing": ["blue1"] });
+    assert_eq!(next(&spec, &state)["action"], "set-weights");
 }
 
 #[test]
