@@ -1697,7 +1697,21 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 file_wide: true,
             })
             .collect();
-        let mut stmt_ignores_all: Vec<Ignore> = Vec::new();
+        // Every `gate:ignore` in the file; each applies to the statement right below it.
+        let mut stmt_ignores: Vec<Ignore> = script
+            .comments
+            .iter()
+            .filter_map(|c| match c.directive() {
+                Some(sk::Directive::Ignore { rules, reason }) => Some(Ignore {
+                    line: c.line,
+                    rules,
+                    reason,
+                    used: false,
+                    file_wide: false,
+                }),
+                _ => None,
+            })
+            .collect();
 
         for stmt in &script.statements {
             let tokens = stmt.tokens();
@@ -1789,17 +1803,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
             }
             counts.add(class);
 
-            let mut ignores: Vec<Ignore> = stmt
-                .ignores()
-                .into_iter()
-                .map(|(line, rules, reason)| Ignore {
-                    line,
-                    rules,
-                    reason,
-                    used: false,
-                    file_wide: false,
-                })
-                .collect();
+            let lines: Vec<u32> = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
             let collapsed = stmt.collapsed(STATEMENT_CHARS);
             for h in hits {
                 let Some(rule) = rules::find(h.rule) else {
@@ -1809,7 +1813,10 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                     continue;
                 }
                 let mut ignored = None;
-                for ig in ignores.iter_mut().chain(file_ignores.iter_mut()) {
+                let own = stmt_ignores
+                    .iter_mut()
+                    .filter(|ig| lines.contains(&ig.line));
+                for ig in own.chain(file_ignores.iter_mut()) {
                     if ig.matches(rule.id) {
                         ig.used = true;
                         ignored = Some(if ig.reason.is_empty() {
@@ -1861,7 +1868,6 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 }
                 out.push(f);
             }
-            stmt_ignores_all.extend(ignores);
         }
 
         // An explicit BEGIN left open.
@@ -1901,7 +1907,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
         // Ignores that silenced nothing.
         let unused_rule = rules::find("unused-ignore").expect("rule exists");
         if cfg.enabled(unused_rule) {
-            for ig in stmt_ignores_all.iter().chain(file_ignores.iter()) {
+            for ig in stmt_ignores.iter().chain(file_ignores.iter()) {
                 if ig.used {
                     continue;
                 }

@@ -627,7 +627,6 @@ pub static RULES: &[Rule] = &[
         "Outside a transaction a migration that fails half-way leaves some statements applied; re-running it then fails on CREATE/ADD/DROP without IF [NOT] EXISTS.",
         "Use IF NOT EXISTS on CREATE/ADD and IF EXISTS on DROP so the migration can be re-run.",
     )
-    .versions("Only checked for statements that run outside a transaction.")
     .squawk(&["prefer-robust-stmts"]),
     rule(
         "transaction-nesting",
