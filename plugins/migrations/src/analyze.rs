@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use gate_sqlkit::{self as sk, Token, TokenKind};
+use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
@@ -210,6 +211,19 @@ fn group(t: &[Token], i: usize) -> Option<(&[Token], usize)> {
         }
     }
     Some((&t[i + 1..], t.len()))
+}
+
+/// An AST object name as PostgreSQL folds it: unquoted parts lower-cased.
+fn ast_name(name: &ast::ObjectName) -> String {
+    name.0
+        .iter()
+        .filter_map(ast::ObjectNamePart::as_ident)
+        .map(|i| match i.quote_style {
+            Some(_) => i.value.clone(),
+            None => i.value.to_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 // ---------------------------------------------------------------------------
@@ -483,6 +497,8 @@ struct Analysis<'a> {
     run: &'a mut RunState,
     file: &'a mut FileState,
     t: &'a [Token],
+    /// sqlparser's statements, when it parsed this one.
+    ast: Option<&'a [ast::Statement]>,
     hits: Vec<Hit>,
     class: Class,
     /// The statement takes a lock that blocks reads or writes on an existing object.
@@ -578,8 +594,26 @@ impl Analysis<'_> {
                 self.classify(Class::Data);
                 self.set_config();
             }
-            "INSERT" | "UPDATE" | "DELETE" | "COPY" | "MERGE" | "DO" | "CALL" | "WITH"
-            | "VALUES" => self.classify(Class::Data),
+            "UPDATE" | "DELETE" => {
+                self.classify(Class::Data);
+                self.unbatched();
+            }
+            "INSERT" | "COPY" | "MERGE" | "DO" | "CALL" | "WITH" | "VALUES" => {
+                self.classify(Class::Data)
+            }
+            "REFRESH" if !has_anywhere(t, "CONCURRENTLY") => {
+                self.classify(Class::Data);
+                let view = (1..t.len())
+                    .find(|&k| is(t, k, "VIEW"))
+                    .and_then(|k| name_at(t, k + 1))
+                    .map(|(n, _)| n)
+                    .unwrap_or_default();
+                self.add(
+                    "refresh-matview-not-concurrently",
+                    format!("REFRESH MATERIALIZED VIEW {view} without CONCURRENTLY blocks every read of {view} until it finishes."),
+                    Some(view),
+                );
+            }
             "CREATE" => {
                 self.long_identifiers();
                 self.create();
@@ -621,6 +655,55 @@ impl Analysis<'_> {
             _ => {}
         }
         self.enum_value_use();
+    }
+
+    /// UPDATE/DELETE without WHERE: from sqlparser's AST when it parsed the
+    /// statement, otherwise from the tokens.
+    fn unbatched(&mut self) {
+        let target = match self.ast.and_then(|a| a.first()) {
+            Some(ast::Statement::Update(u)) => match (&u.table.relation, &u.selection) {
+                (ast::TableFactor::Table { name, .. }, None) => Some(ast_name(name)),
+                _ => None,
+            },
+            Some(ast::Statement::Delete(d)) => {
+                let tables = match &d.from {
+                    ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+                };
+                match (tables.first().map(|t| &t.relation), &d.selection, &d.using) {
+                    (Some(ast::TableFactor::Table { name, .. }), None, None) => {
+                        Some(ast_name(name))
+                    }
+                    _ => None,
+                }
+            }
+            Some(_) => None,
+            None => {
+                let t = self.t;
+                let mut i = 1;
+                if is(t, i, "FROM") {
+                    i += 1;
+                }
+                if is(t, i, "ONLY") {
+                    i += 1;
+                }
+                match name_at(t, i) {
+                    Some((name, _)) if !has_seq(t, &["WHERE"]) && !has_seq(t, &["USING"]) => {
+                        Some(name)
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let Some(table) = target else { return };
+        if self.table_is_new(&table) {
+            return;
+        }
+        let verb = self.t[0].text.clone();
+        self.add(
+            "unbatched-backfill",
+            format!("{verb} of every row of {table} in one statement locks all its rows until the migration commits."),
+            Some(table),
+        );
     }
 
     fn set(&mut self) {
@@ -1715,9 +1798,9 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
 
         for stmt in &script.statements {
             let tokens = stmt.tokens();
-            let parse_error = match Parser::parse_sql(&dialect, &stmt.text) {
-                Ok(_) => None,
-                Err(e) => Some(e.to_string()),
+            let (parsed, parse_error) = match Parser::parse_sql(&dialect, &stmt.text) {
+                Ok(p) => (Some(p), None),
+                Err(e) => (None, Some(e.to_string())),
             };
             let first = tokens.first().map(|x| x.text.as_str()).unwrap_or("");
             let mut hits = Vec::new();
@@ -1761,6 +1844,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 run: &mut run,
                 file: &mut state,
                 t: &tokens,
+                ast: parsed.as_deref(),
                 hits,
                 class: Class::Expand,
                 locks: false,

@@ -525,6 +525,27 @@ pub static RULES: &[Rule] = &[
         "Use pg_repack or pg_squeeze, which rebuild the table online.",
     )
     .squawk(&["prefer-repack"]),
+    rule(
+        "unbatched-backfill",
+        "UPDATE or DELETE of a whole existing table",
+        Medium,
+        false,
+        "An UPDATE or DELETE without WHERE on an existing table touches every row in one transaction: it holds row locks on all of them until the migration commits (blocking concurrent writes), bloats the table, and can run for a long time while the migration's other locks are held.",
+        "Backfill in batches (by primary-key range, a few thousand rows each) committed separately, outside the schema migration.",
+    )
+    .plan(&[
+        "ship the schema change first (nullable column or new table)",
+        "backfill {object} in batches by primary-key range, committing each batch",
+        "make the new state mandatory in a later migration",
+    ]),
+    rule(
+        "refresh-matview-not-concurrently",
+        "REFRESH MATERIALIZED VIEW without CONCURRENTLY",
+        Medium,
+        false,
+        "REFRESH MATERIALIZED VIEW without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the view and blocks every read of it until the refresh finishes.",
+        "Use REFRESH MATERIALIZED VIEW CONCURRENTLY (it needs a unique index on the view).",
+    ),
     // Enums.
     rule(
         "enum-add-value-in-transaction",

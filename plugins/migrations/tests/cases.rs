@@ -356,3 +356,21 @@ fn docs_are_generated() {
         "docs/migrations/rules.md is stale; run GATE_WRITE_DOCS=1 cargo test --manifest-path plugins/Cargo.toml -p gate-plugin-migrations --test cases docs_are_generated"
     );
 }
+
+/// Every squawk rule the catalogue claims to cover appears in the mapping.
+#[test]
+fn squawk_mapping_is_complete() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/migrations/squawk-rules.md");
+    let doc = std::fs::read_to_string(path).expect("docs/migrations/squawk-rules.md");
+    for rule in rules::RULES {
+        for s in rule.squawk {
+            let row = format!("| `{s}` |");
+            let line = doc.lines().find(|l| l.starts_with(&row));
+            assert!(
+                line.is_some_and(|l| l.contains(&format!("`{}`", rule.id))),
+                "squawk-rules.md does not map {s} to {}",
+                rule.id
+            );
+        }
+    }
+}
