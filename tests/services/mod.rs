@@ -20,6 +20,7 @@ mod nginx;
 mod postgres;
 mod prometheus;
 mod redis;
+pub mod rollout;
 mod tls;
 
 pub use haproxy::HAProxy;
