@@ -469,8 +469,9 @@ struct RunState {
 struct FileState {
     /// The tool runs the file in a transaction.
     file_tx: bool,
-    /// An explicit BEGIN is open: its statement's (line, column).
-    explicit: Option<(u32, u32)>,
+    /// An explicit BEGIN is open: its statement's line, column and the
+    /// lines of the `gate:ignore`s above it.
+    explicit: Option<(u32, u32, Vec<u32>)>,
     lock_timeout: bool,
     statement_timeout: bool,
     lock_timeout_reported: bool,
@@ -566,7 +567,7 @@ impl Analysis<'_> {
     fn long_identifiers(&mut self) {
         let mut seen = HashSet::new();
         for tok in self.t {
-            if tok.is_name() && tok.text.len() > 63 && seen.insert(tok.text.clone()) {
+            if tok.is_name() && tok.ident().len() > 63 && seen.insert(tok.ident()) {
                 let name = tok.ident();
                 self.add_at(
                     "identifier-too-long",
@@ -975,7 +976,22 @@ impl Analysis<'_> {
                     Some(name.clone()),
                 );
             }
-            if !created {
+            let robust_kinds = [
+                "TABLE",
+                "INDEX",
+                "VIEW",
+                "MATERIALIZED VIEW",
+                "SEQUENCE",
+                "SCHEMA",
+                "TYPE",
+                "DOMAIN",
+                "FUNCTION",
+                "PROCEDURE",
+                "EXTENSION",
+                "TRIGGER",
+                "DATABASE",
+            ];
+            if !created && robust_kinds.contains(&kind.as_str()) {
                 self.robust(guarded, &what, &name);
             }
         }
@@ -1190,7 +1206,17 @@ impl Analysis<'_> {
         if self.run.types.contains(last_part(&name)) {
             return;
         }
-        if is(t, j, "ADD") {
+        if seq(t, j, &["SET", "NOT", "NULL"]) {
+            self.classify(Class::Contract);
+            self.locks = true;
+            self.add(
+                "alter-domain-add-constraint",
+                format!(
+                    "SET NOT NULL on domain {name} checks every column that uses it, under locks."
+                ),
+                Some(name),
+            );
+        } else if is(t, j, "ADD") {
             self.classify(Class::Contract);
             if !has_seq(t, &["NOT", "VALID"]) {
                 self.locks = true;
@@ -1806,11 +1832,12 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
             let mut hits = Vec::new();
 
             // Transaction control.
-            let starts_tx = matches!(first, "BEGIN" | "START")
-                && tokens[0].kind == TokenKind::Word
-                && !is(&tokens, 1, "ATOMIC");
-            let ends_tx = matches!(first, "COMMIT" | "END" | "ABORT")
-                || (first == "ROLLBACK" && !is(&tokens, 1, "TO") && !is(&tokens, 1, "PREPARED"));
+            let control = sk::transaction_control(&tokens);
+            let starts_tx = control == Some(sk::TxControl::Begin);
+            let ends_tx = matches!(
+                control,
+                Some(sk::TxControl::Commit | sk::TxControl::Rollback)
+            );
             if starts_tx {
                 if state.in_tx() {
                     let why = if state.explicit.is_some() {
@@ -1824,7 +1851,8 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                         None,
                     ));
                 } else {
-                    state.explicit = Some((stmt.line, stmt.column));
+                    let ignore_lines = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
+                    state.explicit = Some((stmt.line, stmt.column, ignore_lines));
                 }
             } else if ends_tx {
                 if state.explicit.is_some() {
@@ -1955,10 +1983,14 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
         }
 
         // An explicit BEGIN left open.
-        if let Some((line, column)) = state.explicit {
+        if let Some((line, column, ignore_lines)) = state.explicit.take() {
             let rule = rules::find("uncommitted-transaction").expect("rule exists");
             if cfg.enabled(rule) {
-                let ignored = file_ignores.iter_mut().find(|ig| ig.matches(rule.id));
+                let ignored = stmt_ignores
+                    .iter_mut()
+                    .filter(|ig| ignore_lines.contains(&ig.line))
+                    .chain(file_ignores.iter_mut())
+                    .find(|ig| ig.matches(rule.id));
                 let status = match &ignored {
                     Some(_) => Status::Skip,
                     None => Status::Fail,

@@ -213,7 +213,7 @@ pub static RULES: &[Rule] = &[
     .plan(&[
         "deploy code that never writes NULL to {object}",
         "backfill NULLs in batches",
-        "ADD CONSTRAINT … CHECK ({object} IS NOT NULL) NOT VALID",
+        "add a CHECK that {object} IS NOT NULL, marked NOT VALID",
         "VALIDATE CONSTRAINT in a separate transaction",
         "SET NOT NULL (no scan from PostgreSQL 12) and drop the CHECK",
     ])
@@ -239,7 +239,7 @@ pub static RULES: &[Rule] = &[
         "add {object} as a nullable column",
         "deploy code that writes {object}",
         "backfill existing rows in batches",
-        "add CHECK ({object} IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL",
+        "add a CHECK that {object} IS NOT NULL NOT VALID, VALIDATE it in a separate transaction, then SET NOT NULL",
     ])
     .squawk(&["adding-required-field"]),
     rule(

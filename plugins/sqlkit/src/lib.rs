@@ -138,6 +138,19 @@ impl Statement {
         out
     }
 
+    /// What the statement does to the transaction, if it is transaction control.
+    pub fn transaction_control(&self) -> Option<TxControl> {
+        transaction_control(&self.tokens())
+    }
+
+    /// Why the statement cannot run inside a transaction block, if it cannot
+    /// (CONCURRENTLY, VACUUM, CREATE DATABASE, …). `ALTER TYPE … ADD VALUE` is
+    /// reported too: before PostgreSQL 12 it cannot run in a transaction, and
+    /// from 12 the new value is unusable until the transaction commits.
+    pub fn transaction_restriction(&self) -> Option<&'static str> {
+        transaction_restriction(&self.tokens())
+    }
+
     /// The statement with runs of whitespace collapsed to one space and
     /// comments removed; cut at `max_chars` characters (with `…`) if longer.
     pub fn collapsed(&self, max_chars: usize) -> String {
@@ -468,6 +481,81 @@ pub fn tokenize(sql: &str) -> Vec<Token> {
             })
         })
         .collect()
+}
+
+/// Transaction control statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxControl {
+    /// `BEGIN`, `START TRANSACTION`
+    Begin,
+    /// `COMMIT`, `END`
+    Commit,
+    /// `ROLLBACK`, `ABORT` (not `ROLLBACK TO SAVEPOINT`)
+    Rollback,
+}
+
+/// Classifies transaction control from a statement's tokens.
+pub fn transaction_control(tokens: &[Token]) -> Option<TxControl> {
+    let first = tokens.first().filter(|t| t.kind == TokenKind::Word)?;
+    let second = tokens.get(1);
+    match first.text.as_str() {
+        "BEGIN" if !second.is_some_and(|t| t.is("ATOMIC")) => Some(TxControl::Begin),
+        "START" if second.is_some_and(|t| t.is("TRANSACTION")) => Some(TxControl::Begin),
+        "COMMIT" | "END" if !second.is_some_and(|t| t.is("PREPARED")) => Some(TxControl::Commit),
+        "ROLLBACK" | "ABORT" if !second.is_some_and(|t| t.is("TO") || t.is("PREPARED")) => {
+            Some(TxControl::Rollback)
+        }
+        _ => None,
+    }
+}
+
+/// See [`Statement::transaction_restriction`].
+pub fn transaction_restriction(tokens: &[Token]) -> Option<&'static str> {
+    let words: Vec<&str> = tokens
+        .iter()
+        .take_while(|t| t.kind != TokenKind::String)
+        .filter(|t| t.kind == TokenKind::Word)
+        .map(|t| t.text.as_str())
+        .collect();
+    let starts = |prefix: &[&str]| words.starts_with(prefix);
+    let has = |w: &str| words.contains(&w);
+    if (starts(&["CREATE", "INDEX"]) || starts(&["CREATE", "UNIQUE", "INDEX"]))
+        && has("CONCURRENTLY")
+    {
+        return Some("CREATE INDEX CONCURRENTLY cannot run inside a transaction block");
+    }
+    if starts(&["DROP", "INDEX", "CONCURRENTLY"]) {
+        return Some("DROP INDEX CONCURRENTLY cannot run inside a transaction block");
+    }
+    if starts(&["REINDEX"]) && has("CONCURRENTLY") {
+        return Some("REINDEX CONCURRENTLY cannot run inside a transaction block");
+    }
+    if starts(&["ALTER", "TABLE"]) && has("DETACH") && has("CONCURRENTLY") {
+        return Some("DETACH PARTITION CONCURRENTLY cannot run inside a transaction block");
+    }
+    if starts(&["ALTER", "TYPE"]) && words.windows(2).any(|w| w == ["ADD", "VALUE"]) {
+        return Some(
+            "ALTER TYPE … ADD VALUE cannot run in a transaction before PostgreSQL 12, and the value is unusable until commit",
+        );
+    }
+    if starts(&["VACUUM"]) {
+        return Some("VACUUM cannot run inside a transaction block");
+    }
+    if starts(&["CREATE", "DATABASE"]) || starts(&["DROP", "DATABASE"]) {
+        return Some("CREATE/DROP DATABASE cannot run inside a transaction block");
+    }
+    if starts(&["CREATE", "TABLESPACE"]) || starts(&["DROP", "TABLESPACE"]) {
+        return Some("CREATE/DROP TABLESPACE cannot run inside a transaction block");
+    }
+    if starts(&["ALTER", "SYSTEM"]) {
+        return Some("ALTER SYSTEM cannot run inside a transaction block");
+    }
+    if starts(&["CREATE", "SUBSCRIPTION"]) || starts(&["DROP", "SUBSCRIPTION"]) {
+        return Some(
+            "CREATE/DROP SUBSCRIPTION (with a slot) cannot run inside a transaction block",
+        );
+    }
+    None
 }
 
 #[cfg(test)]

@@ -277,3 +277,71 @@ fn crlf_files() {
     assert_eq!(s.statements[1].line, 3);
     assert_eq!(s.statements[0].ignores()[0].2, "why");
 }
+
+#[test]
+fn transaction_control_statements() {
+    let s = split(
+        "BEGIN; START TRANSACTION ISOLATION LEVEL SERIALIZABLE; COMMIT; END; ROLLBACK; ABORT;\n\
+         ROLLBACK TO SAVEPOINT a; COMMIT PREPARED 'x'; SELECT 1;",
+    );
+    let kinds: Vec<_> = s
+        .statements
+        .iter()
+        .map(|s| s.transaction_control())
+        .collect();
+    use TxControl::*;
+    assert_eq!(
+        kinds,
+        vec![
+            Some(Begin),
+            Some(Begin),
+            Some(Commit),
+            Some(Commit),
+            Some(Rollback),
+            Some(Rollback),
+            None,
+            None,
+            None
+        ]
+    );
+    let atomic = split("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;");
+    assert_eq!(atomic.statements[0].transaction_control(), None);
+}
+
+#[test]
+fn transaction_restrictions() {
+    let cases = [
+        ("CREATE INDEX CONCURRENTLY i ON t (a)", true),
+        (
+            "create unique index concurrently if not exists i on t (a)",
+            true,
+        ),
+        ("DROP INDEX CONCURRENTLY IF EXISTS i", true),
+        ("REINDEX (VERBOSE) INDEX CONCURRENTLY i", true),
+        ("ALTER TABLE p DETACH PARTITION c CONCURRENTLY", true),
+        ("ALTER TYPE mood ADD VALUE 'meh'", true),
+        ("VACUUM ANALYZE t", true),
+        ("CREATE DATABASE x", true),
+        ("ALTER SYSTEM SET work_mem = '64MB'", true),
+        ("CREATE INDEX i ON t (a)", false),
+        ("DROP INDEX i", false),
+        ("SELECT 'CREATE INDEX CONCURRENTLY'", false),
+        ("ALTER TABLE t ADD COLUMN concurrently text", false),
+    ];
+    for (sql, restricted) in cases {
+        let s = split(sql);
+        assert_eq!(
+            s.statements[0].transaction_restriction().is_some(),
+            restricted,
+            "{sql}"
+        );
+    }
+}
+
+#[test]
+fn identifiers_keep_quoted_case_in_tokens() {
+    let t = tokenize("ALTER TABLE public.\"Users\" RENAME TO \"Accounts\"\"x\"");
+    assert_eq!(t[2].ident(), "public");
+    assert_eq!(t[4].ident(), "Users");
+    assert_eq!(t[7].ident(), "Accounts\"x");
+}
