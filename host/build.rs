@@ -14,6 +14,8 @@ const BUILTINS: &[(&str, &str)] = &[
     ("infra", "gate_plugin_infra"),
     ("security", "gate_plugin_security"),
     ("config", "gate_plugin_config"),
+    ("strategies", "gate_plugin_strategies"),
+    ("migrations", "gate_plugin_migrations"),
 ];
 
 fn main() {

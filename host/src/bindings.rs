@@ -9,3 +9,19 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
 });
+
+/// Bindings of the `migration-validator` world. Its imports (`log`, `clock`)
+/// and shared types are the check world's, so one `HostState` serves both.
+pub mod validator {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "gate:plugin/migration-validator",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "gate:plugin/types": crate::bindings::gate::plugin::types,
+            "gate:plugin/log": crate::bindings::gate::plugin::log,
+            "gate:plugin/clock": crate::bindings::gate::plugin::clock,
+        },
+    });
+}

@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod clock;
 pub mod engine;
 pub mod evaluate;
+pub mod migrate;
 pub mod model;
 pub mod plugin;
 pub mod policy;

@@ -119,5 +119,6 @@ fn empty_policy() -> Policy {
         gates: Vec::new(),
         checks: Vec::new(),
         exemptions: Vec::new(),
+        migrations: Default::default(),
     }
 }

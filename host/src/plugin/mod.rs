@@ -7,7 +7,11 @@ mod runner;
 mod source;
 mod validator;
 
-pub use builtin::{BUILTINS, Builtin, Builtins, PLUGIN_BUILD_DIR, VALIDATORS, builtin, validator};
+pub use builtin::{
+    BUILTINS, Builtin, Builtins, PLUGIN_BUILD_DIR, STRATEGIES, VALIDATORS, builtin, strategy,
+    validator,
+};
 pub use catalog::{CheckMeta, ParamMeta, PluginMeta};
-pub use runner::{CheckRun, LoadedPlugin, Runtime, explain};
+pub use runner::{CheckRun, LoadedPlugin, RawFinding, Runtime, explain};
+pub use validator::{LoadedValidator, MigrationFile, ValidatorRun};
 pub use source::{PluginError, PluginSource};

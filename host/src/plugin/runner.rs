@@ -415,7 +415,7 @@ impl Runtime {
 }
 
 /// Turns a wasmtime error into a reason a user can act on.
-pub pub(super) fn explain(e: &wasmtime::Error, sandbox: &Sandbox) -> String {
+pub fn explain(e: &wasmtime::Error, sandbox: &Sandbox) -> String {
     let text = format!("{e:#}");
     if let Some(trap) = e.downcast_ref::<Trap>() {
         return match trap {

@@ -11,8 +11,8 @@ use super::decode::{decode, entries_in_file_order, expect_table, unknown_key};
 use super::errors::Errors;
 use super::grants::GrantsDecl;
 use super::raw::{
-    RawCheck, RawConnection, RawExemption, RawGate, RawGrants, RawHeader, RawMetrics, RawPlugin,
-    fields_of,
+    RawCheck, RawConnection, RawExemption, RawGate, RawGrants, RawHeader, RawMetrics,
+    RawMigrations, RawPlugin, fields_of,
 };
 use super::source::{At, SourceFile, resolve};
 use super::{Enforcement, OnError, Origin, PolicyError, Severity};
@@ -33,6 +33,8 @@ pub(crate) struct PolicyDoc {
     pub gates: Vec<GateDecl>,
     pub checks: Vec<CheckDecl>,
     pub exemptions: Vec<ExemptionDecl>,
+    /// `[migrations]`, when the file has one.
+    pub migrations: Option<MigrationsDecl>,
     /// False when something other files may refer to could not be decoded at all
     /// (a syntax error, the `[policy]` table, a connection or metrics provider):
     /// checks that look for something missing would then only repeat that error,
@@ -60,6 +62,17 @@ pub(crate) struct ConnectionDecl {
     pub scratch: Option<At<bool>>,
     pub origin: Origin,
     pub clean: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct MigrationsDecl {
+    /// Resolved against the declaring file's directory.
+    pub paths: Option<Vec<At<PathBuf>>>,
+    pub pg_version: Option<At<u32>>,
+    pub exclude: Option<Vec<At<String>>>,
+    pub include: Option<Vec<At<String>>>,
+    pub assume_in_transaction: Option<At<bool>>,
+    pub origin: Origin,
 }
 
 #[derive(Clone, Debug)]
@@ -109,6 +122,7 @@ const POLICY_KEYS: &[&str] = &[
     "gate",
     "check",
     "exemption",
+    "migrations",
 ];
 
 impl PolicyDoc {
@@ -126,6 +140,7 @@ impl PolicyDoc {
             gates: Vec::new(),
             checks: Vec::new(),
             exemptions: Vec::new(),
+            migrations: None,
             complete: true,
         }
     }
@@ -176,6 +191,7 @@ impl PolicyDoc {
                         doc.exemptions.extend(exemption(src, item, errors));
                     }
                 }
+                "migrations" => doc.migrations_table(src, value, errors),
                 name => {
                     let error = unknown_key(src, &key, "a policy file", POLICY_KEYS);
                     // `name = "x"` written above `[policy]` instead of under it; but
@@ -276,6 +292,42 @@ impl PolicyDoc {
             scratch: raw.scratch.map(|s| src.at(s)),
             origin,
             clean: decoded.clean,
+        });
+    }
+
+    fn migrations_table(
+        &mut self,
+        src: &SourceFile,
+        value: Spanned<DeValue<'_>>,
+        errors: &mut Errors,
+    ) {
+        let origin = src.origin_of(&value.span());
+        let Some(raw) = decode::<RawMigrations>(src, value, "[migrations]", errors).item else {
+            return;
+        };
+        let list = |v: Option<Vec<Spanned<String>>>| -> Option<Vec<At<String>>> {
+            v.map(|v| v.into_iter().map(|s| src.at(s)).collect())
+        };
+        self.migrations = Some(MigrationsDecl {
+            paths: list(raw.paths).map(|paths| {
+                paths
+                    .into_iter()
+                    .map(|p| {
+                        if p.value.trim().is_empty() {
+                            errors.push(PolicyError::at(&p.origin, "empty path in `paths`"));
+                        }
+                        At {
+                            value: resolve(src.dir(), &p.value),
+                            origin: p.origin,
+                        }
+                    })
+                    .collect()
+            }),
+            pg_version: raw.pg_version.map(|s| src.at(s)),
+            exclude: list(raw.exclude),
+            include: list(raw.include),
+            assume_in_transaction: raw.assume_in_transaction.map(|s| src.at(s)),
+            origin,
         });
     }
 

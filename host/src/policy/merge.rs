@@ -35,6 +35,17 @@ fn merge_into(acc: &mut PolicyDoc, doc: PolicyDoc) {
     later(&mut acc.warn_days, doc.warn_days);
     acc.complete &= doc.complete;
     acc.exemptions.extend(doc.exemptions);
+    match (&mut acc.migrations, doc.migrations) {
+        (Some(x), Some(m)) => {
+            later(&mut x.paths, m.paths);
+            later(&mut x.pg_version, m.pg_version);
+            later(&mut x.exclude, m.exclude);
+            later(&mut x.include, m.include);
+            later(&mut x.assume_in_transaction, m.assume_in_transaction);
+            x.origin = m.origin;
+        }
+        (x, m) => later(x, m),
+    }
 
     for p in doc.plugins {
         match acc

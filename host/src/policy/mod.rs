@@ -59,6 +59,8 @@ pub struct Policy {
     /// `[[check]]` entries merged by id.
     pub checks: Vec<CheckConfig>,
     pub exemptions: Vec<Exemption>,
+    /// `[migrations]`; defaults when the policy has none.
+    pub migrations: MigrationsConfig,
 }
 
 impl Policy {
@@ -129,6 +131,44 @@ pub struct Connection {
     /// Connections that `gate migrate trace` may write to.
     pub scratch: bool,
     pub origin: Origin,
+}
+
+/// `[migrations]`: where migrations live and how they are validated.
+#[derive(Clone, Debug, Default)]
+pub struct MigrationsConfig {
+    /// Migration directories or files, resolved against the policy's directory.
+    pub paths: Vec<PathBuf>,
+    /// Target PostgreSQL major version; rules that depend on it use it
+    /// (`None`: the validator's default).
+    pub pg_version: Option<u32>,
+    /// Rule ids switched off.
+    pub exclude: Vec<RuleRef>,
+    /// Rule ids switched on that are off by default.
+    pub include: Vec<RuleRef>,
+    /// Whether files of an unknown layout run inside a transaction (default true).
+    pub assume_in_transaction: bool,
+    /// Where `[migrations]` was written, if it was.
+    pub origin: Option<Origin>,
+}
+
+/// A rule id as written in `[migrations]`, kept with its place for errors
+/// (rule ids are checked against the validator's `describe()` when it loads).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    pub id: String,
+    pub origin: Origin,
+}
+
+impl MigrationsConfig {
+    /// The validator's `config` argument: `{pg_version, exclude, include, assume_in_transaction}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "pg_version": self.pg_version,
+            "exclude": self.exclude.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            "include": self.include.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            "assume_in_transaction": self.assume_in_transaction,
+        })
+    }
 }
 
 #[derive(Clone, Debug)]

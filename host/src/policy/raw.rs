@@ -82,6 +82,20 @@ impl Item for RawConnection {
     }
 }
 
+/// `[migrations]`: how `gate migrate` and `config.migrations-tested` read
+/// and validate SQL migrations.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMigrations {
+    pub paths: Option<Vec<Spanned<String>>>,
+    pub pg_version: Option<Spanned<u32>>,
+    pub exclude: Option<Vec<Spanned<String>>>,
+    pub include: Option<Vec<Spanned<String>>>,
+    pub assume_in_transaction: Option<Spanned<bool>>,
+}
+
+impl Item for RawMigrations {}
+
 /// `[metrics.NAME]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

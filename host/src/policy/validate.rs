@@ -10,8 +10,8 @@ use super::document::{ExemptionDecl, PolicyDoc};
 use super::errors::Errors;
 use super::source::At;
 use super::{
-    CheckConfig, Connection, Enforcement, Exemption, GateSpec, MetricsProvider, Origin, PluginSpec,
-    Policy, PolicyError, ids,
+    CheckConfig, Connection, Enforcement, Exemption, GateSpec, MetricsProvider, MigrationsConfig,
+    Origin, PluginSpec, Policy, PolicyError, RuleRef, ids,
 };
 
 pub(crate) const DEFAULT_WARN_DAYS: u32 = 14;
@@ -24,6 +24,10 @@ pub(crate) fn check_document(doc: &PolicyDoc, errors: &mut Errors) {
     }
     for e in doc.extends.iter().filter(|e| e.value.trim().is_empty()) {
         errors.push(PolicyError::at(&e.origin, "empty path in `extends`"));
+    }
+
+    if let Some(m) = &doc.migrations {
+        check_migrations(m, errors);
     }
 
     let mut plugins = Seen::new("[[plugin]]", "plugins merge by name across `extends` only");
@@ -442,7 +446,103 @@ pub(crate) fn finish(
                 origin: e.origin,
             })
             .collect(),
+        migrations: doc
+            .migrations
+            .map(|m| {
+                let rules = |v: Option<Vec<At<String>>>| -> Vec<RuleRef> {
+                    v.unwrap_or_default()
+                        .into_iter()
+                        .map(|r| RuleRef {
+                            id: r.value,
+                            origin: r.origin,
+                        })
+                        .collect()
+                };
+                MigrationsConfig {
+                    paths: m
+                        .paths
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|p| p.value)
+                        .collect(),
+                    pg_version: m.pg_version.map(|v| v.value),
+                    exclude: rules(m.exclude),
+                    include: rules(m.include),
+                    assume_in_transaction: m.assume_in_transaction.is_none_or(|a| a.value),
+                    origin: Some(m.origin),
+                }
+            })
+            .unwrap_or_else(|| MigrationsConfig {
+                assume_in_transaction: true,
+                ..MigrationsConfig::default()
+            }),
     }
+}
+
+/// Oldest and newest PostgreSQL major versions the validators know.
+pub(crate) const PG_VERSIONS: std::ops::RangeInclusive<u32> = 9..=18;
+
+fn check_migrations(m: &super::document::MigrationsDecl, errors: &mut Errors) {
+    if let Some(v) = &m.pg_version
+        && !PG_VERSIONS.contains(&v.value)
+    {
+        errors.push(
+            PolicyError::at(
+                &v.origin,
+                format!(
+                    "`pg_version = {}` is not a PostgreSQL major version gate knows",
+                    v.value
+                ),
+            )
+            .with_help(format!(
+                "write the major version only, from {} to {}, e.g. `pg_version = 15`",
+                PG_VERSIONS.start(),
+                PG_VERSIONS.end()
+            )),
+        );
+    }
+    for (key, list) in [("exclude", &m.exclude), ("include", &m.include)] {
+        for r in list.iter().flatten() {
+            if !is_rule(&r.value) {
+                errors.push(
+                    PolicyError::at(
+                        &r.origin,
+                        format!("invalid rule id `{}` in `{key}`", r.value),
+                    )
+                    .with_help(kebab_help(
+                        &r.value,
+                        is_rule,
+                        "`adding-not-null-field`",
+                    )),
+                );
+            }
+        }
+    }
+    if let (Some(ex), Some(inc)) = (&m.exclude, &m.include) {
+        for r in inc {
+            if let Some(first) = ex.iter().find(|e| e.value == r.value) {
+                errors.push(
+                    PolicyError::at(
+                        &r.origin,
+                        format!("rule `{}` is both included and excluded", r.value),
+                    )
+                    .with_help(format!(
+                        "it is excluded at {}; keep one of the two",
+                        first.origin
+                    )),
+                );
+            }
+        }
+    }
+}
+
+fn is_rule(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Reports a name declared twice in one file.

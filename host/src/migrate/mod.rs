@@ -1,0 +1,5 @@
+//! Migrations: discovery of migration files as the tools lay them out,
+//! static validation through the validator component, expand/contract plans
+//! and traces against a scratch PostgreSQL.
+
+pub mod layout;

@@ -1,0 +1,182 @@
+//! Migration validators: components of the `migration-validator` world.
+//!
+//! They load exactly like check plugins (same engine, precompiled cache,
+//! pooling allocator, limits and async calls under a timeout) but through
+//! their own linker, since their world exports `validate` instead of `run`.
+//! Each call gets a fresh store.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use super::catalog::{PluginMeta, severity};
+use super::runner::{RawFinding, Runtime, explain, status};
+use super::source::PluginError;
+use crate::bindings::validator::{MigrationValidator, MigrationValidatorPre};
+use crate::cache::CacheOutcome;
+use crate::capabilities::{HostState, Sandbox};
+use crate::model::Location;
+
+pub use crate::bindings::validator::MigrationFile;
+
+pub(super) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    MigrationValidator::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    Ok(linker)
+}
+
+/// A compiled and described validator, ready for any number of `validate` calls.
+pub struct LoadedValidator {
+    pub name: String,
+    pub sha256: String,
+    /// `checks` are the validator's rules.
+    pub meta: PluginMeta,
+    pub sandbox: Arc<Sandbox>,
+    pub cache: CacheOutcome,
+    pre: MigrationValidatorPre<HostState>,
+}
+
+/// What one `validate` call produced.
+#[derive(Debug)]
+pub struct ValidatorRun {
+    pub outcome: Result<Vec<RawFinding>, String>,
+    pub duration: Duration,
+    pub host_time: Duration,
+}
+
+impl Runtime {
+    /// Compiles (or loads from the cache) the built-in validator `name` and
+    /// asks it to describe its rules.
+    pub async fn load_validator(
+        &self,
+        name: &str,
+        sandbox: Arc<Sandbox>,
+    ) -> Result<LoadedValidator, PluginError> {
+        let builtin = super::builtin::validator(name).ok_or_else(|| PluginError::Unknown {
+            name: name.to_string(),
+            builtins: super::builtin::VALIDATORS.join(", "),
+        })?;
+        let invalid = |error: String| PluginError::Invalid {
+            name: name.to_string(),
+            error,
+        };
+        let (component, cache) = self
+            .cache
+            .load_or_compile(&self.engine.engine, builtin.sha256, builtin.wasm)
+            .map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = self
+            .validator_linker
+            .instantiate_pre(&component)
+            .map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = MigrationValidatorPre::new(pre)
+            .map_err(|e| invalid(format!("not a migration-validator component: {e:#}")))?;
+        let timeout = sandbox.limits.timeout;
+        let mut store = self.store(&sandbox, "describe", timeout)?;
+        let call = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_describe(&mut store).await
+        };
+        let info = match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(info)) => info,
+            Ok(Err(e)) => {
+                return Err(invalid(format!(
+                    "describe() failed: {}",
+                    explain(&e, &sandbox)
+                )));
+            }
+            Err(_) => {
+                return Err(invalid(format!(
+                    "describe() timed out after {} ms",
+                    timeout.as_millis()
+                )));
+            }
+        };
+        Ok(LoadedValidator {
+            name: name.to_string(),
+            sha256: builtin.sha256.to_string(),
+            meta: info.into(),
+            sandbox,
+            cache,
+            pre,
+        })
+    }
+
+    /// Validates `files` (in order) with `config` (the `[migrations]` table as
+    /// JSON). Never panics: traps, timeouts and limits become the error.
+    pub async fn validate(
+        &self,
+        validator: &LoadedValidator,
+        files: &[MigrationFile],
+        config: &str,
+    ) -> ValidatorRun {
+        let started = Instant::now();
+        let _slot = self.stores.acquire().await;
+        let sandbox = &validator.sandbox;
+        let timeout = sandbox.limits.timeout;
+        let mut store = match self.store(sandbox, "validate", timeout) {
+            Ok(store) => store,
+            Err(e) => {
+                return ValidatorRun {
+                    outcome: Err(e.to_string()),
+                    duration: started.elapsed(),
+                    host_time: Duration::ZERO,
+                };
+            }
+        };
+        let outcome = async {
+            let call = async {
+                let instance = validator.pre.instantiate_async(&mut store).await?;
+                instance.call_validate(&mut store, files, config).await
+            };
+            let findings = match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(f)) => f,
+                Ok(Err(e)) => {
+                    let mut reason = explain(&e, sandbox);
+                    if let Some(panic) = store.data().panic_message() {
+                        reason = format!("{reason}: {panic}");
+                    }
+                    return Err(reason);
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "timed out after {} ms (plugin `{}` timeout_ms)",
+                        timeout.as_millis(),
+                        sandbox.plugin
+                    ));
+                }
+            };
+            Ok(findings
+                .into_iter()
+                .map(|f| RawFinding {
+                    rule: f.rule,
+                    subject: f.subject,
+                    status: status(f.status),
+                    severity: f.severity.map(severity),
+                    message: f.message,
+                    evidence: f.evidence,
+                    remediation: f.remediation,
+                    location: f.location.map(|l| Location {
+                        file: l.file,
+                        line: l.line,
+                        column: l.column,
+                    }),
+                })
+                .collect())
+        }
+        .await;
+        let state = store.data();
+        let host_time =
+            state.host_time + state.host_entered.map_or(Duration::ZERO, |t| t.elapsed());
+        ValidatorRun {
+            outcome,
+            duration: started.elapsed(),
+            host_time,
+        }
+    }
+}
