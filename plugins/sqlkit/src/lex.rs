@@ -54,9 +54,14 @@ const OPERATOR_CHARS: &[u8] = b"+-*/<>=~!@#%^&|`?";
 
 /// Splits `sql` into lexemes, skipping whitespace.
 pub fn lex(sql: &str) -> Vec<Lexeme> {
+    lex_from(sql, 0)
+}
+
+/// Like [`lex`], starting at byte `start` (spans stay relative to `sql`).
+pub fn lex_from(sql: &str, start: usize) -> Vec<Lexeme> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
-    let mut i = 0;
+    let mut i = start.min(bytes.len());
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii_whitespace() {

@@ -22,7 +22,7 @@ mod lex;
 
 use std::ops::Range;
 
-pub use lex::{LexKind, Lexeme, lex};
+pub use lex::{LexKind, Lexeme, lex, lex_from};
 
 /// A comment in the script.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -316,6 +316,31 @@ impl Atomic {
     }
 }
 
+fn is_copy_from_stdin(statement: &str) -> bool {
+    let t = tokenize(statement);
+    t.first().is_some_and(|x| x.is("COPY"))
+        && t.windows(2).any(|w| w[0].is("FROM") && w[1].is("STDIN"))
+}
+
+/// The end of the inline data of `COPY … FROM STDIN` whose `;` ends at
+/// `after`: the end of the line holding `\.`, or the end of the script.
+fn copy_data_end(sql: &str, after: usize) -> usize {
+    let Some(nl) = sql[after..].find('\n') else {
+        return sql.len();
+    };
+    let mut pos = after + nl + 1;
+    while pos < sql.len() {
+        let line_end = sql[pos..].find('\n').map_or(sql.len(), |p| pos + p);
+        let line = sql[pos..line_end].trim_end_matches('\r');
+        let next = (line_end + 1).min(sql.len());
+        if line == "\\." {
+            return next;
+        }
+        pos = next;
+    }
+    sql.len()
+}
+
 /// Splits a PostgreSQL script into statements. Empty statements (`;;`) are dropped.
 pub fn split(sql: &str) -> Script {
     let index = LineIndex::new(sql);
@@ -351,7 +376,11 @@ pub fn split(sql: &str) -> Script {
         }
     };
 
-    for l in lex(sql) {
+    let mut lexemes = lex(sql);
+    let mut k = 0;
+    while k < lexemes.len() {
+        let l = lexemes[k].clone();
+        k += 1;
         match l.kind {
             LexKind::LineComment | LexKind::BlockComment => {
                 let c = comment(sql, &l, &index);
@@ -366,8 +395,16 @@ pub fn split(sql: &str) -> Script {
                 }
             }
             LexKind::Semicolon if atomic.depth == 0 => {
+                let copy_data =
+                    current.is_some_and(|(start, end, _)| is_copy_from_stdin(&sql[start..end]));
                 finish(&mut script, &mut current, &mut pending, true, &mut first);
                 atomic = Atomic::default();
+                if copy_data {
+                    // pg_dump style: the data follows on the next line, up to `\.`.
+                    let data_end = copy_data_end(sql, l.span.end);
+                    lexemes = lex_from(sql, data_end);
+                    k = 0;
+                }
             }
             kind => {
                 if kind == LexKind::Word {

@@ -345,3 +345,29 @@ fn identifiers_keep_quoted_case_in_tokens() {
     assert_eq!(t[4].ident(), "Users");
     assert_eq!(t[7].ident(), "Accounts\"x");
 }
+
+#[test]
+fn copy_from_stdin_data_is_skipped() {
+    let sql = "CREATE TABLE t (a text);\nCOPY t (a) FROM stdin;\nit's; not sql\n'unbalanced\n\\.\nSELECT 1;\n";
+    let s = split(sql);
+    let texts: Vec<_> = s.statements.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "CREATE TABLE t (a text)",
+            "COPY t (a) FROM stdin",
+            "SELECT 1"
+        ]
+    );
+    assert_eq!(s.statements[2].line, 6);
+    // Without a terminator the data runs to the end.
+    let s = split("COPY t FROM STDIN;\n1\t2\n");
+    assert_eq!(s.statements.len(), 1);
+    // COPY from a file is an ordinary statement.
+    assert_eq!(
+        split("COPY t FROM '/tmp/x.csv'; SELECT 2;")
+            .statements
+            .len(),
+        2
+    );
+}
