@@ -1758,6 +1758,28 @@ fn config_error(message: String) -> Finding {
     }
 }
 
+const GENERIC_CONTRACT_PLAN: &[&str] = &[
+    "deploy code that no longer depends on what this statement removes or tightens on {object}",
+    "wait until every instance of the previous release is gone",
+    "apply the statement in a later migration",
+];
+
+const GENERIC_BREAKING_PLAN: &[&str] = &[
+    "add the new form of {object} next to the old one",
+    "deploy code that works with both",
+    "migrate existing data in batches",
+    "switch code to the new form",
+    "remove the old form in a later release",
+];
+
+fn render_plan(steps: &[&str], object: Option<&str>) -> Vec<String> {
+    let object = object.unwrap_or("the object");
+    steps
+        .iter()
+        .map(|s| s.replace("{object}", object))
+        .collect()
+}
+
 /// An ignore directive and whether it matched a finding.
 struct Ignore {
     line: u32,
@@ -1917,6 +1939,10 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
 
             let lines: Vec<u32> = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
             let collapsed = stmt.collapsed(STATEMENT_CHARS);
+            let statement_plan = hits.iter().find_map(|h| {
+                let rule = rules::find(h.rule)?;
+                (!rule.plan.is_empty()).then(|| render_plan(rule.plan, h.object.as_deref()))
+            });
             for h in hits {
                 let Some(rule) = rules::find(h.rule) else {
                     continue;
@@ -1963,13 +1989,22 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                     f.evidence.push(("object".into(), o.clone()));
                 }
                 f.evidence.push(("pg_version".into(), cfg.pg.to_string()));
-                if !rule.plan.is_empty() {
-                    let object = h.object.clone().unwrap_or_else(|| "the object".into());
-                    let plan: Vec<String> = rule
-                        .plan
-                        .iter()
-                        .map(|s| s.replace("{object}", &object))
-                        .collect();
+                let plan = if !rule.plan.is_empty() {
+                    Some(render_plan(rule.plan, h.object.as_deref()))
+                } else if matches!(class, Class::Breaking | Class::Contract) {
+                    // Another rule's plan for the same statement, or the generic one.
+                    Some(statement_plan.clone().unwrap_or_else(|| {
+                        let generic = if class == Class::Breaking {
+                            GENERIC_BREAKING_PLAN
+                        } else {
+                            GENERIC_CONTRACT_PLAN
+                        };
+                        render_plan(generic, h.object.as_deref())
+                    }))
+                } else {
+                    None
+                };
+                if let Some(plan) = plan {
                     f.evidence.push((
                         "plan".into(),
                         serde_json::to_string(&plan).unwrap_or_default(),

@@ -114,6 +114,10 @@ pub static RULES: &[Rule] = &[
         "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the index's table and blocks reads and writes while it waits for running queries.",
         "Use DROP INDEX CONCURRENTLY IF EXISTS in a migration that does not run inside a transaction.",
     )
+    .plan(&[
+        "check that no query plan still needs {object} (pg_stat_user_indexes.idx_scan)",
+        "DROP INDEX CONCURRENTLY IF EXISTS {object} in its own non-transactional migration",
+    ])
     .squawk(&["require-concurrent-index-deletion"]),
     rule(
         "concurrently-in-transaction",
@@ -142,6 +146,11 @@ pub static RULES: &[Rule] = &[
         "ALTER TABLE … DETACH PARTITION takes an ACCESS EXCLUSIVE lock on the parent table, blocking all queries on every partition.",
         "Use DETACH PARTITION … CONCURRENTLY outside a transaction.",
     )
+    .plan(&[
+        "stop writing to partition {object}",
+        "ALTER TABLE … DETACH PARTITION {object} CONCURRENTLY in its own non-transactional migration",
+        "archive or drop {object} in a later migration",
+    ])
     .versions("DETACH PARTITION CONCURRENTLY exists from PostgreSQL 14; the rule is silent before that.")
     .squawk(&["require-concurrent-partition-detach"]),
     // Locking: constraints.
@@ -638,6 +647,12 @@ pub static RULES: &[Rule] = &[
         "ALTER DOMAIN … ADD CONSTRAINT scans every column that uses the domain, in every table, while holding locks on them.",
         "Add the constraint NOT VALID and VALIDATE it separately, or move the check to table columns.",
     )
+    .plan(&[
+        "deploy code that only writes values the new constraint on {object} accepts",
+        "fix existing values in batches",
+        "ALTER DOMAIN … ADD CONSTRAINT … NOT VALID",
+        "ALTER DOMAIN … VALIDATE CONSTRAINT in a separate transaction",
+    ])
     .squawk(&["ban-alter-domain-with-add-constraint"]),
     // Transactions, retries and timeouts.
     rule(

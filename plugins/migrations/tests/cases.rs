@@ -121,6 +121,22 @@ fn run_case(rule: &str, case: &Case) -> Result<(), String> {
         config.insert("exclude".into(), case.exclude.clone().into());
     }
     let findings = validate(&files, &serde_json::Value::Object(config).to_string());
+    for f in &findings {
+        if matches!(f.evidence("classification"), Some("breaking" | "contract")) {
+            let plan: Vec<String> = f
+                .evidence("plan")
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_default();
+            if plan.len() < 2 {
+                return Err(format!(
+                    "case `{}`: {:?} on a {} statement has no plan",
+                    case.name,
+                    f.rule,
+                    f.evidence("classification").unwrap_or("")
+                ));
+            }
+        }
+    }
     let compared: BTreeSet<String> = if case.rules.is_empty() {
         [rule.to_string()].into()
     } else {
