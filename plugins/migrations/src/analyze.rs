@@ -1575,6 +1575,27 @@ impl Analysis<'_> {
                     );
                 }
             }
+            "SET"
+                if ["TABLESPACE", "LOGGED", "UNLOGGED"]
+                    .iter()
+                    .any(|k| is(a, 1, k))
+                    || seq(a, 1, &["ACCESS", "METHOD"]) =>
+            {
+                if new {
+                    return;
+                }
+                let what = if is(a, 1, "ACCESS") {
+                    "SET ACCESS METHOD".to_string()
+                } else {
+                    format!("SET {}", a[1].text)
+                };
+                self.add_at(
+                    "alter-table-rewrite",
+                    format!("ALTER TABLE {table} {what} rewrites the whole table under an ACCESS EXCLUSIVE lock."),
+                    Some(table.to_string()),
+                    at,
+                );
+            }
             "SET" if is(a, 1, "SCHEMA") => {
                 if new {
                     return;

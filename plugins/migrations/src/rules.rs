@@ -235,6 +235,14 @@ pub static RULES: &[Rule] = &[
         "Validating a NOT VALID constraint in the same transaction that added it keeps the ACCESS EXCLUSIVE lock of the ADD for the whole validation scan, which is what NOT VALID was meant to avoid.",
         "Run VALIDATE CONSTRAINT in a separate migration or after a COMMIT.",
     ),
+    rule(
+        "alter-table-rewrite",
+        "ALTER TABLE form that rewrites the table",
+        High,
+        true,
+        "ALTER TABLE … SET TABLESPACE, SET LOGGED, SET UNLOGGED and SET ACCESS METHOD copy the whole table (and, for a tablespace, its files) under an ACCESS EXCLUSIVE lock, blocking reads and writes for the whole copy.",
+        "Do it in a maintenance window, or build a new table and switch over with pg_repack-style tooling.",
+    ),
     // Columns.
     rule(
         "add-required-column",
