@@ -2000,7 +2000,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 };
                 f.location = Some(Location {
                     file: file.path.clone(),
-                    line: Some(line + offset),
+                    line: Some(line.saturating_add(offset)),
                     column: Some(column),
                 });
                 f.evidence
@@ -2063,7 +2063,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 );
                 f.location = Some(Location {
                     file: file.path.clone(),
-                    line: Some(line + offset),
+                    line: Some(line.saturating_add(offset)),
                     column: Some(column),
                 });
                 f.evidence.push(("classification".into(), "expand".into()));
@@ -2121,7 +2121,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 let mut f = finding(unused_rule, &file.path, Status::Warn, message);
                 f.location = Some(Location {
                     file: file.path.clone(),
-                    line: Some(ig.line + offset),
+                    line: Some(ig.line.saturating_add(offset)),
                     column: Some(1),
                 });
                 f.evidence.push(("rules".into(), ig.rules.join(",")));

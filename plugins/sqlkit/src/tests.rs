@@ -371,3 +371,37 @@ fn copy_from_stdin_data_is_skipped() {
         2
     );
 }
+
+/// Random text made of the characters the lexer cares about never panics,
+/// and statement spans always point at their text.
+#[test]
+fn random_text_never_panics() {
+    const ALPHABET: &[char] = &[
+        'a', 'E', 'e', 'U', '&', '$', '1', '\'', '"', '\\', ';', '-', '/', '*', '(', ')', '.', ':',
+        '\n', '\r', ' ', 'é', '🚀', 'B', 'G', 'I', 'N', 'A', 'T', 'O', 'M', 'C', '\t',
+    ];
+    let mut state: u64 = 7;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    for _ in 0..5000 {
+        let len = next() % 60;
+        let text: String = (0..len)
+            .map(|_| ALPHABET[next() % ALPHABET.len()])
+            .collect();
+        let script = split(&text);
+        for s in &script.statements {
+            assert_eq!(&text[s.span.clone()], s.text);
+            assert!(s.line >= 1 && s.end_line >= s.line);
+            let _ = s.tokens();
+            let _ = s.ignores();
+            let _ = s.collapsed(20);
+            let _ = s.transaction_restriction();
+        }
+        let _ = script.directives();
+        let _ = tokenize(&text);
+    }
+}
