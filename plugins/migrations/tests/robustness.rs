@@ -119,14 +119,18 @@ fn token_soup_never_panics() {
         let mut sql = String::new();
         for _ in 0..len {
             sql.push_str(VOCAB[rng.next() % VOCAB.len()]);
-            sql.push(if rng.next() % 3 == 0 { '\n' } else { ' ' });
+            sql.push(if rng.next().is_multiple_of(3) {
+                '\n'
+            } else {
+                ' '
+            });
         }
         let files = vec![
             MigrationFile {
                 path: format!("{round}.sql"),
                 contents: sql.clone(),
                 first_line: (rng.next() % 3) as u32,
-                in_transaction: rng.next() % 2 == 0,
+                in_transaction: rng.next().is_multiple_of(2),
             },
             MigrationFile {
                 path: "next.sql".into(),
