@@ -40,6 +40,18 @@ enum Command {
     /// List the checks that built-in (and a policy's external) plugins provide
     #[command(subcommand)]
     Checks(cmd::checks::ChecksCommand),
+    /// Run a rollout spec to promotion or rollback (blue-green, canary, rolling)
+    Rollout(cmd::rollout::RolloutArgs),
+    /// Show a rollout's phase, step, router weights and last analysis
+    Status(cmd::rollout::StatusArgs),
+    /// Approve the paused step of a running rollout (recorded as a promotion)
+    Promote(cmd::rollout::CommandArgs),
+    /// Approve the paused step of a running rollout, recording who approved
+    Approve(cmd::rollout::CommandArgs),
+    /// Stop a rollout and roll it back
+    Abort(cmd::rollout::CommandArgs),
+    /// Move all traffic back to the stable version now
+    Rollback(cmd::rollout::CommandArgs),
 }
 
 /// When `main` started: the reference for the report's start-up timing.
@@ -78,6 +90,12 @@ fn main() -> ExitCode {
             Command::Evaluate(args) => cmd::evaluate::run(args).await,
             Command::Policy(c) => cmd::policy::run(c).await,
             Command::Checks(c) => cmd::checks::run(c).await,
+            Command::Rollout(a) => cmd::rollout::rollout(a).await,
+            Command::Status(a) => cmd::rollout::status(a).await,
+            Command::Promote(a) => cmd::rollout::approve(a, true).await,
+            Command::Approve(a) => cmd::rollout::approve(a, false).await,
+            Command::Abort(a) => cmd::rollout::rollback(a, true).await,
+            Command::Rollback(a) => cmd::rollout::rollback(a, false).await,
         }
     });
     // Skip tearing down the engine, its memory pool and the runtime: the

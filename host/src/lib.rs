@@ -11,3 +11,4 @@ pub mod model;
 pub mod plugin;
 pub mod policy;
 pub mod report;
+pub mod rollout;

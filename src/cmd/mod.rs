@@ -3,4 +3,5 @@
 pub mod checks;
 pub mod evaluate;
 pub mod policy;
+pub mod rollout;
 mod shared;

@@ -320,8 +320,35 @@ fn rules_markdown() -> String {
                 .iter()
                 .find(|c| c.sql.is_some() && c.expect.iter().any(|e| e.rule == rule.id))
         {
+            let mut context = Vec::new();
+            let tx_matters = [
+                "concurrently-in-transaction",
+                "enum-add-value-in-transaction",
+                "transaction-nesting",
+                "uncommitted-transaction",
+                "validate-in-same-transaction",
+                "prefer-robust-statements",
+            ];
+            if tx_matters.contains(&rule.id) {
+                context.push(
+                    if case.in_transaction {
+                        "in a migration the tool runs inside a transaction"
+                    } else {
+                        "in a migration that runs outside a transaction"
+                    }
+                    .to_string(),
+                );
+            }
+            if let Some(v) = case.pg_version {
+                context.push(format!("on PostgreSQL {v}"));
+            }
+            let context = if context.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", context.join(", "))
+            };
             out.push_str(&format!(
-                "Catches, for example:\n\n```sql\n{}\n```\n\n",
+                "Catches, for example{context}:\n\n```sql\n{}\n```\n\n",
                 case.sql.as_deref().unwrap().trim()
             ));
         }

@@ -1,0 +1,77 @@
+//! Rollout events: one JSON object per line in `<state_dir>/<name>.events.jsonl`,
+//! and a progress line on stderr.
+
+use std::fs::OpenOptions;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+
+use super::state::unix_ms;
+
+pub struct Events {
+    path: PathBuf,
+    rollout: String,
+    started_unix_ms: u64,
+    quiet: bool,
+    color: bool,
+}
+
+impl Events {
+    pub fn new(path: PathBuf, rollout: &str, started_unix_ms: u64) -> Events {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Events {
+            path,
+            rollout: rollout.to_string(),
+            started_unix_ms,
+            quiet: false,
+            color,
+        }
+    }
+
+    pub fn quiet(mut self, quiet: bool) -> Events {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Records an event. `fields` must be a JSON object; it is merged in.
+    pub fn emit(&self, kind: &str, message: &str, fields: Value) {
+        let ts_ms = unix_ms();
+        let mut obj = Map::new();
+        obj.insert(
+            "ts".into(),
+            json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        );
+        obj.insert("ts_ms".into(), json!(ts_ms));
+        obj.insert("rollout".into(), json!(self.rollout));
+        obj.insert("event".into(), json!(kind));
+        obj.insert("message".into(), json!(message));
+        if let Value::Object(f) = fields {
+            obj.extend(f);
+        }
+        let line = Value::Object(obj).to_string();
+        if let Ok(mut f) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+        if !self.quiet {
+            let elapsed = ts_ms.saturating_sub(self.started_unix_ms) as f64 / 1000.0;
+            let label = if self.color {
+                let c = match kind {
+                    "rollback" | "error" | "health-failed" | "aborted" => "31",
+                    "promote" | "done" => "32",
+                    "analysis" => "36",
+                    "awaiting-approval" => "33",
+                    _ => "1",
+                };
+                format!("\x1b[{c}m{kind}\x1b[0m")
+            } else {
+                kind.to_string()
+            };
+            eprintln!("[{elapsed:7.2}s] {label}: {message}");
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Progressive delivery: the rollout controller, its persisted state, traffic
+//! drivers, analysis, health checks and hooks. Strategy plugins decide; this
+//! module observes and acts (docs/rollouts.md, docs/strategy-plugins.md).
+
+pub mod analysis;
+pub mod controller;
+pub mod driver;
+pub mod events;
+pub mod failpoint;
+pub mod haproxy;
+pub mod health;
+pub mod hooks;
+pub mod preflight;
+pub mod spec;
+pub mod state;
+pub mod strategy;
+
+pub use controller::{Controller, Options, Outcome, RolloutError};
+pub use spec::Spec;

@@ -1,0 +1,135 @@
+//! The strategy plugin: loaded like any plugin (built-in or pinned by sha256),
+//! called with a fresh store per decision. It has no grants: a strategy only
+//! decides.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::spec::{Spec, StrategyRef};
+use crate::capabilities::Sandbox;
+use crate::clock::Clock;
+use crate::plugin::{PluginSource, Runtime, explain};
+use crate::policy::Grants;
+
+mod wit {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "gate:plugin/strategy",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "gate:plugin/types": crate::bindings::gate::plugin::types,
+            "gate:plugin/log": crate::bindings::gate::plugin::log,
+            "gate:plugin/clock": crate::bindings::gate::plugin::clock,
+        },
+    });
+}
+
+pub struct StrategyPlugin {
+    runtime: Arc<Runtime>,
+    pre: wit::StrategyPre<crate::capabilities::HostState>,
+    sandbox: Arc<Sandbox>,
+    pub name: String,
+    pub sha256: String,
+}
+
+/// The name of the built-in plugin that provides blue-green, canary and rolling.
+pub const BUILTIN: &str = "strategies";
+
+impl StrategyPlugin {
+    pub fn load(runtime: Arc<Runtime>, spec: &Spec, clock: Clock) -> Result<Self, String> {
+        let source = match &spec.strategy {
+            StrategyRef::Builtin(_) => {
+                let b = crate::plugin::strategy(BUILTIN)
+                    .ok_or("the built-in strategy plugin is missing from this build")?;
+                PluginSource {
+                    name: b.name.to_string(),
+                    wasm: Cow::Borrowed(b.wasm),
+                    sha256: b.sha256.to_string(),
+                    path: None,
+                }
+            }
+            StrategyRef::Custom { path, sha256, .. } => {
+                let wasm = std::fs::read(path)
+                    .map_err(|e| format!("strategy plugin {}: {e}", path.display()))?;
+                let actual = hex::encode(Sha256::digest(&wasm));
+                if !actual.eq_ignore_ascii_case(sha256) {
+                    return Err(format!(
+                        "strategy plugin {}: sha256 mismatch: the spec pins {sha256} but the file has {actual}",
+                        path.display()
+                    ));
+                }
+                PluginSource {
+                    name: path.display().to_string(),
+                    wasm: Cow::Owned(wasm),
+                    sha256: actual,
+                    path: Some(path.clone()),
+                }
+            }
+        };
+        let (pre, _cache) = runtime.instance_pre(&source).map_err(|e| e.to_string())?;
+        let pre = wit::StrategyPre::new(pre).map_err(|e| {
+            format!(
+                "strategy plugin `{}` is not a gate strategy component: {e:#}",
+                source.name
+            )
+        })?;
+        let sandbox = Arc::new(Sandbox::new(
+            &source.name,
+            Grants::default(),
+            &spec.dir,
+            clock,
+        ));
+        Ok(StrategyPlugin {
+            runtime,
+            pre,
+            sandbox,
+            name: source.name,
+            sha256: source.sha256,
+        })
+    }
+
+    /// One decision. `Err` carries the plugin's own refusal or a trap/timeout.
+    pub async fn decide(
+        &self,
+        spec: &serde_json::Value,
+        state: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let mut store = self
+            .runtime
+            .new_store(&self.sandbox, "decide")
+            .map_err(|e| e.to_string())?;
+        let (spec, state) = (spec.to_string(), state.to_string());
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            instance.call_decide(&mut store, &spec, &state).await
+        };
+        let timeout = self.sandbox.limits.timeout;
+        let out = match tokio::time::timeout(timeout, call).await {
+            Err(_) => {
+                return Err(format!(
+                    "strategy plugin `{}`: decide() timed out after {} ms",
+                    self.name,
+                    timeout.as_millis()
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "strategy plugin `{}`: {}",
+                    self.name,
+                    explain(&e, &self.sandbox)
+                ));
+            }
+            Ok(Ok(out)) => out,
+        };
+        let text = out.map_err(|e| format!("strategy plugin `{}` refused: {e}", self.name))?;
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "strategy plugin `{}` returned an action that is not JSON: {e}",
+                self.name
+            )
+        })
+    }
+}

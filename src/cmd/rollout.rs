@@ -1,0 +1,381 @@
+//! `gate rollout`, `status`, `promote`, `approve`, `abort`, `rollback`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gate_host::rollout::controller::{self, Controller, Options, Outcome, RolloutError};
+use gate_host::rollout::driver;
+use gate_host::rollout::state::{CommandKind, Lock, Phase, RolloutState};
+use gate_host::rollout::{Spec, failpoint};
+use serde_json::json;
+
+use super::shared;
+use crate::exit;
+
+#[derive(clap::Args, Debug)]
+pub struct RolloutArgs {
+    /// The rollout spec (TOML; see docs/rollouts.md)
+    #[arg(long, short)]
+    pub spec: PathBuf,
+    /// Start again even if this spec already finished (promoted or rolled back)
+    #[arg(long)]
+    pub restart: bool,
+    /// No progress lines on stderr (the JSON-lines event log is still written)
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Test hook: kill this process at a named point (see docs/rollouts.md)
+    #[arg(long, hide = true)]
+    pub failpoint: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    #[arg(long, short)]
+    pub spec: PathBuf,
+    #[arg(long, short, default_value = "human", value_parser = ["human", "json"])]
+    pub format: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CommandArgs {
+    #[arg(long, short)]
+    pub spec: PathBuf,
+    /// Who is acting (recorded with the time); defaults to $GATE_USER or $USER
+    #[arg(long)]
+    pub by: Option<String>,
+    /// How long to wait for a running rollout to finish rolling back
+    #[arg(long, default_value = "120")]
+    pub wait_secs: u64,
+}
+
+fn load_spec(path: &PathBuf) -> Result<Spec, u8> {
+    Spec::load(path).map_err(|e| {
+        eprintln!("{e}");
+        exit::ERROR
+    })
+}
+
+fn options(quiet: bool, restart: bool) -> Result<Options, u8> {
+    Ok(Options {
+        clock: shared::clock()?,
+        quiet,
+        restart,
+    })
+}
+
+fn outcome_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Promoted { hook_error: None } => {
+            eprintln!("rollout promoted");
+            exit::PASS
+        }
+        Outcome::Promoted {
+            hook_error: Some(e),
+        } => {
+            eprintln!("rollout promoted, but a post_promote hook failed: {e}");
+            exit::FAIL
+        }
+        Outcome::RolledBack { reason } => {
+            eprintln!("rollout rolled back: {reason}");
+            exit::FAIL
+        }
+        Outcome::Aborted { reason } => {
+            eprintln!("rollout aborted before any traffic moved: {reason}");
+            exit::FAIL
+        }
+    }
+}
+
+fn error_code(e: RolloutError) -> u8 {
+    eprintln!("error: {e}");
+    match e {
+        RolloutError::Usage(_) => exit::ERROR,
+        RolloutError::Failed(_) => exit::FAIL,
+    }
+}
+
+pub async fn rollout(args: RolloutArgs) -> u8 {
+    failpoint::configure(args.failpoint.as_deref());
+    let spec = match load_spec(&args.spec) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let (opts, runtime) = match (options(args.quiet, args.restart), shared::runtime()) {
+        (Ok(o), Ok(r)) => (o, r),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    let mut controller = match Controller::open(spec, runtime, &opts) {
+        Ok(c) => c,
+        Err(e) => return error_code(e),
+    };
+    match controller.run().await {
+        Ok(outcome) => outcome_code(outcome),
+        Err(e) => error_code(e),
+    }
+}
+
+pub async fn status(args: StatusArgs) -> u8 {
+    let spec = match load_spec(&args.spec) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let state = match RolloutState::load(&spec.state_file()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let running = spec.lock_file().exists()
+        && match Lock::try_acquire(&spec.lock_file()) {
+            Ok(Some(_lock)) => false,
+            Ok(None) => true,
+            Err(_) => false,
+        };
+    let driver = controller::driver_for(&spec);
+    let live = driver.servers().await;
+    let last_analysis: serde_json::Map<String, serde_json::Value> = state
+        .as_ref()
+        .map(|s| {
+            s.analysis
+                .iter()
+                .filter_map(|(k, v)| v.last().map(|m| (k.clone(), json!(m))))
+                .collect()
+        })
+        .unwrap_or_default();
+    let weights: Option<serde_json::Map<String, serde_json::Value>> =
+        live.as_ref().ok().map(|servers| {
+            servers
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        json!({ "weight": s.weight, "state": s.admin.as_str(), "up": s.up }),
+                    )
+                })
+                .collect()
+        });
+    let router_percent = live.as_ref().ok().map(|servers| {
+        driver::candidate_percent(servers, &spec.stable.servers, &spec.candidate.servers)
+    });
+    let doc = json!({
+        "name": spec.name,
+        "strategy": spec.strategy.kind(),
+        "running": running,
+        "phase": state.as_ref().map(|s| s.phase),
+        "step": state.as_ref().map(|s| s.step),
+        "candidate_percent": state.as_ref().map(|s| s.candidate_percent),
+        "router_candidate_percent": router_percent,
+        "router": weights,
+        "router_error": live.as_ref().err(),
+        "last_analysis": last_analysis,
+        "approval": state.as_ref().and_then(|s| s.approval.clone()),
+        "approvals": state.as_ref().map(|s| s.approvals.clone()).unwrap_or_default(),
+        "replaced": state.as_ref().map(|s| s.replaced.clone()).unwrap_or_default(),
+        "outcome": state.as_ref().and_then(|s| s.outcome.clone()),
+        "last_action": state.as_ref().and_then(|s| s.last_action.clone()),
+        "state_file": spec.state_file(),
+        "events_file": spec.events_file(),
+    });
+    if args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+        return exit::PASS;
+    }
+    let Some(s) = state else {
+        println!(
+            "rollout `{}`: never started (no state in {})",
+            spec.name,
+            spec.state_dir.display()
+        );
+        if let Some(p) = router_percent {
+            println!("router: {p}% on the candidate servers");
+        }
+        return exit::PASS;
+    };
+    println!(
+        "rollout `{}` ({}): {}{}",
+        spec.name,
+        spec.strategy.kind(),
+        serde_json::to_value(s.phase)
+            .unwrap()
+            .as_str()
+            .unwrap_or("?"),
+        if running { ", running" } else { "" }
+    );
+    println!(
+        "step {}: {}% on {} (recorded){}",
+        s.step,
+        s.candidate_percent,
+        spec.candidate.version,
+        router_percent.map_or(String::new(), |p| format!(", {p}% per the router"))
+    );
+    if let Ok(servers) = &live {
+        for srv in servers {
+            println!(
+                "  {:<16} weight {:>3}  {:<5} {}",
+                srv.name,
+                srv.weight,
+                srv.admin.as_str(),
+                if srv.up { "up" } else { "DOWN" }
+            );
+        }
+    } else if let Err(e) = &live {
+        println!("router: {e}");
+    }
+    for (name, m) in &last_analysis {
+        println!("analysis {name}: {m}");
+    }
+    if let Some(a) = &s.approval {
+        println!("approved by {} at {}", a.by, a.at);
+    }
+    if let Some(o) = &s.outcome {
+        println!("outcome: {o}");
+    }
+    exit::PASS
+}
+
+/// `gate promote` / `gate approve`: record an approval for the running step.
+pub async fn approve(args: CommandArgs, promote: bool) -> u8 {
+    let spec = match load_spec(&args.spec) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let by = args.by.unwrap_or_else(controller::whoami);
+    match RolloutState::load(&spec.state_file()) {
+        Ok(Some(s)) if !s.phase.terminal() => {}
+        Ok(Some(s)) => {
+            eprintln!(
+                "error: rollout `{}` has already finished ({:?}); nothing to approve",
+                spec.name, s.phase
+            );
+            return exit::ERROR;
+        }
+        Ok(None) => {
+            eprintln!("error: rollout `{}` has not started", spec.name);
+            return exit::ERROR;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    }
+    let kind = if promote {
+        CommandKind::Promote
+    } else {
+        CommandKind::Approve
+    };
+    match controller::send(&spec, kind, &by) {
+        Ok(_) => {
+            eprintln!(
+                "{} recorded for rollout `{}` by {by}",
+                if promote { "promotion" } else { "approval" },
+                spec.name
+            );
+            exit::PASS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+/// `gate abort` / `gate rollback`: a running rollout is told to roll back (and,
+/// for rollback, traffic is moved to stable at once from this process too); with
+/// no rollout running, this process takes the lock and rolls back itself.
+pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
+    let started = Instant::now();
+    let spec = match load_spec(&args.spec) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let by = args.by.unwrap_or_else(controller::whoami);
+    let verb = if abort {
+        "aborted"
+    } else {
+        "rollback requested"
+    };
+    let kind = if abort {
+        CommandKind::Abort
+    } else {
+        CommandKind::Rollback
+    };
+    if let Err(e) = controller::send(&spec, kind, &by) {
+        eprintln!("error: {e}");
+        return exit::ERROR;
+    }
+    // `gate rollback` moves traffic at once, whatever the controller is doing;
+    // the controller sees the command before its next router write.
+    if !abort && spec.rolling.is_none() {
+        let driver = controller::driver_for(&spec);
+        match driver::apply_split(&*driver, &spec.stable.servers, &spec.candidate.servers, 0).await
+        {
+            Ok(()) => eprintln!(
+                "all traffic on {} after {} ms",
+                spec.stable.version,
+                started.elapsed().as_millis()
+            ),
+            Err(e) => eprintln!("warning: could not move traffic directly: {e}"),
+        }
+    }
+    let opts = match options(false, false) {
+        Ok(o) => o,
+        Err(c) => return c,
+    };
+    let lock_free = match controller::acquire(&spec) {
+        Ok(Some(lock)) => {
+            drop(lock);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => return error_code(e),
+    };
+    if lock_free {
+        let runtime = match shared::runtime() {
+            Ok(r) => r,
+            Err(c) => return c,
+        };
+        let reason = format!(
+            "{verb} by {by} at {}",
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+        let result = controller::rollback_now(spec.clone(), runtime, &opts, &reason).await;
+        let _ = std::fs::remove_dir_all(spec.commands_dir());
+        return match result {
+            Ok(Outcome::Promoted { .. }) => {
+                eprintln!(
+                    "error: rollout `{}` was already promoted; roll forward with a new spec",
+                    spec.name
+                );
+                exit::FAIL
+            }
+            Ok(Outcome::RolledBack { reason } | Outcome::Aborted { reason }) => {
+                eprintln!("rollout `{}` rolled back: {reason}", spec.name);
+                exit::PASS
+            }
+            Err(e) => error_code(e),
+        };
+    }
+    // A rollout is running: wait for it to record the rollback.
+    let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
+    loop {
+        if let Ok(Some(s)) = RolloutState::load(&spec.state_file())
+            && matches!(s.phase, Phase::RolledBack | Phase::Aborted)
+        {
+            eprintln!(
+                "rollout `{}` rolled back: {}",
+                spec.name,
+                s.outcome.unwrap_or_default()
+            );
+            return exit::PASS;
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "error: the running rollout did not confirm the rollback within {} s",
+                args.wait_secs
+            );
+            return exit::FAIL;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,655 @@
+//! End-to-end rollouts: the real `gate` binary drives a real HAProxy (runtime
+//! API) in front of real nginx backends, while a bounded load generator sends
+//! requests through HAProxy for the whole rollout and records which version
+//! answered each one. Nothing here is mocked.
+
+#[path = "services/mod.rs"]
+#[allow(dead_code)]
+mod services;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use services::rollout::{Backend, Load, LoadOptions, LoadReport, RolloutBed, now_ms};
+
+fn gate() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
+    cmd.env("GATE_USER", "ci");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    gate().args(args).output().expect("running gate")
+}
+
+fn spawn(args: &[&str]) -> Child {
+    gate()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning gate")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
+    Backend {
+        name,
+        version,
+        error_percent: 0,
+        healthy: true,
+    }
+}
+
+/// A spec in the bed's directory; `body` adds strategy tables and analyses.
+fn write_spec(bed: &RolloutBed, name: &str, strategy: &str, body: &str) -> PathBuf {
+    let text = format!(
+        r#"[rollout]
+name = "{name}"
+strategy = "{strategy}"
+state_dir = "state"
+
+[router]
+kind = "haproxy"
+admin_socket = "{socket}"
+backend = "web"
+
+[health]
+path = "/healthz"
+expect_status = 200
+timeout_ms = 1000
+
+{body}
+"#,
+        socket = bed.admin_socket.display()
+    );
+    let path = bed.dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const SIDES: &str = r#"
+[stable]
+servers = ["blue1"]
+version = "v1"
+
+[candidate]
+servers = ["green1"]
+version = "v2"
+"#;
+
+fn error_rate(interval: &str, min_samples: u32) -> String {
+    format!(
+        r#"
+[[analysis]]
+name = "error-rate"
+provider = "haproxy"
+query = "candidate_5xx_ratio"
+max = 0.01
+interval = "{interval}"
+min_samples = {min_samples}
+failure_limit = 0
+"#
+    )
+}
+
+fn events(bed: &RolloutBed, name: &str) -> Vec<Value> {
+    let path = bed.dir.join("state").join(format!("{name}.events.jsonl"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event is JSON"))
+        .collect()
+}
+
+fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+fn state(bed: &RolloutBed, name: &str) -> Value {
+    let path = bed.dir.join("state").join(format!("{name}.state.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Load that outlives any rollout here: stopped by the test.
+fn load(bed: &RolloutBed, rate: f64) -> Load {
+    Load::start(
+        &bed.frontend,
+        LoadOptions {
+            concurrency: 8,
+            rate_per_sec: Some(rate),
+            max_requests: 200_000,
+            max_duration: Duration::from_secs(240),
+        },
+    )
+}
+
+fn assert_no_failures(report: &LoadReport, min_total: usize) {
+    let failed = report.failed_samples();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed, e.g. {:?}",
+        failed.len(),
+        report.total(),
+        failed.iter().take(5).collect::<Vec<_>>()
+    );
+    assert!(
+        report.total() >= min_total,
+        "only {} requests were sent (need at least {min_total})",
+        report.total()
+    );
+}
+
+/// Waits (bounded) until the load has sent `n` requests.
+fn wait_requests(load: &Load, n: usize, limit: Duration) {
+    let until = Instant::now() + limit;
+    while load.count() < n && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_event(bed: &RolloutBed, name: &str, kind: &str, limit: Duration) -> Value {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(e) = of_kind(&events(bed, name), kind).last() {
+            return (*e).clone();
+        }
+        assert!(Instant::now() < until, "no `{kind}` event within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Each step's observed split is within ±5 points of its weight: the window
+/// runs from the step's router write to the next one (minus in-flight margins).
+fn assert_splits(report: &LoadReport, evs: &[Value], end_ms: u64) {
+    let steps: Vec<(u64, u64)> = of_kind(evs, "step")
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["applied_ts_ms"].as_u64()?,
+                e["candidate_percent"].as_u64()?,
+            ))
+        })
+        .collect();
+    assert!(!steps.is_empty(), "no step events");
+    for (i, (from, percent)) in steps.iter().enumerate() {
+        let to = steps.get(i + 1).map_or(end_ms, |s| s.0);
+        let (from, to) = (from + 100, to.saturating_sub(50));
+        let n: usize = report.split(from, to).values().sum();
+        if n < 200 {
+            continue;
+        }
+        let share = report.share("v2", from, to);
+        assert!(
+            (share - *percent as f64).abs() <= 5.0,
+            "step at {percent}%: observed {share:.1}% on v2 over {n} requests"
+        );
+    }
+}
+
+#[test]
+fn canary_moves_traffic_step_by_step_with_zero_failed_requests() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let spec = write_spec(
+        &bed,
+        "canary",
+        "canary",
+        &format!(
+            "{SIDES}\n[canary]\nsteps = [10, 50, 100]\npause = \"4s\"\n{}",
+            error_rate("1s", 50)
+        ),
+    );
+    let load = load(&bed, 1000.0);
+    wait_requests(&load, 300, Duration::from_secs(5));
+    let started = Instant::now();
+    let out = run(&["rollout", "--spec", spec.to_str().unwrap()]);
+    let took = started.elapsed();
+    wait_requests(&load, 10_500, Duration::from_secs(30));
+    let end = now_ms();
+    let report = load.stop();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let evs = events(&bed, "canary");
+    assert_no_failures(&report, 10_000);
+    assert_splits(
+        &report,
+        &evs,
+        of_kind(&evs, "promote")[0]["ts_ms"].as_u64().unwrap(),
+    );
+    let steps: Vec<u64> = of_kind(&evs, "step")
+        .iter()
+        .map(|e| e["candidate_percent"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![10, 50, 100]);
+    assert!(!of_kind(&evs, "analysis").is_empty(), "no analysis ran");
+    // After promotion every request goes to v2.
+    let split = report.split(end - 1000, end);
+    assert_eq!(split.get("v1"), None, "{split:?}");
+    let w = bed.weights();
+    assert_eq!((w["blue1"], w["green1"]), (0, 200));
+    assert_eq!(state(&bed, "canary")["phase"], "promoted");
+    eprintln!(
+        "canary: {} requests, 0 failed, rollout took {:.1} s",
+        report.total(),
+        took.as_secs_f64()
+    );
+    assert!(took < Duration::from_secs(300));
+}
+
+#[test]
+fn blue_green_switches_at_once_and_reports_switch_latency() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let spec = write_spec(
+        &bed,
+        "bg",
+        "blue-green",
+        &format!(
+            "{SIDES}\n[blue_green]\npost_promotion = \"3s\"\n{}",
+            error_rate("1s", 50)
+        ),
+    );
+    let load = load(&bed, 1500.0);
+    wait_requests(&load, 3000, Duration::from_secs(10));
+    let out = run(&["rollout", "--spec", spec.to_str().unwrap()]);
+    wait_requests(&load, 10_500, Duration::from_secs(30));
+    let report = load.stop();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_no_failures(&report, 10_000);
+    let evs = events(&bed, "bg");
+    let switch = of_kind(&evs, "step")
+        .into_iter()
+        .find(|e| e["candidate_percent"] == 100)
+        .expect("a switch to 100%")
+        .clone();
+    let decided = switch["decided_ts_ms"].as_u64().unwrap();
+    let first_v2 = report.first_at("v2", decided).expect("v2 answered");
+    let latency = first_v2.saturating_sub(decided);
+    eprintln!(
+        "blue-green: {} requests, 0 failed, switch latency {latency} ms (decision to first v2 response)",
+        report.total()
+    );
+    assert!(latency < 50, "switch latency {latency} ms");
+    // No v2 before the switch, no v1 from shortly after it.
+    assert!(report.split(0, decided).get("v2").is_none());
+    let applied = switch["applied_ts_ms"].as_u64().unwrap();
+    let late_v1 = report
+        .samples
+        .iter()
+        .filter(|s| s.at_ms > applied + 100 && s.version.as_deref() == Some("v1"))
+        .count();
+    assert_eq!(late_v1, 0);
+}
+
+#[test]
+fn rolling_replaces_each_server_after_draining_it() {
+    let bed = RolloutBed::start(
+        &[
+            backend("web1", "v1"),
+            backend("web2", "v1"),
+            backend("web3", "v1"),
+        ],
+        &[100, 100, 100],
+    );
+    let ctl = bed.dir.join("servers").join("{server}").join("ctl");
+    let spec = write_spec(
+        &bed,
+        "rolling",
+        "rolling",
+        &format!(
+            r#"
+[stable]
+servers = ["web1", "web2", "web3"]
+version = "v1"
+
+[candidate]
+version = "v2"
+
+[rolling]
+servers = ["web1", "web2", "web3"]
+start = "{ctl} start {{version}}"
+stop = "{ctl} stop"
+drain_timeout = "5s"
+pause = "1s"
+{}"#,
+            error_rate("500ms", 20),
+            ctl = ctl.display()
+        ),
+    );
+    let load = load(&bed, 1000.0);
+    wait_requests(&load, 300, Duration::from_secs(5));
+    let out = run(&["rollout", "--spec", spec.to_str().unwrap()]);
+    wait_requests(&load, 10_500, Duration::from_secs(30));
+    let end = now_ms();
+    let report = load.stop();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_no_failures(&report, 10_000);
+    let evs = events(&bed, "rolling");
+    assert_eq!(of_kind(&evs, "replace").len(), 3);
+    let split = report.split(end - 1000, end);
+    assert_eq!(
+        split.get("v1"),
+        None,
+        "v1 still answers after the rollout: {split:?}"
+    );
+    assert_eq!(
+        state(&bed, "rolling")["replaced"],
+        serde_json::json!(["web1", "web2", "web3"])
+    );
+    eprintln!("rolling: {} requests, 0 failed", report.total());
+}
+
+#[test]
+fn bad_canary_is_rolled_back_within_two_analysis_intervals() {
+    let bad = Backend {
+        name: "green1",
+        version: "v2",
+        error_percent: 5,
+        healthy: true,
+    };
+    let bed = RolloutBed::start(&[backend("blue1", "v1"), bad], &[100, 0]);
+    // 50% of 600 req/s gives the candidate ~300 samples per 1 s interval,
+    // three times min_samples: the first measurement is a verdict.
+    let spec = write_spec(
+        &bed,
+        "bad",
+        "canary",
+        &format!(
+            "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"30s\"\n{}",
+            error_rate("1s", 100)
+        ),
+    );
+    let load = load(&bed, 600.0);
+    wait_requests(&load, 300, Duration::from_secs(5));
+    let out = run(&["rollout", "--spec", spec.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let report = load.stop();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let evs = events(&bed, "bad");
+    let step = of_kind(&evs, "step")[0]["applied_ts_ms"].as_u64().unwrap();
+    let rollback = of_kind(&evs, "rollback")[0]["ts_ms"].as_u64().unwrap();
+    let verdicts: Vec<&Value> = of_kind(&evs, "analysis")
+        .into_iter()
+        .filter(|e| e["measurement"]["result"] == "failure")
+        .collect();
+    assert!(!verdicts.is_empty(), "no failed measurement: {evs:#?}");
+    assert!(
+        verdicts[0]["measurement"]["samples"].as_u64().unwrap() >= 100,
+        "verdict before min_samples"
+    );
+    let took = rollback - step;
+    eprintln!("bad canary: rolled back {took} ms after the step started (interval 1000 ms)");
+    assert!(took <= 2 * 1000 + 500, "rollback took {took} ms");
+    // After the rollback all traffic is on stable.
+    let done = of_kind(&evs, "rolled-back")[0]["ts_ms"].as_u64().unwrap();
+    let after = report.split(done + 100, report.stopped_ms);
+    assert!(
+        after.get("v2").is_none() && after.get("v1").is_some(),
+        "{after:?}"
+    );
+    let w = bed.weights();
+    assert_eq!(w["green1"], 0);
+    assert_eq!(state(&bed, "bad")["phase"], "rolled-back");
+}
+
+#[test]
+fn unhealthy_candidate_never_gets_traffic() {
+    let sick = Backend {
+        name: "green1",
+        version: "v2",
+        error_percent: 0,
+        healthy: false,
+    };
+    let bed = RolloutBed::start(&[backend("blue1", "v1"), sick], &[100, 0]);
+    let spec = write_spec(
+        &bed,
+        "sick",
+        "canary",
+        &format!("{SIDES}\n[canary]\nsteps = [10, 100]\npause = \"1s\"\n"),
+    );
+    let load = load(&bed, 300.0);
+    wait_requests(&load, 100, Duration::from_secs(5));
+    let out = run(&["rollout", "--spec", spec.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(300));
+    let report = load.stop();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_no_failures(&report, 100);
+    assert!(report.first_at("v2", 0).is_none(), "v2 answered a request");
+    let evs = events(&bed, "sick");
+    assert!(
+        of_kind(&evs, "step").is_empty(),
+        "weights were changed: {evs:#?}"
+    );
+    assert!(!of_kind(&evs, "health-failed").is_empty());
+    assert_eq!(bed.weights()["green1"], 0);
+}
+
+/// Kills `gate rollout` at every step boundary, including between the router
+/// write and the state fsync; each re-run finishes, and no request fails.
+#[test]
+fn killed_rollouts_resume_with_zero_failed_requests() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let load = load(&bed, 800.0);
+    wait_requests(&load, 300, Duration::from_secs(5));
+    let points = [
+        "after-state-write:1",
+        "after-intent:1",
+        "after-router-write:1",
+        "after-router-write:2",
+        "after-analysis:2",
+        "after-state-write:3",
+    ];
+    for (i, point) in points.iter().enumerate() {
+        let name = format!("crash{i}");
+        let spec = write_spec(
+            &bed,
+            &name,
+            "canary",
+            &format!(
+                "{SIDES}\n[canary]\nsteps = [20, 60, 100]\npause = \"600ms\"\n{}",
+                error_rate("300ms", 10)
+            ),
+        );
+        let spec = spec.to_str().unwrap();
+        let out = run(&["rollout", "--spec", spec, "--failpoint", point]);
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{point}: not killed: {}",
+            text(&out)
+        );
+        let st = state(&bed, &name);
+        let out = run(&["rollout", "--spec", spec]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{point}: re-run: {}",
+            text(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("resum"),
+            "{point}: the re-run did not resume ({st}): {}",
+            text(&out)
+        );
+        let w = bed.weights();
+        assert_eq!((w["blue1"], w["green1"]), (0, 200), "{point}");
+        // Back to v1 for the next round, as a new stable release would be.
+        bed.command("set server web/blue1 weight 100");
+        bed.command("set server web/green1 weight 0");
+    }
+    let report = load.stop();
+    assert_no_failures(&report, 1000);
+    eprintln!(
+        "crash safety: {} kills, {} requests, 0 failed",
+        points.len(),
+        report.total()
+    );
+}
+
+#[test]
+fn manual_gates_record_who_and_rollback_is_fast() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let spec = write_spec(
+        &bed,
+        "manual",
+        "canary",
+        &format!("{SIDES}\n[canary]\nsteps = [10, 50, 100]\npause = \"until-approved\"\n"),
+    );
+    let s = spec.to_str().unwrap();
+    let load = load(&bed, 500.0);
+    let child = spawn(&["rollout", "--spec", s]);
+    wait_event(&bed, "manual", "awaiting-approval", Duration::from_secs(20));
+
+    // A second rollout of the same spec is refused by the lock.
+    let second = run(&["rollout", "--spec", s]);
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already running"));
+
+    let status = run(&["status", "--spec", s, "--format", "json"]);
+    let st: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(st["step"], 1);
+    assert_eq!(st["candidate_percent"], 10);
+    assert_eq!(st["running"], true);
+    assert_eq!(st["router_candidate_percent"], 10);
+
+    let ok = run(&["approve", "--spec", s, "--by", "alice"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    // The next step is reached, and waits again.
+    let until = Instant::now() + Duration::from_secs(20);
+    while state(&bed, "manual")["step"] != 2 {
+        assert!(Instant::now() < until, "step 2 not reached after approval");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let approvals = state(&bed, "manual")["approvals"].clone();
+    assert_eq!(approvals[0][0], 1);
+    assert_eq!(approvals[0][1]["by"], "alice");
+    assert!(approvals[0][1]["at"].as_str().unwrap().ends_with('Z'));
+    std::thread::sleep(Duration::from_millis(500));
+
+    let t0 = now_ms();
+    let rb = run(&["rollback", "--spec", s, "--by", "bob"]);
+    assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
+    let rollout = child.wait_with_output().unwrap();
+    assert_eq!(rollout.status.code(), Some(1), "{}", text(&rollout));
+    std::thread::sleep(Duration::from_millis(500));
+    let report = load.stop();
+    assert_no_failures(&report, 500);
+    let last_v2 = report.last_at("v2").expect("v2 served during the canary");
+    let rollback_ms = last_v2.saturating_sub(t0);
+    eprintln!("rollback: last v2 response {rollback_ms} ms after `gate rollback` started");
+    assert!(rollback_ms < 1000, "rollback took {rollback_ms} ms");
+    let st = state(&bed, "manual");
+    assert_eq!(st["phase"], "rolled-back");
+    assert!(st["outcome"].as_str().unwrap().contains("by bob"), "{st}");
+    assert_eq!(bed.weights()["green1"], 0);
+}
+
+#[test]
+fn failed_preflight_stops_before_any_traffic_moves_and_hooks_run() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let policy = bed.dir.join("preflight.toml");
+    std::fs::write(
+        &policy,
+        r#"[policy]
+name = "preflight"
+
+[[gate]]
+name = "preflight"
+checks = ["config.env-vars"]
+
+[[check]]
+id = "config.env-vars"
+params = { required = ["GATE_TEST_SURELY_UNSET_VARIABLE"] }
+
+[[plugin]]
+name = "config"
+[plugin.grants]
+env = ["GATE_TEST_SURELY_UNSET_VARIABLE"]
+"#,
+    )
+    .unwrap();
+    let marker = bed.dir.join("hooks.log");
+    let body = format!(
+        "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"200ms\"\n\n[hooks]\npre_rollout = [\"echo pre-$GATE_CANDIDATE_VERSION >> {m}\"]\npost_promote = [\"echo post-promote >> {m}\"]\n",
+        m = marker.display()
+    );
+    let spec = write_spec(&bed, "pf", "canary", &body);
+    let text_spec = std::fs::read_to_string(&spec).unwrap().replace(
+        "state_dir = \"state\"",
+        &format!(
+            "state_dir = \"state\"\npreflight = {{ policy = \"{}\", gate = \"preflight\" }}",
+            policy.display()
+        ),
+    );
+    std::fs::write(&spec, text_spec).unwrap();
+    let out = run(&["rollout", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pre-flight failed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(bed.weights()["green1"], 0);
+    assert!(
+        !marker.exists(),
+        "pre_rollout ran although pre-flight failed"
+    );
+    assert_eq!(state(&bed, "pf")["phase"], "aborted");
+
+    // The same rollout without the pre-flight gate runs its hooks in order.
+    let plain = write_spec(&bed, "hooks", "canary", &body);
+    let out = run(&["rollout", "--spec", plain.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "pre-v2\npost-promote\n"
+    );
+}
+
+#[test]
+fn bad_specs_exit_2_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.toml");
+    std::fs::write(
+        &path,
+        "[rollout]\nname = \"web\"\nstrategy = \"canary\"\n\n[router]\nkind = \"haproxy\"\nadmin_socket = \"/nonexistent.sock\"\nbackend = \"web\"\n\n[stable]\nservers = [\"a\"]\n\n[candidate]\nservers = [\"b\"]\n\n[canary]\nsteps = [50, 10]\n",
+    )
+    .unwrap();
+    let out = run(&["rollout", "--spec", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:17:1:", path.display())), "{err}");
+
+    // A router that isn't there: nothing moves, exit 1, the message names the socket.
+    let ok = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[50, 10]", "[50, 100]");
+    std::fs::write(&path, ok).unwrap();
+    let out = run(&["rollout", "--spec", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.sock"));
+    let _ = Path::new("unused");
+}
