@@ -297,9 +297,30 @@ fn docs_cover_every_rule() {
 /// and the first positive case of each rule.
 fn rules_markdown() -> String {
     let files = case_files();
-    let mut out = String::new();
+    let mut out = String::from("| rule | severity | a hit | |\n|---|---|---|---|\n");
     for rule in rules::RULES.iter().chain(rules::PSEUDO_RULES) {
-        out.push_str(&format!("### `{}`: {}\n\n", rule.id, rule.title));
+        let pseudo = rules::PSEUDO_RULES.iter().any(|p| p.id == rule.id);
+        out.push_str(&format!(
+            "| [`{id}`](#{id}) | {} | {} | {} |\n",
+            rule.severity.name(),
+            if pseudo {
+                "note"
+            } else if rule.blocking {
+                "fail"
+            } else {
+                "warn"
+            },
+            if rule.opt_in { "opt-in" } else { "" },
+            id = rule.id
+        ));
+    }
+    out.push('\n');
+    for rule in rules::RULES.iter().chain(rules::PSEUDO_RULES) {
+        out.push_str(&format!(
+            "<a id=\"{id}\"></a>\n\n### `{id}`: {}\n\n",
+            rule.title,
+            id = rule.id
+        ));
         let outcome = if rule.blocking {
             "fails the check"
         } else {
