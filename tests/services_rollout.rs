@@ -97,6 +97,7 @@ fn weights_move_all_traffic_between_versions() {
     let switch_ms = now_ms();
     assert_eq!(bed.command("set server web/green1 weight 100").trim(), "");
     assert_eq!(bed.command("set server web/blue1 weight 0").trim(), "");
+    let switched_ms = now_ms();
     thread::sleep(Duration::from_millis(1500));
     let report = load.stop();
     eprintln!("{}", report.summary());
@@ -106,13 +107,13 @@ fn weights_move_all_traffic_between_versions() {
     assert_eq!(before.get("v2"), None, "{before:?}");
     // Requests in flight at the switch may still land on v1; 200 ms later
     // everything is v2.
-    let after = report.split(switch_ms + 200, u64::MAX);
+    let after = report.split(switched_ms + 200, u64::MAX);
     assert!(after["v2"] > 300, "{after:?}");
     assert_eq!(after.get("v1"), None, "{after:?}");
     let first_v2 = report.first_at("v2", 0).unwrap();
     assert!(first_v2 >= switch_ms, "v2 before the switch");
-    assert!(report.last_at("v1").unwrap() < switch_ms + 200);
-    assert_eq!(report.share("v2", switch_ms + 200, u64::MAX), 100.0);
+    assert!(report.last_at("v1").unwrap() < switched_ms + 200);
+    assert_eq!(report.share("v2", switched_ms + 200, u64::MAX), 100.0);
     let weights = bed.weights();
     assert_eq!((weights["blue1"], weights["green1"]), (0, 100));
 }
@@ -237,6 +238,10 @@ fn drained_server_is_replaced_without_a_failed_request() {
         bed.dir.join("servers").join("green1").join("ctl"),
         "documented ctl path"
     );
+    assert_eq!(
+        bed.ctl_pattern().replace("{server}", "green1"),
+        ctl.display().to_string()
+    );
     let load = Load::start(&bed.frontend, paced(300.0, 6000));
     thread::sleep(Duration::from_millis(700));
 
@@ -266,9 +271,10 @@ fn drained_server_is_replaced_without_a_failed_request() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&status.stdout), "running v3\n");
     bed.wait_up("green1");
+    let ready_ms = now_ms();
     bed.command("set server web/green1 state ready");
     bed.command("set server web/green1 weight 100");
-    let ready_ms = now_ms();
+    let weighted_ms = now_ms();
     thread::sleep(Duration::from_millis(1000));
     let report = load.stop();
     eprintln!("{}", report.summary());
@@ -279,7 +285,7 @@ fn drained_server_is_replaced_without_a_failed_request() {
     let first_v3 = report.first_at("v3", 0).expect("v3 served");
     assert!(first_v3 >= ready_ms);
     assert!(report.last_at("v2").unwrap() < ready_ms);
-    let after = report.share("v3", ready_ms + 200, u64::MAX);
+    let after = report.share("v3", weighted_ms + 200, u64::MAX);
     assert!((35.0..=65.0).contains(&after), "{}", report.summary());
     assert_eq!(
         std::fs::read_to_string(bed.dir.join("servers/green1/version")).unwrap(),
@@ -417,4 +423,24 @@ fn load_records_connection_errors() {
         report.samples
     );
     assert_eq!(report.connections, 0);
+}
+
+#[test]
+fn a_panicking_test_leaves_nothing_running() {
+    let _serial = serial();
+    let ports = Mutex::new(Vec::new());
+    let result = std::panic::catch_unwind(|| {
+        let bed = RolloutBed::start(&[backend("blue1", "v1"), backend("green1", "v2")], &[1, 1]);
+        let mut ports = ports.lock().unwrap();
+        ports.extend(bed.servers.iter().map(|s| s.port));
+        ports.push(bed.frontend.rsplit(':').next().unwrap().parse().unwrap());
+        drop(ports);
+        panic!("a failing rollout test");
+    });
+    assert!(result.is_err());
+    let ports = ports.into_inner().unwrap();
+    assert_eq!(ports.len(), 3);
+    for port in ports {
+        assert!(!services::port_open(port), "port {port} open after a panic");
+    }
 }

@@ -104,7 +104,33 @@ pub struct RolloutBed {
     pub dir: PathBuf,
     prometheus: Option<Prometheus>,
     haproxy: Option<Proc>,
+    /// Dropped after HAProxy is stopped, before the directory goes.
+    nginx: NginxGuard,
     _tmp: tempfile::TempDir,
+}
+
+/// Runs `ctl stop` for every server started so far when dropped (also when
+/// [`RolloutBed::start`] panics half-way).
+struct NginxGuard(Vec<PathBuf>);
+
+impl Drop for NginxGuard {
+    fn drop(&mut self) {
+        // In parallel: each waits for its nginx to exit.
+        let stoppers: Vec<_> = self
+            .0
+            .drain(..)
+            .map(|ctl| {
+                thread::spawn(move || {
+                    if let Err(e) = run_ctl(&ctl, &["stop"]) {
+                        eprintln!("rollout bed: {e}");
+                    }
+                })
+            })
+            .collect();
+        for stopper in stoppers {
+            let _ = stopper.join();
+        }
+    }
 }
 
 /// Health-check interval and thresholds of every server (`check inter
@@ -316,6 +342,7 @@ impl RolloutBed {
         let dir = tmp.path().to_path_buf();
 
         let mut bed_servers = Vec::new();
+        let mut nginx = NginxGuard(Vec::new());
         for backend in servers {
             assert!(backend.error_percent <= 100, "error_percent 0..=100");
             assert!(
@@ -342,7 +369,12 @@ impl RolloutBed {
             let (port, ctl) = start_with_retry(&format!("nginx {}", backend.name), || {
                 let port = free_port();
                 let ctl = write_ctl(&server_dir, backend.name, port, &nginx_bin);
-                match run_ctl(&ctl, &args) {
+                let started = run_ctl(&ctl, &args);
+                // Even a failed start may leave an nginx behind.
+                if !nginx.0.contains(&ctl) {
+                    nginx.0.push(ctl.clone());
+                }
+                match started {
                     Ok(_) => Ok((port, ctl)),
                     Err(message) => Err(StartFailure {
                         port_in_use: message
@@ -438,6 +470,7 @@ impl RolloutBed {
             dir,
             prometheus: None,
             haproxy: Some(proc),
+            nginx,
             _tmp: tmp,
         };
         for backend in servers {
@@ -478,6 +511,13 @@ impl RolloutBed {
             .iter()
             .find(|s| s.name == name)
             .unwrap_or_else(|| panic!("no server {name} in the rollout bed"))
+    }
+
+    /// `<dir>/servers/{server}/ctl`: the ctl path with the rollout spec's
+    /// `{server}` placeholder, e.g. `format!("{} start {{version}}",
+    /// bed.ctl_pattern())` for a spec's `start` command.
+    pub fn ctl_pattern(&self) -> String {
+        format!("{}/servers/{{server}}/ctl", self.dir.display())
     }
 
     /// One runtime-API command (e.g. `set server web/green1 weight 100`);
@@ -654,22 +694,7 @@ impl Drop for RolloutBed {
         if let Some(mut proc) = self.haproxy.take() {
             proc.stop();
         }
-        // Stop the servers in parallel: each waits for its nginx to exit.
-        let stoppers: Vec<_> = self
-            .servers
-            .iter()
-            .map(|s| {
-                let ctl = s.ctl.clone();
-                thread::spawn(move || {
-                    if let Err(e) = run_ctl(&ctl, &["stop"]) {
-                        eprintln!("rollout bed: {e}");
-                    }
-                })
-            })
-            .collect();
-        for stopper in stoppers {
-            let _ = stopper.join();
-        }
+        // Then `self.nginx` drops: `ctl stop` for every server.
     }
 }
 
