@@ -4,10 +4,9 @@
 //! answered each one. Nothing here is mocked.
 
 #[path = "services/mod.rs"]
-#[allow(dead_code)]
 mod services;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -285,7 +284,7 @@ fn blue_green_switches_at_once_and_reports_switch_latency() {
     );
     assert!(latency < 50, "switch latency {latency} ms");
     // No v2 before the switch, no v1 from shortly after it.
-    assert!(report.split(0, decided).get("v2").is_none());
+    assert!(!report.split(0, decided).contains_key("v2"));
     let applied = switch["applied_ts_ms"].as_u64().unwrap();
     let late_v1 = report
         .samples
@@ -398,7 +397,7 @@ fn bad_canary_is_rolled_back_within_two_analysis_intervals() {
     let done = of_kind(&evs, "rolled-back")[0]["ts_ms"].as_u64().unwrap();
     let after = report.split(done + 100, report.stopped_ms);
     assert!(
-        after.get("v2").is_none() && after.get("v1").is_some(),
+        !after.contains_key("v2") && after.contains_key("v1"),
         "{after:?}"
     );
     let w = bed.weights();
@@ -651,5 +650,4 @@ fn bad_specs_exit_2_with_file_line_and_column() {
     let out = run(&["rollout", "--spec", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.sock"));
-    let _ = Path::new("unused");
 }

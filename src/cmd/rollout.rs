@@ -48,7 +48,7 @@ pub struct CommandArgs {
     pub wait_secs: u64,
 }
 
-fn load_spec(path: &PathBuf) -> Result<Spec, u8> {
+fn load_spec(path: &std::path::Path) -> Result<Spec, u8> {
     Spec::load(path).map_err(|e| {
         eprintln!("{e}");
         exit::ERROR

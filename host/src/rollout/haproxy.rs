@@ -58,7 +58,7 @@ impl HaproxyDriver {
 }
 
 /// Rows of a `# name name …` headed, space- or comma-separated table.
-fn table<'a>(text: &'a str, sep: char) -> Vec<BTreeMap<&'a str, &'a str>> {
+fn table(text: &str, sep: char) -> Vec<BTreeMap<&str, &str>> {
     let mut header: Vec<&str> = Vec::new();
     let mut rows = Vec::new();
     for line in text.lines() {
