@@ -40,6 +40,9 @@ enum Command {
     /// List the checks that built-in (and a policy's external) plugins provide
     #[command(subcommand)]
     Checks(cmd::checks::ChecksCommand),
+    /// Lint, plan and trace SQL migrations
+    #[command(subcommand)]
+    Migrate(cmd::migrate::MigrateCommand),
     /// Run a rollout spec to promotion or rollback (blue-green, canary, rolling)
     Rollout(cmd::rollout::RolloutArgs),
     /// Show a rollout's phase, step, router weights and last analysis
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
             Command::Evaluate(args) => cmd::evaluate::run(args).await,
             Command::Policy(c) => cmd::policy::run(c).await,
             Command::Checks(c) => cmd::checks::run(c).await,
+            Command::Migrate(c) => cmd::migrate::run(c).await,
             Command::Rollout(a) => cmd::rollout::rollout(a).await,
             Command::Status(a) => cmd::rollout::status(a).await,
             Command::Promote(a) => cmd::rollout::approve(a, true).await,

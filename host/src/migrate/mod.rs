@@ -3,3 +3,6 @@
 //! and traces against a scratch PostgreSQL.
 
 pub mod layout;
+pub mod lint;
+pub mod plan;
+pub mod trace;

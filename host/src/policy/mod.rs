@@ -25,6 +25,7 @@ mod raw;
 mod source;
 mod validate;
 
+pub(crate) use decode::did_you_mean;
 pub use load::{LoadOptions, load};
 
 /// Where a policy item was written: file, line and column (1-based).

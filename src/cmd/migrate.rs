@@ -1,0 +1,278 @@
+//! `gate migrate`: lint, plan, list rules and trace SQL migrations.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gate_host::clock::Clock;
+use gate_host::migrate::layout::{Migration, Tool};
+use gate_host::migrate::lint::{self, Context, MigrateError};
+use gate_host::migrate::trace::{self, TraceOptions};
+use gate_host::policy::{MigrationsConfig, Policy};
+use gate_host::report::{self, Format, RenderOptions, Report, Verdict};
+
+use super::shared;
+use crate::exit;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum MigrateCommand {
+    /// Validate SQL migrations: locking, compatibility, expand/contract (exit 1 on a blocking finding)
+    Lint(LintArgs),
+    /// Show each statement's phase (expand, data, contract, breaking) and the safe sequence for risky ones
+    Plan(PlanArgs),
+    /// List the validator's rules
+    Rules {
+        /// Output format
+        #[arg(long, short, default_value = "human", value_parser = ["human", "json"])]
+        format: String,
+    },
+    /// Apply migrations to a scratch PostgreSQL and report locks, rewrites and unvalidated constraints
+    Trace(TraceArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Source {
+    /// Policy file whose [migrations] table configures the validator
+    #[arg(long, short)]
+    pub policy: Option<PathBuf>,
+    /// Migration layout instead of detecting it
+    #[arg(long, value_parser = ["sqlx", "diesel", "dbmate", "flyway", "golang-migrate", "plain"])]
+    pub layout: Option<String>,
+    /// Migration directories or files (default: the policy's [migrations] paths)
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// Report format
+    #[arg(long, short, default_value = "human", value_parser = ["human", "json", "sarif", "junit", "github", "markdown"])]
+    pub format: String,
+    /// Write the report to this file instead of stdout
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub source: Source,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// The [connections.NAME] to trace on; it must be marked `scratch = true`
+    #[arg(long, short = 'c')]
+    pub connection: String,
+    /// Commit the migrations instead of rolling them back
+    #[arg(long)]
+    pub commit: bool,
+    /// Apply each up then its down, and report schema differences from before
+    #[arg(long)]
+    pub verify_down: bool,
+    /// lock_timeout gate sets before each migration
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+    /// Report format
+    #[arg(long, short, default_value = "human", value_parser = ["human", "json", "sarif", "junit", "github", "markdown"])]
+    pub format: String,
+    /// Write the report to this file instead of stdout
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a duration such as 5s or 500ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" | "min" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("`{s}`: use ms, s or m, e.g. 5s")),
+    }
+}
+
+pub async fn run(cmd: MigrateCommand) -> u8 {
+    let result = match cmd {
+        MigrateCommand::Lint(args) => lint_cmd(args).await,
+        MigrateCommand::Plan(args) => plan_cmd(args).await,
+        MigrateCommand::Rules { format } => rules_cmd(&format).await,
+        MigrateCommand::Trace(args) => trace_cmd(args).await,
+    };
+    match result {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+fn fail(e: MigrateError) -> u8 {
+    eprintln!("error: {e}");
+    exit::ERROR
+}
+
+/// The policy (if any), its [migrations] config and the command's context.
+fn setup(source: &Source) -> Result<(Option<Policy>, MigrationsConfig, Context), u8> {
+    let clock = shared::clock()?;
+    let policy = match &source.policy {
+        Some(p) => Some(shared::load_policy(p, clock)?),
+        None => None,
+    };
+    let config = policy
+        .as_ref()
+        .map(|p| p.migrations.clone())
+        .unwrap_or_else(|| MigrationsConfig {
+            assume_in_transaction: true,
+            ..MigrationsConfig::default()
+        });
+    let ctx = Context {
+        cwd: shared::cwd()?,
+        clock,
+        policy_name: policy
+            .as_ref()
+            .map_or_else(|| "migrations".to_string(), |p| p.name.clone()),
+        policy_file: source
+            .policy
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "built-in defaults".to_string()),
+        started: crate::process_started(),
+        tool: source.layout.as_deref().and_then(Tool::parse),
+    };
+    Ok((policy, config, ctx))
+}
+
+async fn load(
+    source: &Source,
+) -> Result<
+    (
+        Option<Policy>,
+        MigrationsConfig,
+        Context,
+        Vec<Migration>,
+        std::sync::Arc<gate_host::plugin::Runtime>,
+        gate_host::plugin::LoadedValidator,
+    ),
+    u8,
+> {
+    let (policy, config, ctx) = setup(source)?;
+    let migrations = lint::discover(&source.paths, &config, &ctx).map_err(fail)?;
+    let runtime = shared::runtime()?;
+    let validator = lint::load_validator(&runtime, policy.as_ref(), &ctx.cwd, ctx.clock)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    lint::check_rule_ids(&config, &validator).map_err(fail)?;
+    Ok((policy, config, ctx, migrations, runtime, validator))
+}
+
+fn emit(report: &Report, format: &str, output: Option<&Path>) -> Result<(), u8> {
+    let format = Format::parse(format).ok_or(exit::ERROR)?;
+    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
+    let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
+    let text = match format {
+        Format::Json => lint::render_json(report),
+        f => report::render(report, f, RenderOptions { color }),
+    };
+    match output {
+        Some(path) => std::fs::write(path, &text).map_err(|e| {
+            eprintln!("error: writing {}: {e}", path.display());
+            exit::ERROR
+        })?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+    Ok(())
+}
+
+fn verdict(report: &Report) -> u8 {
+    match report.verdict {
+        Verdict::Pass => exit::PASS,
+        Verdict::Fail => exit::FAIL,
+    }
+}
+
+async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
+    let (_, config, ctx, migrations, runtime, validator) = load(&args.source).await?;
+    let report = lint::lint(&runtime, &validator, &migrations, &config, &ctx)
+        .await
+        .map_err(fail)?;
+    emit(&report, &args.format, args.output.as_deref())?;
+    Ok(verdict(&report))
+}
+
+async fn plan_cmd(args: PlanArgs) -> Result<u8, u8> {
+    let (_, config, _, migrations, runtime, validator) = load(&args.source).await?;
+    let (findings, _, _) = lint::validate(&runtime, &validator, &migrations, &config)
+        .await
+        .map_err(fail)?;
+    print!(
+        "{}",
+        gate_host::migrate::plan::render(&migrations, &findings)
+    );
+    Ok(exit::PASS)
+}
+
+async fn rules_cmd(format: &str) -> Result<u8, u8> {
+    let clock: Clock = shared::clock()?;
+    let runtime = shared::runtime()?;
+    let validator = lint::load_validator(&runtime, None, &shared::cwd()?, clock)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&validator.meta.checks).expect("serialisable")
+        );
+        return Ok(exit::PASS);
+    }
+    let width = validator
+        .meta
+        .checks
+        .iter()
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{} {} — {}",
+        validator.meta.id, validator.meta.version, validator.meta.description
+    );
+    for c in &validator.meta.checks {
+        println!(
+            "  {:<width$}  {:<8}  {}",
+            c.id,
+            c.default_severity.as_str(),
+            c.title
+        );
+    }
+    Ok(exit::PASS)
+}
+
+async fn trace_cmd(args: TraceArgs) -> Result<u8, u8> {
+    let (policy, config, ctx) = setup(&args.source)?;
+    let Some(policy) = policy else {
+        eprintln!(
+            "error: `gate migrate trace` needs --policy: the connection comes from its [connections.{}]",
+            args.connection
+        );
+        return Err(exit::ERROR);
+    };
+    let migrations = lint::discover(&args.source.paths, &config, &ctx).map_err(fail)?;
+    let options = TraceOptions {
+        connection: args.connection.clone(),
+        commit: args.commit,
+        verify_down: args.verify_down,
+        lock_timeout: args.lock_timeout,
+    };
+    let report = trace::trace(&policy, &migrations, &options, &ctx)
+        .await
+        .map_err(fail)?;
+    emit(&report, &args.format, args.output.as_deref())?;
+    Ok(verdict(&report))
+}

@@ -1,0 +1,416 @@
+//! `gate migrate lint`, `plan` and `rules` end to end: the real binary and
+//! the real validator component over fixture migrations.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/migrations");
+
+/// Copies `tests/fixtures/migrations/<name>` into the workspace as `<name>`.
+fn fixture(ws: &Workspace, name: &str) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    copy(&Path::new(FIXTURES).join(name), &ws.path().join(name));
+}
+
+fn findings(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["gates"][0]["checks"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .clone()
+}
+
+fn by_rule<'a>(fs: &'a [serde_json::Value], rule: &str) -> Vec<&'a serde_json::Value> {
+    fs.iter().filter(|f| f["rule"] == rule).collect()
+}
+
+#[test]
+fn lint_json_has_flat_fields_and_exits_1_on_a_blocking_finding() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    let out = ws.gate(&["migrate", "lint", "--format", "json", "sqlx"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(report["gates"][0]["name"], "migrations");
+    let check = &report["gates"][0]["checks"][0];
+    assert_eq!(check["id"], "migrations");
+    assert_eq!(check["status"], "fail");
+    assert_eq!(check["blocking"], true);
+    let fs = findings(&report);
+    let index = by_rule(&fs, "create-index-not-concurrently");
+    assert_eq!(index.len(), 1, "{fs:#?}");
+    let f = index[0];
+    assert_eq!(f["status"], "fail");
+    assert_eq!(f["severity"], "high");
+    assert_eq!(f["file"], "sqlx/20240101000000_add_index.sql");
+    assert_eq!(f["line"], 3);
+    assert_eq!(f["location"]["line"], 3);
+    assert_eq!(f["classification"], "expand");
+    assert_eq!(f["evidence"]["classification"], "expand");
+    assert!(f["message"].as_str().unwrap().len() > 10);
+    assert!(f["remediation"].is_string());
+    // The breaking rename carries its expand/contract plan.
+    let rename = by_rule(&fs, "rename-column");
+    assert_eq!(rename[0]["classification"], "breaking");
+    assert_eq!(rename[0]["file"], "sqlx/20240104000000_rename.sql");
+    let plan: Vec<String> =
+        serde_json::from_str(rename[0]["evidence"]["plan"].as_str().unwrap()).unwrap();
+    assert!(plan.len() >= 2, "{plan:?}");
+    // Every file has a summary; one parse-coverage finding per run.
+    assert_eq!(by_rule(&fs, "file-summary").len(), 4);
+    assert_eq!(by_rule(&fs, "parse-coverage").len(), 1);
+}
+
+#[test]
+fn inline_ignore_skips_with_its_reason_and_unused_ignores_warn() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    let out = ws.gate(&[
+        "migrate",
+        "lint",
+        "--format",
+        "json",
+        "sqlx/20240102000000_drop_column.sql",
+    ]);
+    // Only a skip and a warning: exit 0.
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let fs = findings(&json(&out));
+    let drop = by_rule(&fs, "drop-column");
+    assert_eq!(drop[0]["status"], "skip");
+    assert_eq!(
+        drop[0]["evidence"]["ignored"],
+        "the column was unused since release 41"
+    );
+    let unused = by_rule(&fs, "unused-ignore");
+    assert_eq!(unused.len(), 1, "{fs:#?}");
+    assert_eq!(unused[0]["status"], "warn");
+    assert_eq!(unused[0]["line"], 4);
+}
+
+#[test]
+fn non_transactional_file_is_passed_as_such() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    let out = ws.gate(&[
+        "migrate",
+        "lint",
+        "--format",
+        "json",
+        "sqlx/20240103000000_concurrently.sql",
+    ]);
+    let fs = findings(&json(&out));
+    // `-- no-transaction`: CONCURRENTLY is allowed, so no concurrently-in-transaction.
+    assert!(
+        by_rule(&fs, "concurrently-in-transaction").is_empty(),
+        "{fs:#?}"
+    );
+    assert_eq!(
+        by_rule(&fs, "file-summary")[0]["evidence"]["in_transaction"],
+        "false"
+    );
+
+    // The same statement in a file run inside a transaction is flagged.
+    ws.write(
+        "tx/20240101000000_idx.sql",
+        "SET lock_timeout = '1s';\nCREATE INDEX CONCURRENTLY i ON users (name);\n",
+    );
+    let out = ws.gate(&["migrate", "lint", "--format", "json", "tx"]);
+    let fs = findings(&json(&out));
+    assert_eq!(
+        by_rule(&fs, "concurrently-in-transaction").len(),
+        1,
+        "{fs:#?}"
+    );
+}
+
+#[test]
+fn migrations_table_sets_pg_version_and_exclude() {
+    let ws = Workspace::new();
+    ws.write(
+        "m/1_default.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN score integer DEFAULT 0;\n",
+    );
+    let policy = |body: &str| format!("[policy]\nname = \"m\"\n\n[migrations]\n{body}\n");
+    ws.write("pg10.toml", &policy("pg_version = 10"));
+    ws.write("pg15.toml", &policy("pg_version = 15"));
+    ws.write(
+        "excluded.toml",
+        &policy("pg_version = 10\nexclude = [\"add-column-volatile-default\"]"),
+    );
+
+    let out = ws.gate(&[
+        "migrate",
+        "lint",
+        "--policy",
+        "pg10.toml",
+        "-f",
+        "json",
+        "m",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let fs = findings(&json(&out));
+    let hit = by_rule(&fs, "add-column-volatile-default");
+    assert_eq!(hit.len(), 1, "{fs:#?}");
+    assert_eq!(hit[0]["evidence"]["pg_version"], "10");
+    assert_eq!(json(&out)["policy"], "m");
+
+    // From PostgreSQL 11 a constant default is a catalog-only change.
+    let out = ws.gate(&[
+        "migrate",
+        "lint",
+        "--policy",
+        "pg15.toml",
+        "-f",
+        "json",
+        "m",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(by_rule(&findings(&json(&out)), "add-column-volatile-default").is_empty());
+
+    let out = ws.gate(&[
+        "migrate",
+        "lint",
+        "--policy",
+        "excluded.toml",
+        "-f",
+        "json",
+        "m",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(by_rule(&findings(&json(&out)), "add-column-volatile-default").is_empty());
+}
+
+#[test]
+fn paths_come_from_the_policy_when_none_are_given() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    ws.write(
+        "policy.toml",
+        "[policy]\nname = \"m\"\n\n[migrations]\npaths = [\"sqlx\"]\n",
+    );
+    let out = ws.gate(&["migrate", "lint", "--policy", "policy.toml", "-f", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(by_rule(&findings(&json(&out)), "file-summary").len(), 4);
+
+    let out = ws.gate(&["migrate", "lint"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no migration paths"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_migrations_config_is_a_policy_error_with_location_and_suggestion() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    ws.write(
+        "bad.toml",
+        "[policy]\nname = \"m\"\n\n[migrations]\npg_version = 5\nexclude = [\"Bad_Rule\"]\nassume_in_transactions = true\n",
+    );
+    let out = ws.gate(&["migrate", "lint", "--policy", "bad.toml", "sqlx"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.toml:5:14: error: `pg_version = 5`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml:6:12: error: invalid rule id `Bad_Rule`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `bad-rule`?"), "{err}");
+    assert!(
+        err.contains("bad.toml:7:1: error: unknown key `assume_in_transactions` in [migrations]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean `assume_in_transaction`?"),
+        "{err}"
+    );
+
+    // A well-formed id the validator does not know: caught once it loads.
+    ws.write(
+        "typo.toml",
+        "[policy]\nname = \"m\"\n\n[migrations]\nexclude = [\"prefer-bigints\"]\n",
+    );
+    let out = ws.gate(&["migrate", "lint", "--policy", "typo.toml", "sqlx"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("typo.toml:5:12: unknown rule `prefer-bigints`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `prefer-bigint`?"), "{err}");
+}
+
+#[test]
+fn missing_path_and_bad_layout_are_usage_errors() {
+    let ws = Workspace::new();
+    let out = ws.gate(&["migrate", "lint", "nope"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("nope: no such file or directory"));
+    let out = ws.gate(&["migrate", "lint", "--layout", "liquibase", "x"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn clean_migrations_exit_0() {
+    let ws = Workspace::new();
+    ws.write(
+        "m/20240101000000_create.sql",
+        "CREATE TABLE accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);\n",
+    );
+    let out = ws.gate(&["migrate", "lint", "-f", "json", "m"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(json(&out)["verdict"], "pass");
+}
+
+#[test]
+fn every_report_format_renders() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    for format in ["human", "sarif", "junit", "github", "markdown"] {
+        let out = ws.gate(&["migrate", "lint", "--format", format, "sqlx"]);
+        assert_eq!(code(&out), 1, "{format}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("20240101000000_add_index.sql"),
+            "{format}: {}",
+            stdout(&out)
+        );
+    }
+    let out = ws.gate(&["migrate", "lint", "-f", "json", "-o", "out.json", "sqlx"]);
+    assert_eq!(code(&out), 1);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("out.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["verdict"], "fail");
+}
+
+#[test]
+fn human_lint_report_snapshot() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    let out = ws.gate_env(
+        &["migrate", "lint", "sqlx"],
+        &[("GATE_TEST_NOW", "2026-11-26T12:00:00Z")],
+    );
+    assert_eq!(code(&out), 1);
+    // Durations vary from run to run.
+    let text = regex_lite(&stdout(&out));
+    insta::assert_snapshot!("migrate_lint_human", text);
+}
+
+/// Replaces `N ms` with `_ ms`.
+fn regex_lite(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(" ms") {
+        let head = &rest[..i];
+        let digits = head.chars().rev().take_while(char::is_ascii_digit).count();
+        out.push_str(&head[..head.len() - digits]);
+        out.push_str(if digits > 0 { "_ ms" } else { " ms" });
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn plan_prints_phases_and_numbered_safe_sequences() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    let out = ws.gate(&["migrate", "plan", "sqlx"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("sqlx/20240103000000_concurrently.sql (sqlx, outside a transaction)"),
+        "{text}"
+    );
+    assert!(text.contains("sqlx/20240101000000_add_index.sql (sqlx, in a transaction)"));
+    let rename = text
+        .split("\n\n")
+        .find(|b| b.starts_with("sqlx/20240104000000_rename.sql"))
+        .unwrap();
+    assert!(
+        rename.contains("L2  breaking  ALTER TABLE users RENAME COLUMN name TO full_name"),
+        "{rename}"
+    );
+    assert!(rename.contains("L2 rename-column [breaking]"), "{rename}");
+    assert!(rename.contains("      1. "), "{rename}");
+    assert!(rename.contains("      2. "), "{rename}");
+    assert!(rename.contains("phases: 1 expand, 1 breaking") || rename.contains("breaking"));
+}
+
+#[test]
+fn rules_lists_the_validator_rules() {
+    let ws = Workspace::new();
+    let out = ws.gate(&["migrate", "rules", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rules = json(&out);
+    let ids: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "create-index-not-concurrently",
+        "rename-column",
+        "parse-error",
+        "unused-ignore",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    assert!(rules[0]["default_severity"].is_string());
+    let out = ws.gate(&["migrate", "rules"]);
+    assert!(stdout(&out).contains("create-index-not-concurrently"));
+}
+
+#[test]
+fn check_plugins_do_not_list_the_validator() {
+    let ws = Workspace::new();
+    let out = ws.gate(&["checks", "list", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let ids: Vec<String> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!ids.contains(&"migrations".to_string()), "{ids:?}");
+}
+
+#[test]
+fn help_snapshots() {
+    let ws = Workspace::new();
+    for args in [
+        &["migrate", "--help"][..],
+        &["migrate", "lint", "--help"],
+        &["migrate", "plan", "--help"],
+        &["migrate", "rules", "--help"],
+        &["migrate", "trace", "--help"],
+    ] {
+        let out = ws.gate(args);
+        assert_eq!(code(&out), 0);
+        insta::assert_snapshot!(
+            format!("help_{}", args[..args.len() - 1].join("_")),
+            stdout(&out)
+        );
+    }
+}
