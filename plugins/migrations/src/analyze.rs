@@ -1838,6 +1838,8 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
             ..FileState::default()
         };
         let mut counts = Counts::new();
+        // (absolute line, classification) of every statement, for `gate migrate plan`.
+        let mut phases: Vec<serde_json::Value> = Vec::new();
         let mut file_ignores: Vec<Ignore> = script
             .ignore_file_directives()
             .into_iter()
@@ -1957,6 +1959,10 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 counts.parsed += 1;
             }
             counts.add(class);
+            phases.push(serde_json::json!({
+                "line": stmt.line.saturating_add(offset),
+                "classification": class.name(),
+            }));
 
             let lines: Vec<u32> = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
             let collapsed = stmt.collapsed(STATEMENT_CHARS);
@@ -2152,6 +2158,10 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 .push(("parsed".into(), counts.parsed.to_string()));
             f.evidence
                 .push(("in_transaction".into(), state.file_tx.to_string()));
+            f.evidence.push((
+                "phases".into(),
+                serde_json::Value::Array(std::mem::take(&mut phases)).to_string(),
+            ));
             out.push(f);
         }
 
@@ -2247,6 +2257,16 @@ mod tests {
         assert_eq!(summaries[0].evidence("expand"), Some("1"));
         assert_eq!(summaries[0].evidence("data"), Some("1"));
         assert_eq!(summaries[1].evidence("statements"), Some("0"));
+        let phases: serde_json::Value =
+            serde_json::from_str(summaries[0].evidence("phases").unwrap()).unwrap();
+        assert_eq!(
+            phases,
+            serde_json::json!([
+                {"line": 1, "classification": "expand"},
+                {"line": 2, "classification": "data"}
+            ])
+        );
+        assert_eq!(summaries[1].evidence("phases"), Some("[]"));
         assert_eq!(summaries[0].location.as_ref().unwrap().line, None);
         let cov = f.last().unwrap();
         assert_eq!(cov.rule.as_deref(), Some("parse-coverage"));
