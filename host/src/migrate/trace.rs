@@ -269,7 +269,7 @@ impl Tracer<'_> {
                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {USER_SCHEMAS}"
             ),
             format!(
-                "SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype || \
+                "SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text || \
                  coalesce(' (' || (SELECT string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '') \
                  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
                  WHERE t.typtype IN ('e', 'd', 'r') AND {USER_SCHEMAS}"
