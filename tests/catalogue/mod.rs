@@ -20,7 +20,7 @@
 //!   file the policy checks.
 //!
 //! It writes the fixtures into a temporary workspace and a policy,
-//! `catalogue.toml`, that runs all 27 built-in checks ([`CHECKS`]) with
+//! `catalogue.toml`, that runs all 28 built-in checks ([`CHECKS`]) with
 //! realistic parameters and minimal grants, each configured to pass against
 //! the healthy services.
 //!
@@ -48,15 +48,14 @@ use crate::services::{
 pub const GATE: &str = env!("CARGO_BIN_EXE_gate");
 
 /// Every built-in check the policy runs: all of `gate checks list`.
-/// (`config.migrations-tested`, the 28th, arrives with the migration
-/// validators.)
-pub const CHECKS: [&str; 27] = [
+pub const CHECKS: [&str; 28] = [
     "config.cache",
     "config.env-vars",
     "config.error-handling",
     "config.feature-flags",
     "config.logging-levels",
     "config.metrics",
+    "config.migrations-tested",
     "config.rate-limits",
     "infra.alert-thresholds",
     "infra.backup",
@@ -310,7 +309,7 @@ impl Catalogue {
         let runbooks = &self.runbooks.base_url;
         let closed = &self.closed;
         format!(
-            r#"# The whole built-in catalogue (27 checks) against local services, with
+            r#"# The whole built-in catalogue (28 checks) against local services, with
 # minimal grants: each plugin reaches exactly what its checks need.
 # Written by tests/catalogue/mod.rs; connection URLs come from the environment.
 
@@ -355,7 +354,7 @@ timeout_ms = 20000
 [[plugin]]
 name = "config"
 [plugin.grants]
-fs = ["./config", "./deploy/nginx"]
+fs = ["./config", "./deploy/nginx", "./migrations"]
 env = ["DATABASE_URL", "REDIS_URL", "APP_ENV", "NODE_TLS_REJECT_UNAUTHORIZED"]
 net = [{redis}]
 http = [{app_metrics}, {app_errors}, {api_glob}]
@@ -484,6 +483,10 @@ params = {{ url = {app_metrics}, labels = {{ job = "api" }}, required = ["http_r
 [[check]]
 id = "config.error-handling"
 params = {{ files = ["config/production.env"], assert = [{{ path = "SENTRY_DSN", exists = true, message = "errors must be reported to Sentry" }}], probe = {{ url = {app_boom}, expect_status = 500 }} }}
+
+[[check]]
+id = "config.migrations-tested"
+params = {{ paths = ["migrations"] }}
 
 [[check]]
 id = "config.rate-limits"
@@ -1139,6 +1142,18 @@ fn write_fixtures(ws: &Path, tls: &TlsEndpoints, today: NaiveDate) {
     .unwrap();
     fs::set_permissions(ws.join("certs/tls.key"), fs::Permissions::from_mode(0o600)).unwrap();
     fs::copy(&tls.ca_file, ws.join("certs/ca.pem")).unwrap();
+
+    // Pending sqlx migrations that follow the expand/contract rules.
+    write(
+        ws,
+        "migrations/20260101000000_accounts.sql",
+        "CREATE TABLE accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);\n",
+    );
+    write(
+        ws,
+        "migrations/20260102000000_accounts_name.sql",
+        "-- no-transaction\nSET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_name_idx ON accounts (name);\n",
+    );
 
     // Application source and configuration (scanned for secrets).
     write(ws, "src/app.py", APP_PY);

@@ -2,6 +2,7 @@
 //! static validation through the validator component, expand/contract plans
 //! and traces against a scratch PostgreSQL.
 
+pub mod check;
 pub mod layout;
 pub mod lint;
 pub mod plan;

@@ -3,6 +3,7 @@
 
 mod builtin;
 mod catalog;
+mod hosted;
 mod runner;
 mod source;
 mod validator;
@@ -13,5 +14,5 @@ pub use builtin::{
 };
 pub use catalog::{CheckMeta, ParamMeta, PluginMeta};
 pub use runner::{CheckRun, LoadedPlugin, RawFinding, Runtime, explain};
-pub use validator::{LoadedValidator, MigrationFile, ValidatorRun};
 pub use source::{PluginError, PluginSource};
+pub use validator::{LoadedValidator, MigrationFile, ValidatorRun};

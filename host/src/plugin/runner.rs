@@ -242,11 +242,14 @@ impl Runtime {
             describe_ms = started.elapsed().as_secs_f64() * 1e3,
             "plugin loaded"
         );
+        let mut meta: PluginMeta = info.into();
+        meta.checks
+            .extend(super::hosted::checks(&source.name, source.path.is_none()));
         Ok(LoadedPlugin {
             name: source.name.clone(),
             sha256: source.sha256.clone(),
             builtin: source.path.is_none(),
-            meta: info.into(),
+            meta,
             sandbox,
             cache,
             pre,
@@ -329,6 +332,9 @@ impl Runtime {
         check: &str,
         params: &serde_json::Value,
     ) -> CheckRun {
+        if let Some(run) = super::hosted::run(self, plugin, check, params).await {
+            return run;
+        }
         let started = Instant::now();
         let _slot = self.stores.acquire().await;
         let sandbox = &plugin.sandbox;

@@ -364,7 +364,7 @@ pub(crate) fn finish(
         }
     }
 
-    Policy {
+    let mut policy = Policy {
         name: name.map(|n| n.value).unwrap_or_default(),
         source,
         max_exemption_days: doc.max_exemption_days.map(|d| d.value),
@@ -476,6 +476,49 @@ pub(crate) fn finish(
                 assume_in_transaction: true,
                 ..MigrationsConfig::default()
             }),
+    };
+    inherit_migrations(&mut policy);
+    policy
+}
+
+/// `config.migrations-tested` inherits `[migrations]` as defaults for the
+/// params it leaves out, so the check and `gate migrate lint` agree.
+fn inherit_migrations(policy: &mut Policy) {
+    let m = &policy.migrations;
+    if m.origin.is_none() {
+        return;
+    }
+    let Some(check) = policy
+        .checks
+        .iter_mut()
+        .find(|c| c.id == "config.migrations-tested")
+    else {
+        return;
+    };
+    let Some(params) = check.params.as_object_mut() else {
+        return;
+    };
+    let ids = |rules: &[RuleRef]| {
+        serde_json::Value::from(rules.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
+    };
+    if !params.contains_key("paths") && !m.paths.is_empty() {
+        let paths: Vec<String> = m.paths.iter().map(|p| p.display().to_string()).collect();
+        params.insert("paths".into(), paths.into());
+    }
+    if let (false, Some(v)) = (params.contains_key("pg_version"), m.pg_version) {
+        params.insert("pg_version".into(), v.into());
+    }
+    if !params.contains_key("exclude") && !m.exclude.is_empty() {
+        params.insert("exclude".into(), ids(&m.exclude));
+    }
+    if !params.contains_key("include") && !m.include.is_empty() {
+        params.insert("include".into(), ids(&m.include));
+    }
+    if !params.contains_key("assume_in_transaction") {
+        params.insert(
+            "assume_in_transaction".into(),
+            m.assume_in_transaction.into(),
+        );
     }
 }
 

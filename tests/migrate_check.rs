@@ -1,0 +1,285 @@
+//! `config.migrations-tested` inside `gate evaluate`: pending migrations are
+//! validated by the built-in validator, under the `config` plugin's `fs`
+//! and `sql` grants; applied ones (per the tool's table on a real
+//! PostgreSQL 15) are skipped.
+
+mod common;
+#[path = "services/mod.rs"]
+mod services;
+
+use common::*;
+use services::Postgres;
+
+const URL_ENV: &str = "GATE_CHECK_DB_URL";
+
+/// A blocking migration first (non-concurrent index), then a clean one.
+fn migrations(ws: &Workspace) {
+    ws.write(
+        "migrations/20240101000000_index.sql",
+        "SET lock_timeout = '2s';\nCREATE INDEX users_email_idx ON users (email);\n",
+    );
+    ws.write(
+        "migrations/20240102000000_table.sql",
+        "CREATE TABLE accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);\n",
+    );
+}
+
+fn policy(grants: &str, params: &str, extra: &str) -> String {
+    format!(
+        "[policy]\nname = \"check\"\n\n[[plugin]]\nname = \"config\"\n[plugin.grants]\n{grants}\n\n\
+         [connections.db]\nkind = \"postgres\"\nurl_env = \"{URL_ENV}\"\n\n\
+         [[gate]]\nname = \"preflight\"\nchecks = [\"config.migrations-tested\"]\n\n\
+         [[check]]\nid = \"config.migrations-tested\"\nparams = {{ {params} }}\n\n{extra}"
+    )
+}
+
+fn eval(ws: &Workspace, url: &str) -> (i32, serde_json::Value, String) {
+    let out = ws.gate_env(
+        &["evaluate", "--policy", "policy.toml", "--format", "json"],
+        &[(URL_ENV, url)],
+    );
+    let c = code(&out);
+    let err = stderr(&out);
+    if c == 2 {
+        return (c, serde_json::Value::Null, err);
+    }
+    (c, json(&out), err)
+}
+
+fn rules(check: &serde_json::Value) -> Vec<String> {
+    check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap_or("-").to_string())
+        .collect()
+}
+
+fn summary(check: &serde_json::Value) -> &serde_json::Value {
+    check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "pending-migrations")
+        .expect("summary finding")
+}
+
+#[test]
+fn without_a_connection_every_file_is_validated() {
+    let ws = Workspace::new();
+    migrations(&ws);
+    ws.write(
+        "policy.toml",
+        &policy("fs = [\"./migrations\"]", "paths = [\"migrations\"]", ""),
+    );
+    let (c, report, err) = eval(&ws, "");
+    assert_eq!(c, 1, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(chk["status"], "fail");
+    assert_eq!(chk["plugin"], "config");
+    assert_eq!(chk["severity"], "high");
+    let r = rules(chk);
+    assert!(
+        r.contains(&"create-index-not-concurrently".to_string()),
+        "{r:?}"
+    );
+    let s = summary(chk);
+    assert_eq!(s["evidence"]["pending"], "2");
+    assert_eq!(s["evidence"]["layout"], "sqlx");
+    let f = chk["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "create-index-not-concurrently")
+        .unwrap();
+    assert_eq!(f["location"]["file"], "migrations/20240101000000_index.sql");
+    assert_eq!(f["location"]["line"], 2);
+}
+
+#[test]
+fn the_check_is_listed_and_linted_like_any_other() {
+    let ws = Workspace::new();
+    let out = ws.gate(&["checks", "list", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let config = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "config")
+        .cloned()
+        .unwrap();
+    let meta = config["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "config.migrations-tested")
+        .cloned()
+        .expect("listed");
+    assert_eq!(meta["params"][0]["name"], "paths");
+    assert_eq!(meta["params"][0]["required"], true);
+
+    // policy lint: the missing fs grant and the missing required param.
+    ws.write("policy.toml", &policy("env = [\"X\"]", "table = \"t\"", ""));
+    let out = ws.gate(&["policy", "lint", "policy.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("config.migrations-tested (gate `preflight`) needs fs"),
+        "{text}"
+    );
+    assert!(text.contains("requires param `paths`"), "{text}");
+}
+
+#[test]
+fn reading_outside_the_fs_grant_is_an_error_naming_the_grant() {
+    let ws = Workspace::new();
+    migrations(&ws);
+    ws.write(
+        "policy.toml",
+        &policy("fs = [\"./elsewhere\"]", "paths = [\"migrations\"]", ""),
+    );
+    std::fs::create_dir_all(ws.path().join("elsewhere")).unwrap();
+    let (c, report, err) = eval(&ws, "");
+    assert_eq!(c, 1, "{err}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(chk["status"], "error");
+    let msg = chk["findings"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("not granted `fs` access"), "{msg}");
+    assert!(msg.contains("add `fs = [\""), "{msg}");
+}
+
+#[test]
+fn applied_migrations_are_skipped_using_the_sqlx_table() {
+    let pg = Postgres::start();
+    pg.psql(
+        "CREATE TABLE _sqlx_migrations (version bigint PRIMARY KEY, description text, success boolean NOT NULL);
+         INSERT INTO _sqlx_migrations VALUES (20240101000000, 'index', true);",
+    );
+    let ws = Workspace::new();
+    migrations(&ws);
+    ws.write(
+        "policy.toml",
+        &policy(
+            "fs = [\"./migrations\"]\nsql = [\"db\"]",
+            "paths = [\"migrations\"], connection = \"db\"",
+            "",
+        ),
+    );
+    let (c, report, err) = eval(&ws, &pg.url);
+    assert_eq!(c, 0, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(chk["status"], "pass", "{chk:#}");
+    let s = summary(chk);
+    assert_eq!(s["evidence"]["applied"], "1");
+    assert_eq!(s["evidence"]["pending"], "1");
+    assert_eq!(s["evidence"]["table"], "_sqlx_migrations");
+    assert!(!rules(chk).contains(&"create-index-not-concurrently".to_string()));
+
+    // A failed sqlx run (success = false) does not count as applied.
+    pg.psql("UPDATE _sqlx_migrations SET success = false");
+    let (c, report, _) = eval(&ws, &pg.url);
+    assert_eq!(c, 1);
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(summary(chk)["evidence"]["pending"], "2");
+
+    // Every migration applied: nothing to validate, still a finding.
+    pg.psql("UPDATE _sqlx_migrations SET success = true; INSERT INTO _sqlx_migrations VALUES (20240102000000, 'table', true);");
+    let (c, report, _) = eval(&ws, &pg.url);
+    assert_eq!(c, 0);
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert!(
+        summary(chk)["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no pending migration"),
+        "{chk:#}"
+    );
+}
+
+#[test]
+fn flyway_history_and_a_missing_table() {
+    let pg = Postgres::start();
+    pg.psql(
+        "CREATE TABLE flyway_schema_history (installed_rank int, version varchar(50), success boolean);
+         INSERT INTO flyway_schema_history VALUES (1, '1', true);",
+    );
+    let ws = Workspace::new();
+    ws.write(
+        "sql/V1__index.sql",
+        "SET lock_timeout = '2s';\nCREATE INDEX users_email_idx ON users (email);\n",
+    );
+    ws.write(
+        "sql/V2__table.sql",
+        "CREATE TABLE t (id bigint PRIMARY KEY);\n",
+    );
+    ws.write(
+        "policy.toml",
+        &policy(
+            "fs = [\"./sql\"]\nsql = [\"db\"]",
+            "paths = [\"sql\"], connection = \"db\", table = \"flyway_schema_history\"",
+            "",
+        ),
+    );
+    let (c, report, err) = eval(&ws, &pg.url);
+    assert_eq!(c, 0, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(summary(chk)["evidence"]["applied"], "1");
+    assert_eq!(summary(chk)["evidence"]["layout"], "flyway");
+
+    // A table that does not exist: everything is pending, with a warning.
+    ws.write(
+        "policy.toml",
+        &policy(
+            "fs = [\"./sql\"]\nsql = [\"db\"]",
+            "paths = [\"sql\"], connection = \"db\", table = \"schema_migrations\"",
+            "",
+        ),
+    );
+    let (c, report, _) = eval(&ws, &pg.url);
+    assert_eq!(c, 1);
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert!(rules(chk).contains(&"migration-table".to_string()));
+    assert_eq!(summary(chk)["evidence"]["pending"], "2");
+}
+
+#[test]
+fn the_connection_needs_the_sql_grant() {
+    let ws = Workspace::new();
+    migrations(&ws);
+    ws.write(
+        "policy.toml",
+        &policy(
+            "fs = [\"./migrations\"]",
+            "paths = [\"migrations\"], connection = \"db\"",
+            "",
+        ),
+    );
+    let (c, report, err) = eval(&ws, "postgres://unused@127.0.0.1:1/x");
+    assert_eq!(c, 1, "{err}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(chk["status"], "error");
+    let msg = chk["findings"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("not granted `sql` access to `db`"), "{msg}");
+    assert!(msg.contains("add `sql = [\"db\"]`"), "{msg}");
+}
+
+#[test]
+fn migrations_table_settings_are_inherited() {
+    let ws = Workspace::new();
+    ws.write(
+        "migrations/1_default.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN score integer DEFAULT 0;\n",
+    );
+    ws.write(
+        "policy.toml",
+        &policy(
+            "fs = [\"./migrations\"]",
+            "paths = [\"migrations\"]",
+            "[migrations]\npg_version = 10\n",
+        ),
+    );
+    let (c, report, err) = eval(&ws, "");
+    assert_eq!(c, 1, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert!(rules(chk).contains(&"add-column-volatile-default".to_string()));
+}
