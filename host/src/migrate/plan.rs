@@ -1,10 +1,10 @@
 //! `gate migrate plan`: the expand/contract phase of every statement, and
 //! for each breaking or contract finding the validator's safe sequence.
 //!
-//! A statement's phase is the classification the validator gave its
-//! findings (the most severe one when several); a statement without a
-//! finding is `data` when it is DML (INSERT, UPDATE, DELETE, COPY, MERGE, DO)
-//! and `expand` otherwise.
+//! A statement's phase is the validator's classification of it (the
+//! `phases` evidence of its file's `file-summary`); failing that, the
+//! classification of its findings, or `data` for DML (INSERT, UPDATE,
+//! DELETE, COPY, MERGE, DO) and `expand` for anything else.
 
 use std::fmt::Write;
 
@@ -32,6 +32,20 @@ pub struct PlannedStatement {
 pub fn statements(m: &Migration, findings: &[FindingReport]) -> Vec<PlannedStatement> {
     let script = gate_sqlkit::split(&m.up.contents);
     let offset = m.up.first_line.max(1) - 1;
+    // The validator's own per-statement phases, from the file's summary.
+    let phases: std::collections::BTreeMap<u64, String> = findings
+        .iter()
+        .filter(|f| f.rule.as_deref() == Some("file-summary") && f.subject == m.up.path)
+        .filter_map(|f| f.evidence.get("phases"))
+        .filter_map(|p| serde_json::from_str::<Vec<serde_json::Value>>(p).ok())
+        .flatten()
+        .filter_map(|v| {
+            Some((
+                v["line"].as_u64()?,
+                v["classification"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
     let mut out = Vec::new();
     for (i, stmt) in script.statements.iter().enumerate() {
         let line = stmt.line + offset;
@@ -51,18 +65,22 @@ pub fn statements(m: &Migration, findings: &[FindingReport]) -> Vec<PlannedState
             .filter_map(|f| f.evidence.get("classification"))
             .max_by_key(|c| rank(c))
             .cloned();
-        let phase = class.unwrap_or_else(|| {
-            let tokens = stmt.tokens();
-            let first = tokens.first().map(|t| t.text.as_str()).unwrap_or("");
-            let dml = matches!(
-                first,
-                "INSERT" | "UPDATE" | "DELETE" | "COPY" | "MERGE" | "DO"
-            ) || (first == "WITH"
-                && tokens
-                    .iter()
-                    .any(|t| t.is("INSERT") || t.is("UPDATE") || t.is("DELETE")));
-            if dml { "data" } else { "expand" }.to_string()
-        });
+        let phase = phases
+            .get(&u64::from(line))
+            .cloned()
+            .or(class)
+            .unwrap_or_else(|| {
+                let tokens = stmt.tokens();
+                let first = tokens.first().map(|t| t.text.as_str()).unwrap_or("");
+                let dml = matches!(
+                    first,
+                    "INSERT" | "UPDATE" | "DELETE" | "COPY" | "MERGE" | "DO"
+                ) || (first == "WITH"
+                    && tokens
+                        .iter()
+                        .any(|t| t.is("INSERT") || t.is("UPDATE") || t.is("DELETE")));
+                if dml { "data" } else { "expand" }.to_string()
+            });
         out.push(PlannedStatement {
             line,
             phase,
