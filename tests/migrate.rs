@@ -414,3 +414,25 @@ fn help_snapshots() {
         );
     }
 }
+
+#[test]
+fn policy_lint_checks_migrations_rule_ids() {
+    let ws = Workspace::new();
+    let policy = |exclude: &str| {
+        format!(
+            "[policy]\nname = \"m\"\n\n[[gate]]\nname = \"g\"\nchecks = [\"config.env-vars\"]\n\n\
+             [migrations]\nexclude = [\"{exclude}\"]\n"
+        )
+    };
+    ws.write("typo.toml", &policy("prefer-bigints"));
+    let out = ws.gate(&["policy", "lint", "typo.toml"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("typo.toml:9:12: unknown rule `prefer-bigints`"),
+        "{}",
+        stderr(&out)
+    );
+    ws.write("ok.toml", &policy("prefer-bigint"));
+    let out = ws.gate(&["policy", "lint", "ok.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

@@ -55,6 +55,20 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
             eprintln!("error: {e}");
             exit::ERROR
         })?;
+    // [migrations] rule ids are checked against the validator's rules.
+    if policy.migrations.origin.is_some() {
+        let validator =
+            gate_host::migrate::lint::load_validator(&runtime, Some(&policy), &options.cwd, clock)
+                .await
+                .map_err(|e| {
+                    eprintln!("error: {e}");
+                    exit::ERROR
+                })?;
+        gate_host::migrate::lint::check_rule_ids(&policy.migrations, &validator).map_err(|e| {
+            eprintln!("error: {e}");
+            exit::ERROR
+        })?;
+    }
     let mut warnings = 0;
     let mut seen = Vec::new();
     for (gate, ids) in &plan.gates {
