@@ -436,3 +436,60 @@ fn policy_lint_checks_migrations_rule_ids() {
     let out = ws.gate(&["policy", "lint", "ok.toml"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+#[test]
+fn dbmate_sections_report_lines_of_the_whole_file() {
+    let ws = Workspace::new();
+    ws.write(
+        "db/migrations/20240101000000_index.sql",
+        "-- migrate:up\nSET lock_timeout = '2s';\nCREATE INDEX users_email_idx ON users (email);\n\n\
+         -- migrate:down\nDROP INDEX users_email_idx;\n",
+    );
+    let out = ws.gate(&["migrate", "lint", "-f", "json", "db/migrations"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let fs = findings(&json(&out));
+    let hit = by_rule(&fs, "create-index-not-concurrently");
+    assert_eq!(hit[0]["line"], 3, "{fs:#?}");
+    // The down section is not validated: no drop-index finding.
+    assert!(by_rule(&fs, "drop-index-not-concurrently").is_empty());
+}
+
+#[test]
+fn golang_migrate_files_run_outside_a_transaction() {
+    let ws = Workspace::new();
+    ws.write("go.mod", "module example.com/app\n");
+    ws.write(
+        "migrations/000001_idx.up.sql",
+        "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name);\n",
+    );
+    ws.write(
+        "migrations/000001_idx.down.sql",
+        "DROP INDEX CONCURRENTLY IF EXISTS users_name_idx;\n",
+    );
+    let out = ws.gate(&["migrate", "lint", "-f", "json", "migrations"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let fs = findings(&json(&out));
+    assert!(
+        by_rule(&fs, "concurrently-in-transaction").is_empty(),
+        "{fs:#?}"
+    );
+    assert_eq!(
+        by_rule(&fs, "file-summary")[0]["evidence"]["in_transaction"],
+        "false"
+    );
+    // Forced to sqlx, the same file runs in a transaction and is flagged.
+    let out = ws.gate(&[
+        "migrate",
+        "lint",
+        "-f",
+        "json",
+        "--layout",
+        "sqlx",
+        "migrations",
+    ]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        by_rule(&findings(&json(&out)), "concurrently-in-transaction").len(),
+        1
+    );
+}

@@ -334,9 +334,7 @@ fn human_trace_report() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.contains("Trace on `scratch` (rolled back)") || text.contains("trace"),
-        "{text}"
-    );
+    assert!(text.contains("trace: WARN"), "{text}");
+    assert!(text.contains("[missing-lock-timeout]"), "{text}");
     assert!(text.contains("ShareLock on public.users"), "{text}");
 }
