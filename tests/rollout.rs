@@ -651,3 +651,165 @@ fn bad_specs_exit_2_with_file_line_and_column() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.sock"));
 }
+
+const PROM_5XX_RATIO: &str = r#"sum(increase(haproxy_server_http_responses_total{proxy="{{backend}}",server=~"{{servers}}",code="5xx"}[{{window}}])) / sum(increase(haproxy_server_http_responses_total{proxy="{{backend}}",server=~"{{servers}}"}[{{window}}]))"#;
+const PROM_SAMPLES: &str = r#"sum(increase(haproxy_server_http_responses_total{proxy="{{backend}}",server=~"{{servers}}"}[{{window}}]))"#;
+
+/// A relative condition read from a real Prometheus scraping HAProxy's exporter:
+/// candidate's 5xx ratio compared with stable's over the same window.
+#[test]
+fn prometheus_relative_analysis_promotes_a_good_candidate() {
+    let mut bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let prom = bed.with_prometheus();
+    let spec = write_spec(
+        &bed,
+        "prom",
+        "canary",
+        &format!(
+            r#"{SIDES}
+# A relative condition needs stable traffic to compare with, so the last
+# analysed step is 50 %; promotion then moves the rest.
+[canary]
+steps = [50]
+pause = "4s"
+
+[[analysis]]
+name = "relative-5xx"
+provider = "prom"
+query = '{PROM_5XX_RATIO}'
+samples_query = '{PROM_SAMPLES}'
+max_increase = 0.01
+interval = "3s"
+min_samples = 20
+inconclusive_limit = 5
+
+[metrics.prom]
+url = "{prom}"
+"#
+        ),
+    );
+    let load = load(&bed, 400.0);
+    wait_requests(&load, 1500, Duration::from_secs(10));
+    let out = run(&["rollout", "--spec", spec.to_str().unwrap()]);
+    let report = load.stop();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_no_failures(&report, 1000);
+    let evs = events(&bed, "prom");
+    let results: Vec<&Value> = of_kind(&evs, "analysis")
+        .iter()
+        .map(|e| &e["measurement"]["result"])
+        .collect();
+    assert!(
+        results.iter().any(|r| *r == "success"),
+        "no successful Prometheus measurement: {results:?}"
+    );
+    let ok = of_kind(&evs, "analysis")
+        .into_iter()
+        .find(|e| e["measurement"]["result"] == "success")
+        .unwrap();
+    assert!(ok["measurement"]["samples"].as_u64().unwrap() >= 20);
+    assert!(ok["measurement"]["stable_value"].is_number(), "{ok}");
+}
+
+/// A provider that cannot be read is an error, never a success: with
+/// consecutive_error_limit = 1 the second error rolls back.
+#[test]
+fn provider_outage_is_an_error_and_rolls_back() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let closed = services::free_port();
+    let spec = write_spec(
+        &bed,
+        "outage",
+        "canary",
+        &format!(
+            r#"{SIDES}
+[canary]
+steps = [10, 100]
+pause = "2s"
+
+[[analysis]]
+name = "from-prometheus"
+provider = "down"
+query = "up"
+max = 2
+interval = "200ms"
+consecutive_error_limit = 1
+
+[metrics.down]
+url = "http://127.0.0.1:{closed}"
+timeout_ms = 300
+"#
+        ),
+    );
+    let out = run(&["rollout", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let evs = events(&bed, "outage");
+    let results: Vec<String> = of_kind(&evs, "analysis")
+        .iter()
+        .map(|e| e["measurement"]["result"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(results, vec!["error", "error"], "{evs:#?}");
+    let reason = of_kind(&evs, "rollback")[0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("from-prometheus"), "{reason}");
+    assert_eq!(bed.weights()["green1"], 0);
+}
+
+/// A custom strategy plugin named by path and pinned by sha256 (here the
+/// built-in component loaded from disk); a wrong digest is a spec error.
+#[test]
+fn custom_strategy_plugin_by_path_and_sha256() {
+    use sha2::Digest;
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let wasm = std::path::Path::new(gate_host::plugin::PLUGIN_BUILD_DIR)
+        .join("gate_plugin_strategies.wasm");
+    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&wasm).unwrap()));
+    let body = format!("{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"300ms\"\n");
+    let custom = |name: &str, sha: &str| {
+        let spec = write_spec(&bed, name, "canary", &body);
+        let t = std::fs::read_to_string(&spec).unwrap().replace(
+            "strategy = \"canary\"",
+            &format!(
+                "strategy = {{ kind = \"canary\", path = \"{}\", sha256 = \"{sha}\" }}",
+                wasm.display()
+            ),
+        );
+        std::fs::write(&spec, t).unwrap();
+        spec
+    };
+    let bad = custom("custom-bad", &"0".repeat(64));
+    let out = run(&["rollout", "--spec", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sha256 mismatch"));
+    assert_eq!(bed.weights()["green1"], 0);
+
+    let good = custom("custom", &digest);
+    let out = run(&["rollout", "--spec", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(bed.weights()["green1"], 200);
+}
+
+#[test]
+fn rollout_help_snapshots() {
+    for cmd in [
+        "rollout", "status", "promote", "approve", "abort", "rollback",
+    ] {
+        let out = run(&[cmd, "--help"]);
+        assert_eq!(out.status.code(), Some(0));
+        insta::assert_snapshot!(
+            format!("help_{cmd}"),
+            String::from_utf8_lossy(&out.stdout).to_string()
+        );
+    }
+}

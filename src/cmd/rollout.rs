@@ -30,14 +30,17 @@ pub struct RolloutArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
+    /// The rollout spec
     #[arg(long, short)]
     pub spec: PathBuf,
+    /// Output format
     #[arg(long, short, default_value = "human", value_parser = ["human", "json"])]
     pub format: String,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct CommandArgs {
+    /// The rollout spec
     #[arg(long, short)]
     pub spec: PathBuf,
     /// Who is acting (recorded with the time); defaults to $GATE_USER or $USER

@@ -1063,6 +1063,30 @@ servers = ["green1"]
     }
 
     #[test]
+    fn bundled_examples_parse() {
+        for (name, text) in [
+            (
+                "canary.toml",
+                include_str!("../../../examples/rollouts/canary.toml"),
+            ),
+            (
+                "blue-green.toml",
+                include_str!("../../../examples/rollouts/blue-green.toml"),
+            ),
+            (
+                "rolling.toml",
+                include_str!("../../../examples/rollouts/rolling.toml"),
+            ),
+        ] {
+            let spec = Spec::parse(&Path::new("examples/rollouts").join(name), text)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let json = spec.to_plugin_json();
+            assert_eq!(json["strategy"], spec.strategy.kind(), "{name}");
+            assert!(!json["analysis"].as_array().unwrap().is_empty(), "{name}");
+        }
+    }
+
+    #[test]
     fn until_approved_pause() {
         let spec = parse(&format!("{BASE}\n[canary]\npause = \"until-approved\"\n")).unwrap();
         let j = spec.to_plugin_json();
