@@ -1023,7 +1023,7 @@ servers = ["green1"]
         let err = parse(&format!("{BASE}\n[canary]\nsteps = [1, 10,\n")).unwrap_err();
         let e = &err.0[0];
         assert_eq!(e.file, "specs/web.toml");
-        assert!(e.line >= 20, "{e}");
+        assert_eq!((e.line, e.column), (18, 16), "{e}");
     }
 
     #[test]
@@ -1046,7 +1046,7 @@ servers = ["green1"]
             "{text}"
         );
         assert!(
-            text.contains("specs/web.toml:19:1: unknown duration unit"),
+            text.contains("specs/web.toml:19:1: `soon` is not a duration"),
             "{text}"
         );
         assert!(text.contains("unknown provider `prom`"), "{text}");
