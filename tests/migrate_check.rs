@@ -283,3 +283,60 @@ fn migrations_table_settings_are_inherited() {
     let chk = check(&report, "preflight", "config.migrations-tested");
     assert!(rules(chk).contains(&"add-column-volatile-default".to_string()));
 }
+
+#[test]
+fn pending_migrations_are_traced_on_a_scratch_connection() {
+    let pg = Postgres::start();
+    pg.psql("CREATE TABLE users (id bigint PRIMARY KEY, email text);");
+    let ws = Workspace::new();
+    ws.write(
+        "migrations/20240101000000_nickname.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN nickname text;\n",
+    );
+    let with_scratch = |scratch: bool| {
+        policy(
+            "fs = [\"./migrations\"]\nsql = [\"trace\"]",
+            "paths = [\"migrations\"], trace_connection = \"trace\"",
+            &format!(
+                "[connections.trace]\nkind = \"postgres\"\nurl_env = \"{URL_ENV}\"\nscratch = {scratch}\n"
+            ),
+        )
+    };
+    ws.write("policy.toml", &with_scratch(true));
+    let (c, report, err) = eval(&ws, &pg.url);
+    assert_eq!(c, 0, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    let traced = chk["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "trace:blocking-lock")
+        .unwrap_or_else(|| panic!("{chk:#}"));
+    assert_eq!(traced["status"], "warn");
+    assert_eq!(traced["location"]["line"], 2);
+    assert!(
+        traced["evidence"]["locks"]
+            .as_str()
+            .unwrap()
+            .contains("AccessExclusiveLock on public.users")
+    );
+    // Rolled back.
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'nickname'"),
+        "0"
+    );
+
+    // Not a scratch connection: the check cannot trace, an error.
+    ws.write("policy.toml", &with_scratch(false));
+    let (c, report, _) = eval(&ws, &pg.url);
+    assert_eq!(c, 1);
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(chk["status"], "error");
+    assert!(
+        chk["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not marked `scratch = true`"),
+        "{chk:#}"
+    );
+}

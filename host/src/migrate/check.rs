@@ -60,6 +60,20 @@ pub fn meta() -> CheckMeta {
                 None,
             ),
             param(
+                "trace_connection",
+                "string",
+                false,
+                "A [connections.NAME] marked `scratch = true`: the pending migrations are also traced there (rolled back), as `gate migrate trace` does (needs the `sql` grant).",
+                None,
+            ),
+            param(
+                "verify_down",
+                "bool",
+                false,
+                "With trace_connection: also apply each down migration and compare the schema.",
+                Some("false"),
+            ),
+            param(
                 "table",
                 "string",
                 false,
@@ -96,6 +110,8 @@ pub fn meta() -> CheckMeta {
 struct Params {
     paths: Vec<PathBuf>,
     connection: Option<String>,
+    trace_connection: Option<String>,
+    verify_down: bool,
     table: String,
     tool: Option<Tool>,
     config: MigrationsConfig,
@@ -105,9 +121,11 @@ fn parse_params(value: &Value) -> Result<Params, String> {
     let obj = value
         .as_object()
         .ok_or("params must be a table".to_string())?;
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 10] = [
         "paths",
         "connection",
+        "trace_connection",
+        "verify_down",
         "table",
         "layout",
         "pg_version",
@@ -184,9 +202,16 @@ fn parse_params(value: &Value) -> Result<Params, String> {
                 as u32,
         ),
     };
+    let verify_down = match obj.get("verify_down") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("`verify_down` must be true or false".into()),
+    };
     Ok(Params {
         paths,
         connection: text("connection")?,
+        trace_connection: text("trace_connection")?,
+        verify_down,
         table,
         tool,
         config: MigrationsConfig {
@@ -388,6 +413,37 @@ async fn findings(
             f.severity = f.rule.as_deref().and_then(|r| severities.get(r)).copied();
         }
         out.push(f);
+    }
+
+    // The trace, where configured: the pending migrations on a scratch database.
+    if let Some(name) = &p.trace_connection {
+        if !granted(&sandbox.grants.sql, name) {
+            return Err(sandbox.denied("sql", name, name));
+        }
+        let options = super::trace::TraceOptions {
+            connection: name.clone(),
+            commit: false,
+            verify_down: p.verify_down,
+            lock_timeout: Duration::from_secs(5),
+        };
+        let traced = super::trace::trace_findings(
+            &sandbox.resources.connections,
+            "the policy",
+            &pending,
+            &options,
+        )
+        .await
+        .map_err(|e| format!("trace on `{name}`: {e}"))?;
+        out.extend(traced.into_iter().map(|f| RawFinding {
+            rule: f.rule.map(|r| format!("trace:{r}")),
+            subject: f.subject,
+            status: f.status,
+            severity: Some(f.severity),
+            message: f.message,
+            evidence: f.evidence.into_iter().collect(),
+            remediation: f.remediation,
+            location: f.location,
+        }));
     }
     Ok(out)
 }

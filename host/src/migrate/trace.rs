@@ -21,7 +21,7 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use super::layout::{Migration, Script};
 use super::lint::{Context, MigrateError, check_report, report};
 use crate::model::{Location, Severity, Status};
-use crate::policy::Policy;
+use crate::policy::{Connection, Policy};
 use crate::report::{FindingReport, Report};
 
 #[derive(Clone, Debug)]
@@ -54,12 +54,42 @@ pub async fn trace(
     ctx: &Context,
 ) -> Result<Report, MigrateError> {
     let started = Instant::now();
+    let findings =
+        trace_findings(&policy.connections, &ctx.policy_file, migrations, options).await?;
+    let title = format!(
+        "Trace on `{}` ({})",
+        options.connection,
+        if options.commit {
+            "committed"
+        } else {
+            "rolled back"
+        }
+    );
+    let check = check_report(
+        "trace",
+        &title,
+        "gate",
+        findings,
+        started.elapsed(),
+        Duration::ZERO,
+    );
+    Ok(report(ctx, "trace", vec![check], started))
+}
+
+/// The trace's findings, one per statement (plus down verification and
+/// constraints left NOT VALID). `policy_file` names the policy in messages.
+pub async fn trace_findings(
+    connections: &BTreeMap<String, Connection>,
+    policy_file: &str,
+    migrations: &[Migration],
+    options: &TraceOptions,
+) -> Result<Vec<FindingReport>, MigrateError> {
     let name = &options.connection;
-    let Some(conn) = policy.connections.get(name) else {
-        let known: Vec<&str> = policy.connections.keys().map(String::as_str).collect();
+    let Some(conn) = connections.get(name) else {
+        let known: Vec<&str> = connections.keys().map(String::as_str).collect();
         return Err(MigrateError::Config(format!(
             "no connection named `{name}` in {}; define [connections.{name}] (connections: {})",
-            ctx.policy_file,
+            policy_file,
             if known.is_empty() {
                 "none".to_string()
             } else {
@@ -111,24 +141,7 @@ pub async fn trace(
     .await;
     drop(client);
     driver.abort();
-    let findings = result?;
-    let title = format!(
-        "Trace on `{name}` ({})",
-        if options.commit {
-            "committed"
-        } else {
-            "rolled back"
-        }
-    );
-    let check = check_report(
-        "trace",
-        &title,
-        "gate",
-        findings,
-        started.elapsed(),
-        Duration::ZERO,
-    );
-    Ok(report(ctx, "trace", vec![check], started))
+    result
 }
 
 struct Tracer<'a> {
