@@ -368,7 +368,7 @@ fn bad_canary_is_rolled_back_within_two_analysis_intervals() {
         "bad",
         "canary",
         &format!(
-            "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"30s\"\n{}",
+            "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"30s\"\n\n[hooks]\npost_rollback = [\"echo rolled-back-$GATE_ROLLOUT > post-rollback.txt\"]\n{}",
             error_rate("1s", 100)
         ),
     );
@@ -403,6 +403,12 @@ fn bad_canary_is_rolled_back_within_two_analysis_intervals() {
     let w = bed.weights();
     assert_eq!(w["green1"], 0);
     assert_eq!(state(&bed, "bad")["phase"], "rolled-back");
+    // post_rollback ran in the spec's directory, and stable was re-checked.
+    assert_eq!(
+        std::fs::read_to_string(bed.dir.join("post-rollback.txt")).unwrap(),
+        "rolled-back-bad\n"
+    );
+    assert!(!of_kind(&evs, "health").is_empty(), "stable not re-checked");
 }
 
 #[test]
@@ -530,6 +536,16 @@ fn manual_gates_record_who_and_rollback_is_fast() {
     assert_eq!(st["candidate_percent"], 10);
     assert_eq!(st["running"], true);
     assert_eq!(st["router_candidate_percent"], 10);
+
+    // Someone changes HAProxy behind the controller's back: the next tick
+    // reconciles with `show servers state` and restores the recorded split.
+    bed.command("set server web/green1 weight 0");
+    let until = Instant::now() + Duration::from_secs(10);
+    while bed.weights()["green1"] != 20 {
+        assert!(Instant::now() < until, "the drift was not reconciled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!of_kind(&events(&bed, "manual"), "reconcile").is_empty());
 
     let ok = run(&["approve", "--spec", s, "--by", "alice"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
