@@ -174,6 +174,10 @@ fn commit_applies_and_a_failing_statement_is_reported() {
         "m/20240101000000_column.sql",
         "ALTER TABLE users ADD COLUMN nickname text;\n",
     );
+    ws.write(
+        "m/20240101500000_idx.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n",
+    );
     let (c, report, err) = trace(&ws, &pg, &["--commit", "m"]);
     assert_eq!(c, 0, "{err} {report:#}");
     assert!(
@@ -184,6 +188,18 @@ fn commit_applies_and_a_failing_statement_is_reported() {
     );
     assert_eq!(
         pg.psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'nickname'"),
+        "1"
+    );
+    // The CONCURRENTLY statement cannot be traced; --commit applies it after the commit.
+    let fs = findings(&report);
+    assert_eq!(at(&fs, "m/20240101500000_idx.sql", 2)["rule"], "not-traced");
+    assert!(
+        fs.iter()
+            .any(|f| f["rule"] == "applied-after-commit" && f["file"] == "m/20240101500000_idx.sql"),
+        "{fs:#?}"
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'users_name_idx'"),
         "1"
     );
 

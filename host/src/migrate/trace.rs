@@ -136,6 +136,7 @@ pub async fn trace_findings(
         server_major: 0,
         findings: Vec::new(),
         not_valid_seen: BTreeSet::new(),
+        deferred: Vec::new(),
     }
     .run(migrations)
     .await;
@@ -151,6 +152,9 @@ struct Tracer<'a> {
     findings: Vec<FindingReport>,
     /// Constraints not validated after the previous statement.
     not_valid_seen: BTreeSet<String>,
+    /// With `--commit`: statements not traced, applied after the commit
+    /// outside a transaction, in order.
+    deferred: Vec<(Script, u32, String)>,
 }
 
 /// A lock held by this backend on a relation.
@@ -376,6 +380,38 @@ impl Tracer<'_> {
             "ROLLBACK"
         };
         self.exec(end).await?;
+        if end == "COMMIT" {
+            for (script, line, sql) in std::mem::take(&mut self.deferred) {
+                let mut evidence = BTreeMap::new();
+                evidence.insert("statement".to_string(), gate_sqlkit::collapse(&sql, 200));
+                match self.client.batch_execute(&sql).await {
+                    Ok(()) => self.push(
+                        &script,
+                        line,
+                        "applied-after-commit",
+                        Status::Pass,
+                        "--commit: applied after the commit, outside a transaction (not traced)"
+                            .into(),
+                        evidence,
+                    ),
+                    Err(e) => {
+                        evidence.insert("error".into(), db_error(&e));
+                        self.push(
+                            &script,
+                            line,
+                            "statement-failed",
+                            Status::Fail,
+                            format!(
+                                "--commit: the statement failed outside the transaction: {}",
+                                db_error(&e)
+                            ),
+                            evidence,
+                        );
+                        break;
+                    }
+                }
+            }
+        }
         Ok(self.findings)
     }
 
@@ -476,11 +512,19 @@ impl Tracer<'_> {
                     "not-traced",
                     Status::Warn,
                     format!(
-                        "not traced: {why}; it was not applied, so its locks and duration are unknown \
-                         (run it outside a transaction, e.g. `-- no-transaction`)"
+                        "not traced: {why}; {}, so its locks and duration are unknown",
+                        if self.options.commit {
+                            "with --commit it is applied after the commit, outside a transaction"
+                        } else {
+                            "it was not applied"
+                        }
                     ),
                     evidence,
                 );
+                if self.options.commit {
+                    self.deferred
+                        .push((script.clone(), line, stmt.text.clone()));
+                }
                 continue;
             }
             let sets_timeout = first == "SET" && tokens.iter().any(|t| t.text == "LOCK_TIMEOUT")
