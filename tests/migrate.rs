@@ -493,3 +493,22 @@ fn golang_migrate_files_run_outside_a_transaction() {
         1
     );
 }
+
+#[test]
+fn github_actions_get_annotations_after_the_human_report() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    let out = ws.gate_env(&["migrate", "lint", "sqlx"], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("::error file=sqlx/20240101000000_add_index.sql,line=3"),
+        "{text}"
+    );
+    // JSON on stdout stays pure.
+    let out = ws.gate_env(
+        &["migrate", "lint", "-f", "json", "sqlx"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(json(&out)["verdict"], "fail");
+}

@@ -188,6 +188,15 @@ fn emit(report: &Report, format: &str, output: Option<&Path>) -> Result<(), u8> 
             let _ = out.flush();
         }
     }
+    // Under GitHub Actions, annotate too, as `gate evaluate` does, unless
+    // stdout carries a machine format.
+    let stdout_free = output.is_some() || format == Format::Human;
+    if std::env::var_os("GITHUB_ACTIONS").is_some() && format != Format::Github && stdout_free {
+        print!(
+            "{}",
+            report::render(report, Format::Github, RenderOptions::default())
+        );
+    }
     Ok(())
 }
 
