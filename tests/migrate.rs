@@ -267,6 +267,16 @@ fn missing_path_and_bad_layout_are_usage_errors() {
     assert!(stderr(&out).contains("nope: no such file or directory"));
     let out = ws.gate(&["migrate", "lint", "--layout", "liquibase", "x"]);
     assert_eq!(code(&out), 2);
+    // A directory without migrations is most likely the wrong path.
+    std::fs::create_dir_all(ws.path().join("empty")).unwrap();
+    ws.write("empty/README.md", "nothing here");
+    let out = ws.gate(&["migrate", "lint", "empty"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no SQL migrations found under empty"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -284,6 +284,9 @@ async fn findings(
         tool: p.tool,
     };
     let migrations = layout::discover(&p.paths, &options).map_err(|e| e.to_string())?;
+    if migrations.is_empty() {
+        return Err(super::lint::no_migrations(&p.paths));
+    }
     for m in &migrations {
         sandbox.resolve_path(&m.up.file.to_string_lossy(), false)?;
     }

@@ -73,7 +73,24 @@ pub fn discover(
         assume_in_transaction: config.assume_in_transaction,
         tool: ctx.tool,
     };
-    Ok(layout::discover(&paths, &options)?)
+    let found = layout::discover(&paths, &options)?;
+    if found.is_empty() {
+        return Err(MigrateError::Config(no_migrations(&paths)));
+    }
+    Ok(found)
+}
+
+/// The message for paths that hold no migration: most likely a wrong path.
+pub fn no_migrations(paths: &[PathBuf]) -> String {
+    format!(
+        "no SQL migrations found under {}: expected *.sql files (sqlx, dbmate, Flyway, \
+         golang-migrate or plain) or diesel's <dir>/up.sql",
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// Loads the built-in validator; `[[plugin]] name = "migrations"` grants set
