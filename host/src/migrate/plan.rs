@@ -84,7 +84,7 @@ pub fn statements(m: &Migration, findings: &[FindingReport]) -> Vec<PlannedState
         out.push(PlannedStatement {
             line,
             phase,
-            sql: stmt.collapsed(100),
+            sql: one_line(&stmt.collapsed(100)),
         });
     }
     out
@@ -159,4 +159,10 @@ pub fn render(migrations: &[Migration], findings: &[FindingReport]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `sql` on one line: every run of whitespace (dollar-quoted bodies keep
+/// theirs after collapsing) becomes one space.
+pub fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -383,7 +383,10 @@ impl Tracer<'_> {
         if end == "COMMIT" {
             for (script, line, sql) in std::mem::take(&mut self.deferred) {
                 let mut evidence = BTreeMap::new();
-                evidence.insert("statement".to_string(), gate_sqlkit::collapse(&sql, 200));
+                evidence.insert(
+                    "statement".to_string(),
+                    super::plan::one_line(&gate_sqlkit::collapse(&sql, 200)),
+                );
                 match self.client.batch_execute(&sql).await {
                     Ok(()) => self.push(
                         &script,
@@ -489,7 +492,10 @@ impl Tracer<'_> {
             let tokens = stmt.tokens();
             let first = tokens.first().map(|t| t.text.as_str()).unwrap_or("");
             let mut evidence = BTreeMap::new();
-            evidence.insert("statement".to_string(), stmt.collapsed(200));
+            evidence.insert(
+                "statement".to_string(),
+                super::plan::one_line(&stmt.collapsed(200)),
+            );
             if matches!(
                 first,
                 "BEGIN" | "COMMIT" | "ROLLBACK" | "START" | "END" | "ABORT"
@@ -719,7 +725,10 @@ impl Tracer<'_> {
             }
             if let Err(e) = self.client.batch_execute(&stmt.text).await {
                 let mut evidence = BTreeMap::new();
-                evidence.insert("statement".into(), stmt.collapsed(200));
+                evidence.insert(
+                    "statement".into(),
+                    super::plan::one_line(&stmt.collapsed(200)),
+                );
                 evidence.insert("error".into(), db_error(&e));
                 self.push(
                     down,
