@@ -44,6 +44,11 @@ const BLOCKS_WRITES: &[&str] = &[
     "AccessExclusiveLock",
 ];
 
+/// Objects created by CREATE EXTENSION are the extension's, reported once as
+/// `extension NAME`, not one by one.
+const NOT_EXTENSION_MEMBER_C: &str = "NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid AND x.deptype = 'e')";
+const NOT_EXTENSION_MEMBER_P: &str = "NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_proc'::regclass AND x.objid = p.oid AND x.deptype = 'e')";
+
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 
 /// Runs the trace and builds the report (gate `trace`, check `trace`).
@@ -256,7 +261,7 @@ impl Tracer<'_> {
         let queries = [
             format!(
                 "SELECT 'table ' || n.nspname || '.' || c.relname FROM pg_class c \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS}"
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {NOT_EXTENSION_MEMBER_C}"
             ),
             format!(
                 "SELECT 'column ' || n.nspname || '.' || c.relname || '.' || a.attname || ' ' || \
@@ -265,11 +270,11 @@ impl Tracer<'_> {
                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-                 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMAS}"
+                 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMAS} AND {NOT_EXTENSION_MEMBER_C}"
             ),
             format!(
                 "SELECT 'index ' || n.nspname || '.' || c.relname || ': ' || pg_get_indexdef(c.oid) \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('i', 'I') AND {USER_SCHEMAS}"
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('i', 'I') AND {USER_SCHEMAS} AND {NOT_EXTENSION_MEMBER_C}"
             ),
             format!(
                 "SELECT 'constraint ' || n.nspname || '.' || coalesce(r.relname, t.typname, '') || '.' || c.conname || ': ' || \
@@ -279,21 +284,21 @@ impl Tracer<'_> {
             ),
             format!(
                 "SELECT 'view ' || n.nspname || '.' || c.relname || ': ' || pg_get_viewdef(c.oid) \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMAS}"
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMAS} AND {NOT_EXTENSION_MEMBER_C}"
             ),
             format!(
                 "SELECT 'sequence ' || n.nspname || '.' || c.relname FROM pg_class c \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {USER_SCHEMAS}"
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {USER_SCHEMAS} AND {NOT_EXTENSION_MEMBER_C}"
             ),
             format!(
                 "SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text || \
                  coalesce(' (' || (SELECT string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '') \
                  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-                 WHERE t.typtype IN ('e', 'd', 'r') AND {USER_SCHEMAS}"
+                 WHERE t.typtype IN ('e', 'd', 'r') AND {USER_SCHEMAS} AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass AND x.objid = t.oid AND x.deptype = 'e')"
             ),
             format!(
                 "SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p \
-                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS}"
+                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS} AND {NOT_EXTENSION_MEMBER_P}"
             ),
             format!(
                 "SELECT 'extension ' || e.extname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
