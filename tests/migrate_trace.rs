@@ -354,3 +354,48 @@ fn human_trace_report() {
     assert!(text.contains("[missing-lock-timeout]"), "{text}");
     assert!(text.contains("ShareLock on public.users"), "{text}");
 }
+
+#[test]
+fn commit_runs_each_migration_in_its_own_transaction() {
+    let (pg, ws) = setup();
+    ws.write(
+        "m/1_a.sql",
+        "SET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN a integer;\n",
+    );
+    ws.write(
+        "m/2_b.sql",
+        "SET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN b integer;\n",
+    );
+    // One rolled-back transaction: the second migration's lock is already
+    // held since the first, and said so.
+    let (c, report, err) = trace(&ws, &pg, &["m"]);
+    assert_eq!(c, 0, "{err}");
+    let fs = findings(&report);
+    let second = at(&fs, "m/2_b.sql", 2);
+    assert_eq!(second["evidence"]["locks"], "none", "{second:#}");
+    assert_eq!(
+        second["evidence"]["already_held"],
+        "AccessExclusiveLock on public.users"
+    );
+    // --commit: each migration commits on its own, so each takes its locks.
+    let (c, report, err) = trace(&ws, &pg, &["--commit", "m"]);
+    assert_eq!(c, 0, "{err}");
+    let fs = findings(&report);
+    let second = at(&fs, "m/2_b.sql", 2);
+    assert!(
+        second["evidence"]["locks"]
+            .as_str()
+            .unwrap()
+            .contains("AccessExclusiveLock on public.users"),
+        "{second:#}"
+    );
+    assert_eq!(second["evidence"]["blocks"], "reads, writes");
+    assert_eq!(
+        second["evidence"]["lock_timeout"],
+        "1s (set by the migration)"
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name IN ('a', 'b')"),
+        "2"
+    );
+}

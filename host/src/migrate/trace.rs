@@ -318,12 +318,18 @@ impl Tracer<'_> {
             .first()
             .and_then(|r| r[0].parse::<u32>().ok())
             .map_or(0, |v| v / 10000);
-        self.exec("BEGIN").await?;
+        // With --commit every migration runs in its own transaction, as the
+        // migration tools do, so each one's locks are exact. Without it, one
+        // transaction holds everything until the final rollback.
+        let per_migration = self.options.commit;
         let ms = self.options.lock_timeout.as_millis();
-        self.exec(&format!("SET LOCAL lock_timeout = '{ms}ms'"))
-            .await?;
+        let set_timeout = format!("SET lock_timeout = '{ms}ms'");
+        self.exec(&set_timeout).await?;
         let gate_timeout = self.rows("SHOW lock_timeout").await?[0][0].clone();
         self.not_valid_seen = self.not_valid().await?;
+        if !per_migration {
+            self.exec("BEGIN").await?;
+        }
         let mut aborted = false;
         for m in migrations {
             if aborted {
@@ -338,6 +344,12 @@ impl Tracer<'_> {
                 );
                 continue;
             }
+            if per_migration {
+                self.exec("BEGIN").await?;
+            }
+            // Each migration starts from gate's lock_timeout, whatever an
+            // earlier one set.
+            self.exec(&set_timeout).await?;
             let before = if self.options.verify_down {
                 Some(self.schema().await?)
             } else {
@@ -345,10 +357,17 @@ impl Tracer<'_> {
             };
             aborted = !self.trace_script(&m.up, &gate_timeout).await?;
             if aborted {
+                if per_migration {
+                    self.exec("ROLLBACK").await?;
+                }
                 continue;
             }
             if let Some(before) = before {
                 self.verify_down(m, &before).await?;
+            }
+            if per_migration {
+                self.exec("COMMIT").await?;
+                aborted = !self.apply_deferred().await?;
             }
         }
         // Constraints still NOT VALID once every migration ran.
@@ -379,48 +398,49 @@ impl Tracer<'_> {
                 }
             }
         }
-        let end = if self.options.commit && !aborted {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        self.exec(end).await?;
-        if end == "COMMIT" {
-            for (script, line, sql) in std::mem::take(&mut self.deferred) {
-                let mut evidence = BTreeMap::new();
-                evidence.insert(
-                    "statement".to_string(),
-                    super::plan::one_line(&gate_sqlkit::collapse(&sql, 200)),
-                );
-                match self.client.batch_execute(&sql).await {
-                    Ok(()) => self.push(
+        if !per_migration {
+            self.exec("ROLLBACK").await?;
+        }
+        Ok(self.findings)
+    }
+
+    /// With --commit: the statements a migration could not run inside its
+    /// transaction, applied after its commit. False when one failed.
+    async fn apply_deferred(&mut self) -> Result<bool, MigrateError> {
+        for (script, line, sql) in std::mem::take(&mut self.deferred) {
+            let mut evidence = BTreeMap::new();
+            evidence.insert(
+                "statement".to_string(),
+                super::plan::one_line(&gate_sqlkit::collapse(&sql, 200)),
+            );
+            match self.client.batch_execute(&sql).await {
+                Ok(()) => self.push(
+                    &script,
+                    line,
+                    "applied-after-commit",
+                    Status::Pass,
+                    "--commit: applied after the migration's commit, outside a transaction (not traced)"
+                        .into(),
+                    evidence,
+                ),
+                Err(e) => {
+                    evidence.insert("error".into(), db_error(&e));
+                    self.push(
                         &script,
                         line,
-                        "applied-after-commit",
-                        Status::Pass,
-                        "--commit: applied after the commit, outside a transaction (not traced)"
-                            .into(),
+                        "statement-failed",
+                        Status::Fail,
+                        format!(
+                            "--commit: the statement failed outside the transaction: {}",
+                            db_error(&e)
+                        ),
                         evidence,
-                    ),
-                    Err(e) => {
-                        evidence.insert("error".into(), db_error(&e));
-                        self.push(
-                            &script,
-                            line,
-                            "statement-failed",
-                            Status::Fail,
-                            format!(
-                                "--commit: the statement failed outside the transaction: {}",
-                                db_error(&e)
-                            ),
-                            evidence,
-                        );
-                        break;
-                    }
+                    );
+                    return Ok(false);
                 }
             }
         }
-        Ok(self.findings)
+        Ok(true)
     }
 
     fn push(
@@ -491,6 +511,14 @@ impl Tracer<'_> {
         let offset = script.first_line.max(1) - 1;
         let relations_at_start = self.relations().await?;
         let mut held = self.locks().await?;
+        // Without --commit, locks taken by earlier migrations are still held
+        // (one transaction), so a statement that needs them again takes
+        // nothing new: name them instead of hiding them.
+        let inherited: Vec<Lock> = if self.options.commit {
+            Vec::new()
+        } else {
+            held.iter().cloned().collect()
+        };
         let mut own_timeout = false;
         for stmt in &split.statements {
             let line = stmt.line + offset;
@@ -567,10 +595,28 @@ impl Tracer<'_> {
                 own_timeout = true;
             }
 
-            let taken: Vec<&Lock> = now.difference(&held).collect();
+            // A lock on a relation that no longer exists: a dropped relation
+            // (named from the snapshot before the statement) or one the
+            // statement created and dropped itself (a rewrite's transient
+            // heap), which no other session can wait on.
+            let taken: Vec<Lock> = now
+                .difference(&held)
+                .filter_map(|l| {
+                    if l.relation != l.oid {
+                        return Some(l.clone());
+                    }
+                    let (name, _, _) = before
+                        .get(&l.oid)
+                        .or_else(|| relations_at_start.get(&l.oid))?;
+                    Some(Lock {
+                        relation: format!("{name} (dropped)"),
+                        ..l.clone()
+                    })
+                })
+                .collect();
             // Locks on relations that existed before this migration are the
             // ones other sessions wait on.
-            let existing: Vec<&&Lock> = taken
+            let existing: Vec<&Lock> = taken
                 .iter()
                 .filter(|l| relations_at_start.contains_key(&l.oid))
                 .collect();
@@ -629,6 +675,36 @@ impl Tracer<'_> {
                 ),
             );
             evidence.insert("duration_ms".into(), elapsed.as_millis().to_string());
+            let names: BTreeSet<String> = tokens
+                .iter()
+                .filter(|t| t.is_name())
+                .map(|t| t.ident().to_lowercase())
+                .collect();
+            // Function bodies name tables without locking them.
+            let defines_routine = first == "CREATE"
+                && tokens
+                    .iter()
+                    .take(5)
+                    .any(|t| t.is("FUNCTION") || t.is("PROCEDURE"));
+            let mut strongest: BTreeMap<&str, &str> = BTreeMap::new();
+            for l in inherited.iter().filter(|l| {
+                let bare = l.relation.rsplit('.').next().unwrap_or(&l.relation);
+                !defines_routine && names.contains(&bare.to_lowercase())
+            }) {
+                let e = strongest
+                    .entry(l.relation.as_str())
+                    .or_insert(l.mode.as_str());
+                if mode_rank(&l.mode) > mode_rank(e) {
+                    *e = l.mode.as_str();
+                }
+            }
+            let already: Vec<String> = strongest
+                .iter()
+                .map(|(relation, mode)| format!("{mode} on {relation}"))
+                .collect();
+            if !already.is_empty() {
+                evidence.insert("already_held".into(), already.join(", "));
+            }
 
             let mut problems = Vec::new();
             let mut rule = "traced";
@@ -675,7 +751,7 @@ impl Tracer<'_> {
                     not_valid.join(", ")
                 ));
             }
-            let (status, message) = if problems.is_empty() {
+            let (status, mut message) = if problems.is_empty() {
                 (
                     Status::Pass,
                     if lock_text.is_empty() {
@@ -689,6 +765,13 @@ impl Tracer<'_> {
             } else {
                 (Status::Warn, problems.join("; "))
             };
+            if !already.is_empty() {
+                message.push_str(&format!(
+                    " (already held since an earlier migration in this trace: {}; run with \
+                     --commit on a disposable copy for each migration's own locks)",
+                    already.join(", ")
+                ));
+            }
             self.push(script, line, rule, status, message, evidence);
             held = now;
         }
@@ -786,6 +869,23 @@ impl Tracer<'_> {
         self.exec("RELEASE SAVEPOINT gate_verify_down").await?;
         Ok(())
     }
+}
+
+/// Lock modes from weakest to strongest.
+fn mode_rank(mode: &str) -> usize {
+    [
+        "AccessShareLock",
+        "RowShareLock",
+        "RowExclusiveLock",
+        "ShareUpdateExclusiveLock",
+        "ShareLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    ]
+    .iter()
+    .position(|m| *m == mode)
+    .unwrap_or(0)
 }
 
 fn join_or_none<S: AsRef<str>>(items: &[S]) -> String {
