@@ -340,3 +340,47 @@ fn pending_migrations_are_traced_on_a_scratch_connection() {
         "{chk:#}"
     );
 }
+
+#[test]
+fn golang_migrate_records_only_the_current_version() {
+    let pg = Postgres::start();
+    pg.psql(
+        "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+         INSERT INTO schema_migrations VALUES (2, false);",
+    );
+    let ws = Workspace::new();
+    ws.write("go.mod", "module example.com/app\n");
+    for (v, sql) in [
+        (1, "CREATE INDEX users_email_idx ON users (email);"),
+        (2, "CREATE INDEX users_name_idx ON users (name);"),
+        (3, "CREATE TABLE t (id bigint PRIMARY KEY);"),
+    ] {
+        ws.write(
+            &format!("db/00000{v}_m.up.sql"),
+            &format!("SET lock_timeout = '2s';\n{sql}\n"),
+        );
+        ws.write(&format!("db/00000{v}_m.down.sql"), "SELECT 1;\n");
+    }
+    ws.write(
+        "policy.toml",
+        &policy(
+            "fs = [\"./db\"]\nsql = [\"db\"]",
+            "paths = [\"db\"], connection = \"db\", table = \"schema_migrations\"",
+            "",
+        ),
+    );
+    let (c, report, err) = eval(&ws, &pg.url);
+    assert_eq!(c, 0, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(summary(chk)["evidence"]["layout"], "golang-migrate");
+    assert_eq!(summary(chk)["evidence"]["applied"], "2");
+    assert_eq!(summary(chk)["evidence"]["pending"], "1");
+
+    // Version 2 is dirty (failed half-way): 1 is applied, 2 and 3 are pending.
+    pg.psql("UPDATE schema_migrations SET dirty = true");
+    let (c, report, _) = eval(&ws, &pg.url);
+    assert_eq!(c, 1);
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(summary(chk)["evidence"]["applied"], "1");
+    assert_eq!(summary(chk)["evidence"]["pending"], "2");
+}

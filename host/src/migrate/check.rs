@@ -298,7 +298,10 @@ async fn findings(
             if !granted(&sandbox.grants.sql, name) {
                 return Err(sandbox.denied("sql", name, name));
             }
-            match applied_versions(sandbox, name, &p.table).await? {
+            let golang = migrations
+                .first()
+                .is_some_and(|m| m.tool == Tool::GolangMigrate);
+            match applied_versions(sandbox, name, &p.table, golang).await? {
                 Some(v) => Some(v),
                 None => {
                     notes.push(format!(
@@ -319,7 +322,22 @@ async fn findings(
         }
     };
     let applied_set: Option<Vec<String>> = applied.map(|v| v.iter().map(|s| normal(s)).collect());
+    // golang-migrate keeps one row, the current version: everything up to it
+    // is applied. The other tools keep one row per applied migration.
+    let golang = migrations
+        .first()
+        .is_some_and(|m| m.tool == Tool::GolangMigrate);
+    let current: Option<u128> = applied_set
+        .as_ref()
+        .and_then(|a| a.iter().filter_map(|v| v.parse::<u128>().ok()).max());
     let (done, pending): (Vec<&Migration>, Vec<&Migration>) = migrations.iter().partition(|m| {
+        if golang {
+            return normal(&m.version)
+                .parse::<u128>()
+                .ok()
+                .zip(current)
+                .is_some_and(|(v, c)| v <= c);
+        }
         applied_set
             .as_ref()
             .is_some_and(|a| a.contains(&normal(&m.version)))
@@ -456,6 +474,7 @@ async fn applied_versions(
     sandbox: &Sandbox,
     name: &str,
     table: &str,
+    golang: bool,
 ) -> Result<Option<Vec<String>>, String> {
     let Some(conn) = sandbox.resources.connections.get(name) else {
         return Err(format!(
@@ -481,6 +500,13 @@ async fn applied_versions(
         let _ = connection.await;
     });
     let bare = table.rsplit('.').next().unwrap_or(table);
+    // golang-migrate: a dirty version failed half-way, so only the versions
+    // before it are applied.
+    let column = if golang && bare == "schema_migrations" {
+        "(CASE WHEN dirty THEN version - 1 ELSE version END)::text"
+    } else {
+        "version::text"
+    };
     let filter = match bare {
         "_sqlx_migrations" | "flyway_schema_history" => " WHERE success",
         _ => "",
@@ -498,7 +524,7 @@ async fn applied_versions(
             return Ok(None);
         }
         let rows = client
-            .query(&format!("SELECT version::text FROM {table}{filter}"), &[])
+            .query(&format!("SELECT {column} FROM {table}{filter}"), &[])
             .await
             .map_err(|e| format!("`{name}`: reading {table}: {e}"))?;
         Ok(Some(
