@@ -47,7 +47,7 @@ fn lint_json_has_flat_fields_and_exits_1_on_a_blocking_finding() {
     assert_eq!(report["verdict"], "fail");
     assert_eq!(report["gates"][0]["name"], "migrations");
     let check = &report["gates"][0]["checks"][0];
-    assert_eq!(check["id"], "migrations");
+    assert_eq!(check["id"], "migrations.lint");
     assert_eq!(check["status"], "fail");
     assert_eq!(check["blocking"], true);
     let fs = findings(&report);
@@ -521,4 +521,59 @@ fn github_actions_get_annotations_after_the_human_report() {
         &[("GITHUB_ACTIONS", "true")],
     );
     assert_eq!(json(&out)["verdict"], "fail");
+}
+
+#[test]
+fn policy_exemptions_apply_to_lint_findings() {
+    let ws = Workspace::new();
+    fixture(&ws, "sqlx");
+    let exemption = |matcher: &str| {
+        format!(
+            "[[exemption]]\ncheck = \"migrations.*\"\nmatch = \"{matcher}\"\nreason = \"built during the maintenance window\"\n\
+             approved_by = \"dba@example.com\"\nexpires = 2026-12-31\n\n"
+        )
+    };
+    ws.write(
+        "policy.toml",
+        &format!(
+            "[policy]\nname = \"m\"\n\n{}{}",
+            exemption("sqlx/20240101000000_*"),
+            exemption("sqlx/20240104000000_*")
+        ),
+    );
+    let out = ws.gate_env(
+        &[
+            "migrate",
+            "lint",
+            "--policy",
+            "policy.toml",
+            "-f",
+            "json",
+            "sqlx",
+        ],
+        &[("GATE_TEST_NOW", "2026-11-26T12:00:00Z")],
+    );
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let fs = findings(&json(&out));
+    let index = by_rule(&fs, "create-index-not-concurrently");
+    assert_eq!(index[0]["exemption"]["approved_by"], "dba@example.com");
+    assert_eq!(
+        by_rule(&fs, "rename-column")[0]["exemption"]["reason"],
+        "built during the maintenance window"
+    );
+
+    // Expired: it no longer applies.
+    let out = ws.gate_env(
+        &[
+            "migrate",
+            "lint",
+            "--policy",
+            "policy.toml",
+            "-f",
+            "json",
+            "sqlx",
+        ],
+        &[("GATE_TEST_NOW", "2027-01-05T12:00:00Z")],
+    );
+    assert_eq!(code(&out), 1);
 }

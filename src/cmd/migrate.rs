@@ -208,10 +208,17 @@ fn verdict(report: &Report) -> u8 {
 }
 
 async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
-    let (_, config, ctx, migrations, runtime, validator) = load(&args.source).await?;
-    let report = lint::lint(&runtime, &validator, &migrations, &config, &ctx)
-        .await
-        .map_err(fail)?;
+    let (policy, config, ctx, migrations, runtime, validator) = load(&args.source).await?;
+    let report = lint::lint(
+        &runtime,
+        &validator,
+        &migrations,
+        &config,
+        policy.as_ref(),
+        &ctx,
+    )
+    .await
+    .map_err(fail)?;
     emit(&report, &args.format, args.output.as_deref())?;
     Ok(verdict(&report))
 }

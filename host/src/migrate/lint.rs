@@ -200,17 +200,37 @@ fn finding_report(f: RawFinding, validator: &LoadedValidator) -> FindingReport {
 }
 
 /// `gate migrate lint`: discover, validate, report.
+///
+/// The check is `<validator>.lint` (`migrations.lint`); the policy's active
+/// `[[exemption]]`s whose `check` matches it (`migrations.lint`, `migrations.*`)
+/// apply to findings as in `gate evaluate` (`match` is a glob over the
+/// finding's subject, the file path).
 pub async fn lint(
     runtime: &Runtime,
     validator: &LoadedValidator,
     migrations: &[Migration],
     config: &MigrationsConfig,
+    policy: Option<&Policy>,
     ctx: &Context,
 ) -> Result<Report, MigrateError> {
     let started = Instant::now();
-    let (findings, duration, host_time) = validate(runtime, validator, migrations, config).await?;
+    let (mut findings, duration, host_time) =
+        validate(runtime, validator, migrations, config).await?;
+    let check_id = format!("{}.lint", validator.meta.id);
+    if let Some(policy) = policy {
+        let today = ctx.clock.today();
+        for f in findings.iter_mut().filter(|f| f.status >= Status::Warn) {
+            if let Some(e) = policy
+                .exemptions
+                .iter()
+                .find(|e| e.is_active(today) && e.matches(&check_id, &f.subject))
+            {
+                f.exemption = Some(crate::evaluate::exemption_ref(e));
+            }
+        }
+    }
     let check = check_report(
-        &validator.meta.id,
+        &check_id,
         &validator.meta.description,
         &validator.name,
         findings,
@@ -229,8 +249,15 @@ pub fn check_report(
     duration: std::time::Duration,
     host_time: std::time::Duration,
 ) -> CheckReport {
+    let worst_all = findings
+        .iter()
+        .map(|f| f.status)
+        .max()
+        .unwrap_or(Status::Pass);
+    // Exempt findings do not count, as in `gate evaluate`.
     let worst = findings
         .iter()
+        .filter(|f| f.exemption.is_none())
         .map(|f| f.status)
         .max()
         .unwrap_or(Status::Pass);
@@ -240,18 +267,27 @@ pub fn check_report(
         .map(|f| f.severity)
         .max()
         .unwrap_or(Severity::Info);
+    let exempt = worst_all >= Status::Warn && worst < Status::Warn;
     CheckReport {
         id: id.to_string(),
         title: title.to_string(),
         plugin: plugin.to_string(),
-        status: CheckStatus::from(worst),
+        status: if exempt {
+            CheckStatus::Exempt
+        } else {
+            CheckStatus::from(worst)
+        },
         severity,
         enforcement: Enforcement::Block,
         blocking: worst >= Status::Fail,
         duration_ms: duration.as_millis() as u64,
         host_ms: host_time.as_millis() as u64,
+        exemption: if exempt {
+            findings.iter().find_map(|f| f.exemption.clone())
+        } else {
+            None
+        },
         findings,
-        exemption: None,
         error: None,
         description: title.to_string(),
     }

@@ -71,7 +71,7 @@ pub async fn trace(
         }
     );
     let check = check_report(
-        "trace",
+        "migrations.trace",
         &title,
         "gate",
         findings,
