@@ -384,3 +384,25 @@ fn golang_migrate_records_only_the_current_version() {
     assert_eq!(summary(chk)["evidence"]["applied"], "1");
     assert_eq!(summary(chk)["evidence"]["pending"], "2");
 }
+
+#[test]
+fn a_symlink_out_of_the_grant_is_denied() {
+    let ws = Workspace::new();
+    migrations(&ws);
+    ws.write("outside/secret.sql", "SELECT 1;\n");
+    std::os::unix::fs::symlink(
+        ws.path().join("outside/secret.sql"),
+        ws.path().join("migrations/20240103000000_link.sql"),
+    )
+    .unwrap();
+    ws.write(
+        "policy.toml",
+        &policy("fs = [\"./migrations\"]", "paths = [\"migrations\"]", ""),
+    );
+    let (c, report, err) = eval(&ws, "");
+    assert_eq!(c, 1, "{err}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert_eq!(chk["status"], "error");
+    let msg = chk["findings"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("not granted `fs` access"), "{msg}");
+}

@@ -246,23 +246,23 @@ pub async fn run(runtime: &Runtime, plugin: &LoadedPlugin, params: &Value) -> Ch
     let started = Instant::now();
     let sandbox = plugin.sandbox.clone();
     let timeout = sandbox.limits.timeout;
-    let mut host_time = Duration::ZERO;
-    let outcome =
-        match tokio::time::timeout(timeout, findings(runtime, &sandbox, params, &mut host_time))
-            .await
-        {
-            Ok(Ok(findings)) => Ok(findings),
-            Ok(Err(message)) => Ok(error(message)),
-            Err(_) => Err(format!(
-                "timed out after {} ms (plugin `{}` timeout_ms)",
-                timeout.as_millis(),
-                sandbox.plugin
-            )),
-        };
+    // Time inside the validator component; the rest is the host's.
+    let mut plugin_time = Duration::ZERO;
+    let run = findings(runtime, &sandbox, params, &mut plugin_time);
+    let outcome = match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(findings)) => Ok(findings),
+        Ok(Err(message)) => Ok(error(message)),
+        Err(_) => Err(format!(
+            "timed out after {} ms (plugin `{}` timeout_ms)",
+            timeout.as_millis(),
+            sandbox.plugin
+        )),
+    };
+    let duration = started.elapsed();
     CheckRun {
         outcome,
-        duration: started.elapsed(),
-        host_time: started.elapsed().saturating_sub(host_time),
+        duration,
+        host_time: duration.saturating_sub(plugin_time),
     }
 }
 
@@ -287,8 +287,11 @@ async fn findings(
     if migrations.is_empty() {
         return Err(super::lint::no_migrations(&p.paths));
     }
+    // A symlink inside a granted directory may point outside it.
     for m in &migrations {
-        sandbox.resolve_path(&m.up.file.to_string_lossy(), false)?;
+        for script in std::iter::once(&m.up).chain(&m.down) {
+            sandbox.resolve_path(&script.file.to_string_lossy(), false)?;
+        }
     }
 
     let mut notes = Vec::new();
