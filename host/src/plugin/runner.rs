@@ -65,6 +65,25 @@ pub struct RawFinding {
     pub location: Option<Location>,
 }
 
+impl From<wit::Finding> for RawFinding {
+    fn from(f: wit::Finding) -> Self {
+        RawFinding {
+            rule: f.rule,
+            subject: f.subject,
+            status: status(f.status),
+            severity: f.severity.map(severity),
+            message: f.message,
+            evidence: f.evidence,
+            remediation: f.remediation,
+            location: f.location.map(|l| Location {
+                file: l.file,
+                line: l.line,
+                column: l.column,
+            }),
+        }
+    }
+}
+
 impl RawFinding {
     pub fn into_report(self, default_severity: crate::model::Severity) -> FindingReport {
         FindingReport {
@@ -81,7 +100,7 @@ impl RawFinding {
     }
 }
 
-pub(super) fn status(s: wit::Status) -> Status {
+fn status(s: wit::Status) -> Status {
     match s {
         wit::Status::Pass => Status::Pass,
         wit::Status::Skip => Status::Skip,
@@ -389,23 +408,7 @@ impl Runtime {
                     "the plugin returned no findings; a check must report what it saw".to_string(),
                 );
             }
-            Ok(findings
-                .into_iter()
-                .map(|f| RawFinding {
-                    rule: f.rule,
-                    subject: f.subject,
-                    status: status(f.status),
-                    severity: f.severity.map(severity),
-                    message: f.message,
-                    evidence: f.evidence,
-                    remediation: f.remediation,
-                    location: f.location.map(|l| Location {
-                        file: l.file,
-                        line: l.line,
-                        column: l.column,
-                    }),
-                })
-                .collect())
+            Ok(findings.into_iter().map(RawFinding::from).collect())
         }
         .await;
         let state = store.data();

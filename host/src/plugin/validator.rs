@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use super::catalog::{PluginMeta, severity};
-use super::runner::{RawFinding, Runtime, explain, status};
+use super::catalog::PluginMeta;
+use super::runner::{RawFinding, Runtime, explain};
 use super::source::PluginError;
 use crate::bindings::validator::{MigrationValidator, MigrationValidatorPre};
 use crate::cache::CacheOutcome;
 use crate::capabilities::{HostState, Sandbox};
-use crate::model::Location;
 
 pub use crate::bindings::validator::MigrationFile;
 
@@ -151,23 +150,7 @@ impl Runtime {
                     ));
                 }
             };
-            Ok(findings
-                .into_iter()
-                .map(|f| RawFinding {
-                    rule: f.rule,
-                    subject: f.subject,
-                    status: status(f.status),
-                    severity: f.severity.map(severity),
-                    message: f.message,
-                    evidence: f.evidence,
-                    remediation: f.remediation,
-                    location: f.location.map(|l| Location {
-                        file: l.file,
-                        line: l.line,
-                        column: l.column,
-                    }),
-                })
-                .collect())
+            Ok(findings.into_iter().map(RawFinding::from).collect())
         }
         .await;
         let state = store.data();
