@@ -829,3 +829,28 @@ fn rollout_help_snapshots() {
         );
     }
 }
+
+/// A component of another world named as the strategy is refused before any
+/// traffic moves, with a message naming the plugin.
+#[test]
+fn a_non_strategy_component_is_refused_with_exit_2() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let wasm =
+        std::path::Path::new(gate_host::plugin::PLUGIN_BUILD_DIR).join("gate_plugin_hostile.wasm");
+    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&wasm).unwrap()));
+    let path = dir.path().join("web.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[rollout]\nname = \"web\"\nstrategy = {{ kind = \"canary\", path = \"{}\", sha256 = \"{digest}\" }}\n\n[router]\nkind = \"haproxy\"\nadmin_socket = \"/nonexistent.sock\"\nbackend = \"web\"\n\n[stable]\nservers = [\"a\"]\n\n[candidate]\nservers = [\"b\"]\n",
+            wasm.display()
+        ),
+    )
+    .unwrap();
+    let out = run(&["rollout", "--spec", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gate_plugin_hostile.wasm"), "{err}");
+    assert!(err.contains("not a gate strategy component"), "{err}");
+}
