@@ -854,3 +854,44 @@ fn a_non_strategy_component_is_refused_with_exit_2() {
     assert!(err.contains("gate_plugin_hostile.wasm"), "{err}");
     assert!(err.contains("not a gate strategy component"), "{err}");
 }
+
+/// `gate rollout --check` validates a spec with the strategy plugin itself,
+/// touching neither the router nor any state: the bundled examples pass, and a
+/// strategy kind the plugin does not know is refused with its message.
+#[test]
+fn rollout_check_validates_specs_without_touching_anything() {
+    use sha2::Digest;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for example in ["canary.toml", "blue-green.toml", "rolling.toml"] {
+        let path = root.join("examples/rollouts").join(example);
+        let out = run(&["rollout", "--check", "--spec", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{example}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
+    }
+    assert!(
+        !root.join("examples/rollouts/.gate").exists(),
+        "--check wrote state"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = std::path::Path::new(gate_host::plugin::PLUGIN_BUILD_DIR)
+        .join("gate_plugin_strategies.wasm");
+    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&wasm).unwrap()));
+    let path = dir.path().join("web.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[rollout]\nname = \"web\"\nstrategy = {{ kind = \"linear\", path = \"{}\", sha256 = \"{digest}\" }}\n\n[router]\nkind = \"haproxy\"\nadmin_socket = \"/nonexistent.sock\"\nbackend = \"web\"\n\n[stable]\nservers = [\"a\"]\n\n[candidate]\nservers = [\"b\"]\n",
+            wasm.display()
+        ),
+    )
+    .unwrap();
+    let out = run(&["rollout", "--check", "--spec", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("linear"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.path().join(".gate").exists(), "--check wrote state");
+}

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use gate_host::rollout::controller::{self, Controller, Options, Outcome, RolloutError};
 use gate_host::rollout::driver;
 use gate_host::rollout::state::{CommandKind, Lock, Phase, RolloutState};
+use gate_host::rollout::strategy::StrategyPlugin;
 use gate_host::rollout::{Spec, failpoint};
 use serde_json::json;
 
@@ -20,6 +21,10 @@ pub struct RolloutArgs {
     /// Start again even if this spec already finished (promoted or rolled back)
     #[arg(long)]
     pub restart: bool,
+    /// Only validate: parse the spec and let the strategy plugin check it
+    /// against the starting state; touches neither the router nor the state
+    #[arg(long)]
+    pub check: bool,
     /// No progress lines on stderr (the JSON-lines event log is still written)
     #[arg(long, short)]
     pub quiet: bool,
@@ -107,6 +112,9 @@ pub async fn rollout(args: RolloutArgs) -> u8 {
         (Ok(o), Ok(r)) => (o, r),
         (Err(c), _) | (_, Err(c)) => return c,
     };
+    if args.check {
+        return check(&spec, runtime, &opts).await;
+    }
     let mut controller = match Controller::open(spec, runtime, &opts) {
         Ok(c) => c,
         Err(e) => return error_code(e),
@@ -114,6 +122,46 @@ pub async fn rollout(args: RolloutArgs) -> u8 {
     match controller.run().await {
         Ok(outcome) => outcome_code(outcome),
         Err(e) => error_code(e),
+    }
+}
+
+/// `gate rollout --check`: the spec parses and the strategy accepts it.
+async fn check(
+    spec: &Spec,
+    runtime: std::sync::Arc<gate_host::plugin::Runtime>,
+    opts: &Options,
+) -> u8 {
+    let plugin = match StrategyPlugin::load(runtime, spec, opts.clock) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let start = json!({
+        "now_ms": 0, "step": 0, "step_started_ms": 0, "memory": {},
+        "candidate_percent": 0,
+        "health": { "candidate": "unknown", "failing": [] },
+        "analysis": spec.analysis.iter().map(|a| (a.name.clone(), json!({ "measurements": [] })))
+            .collect::<serde_json::Map<_, _>>(),
+        "approval": null, "replaced": [],
+    });
+    match plugin.decide(&spec.to_plugin_json(), &start).await {
+        Ok(action) => {
+            println!(
+                "{}: ok ({} rollout of `{}`, strategy plugin `{}`; first action: {})",
+                spec.file.display(),
+                spec.strategy.kind(),
+                spec.name,
+                plugin.name,
+                action["action"].as_str().unwrap_or("?")
+            );
+            exit::PASS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", spec.file.display());
+            exit::ERROR
+        }
     }
 }
 
