@@ -9,7 +9,7 @@ use crate::bindings::gate::plugin::metrics::{Host, Sample, Series};
 /// Largest API response handed to a plugin.
 const MAX_BODY: usize = 16 << 20;
 
-fn client() -> &'static reqwest::Client {
+pub(crate) fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
@@ -52,8 +52,8 @@ async fn get(url: String, query: &[(&str, String)]) -> Result<(u16, String), Str
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-/// Runs a PromQL API call and returns `data.result`, or Prometheus' own error.
-async fn promql(
+/// Runs a PromQL API call and returns `data`, or Prometheus' own error.
+pub(crate) async fn promql(
     url: String,
     query: Vec<(&'static str, String)>,
 ) -> Result<serde_json::Value, String> {

@@ -37,7 +37,7 @@ mod exchange;
 mod files;
 mod http;
 mod log;
-mod metrics;
+pub(crate) mod metrics;
 mod net;
 mod sql;
 mod system;

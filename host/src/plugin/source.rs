@@ -20,7 +20,7 @@ pub struct PluginSource {
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     #[error(
-        "plugin `{name}`: {path}: sha256 mismatch: the policy pins {expected} but the file has {actual}"
+        "plugin `{name}`: {path}: sha256 mismatch: pinned to {expected} but the file has {actual}"
     )]
     DigestMismatch {
         name: String,

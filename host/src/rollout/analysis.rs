@@ -49,6 +49,18 @@ pub enum HaproxyMetric {
     RequestRate,
 }
 
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Inconclusive => "inconclusive",
+            Outcome::Error => "error",
+            Outcome::Pending => "pending",
+        }
+    }
+}
+
 impl HaproxyQuery {
     pub fn parse(q: &str) -> Option<HaproxyQuery> {
         let (stable_side, rest) = if let Some(r) = q.strip_prefix("stable_") {
@@ -181,42 +193,15 @@ async fn haproxy_measure(
     })
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("HTTP client")
-    })
-}
-
 /// An instant PromQL query: the first series' value, `None` for an empty vector.
 pub async fn promql(provider: &MetricsProvider, query: &str) -> Result<Option<f64>, String> {
-    let url = reqwest::Url::parse_with_params(
-        &format!("{}/api/v1/query", provider.url),
-        &[("query", query)],
-    )
-    .map_err(|e| format!("{}: {e}", provider.url))?;
-    let resp = tokio::time::timeout(provider.timeout, client().get(url).send())
+    let call = crate::capabilities::metrics::promql(
+        format!("{}/api/v1/query", provider.url),
+        vec![("query", query.to_string())],
+    );
+    let data = tokio::time::timeout(provider.timeout, call)
         .await
-        .map_err(|_| format!("Prometheus {}: timed out", provider.url))?
-        .map_err(|e| format!("Prometheus {}: {e}", provider.url))?;
-    let status = resp.status().as_u16();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| format!("Prometheus {}: reading the answer: {e}", provider.url))?;
-    let body: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("Prometheus {}: bad answer: {e}", provider.url))?;
-    if status != 200 || body["status"] != "success" {
-        return Err(format!(
-            "Prometheus {} answered {status}: {}",
-            provider.url,
-            body["error"].as_str().unwrap_or("query failed")
-        ));
-    }
-    let data = &body["data"];
+        .map_err(|_| format!("Prometheus {}: timed out", provider.url))??;
     let value = match data["resultType"].as_str() {
         Some("vector") => data["result"]
             .as_array()

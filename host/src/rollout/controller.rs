@@ -719,20 +719,16 @@ impl Controller {
                 now,
             )
             .await;
-            let text = match (&m.value, &m.message) {
-                (Some(v), Some(msg)) => format!(
-                    "{name}: {:?} {v:.4} over {} samples ({msg})",
-                    m.result, m.samples
-                ),
-                (Some(v), None) => {
-                    format!("{name}: {:?} {v:.4} over {} samples", m.result, m.samples)
-                }
-                (None, Some(msg)) => format!("{name}: {:?} ({msg})", m.result),
-                (None, None) => format!("{name}: {:?}", m.result),
-            };
+            let mut text = format!("{name}: {}", m.result.as_str());
+            if let Some(v) = m.value {
+                text.push_str(&format!(" {v:.4} over {} samples", m.samples));
+            }
+            if let Some(msg) = &m.message {
+                text.push_str(&format!(" ({msg})"));
+            }
             self.events.emit(
                 "analysis",
-                &text.to_lowercase().replacen(&name.to_lowercase(), name, 1),
+                &text,
                 json!({ "analysis": name, "step": self.state.step, "measurement": m }),
             );
             self.state.analysis.entry(name.clone()).or_default().push(m);

@@ -5,13 +5,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::spec::{Spec, StrategyRef};
 use crate::capabilities::Sandbox;
 use crate::clock::Clock;
 use crate::plugin::{PluginSource, Runtime, explain};
-use crate::policy::Grants;
+use crate::policy::{Grants, Origin, PluginSpec};
 
 mod wit {
     wasmtime::component::bindgen!({
@@ -51,23 +49,21 @@ impl StrategyPlugin {
                     path: None,
                 }
             }
-            StrategyRef::Custom { path, sha256, .. } => {
-                let wasm = std::fs::read(path)
-                    .map_err(|e| format!("strategy plugin {}: {e}", path.display()))?;
-                let actual = hex::encode(Sha256::digest(&wasm));
-                if !actual.eq_ignore_ascii_case(sha256) {
-                    return Err(format!(
-                        "strategy plugin {}: sha256 mismatch: the spec pins {sha256} but the file has {actual}",
-                        path.display()
-                    ));
-                }
-                PluginSource {
-                    name: path.display().to_string(),
-                    wasm: Cow::Owned(wasm),
-                    sha256: actual,
+            StrategyRef::Custom { path, sha256, .. } => PluginSource::resolve(
+                &path.display().to_string(),
+                Some(&PluginSpec {
+                    name: "strategy".into(),
                     path: Some(path.clone()),
-                }
-            }
+                    sha256: Some(sha256.clone()),
+                    grants: Grants::default(),
+                    origin: Origin {
+                        file: spec.file.clone(),
+                        line: 1,
+                        column: 1,
+                    },
+                }),
+            )
+            .map_err(|e| e.to_string())?,
         };
         let (pre, _cache) = runtime.instance_pre(&source).map_err(|e| e.to_string())?;
         let pre = wit::StrategyPre::new(pre).map_err(|e| {
