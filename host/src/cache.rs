@@ -7,10 +7,8 @@
 //! which must only ever see bytes that wasmtime itself produced.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use wasmtime::Engine;
 use wasmtime::Result;
 use wasmtime::component::Component;
@@ -129,23 +127,10 @@ fn verified_payload(bytes: &[u8]) -> Option<&[u8]> {
     (checksum(payload) == sum).then_some(payload)
 }
 
-/// Writes atomically: a temp file in the same directory, fsync, rename.
+/// Writes atomically and durably (see [`crate::atomic_file`]).
 fn store(path: &Path, payload: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().context("cache path has no parent")?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-        std::process::id()
-    ));
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(MAGIC)?;
-    f.write_all(&checksum(payload))?;
-    f.write_all(payload)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, path)?;
-    Ok(())
+    crate::atomic_file::write(path, &[MAGIC, &checksum(payload), payload])
+        .map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! gate's host runtime: plugin sandbox, policy model, evaluation and reporters.
 
+pub mod atomic_file;
 pub mod bindings;
 pub mod cache;
 pub mod capabilities;

@@ -151,21 +151,7 @@ pub fn unix_ms() -> u64 {
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        std::process::id()
-    ));
-    let err = |what: &str, e: std::io::Error| format!("{what} {}: {e}", tmp.display());
-    let mut f = File::create(&tmp).map_err(|e| err("creating", e))?;
-    f.write_all(bytes).map_err(|e| err("writing", e))?;
-    f.sync_all().map_err(|e| err("fsync of", e))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| format!("renaming over {}: {e}", path.display()))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| format!("fsync of {}: {e}", dir.display()))
+    crate::atomic_file::write(path, &[bytes])
 }
 
 /// An exclusive lock on one rollout, held while `gate rollout` (or a
