@@ -53,6 +53,66 @@ fn socket_command(socket: &std::path::Path, cmd: &str) -> std::io::Result<String
     Ok(reply)
 }
 
+/// Starts HAProxy (`-db`, retrying on a port clash) with the runtime API on
+/// `admin_socket`, frontend `fe_web` -> backend `web` made of `backend`
+/// (balance, checks and server lines), and a `stats` frontend with the stats
+/// page and the Prometheus exporter. `defaults` holds the timeout and retry
+/// lines. Returns the process and the frontend and stats ports once the
+/// runtime API answers (every listener is bound by then).
+pub(crate) fn spawn(
+    label: &str,
+    haproxy: &std::path::Path,
+    cfg_path: &std::path::Path,
+    admin_socket: &std::path::Path,
+    log: &std::path::Path,
+    defaults: &str,
+    backend: &str,
+) -> (Proc, u16, u16) {
+    start_with_retry(label, || {
+        let fe_port = free_port();
+        let stats_port = free_port();
+        let cfg = format!(
+            "# gate test harness ({label})\n\
+             global\n\
+             \x20   nbthread 1\n\
+             \x20   stats socket {socket} mode 600 level admin\n\
+             \x20   stats timeout 30s\n\
+             \n\
+             defaults\n\
+             \x20   mode http\n\
+             {defaults}\
+             \n\
+             frontend fe_web\n\
+             \x20   bind 127.0.0.1:{fe_port}\n\
+             \x20   default_backend web\n\
+             \n\
+             backend web\n\
+             {backend}\
+             \n\
+             frontend stats\n\
+             \x20   bind 127.0.0.1:{stats_port}\n\
+             \x20   http-request use-service prometheus-exporter if {{ path /metrics }}\n\
+             \x20   stats enable\n\
+             \x20   stats uri /stats\n\
+             \x20   stats refresh 10s\n",
+            socket = admin_socket.display(),
+        );
+        fs::write(cfg_path, cfg).expect("write haproxy.cfg");
+        let _ = fs::remove_file(log);
+        let _ = fs::remove_file(admin_socket);
+        let mut cmd = Command::new(haproxy);
+        cmd.arg("-db").arg("-f").arg(cfg_path);
+        let mut proc = Proc::spawn(label, &mut cmd, log, &[], "TERM");
+        proc.wait_ready("runtime API answering", || {
+            socket_command(admin_socket, "show info")
+                .ok()
+                .filter(|reply| reply.contains("Name: HAProxy"))
+                .map(|_| ())
+        })?;
+        Ok::<_, StartFailure>((proc, fe_port, stats_port))
+    })
+}
+
 impl HAProxy {
     /// Starts `servers` nginx backends and HAProxy in front of them, and waits
     /// until every server is UP.
@@ -78,56 +138,21 @@ impl HAProxy {
                 )
             })
             .collect();
-        let (proc, fe_port, stats_port) = start_with_retry("haproxy", || {
-            let fe_port = free_port();
-            let stats_port = free_port();
-            let cfg = format!(
-                "# gate test harness\n\
-                 global\n\
-                 \x20   nbthread 1\n\
-                 \x20   stats socket {socket} mode 600 level admin\n\
-                 \x20   stats timeout 30s\n\
-                 \n\
-                 defaults\n\
-                 \x20   mode http\n\
-                 \x20   timeout connect 2s\n\
-                 \x20   timeout client 10s\n\
-                 \x20   timeout server 10s\n\
-                 \x20   timeout check 1s\n\
-                 \n\
-                 frontend fe_web\n\
-                 \x20   bind 127.0.0.1:{fe_port}\n\
-                 \x20   default_backend web\n\
-                 \n\
-                 backend web\n\
-                 \x20   balance roundrobin\n\
-                 \x20   option httpchk GET /healthz\n\
-                 {server_lines}\
-                 \n\
-                 frontend stats\n\
-                 \x20   bind 127.0.0.1:{stats_port}\n\
-                 \x20   http-request use-service prometheus-exporter if {{ path /metrics }}\n\
-                 \x20   stats enable\n\
-                 \x20   stats uri /stats\n\
-                 \x20   stats refresh 10s\n",
-                socket = admin_socket.display(),
-            );
-            fs::write(&cfg_path, cfg).expect("write haproxy.cfg");
-            let _ = fs::remove_file(&log);
-            let _ = fs::remove_file(&admin_socket);
-            let mut cmd = Command::new(&haproxy);
-            cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let mut proc = Proc::spawn("haproxy", &mut cmd, &log, &[], "TERM");
-            // The runtime API answers only once every listener is bound (a
-            // bind failure ends the process before that).
-            proc.wait_ready("runtime API answering", || {
-                socket_command(&admin_socket, "show info")
-                    .ok()
-                    .filter(|reply| reply.contains("Name: HAProxy"))
-                    .map(|_| ())
-            })?;
-            Ok::<_, StartFailure>((proc, fe_port, stats_port))
-        });
+        let defaults = "    timeout connect 2s\n\
+                        \x20   timeout client 10s\n\
+                        \x20   timeout server 10s\n\
+                        \x20   timeout check 1s\n";
+        let backend =
+            format!("    balance roundrobin\n    option httpchk GET /healthz\n{server_lines}");
+        let (proc, fe_port, stats_port) = spawn(
+            "haproxy",
+            &haproxy,
+            &cfg_path,
+            &admin_socket,
+            &log,
+            defaults,
+            &backend,
+        );
         let haproxy = HAProxy {
             frontend: format!("127.0.0.1:{fe_port}"),
             stats_url: format!("http://127.0.0.1:{stats_port}/stats"),

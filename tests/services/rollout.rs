@@ -407,59 +407,26 @@ impl RolloutBed {
                 )
             })
             .collect();
-        let (proc, fe_port, stats_port) = start_with_retry("haproxy (rollout bed)", || {
-            let fe_port = free_port();
-            let stats_port = free_port();
-            let cfg = format!(
-                "# gate rollout test bed\n\
-                 global\n\
-                 \x20   nbthread 1\n\
-                 \x20   stats socket {socket} mode 600 level admin\n\
-                 \x20   stats timeout 30s\n\
-                 \n\
-                 defaults\n\
-                 \x20   mode http\n\
-                 \x20   timeout connect 1s\n\
-                 \x20   timeout client 10s\n\
-                 \x20   timeout server 10s\n\
-                 \x20   timeout http-keep-alive 30s\n\
-                 \x20   timeout check 1s\n\
-                 \x20   retries 3\n\
-                 \x20   option redispatch 1\n\
-                 \x20   retry-on conn-failure empty-response response-timeout\n\
-                 \n\
-                 frontend fe_web\n\
-                 \x20   bind 127.0.0.1:{fe_port}\n\
-                 \x20   default_backend web\n\
-                 \n\
-                 backend web\n\
-                 \x20   balance roundrobin\n\
-                 \x20   option httpchk GET /healthz\n\
-                 \x20   http-check expect status 200\n\
-                 {server_lines}\
-                 \n\
-                 frontend stats\n\
-                 \x20   bind 127.0.0.1:{stats_port}\n\
-                 \x20   http-request use-service prometheus-exporter if {{ path /metrics }}\n\
-                 \x20   stats enable\n\
-                 \x20   stats uri /stats\n\
-                 \x20   stats refresh 10s\n",
-                socket = admin_socket.display(),
-            );
-            fs::write(&cfg_path, cfg).expect("write haproxy.cfg");
-            let _ = fs::remove_file(&log);
-            let _ = fs::remove_file(&admin_socket);
-            let mut cmd = Command::new(&haproxy_bin);
-            cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let mut proc = Proc::spawn("haproxy (rollout bed)", &mut cmd, &log, &[], "TERM");
-            proc.wait_ready("runtime API answering", || {
-                socket_command(&admin_socket, "show info")
-                    .ok()
-                    .filter(|reply| reply.contains("Name: HAProxy"))
-                    .map(|_| ())
-            })?;
-            Ok::<_, StartFailure>((proc, fe_port, stats_port))
-        });
+        let defaults = "    timeout connect 1s\n\
+                        \x20   timeout client 10s\n\
+                        \x20   timeout server 10s\n\
+                        \x20   timeout http-keep-alive 30s\n\
+                        \x20   timeout check 1s\n\
+                        \x20   retries 3\n\
+                        \x20   option redispatch 1\n\
+                        \x20   retry-on conn-failure empty-response response-timeout\n";
+        let backend = format!(
+            "    balance roundrobin\n    option httpchk GET /healthz\n    http-check expect status 200\n{server_lines}"
+        );
+        let (proc, fe_port, stats_port) = super::haproxy::spawn(
+            "haproxy (rollout bed)",
+            &haproxy_bin,
+            &cfg_path,
+            &admin_socket,
+            &log,
+            defaults,
+            &backend,
+        );
         let bed = RolloutBed {
             frontend: format!("127.0.0.1:{fe_port}"),
             admin_socket,
