@@ -296,9 +296,13 @@ fn write_ctl(server_dir: &Path, name: &str, port: u16, nginx: &Path) -> PathBuf 
     ctl
 }
 
-/// Runs `<ctl> args..`: Ok(stdout) or Err(exit status and output).
+/// Runs `<ctl> args..`: Ok(stdout) or Err(exit status and output). The
+/// script is read by `bash` rather than exec'd: a just-written file can still
+/// be open for writing in a child that another test thread forked meanwhile,
+/// and exec'ing it then fails with ETXTBSY ("Text file busy").
 fn run_ctl(ctl: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(ctl)
+    let out = Command::new("bash")
+        .arg(ctl)
         .args(args)
         .stdin(Stdio::null())
         .output()
