@@ -36,6 +36,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=GATE_SKIP_PLUGIN_BUILD");
     let skip = env::var_os("GATE_SKIP_PLUGIN_BUILD").is_some_and(|v| v == "1");
     if !skip {
+        ensure_wasm_target(&root);
         build_plugins(&plugins, &target_dir);
     }
     let gen_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -67,6 +68,80 @@ fn main() {
     code.push_str("];\n");
     let generated = gen_dir.join("builtins.rs");
     std::fs::write(generated, code).unwrap();
+}
+
+/// The plugins' compilation target. rustup installs it from
+/// `rust-toolchain.toml` only when it installs the toolchain itself, and not at
+/// all under `RUSTUP_AUTO_INSTALL=0`, so a fresh machine may lack it.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the standard library for [`WASM_TARGET`] is installed: adds it
+/// through rustup when it is missing, or stops the build with one line saying
+/// what to run. A missing target never reaches the compiler (whose error,
+/// `can't find crate for core`, names neither the target nor the fix).
+fn ensure_wasm_target(root: &Path) {
+    println!("cargo:rerun-if-env-changed=GATE_NO_TARGET_INSTALL");
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if wasm_target_installed(&rustc) {
+        return;
+    }
+    let fix = format!("rustup target add {WASM_TARGET}");
+    if env::var_os("GATE_NO_TARGET_INSTALL").is_some_and(|v| v == "1") {
+        stop(&format!(
+            "the {WASM_TARGET} target is not installed for this toolchain (GATE_NO_TARGET_INSTALL=1); run: {fix}"
+        ));
+    }
+    // `rustup` may be off PATH (a CI image with only ~/.cargo/bin/cargo on it).
+    let rustup = env::var_os("CARGO_HOME")
+        .map(|h| PathBuf::from(h).join("bin").join("rustup"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("rustup"));
+    // Run from the repository root so rust-toolchain.toml (or the
+    // RUSTUP_TOOLCHAIN the outer cargo was started with) picks the toolchain.
+    let added = Command::new(&rustup)
+        .current_dir(root)
+        .args(["target", "add", WASM_TARGET])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match added {
+        Ok(s) if s.success() && wasm_target_installed(&rustc) => {
+            println!("cargo:warning=installed the {WASM_TARGET} target with `{fix}`");
+        }
+        Ok(s) if s.success() => stop(&format!(
+            "`{fix}` succeeded but {rustc} still has no {WASM_TARGET} standard library; run: {fix}"
+        )),
+        Ok(s) => stop(&format!(
+            "the {WASM_TARGET} target is not installed and `{fix}` failed ({s}); run: {fix}"
+        )),
+        Err(e) => stop(&format!(
+            "the {WASM_TARGET} target is not installed and rustup could not be run ({e}); install it with: {fix}"
+        )),
+    }
+}
+
+/// `true` when `rustc` has a standard library for [`WASM_TARGET`].
+fn wasm_target_installed(rustc: &str) -> bool {
+    let out = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output();
+    let Some(out) = out.ok().filter(|o| o.status.success()) else {
+        return false;
+    };
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libcore-") && name.ends_with(".rlib")
+        })
+    })
+}
+
+/// Fails the build with `message` as cargo's one error line.
+fn stop(message: &str) -> ! {
+    println!("cargo::error={message}");
+    std::process::exit(0);
 }
 
 fn build_plugins(plugins: &Path, target_dir: &Path) {

@@ -179,3 +179,99 @@ fn policy_lint_accepts_either_source_of_a_two_source_check() {
         stdout(&out)
     );
 }
+
+/// `[[plugin]]` entries with a path that no gate uses: lint verifies them all
+/// (file, pin, world), evaluate hashes them (but compiles only what it runs).
+#[test]
+fn policy_lint_verifies_every_declared_plugin() {
+    let ws = Workspace::new();
+    let echo = plugin_path("echo");
+    let echo_sha = sha256_file(&echo);
+    let strategies = plugin_path("strategies");
+    let strategies_sha = sha256_file(&strategies);
+    let text = ws.write("not-a-component.wasm", "plain text, not wasm");
+    let text_sha = sha256_file(&text);
+    let wrong = "0".repeat(64);
+    let head = "[policy]\nname = \"pins\"\n\n[[gate]]\nname = \"g\"\nchecks = [\"config.env-vars\"]\n\n\
+                [[check]]\nid = \"config.env-vars\"\nparams = { required = [\"HOME\"] }\n\n\
+                [[plugin]]\nname = \"config\"\n[plugin.grants]\nenv = [\"HOME\"]\n\n";
+    let entry = |name: &str, path: &std::path::Path, sha: &str| {
+        format!(
+            "[[plugin]]\nname = \"{name}\"\npath = \"{}\"\nsha256 = \"{sha}\"\n\n",
+            path.display()
+        )
+    };
+
+    // A correctly pinned check plugin that no gate uses is fine.
+    ws.write(
+        "good.toml",
+        &format!("{head}{}", entry("echo", &echo, &echo_sha)),
+    );
+    let out = ws.gate(&["policy", "lint", "good.toml"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+
+    let broken = format!(
+        "{head}{}{}{}{}",
+        entry("pinned-wrong", &echo, &wrong),
+        entry("missing", &ws.path().join("nowhere.wasm"), &wrong),
+        entry("text", &text, &text_sha),
+        entry("strategy-not-check", &strategies, &strategies_sha),
+    );
+    ws.write("broken.toml", &broken);
+    let out = ws.gate(&["policy", "lint", "broken.toml"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{}{err}", stdout(&out));
+    assert!(!stdout(&out).contains("ok"), "{}", stdout(&out));
+    // The wrong pin: plugin, path and both digests, at the entry's line.
+    assert!(
+        err.contains(&format!("broken.toml:{}:", head.lines().count() + 1))
+            && err.contains("plugin `pinned-wrong`")
+            && err.contains(&echo.display().to_string())
+            && err.contains(&wrong)
+            && err.contains(&echo_sha),
+        "{err}"
+    );
+    assert!(
+        err.contains("plugin `missing`") && err.contains("nowhere.wasm"),
+        "{err}"
+    );
+    assert!(
+        err.contains("plugin `text`")
+            && err.contains(&format!(
+                "{} is not a component this host can load",
+                text.display()
+            )),
+        "{err}"
+    );
+    assert!(
+        err.contains("plugin `strategy-not-check`")
+            && err.contains("implements the `gate:plugin@0.1.0/strategy` world")
+            && err.contains("`gate:plugin@0.1.0/check` component is needed"),
+        "{err}"
+    );
+    assert!(err.contains("4 declared plugins cannot be loaded"), "{err}");
+
+    // evaluate loads lazily but still refuses a pin that does not match.
+    ws.write(
+        "wrong-pin.toml",
+        &format!("{head}{}", entry("pinned-wrong", &echo, &wrong)),
+    );
+    let out = ws.gate(&["evaluate", "--policy", "wrong-pin.toml"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("pinned-wrong") && err.contains(&wrong) && err.contains(&echo_sha),
+        "{err}"
+    );
+    // ... and a well-pinned component of the wrong world that no gate uses
+    // is not compiled by evaluate (that is lint's job).
+    ws.write(
+        "unused-strategy.toml",
+        &format!(
+            "{head}{}",
+            entry("strategy-not-check", &strategies, &strategies_sha)
+        ),
+    );
+    let out = ws.gate(&["evaluate", "--policy", "unused-strategy.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

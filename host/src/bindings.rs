@@ -25,3 +25,19 @@ pub mod validator {
         },
     });
 }
+
+/// Bindings of the `strategy` world: pure decision logic, importing only
+/// `log` and `clock`.
+pub mod strategy {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "gate:plugin/strategy",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "gate:plugin/types": crate::bindings::gate::plugin::types,
+            "gate:plugin/log": crate::bindings::gate::plugin::log,
+            "gate:plugin/clock": crate::bindings::gate::plugin::clock,
+        },
+    });
+}

@@ -76,7 +76,44 @@ fn plugins_for_pattern(pattern: &str, known: &[String]) -> Vec<String> {
     }
 }
 
+/// Every external plugin the policy declares, with the problem that stops it
+/// from loading. `compile = false` only reads and hashes each file (cheap,
+/// what `evaluate` does for plugins no selected gate uses); `compile = true`
+/// also compiles it and requires a `check` component (`gate policy lint`).
+pub fn verify_declared_plugins(
+    runtime: &Runtime,
+    policy: &Policy,
+    compile: bool,
+) -> Vec<(crate::policy::Origin, PluginError)> {
+    let declared: Vec<_> = policy.plugins.iter().filter(|p| p.path.is_some()).collect();
+    let checked: Vec<Result<(), PluginError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = declared
+            .iter()
+            .map(|spec| {
+                scope.spawn(move || {
+                    let source = PluginSource::resolve(&spec.name, Some(spec))?;
+                    if compile {
+                        runtime.expect_world(&source, crate::plugin::World::Check)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("plugin verification thread"))
+            .collect()
+    });
+    declared
+        .into_iter()
+        .zip(checked)
+        .filter_map(|(spec, r)| r.err().map(|e| (spec.origin.clone(), e)))
+        .collect()
+}
+
 /// Loads the plugins the selected gates use and expands their check patterns.
+/// A declared plugin whose pin does not match its file is a policy error even
+/// when no selected gate uses it.
 pub async fn plan(
     runtime: &Runtime,
     policy: &Policy,
@@ -113,6 +150,12 @@ pub async fn plan(
         for pattern in &g.checks {
             needed.extend(plugins_for_pattern(pattern, &known));
         }
+    }
+    if let Some((origin, e)) = verify_declared_plugins(runtime, policy, false)
+        .into_iter()
+        .next()
+    {
+        return Err(EvaluateError::Policy(format!("{origin}: {e}")));
     }
     let plugins = load_plugins(runtime, policy, &needed, options).await?;
     let mut plan = Plan {

@@ -42,6 +42,20 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
     let clock = shared::clock()?;
     let policy = shared::load_policy(&file, clock)?;
     let runtime = shared::runtime()?;
+    // Every declared plugin, used by a gate or not: file, pin and world.
+    let broken = evaluate::verify_declared_plugins(&runtime, &policy, true);
+    if !broken.is_empty() {
+        for (origin, e) in &broken {
+            eprintln!("error: {origin}: {e}");
+        }
+        eprintln!(
+            "{}: {} declared plugin{} cannot be loaded",
+            file.display(),
+            broken.len(),
+            if broken.len() == 1 { "" } else { "s" }
+        );
+        return Err(exit::ERROR);
+    }
     let options = EvaluateOptions {
         gate: None,
         cwd: shared::cwd()?,

@@ -7,6 +7,7 @@ mod hosted;
 mod runner;
 mod source;
 mod validator;
+mod world;
 
 pub use builtin::{
     BUILTINS, Builtin, Builtins, PLUGIN_BUILD_DIR, STRATEGIES, VALIDATORS, builtin, strategy,
@@ -16,3 +17,4 @@ pub use catalog::{CheckMeta, ParamMeta, PluginMeta};
 pub use runner::{CheckRun, LoadedPlugin, RawFinding, Runtime, explain};
 pub use source::{PluginError, PluginSource};
 pub use validator::{LoadedValidator, MigrationFile, ValidatorRun};
+pub use world::World;

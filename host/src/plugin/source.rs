@@ -42,6 +42,31 @@ pub enum PluginError {
     Unpinned { name: String, path: String },
     #[error("plugin `{name}`: not a valid gate check component: {error}")]
     Invalid { name: String, error: String },
+    #[error("plugin `{name}`: {path} is not a component this host can load: {error}")]
+    NotLoadable {
+        name: String,
+        path: String,
+        error: String,
+    },
+    #[error(
+        "plugin `{name}`: {path} is a component, but of no world this host runs (worlds: {worlds} of {package}); \
+         rebuild it against this gate's wit/"
+    )]
+    UnknownWorld {
+        name: String,
+        path: String,
+        worlds: String,
+        package: &'static str,
+    },
+    #[error(
+        "plugin `{name}`: {path} implements the `{found}` world, but a `{expected}` component is needed here"
+    )]
+    WrongWorld {
+        name: String,
+        path: String,
+        found: super::World,
+        expected: super::World,
+    },
 }
 
 impl PluginSource {

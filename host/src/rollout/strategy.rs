@@ -11,19 +11,7 @@ use crate::clock::Clock;
 use crate::plugin::{PluginSource, Runtime, explain};
 use crate::policy::{Grants, Origin, PluginSpec};
 
-mod wit {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "gate:plugin/strategy",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "gate:plugin/types": crate::bindings::gate::plugin::types,
-            "gate:plugin/log": crate::bindings::gate::plugin::log,
-            "gate:plugin/clock": crate::bindings::gate::plugin::clock,
-        },
-    });
-}
+use crate::bindings::strategy as wit;
 
 pub struct StrategyPlugin {
     runtime: Arc<Runtime>,
