@@ -2,29 +2,63 @@
 //! directory, fsync it, rename it over the target, fsync the directory. A
 //! reader (or a process killed mid-way) sees the old file or the new one,
 //! never a torn one. Used by the plugin cache and the rollout state.
+//!
+//! Everything happens beneath a directory handle opened without following a
+//! symlink: the temporary file is created `O_EXCL | O_NOFOLLOW`, and the
+//! rename replaces whatever entry has the target's name (a symlink planted
+//! there is replaced, never written through).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-/// Replaces `path` with the concatenation of `parts`.
+use cap_primitives::fs::{OpenOptions, OpenOptionsExt};
+
+/// Replaces `path` with the concatenation of `parts`, creating its directory.
 pub fn write(path: &Path, parts: &[&[u8]]) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    let err = |what: &str, e: std::io::Error| format!("{what} {}: {e}", tmp.display());
-    let mut f = File::create(&tmp).map_err(|e| err("creating", e))?;
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(|e| format!("opening {} (a symlink is refused): {e}", dir.display()))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{}: no file name", path.display()))?;
+    write_in(&handle, dir, name, parts)
+}
+
+/// Replaces `name` in the opened directory `dir` (shown as `shown`).
+pub fn write_in(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result<(), String> {
+    let tmp = format!(".{name}.tmp-{}", std::process::id());
+    let err = |what: &str, e: std::io::Error| format!("{what} {}: {e}", shown.join(&tmp).display());
+    // A leftover from a killed run of this same pid would make O_EXCL fail.
+    let _ = cap_primitives::fs::remove_file(dir, Path::new(&tmp));
+    let mut f = cap_primitives::fs::open(
+        dir,
+        Path::new(&tmp),
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600),
+    )
+    .map_err(|e| err("creating", e))?;
     for part in parts {
         f.write_all(part).map_err(|e| err("writing", e))?;
     }
     f.sync_all().map_err(|e| err("fsync of", e))?;
     drop(f);
-    fs::rename(&tmp, path).map_err(|e| format!("renaming over {}: {e}", path.display()))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| format!("fsync of {}: {e}", dir.display()))
+    cap_primitives::fs::rename(dir, Path::new(&tmp), dir, Path::new(name))
+        .map_err(|e| format!("renaming over {}: {e}", shown.join(name).display()))?;
+    dir.sync_all()
+        .map_err(|e| format!("fsync of {}: {e}", shown.display()))
 }

@@ -177,12 +177,14 @@ pub async fn status(args: StatusArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let running = spec.lock_file().exists()
-        && match Lock::try_acquire(&spec.lock_file()) {
-            Ok(Some(_lock)) => false,
-            Ok(None) => true,
-            Err(_) => false,
-        };
+    // A probe that takes no lock and writes nothing: status is read-only.
+    let running = match Lock::is_held(&spec.lock_file()) {
+        Ok(held) => held,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
     let driver = controller::driver_for(&spec);
     let live = driver.servers().await;
     let last_analysis: serde_json::Map<String, serde_json::Value> = state

@@ -1,124 +1,107 @@
-//! Files: WASI preopens of the granted directories, plus a host-side resolve
-//! that explains denials. Symlinks are resolved before the grant check, so a
-//! link inside a granted directory that points outside it is denied here, and
-//! cap-std refuses to follow it inside WASI as well.
+//! Files: WASI preopens of the granted directories, and the host-side
+//! `files` calls (resolve, stat, read), all through the grants opened once per
+//! evaluation ([`crate::fs_grants`]): the kernel resolves every path beneath
+//! its grant's directory handle, and WASI (cap-std) does the same inside the
+//! guest.
 
-use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::{HostState, Sandbox};
+use super::{HostState, Sandbox, bounded};
+use crate::beneath::Kind;
 use crate::bindings::gate::plugin::files::{FileStat, Host};
-use crate::policy::Grants;
+use crate::fs_grants::FsError;
 
-/// A granted directory, canonicalised at evaluation start.
-#[derive(Clone, Debug)]
-pub struct ResolvedFsGrant {
-    /// As written in the policy (for messages).
-    pub written: PathBuf,
-    /// Canonical host path; `None` when it does not exist.
-    pub host: Option<PathBuf>,
-    pub writable: bool,
-}
-
-pub(super) fn resolve_grants(grants: &Grants, cwd: &Path) -> Vec<ResolvedFsGrant> {
-    grants
-        .fs
-        .iter()
-        .map(|g| ResolvedFsGrant {
-            written: g.path.clone(),
-            host: std::fs::canonicalize(cwd.join(&g.path)).ok(),
-            writable: g.writable,
-        })
-        .collect()
-}
-
-/// Preopens every granted directory at its canonical host path, so the
-/// absolute paths `files.resolve` returns open unchanged inside the guest.
+/// Preopens every granted directory under the absolute path its grant names,
+/// so the paths `files.resolve` returns open unchanged inside the guest. WASI
+/// opens the directory handle gate opened at evaluation start, not the path.
 pub fn preopen(builder: &mut WasiCtxBuilder, sandbox: &Sandbox) -> anyhow::Result<()> {
-    for g in &sandbox.fs {
-        let Some(host) = &g.host else { continue };
-        if !host.is_dir() {
-            continue;
-        }
-        let perms = if g.writable {
+    for (guest, handle, writable) in sandbox.fs.preopens() {
+        let perms = if writable {
             FsPerms::ReadWrite
         } else {
             FsPerms::ReadOnly
         };
-        let guest = host.to_string_lossy().into_owned();
-        builder.preopened_dir(host, guest, perms)?;
+        builder.preopened_dir(handle, guest, perms)?;
     }
     Ok(())
 }
 
-/// Removes `.` and `..` without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Canonicalises the longest existing ancestor and appends the rest, so paths
-/// that do not exist yet are still checked against real (symlink-free) prefixes.
-fn canonical(path: &Path) -> PathBuf {
-    let mut existing = path.to_path_buf();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(c) = std::fs::canonicalize(&existing) {
-            let mut out = c;
-            for part in rest.iter().rev() {
-                out.push(part);
-            }
-            return out;
-        }
-        match (
-            existing.file_name().map(|n| n.to_os_string()),
-            existing.parent(),
-        ) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                existing = parent.to_path_buf();
-            }
-            _ => return path.to_path_buf(),
-        }
-    }
-}
-
 impl Sandbox {
-    /// Checks `path` against the fs grants; returns its canonical absolute form.
-    pub fn resolve_path(&self, path: &str, write: bool) -> Result<PathBuf, String> {
-        let joined = normalize(&self.cwd.join(path));
-        let real = canonical(&joined);
-        let ok = self.fs.iter().any(|g| {
-            g.host.as_ref().is_some_and(|h| real.starts_with(h)) && (!write || g.writable)
-        });
-        if ok {
-            return Ok(real);
+    /// The message for a refused or failed file access, naming the plugin,
+    /// the path and the grant to add.
+    pub fn fs_message(&self, e: &FsError) -> String {
+        let p = &self.plugin;
+        match e {
+            FsError::Ungranted {
+                path,
+                write,
+                suggestion,
+            } => {
+                let mode = if *write { ":rw" } else { "" };
+                self.denied("fs", path, &format!("{}{mode}", suggestion.display()))
+            }
+            FsError::Escape { path, grant } => format!(
+                "plugin `{p}` is not granted `fs` access to `{path}`: it leads outside its grant \
+                 `{}` through `..`, a symlink or a /proc magic link, and the kernel refused it; \
+                 only what lies beneath a granted directory is reachable (grant the directory it \
+                 leads to under [plugin.grants] of the [[plugin]] entry with name = \"{p}\" if it \
+                 is meant to be read)",
+                grant.display()
+            ),
+            FsError::Unopened {
+                path,
+                grant,
+                reason,
+            } => format!(
+                "plugin `{p}` is not granted `fs` access to `{path}`: its grant `{}` could not be \
+                 opened when the evaluation started: {reason}",
+                grant.display()
+            ),
+            other => other.to_string(),
         }
-        let shown = if real != joined {
-            format!("{path}` (resolves to `{}`)", real.display())
-        } else {
-            path.to_string()
-        };
-        let shown = shown.trim_end_matches('`').to_string();
-        let dir = if real.is_dir() {
-            real.clone()
-        } else {
-            real.parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| real.clone())
-        };
-        let suggestion = format!("{}{}", dir.display(), if write { ":rw" } else { "" });
-        Err(self.denied("fs", &shown, &suggestion))
+    }
+
+    /// Checks `path` for a plugin's own WASI open; returns the absolute path to open.
+    pub fn resolve_path(&self, path: &str, write: bool) -> Result<String, String> {
+        self.fs
+            .check(path, write)
+            .map(|p| p.to_string_lossy().into_owned())
+            .map_err(|e| self.fs_message(&e))
+    }
+
+    /// Runs blocking file-system work on the blocking pool, bounded by
+    /// `budget`: a slow or hung file system ends the call with an error at
+    /// the check's deadline instead of holding the check.
+    pub async fn fs_io<T: Send + 'static>(
+        self: &Arc<Self>,
+        budget: std::time::Duration,
+        what: &str,
+        work: impl FnOnce(&Sandbox) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let sandbox = self.clone();
+        bounded(budget, what, async move {
+            tokio::task::spawn_blocking(move || work(&sandbox))
+                .await
+                .map_err(|e| format!("file access failed: {e}"))?
+        })
+        .await
+    }
+
+    /// Reads a granted regular file, at most `cap` bytes, within `budget`.
+    /// The one reader for files named by plugins: `files.read` and `ca_file`.
+    pub async fn read_granted(
+        self: &Arc<Self>,
+        path: &str,
+        cap: u64,
+        budget: std::time::Duration,
+    ) -> Result<Vec<u8>, String> {
+        let owned = path.to_string();
+        self.fs_io(budget, path, move |s| {
+            s.fs.read(&owned, cap).map_err(|e| s.fs_message(&e))
+        })
+        .await
     }
 }
 
@@ -135,20 +118,12 @@ fn name_of(db: &str, id: u32) -> Option<String> {
 
 fn stat(sandbox: &Sandbox, path: &str) -> Result<FileStat, String> {
     use std::os::unix::fs::MetadataExt;
-    // The grant check resolves symlinks; the metadata is of the path itself,
-    // so a symlink is reported as one.
-    sandbox.resolve_path(path, false)?;
-    let joined = normalize(&sandbox.cwd.join(path));
-    let md = std::fs::symlink_metadata(&joined).map_err(|e| format!("{path}: {e}"))?;
-    let ft = md.file_type();
-    let kind = if ft.is_symlink() {
-        "symlink"
-    } else if ft.is_dir() {
-        "dir"
-    } else if ft.is_file() {
-        "file"
-    } else {
-        "other"
+    let md = sandbox.fs.lstat(path).map_err(|e| sandbox.fs_message(&e))?;
+    let kind = match Kind::of_mode(md.mode()) {
+        Kind::Symlink => "symlink",
+        Kind::Dir => "dir",
+        Kind::File => "file",
+        _ => "other",
     };
     Ok(FileStat {
         kind: kind.to_string(),
@@ -162,26 +137,6 @@ fn stat(sandbox: &Sandbox, path: &str) -> Result<FileStat, String> {
     })
 }
 
-fn read(sandbox: &Sandbox, path: &str, max_bytes: u64) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let real = sandbox.resolve_path(path, false)?;
-    let file = std::fs::File::open(&real).map_err(|e| format!("{path}: {e}"))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > max_bytes {
-        return Err(format!(
-            "{path}: {len} bytes exceeds the {max_bytes}-byte limit"
-        ));
-    }
-    let mut buf = Vec::with_capacity(len as usize);
-    file.take(max_bytes + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("{path}: {e}"))?;
-    if buf.len() as u64 > max_bytes {
-        return Err(format!("{path}: larger than the {max_bytes}-byte limit"));
-    }
-    Ok(buf)
-}
-
 impl Host for HostState {
     async fn read(
         &mut self,
@@ -190,11 +145,17 @@ impl Host for HostState {
     ) -> wasmtime::Result<Result<Vec<u8>, String>> {
         // Bounded by the plugin's memory too: the bytes land in its memory.
         let cap = max_bytes.min(self.sandbox.limits.memory_bytes as u64);
-        Ok(read(&self.sandbox, &path, cap))
+        let budget = self.budget(0);
+        Ok(self.sandbox.read_granted(&path, cap, budget).await)
     }
 
     async fn stat(&mut self, path: String) -> wasmtime::Result<Result<FileStat, String>> {
-        Ok(stat(&self.sandbox, &path))
+        let budget = self.budget(0);
+        let shown = path.clone();
+        Ok(self
+            .sandbox
+            .fs_io(budget, &shown, move |s| stat(s, &path))
+            .await)
     }
 
     async fn resolve(
@@ -202,9 +163,11 @@ impl Host for HostState {
         path: String,
         write: bool,
     ) -> wasmtime::Result<Result<String, String>> {
+        let budget = self.budget(0);
+        let shown = path.clone();
         Ok(self
             .sandbox
-            .resolve_path(&path, write)
-            .map(|p| p.to_string_lossy().into_owned()))
+            .fs_io(budget, &shown, move |s| s.resolve_path(&path, write))
+            .await)
     }
 }

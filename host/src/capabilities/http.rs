@@ -23,15 +23,14 @@ fn client() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| builder().build().expect("HTTP client"))
 }
 
-/// A client trusting only the roots in `ca` (a granted PEM file).
-fn client_with_ca(ca: &std::path::Path) -> Result<reqwest::Client, String> {
-    let pem = std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+/// A client trusting only the roots in `pem` (the granted file `ca`).
+fn client_with_ca(ca: &str, pem: &[u8]) -> Result<reqwest::Client, String> {
+    let certs =
+        reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("ca_file {ca}: {e}"))?;
     builder()
         .tls_certs_only(certs)
         .build()
-        .map_err(|e| format!("ca_file {}: {e}", ca.display()))
+        .map_err(|e| format!("ca_file {ca}: {e}"))
 }
 
 impl Host for HostState {
@@ -47,8 +46,9 @@ impl Host for HostState {
             None => client().clone(),
             Some(ca) => match self
                 .sandbox
-                .resolve_path(ca, false)
-                .and_then(|p| client_with_ca(&p))
+                .read_granted(ca, super::CA_FILE_CAP, self.budget(req.timeout_ms))
+                .await
+                .and_then(|pem| client_with_ca(ca, &pem))
             {
                 Ok(c) => c,
                 Err(e) => return Ok(Err(e)),

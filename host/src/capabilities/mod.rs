@@ -44,7 +44,10 @@ mod system;
 mod tls;
 mod unix;
 
-pub use files::{ResolvedFsGrant, preopen as preopen_files};
+pub use files::preopen as preopen_files;
+
+/// The largest `ca_file` (a PEM bundle) a plugin may name.
+pub(crate) const CA_FILE_CAP: u64 = 1 << 20;
 
 /// Per-plugin limits, from `[plugin.grants]` or the defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +79,8 @@ impl Limits {
 pub struct Sandbox {
     pub plugin: String,
     pub grants: Grants,
-    pub fs: Vec<ResolvedFsGrant>,
+    /// The `fs` grants, opened once: every host-side file access goes through them.
+    pub fs: Arc<crate::fs_grants::FsGrants>,
     pub cwd: PathBuf,
     pub limits: Limits,
     pub clock: Clock,
@@ -95,7 +99,7 @@ impl Sandbox {
         clock: Clock,
         resources: Arc<Resources>,
     ) -> Self {
-        let fs = files::resolve_grants(&grants, cwd);
+        let fs = Arc::new(crate::fs_grants::FsGrants::open(&grants.fs, cwd));
         Sandbox {
             plugin: plugin.to_string(),
             limits: Limits::from_grants(&grants),

@@ -138,19 +138,24 @@ impl Host for HostState {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
-        if let Some(ca) = &opts.ca_file
-            && let Err(e) = self.sandbox.resolve_path(ca, false)
-        {
-            return Ok(Err(e));
-        }
+        let ca_pem = match &opts.ca_file {
+            None => None,
+            Some(ca) => match self
+                .sandbox
+                .read_granted(ca, super::CA_FILE_CAP, self.budget(opts.timeout_ms))
+                .await
+            {
+                Ok(pem) => Some(pem),
+                Err(e) => return Ok(Err(e)),
+            },
+        };
         let budget = self.budget(opts.timeout_ms);
-        let cwd = self.sandbox.cwd.clone();
         Ok(bounded(
             self.budget(opts.timeout_ms),
             &format!("TLS handshake with {target}"),
             async move {
                 tokio::task::spawn_blocking(move || {
-                    super::tls::inspect(&target, &host, &opts, budget, &cwd)
+                    super::tls::inspect(&target, &host, &opts, budget, ca_pem.as_deref())
                 })
                 .await
                 .map_err(|e| format!("TLS inspection failed: {e}"))?

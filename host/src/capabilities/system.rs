@@ -5,11 +5,17 @@ use crate::bindings::gate::plugin::system::{DiskStats as DiskUsage, Host, HostLi
 
 impl Host for HostState {
     async fn disk_usage(&mut self, path: String) -> wasmtime::Result<Result<DiskUsage, String>> {
-        let real = match self.sandbox.resolve_path(&path, false) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(statvfs(&real).map_err(|e| format!("{path}: {e}")))
+        let budget = self.budget(0);
+        let shown = path.clone();
+        Ok(self
+            .sandbox
+            .fs_io(budget, &shown, move |s| {
+                // statvfs of the object the grant reaches, through its handle.
+                let handle = s.fs.open_path(&path, true).map_err(|e| s.fs_message(&e))?;
+                let st = crate::beneath::statvfs(&handle).map_err(|e| format!("{path}: {e}"))?;
+                Ok(usage(&st))
+            })
+            .await)
     }
 
     async fn limits(&mut self) -> wasmtime::Result<Result<Limits, String>> {
@@ -17,22 +23,15 @@ impl Host for HostState {
     }
 }
 
-fn statvfs(path: &std::path::Path) -> Result<DiskUsage, String> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `s` a valid out-pointer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return Err(std::io::Error::last_os_error().to_string());
+fn usage(s: &libc::statvfs) -> DiskUsage {
+    let frsize = s.f_frsize;
+    DiskUsage {
+        total_bytes: s.f_blocks * frsize,
+        free_bytes: s.f_bfree * frsize,
+        available_bytes: s.f_bavail * frsize,
+        total_inodes: s.f_files,
+        free_inodes: s.f_ffree,
     }
-    let frsize = s.f_frsize as u64;
-    Ok(DiskUsage {
-        total_bytes: s.f_blocks as u64 * frsize,
-        free_bytes: s.f_bfree as u64 * frsize,
-        available_bytes: s.f_bavail as u64 * frsize,
-        total_inodes: s.f_files as u64,
-        free_inodes: s.f_ffree as u64,
-    })
 }
 
 fn host_limits() -> Result<Limits, String> {

@@ -4,7 +4,6 @@
 //! (not rustls) so legacy protocol versions and weak ciphers can be detected.
 
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
 use std::time::Duration;
 
 use openssl::asn1::Asn1Time;
@@ -122,17 +121,23 @@ pub fn inspect(
     host: &str,
     opts: &TlsOptions,
     budget: Duration,
-    cwd: &Path,
+    ca_pem: Option<&[u8]>,
 ) -> Result<TlsInfo, String> {
     let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(|e| e.to_string())?;
     builder.set_verify(SslVerifyMode::NONE);
     // Allow everything the library can speak, so old servers are seen, not refused.
     builder.set_min_proto_version(None).ok();
     builder.set_cipher_list("ALL:@SECLEVEL=0").ok();
-    if let Some(ca) = &opts.ca_file {
-        builder
-            .set_ca_file(cwd.join(ca))
-            .map_err(|e| format!("ca_file {ca}: {e}"))?;
+    // The roots come from the granted file gate read, not from a path
+    // OpenSSL would open again.
+    if let (Some(ca), Some(pem)) = (&opts.ca_file, ca_pem) {
+        let certs = X509::stack_from_pem(pem).map_err(|e| format!("ca_file {ca}: {e}"))?;
+        for cert in certs {
+            builder
+                .cert_store_mut()
+                .add_cert(cert)
+                .map_err(|e| format!("ca_file {ca}: {e}"))?;
+        }
     }
     let connector = builder.build();
     let name = opts.server_name.clone().unwrap_or_else(|| host.to_string());

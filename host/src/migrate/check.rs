@@ -274,24 +274,25 @@ async fn findings(
     plugin_time: &mut Duration,
 ) -> Result<Vec<RawFinding>, String> {
     let p = parse_params(params)?;
-    // Every path, and then every file found, must be inside the fs grant.
-    for path in &p.paths {
-        sandbox.resolve_path(&path.to_string_lossy(), false)?;
-    }
+    // Every listing and read goes through the `fs` grants, beneath their
+    // directory handles, on the blocking pool: `run` bounds it by the timeout.
     let options = layout::Options {
         cwd: sandbox.cwd.clone(),
         assume_in_transaction: p.config.assume_in_transaction,
         tool: p.tool,
+        files: sandbox.fs.clone(),
     };
-    let migrations = layout::discover(&p.paths, &options).map_err(|e| e.to_string())?;
+    let paths = p.paths.clone();
+    let owner = sandbox.clone();
+    let migrations = tokio::task::spawn_blocking(move || layout::discover(&paths, &options))
+        .await
+        .map_err(|e| format!("reading migrations failed: {e}"))?
+        .map_err(|e| match e {
+            layout::LayoutError::Fs(f) => owner.fs_message(&f),
+            other => other.to_string(),
+        })?;
     if migrations.is_empty() {
         return Err(super::lint::no_migrations(&p.paths));
-    }
-    // A symlink inside a granted directory may point outside it.
-    for m in &migrations {
-        for script in std::iter::once(&m.up).chain(&m.down) {
-            sandbox.resolve_path(&script.file.to_string_lossy(), false)?;
-        }
     }
 
     let mut notes = Vec::new();

@@ -16,6 +16,13 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::beneath::Kind;
+use crate::fs_grants::{FsError, FsGrants};
+
+/// The largest migration file (or diesel `metadata.toml`, Flyway `.conf`) read.
+pub const MAX_SCRIPT_BYTES: u64 = 16 << 20;
 
 /// The migration tool whose conventions a directory follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,6 +114,9 @@ pub enum LayoutError {
     Missing(String),
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
+    /// Refused or failed beneath the grants (see [`FsGrants`]).
+    #[error("{0}")]
+    Fs(FsError),
 }
 
 /// Options of [`discover`].
@@ -118,6 +128,9 @@ pub struct Options {
     pub assume_in_transaction: bool,
     /// Forces a layout instead of detecting it.
     pub tool: Option<Tool>,
+    /// What may be read: every listing, stat and read goes through these
+    /// grants, beneath their directory handles.
+    pub files: Arc<FsGrants>,
 }
 
 /// Finds the migrations under each of `paths` (directories or single files),
@@ -126,11 +139,14 @@ pub fn discover(paths: &[PathBuf], options: &Options) -> Result<Vec<Migration>, 
     let mut out = Vec::new();
     for path in paths {
         let full = options.cwd.join(path);
-        if full.is_dir() {
+        let kind = kind(&options.files, &full)?;
+        if kind == Some(Kind::Dir) {
             out.extend(directory(&full, options)?);
-        } else if full.is_file() {
+        } else if kind == Some(Kind::File) {
             let parent = full.parent().unwrap_or(Path::new("."));
-            let tool = options.tool.unwrap_or_else(|| detect_file(&full));
+            let tool = options
+                .tool
+                .unwrap_or_else(|| detect_file(&options.files, &full));
             let mut migrations = from_files(parent, std::slice::from_ref(&full), tool, options)?;
             if migrations.is_empty() {
                 // Not a name the layout recognises: take it as a plain script.
@@ -144,16 +160,29 @@ pub fn discover(paths: &[PathBuf], options: &Options) -> Result<Vec<Migration>, 
     Ok(out)
 }
 
+/// What `path` leads to, beneath its grant; `None` when nothing is there.
+fn kind(files: &FsGrants, path: &Path) -> Result<Option<Kind>, LayoutError> {
+    files.kind(&path.to_string_lossy()).map_err(LayoutError::Fs)
+}
+
+fn is_diesel_dir(files: &FsGrants, p: &Path) -> Result<bool, LayoutError> {
+    Ok(kind(files, p)? == Some(Kind::Dir) && kind(files, &p.join("up.sql"))? == Some(Kind::File))
+}
+
 /// The layout of a directory.
-pub fn detect(dir: &Path) -> Result<Tool, LayoutError> {
-    let entries = list(dir)?;
-    if entries
-        .iter()
-        .any(|p| p.is_dir() && p.join("up.sql").is_file())
-    {
-        return Ok(Tool::Diesel);
+pub fn detect(files: &FsGrants, dir: &Path) -> Result<Tool, LayoutError> {
+    let entries = list(files, dir)?;
+    for p in &entries {
+        if is_diesel_dir(files, p)? {
+            return Ok(Tool::Diesel);
+        }
     }
-    let sql: Vec<&PathBuf> = entries.iter().filter(|p| is_sql(p)).collect();
+    let mut sql: Vec<&PathBuf> = Vec::new();
+    for p in &entries {
+        if is_sql(files, p)? {
+            sql.push(p);
+        }
+    }
     if sql.is_empty() {
         return Ok(Tool::Plain);
     }
@@ -163,12 +192,12 @@ pub fn detect(dir: &Path) -> Result<Tool, LayoutError> {
     }
     if sql
         .iter()
-        .any(|p| std::fs::read_to_string(p).is_ok_and(|text| dbmate_marker(&text, "up").is_some()))
+        .any(|p| read_text(files, p).is_ok_and(|text| dbmate_marker(&text, "up").is_some()))
     {
         return Ok(Tool::Dbmate);
     }
     if names.iter().any(|n| up_down_name(n).is_some()) {
-        return Ok(if has_go_mod(dir) {
+        return Ok(if has_go_mod(files, dir) {
             Tool::GolangMigrate
         } else {
             Tool::Sqlx
@@ -180,17 +209,17 @@ pub fn detect(dir: &Path) -> Result<Tool, LayoutError> {
     Ok(Tool::Plain)
 }
 
-fn detect_file(file: &Path) -> Tool {
+fn detect_file(files: &FsGrants, file: &Path) -> Tool {
     let name = file_name(file);
     if flyway_name(&name).is_some() {
         return Tool::Flyway;
     }
-    if std::fs::read_to_string(file).is_ok_and(|t| dbmate_marker(&t, "up").is_some()) {
+    if read_text(files, file).is_ok_and(|t| dbmate_marker(&t, "up").is_some()) {
         return Tool::Dbmate;
     }
     if up_down_name(&name).is_some() {
         let dir = file.parent().unwrap_or(Path::new("."));
-        return if has_go_mod(dir) {
+        return if has_go_mod(files, dir) {
             Tool::GolangMigrate
         } else {
             Tool::Sqlx
@@ -206,19 +235,27 @@ fn detect_file(file: &Path) -> Tool {
 }
 
 fn directory(dir: &Path, options: &Options) -> Result<Vec<Migration>, LayoutError> {
+    let fs = &options.files;
     let tool = match options.tool {
         Some(t) => t,
-        None => detect(dir)?,
+        None => detect(fs, dir)?,
     };
     if tool == Tool::Diesel {
-        let mut dirs: Vec<PathBuf> = list(dir)?
-            .into_iter()
-            .filter(|p| p.is_dir() && p.join("up.sql").is_file())
-            .collect();
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for p in list(fs, dir)? {
+            if is_diesel_dir(fs, &p)? {
+                dirs.push(p);
+            }
+        }
         dirs.sort_by(|a, b| natural(&file_name(a), &file_name(b)));
         return dirs.iter().map(|d| diesel(d, options)).collect();
     }
-    let files: Vec<PathBuf> = list(dir)?.into_iter().filter(|p| is_sql(p)).collect();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in list(fs, dir)? {
+        if is_sql(fs, &p)? {
+            files.push(p);
+        }
+    }
     from_files(dir, &files, tool, options)
 }
 
@@ -301,8 +338,7 @@ fn from_files(
                     continue;
                 };
                 let text = read(f, options)?;
-                let conf = std::fs::read_to_string(f.with_file_name(format!("{name}.conf")))
-                    .unwrap_or_default();
+                let conf = read_optional(f.with_file_name(format!("{name}.conf")), options)?;
                 let in_transaction = !conf.lines().any(|l| {
                     l.replace(' ', "")
                         .eq_ignore_ascii_case("executeInTransaction=false")
@@ -354,7 +390,7 @@ fn attach_downs(out: &mut [Migration], downs: Vec<(String, Script)>) {
 
 fn diesel(dir: &Path, options: &Options) -> Result<Migration, LayoutError> {
     let name = file_name(dir);
-    let meta = std::fs::read_to_string(dir.join("metadata.toml")).unwrap_or_default();
+    let meta = read_optional(dir.join("metadata.toml"), options)?;
     let in_transaction = !meta.lines().any(|l| {
         let l = l.replace(' ', "");
         l.starts_with("run_in_transaction=false")
@@ -368,7 +404,7 @@ fn diesel(dir: &Path, options: &Options) -> Result<Migration, LayoutError> {
         options,
     );
     let down_file = dir.join("down.sql");
-    let down = if down_file.is_file() {
+    let down = if kind(&options.files, &down_file)? == Some(Kind::File) {
         Some(script(
             &down_file,
             read(&down_file, options)?,
@@ -400,24 +436,41 @@ fn script(file: &Path, contents: String, first_line: u32, tx: bool, o: &Options)
     }
 }
 
-fn read(file: &Path, options: &Options) -> Result<String, LayoutError> {
-    std::fs::read_to_string(file).map_err(|error| LayoutError::Io {
-        path: shown(file, &options.cwd),
-        error,
+/// A whole UTF-8 file beneath its grant, at most [`MAX_SCRIPT_BYTES`].
+fn read_text(files: &FsGrants, file: &Path) -> Result<String, LayoutError> {
+    let bytes = files
+        .read(&file.to_string_lossy(), MAX_SCRIPT_BYTES)
+        .map_err(LayoutError::Fs)?;
+    String::from_utf8(bytes).map_err(|_| LayoutError::Invalid {
+        path: file.display().to_string(),
+        message: "not valid UTF-8".to_string(),
     })
 }
 
-fn list(dir: &Path) -> Result<Vec<PathBuf>, LayoutError> {
-    let io = |error| LayoutError::Io {
-        path: dir.display().to_string(),
-        error,
-    };
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        out.push(entry.map_err(io)?.path());
+fn read(file: &Path, options: &Options) -> Result<String, LayoutError> {
+    read_text(&options.files, file).map_err(|e| match e {
+        LayoutError::Invalid { message, .. } => LayoutError::Invalid {
+            path: shown(file, &options.cwd),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// A settings file next to a migration: empty when absent, but one that
+/// exists must be readable beneath the grant like any other.
+fn read_optional(file: PathBuf, options: &Options) -> Result<String, LayoutError> {
+    match kind(&options.files, &file)? {
+        None => Ok(String::new()),
+        Some(_) => read(&file, options),
     }
-    out.sort();
-    Ok(out)
+}
+
+fn list(files: &FsGrants, dir: &Path) -> Result<Vec<PathBuf>, LayoutError> {
+    let names = files
+        .list(&dir.to_string_lossy())
+        .map_err(LayoutError::Fs)?;
+    Ok(names.into_iter().map(|n| dir.join(n)).collect())
 }
 
 /// `path` relative to `cwd` when it lies under it.
@@ -433,13 +486,20 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn is_sql(p: &Path) -> bool {
-    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sql"))
+/// A `*.sql` entry that is a regular file beneath its grant. The type is
+/// asked of the kernel for every `*.sql` name, so an entry that leads out of
+/// the grant is an error here, never silently skipped.
+fn is_sql(files: &FsGrants, p: &Path) -> Result<bool, LayoutError> {
+    if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sql")) {
+        return Ok(false);
+    }
+    Ok(kind(files, p)? == Some(Kind::File))
 }
 
-fn has_go_mod(dir: &Path) -> bool {
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    dir.ancestors().any(|d| d.join("go.mod").is_file())
+/// A `go.mod` in the directory or above it, up to the working directory
+/// (existence only, nothing is read).
+fn has_go_mod(files: &FsGrants, dir: &Path) -> bool {
+    files.exists_above(dir, "go.mod")
 }
 
 /// `<digits>_rest.sql` → (digits, rest).
@@ -557,8 +617,13 @@ mod tests {
             cwd: dir.path().to_path_buf(),
             assume_in_transaction: true,
             tool: None,
+            files: Arc::new(FsGrants::of_paths(&[PathBuf::from(".")], dir.path())),
         };
         discover(&[PathBuf::from(sub)], &options).unwrap()
+    }
+
+    fn whole(dir: &tempfile::TempDir) -> FsGrants {
+        FsGrants::of_paths(&[PathBuf::from(".")], dir.path())
     }
 
     fn names(ms: &[Migration]) -> Vec<String> {
@@ -577,7 +642,10 @@ mod tests {
             ("m/README.md", "not sql"),
         ]);
         let ms = run(&dir, "m");
-        assert_eq!(detect(&dir.path().join("m")).unwrap(), Tool::Sqlx);
+        assert_eq!(
+            detect(&whole(dir), &dir.path().join("m")).unwrap(),
+            Tool::Sqlx
+        );
         assert_eq!(
             names(&ms),
             [
@@ -728,6 +796,7 @@ mod tests {
             cwd: dir.path().to_path_buf(),
             assume_in_transaction: false,
             tool: None,
+            files: Arc::new(FsGrants::of_paths(&[PathBuf::from(".")], dir.path())),
         };
         let ms = discover(&[PathBuf::from("x")], &options).unwrap();
         assert!(!ms[0].up.in_transaction);
@@ -744,6 +813,7 @@ mod tests {
             cwd: dir.path().to_path_buf(),
             assume_in_transaction: true,
             tool: None,
+            files: Arc::new(FsGrants::of_paths(&[PathBuf::from(".")], dir.path())),
         };
         let err = discover(&[PathBuf::from("nope")], &options).unwrap_err();
         assert_eq!(err.to_string(), "nope: no such file or directory");

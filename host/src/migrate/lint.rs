@@ -72,6 +72,8 @@ pub fn discover(
         cwd: ctx.cwd.clone(),
         assume_in_transaction: config.assume_in_transaction,
         tool: ctx.tool,
+        // Only what the command names may be read, beneath it.
+        files: std::sync::Arc::new(crate::fs_grants::FsGrants::of_paths(&paths, &ctx.cwd)),
     };
     let found = layout::discover(&paths, &options)?;
     if found.is_empty() {

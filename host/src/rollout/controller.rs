@@ -88,12 +88,10 @@ pub fn whoami() -> String {
 }
 
 pub fn acquire(spec: &Spec) -> Result<Option<Lock>, RolloutError> {
-    std::fs::create_dir_all(&spec.state_dir).map_err(|e| {
-        RolloutError::Usage(format!(
-            "cannot create the state directory {}: {e}",
-            spec.state_dir.display()
-        ))
-    })?;
+    // Created 0700; refused when it is a symlink, another user's, or
+    // writable by others.
+    crate::private_dir::PrivateDir::open(&spec.state_dir, true)
+        .map_err(|e| RolloutError::Usage(format!("cannot use the state directory: {e}")))?;
     Lock::try_acquire(&spec.lock_file()).map_err(RolloutError::Failed)
 }
 
@@ -137,8 +135,9 @@ impl Controller {
         };
         let strategy = StrategyPlugin::load(runtime.clone(), &spec, opts.clock)
             .map_err(RolloutError::Usage)?;
-        let events =
-            Events::new(spec.events_file(), &spec.name, state.started_unix_ms).quiet(opts.quiet);
+        let events = Events::new(&spec.events_file(), &spec.name, state.started_unix_ms)
+            .map_err(RolloutError::Failed)?
+            .quiet(opts.quiet);
         Ok(Controller {
             spec_json: spec.to_plugin_json(),
             driver: driver_for(&spec),

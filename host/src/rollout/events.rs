@@ -1,16 +1,17 @@
 //! Rollout events: one JSON object per line in `<state_dir>/<name>.events.jsonl`,
 //! and a progress line on stderr.
 
-use std::fs::OpenOptions;
+use std::fs::File;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
 use super::state::unix_ms;
 
 pub struct Events {
-    path: PathBuf,
+    /// The event log, opened once for appending, never through a symlink.
+    log: File,
     rollout: String,
     started_unix_ms: u64,
     quiet: bool,
@@ -18,15 +19,24 @@ pub struct Events {
 }
 
 impl Events {
-    pub fn new(path: PathBuf, rollout: &str, started_unix_ms: u64) -> Events {
+    /// Opens the event log at `path` in the private state directory.
+    pub fn new(path: &Path, rollout: &str, started_unix_ms: u64) -> Result<Events, String> {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Events {
-            path,
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let log = crate::private_dir::PrivateDir::open(dir, true)?
+            .ok_or_else(|| format!("{}: no directory", dir.display()))?
+            .append(&name)?;
+        Ok(Events {
+            log,
             rollout: rollout.to_string(),
             started_unix_ms,
             quiet: false,
             color,
-        }
+        })
     }
 
     pub fn quiet(mut self, quiet: bool) -> Events {
@@ -50,13 +60,8 @@ impl Events {
             obj.extend(f);
         }
         let line = Value::Object(obj).to_string();
-        if let Ok(mut f) = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-        {
-            let _ = writeln!(f, "{line}");
-        }
+        // One write per line: O_APPEND keeps concurrent writers' lines whole.
+        let _ = (&self.log).write_all(format!("{line}\n").as_bytes());
         if !self.quiet {
             let elapsed = ts_ms.saturating_sub(self.started_unix_ms) as f64 / 1000.0;
             let label = if self.color {

@@ -8,7 +8,7 @@
 //! records the result.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::analysis::Measurement;
+use crate::private_dir::PrivateDir;
+
+/// The largest state or command file read back.
+const MAX_STATE_BYTES: u64 = 64 << 20;
+
+/// The private directory holding `path` and `path`'s name in it. Every state,
+/// lock, event and command file is opened through one (see [`PrivateDir`]).
+fn private(path: &Path, create: bool) -> Result<Option<(PrivateDir, String)>, String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("{}: no file name", path.display()))?;
+    Ok(PrivateDir::open(dir, create)?.map(|d| (d, name)))
+}
 
 pub const FORMAT: u32 = 1;
 
@@ -126,13 +141,16 @@ impl RolloutState {
         }
     }
 
+    /// Reads the state; writes nothing, so read-only commands can use it.
     pub fn load(path: &Path) -> Result<Option<RolloutState>, String> {
-        match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        let Some((dir, name)) = private(path, false)? else {
+            return Ok(None);
+        };
+        match dir.read(&name, MAX_STATE_BYTES)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| format!("{}: corrupt rollout state: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            None => Ok(None),
         }
     }
 
@@ -151,7 +169,9 @@ pub fn unix_ms() -> u64 {
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    crate::atomic_file::write(path, &[bytes])
+    let (dir, name) =
+        private(path, true)?.ok_or_else(|| format!("{}: no directory", path.display()))?;
+    dir.write_atomic(&name, bytes)
 }
 
 /// An exclusive lock on one rollout, held while `gate rollout` (or a
@@ -163,13 +183,11 @@ pub struct Lock {
 
 impl Lock {
     pub fn try_acquire(path: &Path) -> Result<Option<Lock>, String> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let (dir, name) =
+            private(path, true)?.ok_or_else(|| format!("{}: no directory", path.display()))?;
+        let file = dir
+            .open_rw(&name, true)?
+            .ok_or_else(|| format!("{}: not created", path.display()))?;
         // SAFETY: flock on a file descriptor we own.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -187,7 +205,31 @@ impl Lock {
 
     /// The pid written by the holder, for messages.
     pub fn holder(path: &Path) -> Option<u32> {
-        fs::read_to_string(path).ok()?.trim().parse().ok()
+        let (dir, name) = private(path, false).ok()??;
+        let bytes = dir.read(&name, 64).ok()??;
+        String::from_utf8(bytes).ok()?.trim().parse().ok()
+    }
+
+    /// Whether a run holds the lock, without taking it, creating or writing
+    /// anything: a probe for read-only commands such as `gate status`.
+    pub fn is_held(path: &Path) -> Result<bool, String> {
+        let Some((dir, name)) = private(path, false)? else {
+            return Ok(false);
+        };
+        let Some(file) = dir.open_rw(&name, false)? else {
+            return Ok(false);
+        };
+        // SAFETY: flock on a file descriptor we own; a shared lock conflicts
+        // only with the holder's exclusive one, and closing the file drops it.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(false);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Ok(true);
+        }
+        Err(format!("probing the lock {}: {e}", path.display()))
     }
 }
 
@@ -213,7 +255,8 @@ pub enum CommandKind {
 /// Drops a command into the rollout's inbox (atomically: a reader never sees
 /// half a file).
 pub fn send_command(dir: &Path, kind: CommandKind, by: &str) -> Result<PathBuf, String> {
-    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let inbox =
+        PrivateDir::open(dir, true)?.ok_or_else(|| format!("{}: not created", dir.display()))?;
     let cmd = Command {
         kind,
         by: by.to_string(),
@@ -223,28 +266,26 @@ pub fn send_command(dir: &Path, kind: CommandKind, by: &str) -> Result<PathBuf, 
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let path = dir.join(format!("{nanos:024}-{}.json", std::process::id()));
-    write_atomic(&path, &serde_json::to_vec(&cmd).unwrap())?;
-    Ok(path)
+    let name = format!("{nanos:024}-{}.json", std::process::id());
+    inbox.write_atomic(&name, &serde_json::to_vec(&cmd).unwrap())?;
+    Ok(dir.join(name))
 }
 
 /// Pending commands, oldest first. Unreadable files are skipped (a writer
 /// may be mid-rename on another filesystem); they are read on the next tick.
 pub fn pending_commands(dir: &Path) -> Vec<Command> {
-    let Ok(entries) = fs::read_dir(dir) else {
+    let Ok(Some(inbox)) = PrivateDir::open(dir, false) else {
         return vec![];
     };
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
+    inbox
+        .list()
         .into_iter()
-        .filter_map(|p| {
-            let mut c: Command = serde_json::from_slice(&fs::read(&p).ok()?).ok()?;
-            c.file = p;
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+        .filter_map(|name| {
+            let bytes = inbox.read(&name, MAX_STATE_BYTES).ok()??;
+            let mut c: Command = serde_json::from_slice(&bytes).ok()?;
+            c.file = dir.join(name);
             Some(c)
         })
         .collect()
@@ -268,7 +309,7 @@ mod tests {
         assert_eq!(back.intent, s.intent);
         assert_eq!(back.phase, Phase::Starting);
         // No temporary files are left behind.
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
@@ -280,8 +321,25 @@ mod tests {
         // flock is per open file description: a second open in the same process conflicts too.
         assert!(Lock::try_acquire(&path).unwrap().is_none());
         assert_eq!(Lock::holder(&path), Some(std::process::id()));
+        assert!(Lock::is_held(&path).unwrap());
         drop(held);
+        assert!(!Lock::is_held(&path).unwrap());
         assert!(Lock::try_acquire(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_symlinked_lock_or_state_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let state_dir = dir.path().join("state");
+        std::fs::create_dir(&state_dir).unwrap();
+        std::os::unix::fs::symlink(&victim, state_dir.join("web.lock")).unwrap();
+        std::os::unix::fs::symlink(&victim, state_dir.join("web.state.json")).unwrap();
+        assert!(Lock::is_held(&state_dir.join("web.lock")).is_err());
+        assert!(Lock::try_acquire(&state_dir.join("web.lock")).is_err());
+        assert!(RolloutState::load(&state_dir.join("web.state.json")).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     }
 
     #[test]

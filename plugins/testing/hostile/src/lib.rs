@@ -5,6 +5,8 @@
 use gate_plugin_sdk::host::{env, http, net};
 use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Plugin, Severity, Status};
 
+mod fs;
+
 struct Attack {
     id: &'static str,
     title: &'static str,
@@ -160,6 +162,7 @@ impl Check for Attack {
             }
             "hostile.trap" => panic!("hostile plugin panics on purpose"),
             "hostile.empty" => Vec::new(),
+            id if id.starts_with("hostile.fs-") => fs::run(id, ctx, params).unwrap_or_default(),
             _ => vec![ctx.finding("ok", Status::Pass).message("behaved").build()],
         }
     }
@@ -186,6 +189,21 @@ impl Plugin for Hostile {
             ("hostile.trap", "Panics"),
             ("hostile.empty", "Returns no findings"),
             ("hostile.ok", "Behaves"),
+            (
+                "hostile.fs-read",
+                "Reads a path through the host's files.read",
+            ),
+            (
+                "hostile.fs-stat",
+                "Stats a path through the host's files.stat",
+            ),
+            (
+                "hostile.fs-resolve",
+                "Resolves a path through the host's files.resolve",
+            ),
+            ("hostile.fs-disk", "Asks the disk usage of a path"),
+            ("hostile.fs-ca-http", "Names a path as an HTTP ca_file"),
+            ("hostile.fs-ca-tls", "Names a path as a TLS ca_file"),
         ]
         .into_iter()
         .map(|(id, title)| Box::new(Attack { id, title }) as Box<dyn Check>)
