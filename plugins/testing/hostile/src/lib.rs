@@ -5,6 +5,8 @@
 use gate_plugin_sdk::host::{env, http, net};
 use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Plugin, Severity, Status};
 
+mod network;
+
 struct Attack {
     id: &'static str,
     title: &'static str,
@@ -68,6 +70,9 @@ impl Check for Attack {
     }
 
     fn run(&self, ctx: &Context, params: &serde_json::Value) -> Vec<Finding> {
+        if let Some(findings) = network::run(self.id, ctx, params) {
+            return findings;
+        }
         match self.id {
             "hostile.loop" => {
                 let mut x: u64 = 1;
@@ -186,6 +191,16 @@ impl Plugin for Hostile {
             ("hostile.trap", "Panics"),
             ("hostile.empty", "Returns no findings"),
             ("hostile.ok", "Behaves"),
+            ("hostile.http-cases", "Fetches a list of URLs with headers"),
+            (
+                "hostile.net-cases",
+                "Exchanges bytes with a list of host:port targets",
+            ),
+            (
+                "hostile.unix-cases",
+                "Exchanges bytes over a list of socket paths",
+            ),
+            ("hostile.resolve-cases", "Resolves a list of host names"),
         ]
         .into_iter()
         .map(|(id, title)| Box::new(Attack { id, title }) as Box<dyn Check>)
