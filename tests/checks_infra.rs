@@ -503,7 +503,7 @@ fn alert_thresholds_and_runbooks_from_prometheus_and_rule_files() {
     let with = rules_for(RULES_WITH_RUNBOOKS, &runbooks);
     let without = rules_for(RULES_WITHOUT_RUNBOOKS, &runbooks);
     let prom = Prometheus::start(&[], &[&with, &without]);
-    let http = json!([format!("{}/*", runbooks.base_url)]);
+    let http = json!([format!("{}/runbooks/*", runbooks.base_url)]);
 
     // alert-thresholds from the rules API.
     let thresholds = |required: Value| {

@@ -1,12 +1,16 @@
-//! `http`: requests to allow-listed URL patterns, with a timeout and a
-//! response-size cap. Redirects are followed (up to five) only while every hop
-//! stays inside the grant.
+//! `http`: requests to granted URLs, with a timeout and a response-size cap.
+//! The URL is parsed and checked once ([`check_url`]), matched against the
+//! typed grants, and that parsed `Url` is what the client sends. Redirects are
+//! followed (up to five) only while every hop passes the same check.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use super::{HostState, bounded, granted};
+use url::Url;
+
+use super::{HostState, Sandbox, bounded};
 use crate::bindings::gate::plugin::http::{Host, Request, Response};
+use crate::policy::grant::{check_headers, check_url};
 
 const MAX_REDIRECTS: usize = 5;
 /// Ceiling on any response body, whatever the plugin asks for.
@@ -15,6 +19,8 @@ const MAX_BODY: u32 = 16 << 20;
 fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // HTTP_PROXY and friends would send the checked URL somewhere else.
+        .no_proxy()
         .user_agent(concat!("gate/", env!("CARGO_PKG_VERSION")))
 }
 
@@ -33,10 +39,24 @@ fn client_with_ca(ca: &str, pem: &[u8]) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("ca_file {ca}: {e}"))
 }
 
+/// The parsed URL, when it passes [`check_url`] and some grant covers it.
+fn granted_url(sandbox: &Sandbox, raw: &str) -> Result<Url, String> {
+    let url = check_url(raw).map_err(|e| format!("plugin `{}`: {e}", sandbox.plugin))?;
+    if !sandbox.grants.http.iter().any(|g| g.allows(&url)) {
+        let exact = &url[..url::Position::AfterPath];
+        return Err(sandbox.denied("http", url.as_str(), exact));
+    }
+    Ok(url)
+}
+
 impl Host for HostState {
     async fn fetch(&mut self, req: Request) -> wasmtime::Result<Result<Response, String>> {
-        if !granted(&self.sandbox.grants.http, &req.url) {
-            return Ok(Err(self.sandbox.denied("http", &req.url, &req.url)));
+        let first = match granted_url(&self.sandbox, &req.url) {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Err(e) = check_headers(req.headers.iter().map(|(k, _)| k.as_str())) {
+            return Ok(Err(e));
         }
         let method = match reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()) {
             Ok(m) => m,
@@ -60,10 +80,10 @@ impl Host for HostState {
         let label = what.clone();
         Ok(bounded(budget, &label, async move {
             let started = Instant::now();
-            let mut url = req.url.clone();
+            let mut url = first;
             let mut hops = 0;
             loop {
-                let mut rb = client.request(method.clone(), &url);
+                let mut rb = client.request(method.clone(), url.clone());
                 for (k, v) in &req.headers {
                     rb = rb.header(k, v);
                 }
@@ -82,10 +102,8 @@ impl Host for HostState {
                         .and_then(|l| l.to_str().ok())
                         .and_then(|l| resp.url().join(l).ok())
                 {
-                    if !granted(&sandbox.grants.http, next.as_str()) {
-                        return Err(sandbox.denied("http", next.as_str(), next.as_str()));
-                    }
-                    url = next.to_string();
+                    url = granted_url(&sandbox, next.as_str())
+                        .map_err(|e| format!("redirect from {what}: {e}"))?;
                     hops += 1;
                     continue;
                 }

@@ -3,8 +3,11 @@
 
 use std::sync::OnceLock;
 
+use url::Url;
+
 use super::{HostState, bounded, granted};
 use crate::bindings::gate::plugin::metrics::{Host, Sample, Series};
+use crate::policy::grant::check_url;
 
 /// Largest API response handed to a plugin.
 const MAX_BODY: usize = 16 << 20;
@@ -14,6 +17,8 @@ pub(crate) fn client() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // The provider's URL is what is reached, never a proxy from the environment.
+            .no_proxy()
             .build()
             .expect("HTTP client")
     })
@@ -32,6 +37,26 @@ impl HostState {
             .ok_or_else(|| format!("no metrics provider named `{provider}`; define [metrics.{provider}] in the policy"))?;
         Ok(p.url.trim_end_matches('/').to_string())
     }
+}
+
+/// The URL of an API GET: the provider's base plus `path`, parsed and checked
+/// like an `http` request, and still under the base's `/api/v1/` or `/-/`
+/// afterwards (so no dot segment, encoding or query can leave them).
+fn api_url(base: &str, path: &str) -> Result<Url, String> {
+    let refused = || format!("`{path}`: only paths under /api/v1/ and /-/ are allowed");
+    if !(path.starts_with("/api/v1/") || path.starts_with("/-/")) || path.contains('#') {
+        return Err(refused());
+    }
+    let base = Url::parse(base).map_err(|e| format!("provider URL `{base}`: {e}"))?;
+    let root = base[..url::Position::AfterPath].trim_end_matches('/');
+    let url = check_url(&format!("{root}{path}"))?;
+    let prefix = base.path().trim_end_matches('/');
+    let under = url.path().strip_prefix(prefix).unwrap_or_default();
+    if url.origin() != base.origin() || !(under.starts_with("/api/v1/") || under.starts_with("/-/"))
+    {
+        return Err(refused());
+    }
+    Ok(url)
 }
 
 async fn get(url: String, query: &[(&str, String)]) -> Result<(u16, String), String> {
@@ -189,13 +214,40 @@ impl Host for HostState {
             Ok(u) => u,
             Err(e) => return Ok(Err(e)),
         };
-        if !(path.starts_with("/api/v1/") || path.starts_with("/-/")) || path.contains("..") {
-            return Ok(Err(format!(
-                "`{path}`: only paths under /api/v1/ and /-/ are allowed"
-            )));
-        }
+        let url = match api_url(&base, &path) {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e)),
+        };
         let budget = self.budget(timeout_ms);
         let what = format!("GET {path} on `{provider}`");
-        Ok(bounded(budget, &what, get(format!("{base}{path}"), &[])).await)
+        Ok(bounded(budget, &what, get(url.to_string(), &[])).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_url;
+
+    #[test]
+    fn api_paths_stay_under_the_api() {
+        let base = "http://prom:9090/prefix/";
+        let ok = api_url(base, "/api/v1/targets?state=active").unwrap();
+        assert_eq!(
+            ok.as_str(),
+            "http://prom:9090/prefix/api/v1/targets?state=active"
+        );
+        assert!(api_url(base, "/-/healthy").is_ok());
+        for bad in [
+            "/api/v1/../../admin",
+            "/api/v1/%2e%2e/%2e%2e/admin",
+            "/api/v1/..%2fadmin",
+            "/-/../api/v2/x",
+            "/api/v2/x",
+            "/api/v1/x#/../../y",
+            "/api/v1\\..\\..\\x",
+            "//evil:1/api/v1/x",
+        ] {
+            assert!(api_url(base, bad).is_err(), "{bad} must be refused");
+        }
     }
 }

@@ -204,7 +204,9 @@ pub(crate) async fn bounded<T>(
     }
 }
 
-/// `true` when `value` matches any of the grant patterns.
+/// `true` when the name `value` (an environment variable, a connection or a
+/// metrics provider) matches one of the name grants. Network grants are typed
+/// and matched on parsed objects instead: see [`crate::policy::grant`].
 pub(crate) fn granted(patterns: &[String], value: &str) -> bool {
     patterns
         .iter()

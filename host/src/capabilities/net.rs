@@ -1,45 +1,67 @@
 //! `net`: TCP connect probes, DNS resolution, byte exchange and TLS inspection
-//! to allow-listed `host:port` patterns.
+//! to granted `host:port` targets.
+//!
+//! A target is parsed into a [`NetTarget`] and matched against the typed
+//! grants. A name is then resolved once and the addresses it resolved to are
+//! what gets connected to, so nothing is looked up again between the check and
+//! the connection; an IP literal is connected to as is.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use tokio::net::TcpStream;
 
-use super::{HostState, bounded, exchange::exchange, granted};
+use super::{HostState, Sandbox, bounded, exchange::exchange};
 use crate::bindings::gate::plugin::net::{
     ConnectResult, ExchangeOptions, Host, TlsInfo, TlsOptions,
 };
+use crate::policy::grant::{NetTarget, request_host};
 
-/// Splits `host:port` (with `[v6]:port` support).
-pub(super) fn split_target(target: &str) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(rest) = target.strip_prefix('[') {
-        let (h, p) = rest
-            .split_once("]:")
-            .ok_or_else(|| format!("`{target}` is not host:port"))?;
-        (h.to_string(), p)
-    } else {
-        let (h, p) = target
-            .rsplit_once(':')
-            .ok_or_else(|| format!("`{target}` is not host:port"))?;
-        (h.to_string(), p)
-    };
-    let port = port
-        .parse::<u16>()
-        .map_err(|_| format!("`{target}`: invalid port `{port}`"))?;
-    if host.is_empty() {
-        return Err(format!("`{target}`: empty host"));
+impl Sandbox {
+    /// The parsed target, when a `net` grant covers it.
+    pub(super) fn net_target(&self, text: &str) -> Result<NetTarget, String> {
+        let target = NetTarget::parse(text)?;
+        if !self.grants.net.iter().any(|g| g.allows(&target)) {
+            return Err(self.denied("net", text, &target.to_string()));
+        }
+        Ok(target)
     }
-    Ok((host, port))
 }
 
-impl HostState {
-    pub(super) fn check_net(&self, target: &str) -> Result<(String, u16), String> {
-        let (host, port) = split_target(target)?;
-        if !granted(&self.sandbox.grants.net, target) {
-            return Err(self.sandbox.denied("net", target, target));
-        }
-        Ok((host, port))
+/// The addresses to connect to: the literal itself, or the name resolved once.
+pub(super) async fn addresses(target: &NetTarget) -> Result<Vec<SocketAddr>, String> {
+    if let Some(addr) = target.literal() {
+        return Ok(vec![addr]);
     }
+    let name = target.host_name();
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), target.port))
+        .await
+        .map_err(|e| format!("resolve {name}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("resolve {name}: no address"));
+    }
+    Ok(addrs)
+}
+
+/// Connects to the first of `addrs` that accepts.
+async fn connect_any(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no address")))
+}
+
+/// Resolves and connects to a checked target.
+async fn open(target: &NetTarget) -> Result<TcpStream, String> {
+    let addrs = addresses(target).await?;
+    connect_any(&addrs)
+        .await
+        .map_err(|e| format!("connect {target}: {e}"))
 }
 
 impl Host for HostState {
@@ -48,27 +70,38 @@ impl Host for HostState {
         host: String,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<Vec<String>, String>> {
-        let probe = format!("{host}:53");
-        if !granted(&self.sandbox.grants.net, &format!("{host}:*"))
-            && !granted(&self.sandbox.grants.net, &probe)
-            && !self
-                .sandbox
-                .grants
-                .net
-                .iter()
-                .any(|p| p.starts_with(&format!("{host}:")))
+        // Resolving needs a grant for the host on some port: the same host
+        // patterns as connections, so an IP pattern never resolves a name.
+        let parsed = match request_host(&host) {
+            Ok(h) => h,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !self
+            .sandbox
+            .grants
+            .net
+            .iter()
+            .any(|g| g.host.matches(&parsed))
         {
-            return Ok(Err(self.sandbox.denied("net", &host, &format!("{host}:*"))));
+            return Ok(Err(self.sandbox.denied(
+                "net",
+                &host,
+                &format!("{parsed}:*"),
+            )));
         }
-        let h = host.clone();
+        let target = NetTarget {
+            host: parsed,
+            port: 0,
+        };
         Ok(bounded(
             self.budget(timeout_ms),
             &format!("resolve {host}"),
             async move {
-                let addrs = tokio::net::lookup_host((h.as_str(), 0))
-                    .await
-                    .map_err(|e| format!("resolve {h}: {e}"))?;
-                let mut ips: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
+                let mut ips: Vec<String> = addresses(&target)
+                    .await?
+                    .into_iter()
+                    .map(|a| a.ip().to_string())
+                    .collect();
                 ips.dedup();
                 Ok(ips)
             },
@@ -81,12 +114,13 @@ impl Host for HostState {
         target: String,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<ConnectResult, String>> {
-        if let Err(e) = self.check_net(&target) {
-            return Ok(Err(e));
-        }
+        let checked = match self.sandbox.net_target(&target) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
         let started = Instant::now();
         let budget = self.budget(timeout_ms);
-        let result = tokio::time::timeout(budget, TcpStream::connect(target.as_str())).await;
+        let result = tokio::time::timeout(budget, open(&checked)).await;
         let elapsed_ms = started.elapsed().as_millis() as u32;
         Ok(Ok(match result {
             Ok(Ok(stream)) => ConnectResult {
@@ -99,7 +133,7 @@ impl Host for HostState {
                 connected: false,
                 address: None,
                 elapsed_ms,
-                error: Some(e.to_string()),
+                error: Some(e),
             },
             Err(_) => ConnectResult {
                 connected: false,
@@ -116,14 +150,13 @@ impl Host for HostState {
         data: Vec<u8>,
         opts: ExchangeOptions,
     ) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        if let Err(e) = self.check_net(&target) {
-            return Ok(Err(e));
-        }
+        let checked = match self.sandbox.net_target(&target) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
         let what = format!("exchange with {target}");
         Ok(bounded(self.budget(opts.timeout_ms), &what, async {
-            let mut s = TcpStream::connect(target.as_str())
-                .await
-                .map_err(|e| format!("connect {target}: {e}"))?;
+            let mut s = open(&checked).await?;
             exchange(&mut s, &data, opts.max_bytes, opts.delimiter.as_deref()).await
         })
         .await)
@@ -134,7 +167,7 @@ impl Host for HostState {
         target: String,
         opts: TlsOptions,
     ) -> wasmtime::Result<Result<TlsInfo, String>> {
-        let (host, _) = match self.check_net(&target) {
+        let checked = match self.sandbox.net_target(&target) {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
@@ -154,8 +187,10 @@ impl Host for HostState {
             self.budget(opts.timeout_ms),
             &format!("TLS handshake with {target}"),
             async move {
+                let addrs = addresses(&checked).await?;
+                let host = checked.host_name();
                 tokio::task::spawn_blocking(move || {
-                    super::tls::inspect(&target, &host, &opts, budget, ca_pem.as_deref())
+                    super::tls::inspect(&target, &addrs, &host, &opts, budget, ca_pem.as_deref())
                 })
                 .await
                 .map_err(|e| format!("TLS inspection failed: {e}"))?
@@ -170,7 +205,7 @@ impl Host for HostState {
         version: String,
         opts: TlsOptions,
     ) -> wasmtime::Result<Result<bool, String>> {
-        let (host, _) = match self.check_net(&target) {
+        let checked = match self.sandbox.net_target(&target) {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
@@ -179,27 +214,15 @@ impl Host for HostState {
             self.budget(opts.timeout_ms),
             &format!("TLS handshake with {target}"),
             async move {
+                let addrs = addresses(&checked).await?;
+                let host = checked.host_name();
                 tokio::task::spawn_blocking(move || {
-                    super::tls::accepts_version(&target, &host, &version, &opts, budget)
+                    super::tls::accepts_version(&target, &addrs, &host, &version, &opts, budget)
                 })
                 .await
                 .map_err(|e| format!("TLS probe failed: {e}"))?
             },
         )
         .await)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_target;
-
-    #[test]
-    fn targets() {
-        assert_eq!(split_target("db:5432").unwrap(), ("db".into(), 5432));
-        assert_eq!(split_target("[::1]:443").unwrap(), ("::1".into(), 443));
-        assert!(split_target("db").is_err());
-        assert!(split_target("db:http").is_err());
-        assert!(split_target(":80").is_err());
     }
 }

@@ -3,7 +3,7 @@
 //! an expired or mismatched certificate instead of a connection error. OpenSSL
 //! (not rustls) so legacy protocol versions and weak ciphers can be detected.
 
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use openssl::asn1::Asn1Time;
@@ -13,14 +13,21 @@ use openssl::x509::{X509, X509NameRef, X509VerifyResult};
 
 use crate::bindings::gate::plugin::net::{Certificate, TlsInfo, TlsOptions};
 
-fn connect(target: &str, budget: Duration) -> Result<TcpStream, String> {
-    let addr = target
-        .to_socket_addrs()
-        .map_err(|e| format!("resolve {target}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("resolve {target}: no address"))?;
-    let stream =
-        TcpStream::connect_timeout(&addr, budget).map_err(|e| format!("connect {target}: {e}"))?;
+/// Connects to the first of the addresses the `net` capability checked and
+/// resolved; nothing is resolved again here.
+fn connect(target: &str, addrs: &[SocketAddr], budget: Duration) -> Result<TcpStream, String> {
+    let mut last = format!("connect {target}: no address");
+    let mut stream = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(addr, budget) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = format!("connect {target}: {e}"),
+        }
+    }
+    let stream = stream.ok_or(last)?;
     stream.set_read_timeout(Some(budget)).ok();
     stream.set_write_timeout(Some(budget)).ok();
     Ok(stream)
@@ -118,6 +125,7 @@ fn version_name(v: &str) -> Option<SslVersion> {
 
 pub fn inspect(
     target: &str,
+    addrs: &[SocketAddr],
     host: &str,
     opts: &TlsOptions,
     budget: Duration,
@@ -144,7 +152,7 @@ pub fn inspect(
     let mut config = connector.configure().map_err(|e| e.to_string())?;
     config.set_verify_hostname(false);
     config.set_use_server_name_indication(true);
-    let stream = connect(target, budget)?;
+    let stream = connect(target, addrs, budget)?;
     let tls = config
         .connect(&name, stream)
         .map_err(|e| format!("TLS handshake with {target} failed: {e}"))?;
@@ -177,6 +185,7 @@ pub fn inspect(
 
 pub fn accepts_version(
     target: &str,
+    addrs: &[SocketAddr],
     host: &str,
     version: &str,
     opts: &TlsOptions,
@@ -197,6 +206,6 @@ pub fn accepts_version(
     let name = opts.server_name.clone().unwrap_or_else(|| host.to_string());
     let mut config = connector.configure().map_err(|e| e.to_string())?;
     config.set_verify_hostname(false);
-    let stream = connect(target, budget)?;
+    let stream = connect(target, addrs, budget)?;
     Ok(config.connect(&name, stream).is_ok())
 }

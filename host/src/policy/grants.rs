@@ -3,14 +3,17 @@
 use std::path::PathBuf;
 
 use super::errors::Errors;
+use super::grant::{HttpGrant, NetGrant, UnixGrant};
 use super::raw::RawGrants;
 use super::source::{At, SourceFile};
 use super::{FsGrant, Grants, PolicyError};
 
-const HTTP_HELP: &str =
-    "write a URL starting with http:// or https://, e.g. `https://status.internal/*`";
-const NET_HELP: &str =
-    "write `host:port`; `*` may stand for either, e.g. `db.internal:5432` or `127.0.0.1:*`";
+const HTTP_HELP: &str = "write `scheme://host[:port][/path]`, e.g. `https://status.internal/api/*` \
+     (`*` stays within one host label or path segment, `/**` covers any depth)";
+const NET_HELP: &str = "write `host:port`, e.g. `db.internal:5432`, `*.internal:443` or `127.0.0.*:*` \
+     (`*` stays within one host label or one octet; the port is a number or `*`)";
+const UNIX_HELP: &str =
+    "write a socket path, or a directory and a name pattern, e.g. `/run/haproxy/*.sock`";
 const FS_HELP: &str = "write `path` or `path:ro` (read-only) or `path:rw` (read-write)";
 const ENV_HELP: &str =
     "name a variable, optionally ending in `*` as a prefix wildcard, e.g. `APP_*`";
@@ -56,30 +59,9 @@ impl GrantsDecl {
     /// Checks the syntax of every entry. Whether `sql`/`metrics` names exist is
     /// checked after merging, since the resource may be defined in another file.
     pub fn check(&self, errors: &mut Errors) {
-        for e in &self.http {
-            if !(e.value.starts_with("http://") || e.value.starts_with("https://")) {
-                errors.push(
-                    PolicyError::at(
-                        &e.origin,
-                        format!("http grant `{}` is not a URL pattern", e.value),
-                    )
-                    .with_help(HTTP_HELP),
-                );
-            }
-        }
-        for e in &self.net {
-            if let Some(problem) = net_problem(&e.value) {
-                errors.push(
-                    PolicyError::at(&e.origin, format!("net grant `{}`: {problem}", e.value))
-                        .with_help(NET_HELP),
-                );
-            }
-        }
-        for e in &self.unix {
-            if e.value.is_empty() {
-                errors.push(PolicyError::at(&e.origin, "unix grant is empty"));
-            }
-        }
+        report(errors, "http", &self.http, HttpGrant::parse, HTTP_HELP);
+        report(errors, "net", &self.net, NetGrant::parse, NET_HELP);
+        report(errors, "unix", &self.unix, UnixGrant::parse, UNIX_HELP);
         for e in &self.fs {
             if let Some(problem) = fs_problem(&e.value) {
                 errors.push(
@@ -157,9 +139,9 @@ impl GrantsDecl {
     pub fn finish(self) -> Grants {
         let values = |v: Vec<At<String>>| v.into_iter().map(|a| a.value).collect();
         Grants {
-            http: values(self.http),
-            net: values(self.net),
-            unix: values(self.unix),
+            http: parsed(&self.http, HttpGrant::parse),
+            net: parsed(&self.net, NetGrant::parse),
+            unix: parsed(&self.unix, UnixGrant::parse),
             fs: self.fs.iter().map(|a| parse_fs(&a.value)).collect(),
             env: values(self.env),
             sql: values(self.sql),
@@ -169,6 +151,31 @@ impl GrantsDecl {
             output_kb: self.output_kb.map(|a| a.value),
         }
     }
+}
+
+/// Reports every entry of `list` that does not parse, at its position.
+fn report<T>(
+    errors: &mut Errors,
+    key: &str,
+    list: &[At<String>],
+    parse: fn(&str) -> Result<T, String>,
+    help: &str,
+) {
+    for e in list {
+        if let Err(problem) = parse(&e.value) {
+            errors.push(
+                PolicyError::at(&e.origin, format!("{key} grant `{}`: {problem}", e.value))
+                    .with_help(help),
+            );
+        }
+    }
+}
+
+/// The typed grants. [`GrantsDecl::check`] has refused the policy if any entry
+/// does not parse, so nothing is dropped here; were one to be, it would grant
+/// nothing.
+fn parsed<T>(list: &[At<String>], parse: fn(&str) -> Result<T, String>) -> Vec<T> {
+    list.iter().filter_map(|e| parse(&e.value).ok()).collect()
 }
 
 /// `"path"`, `"path:ro"` (both read-only) or `"path:rw"`.
@@ -207,19 +214,6 @@ fn fs_problem(entry: &str) -> Option<String> {
     None
 }
 
-fn net_problem(entry: &str) -> Option<&'static str> {
-    let Some((host, port)) = entry.rsplit_once(':') else {
-        return Some("missing `:port`");
-    };
-    if host.is_empty() {
-        return Some("missing host");
-    }
-    if port != "*" && !port.parse::<u16>().is_ok_and(|p| p > 0) {
-        return Some("the port must be a number from 1 to 65535 or `*`");
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,16 +247,5 @@ mod tests {
         );
         assert_eq!(fs_problem(":rw").as_deref(), Some("the path is empty"));
         assert_eq!(fs_problem("/data/a:b1"), None);
-    }
-
-    #[test]
-    fn net_entries() {
-        assert_eq!(net_problem("db.internal:5432"), None);
-        assert_eq!(net_problem("127.0.0.1:*"), None);
-        assert_eq!(net_problem("[::1]:5432"), None);
-        assert_eq!(net_problem("*:443"), None);
-        assert!(net_problem("db.internal").is_some());
-        assert!(net_problem("db:0").is_some());
-        assert!(net_problem("db:http").is_some());
     }
 }

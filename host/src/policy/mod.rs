@@ -17,6 +17,7 @@ mod document;
 mod errors;
 mod exemption;
 pub mod glob;
+pub mod grant;
 mod grants;
 mod ids;
 mod load;
@@ -94,12 +95,12 @@ pub struct PluginSpec {
 /// not listed is denied.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
-    /// URL patterns, `*` matches any run of characters.
-    pub http: Vec<String>,
-    /// `host:port` patterns; `*` allowed in either part.
-    pub net: Vec<String>,
-    /// Unix socket paths (patterns).
-    pub unix: Vec<String>,
+    /// URL grants: scheme, host, port and path matched field by field.
+    pub http: Vec<grant::HttpGrant>,
+    /// `host:port` grants.
+    pub net: Vec<grant::NetGrant>,
+    /// Unix sockets: a directory and a name pattern.
+    pub unix: Vec<grant::UnixGrant>,
     pub fs: Vec<FsGrant>,
     /// Variable names; `*` allowed as a suffix wildcard, e.g. `APP_*`.
     pub env: Vec<String>,

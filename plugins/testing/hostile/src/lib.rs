@@ -6,6 +6,7 @@ use gate_plugin_sdk::host::{env, http, net};
 use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Plugin, Severity, Status};
 
 mod fs;
+mod network;
 
 struct Attack {
     id: &'static str,
@@ -70,6 +71,9 @@ impl Check for Attack {
     }
 
     fn run(&self, ctx: &Context, params: &serde_json::Value) -> Vec<Finding> {
+        if let Some(findings) = network::run(self.id, ctx, params) {
+            return findings;
+        }
         match self.id {
             "hostile.loop" => {
                 let mut x: u64 = 1;
@@ -204,6 +208,16 @@ impl Plugin for Hostile {
             ("hostile.fs-disk", "Asks the disk usage of a path"),
             ("hostile.fs-ca-http", "Names a path as an HTTP ca_file"),
             ("hostile.fs-ca-tls", "Names a path as a TLS ca_file"),
+            ("hostile.http-cases", "Fetches a list of URLs with headers"),
+            (
+                "hostile.net-cases",
+                "Exchanges bytes with a list of host:port targets",
+            ),
+            (
+                "hostile.unix-cases",
+                "Exchanges bytes over a list of socket paths",
+            ),
+            ("hostile.resolve-cases", "Resolves a list of host names"),
         ]
         .into_iter()
         .map(|(id, title)| Box::new(Attack { id, title }) as Box<dyn Check>)
