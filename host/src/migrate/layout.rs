@@ -643,7 +643,7 @@ mod tests {
         ]);
         let ms = run(&dir, "m");
         assert_eq!(
-            detect(&whole(dir), &dir.path().join("m")).unwrap(),
+            detect(&whole(&dir), &dir.path().join("m")).unwrap(),
             Tool::Sqlx
         );
         assert_eq!(
