@@ -96,6 +96,33 @@ fn without_a_connection_every_file_is_validated() {
     assert_eq!(f["location"]["line"], 2);
 }
 
+/// Without a connection every file is pending, and the pending files run
+/// together in one deploy: a table one of them creates is new to the next,
+/// so indexing it blocks nobody.
+#[test]
+fn the_pending_files_are_one_deploy() {
+    let ws = Workspace::new();
+    ws.write(
+        "migrations/20240101000000_table.sql",
+        "CREATE TABLE public.events (id bigint);\n",
+    );
+    ws.write(
+        "migrations/20240102000000_index.sql",
+        "SET lock_timeout = '2s';\nCREATE INDEX events_id ON public.events (id);\n",
+    );
+    ws.write(
+        "policy.toml",
+        &policy("fs = [\"./migrations\"]", "paths = [\"migrations\"]", ""),
+    );
+    let (c, report, err) = eval(&ws, "");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert!(
+        !rules(chk).contains(&"create-index-not-concurrently".to_string()),
+        "{chk:#}"
+    );
+    assert_eq!(c, 0, "{err} {report:#}");
+}
+
 #[test]
 fn the_check_is_listed_and_linted_like_any_other() {
     let ws = Workspace::new();

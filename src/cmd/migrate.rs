@@ -7,6 +7,7 @@ use std::time::Duration;
 use gate_host::clock::Clock;
 use gate_host::migrate::layout::{Migration, Tool};
 use gate_host::migrate::lint::{self, Context, MigrateError};
+use gate_host::migrate::pending::{self, Boundary, Scope, Selection};
 use gate_host::migrate::trace::{self, TraceOptions};
 use gate_host::policy::{MigrationsConfig, Policy};
 use gate_host::report::{self, Format, RenderOptions, Report, Verdict};
@@ -52,6 +53,12 @@ pub struct LintArgs {
     /// Write the report to this file instead of stdout
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Migrations up to and including VERSION are applied; the rest are one pending set, deployed together
+    #[arg(long, value_name = "VERSION", conflicts_with = "base")]
+    pub applied_through: Option<String>,
+    /// Migration files that do not exist at GIT_REF (e.g. origin/main) are the pending set, deployed together
+    #[arg(long, value_name = "GIT_REF")]
+    pub base: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -169,12 +176,24 @@ async fn load(
     Ok((policy, config, ctx, migrations, runtime, validator))
 }
 
-fn emit(report: &Report, format: &str, output: Option<&Path>) -> Result<(), u8> {
+fn emit(
+    report: &Report,
+    selection: Option<&Selection>,
+    format: &str,
+    output: Option<&Path>,
+) -> Result<(), u8> {
     let format = Format::parse(format).ok_or(exit::ERROR)?;
     let to_terminal = output.is_none() && std::io::stdout().is_terminal();
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     let text = match format {
-        Format::Json => lint::render_json(report),
+        Format::Json => lint::render_json(report, selection),
+        Format::Human => {
+            let body = report::render(report, Format::Human, RenderOptions { color });
+            match selection {
+                Some(s) => format!("{}\n{body}", s.describe()),
+                None => body,
+            }
+        }
         f => report::render(report, f, RenderOptions { color }),
     };
     match output {
@@ -209,25 +228,39 @@ fn verdict(report: &Report) -> u8 {
 
 async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
     let (policy, config, ctx, migrations, runtime, validator) = load(&args.source).await?;
+    let boundary = match (args.applied_through, args.base) {
+        (Some(version), _) => Boundary::AppliedThrough(version),
+        (None, Some(git_ref)) => Boundary::Base(git_ref),
+        (None, None) => Boundary::None,
+    };
+    let selection = pending::select(migrations, boundary, &ctx.cwd)
+        .await
+        .map_err(fail)?;
     let report = lint::lint(
         &runtime,
         &validator,
-        &migrations,
+        &selection,
         &config,
         policy.as_ref(),
         &ctx,
     )
     .await
     .map_err(fail)?;
-    emit(&report, &args.format, args.output.as_deref())?;
+    emit(
+        &report,
+        Some(&selection),
+        &args.format,
+        args.output.as_deref(),
+    )?;
     Ok(verdict(&report))
 }
 
 async fn plan_cmd(args: PlanArgs) -> Result<u8, u8> {
     let (_, config, _, migrations, runtime, validator) = load(&args.source).await?;
-    let (findings, _, _) = lint::validate(&runtime, &validator, &migrations, &config)
-        .await
-        .map_err(fail)?;
+    let (findings, _, _) =
+        lint::validate(&runtime, &validator, &migrations, &config, Scope::Migration)
+            .await
+            .map_err(fail)?;
     print!(
         "{}",
         gate_host::migrate::plan::render(&migrations, &findings)
@@ -289,6 +322,6 @@ async fn trace_cmd(args: TraceArgs) -> Result<u8, u8> {
     let report = trace::trace(&policy, &migrations, &options, &ctx)
         .await
         .map_err(fail)?;
-    emit(&report, &args.format, args.output.as_deref())?;
+    emit(&report, None, &args.format, args.output.as_deref())?;
     Ok(verdict(&report))
 }

@@ -17,6 +17,7 @@ use tokio_postgres::NoTls;
 
 use super::layout::{self, Migration, Tool};
 use super::lint::{VALIDATOR, config_json};
+use super::pending::Scope;
 use crate::capabilities::{Sandbox, granted};
 use crate::model::{Severity, Status};
 use crate::plugin::{CheckMeta, CheckRun, LoadedPlugin, ParamMeta, RawFinding, Runtime};
@@ -420,7 +421,8 @@ async fn findings(
         .validate(
             &validator,
             &super::lint::files(&pending),
-            &config_json(&p.config),
+            // The database knows what is pending: those files run together.
+            &config_json(&p.config, Scope::Run),
         )
         .await;
     *plugin_time += run.duration.saturating_sub(run.host_time);

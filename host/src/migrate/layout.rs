@@ -366,11 +366,16 @@ fn from_files(
             for f in files {
                 let name = file_name(f);
                 let text = read(f, options)?;
+                // squawk's `-- squawk-disable-assume-in-transaction` takes a
+                // file out of the assumed transaction, so files written for
+                // squawk keep their meaning.
+                let in_transaction = options.assume_in_transaction
+                    && !gate_sqlkit::split(&text).assumed_transaction_disabled();
                 out.push(Migration {
                     version: name.clone(),
                     name: name.trim_end_matches(".sql").to_string(),
                     tool,
-                    up: script(f, text, 1, options.assume_in_transaction, options),
+                    up: script(f, text, 1, in_transaction, options),
                     down: None,
                 });
             }

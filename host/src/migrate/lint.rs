@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::layout::{self, LayoutError, Migration, Tool};
+use super::pending::{Scope, Selection};
 use crate::capabilities::Sandbox;
 use crate::clock::Clock;
 use crate::model::{Enforcement, Severity, Status};
@@ -165,9 +166,11 @@ pub fn files(migrations: &[Migration]) -> Vec<MigrationFile> {
 /// The validator's `config` argument. The host has already resolved each
 /// file's transaction mode (golang-migrate never, the plain layout by
 /// `assume_in_transaction`), so the assumption itself is not passed on.
-pub fn config_json(config: &MigrationsConfig) -> String {
+/// `scope` says whether the files are one pending set or a history.
+pub fn config_json(config: &MigrationsConfig, scope: Scope) -> String {
     let mut value = config.to_json();
     value["assume_in_transaction"] = Value::Bool(false);
+    value["scope"] = Value::String(scope.as_str().into());
     value.to_string()
 }
 
@@ -177,9 +180,10 @@ pub async fn validate(
     validator: &LoadedValidator,
     migrations: &[Migration],
     config: &MigrationsConfig,
+    scope: Scope,
 ) -> Result<(Vec<FindingReport>, std::time::Duration, std::time::Duration), MigrateError> {
     let run = runtime
-        .validate(validator, &files(migrations), &config_json(config))
+        .validate(validator, &files(migrations), &config_json(config, scope))
         .await;
     let findings = run.outcome.map_err(|reason| MigrateError::Validator {
         name: validator.name.clone(),
@@ -201,7 +205,7 @@ fn finding_report(f: RawFinding, validator: &LoadedValidator) -> FindingReport {
     f.into_report(default)
 }
 
-/// `gate migrate lint`: discover, validate, report.
+/// `gate migrate lint`: validate the selected migrations, report.
 ///
 /// The check is `<validator>.lint` (`migrations.lint`); the policy's active
 /// `[[exemption]]`s whose `check` matches it (`migrations.lint`, `migrations.*`)
@@ -210,14 +214,20 @@ fn finding_report(f: RawFinding, validator: &LoadedValidator) -> FindingReport {
 pub async fn lint(
     runtime: &Runtime,
     validator: &LoadedValidator,
-    migrations: &[Migration],
+    selection: &Selection,
     config: &MigrationsConfig,
     policy: Option<&Policy>,
     ctx: &Context,
 ) -> Result<Report, MigrateError> {
     let started = Instant::now();
-    let (mut findings, duration, host_time) =
-        validate(runtime, validator, migrations, config).await?;
+    let (mut findings, duration, host_time) = validate(
+        runtime,
+        validator,
+        &selection.pending,
+        config,
+        selection.scope(),
+    )
+    .await?;
     let check_id = format!("{}.lint", validator.meta.id);
     if let Some(policy) = policy {
         let today = ctx.clock.today();
@@ -345,9 +355,13 @@ pub fn report(ctx: &Context, gate: &str, checks: Vec<CheckReport>, started: Inst
 
 /// The JSON report of `gate evaluate`, plus flat per-finding fields that
 /// migration tooling expects: `file`, `line`, `column` (from `location`) and
-/// `classification` (from the evidence), each `null` when absent.
-pub fn render_json(report: &Report) -> String {
+/// `classification` (from the evidence), each `null` when absent, and, for
+/// a lint, `lint_scope`: the mode, the boundary and the pending set.
+pub fn render_json(report: &Report, selection: Option<&Selection>) -> String {
     let mut value = crate::report::json::to_value(report);
+    if let (Some(selection), Some(obj)) = (selection, value.as_object_mut()) {
+        obj.insert("lint_scope".into(), selection.to_json());
+    }
     if let Some(gates) = value["gates"].as_array_mut() {
         for gate in gates {
             let Some(checks) = gate["checks"].as_array_mut() else {

@@ -5,5 +5,6 @@
 pub mod check;
 pub mod layout;
 pub mod lint;
+pub mod pending;
 pub mod plan;
 pub mod trace;

@@ -13,13 +13,27 @@ use crate::{CHECK_ID, Class, Finding, Location, MigrationFile, Severity, Status}
 const DEFAULT_PG: u32 = 15;
 const STATEMENT_CHARS: usize = 160;
 
-/// The policy's `[migrations]` table.
+/// The policy's `[migrations]` table, plus the host's `scope`.
 #[derive(Debug)]
 struct Config {
     pg: u32,
     exclude: HashSet<String>,
     include: HashSet<String>,
     assume_in_transaction: bool,
+    scope: Scope,
+}
+
+/// Which of the given files run together, so that an object one of them
+/// creates is new (empty, unused by running code) to the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// `"migration"` (the default): each file is a migration applied on its
+    /// own, after the ones before it, which exist and hold data by then.
+    /// Only objects created earlier in the same file are new.
+    Migration,
+    /// `"run"`: the files are one pending set, applied together in one
+    /// deploy; objects created by any earlier file of the set are new.
+    Run,
 }
 
 fn rule_list(v: &serde_json::Value, key: &str) -> Result<HashSet<String>, String> {
@@ -47,6 +61,7 @@ fn parse_config(text: &str) -> Result<Config, String> {
         exclude: HashSet::new(),
         include: HashSet::new(),
         assume_in_transaction: false,
+        scope: Scope::Migration,
     };
     if text.trim().is_empty() {
         return Ok(cfg);
@@ -83,6 +98,15 @@ fn parse_config(text: &str) -> Result<Config, String> {
         cfg.assume_in_transaction = v
             .as_bool()
             .ok_or_else(|| format!("`assume_in_transaction` must be true or false, got {v}"))?;
+    }
+    if let Some(v) = map.get("scope").filter(|v| !v.is_null()) {
+        cfg.scope = match v.as_str() {
+            Some("migration") => Scope::Migration,
+            Some("run") => Scope::Run,
+            _ => {
+                return Err(format!("`scope` must be \"migration\" or \"run\", got {v}"));
+            }
+        };
     }
     Ok(cfg)
 }
@@ -174,6 +198,19 @@ fn skip_if(t: &[Token], i: usize) -> (bool, usize) {
     }
 }
 
+/// The parenthesis depth at `end`, counting from `start`.
+fn depth_at(t: &[Token], start: usize, end: usize) -> i32 {
+    t[start..end].iter().fold(0, |d, x| {
+        if x.kind == TokenKind::Punct && x.text == "(" {
+            d + 1
+        } else if x.kind == TokenKind::Punct && x.text == ")" {
+            d - 1
+        } else {
+            d
+        }
+    })
+}
+
 /// Splits at commas on parenthesis depth 0.
 fn split_commas(t: &[Token]) -> Vec<&[Token]> {
     let mut out = Vec::new();
@@ -211,6 +248,19 @@ fn group(t: &[Token], i: usize) -> Option<(&[Token], usize)> {
         }
     }
     Some((&t[i + 1..], t.len()))
+}
+
+/// The boolean option `name` of a parenthesised option list such as
+/// `(FULL, VERBOSE)` or `(CONCURRENTLY false)`: `None` when absent, and on
+/// unless its value is false, off or 0.
+fn option_on(options: &[Token], name: &str) -> Option<bool> {
+    split_commas(options)
+        .into_iter()
+        .find(|o| o[0].is(name))
+        .map(|o| match o.get(1) {
+            None => true,
+            Some(v) => !(v.is("FALSE") || v.is("OFF") || v.text == "0"),
+        })
 }
 
 /// An AST object name as PostgreSQL folds it: unquoted parts lower-cased.
@@ -361,35 +411,42 @@ fn type_rules(ty: &[Token]) -> Vec<&'static str> {
     } else {
         ty
     };
-    let Some(first) = ty.first().filter(|x| x.kind == TokenKind::Word) else {
+    let Some(first) = ty.first().and_then(type_name) else {
         return Vec::new();
     };
     let has_len = punct(ty, 1, "(") || (is(ty, 1, "VARYING") && punct(ty, 2, "("));
-    match first.text.as_str() {
-        "VARCHAR" if has_len => vec!["prefer-text"],
-        "CHARACTER" if is(ty, 1, "VARYING") => {
+    match first.as_str() {
+        "varchar" if has_len => vec!["prefer-text"],
+        "character" if is(ty, 1, "VARYING") => {
             if has_len {
                 vec!["prefer-text"]
             } else {
                 vec![]
             }
         }
-        "CHAR" | "CHARACTER" | "BPCHAR" | "NCHAR" => vec!["ban-char"],
-        "INT" | "INTEGER" | "INT4" => vec!["prefer-bigint"],
-        "SERIAL" | "SERIAL4" => vec!["prefer-bigint", "prefer-identity"],
-        "BIGSERIAL" | "SERIAL8" => vec!["prefer-identity"],
-        "SMALLINT" | "INT2" => vec!["prefer-bigint-over-smallint"],
-        "SMALLSERIAL" | "SERIAL2" => vec!["prefer-bigint-over-smallint", "prefer-identity"],
-        "TIMESTAMP" if !has_seq(ty, &["WITH", "TIME", "ZONE"]) => vec!["prefer-timestamptz"],
+        "char" | "character" | "bpchar" | "nchar" => vec!["ban-char"],
+        "int" | "integer" | "int4" => vec!["prefer-bigint"],
+        "serial" | "serial4" => vec!["prefer-bigint", "prefer-identity"],
+        "bigserial" | "serial8" => vec!["prefer-identity"],
+        "smallint" | "int2" => vec!["prefer-bigint-over-smallint"],
+        "smallserial" | "serial2" => vec!["prefer-bigint-over-smallint", "prefer-identity"],
+        "timestamp" if !has_seq(ty, &["WITH", "TIME", "ZONE"]) => vec!["prefer-timestamptz"],
         _ => vec![],
     }
 }
 
+/// A type's name as PostgreSQL resolves it: `"bpchar"` and `"serial"` are
+/// the same types as the unquoted words (a quoted name is case-sensitive,
+/// so `"SERIAL"` is not).
+fn type_name(tok: &Token) -> Option<String> {
+    tok.is_name().then(|| tok.ident())
+}
+
 fn is_serial(ty: &[Token]) -> bool {
-    ty.first().is_some_and(|x| {
+    ty.first().and_then(type_name).is_some_and(|x| {
         matches!(
-            x.text.as_str(),
-            "SERIAL" | "SERIAL4" | "BIGSERIAL" | "SERIAL8" | "SMALLSERIAL" | "SERIAL2"
+            x.as_str(),
+            "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2"
         )
     })
 }
@@ -454,11 +511,55 @@ fn is_null_default(d: &Option<Vec<Token>>) -> bool {
 // ---------------------------------------------------------------------------
 // State.
 
+/// Names of objects created by the migrations being judged, with the schema
+/// the statement gave. A qualified name matches the same qualified name or
+/// an unqualified one (search_path is not known here); an unqualified name
+/// matches any schema's object of that name.
+#[derive(Default)]
+struct Objects(HashMap<String, HashSet<Option<String>>>);
+
+/// `(schema, name)` of a possibly qualified name (`db.schema.name` keeps `schema`).
+fn split_name(name: &str) -> (Option<String>, String) {
+    let mut parts = name.rsplit('.');
+    let last = parts.next().unwrap_or(name).to_string();
+    (parts.next().map(str::to_string), last)
+}
+
+impl Objects {
+    fn insert(&mut self, name: &str) {
+        let (schema, last) = split_name(name);
+        self.0.entry(last).or_default().insert(schema);
+    }
+
+    fn remove(&mut self, name: &str) {
+        let (schema, last) = split_name(name);
+        if let Some(schemas) = self.0.get_mut(&last) {
+            schemas.remove(&schema);
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        let (schema, last) = split_name(name);
+        self.0.get(&last).is_some_and(|schemas| match schema {
+            None => !schemas.is_empty(),
+            Some(s) => schemas.contains(&Some(s)) || schemas.contains(&None),
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Table,
+    Index,
+    Type,
+}
+
 #[derive(Default)]
 struct RunState {
-    tables: HashSet<String>,
-    indexes: HashSet<String>,
-    types: HashSet<String>,
+    /// New objects (see [`Scope`]).
+    tables: Objects,
+    indexes: Objects,
+    types: Objects,
     /// NOT VALID `CHECK (col IS NOT NULL)` constraints: name → (table, column).
     not_null_checks: HashMap<String, (String, String)>,
     /// (table, column) with a validated `IS NOT NULL` check.
@@ -469,6 +570,16 @@ struct RunState {
 struct FileState {
     /// The tool runs the file in a transaction.
     file_tx: bool,
+    /// The tool's transaction is open: from the start of a `file_tx` file
+    /// until the file's own COMMIT/ROLLBACK ends it, and again after a BEGIN
+    /// that reopens it for the tool's final COMMIT.
+    tool_open: bool,
+    /// The file's statements run in more than one transaction (or outside
+    /// any), so a failure part-way leaves earlier parts committed.
+    several_units: bool,
+    /// Objects created in the open transaction, dropped from the new
+    /// objects again if it rolls back.
+    created_in_tx: Vec<(Kind, String)>,
     /// An explicit BEGIN is open: its statement's line, column and the
     /// lines of the `gate:ignore`s above it.
     explicit: Option<(u32, u32, Vec<u32>)>,
@@ -484,13 +595,66 @@ struct FileState {
 
 impl FileState {
     fn in_tx(&self) -> bool {
-        self.file_tx || self.explicit.is_some()
+        self.tool_open || self.explicit.is_some()
     }
 
     fn end_tx(&mut self) {
         self.not_valid_in_tx.clear();
         self.enum_values_in_tx.clear();
+        self.created_in_tx.clear();
     }
+
+    /// ROLLBACK: what the transaction created does not exist any more.
+    fn roll_back(&mut self, run: &mut RunState) {
+        for (kind, name) in self.created_in_tx.drain(..) {
+            run.objects(kind).remove(&name);
+        }
+        self.end_tx();
+    }
+}
+
+impl RunState {
+    fn objects(&mut self, kind: Kind) -> &mut Objects {
+        match kind {
+            Kind::Table => &mut self.tables,
+            Kind::Index => &mut self.indexes,
+            Kind::Type => &mut self.types,
+        }
+    }
+}
+
+/// Whether the statements of a file, from the tokens of each, run in more
+/// than one transaction or outside one: the same walk as the analysis
+/// (BEGIN opens, COMMIT/ROLLBACK closes, the tool's transaction opens the
+/// file when `file_tx`), counting transactions that hold a statement and
+/// statements outside any transaction.
+fn several_units(statements: &[Vec<Token>], file_tx: bool) -> bool {
+    let mut open = file_tx;
+    let mut holds = false;
+    let mut units = 0;
+    for tokens in statements {
+        match sk::transaction_control(tokens) {
+            Some(sk::TxControl::Begin) => {
+                if !open {
+                    open = true;
+                    holds = false;
+                }
+            }
+            Some(sk::TxControl::Commit | sk::TxControl::Rollback) => {
+                if open && holds {
+                    units += 1;
+                }
+                open = false;
+                holds = false;
+            }
+            None if open => holds = true,
+            None => units += 1,
+        }
+    }
+    if open && holds {
+        units += 1;
+    }
+    units > 1
 }
 
 struct Analysis<'a> {
@@ -506,6 +670,8 @@ struct Analysis<'a> {
     locks: bool,
     /// Counts for statement_timeout too (not CREATE INDEX CONCURRENTLY).
     long_lock: bool,
+    /// The statement alters a foreign table.
+    foreign: bool,
 }
 
 impl Analysis<'_> {
@@ -524,23 +690,52 @@ impl Analysis<'_> {
         self.class = self.class.max(c);
     }
 
+    /// A statement that fails when re-run needs its guard unless the whole
+    /// file is one transaction: outside a transaction, or in one of several
+    /// transactions, a failure part-way leaves it applied.
     fn robust(&mut self, guarded: bool, what: &str, object: &str) {
-        if !guarded && !self.file.in_tx() {
-            let guard = if what.starts_with("DROP") {
-                "IF EXISTS"
-            } else {
-                "IF NOT EXISTS"
-            };
-            self.add(
-                "prefer-robust-statements",
-                format!("{what} {object} runs outside a transaction without {guard}, so re-running the migration after a partial failure fails."),
-                Some(object.to_string()),
-            );
+        if guarded || (self.file.in_tx() && !self.file.several_units) {
+            return;
         }
+        let guard = if what.starts_with("DROP") {
+            "IF EXISTS"
+        } else {
+            "IF NOT EXISTS"
+        };
+        let where_ = if self.file.in_tx() {
+            "in one of several transactions of the file"
+        } else {
+            "outside a transaction"
+        };
+        self.add(
+            "prefer-robust-statements",
+            format!("{what} {object} runs {where_} without {guard}, so re-running the migration after a partial failure fails."),
+            Some(object.to_string()),
+        );
     }
 
     fn table_is_new(&self, table: &str) -> bool {
-        self.run.tables.contains(last_part(table))
+        self.run.tables.contains(table)
+    }
+
+    /// Records an object the statement creates (new for the rest of the
+    /// scope, unless its transaction rolls back).
+    fn created(&mut self, kind: Kind, name: &str) {
+        self.run.objects(kind).insert(name);
+        if self.file.in_tx() {
+            self.file.created_in_tx.push((kind, name.to_string()));
+        }
+    }
+
+    /// The opt-in `require-table-schema` for a table the statement names.
+    fn table_schema(&mut self, table: &str, verb: &str) {
+        if !table.contains('.') {
+            self.add(
+                "require-table-schema",
+                format!("{verb} {table} names the table without a schema; it resolves through whatever search_path is at run time."),
+                Some(table.to_string()),
+            );
+        }
     }
 
     fn type_checks(&mut self, ty: &[Token], object: &str, at: usize) {
@@ -594,14 +789,18 @@ impl Analysis<'_> {
             "SELECT" => {
                 self.classify(Class::Data);
                 self.set_config();
+                self.select_into();
             }
             "UPDATE" | "DELETE" => {
                 self.classify(Class::Data);
                 self.unbatched();
+                self.duplicate_assignments();
             }
-            "INSERT" | "COPY" | "MERGE" | "DO" | "CALL" | "WITH" | "VALUES" => {
-                self.classify(Class::Data)
+            "INSERT" => {
+                self.classify(Class::Data);
+                self.duplicate_assignments();
             }
+            "COPY" | "MERGE" | "DO" | "CALL" | "WITH" | "VALUES" => self.classify(Class::Data),
             "REFRESH" if !has_anywhere(t, "CONCURRENTLY") => {
                 self.classify(Class::Data);
                 let view = (1..t.len())
@@ -626,7 +825,10 @@ impl Analysis<'_> {
             "DROP" => self.drop(),
             "TRUNCATE" => self.truncate(),
             "REINDEX" => self.reindex(),
-            "VACUUM" if is(t, 1, "FULL") || (punct(t, 1, "(") && has_anywhere(t, "FULL")) => {
+            "VACUUM"
+                if is(t, 1, "FULL")
+                    || group(t, 1).is_some_and(|(o, _)| option_on(o, "FULL") == Some(true)) =>
+            {
                 self.locks = true;
                 self.long_lock = true;
                 self.add(
@@ -707,6 +909,63 @@ impl Analysis<'_> {
         );
     }
 
+    /// The SET list of an UPDATE (or of `INSERT … ON CONFLICT DO UPDATE`)
+    /// assigning one column twice, which PostgreSQL rejects ("multiple
+    /// assignments to same column"): every assignment after the first.
+    fn duplicate_assignments(&mut self) {
+        let t = self.t;
+        let mut depth = 0i32;
+        let mut set = None;
+        for i in 0..t.len() {
+            if punct(t, i, "(") {
+                depth += 1;
+            } else if punct(t, i, ")") {
+                depth -= 1;
+            } else if depth == 0
+                && is(t, i, "SET")
+                && (t[0].is("UPDATE") || is(t, i.wrapping_sub(1), "UPDATE"))
+            {
+                set = Some(i + 1);
+                break;
+            }
+        }
+        let Some(start) = set else { return };
+        let end = (start..t.len())
+            .find(|&k| {
+                ["FROM", "WHERE", "RETURNING"].iter().any(|w| is(t, k, w))
+                    && !t[start..k].is_empty()
+                    && depth_at(t, start, k) == 0
+            })
+            .unwrap_or(t.len());
+        let mut seen: Vec<String> = Vec::new();
+        for element in split_commas(&t[start..end]) {
+            // `(a, b) = (…)` assigns each name in the group.
+            let targets: Vec<&Token> = match group(element, 0) {
+                Some((inner, _)) => split_commas(inner)
+                    .into_iter()
+                    .filter(|c| c.len() == 1)
+                    .map(|c| &c[0])
+                    .collect(),
+                // `a[1] = …` and `a.f = …` assign parts of a column: not compared.
+                None if element.get(1).is_some_and(|x| x.text == "=") => vec![&element[0]],
+                None => Vec::new(),
+            };
+            for target in targets.into_iter().filter(|x| x.is_name()) {
+                let column = target.ident();
+                if seen.contains(&column) {
+                    self.add_at(
+                        "duplicate-column-assignment",
+                        format!("Column {column} is assigned more than once in one SET list; PostgreSQL rejects the statement."),
+                        Some(column),
+                        target.span.start,
+                    );
+                } else {
+                    seen.push(column);
+                }
+            }
+        }
+    }
+
     fn set(&mut self) {
         let t = self.t;
         let mut i = 1;
@@ -726,6 +985,31 @@ impl Analysis<'_> {
             "LOCK_TIMEOUT" => self.file.lock_timeout = on,
             "STATEMENT_TIMEOUT" => self.file.statement_timeout = on,
             _ => {}
+        }
+    }
+
+    /// `SELECT … INTO [TEMP|UNLOGGED] [TABLE] t` creates `t`, like CREATE TABLE AS.
+    fn select_into(&mut self) {
+        let t = self.t;
+        let mut depth = 0i32;
+        for i in 0..t.len() {
+            if punct(t, i, "(") {
+                depth += 1;
+            } else if punct(t, i, ")") {
+                depth -= 1;
+            } else if depth == 0 && is(t, i, "INTO") {
+                let mut j = i + 1;
+                while ["TEMP", "TEMPORARY", "UNLOGGED", "TABLE"]
+                    .iter()
+                    .any(|k| is(t, j, k))
+                {
+                    j += 1;
+                }
+                if let Some((table, _)) = name_at(t, j) {
+                    self.created(Kind::Table, &table);
+                }
+                return;
+            }
         }
     }
 
@@ -765,15 +1049,16 @@ impl Analysis<'_> {
         let kind = t.get(i).map(|x| x.text.clone()).unwrap_or_default();
         match kind.as_str() {
             "TABLE" => self.create_table(i + 1),
+            "FOREIGN" if is(t, i + 1, "TABLE") => self.create_table(i + 2),
             "INDEX" => self.create_index(i + 1),
             "TYPE" => {
                 if let Some((name, _)) = name_at(t, i + 1) {
-                    self.run.types.insert(last_part(&name).to_string());
+                    self.created(Kind::Type, &name);
                 }
             }
             "DOMAIN" => {
                 if let Some((name, _)) = name_at(t, i + 1) {
-                    self.run.types.insert(last_part(&name).to_string());
+                    self.created(Kind::Type, &name);
                     if has_anywhere(t, "CHECK") {
                         self.add(
                             "create-domain-with-constraint",
@@ -808,15 +1093,9 @@ impl Analysis<'_> {
         let Some((table, j)) = name_at(t, i) else {
             return;
         };
-        self.run.tables.insert(last_part(&table).to_string());
+        self.created(Kind::Table, &table);
         self.robust(guarded, "CREATE TABLE", &table);
-        if !table.contains('.') {
-            self.add(
-                "require-table-schema",
-                format!("Table {table} is created without a schema; it lands wherever search_path points."),
-                Some(table.clone()),
-            );
-        }
+        self.table_schema(&table, "CREATE TABLE");
         if let Some((body, _)) = group(t, j) {
             for element in split_commas(body) {
                 let head = &element[0];
@@ -868,7 +1147,12 @@ impl Analysis<'_> {
             return;
         };
         if let Some(name) = &index {
-            self.run.indexes.insert(last_part(name).to_string());
+            // An index lives in its table's schema.
+            let qualified = match (name.contains('.'), split_name(&table).0) {
+                (false, Some(schema)) => format!("{schema}.{name}"),
+                _ => name.clone(),
+            };
+            self.created(Kind::Index, &qualified);
         }
         let label = index.clone().unwrap_or_else(|| format!("on {table}"));
         if concurrently && self.file.in_tx() {
@@ -903,6 +1187,10 @@ impl Analysis<'_> {
                 i += 2;
                 "MATERIALIZED VIEW".to_string()
             }
+            Some("FOREIGN") if is(t, 2, "TABLE") => {
+                i += 2;
+                "FOREIGN TABLE".to_string()
+            }
             Some(k) => {
                 i += 1;
                 k.to_string()
@@ -932,15 +1220,17 @@ impl Analysis<'_> {
         let cascade = has_anywhere(t, "CASCADE");
         let what = format!("DROP {kind}");
         for name in names {
-            let short = last_part(&name).to_string();
+            if kind == "TABLE" {
+                self.table_schema(&name, "DROP TABLE");
+            }
             let (rule, created) = match kind.as_str() {
-                "TABLE" | "FOREIGN" => ("drop-table", self.run.tables.contains(&short)),
-                "INDEX" => ("drop-index", self.run.indexes.contains(&short)),
+                "TABLE" | "FOREIGN TABLE" => ("drop-table", self.run.tables.contains(&name)),
+                "INDEX" => ("drop-index", self.run.indexes.contains(&name)),
                 "DATABASE" => ("drop-database", false),
                 "SCHEMA" => ("drop-schema", false),
                 "VIEW" | "MATERIALIZED VIEW" => ("drop-view", false),
                 "FUNCTION" | "PROCEDURE" | "ROUTINE" | "AGGREGATE" => ("drop-function", false),
-                "TYPE" | "DOMAIN" => ("drop-type", self.run.types.contains(&short)),
+                "TYPE" | "DOMAIN" => ("drop-type", self.run.types.contains(&name)),
                 "SEQUENCE" => ("drop-sequence", false),
                 "EXTENSION" => ("drop-extension", false),
                 _ => ("", false),
@@ -1022,14 +1312,21 @@ impl Analysis<'_> {
 
     fn reindex(&mut self) {
         let t = self.t;
-        let concurrently = has_anywhere(t, "CONCURRENTLY");
         let mut i = 1;
-        if let Some((_, after)) = group(t, i) {
+        let mut concurrently = false;
+        if let Some((options, after)) = group(t, i) {
+            concurrently = option_on(options, "CONCURRENTLY") == Some(true);
             i = after;
         }
         let kind = t.get(i).map(|x| x.text.clone()).unwrap_or_default();
+        // REINDEX SYSTEM rebuilds the catalogs, which cannot be done
+        // concurrently: there is no safer form to ask for.
+        if kind == "SYSTEM" {
+            return;
+        }
         i += 1;
         if is(t, i, "CONCURRENTLY") {
+            concurrently = true;
             i += 1;
         }
         let name = name_at(t, i).map(|(n, _)| n).unwrap_or_default();
@@ -1059,7 +1356,14 @@ impl Analysis<'_> {
         let t = self.t;
         let kind = t.get(1).map(|x| x.text.clone()).unwrap_or_default();
         match kind.as_str() {
-            "TABLE" => self.alter_table(),
+            "TABLE" => self.alter_table(2),
+            // A foreign table's data lives elsewhere: nothing is scanned or
+            // rewritten, but renames, drops and type changes break readers
+            // all the same.
+            "FOREIGN" if is(t, 2, "TABLE") => {
+                self.foreign = true;
+                self.alter_table(3);
+            }
             "TYPE" => self.alter_type(),
             "DOMAIN" => self.alter_domain(),
             _ => self.alter_other(&kind),
@@ -1079,9 +1383,8 @@ impl Analysis<'_> {
         let Some((name, j)) = name_at(t, i) else {
             return;
         };
-        let short = last_part(&name).to_string();
         let created = match kind.as_str() {
-            "INDEX" => self.run.indexes.contains(&short),
+            "INDEX" => self.run.indexes.contains(&name),
             _ => false,
         };
         if let Some(r) = (j..t.len()).find(|&k| is(t, k, "RENAME")) {
@@ -1090,7 +1393,11 @@ impl Analysis<'_> {
                 if let Some(to) = (r..t.len()).find(|&k| is(t, k, "TO"))
                     && let Some((new, _)) = name_at(t, to + 1)
                 {
-                    self.run.indexes.insert(last_part(&new).to_string());
+                    let renamed = match split_name(&name).0 {
+                        Some(schema) => format!("{schema}.{}", last_part(&new)),
+                        None => new,
+                    };
+                    self.created(Kind::Index, &renamed);
                 }
                 return;
             }
@@ -1115,7 +1422,7 @@ impl Analysis<'_> {
         let Some((name, j)) = name_at(t, 2) else {
             return;
         };
-        let created = self.run.types.contains(last_part(&name));
+        let created = self.run.types.contains(&name);
         if is(t, j, "ADD") && is(t, j + 1, "VALUE") {
             let (_, k) = skip_if(t, j + 2);
             let value = t
@@ -1146,6 +1453,15 @@ impl Analysis<'_> {
             }
             return;
         }
+        let attribute_actions = ["ADD", "DROP", "ALTER"]
+            .iter()
+            .any(|k| is(t, j, k) && is(t, j + 1, "ATTRIBUTE"));
+        if attribute_actions {
+            for action in split_commas(&t[j..]) {
+                self.type_attribute(&name, created, action);
+            }
+            return;
+        }
         if created {
             return;
         }
@@ -1169,6 +1485,63 @@ impl Analysis<'_> {
                 "rename-object",
                 format!("Renaming {what} breaks running code that uses the old name."),
                 Some(name),
+            );
+        }
+    }
+
+    /// One `ADD|DROP|ALTER ATTRIBUTE` action of ALTER TYPE on a composite
+    /// type: the attributes are the type's columns, with the same
+    /// compatibility rules (no lock on a table is involved).
+    fn type_attribute(&mut self, ty: &str, created: bool, a: &[Token]) {
+        if !is(a, 1, "ATTRIBUTE") {
+            return;
+        }
+        let at = a[0].span.start;
+        let short = last_part(ty).to_string();
+        if is(a, 0, "ADD") {
+            if let Some(col) = column_def(&a[2..]) {
+                let object = format!("{short}.{}", col.name);
+                self.type_checks(&col.ty, &object, col.at);
+            }
+            return;
+        }
+        let (_, k) = skip_if(a, 2);
+        let Some((attr, k)) = name_at(a, k) else {
+            return;
+        };
+        let object = format!("{short}.{attr}");
+        if is(a, 0, "DROP") {
+            if created {
+                return;
+            }
+            self.classify(Class::Contract);
+            self.add_at(
+                "drop-column",
+                format!("Dropping attribute {object} of type {ty} breaks running code that still reads or writes it."),
+                Some(object),
+                at,
+            );
+            return;
+        }
+        if is(a, k, "TYPE") || seq(a, k, &["SET", "DATA", "TYPE"]) {
+            let start = if is(a, k, "TYPE") { k + 1 } else { k + 3 };
+            let end = (start..a.len())
+                .find(|&m| is(a, m, "COLLATE") || is(a, m, "CASCADE") || is(a, m, "RESTRICT"))
+                .unwrap_or(a.len());
+            let new_ty = &a[start..end];
+            self.type_checks(new_ty, &object, at);
+            if created {
+                return;
+            }
+            self.classify(Class::Breaking);
+            self.add_at(
+                "change-column-type",
+                format!(
+                    "Changing the type of attribute {object} to {} can break running code that reads it.",
+                    type_text(new_ty)
+                ),
+                Some(object),
+                at,
             );
         }
     }
@@ -1203,7 +1576,7 @@ impl Analysis<'_> {
         let Some((name, j)) = name_at(t, 2) else {
             return;
         };
-        if self.run.types.contains(last_part(&name)) {
+        if self.run.types.contains(&name) {
             return;
         }
         if seq(t, j, &["SET", "NOT", "NULL"]) {
@@ -1250,9 +1623,9 @@ impl Analysis<'_> {
         }
     }
 
-    fn alter_table(&mut self) {
+    fn alter_table(&mut self, start: usize) {
         let t = self.t;
-        let (_, mut i) = skip_if(t, 2);
+        let (_, mut i) = skip_if(t, start);
         if is(t, i, "ONLY") {
             i += 1;
         }
@@ -1262,10 +1635,13 @@ impl Analysis<'_> {
         if t.get(j).is_some_and(|x| x.text == "*") {
             j += 1;
         }
+        if !self.foreign {
+            self.table_schema(&table, "ALTER TABLE");
+        }
         let new = self.table_is_new(&table);
         if !new {
             self.locks = true;
-            self.long_lock = true;
+            self.long_lock = !self.foreign;
         }
         let short = last_part(&table).to_string();
         for action in split_commas(&t[j..]) {
@@ -1288,7 +1664,10 @@ impl Analysis<'_> {
                     "EXCLUDE",
                 ];
                 if constraint_words.iter().any(|k| is(a, 1, k)) {
-                    self.add_constraint(table, short, new, a);
+                    // A foreign table's constraints are not checked against its data.
+                    if !self.foreign {
+                        self.add_constraint(table, short, new, a);
+                    }
                     return;
                 }
                 let mut k = 1;
@@ -1301,7 +1680,7 @@ impl Analysis<'_> {
                 };
                 let object = format!("{short}.{}", col.name);
                 self.type_checks(&col.ty, &object, col.at);
-                if new {
+                if new || self.foreign {
                     return;
                 }
                 self.robust(guarded, "ADD COLUMN", &object);
@@ -1451,9 +1830,18 @@ impl Analysis<'_> {
                         return;
                     }
                     self.classify(Class::Breaking);
+                    let effect = if self.foreign {
+                        "can break running code that reads it"
+                    } else {
+                        "rewrites {table} under an ACCESS EXCLUSIVE lock and can break running code"
+                    }
+                    .replace("{table}", table);
                     self.add_at(
                         "change-column-type",
-                        format!("Changing the type of {object} to {} rewrites {table} under an ACCESS EXCLUSIVE lock and can break running code.", type_text(ty)),
+                        format!(
+                            "Changing the type of {object} to {} {effect}.",
+                            type_text(ty)
+                        ),
                         Some(object),
                         at,
                     );
@@ -1462,7 +1850,7 @@ impl Analysis<'_> {
                 if new {
                     return;
                 }
-                if seq(a, k, &["SET", "NOT", "NULL"]) {
+                if seq(a, k, &["SET", "NOT", "NULL"]) && !self.foreign {
                     self.classify(Class::Contract);
                     let validated = self
                         .run
@@ -1522,7 +1910,11 @@ impl Analysis<'_> {
                 if is(a, 1, "TO") {
                     let newname = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
                     if new {
-                        self.run.tables.insert(last_part(&newname).to_string());
+                        let renamed = match split_name(table).0 {
+                            Some(schema) => format!("{schema}.{}", last_part(&newname)),
+                            None => newname.clone(),
+                        };
+                        self.created(Kind::Table, &renamed);
                         return;
                     }
                     self.classify(Class::Breaking);
@@ -1581,7 +1973,7 @@ impl Analysis<'_> {
                     .any(|k| is(a, 1, k))
                     || seq(a, 1, &["ACCESS", "METHOD"]) =>
             {
-                if new {
+                if new || self.foreign {
                     return;
                 }
                 let what = if is(a, 1, "ACCESS") {
@@ -1814,7 +2206,7 @@ impl Ignore {
     fn matches(&self, rule: &str) -> bool {
         self.rules
             .iter()
-            .any(|r| r == rule || r == "all" || r == "*")
+            .any(|r| r == "all" || r == "*" || rules::named(r).iter().any(|named| named.id == rule))
     }
 }
 
@@ -1830,11 +2222,23 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
     let dialect = PostgreSqlDialect {};
 
     for file in files {
+        if cfg.scope == Scope::Migration {
+            // The migrations before this one are applied: what they created
+            // exists and holds data by now.
+            run.tables = Objects::default();
+            run.indexes = Objects::default();
+            run.types = Objects::default();
+        }
         let script = sk::split(&file.contents);
         let index = sk::LineIndex::new(&file.contents);
         let offset = file.first_line.max(1) - 1;
+        let assumed = cfg.assume_in_transaction && !script.assumed_transaction_disabled();
+        let file_tx = (file.in_transaction || assumed) && !script.no_transaction();
+        let all_tokens: Vec<Vec<Token>> = script.statements.iter().map(|s| s.tokens()).collect();
         let mut state = FileState {
-            file_tx: (file.in_transaction || cfg.assume_in_transaction) && !script.no_transaction(),
+            file_tx,
+            tool_open: file_tx,
+            several_units: several_units(&all_tokens, file_tx),
             ..FileState::default()
         };
         let mut counts = Counts::new();
@@ -1867,8 +2271,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
             })
             .collect();
 
-        for stmt in &script.statements {
-            let tokens = stmt.tokens();
+        for (stmt, tokens) in script.statements.iter().zip(all_tokens) {
             let (parsed, parse_error) = match Parser::parse_sql(&dialect, &stmt.text) {
                 Ok(p) => (Some(p), None),
                 Err(e) => (None, Some(e.to_string())),
@@ -1883,6 +2286,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 control,
                 Some(sk::TxControl::Commit | sk::TxControl::Rollback)
             );
+            let rolls_back = control == Some(sk::TxControl::Rollback);
             if starts_tx {
                 if state.in_tx() {
                     let why = if state.explicit.is_some() {
@@ -1895,18 +2299,35 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                         format!("BEGIN inside a transaction does nothing: {why}."),
                         None,
                     ));
+                } else if state.file_tx {
+                    // The file ended the tool's transaction itself earlier
+                    // (`COMMIT; CREATE INDEX CONCURRENTLY …; BEGIN;`): this
+                    // BEGIN opens the one the tool commits at the end.
+                    state.tool_open = true;
                 } else {
                     let ignore_lines = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
                     state.explicit = Some((stmt.line, stmt.column, ignore_lines));
                 }
             } else if ends_tx {
-                if state.explicit.is_some() {
+                if state.explicit.is_some() || state.tool_open {
+                    if state.explicit.is_none() {
+                        hits.push(hit(
+                            "transaction-nesting",
+                            format!("{first} ends the migration tool's own transaction early; later statements lose its atomicity."),
+                            None,
+                        ));
+                    }
                     state.explicit = None;
-                    state.end_tx();
-                } else if state.file_tx {
+                    state.tool_open = false;
+                    if rolls_back {
+                        state.roll_back(&mut run);
+                    } else {
+                        state.end_tx();
+                    }
+                } else {
                     hits.push(hit(
                         "transaction-nesting",
-                        format!("{first} ends the migration tool's own transaction early; later statements lose its atomicity."),
+                        format!("{first} with no transaction in progress does nothing (PostgreSQL only warns): a BEGIN is missing or the {first} is doubled."),
                         None,
                     ));
                 }
@@ -1922,6 +2343,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 class: Class::Expand,
                 locks: false,
                 long_lock: false,
+                foreign: false,
             };
             analysis.statement();
             if analysis.locks && !analysis.file.lock_timeout && !analysis.file.lock_timeout_reported
@@ -2089,7 +2511,15 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 if ig.used {
                     continue;
                 }
-                let directive = if ig.file_wide {
+                // squawk's comments carry their own directive as the reason.
+                let directive = if let Some(squawk) = ig.reason.strip_prefix("-- squawk-") {
+                    if ig.file_wide {
+                        "squawk-ignore-file"
+                    } else {
+                        let _ = squawk;
+                        "squawk-ignore"
+                    }
+                } else if ig.file_wide {
                     "gate:ignore-file"
                 } else {
                     "gate:ignore"
@@ -2097,12 +2527,12 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
                 let unknown: Vec<&String> = ig
                     .rules
                     .iter()
-                    .filter(|r| *r != "all" && *r != "*" && rules::find(r).is_none())
+                    .filter(|r| *r != "all" && *r != "*" && rules::named(r).is_empty())
                     .collect();
-                let disabled = ig
-                    .rules
-                    .iter()
-                    .all(|r| rules::find(r).is_some_and(|rule| !cfg.enabled(rule)));
+                let disabled = ig.rules.iter().all(|r| {
+                    let named = rules::named(r);
+                    !named.is_empty() && named.iter().all(|rule| !cfg.enabled(rule))
+                });
                 if !ig.rules.is_empty() && unknown.is_empty() && disabled {
                     continue;
                 }

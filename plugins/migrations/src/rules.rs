@@ -209,7 +209,8 @@ pub static RULES: &[Rule] = &[
         "CREATE UNIQUE INDEX CONCURRENTLY on the key columns, outside a transaction",
         "ADD CONSTRAINT … PRIMARY KEY USING INDEX (instant)",
     ])
-    .squawk(&["adding-primary-key-constraint"]),
+    // squawk 2.70 reports ADD PRIMARY KEY as a constraint without NOT VALID.
+    .squawk(&["constraint-missing-not-valid"]),
     rule(
         "set-not-null",
         "SET NOT NULL on an existing column",
@@ -328,7 +329,8 @@ pub static RULES: &[Rule] = &[
         "deploy code that always writes {object}",
         "wait until the old release is gone",
         "DROP DEFAULT in a later migration",
-    ]),
+    ])
+    .squawk(&["ban-drop-default"]),
     rule(
         "drop-not-null",
         "NOT NULL dropped",
@@ -470,7 +472,8 @@ pub static RULES: &[Rule] = &[
         "Dropping a (materialized) view breaks running code and reports that query it.",
         "Stop using the view in code first, then drop it in a later release.",
     )
-    .plan(DROP_PLAN),
+    .plan(DROP_PLAN)
+    .squawk(&["ban-drop-view"]),
     rule(
         "drop-function",
         "Function or procedure dropped",
@@ -479,7 +482,8 @@ pub static RULES: &[Rule] = &[
         "Dropping a function or procedure breaks running code, triggers and defaults that call it.",
         "Remove every caller (code, triggers, defaults) first, then drop it in a later release.",
     )
-    .plan(DROP_PLAN),
+    .plan(DROP_PLAN)
+    .squawk(&["ban-drop-function"]),
     rule(
         "drop-type",
         "Type or domain dropped",
@@ -489,7 +493,7 @@ pub static RULES: &[Rule] = &[
         "Move columns off the type first, then drop it in a later release.",
     )
     .plan(DROP_PLAN)
-    .squawk(&["ban-drop-domain"]),
+    .squawk(&["ban-drop-domain", "ban-drop-type"]),
     rule(
         "drop-sequence",
         "Sequence dropped",
@@ -636,7 +640,7 @@ pub static RULES: &[Rule] = &[
         "timestamp without time zone drops the offset, so values depend on each writer's time zone; converting later rewrites the table.",
         "Use timestamptz (timestamp with time zone).",
     )
-    .squawk(&["prefer-timestamptz"]),
+    .squawk(&["prefer-timestamp-tz", "prefer-timestamptz"]),
     // Domains.
     rule(
         "create-domain-with-constraint",
@@ -698,7 +702,7 @@ pub static RULES: &[Rule] = &[
         "A DDL statement waiting for its lock queues every later query on the table behind it, so a long-running query can turn the migration into an outage.",
         "Start the migration with SET lock_timeout = '2s' (and retry on timeout).",
     )
-    .squawk(&["require-timeout-settings"]),
+    .squawk(&["require-timeout-settings", "require-lock-timeout"]),
     rule(
         "require-statement-timeout",
         "No statement_timeout before a locking statement",
@@ -708,7 +712,7 @@ pub static RULES: &[Rule] = &[
         "SET statement_timeout for the migration (not for CREATE INDEX CONCURRENTLY, which must be allowed to run long).",
     )
     .opt_in()
-    .squawk(&["require-timeout-settings"]),
+    .squawk(&["require-timeout-settings", "require-statement-timeout"]),
     // Identifiers and schemas.
     rule(
         "identifier-too-long",
@@ -721,14 +725,23 @@ pub static RULES: &[Rule] = &[
     .squawk(&["identifier-too-long"]),
     rule(
         "require-table-schema",
-        "Table created without a schema",
+        "Table named without a schema",
         Info,
         false,
-        "An unqualified CREATE TABLE lands in whatever schema search_path points to at run time.",
+        "An unqualified table name in CREATE, ALTER or DROP TABLE resolves through whatever search_path is at run time, so the migration can create or change a table in the wrong schema.",
         "Qualify the table with its schema, e.g. public.users.",
     )
     .opt_in()
     .squawk(&["require-table-schema"]),
+    rule(
+        "duplicate-column-assignment",
+        "Column assigned twice in one SET list",
+        High,
+        true,
+        "PostgreSQL rejects an UPDATE (or ON CONFLICT DO UPDATE) that assigns the same column twice (\"multiple assignments to same column\"), so the migration fails when it reaches the statement.",
+        "Assign each column once; combine the expressions if both were meant.",
+    )
+    .squawk(&["ban-duplicate-column-assignments"]),
 ];
 
 /// Pseudo-rules: notes and summaries, not checks of a statement.
@@ -769,6 +782,16 @@ pub static PSEUDO_RULES: &[Rule] = &[
 
 pub fn find(id: &str) -> Option<&'static Rule> {
     RULES.iter().chain(PSEUDO_RULES).find(|r| r.id == id)
+}
+
+/// The rules a name in an ignore comment stands for: a gate rule id, or a
+/// squawk rule name (so `-- squawk-ignore` comments keep working), which
+/// can stand for several gate rules. Empty for an unknown name.
+pub fn named(name: &str) -> Vec<&'static Rule> {
+    match find(name) {
+        Some(rule) => vec![rule],
+        None => RULES.iter().filter(|r| r.squawk.contains(&name)).collect(),
+    }
 }
 
 /// The classification a rule's hit gives a statement.

@@ -32,6 +32,12 @@ struct Case {
     include: Vec<String>,
     #[serde(default)]
     exclude: Vec<String>,
+    /// The validator's `scope`: "migration" (the default) or "run".
+    #[serde(default)]
+    scope: Option<String>,
+    /// `assume_in_transaction` of the config (files of an unknown layout).
+    #[serde(default)]
+    assume_in_transaction: Option<bool>,
     /// Which rules' findings to compare; defaults to the file's rule.
     #[serde(default)]
     rules: Vec<String>,
@@ -119,6 +125,12 @@ fn run_case(rule: &str, case: &Case) -> Result<(), String> {
     }
     if !case.exclude.is_empty() {
         config.insert("exclude".into(), case.exclude.clone().into());
+    }
+    if let Some(scope) = &case.scope {
+        config.insert("scope".into(), scope.clone().into());
+    }
+    if let Some(assume) = case.assume_in_transaction {
+        config.insert("assume_in_transaction".into(), assume.into());
     }
     let findings = validate(&files, &serde_json::Value::Object(config).to_string());
     for f in &findings {

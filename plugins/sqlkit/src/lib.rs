@@ -54,6 +54,9 @@ pub enum Directive {
     Ignore { rules: Vec<String>, reason: String },
     /// `-- gate:ignore-file RULE[,RULE…] [reason]`: ignore the rules for the whole file.
     IgnoreFile { rules: Vec<String>, reason: String },
+    /// `-- squawk-disable-assume-in-transaction`: squawk's way of saying that a
+    /// file its user assumes to run in a transaction does not.
+    DisableAssumedTransaction,
 }
 
 /// Parses the text of a comment (without its `--` marker) as a directive.
@@ -62,10 +65,38 @@ pub fn parse_directive(text: &str) -> Option<Directive> {
     if text.eq_ignore_ascii_case("no-transaction") {
         return Some(Directive::NoTransaction);
     }
+    if text.eq_ignore_ascii_case("squawk-disable-assume-in-transaction") {
+        return Some(Directive::DisableAssumedTransaction);
+    }
     let (head, rest) = match text.split_once(char::is_whitespace) {
         Some((h, r)) => (h, r.trim()),
         None => (text, ""),
     };
+    // squawk's comments, so files written for squawk keep their ignores: the
+    // rest of the line is rules only (commas and spaces), and a file-wide
+    // ignore without rules ignores every rule. The rule names are squawk's;
+    // the validator maps them to its own.
+    let squawk_file = match head.to_ascii_lowercase().as_str() {
+        "squawk-ignore" => Some(false),
+        "squawk-ignore-file" => Some(true),
+        _ => None,
+    };
+    if let Some(file) = squawk_file {
+        let mut rules: Vec<String> = rest
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
+        if rules.is_empty() && file {
+            rules.push("all".into());
+        }
+        let reason = format!("-- {head}");
+        return Some(if file {
+            Directive::IgnoreFile { rules, reason }
+        } else {
+            Directive::Ignore { rules, reason }
+        });
+    }
     let file = match head.to_ascii_lowercase().as_str() {
         "gate:ignore" => false,
         "gate:ignore-file" => true,
@@ -214,6 +245,14 @@ impl Script {
     /// before the first statement).
     pub fn no_transaction(&self) -> bool {
         self.directives().contains(&Directive::NoTransaction)
+    }
+
+    /// Whether a `-- squawk-disable-assume-in-transaction` comment says the
+    /// file does not run in the transaction its user assumes.
+    pub fn assumed_transaction_disabled(&self) -> bool {
+        self.comments
+            .iter()
+            .any(|c| c.directive() == Some(Directive::DisableAssumedTransaction))
     }
 
     /// Every `gate:ignore-file` directive, wherever it is in the file,

@@ -405,3 +405,33 @@ fn random_text_never_panics() {
         let _ = tokenize(&text);
     }
 }
+
+#[test]
+fn squawk_directives() {
+    assert_eq!(
+        parse_directive(" squawk-ignore ban-drop-column, renaming-column"),
+        Some(Directive::Ignore {
+            rules: vec!["ban-drop-column".into(), "renaming-column".into()],
+            reason: "-- squawk-ignore".into()
+        })
+    );
+    // A file-wide squawk ignore without rules ignores every rule.
+    assert_eq!(
+        parse_directive("squawk-ignore-file"),
+        Some(Directive::IgnoreFile {
+            rules: vec!["all".into()],
+            reason: "-- squawk-ignore-file".into()
+        })
+    );
+    // gate's own file-wide ignore without rules still names none.
+    assert_eq!(
+        parse_directive("gate:ignore-file"),
+        Some(Directive::IgnoreFile {
+            rules: vec![],
+            reason: String::new()
+        })
+    );
+    let s = split("SELECT 1;\n-- squawk-disable-assume-in-transaction\nSELECT 2;");
+    assert!(s.assumed_transaction_disabled());
+    assert!(!split("-- no-transaction\nSELECT 1;").assumed_transaction_disabled());
+}
