@@ -11,5 +11,6 @@ pub mod migrate;
 pub mod model;
 pub mod plugin;
 pub mod policy;
+pub mod postgres;
 pub mod report;
 pub mod rollout;

@@ -18,7 +18,7 @@ mod errors;
 mod exemption;
 pub mod glob;
 mod grants;
-mod ids;
+pub(crate) mod ids;
 mod load;
 mod merge;
 mod raw;

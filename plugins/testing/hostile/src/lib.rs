@@ -5,6 +5,9 @@
 use gate_plugin_sdk::host::{env, http, net};
 use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Plugin, Severity, Status};
 
+mod limits;
+mod sql;
+
 struct Attack {
     id: &'static str,
     title: &'static str,
@@ -160,6 +163,9 @@ impl Check for Attack {
             }
             "hostile.trap" => panic!("hostile plugin panics on purpose"),
             "hostile.empty" => Vec::new(),
+            "hostile.handles" => limits::handles(ctx, params),
+            "hostile.memory-grow" => limits::grow(ctx, params),
+            "hostile.sql" => sql::query(ctx, params),
             _ => vec![ctx.finding("ok", Status::Pass).message("behaved").build()],
         }
     }
@@ -186,6 +192,15 @@ impl Plugin for Hostile {
             ("hostile.trap", "Panics"),
             ("hostile.empty", "Returns no findings"),
             ("hostile.ok", "Behaves"),
+            ("hostile.handles", "Holds thousands of open files"),
+            (
+                "hostile.memory-grow",
+                "Grows linear memory past its cap without the allocator",
+            ),
+            (
+                "hostile.sql",
+                "Runs the statement it is given on a granted connection",
+            ),
         ]
         .into_iter()
         .map(|(id, title)| Box::new(Attack { id, title }) as Box<dyn Check>)
