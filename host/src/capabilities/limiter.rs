@@ -123,7 +123,7 @@ pub fn limit_reason(e: &wasmtime::Error, plugin: &str, handles: usize) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmtime::{Engine, Module, Store};
+    use wasmtime::{Module, Store};
 
     /// A core module with two linear memories of `pages` 64 KiB pages each.
     fn two_memories(pages: u32) -> Vec<u8> {
