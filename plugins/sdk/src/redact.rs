@@ -110,39 +110,38 @@ pub fn looks_secret(value: &str) -> bool {
 /// [`shown`] it does not guess at generated-looking words, so digests and
 /// ids in messages survive.
 pub fn scrub(text: &str) -> String {
-    let token_char =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '/' | '=');
+    // One pass over the bytes, copying untouched spans whole: findings may
+    // be megabytes long and this runs inside the plugin's deadline.
+    let token_byte =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'=');
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    'scan: while !rest.is_empty() {
-        for prefix in TOKEN_PREFIXES {
-            if !rest.starts_with(prefix) {
+    let (mut copied, mut i) = (0, 0);
+    while i < bytes.len() {
+        // A prefix only starts a token at a word boundary.
+        let boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if boundary && bytes[i].is_ascii() {
+            let hit = TOKEN_PREFIXES.iter().find_map(|prefix| {
+                let start = i + prefix.len();
+                if !bytes[i..].starts_with(prefix.as_bytes()) {
+                    return None;
+                }
+                let tail = bytes[start..]
+                    .iter()
+                    .take_while(|b| token_byte(**b))
+                    .count();
+                (tail >= 8).then_some(start + tail)
+            });
+            if let Some(end) = hit {
+                out.push_str(&text[copied..i]);
+                out.push_str(&redact(&text[i..end]));
+                (copied, i) = (end, end);
                 continue;
-            }
-            // A prefix only starts a token at a word boundary.
-            if out
-                .chars()
-                .last()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                continue;
-            }
-            let len = prefix.len()
-                + rest[prefix.len()..]
-                    .chars()
-                    .take_while(|c| token_char(*c))
-                    .map(char::len_utf8)
-                    .sum::<usize>();
-            if len - prefix.len() >= 8 {
-                out.push_str(&redact(&rest[..len]));
-                rest = &rest[len..];
-                continue 'scan;
             }
         }
-        let c = rest.chars().next().unwrap_or_default();
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
+        i += 1;
     }
+    out.push_str(&text[copied..]);
     // URL passwords: `scheme://user:pw@` wherever a URL starts.
     let mut masked = String::with_capacity(out.len());
     let mut rest = out.as_str();
