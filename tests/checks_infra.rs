@@ -280,13 +280,15 @@ fn wait_reported(pg: &Postgres, name: &str) {
 #[test]
 fn db_replicas_counts_streaming_replicas_and_sees_a_missing_one() {
     let pg = Postgres::start();
+    // Before the replicas: their base backups copy the role.
+    let monitor = pg.monitor_url();
     let r1 = pg.add_replica();
     let r2 = pg.add_replica();
     wait_reported(&pg, &r1.name);
     wait_reported(&pg, &r2.name);
 
     let (c, entry) = replicas_run(
-        &pg.url,
+        &monitor,
         json!({ "connection": "primary", "min_replicas": 2, "max_lag_seconds": 30 }),
     );
     assert_eq!(c, 0, "{entry:#}");
@@ -300,7 +302,7 @@ fn db_replicas_counts_streaming_replicas_and_sees_a_missing_one() {
     // Missing replica: one of the two stops.
     r2.stop();
     let (c, entry) = replicas_run(
-        &pg.url,
+        &monitor,
         json!({ "connection": "primary", "min_replicas": 2 }),
     );
     assert_eq!(c, 1);
@@ -311,7 +313,7 @@ fn db_replicas_counts_streaming_replicas_and_sees_a_missing_one() {
         "{summary:#}"
     );
     r1.stop();
-    let (c, entry) = replicas_run(&pg.url, json!({ "connection": "primary" }));
+    let (c, entry) = replicas_run(&monitor, json!({ "connection": "primary" }));
     assert_eq!(c, 1);
     assert_eq!(findings(&entry).len(), 1, "{entry:#}");
 
@@ -336,10 +338,12 @@ fn db_replicas_counts_streaming_replicas_and_sees_a_missing_one() {
 #[test]
 fn db_replicas_fails_on_replay_lag() {
     let pg = Postgres::start();
+    // Before the replicas: their base backups copy the role.
+    let monitor = pg.monitor_url();
     let replica = pg.add_replica();
     wait_reported(&pg, &replica.name);
     let (c, entry) = replicas_run(
-        &pg.url,
+        &monitor,
         json!({ "connection": "primary", "max_lag_seconds": 5, "max_lag_bytes": "16MiB" }),
     );
     assert_eq!(c, 0, "{entry:#}");
@@ -358,7 +362,7 @@ fn db_replicas_fails_on_replay_lag() {
         if lag == "t" { Ok(()) } else { Err(lag) }
     });
     let (c, entry) = replicas_run(
-        &pg.url,
+        &monitor,
         json!({ "connection": "primary", "max_lag_seconds": 1, "max_lag_bytes": "1kB" }),
     );
     assert_eq!(c, 1);
@@ -373,7 +377,10 @@ fn db_replicas_fails_on_replay_lag() {
     );
 
     // Pointed at the standby itself: it cannot see the primary's replicas.
-    let (_, entry) = replicas_run(&replica.url, json!({ "connection": "primary" }));
+    let (_, entry) = replicas_run(
+        &replica.url_for("gate_monitor"),
+        json!({ "connection": "primary" }),
+    );
     assert_status(&entry, "error");
     assert!(
         message(&findings(&entry)[0]).contains("is a standby"),

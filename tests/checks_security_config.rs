@@ -277,13 +277,15 @@ fn access_controls_roles_fail_for_superuser_attributes_and_public_create() {
     let pg = pg();
     let ws = Workspace::new();
     // The harness's `gate` role is a superuser; `leaky` lets PUBLIC create in public.
+    // gate connects as `app` (it refuses a superuser session for plugins) and
+    // inspects `gate` by name.
     let (c, entry) = run(
         &ws,
         "security.access-controls",
         json!({"sql": ["db"]}),
-        json!({"connection": "db"}),
+        json!({"connection": "db", "role": "gate"}),
         DB,
-        &[("DB_URL", &in_db(&pg.url, "leaky"))],
+        &[("DB_URL", &in_db(&pg.url_for("app"), "leaky"))],
     );
     assert_eq!(c, 1);
     let superuser = one(&entry, "role:gate", Some("superuser"));
@@ -312,6 +314,24 @@ fn access_controls_roles_fail_for_superuser_attributes_and_public_create() {
             s("role:ops", "fail", "createrole"),
             s("schema:public", "pass", "")
         ]
+    );
+
+    // A superuser session is refused before the check's queries run.
+    let (c, entry) = run(
+        &ws,
+        "security.access-controls",
+        json!({"sql": ["db"]}),
+        json!({"connection": "db"}),
+        DB,
+        &[("DB_URL", &pg.url)],
+    );
+    assert_eq!(c, 1);
+    assert_eq!(entry["status"], "error", "{entry:#}");
+    assert!(
+        entry
+            .to_string()
+            .contains("login role `gate` is a superuser"),
+        "{entry:#}"
     );
 }
 

@@ -178,6 +178,7 @@ fn reading_outside_the_fs_grant_is_an_error_naming_the_grant() {
 #[test]
 fn applied_migrations_are_skipped_using_the_sqlx_table() {
     let pg = Postgres::start();
+    let reader = pg.monitor_url();
     pg.psql(
         "CREATE TABLE _sqlx_migrations (version bigint PRIMARY KEY, description text, success boolean NOT NULL);
          INSERT INTO _sqlx_migrations VALUES (20240101000000, 'index', true);",
@@ -192,7 +193,7 @@ fn applied_migrations_are_skipped_using_the_sqlx_table() {
             "",
         ),
     );
-    let (c, report, err) = eval(&ws, &pg.url);
+    let (c, report, err) = eval(&ws, &reader);
     assert_eq!(c, 0, "{err} {report:#}");
     let chk = check(&report, "preflight", "config.migrations-tested");
     assert_eq!(chk["status"], "pass", "{chk:#}");
@@ -204,14 +205,14 @@ fn applied_migrations_are_skipped_using_the_sqlx_table() {
 
     // A failed sqlx run (success = false) does not count as applied.
     pg.psql("UPDATE _sqlx_migrations SET success = false");
-    let (c, report, _) = eval(&ws, &pg.url);
+    let (c, report, _) = eval(&ws, &reader);
     assert_eq!(c, 1);
     let chk = check(&report, "preflight", "config.migrations-tested");
     assert_eq!(summary(chk)["evidence"]["pending"], "2");
 
     // Every migration applied: nothing to validate, still a finding.
     pg.psql("UPDATE _sqlx_migrations SET success = true; INSERT INTO _sqlx_migrations VALUES (20240102000000, 'table', true);");
-    let (c, report, _) = eval(&ws, &pg.url);
+    let (c, report, _) = eval(&ws, &reader);
     assert_eq!(c, 0);
     let chk = check(&report, "preflight", "config.migrations-tested");
     assert!(
@@ -226,6 +227,7 @@ fn applied_migrations_are_skipped_using_the_sqlx_table() {
 #[test]
 fn flyway_history_and_a_missing_table() {
     let pg = Postgres::start();
+    let reader = pg.monitor_url();
     pg.psql(
         "CREATE TABLE flyway_schema_history (installed_rank int, version varchar(50), success boolean);
          INSERT INTO flyway_schema_history VALUES (1, '1', true);",
@@ -247,7 +249,7 @@ fn flyway_history_and_a_missing_table() {
             "",
         ),
     );
-    let (c, report, err) = eval(&ws, &pg.url);
+    let (c, report, err) = eval(&ws, &reader);
     assert_eq!(c, 0, "{err} {report:#}");
     let chk = check(&report, "preflight", "config.migrations-tested");
     assert_eq!(summary(chk)["evidence"]["applied"], "1");
@@ -262,7 +264,7 @@ fn flyway_history_and_a_missing_table() {
             "",
         ),
     );
-    let (c, report, _) = eval(&ws, &pg.url);
+    let (c, report, _) = eval(&ws, &reader);
     assert_eq!(c, 1);
     let chk = check(&report, "preflight", "config.migrations-tested");
     assert!(rules(chk).contains(&"migration-table".to_string()));
@@ -371,6 +373,7 @@ fn pending_migrations_are_traced_on_a_scratch_connection() {
 #[test]
 fn golang_migrate_records_only_the_current_version() {
     let pg = Postgres::start();
+    let reader = pg.monitor_url();
     pg.psql(
         "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
          INSERT INTO schema_migrations VALUES (2, false);",
@@ -396,7 +399,7 @@ fn golang_migrate_records_only_the_current_version() {
             "",
         ),
     );
-    let (c, report, err) = eval(&ws, &pg.url);
+    let (c, report, err) = eval(&ws, &reader);
     assert_eq!(c, 0, "{err} {report:#}");
     let chk = check(&report, "preflight", "config.migrations-tested");
     assert_eq!(summary(chk)["evidence"]["layout"], "golang-migrate");
@@ -405,7 +408,7 @@ fn golang_migrate_records_only_the_current_version() {
 
     // Version 2 is dirty (failed half-way): 1 is applied, 2 and 3 are pending.
     pg.psql("UPDATE schema_migrations SET dirty = true");
-    let (c, report, _) = eval(&ws, &pg.url);
+    let (c, report, _) = eval(&ws, &reader);
     assert_eq!(c, 1);
     let chk = check(&report, "preflight", "config.migrations-tested");
     assert_eq!(summary(chk)["evidence"]["applied"], "1");

@@ -231,6 +231,21 @@ pub async fn load_plugins(
             runtime.describe(&source, sandbox, pre, cache).await?,
         ));
     }
+    // Each plugin's ids are already confined to its own namespace
+    // (`catalog::id_problem`); this keeps ids unique across plugins even if
+    // two namespaces ever overlap, since `Plan::check` would otherwise pick
+    // whichever plugin loaded first.
+    let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+    for plugin in &out {
+        for check in &plugin.meta.checks {
+            if let Some(first) = owners.insert(&check.id, &plugin.name) {
+                return Err(EvaluateError::Policy(format!(
+                    "check `{}` is declared by both plugin `{first}` and plugin `{}`; check ids must be unique",
+                    check.id, plugin.name
+                )));
+            }
+        }
+    }
     Ok(out)
 }
 

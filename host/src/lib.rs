@@ -14,5 +14,6 @@ pub mod model;
 pub mod plugin;
 pub mod policy;
 pub mod private_dir;
+pub mod postgres;
 pub mod report;
 pub mod rollout;

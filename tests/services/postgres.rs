@@ -242,6 +242,22 @@ impl Postgres {
         url(self.port, user)
     }
 
+    /// `postgres://gate_monitor@127.0.0.1:<port>/gate`: the least-privileged
+    /// login role gate's `sql` grant needs (docs/sandbox.md), created on
+    /// first use: SELECT on every table (`pg_read_all_data`) and the
+    /// statistics views (`pg_monitor`), nothing on the server's files or
+    /// programs. gate refuses the superuser `gate` for plugins' queries.
+    /// Create it before `add_replica` to use it on replicas too.
+    pub fn monitor_url(&self) -> String {
+        // Tests sharing one server may race to create it.
+        self.psql(
+            "DO $$ BEGIN CREATE ROLE gate_monitor LOGIN; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;\n\
+             GRANT pg_read_all_data, pg_monitor TO gate_monitor;",
+        );
+        self.url_for("gate_monitor")
+    }
+
     /// The server's log (stderr).
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
@@ -315,6 +331,11 @@ impl Postgres {
 }
 
 impl Replica {
+    /// `postgres://<user>@127.0.0.1:<port>/gate` on the replica.
+    pub fn url_for(&self, user: &str) -> String {
+        url(self.port, user)
+    }
+
     /// Runs `sql` on the replica (read-only) as `gate`; panics on error.
     pub fn psql(&self, sql: &str) -> String {
         self.try_psql(sql).unwrap_or_else(|e| panic!("{e}"))

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -36,6 +35,7 @@ mod env;
 mod exchange;
 mod files;
 mod http;
+mod limiter;
 mod log;
 pub(crate) mod metrics;
 mod net;
@@ -48,6 +48,7 @@ pub use files::preopen as preopen_files;
 
 /// The largest `ca_file` (a PEM bundle) a plugin may name.
 pub(crate) const CA_FILE_CAP: u64 = 1 << 20;
+pub use limiter::{MemoryCapExceeded, StoreBudget, limit_reason};
 
 /// Per-plugin limits, from `[plugin.grants]` or the defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +56,19 @@ pub struct Limits {
     pub timeout: Duration,
     pub memory_bytes: usize,
     pub output_bytes: usize,
+    /// Host handles (WASI descriptors and streams: each open file or
+    /// directory is a host fd) one check may hold at once.
+    pub handles: usize,
 }
 
 impl Limits {
     pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
     pub const DEFAULT_MEMORY_MB: u64 = 128;
     pub const DEFAULT_OUTPUT_KB: u64 = 1024;
+    /// Host handles per check: far above what any built-in check holds (a
+    /// few preopens and streams), far below the process's fd limit even
+    /// with every store of an evaluation open at once.
+    pub const HANDLES: usize = 256;
 
     pub fn from_grants(grants: &Grants) -> Self {
         let memory_mb = grants
@@ -71,6 +79,7 @@ impl Limits {
             timeout: Duration::from_millis(grants.timeout_ms.unwrap_or(Self::DEFAULT_TIMEOUT_MS)),
             memory_bytes: (memory_mb as usize) << 20,
             output_bytes: (grants.output_kb.unwrap_or(Self::DEFAULT_OUTPUT_KB) as usize) << 10,
+            handles: Self::HANDLES,
         }
     }
 }
@@ -125,7 +134,8 @@ impl Sandbox {
 pub struct HostState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    /// One memory budget for all of the store's memories and tables.
+    pub limits: StoreBudget,
     pub sandbox: Arc<Sandbox>,
     pub check: String,
     /// When the whole check must be done; host calls never wait past it.

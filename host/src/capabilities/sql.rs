@@ -1,19 +1,27 @@
 //! `sql`: read-only queries on named PostgreSQL connections.
 //!
 //! The URL never sits in the policy: `[connections.NAME] url_env` names the
-//! environment variable that holds it. Every statement runs inside a
-//! `READ ONLY` transaction with a `statement_timeout`, which is rolled back.
+//! environment variable that holds it. The session's role must not be a
+//! superuser or reach the server's files or programs
+//! ([`crate::postgres::connect_least_privileged`]). Every statement runs
+//! inside a `READ ONLY` transaction with a `statement_timeout`, which is
+//! rolled back, and its rows are fetched through a portal a page at a time,
+//! so a huge result stops at the caps instead of filling memory first.
 
 use std::time::Instant;
 
-use tokio_postgres::NoTls;
 use tokio_postgres::types::Type;
 
 use super::{HostState, bounded, granted};
 use crate::bindings::gate::plugin::sql::{Host, QueryResult};
+use crate::postgres::db_error;
 
 /// Most rows one query may return to a plugin.
 const MAX_ROWS: usize = 10_000;
+/// Most bytes of cell text one query may return to a plugin.
+const MAX_BYTES: usize = 8 << 20;
+/// Rows fetched per round trip.
+const PAGE_ROWS: i32 = 500;
 
 impl Host for HostState {
     async fn query(
@@ -26,25 +34,9 @@ impl Host for HostState {
         if !granted(&self.sandbox.grants.sql, &connection) {
             return Ok(Err(self.sandbox.denied("sql", &connection, &connection)));
         }
-        let Some(conn) = self.sandbox.resources.connections.get(&connection) else {
-            return Ok(Err(format!(
-                "no connection named `{connection}`; define [connections.{connection}] in the policy"
-            )));
-        };
-        if conn.kind != "postgres" {
-            return Ok(Err(format!(
-                "connection `{connection}` is of kind `{}`; only postgres is supported",
-                conn.kind
-            )));
-        }
-        let url = match std::env::var(&conn.url_env) {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                return Ok(Err(format!(
-                    "connection `{connection}`: environment variable {} (url_env) is not set",
-                    conn.url_env
-                )));
-            }
+        let url = match crate::postgres::url(&self.sandbox.resources.connections, &connection) {
+            Ok(url) => url,
+            Err(e) => return Ok(Err(e)),
         };
         let budget = self.budget(timeout_ms);
         let what = format!("query on `{connection}`");
@@ -71,69 +63,73 @@ async fn run(
     name: String,
 ) -> Result<QueryResult, String> {
     let started = Instant::now();
-    // The URL may hold a password: errors name the connection, never the URL.
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.map_err(|e| {
-        format!(
-            "connect to `{name}`: {}",
-            e.to_string().replace(&url, "<url>")
-        )
-    })?;
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let result = async {
-        client
-            .batch_execute(&format!(
-                "BEGIN READ ONLY; SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}",
-                timeout_ms.max(1),
-                timeout_ms.max(1)
-            ))
-            .await
-            .map_err(|e| format!("`{name}`: {e}"))?;
-        let types: Vec<Type> = params.iter().map(|_| Type::TEXT).collect();
-        let stmt = client
-            .prepare_typed(&statement, &types)
+    let mut session = crate::postgres::connect_least_privileged(&name, &url).await?;
+    let tx = session
+        .client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| format!("`{name}`: {}", db_error(&e)))?;
+    tx.batch_execute(&format!(
+        "SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}",
+        timeout_ms.max(1),
+        timeout_ms.max(1)
+    ))
+    .await
+    .map_err(|e| format!("`{name}`: {}", db_error(&e)))?;
+    let types: Vec<Type> = params.iter().map(|_| Type::TEXT).collect();
+    let stmt = tx
+        .prepare_typed(&statement, &types)
+        .await
+        .map_err(|e| format!("`{name}`: {}", db_error(&e)))?;
+    let portal = tx
+        .bind_raw(&stmt, params.iter())
+        .await
+        .map_err(|e| format!("`{name}`: {}", db_error(&e)))?;
+    let columns: Vec<String> = stmt
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    loop {
+        let page = tx
+            .query_portal(&portal, PAGE_ROWS)
             .await
             .map_err(|e| format!("`{name}`: {}", db_error(&e)))?;
-        let args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        let rows = client
-            .query(&stmt, &args)
-            .await
-            .map_err(|e| format!("`{name}`: {}", db_error(&e)))?;
-        let columns: Vec<String> = stmt
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
-        let mut out = Vec::with_capacity(rows.len().min(MAX_ROWS));
-        for row in rows.iter().take(MAX_ROWS) {
-            let mut cells = Vec::with_capacity(columns.len());
-            for i in 0..columns.len() {
-                cells.push(cell_text(row, i));
+        let last = page.len() < PAGE_ROWS as usize;
+        for row in &page {
+            let cells: Vec<Option<String>> =
+                (0..columns.len()).map(|i| cell_text(row, i)).collect();
+            bytes += cells.iter().flatten().map(String::len).sum::<usize>();
+            rows.push(cells);
+            if rows.len() > MAX_ROWS {
+                return Err(format!(
+                    "query on `{name}` returns more than {MAX_ROWS} rows, the most a plugin may \
+                     read at once; narrow it (WHERE, LIMIT or an aggregate)"
+                ));
             }
-            out.push(cells);
+            if bytes > MAX_BYTES {
+                return Err(format!(
+                    "query on `{name}` returns more than {} MiB of data, the most a plugin may \
+                     read at once; narrow it (WHERE, LIMIT or fewer columns)",
+                    MAX_BYTES >> 20
+                ));
+            }
         }
-        let _ = client.batch_execute("ROLLBACK").await;
-        Ok(QueryResult {
-            columns,
-            rows: out,
-            elapsed_ms: started.elapsed().as_millis() as u32,
-        })
+        if last {
+            break;
+        }
     }
-    .await;
-    drop(client);
-    driver.abort();
-    result
-}
-
-fn db_error(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
-    }
+    // Nothing a plugin runs is ever kept (dropping `tx` would roll back too).
+    let _ = tx.rollback().await;
+    Ok(QueryResult {
+        columns,
+        rows,
+        elapsed_ms: started.elapsed().as_millis() as u32,
+    })
 }
 
 /// Renders one cell as text. Types without a text mapping here come back as

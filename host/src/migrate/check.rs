@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio_postgres::NoTls;
 
 use super::layout::{self, Migration, Tool};
 use super::lint::{VALIDATOR, config_json};
@@ -482,29 +481,9 @@ async fn applied_versions(
     table: &str,
     golang: bool,
 ) -> Result<Option<Vec<String>>, String> {
-    let Some(conn) = sandbox.resources.connections.get(name) else {
-        return Err(format!(
-            "no connection named `{name}`; define [connections.{name}] in the policy"
-        ));
-    };
-    let url = match std::env::var(&conn.url_env) {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            return Err(format!(
-                "connection `{name}`: environment variable {} (url_env) is not set",
-                conn.url_env
-            ));
-        }
-    };
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.map_err(|e| {
-        format!(
-            "connect to `{name}`: {}",
-            e.to_string().replace(&url, "<url>")
-        )
-    })?;
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let url = crate::postgres::url(&sandbox.resources.connections, name)?;
+    let session = crate::postgres::connect_least_privileged(name, &url).await?;
+    let client = &session.client;
     let bare = table.rsplit('.').next().unwrap_or(table);
     // golang-migrate: a dirty version failed half-way, so only the versions
     // before it are applied.
@@ -541,7 +520,5 @@ async fn applied_versions(
     }
     .await;
     let _ = client.batch_execute("ROLLBACK").await;
-    drop(client);
-    driver.abort();
     result
 }

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::layout::{Migration, Script};
 use super::lint::{Context, MigrateError, check_report, report};
@@ -111,32 +111,15 @@ pub async fn trace_findings(
             conn.origin
         )));
     }
-    if conn.kind != "postgres" {
-        return Err(MigrateError::Config(format!(
-            "connection `{name}` is of kind `{}`; only postgres can be traced",
-            conn.kind
-        )));
-    }
-    let url = match std::env::var(&conn.url_env) {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            return Err(MigrateError::Config(format!(
-                "connection `{name}`: environment variable {} (url_env) is not set",
-                conn.url_env
-            )));
-        }
-    };
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.map_err(|e| {
-        MigrateError::Config(format!(
-            "connect to `{name}`: {}",
-            e.to_string().replace(&url, "<url>")
-        ))
-    })?;
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    // The scratch database is the host's to write to, not a plugin's: its
+    // role is not held to the least privilege of plugins' sessions.
+    let url = crate::postgres::url_of(conn, name).map_err(MigrateError::Config)?;
+    let session = crate::postgres::connect(name, &url)
+        .await
+        .map_err(MigrateError::Config)?;
+    let client = &session.client;
     let result = Tracer {
-        client: &client,
+        client,
         options,
         server_major: 0,
         findings: Vec::new(),
@@ -145,8 +128,7 @@ pub async fn trace_findings(
     }
     .run(migrations)
     .await;
-    drop(client);
-    driver.abort();
+    drop(session);
     result
 }
 

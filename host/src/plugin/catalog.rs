@@ -73,3 +73,73 @@ impl From<wit::PluginInfo> for PluginMeta {
         }
     }
 }
+
+/// Why a plugin's `describe()` cannot be trusted to name its checks, or `None`.
+///
+/// Gates select checks by id (`infra.*`) and exemptions waive them by id, so
+/// a plugin that could declare another plugin's id would run its own code
+/// under that id and collect that check's exemptions. Every id must therefore
+/// be a well-formed check id inside the plugin's own namespace (`<plugin>.`),
+/// and appear once.
+pub fn id_problem(plugin: &str, meta: &PluginMeta) -> Option<String> {
+    let namespace = format!("{plugin}.");
+    let mut seen = std::collections::BTreeSet::new();
+    for check in &meta.checks {
+        let id = &check.id;
+        if !id.starts_with(&namespace) {
+            return Some(format!(
+                "declares check `{id}`, outside its namespace: plugin `{plugin}`'s check ids must start with `{namespace}`"
+            ));
+        }
+        if let Some(why) = crate::policy::ids::check_id_problem(id) {
+            return Some(format!("declares check `{id}`: {why}"));
+        }
+        if !seen.insert(id.as_str()) {
+            return Some(format!(
+                "declares check `{id}` twice; check ids must be unique"
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(ids: &[&str]) -> PluginMeta {
+        PluginMeta {
+            id: "acme".into(),
+            version: "1".into(),
+            description: String::new(),
+            checks: ids
+                .iter()
+                .map(|id| CheckMeta {
+                    id: id.to_string(),
+                    title: String::new(),
+                    description: String::new(),
+                    default_severity: Severity::Low,
+                    params: Vec::new(),
+                    capabilities: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn ids_must_live_in_the_plugins_namespace() {
+        assert_eq!(id_problem("acme", &meta(&["acme.a", "acme.b-c.d"])), None);
+        for foreign in ["infra.disk-space", "acmex.a", "acme", "acme.", ".acme.a"] {
+            let why = id_problem("acme", &meta(&["acme.a", foreign])).unwrap();
+            assert!(why.contains(&format!("`{foreign}`")), "{why}");
+        }
+        let why = id_problem("acme", &meta(&["acme.A"])).unwrap();
+        assert!(why.contains("kebab-case"), "{why}");
+    }
+
+    #[test]
+    fn ids_must_be_unique() {
+        let why = id_problem("acme", &meta(&["acme.a", "acme.b", "acme.a"])).unwrap();
+        assert!(why.contains("`acme.a` twice"), "{why}");
+    }
+}

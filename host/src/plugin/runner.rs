@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{CallHook, Store, StoreLimitsBuilder, Trap};
+use wasmtime::{CallHook, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::catalog::{PluginMeta, severity};
@@ -15,7 +15,7 @@ use super::source::{PluginError, PluginSource};
 use crate::bindings::gate::plugin::types as wit;
 use crate::bindings::{Check, CheckPre};
 use crate::cache::{Cache, CacheOutcome};
-use crate::capabilities::{HostState, Sandbox};
+use crate::capabilities::{HostState, Sandbox, StoreBudget};
 use crate::clock::WasiWallClock;
 use crate::engine::{GateEngine, MAX_CONCURRENT_STORES};
 use crate::model::{Location, Status};
@@ -264,6 +264,12 @@ impl Runtime {
         let mut meta: PluginMeta = info.into();
         meta.checks
             .extend(super::hosted::checks(&source.name, source.path.is_none()));
+        if let Some(problem) = super::catalog::id_problem(&source.name, &meta) {
+            return Err(PluginError::CheckIds {
+                name: source.name.clone(),
+                problem,
+            });
+        }
         Ok(LoadedPlugin {
             name: source.name.clone(),
             sha256: source.sha256.clone(),
@@ -295,14 +301,12 @@ impl Runtime {
                 error: format!("preparing fs grants: {e:#}"),
             }
         })?;
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(sandbox.limits.memory_bytes)
-            .trap_on_grow_failure(true)
-            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(sandbox.limits.handles);
         let state = HostState {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
-            limits,
+            table,
+            limits: StoreBudget::new(&sandbox.plugin, sandbox.limits.memory_bytes),
             sandbox: sandbox.clone(),
             check: check.to_string(),
             deadline: Instant::now() + timeout,
@@ -434,6 +438,11 @@ pub fn explain(e: &wasmtime::Error, sandbox: &Sandbox) -> String {
             Trap::UnreachableCodeReached => "trapped: the plugin panicked or aborted".to_string(),
             _ => format!("trapped: {trap}"),
         };
+    }
+    if let Some(reason) =
+        crate::capabilities::limit_reason(e, &sandbox.plugin, sandbox.limits.handles)
+    {
+        return reason;
     }
     if text.contains("growing memory") {
         return format!(

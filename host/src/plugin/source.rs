@@ -40,6 +40,9 @@ pub enum PluginError {
     Unknown { name: String, builtins: String },
     #[error("plugin `{name}`: {path} must be pinned with `sha256 = \"…\"`")]
     Unpinned { name: String, path: String },
+    /// `describe()` names a check outside the plugin's namespace, or twice.
+    #[error("plugin `{name}` {problem}")]
+    CheckIds { name: String, problem: String },
     #[error("plugin `{name}`: not a valid gate check component: {error}")]
     Invalid { name: String, error: String },
     #[error("plugin `{name}`: {path} is not a component this host can load: {error}")]

@@ -19,7 +19,7 @@ mod exemption;
 pub mod glob;
 pub mod grant;
 mod grants;
-mod ids;
+pub(crate) mod ids;
 mod load;
 mod merge;
 mod raw;

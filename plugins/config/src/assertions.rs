@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 
+use gate_plugin_sdk::redact::shown;
 use gate_plugin_sdk::{Context, Finding, Status};
 use regex::Regex;
 use serde::Deserialize;
@@ -171,7 +172,7 @@ impl Assertion {
         }
         if self.min.is_some() || self.max.is_some() {
             let Some(n) = leading_number(value) else {
-                return Some(format!("`{value}` is not a number"));
+                return Some(format!("`{}` is not a number", shown(key, value)));
             };
             if let Some(min) = self.min
                 && n < min
@@ -196,28 +197,6 @@ fn equal(want: &Value, value: &str) -> bool {
         Value::Number(n) => value.trim().parse::<f64>().ok() == n.as_f64(),
         Value::String(s) => s == value,
         _ => false,
-    }
-}
-
-/// A value as findings may show it: redacted under secret-sounding keys.
-pub fn shown(key: &str, value: &str) -> String {
-    let leaf = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
-    let secret = [
-        "secret",
-        "password",
-        "passwd",
-        "token",
-        "dsn",
-        "key",
-        "credential",
-        "auth",
-    ]
-    .iter()
-    .any(|w| leaf.contains(w));
-    if secret {
-        format!("…({} chars)", value.chars().count())
-    } else {
-        value.to_string()
     }
 }
 
@@ -398,6 +377,20 @@ mod tests {
         );
         assert_eq!(out[0].status, Status::Fail);
         assert!(!format!("{out:?}").contains("abcdef"), "{out:?}");
+    }
+
+    #[test]
+    fn bounds_do_not_print_a_secret_under_an_ordinary_key() {
+        // The value of a numeric assertion that is not a number was printed raw.
+        let key = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+        let out = run(
+            Format::Yaml,
+            &format!("limits:\n  rate: {key}\n"),
+            json!([{"path": "limits.rate", "min": 1, "max": 50}]),
+        );
+        assert_eq!(out[0].status, Status::Fail);
+        assert!(format!("{out:?}").contains("is not a number"), "{out:?}");
+        assert!(!format!("{out:?}").contains(key), "{out:?}");
     }
 
     #[test]

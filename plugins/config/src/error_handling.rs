@@ -1,6 +1,7 @@
 //! `config.error-handling`: error reporting is configured, debug error pages
 //! are off, and a live error response leaks no stack trace.
 
+use gate_plugin_sdk::redact::shown;
 use gate_plugin_sdk::{
     Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
 };
@@ -331,11 +332,11 @@ fn debug_findings(
                 .message(format!(
                     "`{}` is `{}` in {path}: {}",
                     e.key(),
-                    e.value,
+                    shown(&e.key(), &e.value),
                     rule.why
                 ))
                 .evidence("key", e.key())
-                .evidence("value", &e.value)
+                .evidence("value", shown(&e.key(), &e.value))
                 .remediation(format!("turn `{}` off for this environment", e.key()))
                 .location(path, at.map(|a| a.0), at.map(|a| a.1))
                 .build()

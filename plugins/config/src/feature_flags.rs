@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 
 use gate_plugin_sdk::host::clock;
+use gate_plugin_sdk::redact::text;
 use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Severity, Status, param, params};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -297,7 +298,10 @@ fn check_flag(
         }
         Some(other) => issues.push(Issue::fail(
             Rule::State,
-            format!("state {other} is not \"ENABLED\" or \"DISABLED\""),
+            format!(
+                "state {} is not \"ENABLED\" or \"DISABLED\"",
+                text(&other.to_string())
+            ),
             "set `state` to \"ENABLED\" or \"DISABLED\" (upper case)",
         )),
         None => issues.push(Issue::fail(
@@ -337,14 +341,15 @@ fn check_flag(
 
     match flag.get("defaultVariant") {
         Some(Value::String(name)) => {
-            evidence.push(("default_variant", name.clone()));
+            evidence.push(("default_variant", text(name)));
             if variants.is_some_and(|v| !v.is_empty() && !v.contains_key(name)) {
                 let known =
                     variants.map(|v| v.keys().map(String::as_str).collect::<Vec<_>>().join(", "));
                 issues.push(Issue::fail(
                     Rule::DefaultVariant,
                     format!(
-                        "defaultVariant `{name}` is not one of its variants ({})",
+                        "defaultVariant `{}` is not one of its variants ({})",
+                        text(name),
                         known.unwrap_or_default()
                     ),
                     "set `defaultVariant` to the name of one of the flag's variants",
@@ -355,7 +360,10 @@ fn check_flag(
         Some(Value::Null) => evidence.push(("default_variant", "null (code default)".to_string())),
         Some(other) => issues.push(Issue::fail(
             Rule::DefaultVariant,
-            format!("defaultVariant {other} is not a variant name"),
+            format!(
+                "defaultVariant {} is not a variant name",
+                text(&other.to_string())
+            ),
             "set `defaultVariant` to the name of one of the flag's variants, or null",
         )),
         None => issues.push(Issue::warn(
@@ -466,7 +474,7 @@ fn check_age(
         Some(Value::Number(n)) => n
             .as_i64()
             .ok_or_else(|| format!("`{n}` is not whole Unix seconds")),
-        Some(other) => Err(format!("{other} is not a date")),
+        Some(other) => Err(format!("{} is not a date", text(&other.to_string()))),
     };
     let created_at = match created_at {
         Ok(t) => t,

@@ -10,6 +10,7 @@
 //! `count_unchecked = true`).
 
 use gate_plugin_sdk::host::{env, http, net, unix};
+use gate_plugin_sdk::redact::url as redact_url;
 use gate_plugin_sdk::{
     Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
 };
@@ -98,22 +99,10 @@ impl Params {
     /// What the findings name as the source, without credentials.
     fn source(&self) -> String {
         match (&self.stats_url, &self.admin_socket) {
-            (Some(url), _) => redact_userinfo(url),
+            (Some(url), _) => redact_url(url),
             (_, Some(sock)) => sock.clone(),
             _ => String::new(),
         }
-    }
-}
-
-/// `http://user:pw@host/x` → `http://host/x`.
-fn redact_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_string(),
     }
 }
 
@@ -230,7 +219,7 @@ fn fetch_stats(p: &Params) -> Result<String, String> {
         max_bytes: MAX_STATS_BYTES,
         ca_file: None,
     })?;
-    let shown = redact_userinfo(&url);
+    let shown = redact_url(&url);
     match resp.status {
         200 if resp.truncated => Err(format!(
             "{shown}: answer larger than {MAX_STATS_BYTES} bytes"
@@ -566,7 +555,7 @@ mod tests {
             csv_url("http://lb/stats?scope=web"),
             "http://lb/stats;csv?scope=web"
         );
-        assert_eq!(redact_userinfo("http://u:p@lb:1/x@y"), "http://lb:1/x@y");
+        assert_eq!(redact_url("http://u:p@lb:1/x@y"), "http://u:***@lb:1/x@y");
         assert_eq!(base64(b"admin:secret"), "YWRtaW46c2VjcmV0");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"a"), "YQ==");

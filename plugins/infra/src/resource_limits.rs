@@ -8,6 +8,7 @@
 //! for them to mean something about the service.
 
 use gate_plugin_sdk::host::system;
+use gate_plugin_sdk::redact::shown;
 use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Severity, Status, param, params};
 use serde::Deserialize;
 
@@ -344,8 +345,8 @@ fn container(ctx: &Context, file: &str, c: &Container) -> Vec<Finding> {
             base(Status::Pass)
                 .message(format!(
                     "{what} limits cpu {} and memory {}",
-                    c.cpu_limit.as_deref().unwrap_or_default(),
-                    c.memory_limit.as_deref().unwrap_or_default()
+                    shown("cpu", c.cpu_limit.as_deref().unwrap_or_default()),
+                    shown("memory", c.memory_limit.as_deref().unwrap_or_default())
                 ))
                 .build(),
         );

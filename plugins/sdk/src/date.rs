@@ -3,7 +3,12 @@
 
 /// Seconds since the Unix epoch for a date (midnight UTC) or an RFC 3339 timestamp.
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
-    let bad = || format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 timestamp");
+    let bad = || {
+        format!(
+            "`{}` is not a date (YYYY-MM-DD) or an RFC 3339 timestamp",
+            crate::redact::text(text)
+        )
+    };
     let s = text.trim();
     let (date, time) = match s.find(['T', 't', ' ']) {
         Some(i) => (&s[..i], Some(&s[i + 1..])),

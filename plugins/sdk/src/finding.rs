@@ -63,7 +63,19 @@ impl FindingBuilder {
         self
     }
 
+    /// The finding, with any well-known credential or URL password left in
+    /// its text masked ([`crate::redact::scrub`]): the last line of defence
+    /// for a value a check printed without [`crate::redact::shown`], such as
+    /// a parser's error quoting the line it failed on.
     pub fn build(self) -> Finding {
-        self.finding
+        use crate::redact::scrub;
+        let mut f = self.finding;
+        f.subject = scrub(&f.subject);
+        f.message = scrub(&f.message);
+        for (_, value) in &mut f.evidence {
+            *value = scrub(value);
+        }
+        f.remediation = f.remediation.map(|r| scrub(&r));
+        f
     }
 }

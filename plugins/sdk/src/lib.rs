@@ -32,6 +32,7 @@ pub mod date;
 pub mod finding;
 pub mod params;
 pub mod paths;
+pub mod redact;
 pub mod target;
 
 pub use bindings::Guest;

@@ -14,7 +14,6 @@ pub mod dependencies_audited;
 pub mod grants;
 pub mod no_secrets;
 pub mod pg;
-pub mod redact;
 pub mod scan_results;
 mod severity;
 pub mod tls;

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use gate_plugin_sdk::host::{env, net};
+use gate_plugin_sdk::redact::shown;
 use gate_plugin_sdk::target::is_grant_denial;
 use gate_plugin_sdk::{
     Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
@@ -134,7 +135,7 @@ pub fn parse_url(url: &str) -> Result<RedisUrl, String> {
         None => {
             return Err(format!(
                 "`{}` is not a URL; use redis://host:port",
-                redact_userinfo(url)
+                gate_plugin_sdk::redact::url(url)
             ));
         }
     };
@@ -179,14 +180,6 @@ pub fn parse_url(url: &str) -> Result<RedisUrl, String> {
         username,
         password,
     })
-}
-
-/// For messages about a URL that did not parse: never echo anything before an `@`.
-fn redact_userinfo(url: &str) -> String {
-    match url.rsplit_once('@') {
-        Some((_, host)) => format!("***@{host}"),
-        None => url.to_string(),
-    }
 }
 
 /// A required value, ready to compare with what CONFIG GET returns.
@@ -468,7 +461,8 @@ pub fn evaluate(
                     .chunks(2)
                     .find(|pair| pair[0].text().is_some_and(|k| k.eq_ignore_ascii_case(name)))
                     .and_then(|pair| pair.get(1))
-                    .and_then(Reply::text);
+                    .and_then(Reply::text)
+                    .map(|v| shown(name, &v));
                 match value {
                     None => base(Status::Error)
                         .message(format!("CONFIG GET {name} returned no value for it"))

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use gate_plugin_sdk::host::clock;
+use gate_plugin_sdk::redact::shown;
 use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Severity, Status, param, params};
 use serde::Deserialize;
 use serde_json::Value;
@@ -279,14 +280,16 @@ fn check_settings(
                     .remediation("check the setting's name; extension settings need the extension loaded")
                     .build();
             };
-            let actual = cell(row, 1);
+            let raw = cell(row, 1);
+            let shown = shown(name, raw);
+            let actual = shown.as_str();
             let base = |s: Status| {
                 ctx.finding(&subject, s)
                     .evidence("actual", actual)
                     .evidence("required", want.describe())
                     .evidence("connection", connection)
             };
-            match want.accepts(actual, cell(row, 2)) {
+            match want.accepts(raw, cell(row, 2)) {
                 Some(true) => base(Status::Pass)
                     .message(format!("`{name}` is `{actual}` (required {})", want.describe()))
                     .build(),

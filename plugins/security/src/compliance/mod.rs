@@ -16,8 +16,8 @@ use self::load::Format;
 use self::path::{Path, Segment};
 use crate::grants::{Grants, HostGrants, unreadable};
 use crate::no_secrets::detect::is_secret_key;
-use crate::redact::redact;
 use crate::walk::expand;
+use gate_plugin_sdk::redact::{redact, shown};
 
 pub const ID: &str = "security.compliance";
 const DEFAULT_MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -135,7 +135,11 @@ impl Assertion {
             Expect::Values { equals, matches } => {
                 let mut parts = Vec::new();
                 if let Some(v) = equals {
-                    parts.push(format!("{} {}", verb("equals", "equal"), render(v)));
+                    parts.push(format!(
+                        "{} {}",
+                        verb("equals", "equal"),
+                        render(&v.to_string())
+                    ));
                 }
                 if let Some(r) = matches {
                     parts.push(format!("{} /{}/", verb("matches", "match"), r.raw));
@@ -325,29 +329,28 @@ impl Place {
         }
     }
 
-    /// The value as evidence: truncated, and redacted under secret-named keys.
+    /// The value as evidence: masked (under secret-named keys, or when it
+    /// looks like a credential), then truncated.
     fn shown(&self) -> String {
         let Some(v) = &self.value else {
             return "(missing)".to_string();
         };
-        if self.last_key.as_deref().is_some_and(is_secret_key) {
-            match v {
-                Value::String(s) => redact(s),
-                other => redact(&other.to_string()),
-            }
-        } else {
-            render(v)
-        }
+        let key = self.last_key.as_deref().unwrap_or_default();
+        let masked = match v {
+            Value::String(s) if is_secret_key(key) => redact(s),
+            other if is_secret_key(key) => redact(&other.to_string()),
+            other => shown(key, &other.to_string()),
+        };
+        render(&masked)
     }
 }
 
-fn render(v: &Value) -> String {
-    let s = v.to_string();
+fn render(s: &str) -> String {
     if s.chars().count() > VALUE_CHARS {
         let cut: String = s.chars().take(VALUE_CHARS).collect();
         format!("{cut}…")
     } else {
-        s
+        s.to_string()
     }
 }
 

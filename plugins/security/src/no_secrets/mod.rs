@@ -20,8 +20,8 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::grants::{Grants, HostGrants, unreadable};
-use crate::redact::redact;
 use crate::walk::{Item, walk};
+use gate_plugin_sdk::redact::redact;
 
 pub const ID: &str = "security.no-secrets";
 const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;

@@ -747,7 +747,7 @@ fn finds_every_kind_with_location_and_never_leaks_the_secret() {
         assert_eq!(loc.file, "repo/config/leaky.env");
         assert_eq!(
             evidence(f, "secret"),
-            Some(crate::redact::redact(secret).as_str())
+            Some(gate_plugin_sdk::redact::redact(secret).as_str())
         );
         let text = all_text(f);
         assert!(

@@ -1,5 +1,7 @@
 //! The `Strict-Transport-Security` header (RFC 6797 §6.1).
 
+use gate_plugin_sdk::redact::text;
+
 /// What a valid header says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hsts {
@@ -64,7 +66,7 @@ fn unquote(v: &str) -> Result<&str, String> {
     match v.strip_prefix('"') {
         Some(rest) => rest
             .strip_suffix('"')
-            .ok_or_else(|| format!("unterminated quoted value {v}")),
+            .ok_or_else(|| format!("unterminated quoted value {}", text(v))),
         None => Ok(v),
     }
 }

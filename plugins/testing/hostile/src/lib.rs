@@ -7,6 +7,8 @@ use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Plugin, Severity, Stat
 
 mod fs;
 mod network;
+mod limits;
+mod sql;
 
 struct Attack {
     id: &'static str,
@@ -167,6 +169,9 @@ impl Check for Attack {
             "hostile.trap" => panic!("hostile plugin panics on purpose"),
             "hostile.empty" => Vec::new(),
             id if id.starts_with("hostile.fs-") => fs::run(id, ctx, params).unwrap_or_default(),
+            "hostile.handles" => limits::handles(ctx, params),
+            "hostile.memory-grow" => limits::grow(ctx, params),
+            "hostile.sql" => sql::query(ctx, params),
             _ => vec![ctx.finding("ok", Status::Pass).message("behaved").build()],
         }
     }
@@ -218,6 +223,15 @@ impl Plugin for Hostile {
                 "Exchanges bytes over a list of socket paths",
             ),
             ("hostile.resolve-cases", "Resolves a list of host names"),
+            ("hostile.handles", "Holds thousands of open files"),
+            (
+                "hostile.memory-grow",
+                "Grows linear memory past its cap without the allocator",
+            ),
+            (
+                "hostile.sql",
+                "Runs the statement it is given on a granted connection",
+            ),
         ]
         .into_iter()
         .map(|(id, title)| Box::new(Attack { id, title }) as Box<dyn Check>)
