@@ -65,6 +65,7 @@ fn per_check(rt: &tokio::runtime::Runtime, pooling: bool, iterations: usize) -> 
             wasm: wasm.into(),
             sha256: sha,
             path: None,
+            builtin: None,
         };
         let sandbox = Arc::new(Sandbox::new(
             "echo",

@@ -1,6 +1,9 @@
 //! Builds every plugin crate in `plugins/` as a wasm32-wasip2 component (a
 //! nested cargo build with its own target directory), then embeds the
-//! built-in ones into the binary with their sha256 computed here, once.
+//! built-in ones into the binary with their sha256 computed here, once, and
+//! their native code precompiled here with the runtime's own engine
+//! configuration (`src/engine_config.rs`), so built-ins never go through the
+//! on-disk cache.
 
 use std::env;
 use std::fmt::Write as _;
@@ -47,6 +50,7 @@ fn main() {
         out_dir.display()
     );
 
+    let precompiler = Precompiler::new();
     let mut code = String::from("pub static BUILTINS: &[Builtin] = &[\n");
     for (name, artifact) in BUILTINS {
         let mut path = out_dir.join(format!("{artifact}.wasm"));
@@ -58,16 +62,69 @@ fn main() {
         let bytes =
             std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let digest = hex::encode(Sha256::digest(&bytes));
+        let native = gen_dir.join(format!("{artifact}.cwasm"));
+        std::fs::write(&native, precompiler.precompile(name, &bytes)).unwrap();
         writeln!(
             code,
-            "    Builtin {{ name: {name:?}, wasm: include_bytes!({path:?}), sha256: {digest:?} }},",
-            path = path.display().to_string()
+            "    Builtin {{ name: {name:?}, wasm: include_bytes!({path:?}), sha256: {digest:?}, \
+             precompiled: include_bytes!({native:?}) }},",
+            path = path.display().to_string(),
+            native = native.display().to_string(),
         )
         .unwrap();
     }
     code.push_str("];\n");
     let generated = gen_dir.join("builtins.rs");
     std::fs::write(generated, code).unwrap();
+}
+
+// The runtime's engine configuration, shared so the embedded code matches it.
+#[allow(dead_code)]
+mod engine_config {
+    include!("src/engine_config.rs");
+
+    pub fn cranelift() -> wasmtime::Config {
+        engine_config(false, wasmtime::Strategy::Cranelift)
+    }
+}
+
+/// Compiles built-in components to native code for the machine running the
+/// build, which is the machine that runs `gate` in all but cross builds.
+struct Precompiler(Option<wasmtime::Engine>);
+
+impl Precompiler {
+    fn new() -> Self {
+        // A cross build's host CPU says nothing about the target's: embed no
+        // code and let the runtime compile from the embedded wasm.
+        let native = env::var("TARGET").ok() == env::var("HOST").ok();
+        if !native {
+            println!("cargo:warning=cross build: built-in plugins are compiled at run time");
+            return Precompiler(None);
+        }
+        match wasmtime::Engine::new(&engine_config::cranelift()) {
+            Ok(engine) => Precompiler(Some(engine)),
+            Err(e) => {
+                println!(
+                    "cargo:warning=cannot precompile the built-in plugins ({e}); they are compiled at run time"
+                );
+                Precompiler(None)
+            }
+        }
+    }
+
+    /// Native code for `wasm`, or nothing (the runtime then compiles `wasm`).
+    fn precompile(&self, name: &str, wasm: &[u8]) -> Vec<u8> {
+        let Some(engine) = &self.0 else {
+            return Vec::new();
+        };
+        if wasm.is_empty() {
+            // GATE_SKIP_PLUGIN_BUILD with no component: nothing to compile.
+            return Vec::new();
+        }
+        engine
+            .precompile_component(wasm)
+            .unwrap_or_else(|e| panic!("precompiling the built-in plugin `{name}`: {e:#}"))
+    }
 }
 
 /// The plugins' compilation target. rustup installs it from

@@ -10,20 +10,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine};
 
 /// How often the epoch advances; the granularity of timeouts inside guest code.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
-
-/// Largest `memory_mb` a policy may grant; also the pooling slot size.
-pub const MAX_MEMORY_MB: u64 = 1024;
-
-/// Guest stack limit; the async (fiber) stack is sized above it, as wasmtime requires.
-const MAX_WASM_STACK: usize = 1 << 20;
-const ASYNC_STACK: usize = 4 << 20;
-
-/// How many stores may be alive at once; checks beyond this wait for a slot.
-pub const MAX_CONCURRENT_STORES: usize = 64;
 
 /// Which code generator compiles plugins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,42 +116,16 @@ impl Drop for GateEngine {
 }
 
 fn config(pooling: bool, compiler: Compiler) -> Config {
-    let mut config = Config::new();
-    config.strategy(match compiler {
-        Compiler::Cranelift => wasmtime::Strategy::Cranelift,
-        Compiler::Winch => wasmtime::Strategy::Winch,
-    });
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .max_wasm_stack(MAX_WASM_STACK)
-        .async_stack_size(ASYNC_STACK)
-        .cranelift_opt_level(wasmtime::OptLevel::Speed)
-        .parallel_compilation(true)
-        // Reasons name the plugin and the limit; raw wasm backtraces would
-        // only bury them (the guest's own panic message is captured instead).
-        .wasm_backtrace_max_frames(None)
-        // Without backtraces the address map is dead weight in every cache
-        // entry (about a third of its size), and loading it costs start-up time.
-        .generate_address_map(false);
-    if pooling {
-        let mut pool = PoolingAllocationConfig::new();
-        let stores = MAX_CONCURRENT_STORES as u32;
-        pool.total_component_instances(stores)
-            .total_core_instances(stores * 8)
-            .max_core_instances_per_component(16)
-            .max_memories_per_component(8)
-            .max_tables_per_component(16)
-            .total_memories(stores * 4)
-            .total_tables(stores * 8)
-            .total_stacks(stores)
-            .max_memory_size((MAX_MEMORY_MB as usize) << 20)
-            .max_component_instance_size(1 << 20)
-            .max_core_instance_size(1 << 20)
-            .table_elements(20_000)
-            .linear_memory_keep_resident(1 << 20)
-            .max_unused_warm_slots(stores);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    }
-    config
+    engine_config(
+        pooling,
+        match compiler {
+            Compiler::Cranelift => wasmtime::Strategy::Cranelift,
+            Compiler::Winch => wasmtime::Strategy::Winch,
+        },
+    )
 }
+
+// The `Config` itself lives in a file that host/build.rs includes too: the
+// build script precompiles the built-in plugins with it, and the code it embeds
+// is only usable if both engines are configured identically.
+include!("engine_config.rs");

@@ -64,6 +64,8 @@ impl Workspace {
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("GATE_CACHE_DIR", &self.cache)
+            // The cache key lives under the config dir: keep tests off ~/.config.
+            .env("XDG_CONFIG_HOME", shared_config())
             .env_remove("GATE_TEST_NOW")
             .env_remove("GITHUB_ACTIONS")
             .env("NO_COLOR", "1");
@@ -72,6 +74,11 @@ impl Workspace {
         }
         cmd.output().expect("run gate")
     }
+}
+
+/// One config directory (holding the cache key) per test binary run.
+fn shared_config() -> PathBuf {
+    std::env::temp_dir().join(format!("gate-test-config-{}", std::process::id()))
 }
 
 /// One cache directory per test binary run, so tests after the first are warm.

@@ -152,6 +152,20 @@ impl Runtime {
         self.engine.pooling
     }
 
+    /// A plugin's native code: a built-in's from the binary, an external
+    /// plugin's from the authenticated cache (or freshly compiled).
+    pub(super) fn component(
+        &self,
+        source: &PluginSource,
+    ) -> wasmtime::Result<(wasmtime::component::Component, CacheOutcome)> {
+        match source.builtin {
+            Some(builtin) => builtin.component(&self.engine.engine, self.engine.compiler),
+            None => self
+                .cache
+                .load_or_compile(&self.engine.engine, &source.sha256, &source.wasm),
+        }
+    }
+
     /// Compiles (or loads from cache) and describes a plugin. Blocking: call
     /// from `spawn_blocking` when loading several at once.
     pub fn compile(
@@ -163,10 +177,7 @@ impl Runtime {
             name: source.name.clone(),
             error: format!("{e:#}"),
         };
-        let (component, outcome) = self
-            .cache
-            .load_or_compile(&self.engine.engine, &source.sha256, &source.wasm)
-            .map_err(invalid)?;
+        let (component, outcome) = self.component(source).map_err(invalid)?;
         let loaded = started.elapsed();
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         tracing::trace!(
@@ -195,10 +206,7 @@ impl Runtime {
             name: source.name.clone(),
             error: format!("{e:#}"),
         };
-        let (component, outcome) = self
-            .cache
-            .load_or_compile(&self.engine.engine, &source.sha256, &source.wasm)
-            .map_err(invalid)?;
+        let (component, outcome) = self.component(source).map_err(invalid)?;
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         Ok((pre, outcome))
     }

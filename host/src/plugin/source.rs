@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::builtin;
+use super::builtin::{self, Builtin};
 use crate::policy::PluginSpec;
 
 #[derive(Clone, Debug)]
@@ -14,6 +14,9 @@ pub struct PluginSource {
     pub wasm: Cow<'static, [u8]>,
     pub sha256: String,
     pub path: Option<PathBuf>,
+    /// The built-in this is, whose precompiled code the binary carries;
+    /// `None` for a plugin read from a file (its code goes through the cache).
+    pub builtin: Option<&'static Builtin>,
 }
 
 /// A plugin that could not be loaded. Nothing is evaluated (exit 2).
@@ -74,12 +77,18 @@ pub enum PluginError {
 
 impl PluginSource {
     pub fn builtin(name: &str) -> Option<PluginSource> {
-        builtin(name).map(|b| PluginSource {
+        builtin::builtin(name).map(PluginSource::from_builtin)
+    }
+
+    /// Any built-in, of any world.
+    pub fn from_builtin(b: &'static Builtin) -> PluginSource {
+        PluginSource {
             name: b.name.to_string(),
             wasm: Cow::Borrowed(b.wasm),
             sha256: b.sha256.to_string(),
             path: None,
-        })
+            builtin: Some(b),
+        }
     }
 
     /// Resolves a plugin name: an external `[[plugin]]` with a `path`, else a built-in.
@@ -110,6 +119,7 @@ impl PluginSource {
                     wasm: Cow::Owned(wasm),
                     sha256: actual,
                     path: Some(path.clone()),
+                    builtin: None,
                 })
             }
             None => PluginSource::builtin(name).ok_or_else(|| PluginError::Unknown {

@@ -50,7 +50,7 @@ pub struct ValidatorRun {
 }
 
 impl Runtime {
-    /// Compiles (or loads from the cache) the built-in validator `name` and
+    /// Loads the built-in validator `name` and
     /// asks it to describe its rules.
     pub async fn load_validator(
         &self,
@@ -66,8 +66,7 @@ impl Runtime {
             error,
         };
         let (component, cache) = self
-            .cache
-            .load_or_compile(&self.engine.engine, builtin.sha256, builtin.wasm)
+            .component(&super::PluginSource::from_builtin(builtin))
             .map_err(|e| invalid(format!("{e:#}")))?;
         let pre = self
             .validator_linker

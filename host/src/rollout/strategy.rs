@@ -2,7 +2,6 @@
 //! called with a fresh store per decision. It has no grants: a strategy only
 //! decides.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::spec::{Spec, StrategyRef};
@@ -30,12 +29,7 @@ impl StrategyPlugin {
             StrategyRef::Builtin(_) => {
                 let b = crate::plugin::strategy(BUILTIN)
                     .ok_or("the built-in strategy plugin is missing from this build")?;
-                PluginSource {
-                    name: b.name.to_string(),
-                    wasm: Cow::Borrowed(b.wasm),
-                    sha256: b.sha256.to_string(),
-                    path: None,
-                }
+                PluginSource::from_builtin(b)
             }
             StrategyRef::Custom { path, sha256, .. } => PluginSource::resolve(
                 &path.display().to_string(),
