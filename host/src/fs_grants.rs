@@ -68,6 +68,9 @@ pub enum FsError {
         path: String,
         grant: PathBuf,
         reason: String,
+        /// Nothing exists at the grant's path (only for the message: a
+        /// missing command-line path reads "no such file or directory").
+        missing: bool,
     },
     NotRegular {
         path: String,
@@ -98,7 +101,11 @@ impl FsError {
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self, FsError::Io { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
+        match self {
+            FsError::Io { error, .. } => error.kind() == std::io::ErrorKind::NotFound,
+            FsError::Unopened { missing, .. } => *missing,
+            _ => false,
+        }
     }
 }
 
@@ -122,6 +129,7 @@ impl fmt::Display for FsError {
                 path,
                 grant,
                 reason,
+                ..
             } => write!(
                 f,
                 "{path}: the granted path `{}` could not be opened: {reason}",
@@ -288,6 +296,8 @@ impl FsGrants {
                 path: path.to_string(),
                 grant: at.grant.written.clone(),
                 reason: reason.clone(),
+                missing: std::fs::symlink_metadata(&at.grant.path)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound),
             })
     }
 

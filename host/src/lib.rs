@@ -13,7 +13,7 @@ pub mod migrate;
 pub mod model;
 pub mod plugin;
 pub mod policy;
-pub mod private_dir;
 pub mod postgres;
+pub mod private_dir;
 pub mod report;
 pub mod rollout;

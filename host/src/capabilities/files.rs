@@ -54,6 +54,7 @@ impl Sandbox {
                 path,
                 grant,
                 reason,
+                ..
             } => format!(
                 "plugin `{p}` is not granted `fs` access to `{path}`: its grant `{}` could not be \
                  opened when the evaluation started: {reason}",

@@ -139,7 +139,10 @@ pub fn discover(paths: &[PathBuf], options: &Options) -> Result<Vec<Migration>, 
     let mut out = Vec::new();
     for path in paths {
         let full = options.cwd.join(path);
-        let kind = kind(&options.files, &full)?;
+        let kind = match kind(&options.files, &full) {
+            Err(LayoutError::Fs(e)) if e.is_not_found() => None,
+            other => other?,
+        };
         if kind == Some(Kind::Dir) {
             out.extend(directory(&full, options)?);
         } else if kind == Some(Kind::File) {

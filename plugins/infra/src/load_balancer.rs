@@ -519,8 +519,10 @@ mod tests {
         let out = evaluate(&ctx(), &p, Err("connection refused".into()));
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].status, Status::Error);
-        assert_eq!(out[0].subject, "http://lb/stats");
+        // The SDK's one URL mask keeps the user and hides the password.
+        assert_eq!(out[0].subject, "http://admin:***@lb/stats");
         assert!(!out[0].message.contains("secret"));
+        assert!(!out[0].subject.contains("secret"));
         let out = evaluate(&ctx(), &p, Ok("<html>".into()));
         assert_eq!(out[0].status, Status::Error);
         assert!(out[0].message.contains(";csv"));

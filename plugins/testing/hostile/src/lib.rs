@@ -6,8 +6,8 @@ use gate_plugin_sdk::host::{env, http, net};
 use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Plugin, Severity, Status};
 
 mod fs;
-mod network;
 mod limits;
+mod network;
 mod sql;
 
 struct Attack {
