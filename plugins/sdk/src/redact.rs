@@ -99,9 +99,7 @@ pub fn looks_secret(value: &str) -> bool {
             }
         }
     }
-    value
-        .split(|c: char| !token_char(c))
-        .any(generated)
+    value.split(|c: char| !token_char(c)).any(generated)
 }
 
 /// `text` with every well-known credential in it (a token prefix such as
