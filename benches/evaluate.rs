@@ -10,9 +10,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gate_host::capabilities::Sandbox;
-use gate_host::clock::Clock;
-use gate_host::plugin::{PLUGIN_BUILD_DIR, PluginSource, Runtime};
+use gate_core::clock::Clock;
+use gate_sandbox::capabilities::Sandbox;
+use gate_sandbox::plugin::{PLUGIN_BUILD_DIR, PluginSource, Runtime};
 
 fn quartiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     v.sort();

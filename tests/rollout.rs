@@ -790,7 +790,7 @@ fn custom_strategy_plugin_by_path_and_sha256() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let wasm = std::path::Path::new(gate_host::plugin::PLUGIN_BUILD_DIR)
+    let wasm = std::path::Path::new(gate_sandbox::plugin::PLUGIN_BUILD_DIR)
         .join("gate_plugin_strategies.wasm");
     let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&wasm).unwrap()));
     let body = format!("{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"300ms\"\n");
@@ -838,8 +838,8 @@ fn rollout_help_snapshots() {
 fn a_non_strategy_component_is_refused_with_exit_2() {
     use sha2::Digest;
     let dir = tempfile::tempdir().unwrap();
-    let wasm =
-        std::path::Path::new(gate_host::plugin::PLUGIN_BUILD_DIR).join("gate_plugin_hostile.wasm");
+    let wasm = std::path::Path::new(gate_sandbox::plugin::PLUGIN_BUILD_DIR)
+        .join("gate_plugin_hostile.wasm");
     let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&wasm).unwrap()));
     let path = dir.path().join("web.toml");
     std::fs::write(
@@ -876,7 +876,7 @@ fn rollout_check_validates_specs_without_touching_anything() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let wasm = std::path::Path::new(gate_host::plugin::PLUGIN_BUILD_DIR)
+    let wasm = std::path::Path::new(gate_sandbox::plugin::PLUGIN_BUILD_DIR)
         .join("gate_plugin_strategies.wasm");
     let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&wasm).unwrap()));
     let path = dir.path().join("web.toml");

@@ -3,11 +3,11 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use gate_host::evaluate::{self, EvaluateOptions};
-use gate_host::plugin::{BUILTINS, PluginMeta};
-use gate_host::policy::Policy;
+use gate_eval::evaluate::{self, EvaluateOptions};
+use gate_eval::policy::Policy;
+use gate_sandbox::plugin::{BUILTINS, PluginMeta};
 
-use super::shared;
+use super::shared::{self, ListFormat};
 use crate::exit;
 
 #[derive(clap::Subcommand, Debug)]
@@ -18,19 +18,19 @@ pub enum ChecksCommand {
         #[arg(long, short)]
         policy: Option<PathBuf>,
         /// Output format
-        #[arg(long, short, default_value = "human", value_parser = ["human", "json"])]
-        format: String,
+        #[arg(long, short, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
     },
 }
 
 pub async fn run(cmd: ChecksCommand) -> u8 {
     let ChecksCommand::List { policy, format } = cmd;
-    match list(policy, &format).await {
+    match list(policy, format).await {
         Ok(code) | Err(code) => code,
     }
 }
 
-async fn list(policy_path: Option<PathBuf>, format: &str) -> Result<u8, u8> {
+async fn list(policy_path: Option<PathBuf>, format: ListFormat) -> Result<u8, u8> {
     let clock = shared::clock()?;
     let policy = match &policy_path {
         Some(p) => shared::load_policy(p, clock)?,
@@ -53,6 +53,7 @@ async fn list(policy_path: Option<PathBuf>, format: &str) -> Result<u8, u8> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         started: crate::process_started(),
+        hosted: shared::hosted_checks(),
     };
     let plugins = evaluate::load_plugins(&runtime, &policy, &names, &options)
         .await
@@ -61,7 +62,7 @@ async fn list(policy_path: Option<PathBuf>, format: &str) -> Result<u8, u8> {
             exit::ERROR
         })?;
     let metas: Vec<&PluginMeta> = plugins.iter().map(|p| &p.meta).collect();
-    if format == "json" {
+    if format == ListFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&metas).expect("serialisable")

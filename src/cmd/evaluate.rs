@@ -3,8 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use gate_host::evaluate::{self, EvaluateOptions};
-use gate_host::report::{self, Format, RenderOptions, Verdict};
+use gate_eval::evaluate::{self, EvaluateOptions};
+use gate_eval::report::{self, Format, RenderOptions, Verdict};
 
 use super::shared;
 use crate::exit;
@@ -18,8 +18,8 @@ pub struct Args {
     #[arg(long, short)]
     pub gate: Option<String>,
     /// Report format
-    #[arg(long, short, default_value = "human", value_parser = ["human", "json", "sarif", "junit", "github", "markdown"])]
-    pub format: String,
+    #[arg(long, short, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
     /// Write the report to this file instead of stdout
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -32,7 +32,7 @@ pub async fn run(args: Args) -> u8 {
 }
 
 async fn evaluate(args: Args) -> Result<u8, u8> {
-    let format = Format::parse(&args.format).ok_or(exit::ERROR)?;
+    let format = args.format;
     let clock = shared::clock()?;
     let policy = shared::load_policy(&args.policy, clock)?;
     let runtime = shared::runtime()?;
@@ -42,6 +42,7 @@ async fn evaluate(args: Args) -> Result<u8, u8> {
         clock,
         policy_file: args.policy.display().to_string(),
         started: crate::process_started(),
+        hosted: shared::hosted_checks(),
     };
     let fail = |e: evaluate::EvaluateError| {
         eprintln!("error: {e}");

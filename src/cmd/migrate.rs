@@ -4,15 +4,15 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gate_host::clock::Clock;
-use gate_host::migrate::layout::{Migration, Tool};
-use gate_host::migrate::lint::{self, Context, MigrateError};
-use gate_host::migrate::pending::{self, Boundary, Scope, Selection};
-use gate_host::migrate::trace::{self, TraceOptions};
-use gate_host::policy::{MigrationsConfig, Policy};
-use gate_host::report::{self, Format, RenderOptions, Report, Verdict};
+use gate_core::clock::Clock;
+use gate_eval::policy::{MigrationsConfig, Policy};
+use gate_eval::report::{self, Format, RenderOptions, Report, Verdict};
+use gate_migrate::layout::{Migration, Tool};
+use gate_migrate::lint::{self, Context, MigrateError};
+use gate_migrate::pending::{self, Boundary, Scope, Selection};
+use gate_migrate::trace::{self, TraceOptions};
 
-use super::shared;
+use super::shared::{self, ListFormat};
 use crate::exit;
 
 #[derive(clap::Subcommand, Debug)]
@@ -24,8 +24,8 @@ pub enum MigrateCommand {
     /// List the validator's rules
     Rules {
         /// Output format
-        #[arg(long, short, default_value = "human", value_parser = ["human", "json"])]
-        format: String,
+        #[arg(long, short, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
     },
     /// Apply migrations to a scratch PostgreSQL and report locks, rewrites and unvalidated constraints
     Trace(TraceArgs),
@@ -48,8 +48,8 @@ pub struct LintArgs {
     #[command(flatten)]
     pub source: Source,
     /// Report format
-    #[arg(long, short, default_value = "human", value_parser = ["human", "json", "sarif", "junit", "github", "markdown"])]
-    pub format: String,
+    #[arg(long, short, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
     /// Write the report to this file instead of stdout
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -84,8 +84,8 @@ pub struct TraceArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
     /// Report format
-    #[arg(long, short, default_value = "human", value_parser = ["human", "json", "sarif", "junit", "github", "markdown"])]
-    pub format: String,
+    #[arg(long, short, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
     /// Write the report to this file instead of stdout
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -109,7 +109,7 @@ pub async fn run(cmd: MigrateCommand) -> u8 {
     let result = match cmd {
         MigrateCommand::Lint(args) => lint_cmd(args).await,
         MigrateCommand::Plan(args) => plan_cmd(args).await,
-        MigrateCommand::Rules { format } => rules_cmd(&format).await,
+        MigrateCommand::Rules { format } => rules_cmd(format).await,
         MigrateCommand::Trace(args) => trace_cmd(args).await,
     };
     match result {
@@ -161,8 +161,8 @@ async fn load(
         MigrationsConfig,
         Context,
         Vec<Migration>,
-        std::sync::Arc<gate_host::plugin::Runtime>,
-        gate_host::plugin::LoadedValidator,
+        std::sync::Arc<gate_sandbox::plugin::Runtime>,
+        gate_sandbox::plugin::LoadedValidator,
     ),
     u8,
 > {
@@ -179,10 +179,9 @@ async fn load(
 fn emit(
     report: &Report,
     selection: Option<&Selection>,
-    format: &str,
+    format: Format,
     output: Option<&Path>,
 ) -> Result<(), u8> {
-    let format = Format::parse(format).ok_or(exit::ERROR)?;
     let to_terminal = output.is_none() && std::io::stdout().is_terminal();
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     let text = match format {
@@ -249,7 +248,7 @@ async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
     emit(
         &report,
         Some(&selection),
-        &args.format,
+        args.format,
         args.output.as_deref(),
     )?;
     Ok(verdict(&report))
@@ -261,20 +260,17 @@ async fn plan_cmd(args: PlanArgs) -> Result<u8, u8> {
         lint::validate(&runtime, &validator, &migrations, &config, Scope::Migration)
             .await
             .map_err(fail)?;
-    print!(
-        "{}",
-        gate_host::migrate::plan::render(&migrations, &findings)
-    );
+    print!("{}", gate_migrate::plan::render(&migrations, &findings));
     Ok(exit::PASS)
 }
 
-async fn rules_cmd(format: &str) -> Result<u8, u8> {
+async fn rules_cmd(format: ListFormat) -> Result<u8, u8> {
     let clock: Clock = shared::clock()?;
     let runtime = shared::runtime()?;
     let validator = lint::load_validator(&runtime, None, &shared::cwd()?, clock)
         .await
         .map_err(|e| fail(e.into()))?;
-    if format == "json" {
+    if format == ListFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&validator.meta.checks).expect("serialisable")
@@ -322,6 +318,6 @@ async fn trace_cmd(args: TraceArgs) -> Result<u8, u8> {
     let report = trace::trace(&policy, &migrations, &options, &ctx)
         .await
         .map_err(fail)?;
-    emit(&report, None, &args.format, args.output.as_deref())?;
+    emit(&report, None, args.format, args.output.as_deref())?;
     Ok(verdict(&report))
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use gate_host::evaluate::{self, EvaluateOptions};
+use gate_eval::evaluate::{self, EvaluateOptions};
 
 use super::shared;
 use crate::exit;
@@ -24,7 +24,7 @@ pub async fn run(cmd: PolicyCommand) -> u8 {
 }
 
 /// Which grant list a capability name maps to.
-fn granted(grants: &gate_host::policy::Grants, capability: &str) -> Option<bool> {
+fn granted(grants: &gate_eval::policy::Grants, capability: &str) -> Option<bool> {
     Some(match capability {
         "fs" | "system" => !grants.fs.is_empty(),
         "env" => !grants.env.is_empty(),
@@ -62,6 +62,7 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
         clock,
         policy_file: file.display().to_string(),
         started: crate::process_started(),
+        hosted: shared::hosted_checks(),
     };
     let plan = evaluate::plan(&runtime, &policy, &options)
         .await
@@ -72,13 +73,13 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
     // [migrations] rule ids are checked against the validator's rules.
     if policy.migrations.origin.is_some() {
         let validator =
-            gate_host::migrate::lint::load_validator(&runtime, Some(&policy), &options.cwd, clock)
+            gate_migrate::lint::load_validator(&runtime, Some(&policy), &options.cwd, clock)
                 .await
                 .map_err(|e| {
                     eprintln!("error: {e}");
                     exit::ERROR
                 })?;
-        gate_host::migrate::lint::check_rule_ids(&policy.migrations, &validator).map_err(|e| {
+        gate_migrate::lint::check_rule_ids(&policy.migrations, &validator).map_err(|e| {
             eprintln!("error: {e}");
             exit::ERROR
         })?;
@@ -119,10 +120,7 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
                 .filter(|p| p.required)
                 .map(|p| p.name.as_str())
                 .collect();
-            let params = policy
-                .check_config(id)
-                .map(|c| c.params.clone())
-                .unwrap_or_default();
+            let params = options.hosted.params(&policy, id);
             for r in required {
                 if params.get(r).is_none() {
                     warnings += 1;

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gate_host::rollout::controller::{self, Controller, Options, Outcome, RolloutError};
-use gate_host::rollout::driver;
-use gate_host::rollout::state::{CommandKind, Lock, Phase, RolloutState};
-use gate_host::rollout::strategy::StrategyPlugin;
-use gate_host::rollout::{Spec, failpoint};
+use gate_rollout::controller::{self, Controller, Options, Outcome, RolloutError};
+use gate_rollout::driver;
+use gate_rollout::state::{CommandKind, Lock, Phase, RolloutState};
+use gate_rollout::strategy::StrategyPlugin;
+use gate_rollout::{Spec, failpoint};
 use serde_json::json;
 
 use super::shared;
@@ -68,6 +68,7 @@ fn options(quiet: bool, restart: bool) -> Result<Options, u8> {
         clock: shared::clock()?,
         quiet,
         restart,
+        hosted: shared::hosted_checks(),
     })
 }
 
@@ -128,7 +129,7 @@ pub async fn rollout(args: RolloutArgs) -> u8 {
 /// `gate rollout --check`: the spec parses and the strategy accepts it.
 async fn check(
     spec: &Spec,
-    runtime: std::sync::Arc<gate_host::plugin::Runtime>,
+    runtime: std::sync::Arc<gate_sandbox::plugin::Runtime>,
     opts: &Options,
 ) -> u8 {
     let plugin = match StrategyPlugin::load(runtime, spec, opts.clock) {

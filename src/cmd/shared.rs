@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use gate_host::cache::Cache;
-use gate_host::clock::Clock;
-use gate_host::plugin::Runtime;
-use gate_host::policy::{self, LoadOptions, Policy};
+use gate_core::clock::Clock;
+use gate_eval::hosted::HostedChecks;
+use gate_eval::policy::{self, LoadOptions, Policy};
+use gate_sandbox::cache::Cache;
+use gate_sandbox::plugin::Runtime;
 
 use crate::exit;
 
@@ -45,4 +46,19 @@ pub fn cwd() -> Result<std::path::PathBuf, u8> {
         eprintln!("error: cannot read the working directory: {e}");
         exit::ERROR
     })
+}
+
+/// The checks the host runs itself, from every layer that provides one.
+/// This is the one place they are registered.
+pub fn hosted_checks() -> HostedChecks {
+    HostedChecks::none().with(gate_migrate::check::MigrationsTested)
+}
+
+/// `--format` of the commands that list things (`gate checks list`, `gate
+/// migrate rules`, `gate status`); report commands take
+/// [`Format`](gate_eval::report::Format).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Human,
+    Json,
 }

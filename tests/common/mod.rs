@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 pub const GATE: &str = env!("CARGO_BIN_EXE_gate");
 
-/// A test plugin component built by host/build.rs (e.g. `hostile`, `echo`).
+/// A test plugin component built by host/sandbox/build.rs (e.g. `hostile`, `echo`).
 pub fn plugin_path(name: &str) -> PathBuf {
-    Path::new(gate_host::plugin::PLUGIN_BUILD_DIR).join(format!("gate_plugin_{name}.wasm"))
+    Path::new(gate_sandbox::plugin::PLUGIN_BUILD_DIR).join(format!("gate_plugin_{name}.wasm"))
 }
 
 pub fn sha256_file(path: &Path) -> String {

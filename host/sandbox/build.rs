@@ -1,0 +1,262 @@
+//! Builds every plugin crate in `plugins/` as a wasm32-wasip2 component (a
+//! nested cargo build with its own target directory), then embeds the
+//! built-in ones into the binary with their sha256 computed here, once, and
+//! their native code precompiled here with the runtime's own engine
+//! configuration (`src/engine_config.rs`), so built-ins never go through the
+//! on-disk cache.
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// Built-in plugins: (name, crate's artifact name).
+const BUILTINS: &[(&str, &str)] = &[
+    ("infra", "gate_plugin_infra"),
+    ("security", "gate_plugin_security"),
+    ("config", "gate_plugin_config"),
+    ("strategies", "gate_plugin_strategies"),
+    ("migrations", "gate_plugin_migrations"),
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let plugins = root.join("plugins");
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| if d.is_absolute() { d } else { root.join(d) })
+        .unwrap_or_else(|| root.join("target"))
+        .join("wasm");
+
+    println!("cargo:rerun-if-changed={}", plugins.display());
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+
+    // Escape hatch for working on the host while a plugin is half-written:
+    // reuse whatever components the last plugin build left behind.
+    println!("cargo:rerun-if-env-changed=GATE_SKIP_PLUGIN_BUILD");
+    let skip = env::var_os("GATE_SKIP_PLUGIN_BUILD").is_some_and(|v| v == "1");
+    if !skip {
+        ensure_wasm_target(&root);
+        build_plugins(&plugins, &target_dir);
+    }
+    let gen_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+
+    let out_dir = target_dir.join("wasm32-wasip2").join("release");
+    println!(
+        "cargo:rustc-env=GATE_PLUGIN_BUILD_DIR={}",
+        out_dir.display()
+    );
+
+    let precompiler = Precompiler::new();
+    let mut code = String::from("pub static BUILTINS: &[Builtin] = &[\n");
+    for (name, artifact) in BUILTINS {
+        let mut path = out_dir.join(format!("{artifact}.wasm"));
+        if skip && !path.exists() {
+            // Embedded as empty: loading it fails with "not a valid component".
+            path = gen_dir.join(format!("{artifact}.missing.wasm"));
+            std::fs::write(&path, b"").unwrap();
+        }
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let native = gen_dir.join(format!("{artifact}.cwasm"));
+        std::fs::write(&native, precompiler.precompile(name, &bytes)).unwrap();
+        writeln!(
+            code,
+            "    Builtin {{ name: {name:?}, wasm: include_bytes!({path:?}), sha256: {digest:?}, \
+             precompiled: include_bytes!({native:?}) }},",
+            path = path.display().to_string(),
+            native = native.display().to_string(),
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    let generated = gen_dir.join("builtins.rs");
+    std::fs::write(generated, code).unwrap();
+}
+
+// The runtime's engine configuration, shared so the embedded code matches it.
+#[allow(dead_code)]
+mod engine_config {
+    include!("src/engine_config.rs");
+
+    pub fn cranelift() -> wasmtime::Config {
+        engine_config(false, wasmtime::Strategy::Cranelift)
+    }
+}
+
+/// Compiles built-in components to native code for the machine running the
+/// build, which is the machine that runs `gate` in all but cross builds.
+struct Precompiler(Option<wasmtime::Engine>);
+
+impl Precompiler {
+    fn new() -> Self {
+        // A cross build's host CPU says nothing about the target's: embed no
+        // code and let the runtime compile from the embedded wasm.
+        let native = env::var("TARGET").ok() == env::var("HOST").ok();
+        if !native {
+            println!("cargo:warning=cross build: built-in plugins are compiled at run time");
+            return Precompiler(None);
+        }
+        match wasmtime::Engine::new(&engine_config::cranelift()) {
+            Ok(engine) => Precompiler(Some(engine)),
+            Err(e) => {
+                println!(
+                    "cargo:warning=cannot precompile the built-in plugins ({e}); they are compiled at run time"
+                );
+                Precompiler(None)
+            }
+        }
+    }
+
+    /// Native code for `wasm`, or nothing (the runtime then compiles `wasm`).
+    fn precompile(&self, name: &str, wasm: &[u8]) -> Vec<u8> {
+        let Some(engine) = &self.0 else {
+            return Vec::new();
+        };
+        if wasm.is_empty() {
+            // GATE_SKIP_PLUGIN_BUILD with no component: nothing to compile.
+            return Vec::new();
+        }
+        engine
+            .precompile_component(wasm)
+            .unwrap_or_else(|e| panic!("precompiling the built-in plugin `{name}`: {e:#}"))
+    }
+}
+
+/// The plugins' compilation target. rustup installs it from
+/// `rust-toolchain.toml` only when it installs the toolchain itself, and not at
+/// all under `RUSTUP_AUTO_INSTALL=0`, so a fresh machine may lack it.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the standard library for [`WASM_TARGET`] is installed: adds it
+/// through rustup when it is missing, or stops the build with one line saying
+/// what to run. A missing target never reaches the compiler (whose error,
+/// `can't find crate for core`, names neither the target nor the fix).
+fn ensure_wasm_target(root: &Path) {
+    println!("cargo:rerun-if-env-changed=GATE_NO_TARGET_INSTALL");
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if wasm_target_installed(&rustc) {
+        return;
+    }
+    let fix = format!("rustup target add {WASM_TARGET}");
+    if env::var_os("GATE_NO_TARGET_INSTALL").is_some_and(|v| v == "1") {
+        stop(&format!(
+            "the {WASM_TARGET} target is not installed for this toolchain (GATE_NO_TARGET_INSTALL=1); run: {fix}"
+        ));
+    }
+    // `rustup` may be off PATH (a CI image with only ~/.cargo/bin/cargo on it).
+    let rustup = env::var_os("CARGO_HOME")
+        .map(|h| PathBuf::from(h).join("bin").join("rustup"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("rustup"));
+    // Run from the repository root so rust-toolchain.toml (or the
+    // RUSTUP_TOOLCHAIN the outer cargo was started with) picks the toolchain.
+    let added = Command::new(&rustup)
+        .current_dir(root)
+        .args(["target", "add", WASM_TARGET])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match added {
+        Ok(s) if s.success() && wasm_target_installed(&rustc) => {
+            println!("cargo:warning=installed the {WASM_TARGET} target with `{fix}`");
+        }
+        Ok(s) if s.success() => stop(&format!(
+            "`{fix}` succeeded but {rustc} still has no {WASM_TARGET} standard library; run: {fix}"
+        )),
+        Ok(s) => stop(&format!(
+            "the {WASM_TARGET} target is not installed and `{fix}` failed ({s}); run: {fix}"
+        )),
+        Err(e) => stop(&format!(
+            "the {WASM_TARGET} target is not installed and rustup could not be run ({e}); install it with: {fix}"
+        )),
+    }
+}
+
+/// `true` when `rustc` has a standard library for [`WASM_TARGET`].
+fn wasm_target_installed(rustc: &str) -> bool {
+    let out = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output();
+    let Some(out) = out.ok().filter(|o| o.status.success()) else {
+        return false;
+    };
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libcore-") && name.ends_with(".rlib")
+        })
+    })
+}
+
+/// Fails the build with `message` as cargo's one error line.
+fn stop(message: &str) -> ! {
+    println!("cargo::error={message}");
+    std::process::exit(0);
+}
+
+fn build_plugins(plugins: &Path, target_dir: &Path) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(plugins)
+        .args([
+            "build",
+            "--release",
+            "--workspace",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    // The outer build's settings (clippy's wrapper, host rustflags, the build
+    // script's own target/profile variables) must not leak into the guest build.
+    for (key, _) in env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let leaks = key.starts_with("CARGO_CFG_")
+            || key.starts_with("CARGO_FEATURE_")
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || key.starts_with("CARGO_BUILD_")
+            || key.starts_with("CARGO_PROFILE_")
+            || key.starts_with("DEP_")
+            || matches!(
+                key,
+                "RUSTFLAGS"
+                    | "CARGO_ENCODED_RUSTFLAGS"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "RUSTC_WRAPPER"
+                    | "CARGO_TARGET_DIR"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "TARGET"
+                    | "HOST"
+                    | "OUT_DIR"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "DEBUG"
+                    | "NUM_JOBS"
+                    | "RUSTC"
+                    | "RUSTDOC"
+                    | "RUSTC_LINKER"
+                    | "CLIPPY_ARGS"
+                    | "CLIPPY_CONF_DIR"
+            );
+        if leaks {
+            cmd.env_remove(key);
+        }
+    }
+    let status = cmd.status().expect("running cargo for the plugins");
+    if !status.success() {
+        panic!("building the wasm32-wasip2 plugins failed ({status}); see the errors above");
+    }
+}

@@ -1,0 +1,155 @@
+//! `http`: requests to granted URLs, with a timeout and a response-size cap.
+//! The URL is parsed and checked once ([`check_url`]), matched against the
+//! typed grants, and that parsed `Url` is what the client sends. Redirects are
+//! followed (up to five) only while every hop passes the same check.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use url::Url;
+
+use super::{HostState, Sandbox, bounded};
+use crate::bindings::gate::plugin::http::{Host, Request, Response};
+use crate::grant::{check_headers, check_url};
+
+const MAX_REDIRECTS: usize = 5;
+/// Ceiling on any response body, whatever the plugin asks for.
+const MAX_BODY: u32 = 16 << 20;
+
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        // HTTP_PROXY and friends would send the checked URL somewhere else.
+        .no_proxy()
+        .user_agent(concat!("gate/", env!("CARGO_PKG_VERSION")))
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| builder().build().expect("HTTP client"))
+}
+
+/// A client trusting only the roots in `pem` (the granted file `ca`).
+fn client_with_ca(ca: &str, pem: &[u8]) -> Result<reqwest::Client, String> {
+    let certs =
+        reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("ca_file {ca}: {e}"))?;
+    builder()
+        .tls_certs_only(certs)
+        .build()
+        .map_err(|e| format!("ca_file {ca}: {e}"))
+}
+
+/// The parsed URL, when it passes [`check_url`] and some grant covers it.
+fn granted_url(sandbox: &Sandbox, raw: &str) -> Result<Url, String> {
+    let url = check_url(raw).map_err(|e| format!("plugin `{}`: {e}", sandbox.plugin))?;
+    if !sandbox.grants.http.iter().any(|g| g.allows(&url)) {
+        let exact = &url[..url::Position::AfterPath];
+        return Err(sandbox.denied("http", url.as_str(), exact));
+    }
+    Ok(url)
+}
+
+impl Host for HostState {
+    async fn fetch(&mut self, req: Request) -> wasmtime::Result<Result<Response, String>> {
+        let first = match granted_url(&self.sandbox, &req.url) {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Err(e) = check_headers(req.headers.iter().map(|(k, _)| k.as_str())) {
+            return Ok(Err(e));
+        }
+        let method = match reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()) {
+            Ok(m) => m,
+            Err(_) => return Ok(Err(format!("invalid HTTP method `{}`", req.method))),
+        };
+        let client = match &req.ca_file {
+            None => client().clone(),
+            Some(ca) => match self
+                .sandbox
+                .read_granted(ca, super::CA_FILE_CAP, self.budget(req.timeout_ms))
+                .await
+                .and_then(|pem| client_with_ca(ca, &pem))
+            {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        let sandbox = self.sandbox.clone();
+        let what = format!("{} {}", req.method, req.url);
+        let budget = self.budget(req.timeout_ms);
+        let label = what.clone();
+        Ok(bounded(budget, &label, async move {
+            let started = Instant::now();
+            let mut url = first;
+            let mut hops = 0;
+            loop {
+                let mut rb = client.request(method.clone(), url.clone());
+                for (k, v) in &req.headers {
+                    rb = rb.header(k, v);
+                }
+                if let Some(body) = &req.body {
+                    rb = rb.body(body.clone());
+                }
+                let mut resp = rb
+                    .send()
+                    .await
+                    .map_err(|e| format!("{what}: {}", error_chain(&e)))?;
+                if resp.status().is_redirection()
+                    && hops < MAX_REDIRECTS
+                    && let Some(next) = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .and_then(|l| resp.url().join(l).ok())
+                {
+                    url = granted_url(&sandbox, next.as_str())
+                        .map_err(|e| format!("redirect from {what}: {e}"))?;
+                    hops += 1;
+                    continue;
+                }
+                let status = resp.status().as_u16();
+                let headers = resp
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                let cap = req.max_bytes.clamp(1, MAX_BODY) as usize;
+                let mut body = Vec::new();
+                let mut truncated = false;
+                while let Some(chunk) = resp.chunk().await.map_err(|e| format!("{what}: {e}"))? {
+                    let room = cap - body.len();
+                    if chunk.len() > room {
+                        body.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                return Ok(Response {
+                    status,
+                    headers,
+                    body,
+                    truncated,
+                    elapsed_ms: started.elapsed().as_millis() as u32,
+                });
+            }
+        })
+        .await)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

@@ -1,0 +1,22 @@
+//! Plugins: where their bytes come from, how they are compiled and cached, and
+//! how one check runs inside a fresh, limited store.
+
+mod builtin;
+pub mod call;
+mod catalog;
+mod runner;
+mod source;
+mod spec;
+mod validator;
+mod world;
+
+pub use builtin::{
+    BUILTINS, Builtin, Builtins, PLUGIN_BUILD_DIR, STRATEGIES, VALIDATORS, builtin, strategy,
+    validator,
+};
+pub use catalog::{CheckMeta, ParamMeta, PluginMeta};
+pub use runner::{CheckRun, LoadedPlugin, RawFinding, Runtime, explain};
+pub use source::{PluginError, PluginSource};
+pub use spec::PluginSpec;
+pub use validator::{LoadedValidator, MigrationFile, ValidatorRun};
+pub use world::World;

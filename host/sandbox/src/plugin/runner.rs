@@ -1,0 +1,409 @@
+//! The runtime: compiles (or loads cached) plugins and runs one check per fresh store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::Semaphore;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{CallHook, Store, Trap};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::call::{finding_size, with_deadline, within_output_cap};
+use super::catalog::{PluginMeta, severity};
+use super::source::{PluginError, PluginSource};
+use crate::bindings::gate::plugin::types as wit;
+use crate::bindings::{Check, CheckPre};
+use crate::cache::{Cache, CacheOutcome};
+use crate::capabilities::{HostState, Sandbox, StoreBudget};
+use crate::engine::{GateEngine, MAX_CONCURRENT_STORES};
+use gate_core::clock::WasiWallClock;
+use gate_core::finding::FindingReport;
+use gate_core::model::{Location, Status};
+
+pub struct Runtime {
+    pub(super) engine: GateEngine,
+    pub(super) cache: Cache,
+    linker: Linker<HostState>,
+    /// Linker for the `migration-validator` world (see `validator.rs`).
+    pub(super) validator_linker: Linker<HostState>,
+    pub(super) stores: Arc<Semaphore>,
+}
+
+/// A compiled plugin, ready to instantiate: its `InstancePre` is reused by
+/// every check, each of which gets a fresh store.
+pub struct LoadedPlugin {
+    pub name: String,
+    pub sha256: String,
+    pub builtin: bool,
+    pub meta: PluginMeta,
+    pub sandbox: Arc<Sandbox>,
+    pub cache: CacheOutcome,
+    pre: CheckPre<HostState>,
+}
+
+/// What running one check produced.
+#[derive(Debug)]
+pub struct CheckRun {
+    /// The plugin's findings, or why the run failed (trap, timeout, limit, no findings).
+    pub outcome: Result<Vec<RawFinding>, String>,
+    pub duration: Duration,
+    /// Part of `duration` spent in host calls.
+    pub host_time: Duration,
+}
+
+/// A finding as the plugin returned it, before policy overrides and exemptions.
+#[derive(Clone, Debug)]
+pub struct RawFinding {
+    pub rule: Option<String>,
+    pub subject: String,
+    pub status: Status,
+    pub severity: Option<gate_core::model::Severity>,
+    pub message: String,
+    pub evidence: Vec<(String, String)>,
+    pub remediation: Option<String>,
+    pub location: Option<Location>,
+}
+
+impl From<wit::Finding> for RawFinding {
+    fn from(f: wit::Finding) -> Self {
+        RawFinding {
+            rule: f.rule,
+            subject: f.subject,
+            status: status(f.status),
+            severity: f.severity.map(severity),
+            message: f.message,
+            evidence: f.evidence,
+            remediation: f.remediation,
+            location: f.location.map(|l| Location {
+                file: l.file,
+                line: l.line,
+                column: l.column,
+            }),
+        }
+    }
+}
+
+impl RawFinding {
+    pub fn into_report(self, default_severity: gate_core::model::Severity) -> FindingReport {
+        FindingReport {
+            rule: self.rule,
+            subject: self.subject,
+            status: self.status,
+            severity: self.severity.unwrap_or(default_severity),
+            message: self.message,
+            evidence: self.evidence.into_iter().collect(),
+            remediation: self.remediation,
+            location: self.location,
+            exemption: None,
+        }
+    }
+}
+
+fn status(s: wit::Status) -> Status {
+    match s {
+        wit::Status::Pass => Status::Pass,
+        wit::Status::Skip => Status::Skip,
+        wit::Status::Warn => Status::Warn,
+        wit::Status::Fail => Status::Fail,
+        wit::Status::Error => Status::Error,
+    }
+}
+
+impl Runtime {
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Self> {
+        Self::with_pooling(cache_dir, true)
+    }
+
+    pub fn with_pooling(cache_dir: Option<PathBuf>, pooling: bool) -> Result<Self> {
+        let engine = GateEngine::with_pooling(pooling)?;
+        let cache = Cache::new(cache_dir, engine.compatibility_key());
+        let mut linker = Linker::new(&engine.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Check::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
+        let validator_linker = super::validator::linker(&engine.engine)?;
+        Ok(Runtime {
+            engine,
+            cache,
+            linker,
+            validator_linker,
+            stores: Arc::new(Semaphore::new(MAX_CONCURRENT_STORES)),
+        })
+    }
+
+    pub fn pooling(&self) -> bool {
+        self.engine.pooling
+    }
+
+    /// A plugin's native code: a built-in's from the binary, an external
+    /// plugin's from the authenticated cache (or freshly compiled).
+    pub(super) fn component(
+        &self,
+        source: &PluginSource,
+    ) -> wasmtime::Result<(wasmtime::component::Component, CacheOutcome)> {
+        match source.builtin {
+            Some(builtin) => builtin.component(&self.engine.engine, self.engine.compiler),
+            None => self
+                .cache
+                .load_or_compile(&self.engine.engine, &source.sha256, &source.wasm),
+        }
+    }
+
+    /// Compiles (or loads from cache) and describes a plugin. Blocking: call
+    /// from `spawn_blocking` when loading several at once.
+    pub fn compile(
+        &self,
+        source: &PluginSource,
+    ) -> Result<(CheckPre<HostState>, CacheOutcome), PluginError> {
+        let started = Instant::now();
+        let invalid = |e: wasmtime::Error| PluginError::Invalid {
+            name: source.name.clone(),
+            error: format!("{e:#}"),
+        };
+        let (component, outcome) = self.component(source).map_err(invalid)?;
+        let loaded = started.elapsed();
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        tracing::trace!(
+            load_ms = loaded.as_secs_f64() * 1e3,
+            pre_ms = (started.elapsed() - loaded).as_secs_f64() * 1e3,
+            "instance-pre ready"
+        );
+        let pre = CheckPre::new(pre).map_err(invalid)?;
+        tracing::debug!(
+            plugin = %source.name,
+            cache = ?outcome,
+            compile_ms = started.elapsed().as_secs_f64() * 1e3,
+            "plugin compiled"
+        );
+        Ok((pre, outcome))
+    }
+
+    /// Compiles (or loads from cache) any component against the host linker,
+    /// for worlds other than `check` (strategy, migration-validator): the
+    /// caller wraps the `InstancePre` in its world's `…Pre`.
+    pub fn instance_pre(
+        &self,
+        source: &PluginSource,
+    ) -> Result<(wasmtime::component::InstancePre<HostState>, CacheOutcome), PluginError> {
+        let invalid = |e: wasmtime::Error| PluginError::Invalid {
+            name: source.name.clone(),
+            error: format!("{e:#}"),
+        };
+        let (component, outcome) = self.component(source).map_err(invalid)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        Ok((pre, outcome))
+    }
+
+    /// A fresh store for one call into a plugin of any world, under the
+    /// sandbox's limits and with epoch yields (see [`Runtime::run_check`]).
+    pub fn new_store(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        label: &str,
+    ) -> Result<Store<HostState>, PluginError> {
+        self.store(sandbox, label, sandbox.limits.timeout)
+    }
+
+    /// Compiles a plugin and asks it to describe itself.
+    pub async fn load(
+        &self,
+        source: &PluginSource,
+        sandbox: Arc<Sandbox>,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let (pre, cache) = self.compile(source)?;
+        self.describe(source, sandbox, pre, cache).await
+    }
+
+    /// Asks a compiled plugin to describe itself.
+    pub async fn describe(
+        &self,
+        source: &PluginSource,
+        sandbox: Arc<Sandbox>,
+        pre: CheckPre<HostState>,
+        cache: CacheOutcome,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let started = Instant::now();
+        let mut store = self.store(&sandbox, "describe", sandbox.limits.timeout)?;
+        let info = with_deadline(&mut store, &sandbox, "describe()", async |store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            instance.call_describe(store).await
+        })
+        .await
+        .map_err(|error| PluginError::Invalid {
+            name: source.name.clone(),
+            error,
+        })?;
+        tracing::debug!(
+            plugin = %source.name,
+            cache = ?cache,
+            describe_ms = started.elapsed().as_secs_f64() * 1e3,
+            "plugin loaded"
+        );
+        let meta: PluginMeta = info.into();
+        if let Some(problem) = super::catalog::id_problem(&source.name, &meta) {
+            return Err(PluginError::CheckIds {
+                name: source.name.clone(),
+                problem,
+            });
+        }
+        Ok(LoadedPlugin {
+            name: source.name.clone(),
+            sha256: source.sha256.clone(),
+            builtin: source.path.is_none(),
+            meta,
+            sandbox,
+            cache,
+            pre,
+        })
+    }
+
+    pub(super) fn store(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        check: &str,
+        timeout: Duration,
+    ) -> Result<Store<HostState>, PluginError> {
+        let stderr =
+            wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(crate::capabilities::STDERR_CAPTURE);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(WasiWallClock(sandbox.clock));
+        crate::capabilities::preopen_files(&mut wasi, sandbox).map_err(|e| {
+            PluginError::Invalid {
+                name: sandbox.plugin.clone(),
+                error: format!("preparing fs grants: {e:#}"),
+            }
+        })?;
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(sandbox.limits.handles);
+        let state = HostState {
+            wasi: wasi.build(),
+            table,
+            limits: StoreBudget::new(&sandbox.plugin, sandbox.limits.memory_bytes),
+            sandbox: sandbox.clone(),
+            check: check.to_string(),
+            deadline: Instant::now() + timeout,
+            output_used: 0,
+            stderr,
+            host_time: Duration::ZERO,
+            host_entered: None,
+            host_depth: 0,
+        };
+        let mut store = Store::new(&self.engine.engine, state);
+        store.limiter(|s| &mut s.limits);
+        // Attribute wall time to the host (capabilities, WASI) or the guest.
+        store.call_hook(|mut ctx, hook| {
+            let state = ctx.data_mut();
+            match hook {
+                CallHook::CallingHost => {
+                    if state.host_depth == 0 {
+                        state.host_entered = Some(Instant::now());
+                    }
+                    state.host_depth += 1;
+                }
+                CallHook::ReturningFromHost => {
+                    state.host_depth = state.host_depth.saturating_sub(1);
+                    if state.host_depth == 0
+                        && let Some(t) = state.host_entered.take()
+                    {
+                        state.host_time += t.elapsed();
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        });
+        // Yield to tokio at every epoch tick, so the timeout below can fire
+        // even while the guest spins without calling the host.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok(store)
+    }
+
+    /// Runs one check in a fresh store, under the plugin's limits. Never panics
+    /// and never fails: every problem becomes the run's error reason.
+    pub async fn run_check(
+        &self,
+        plugin: &LoadedPlugin,
+        check: &str,
+        params: &serde_json::Value,
+    ) -> CheckRun {
+        let started = Instant::now();
+        let _slot = self.stores.acquire().await;
+        let sandbox = &plugin.sandbox;
+        let timeout = sandbox.limits.timeout;
+        let mut store = match self.store(sandbox, check, timeout) {
+            Ok(store) => store,
+            Err(e) => {
+                return CheckRun {
+                    outcome: Err(e.to_string()),
+                    duration: started.elapsed(),
+                    host_time: Duration::ZERO,
+                };
+            }
+        };
+        let outcome = async {
+            let request = wit::CheckRequest {
+                check: check.to_string(),
+                params: params.to_string(),
+                cwd: sandbox.cwd.to_string_lossy().into_owned(),
+            };
+            let findings = with_deadline(&mut store, sandbox, "", async |store| {
+                let instance = plugin.pre.instantiate_async(&mut *store).await?;
+                instance.call_run(store, &request).await
+            })
+            .await?;
+            within_output_cap(&store, sandbox, findings.iter().map(finding_size).sum())?;
+            if findings.is_empty() {
+                return Err(
+                    "the plugin returned no findings; a check must report what it saw".to_string(),
+                );
+            }
+            Ok(findings.into_iter().map(RawFinding::from).collect())
+        }
+        .await;
+        let state = store.data();
+        // A call cut off by the timeout is still inside the host.
+        let host_time =
+            state.host_time + state.host_entered.map_or(Duration::ZERO, |t| t.elapsed());
+        CheckRun {
+            outcome,
+            duration: started.elapsed(),
+            host_time,
+        }
+    }
+}
+
+/// Turns a wasmtime error into a reason a user can act on.
+pub fn explain(e: &wasmtime::Error, sandbox: &Sandbox) -> String {
+    let text = format!("{e:#}");
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::StackOverflow => {
+                "trapped: stack overflow (the guest exhausted its wasm stack)".to_string()
+            }
+            Trap::UnreachableCodeReached => "trapped: the plugin panicked or aborted".to_string(),
+            _ => format!("trapped: {trap}"),
+        };
+    }
+    if let Some(reason) =
+        crate::capabilities::limit_reason(e, &sandbox.plugin, sandbox.limits.handles)
+    {
+        return reason;
+    }
+    if text.contains("growing memory") {
+        return format!(
+            "memory limit of {} MiB exceeded (plugin `{}` memory_mb); {text}",
+            sandbox.limits.memory_bytes >> 20,
+            sandbox.plugin
+        );
+    }
+    format!("plugin failed: {text}")
+}
