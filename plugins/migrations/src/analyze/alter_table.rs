@@ -33,324 +33,15 @@ impl Analysis<'_> {
         }
     }
 
+    /// One comma-separated action of ALTER TABLE, by its first keyword.
     pub(crate) fn table_action(&mut self, table: &str, short: &str, new: bool, a: &[Token]) {
-        let pg = self.cfg.pg;
         let at = a[0].span.start;
-        let first = a[0].text.as_str();
-        match first {
-            "ADD" => {
-                let constraint_words = [
-                    "CONSTRAINT",
-                    "CHECK",
-                    "UNIQUE",
-                    "PRIMARY",
-                    "FOREIGN",
-                    "EXCLUDE",
-                ];
-                if constraint_words.iter().any(|k| is(a, 1, k)) {
-                    // A foreign table's constraints are not checked against its data.
-                    if !self.foreign {
-                        self.add_constraint(table, short, new, a);
-                    }
-                    return;
-                }
-                let mut k = 1;
-                if is(a, k, "COLUMN") {
-                    k += 1;
-                }
-                let (guarded, k) = skip_if(a, k);
-                let Some(col) = column_def(&a[k..]) else {
-                    return;
-                };
-                let object = format!("{short}.{}", col.name);
-                self.type_checks(&col.ty, &object, col.at);
-                if new || self.foreign {
-                    return;
-                }
-                self.robust(guarded, "ADD COLUMN", &object);
-                let serial = is_serial(&col.ty);
-                let generates = serial || col.identity;
-                if generates && col.primary_key {
-                    self.classify(Class::Expand);
-                    self.add_at(
-                        RuleId::AddSerialPrimaryKey,
-                        format!("Adding {object} as a {} primary key rewrites {table} and builds its index under an ACCESS EXCLUSIVE lock.", if serial { "serial" } else { "identity" }),
-                        Some(object.clone()),
-                        at,
-                    );
-                } else {
-                    let required = (col.not_null || col.primary_key)
-                        && is_null_default(&col.default)
-                        && !generates
-                        && !col.stored;
-                    if required {
-                        self.classify(Class::Breaking);
-                        self.add_at(
-                            RuleId::AddRequiredColumn,
-                            format!("Adding {object} as NOT NULL without a default fails on a non-empty table and breaks inserts from running code."),
-                            Some(object.clone()),
-                            at,
-                        );
-                    }
-                    let rewrite = if col.stored {
-                        Some("a GENERATED … STORED expression".to_string())
-                    } else if generates {
-                        Some(if serial {
-                            "a serial default (nextval)".to_string()
-                        } else {
-                            "an identity".to_string()
-                        })
-                    } else if let Some(d) = col
-                        .default
-                        .as_ref()
-                        .filter(|_| !is_null_default(&col.default))
-                    {
-                        match volatile_call(d) {
-                            Some(f) => Some(format!("the volatile default {f}()")),
-                            None if pg < 11 => Some(format!("a default on PostgreSQL {pg}")),
-                            None => None,
-                        }
-                    } else {
-                        None
-                    };
-                    if let Some(why) = rewrite {
-                        self.add_at(
-                            RuleId::AddColumnVolatileDefault,
-                            format!("Adding {object} with {why} rewrites {table} under an ACCESS EXCLUSIVE lock."),
-                            Some(object.clone()),
-                            at,
-                        );
-                    }
-                    if col.primary_key {
-                        self.add_at(
-                            RuleId::AddPrimaryKey,
-                            format!("Adding {object} as PRIMARY KEY builds the key index on {table} under an ACCESS EXCLUSIVE lock."),
-                            Some(object.clone()),
-                            at,
-                        );
-                    }
-                }
-                if col.unique {
-                    self.add_at(
-                        RuleId::AddUniqueConstraint,
-                        format!("Adding {object} as UNIQUE builds its index on {table} under an ACCESS EXCLUSIVE lock."),
-                        Some(object.clone()),
-                        at,
-                    );
-                }
-                if col.references {
-                    self.add_at(
-                        RuleId::AddForeignKey,
-                        format!("Adding {object} with REFERENCES adds a validated foreign key, locking {table} and the referenced table."),
-                        Some(object.clone()),
-                        at,
-                    );
-                }
-                if col.check {
-                    self.add_at(
-                        RuleId::ConstraintMissingNotValid,
-                        format!("Adding {object} with a CHECK validates it immediately under an ACCESS EXCLUSIVE lock on {table}."),
-                        Some(object.clone()),
-                        at,
-                    );
-                }
-            }
-            "DROP" => {
-                if is(a, 1, "CONSTRAINT") {
-                    let (guarded, k) = skip_if(a, 2);
-                    let name = name_at(a, k).map(|(n, _)| n).unwrap_or_default();
-                    let object = format!("{short}.{name}");
-                    if new {
-                        return;
-                    }
-                    self.classify(Class::Contract);
-                    self.robust(guarded, "DROP CONSTRAINT", &object);
-                    self.add_at(
-                        RuleId::DropConstraint,
-                        format!("Dropping constraint {name} on {table} removes a guarantee running code may rely on."),
-                        Some(object),
-                        at,
-                    );
-                    return;
-                }
-                let mut k = 1;
-                if is(a, k, "COLUMN") {
-                    k += 1;
-                }
-                let (guarded, k) = skip_if(a, k);
-                let Some((col, _)) = name_at(a, k) else {
-                    return;
-                };
-                let object = format!("{short}.{col}");
-                if new {
-                    return;
-                }
-                self.classify(Class::Contract);
-                self.robust(guarded, "DROP COLUMN", &object);
-                self.add_at(
-                    RuleId::DropColumn,
-                    format!("Dropping column {object} breaks running code that still selects or inserts it."),
-                    Some(object),
-                    at,
-                );
-            }
-            "ALTER" => {
-                let mut k = 1;
-                if is(a, k, "COLUMN") {
-                    k += 1;
-                }
-                let Some((col, k)) = name_at(a, k) else {
-                    return;
-                };
-                let object = format!("{short}.{col}");
-                if is(a, k, "TYPE") || seq(a, k, &["SET", "DATA", "TYPE"]) {
-                    let ty_start = if is(a, k, "TYPE") { k + 1 } else { k + 3 };
-                    let ty_end = (ty_start..a.len())
-                        .find(|&m| is(a, m, "USING") || is(a, m, "COLLATE"))
-                        .unwrap_or(a.len());
-                    let ty = &a[ty_start..ty_end];
-                    self.type_checks(ty, &object, at);
-                    if new {
-                        return;
-                    }
-                    self.classify(Class::Breaking);
-                    let effect = if self.foreign {
-                        "can break running code that reads it"
-                    } else {
-                        "rewrites {table} under an ACCESS EXCLUSIVE lock and can break running code"
-                    }
-                    .replace("{table}", table);
-                    self.add_at(
-                        RuleId::ChangeColumnType,
-                        format!(
-                            "Changing the type of {object} to {} {effect}.",
-                            type_text(ty)
-                        ),
-                        Some(object),
-                        at,
-                    );
-                    return;
-                }
-                if new {
-                    return;
-                }
-                if seq(a, k, &["SET", "NOT", "NULL"]) && !self.foreign {
-                    self.classify(Class::Contract);
-                    let validated = self
-                        .run
-                        .validated_not_null
-                        .contains(&(short.to_string(), col.clone()));
-                    if pg >= 12 && validated {
-                        return;
-                    }
-                    let extra = if validated {
-                        format!(" (PostgreSQL {pg} cannot use the validated CHECK; 12 can)")
-                    } else {
-                        String::new()
-                    };
-                    self.add_at(
-                        RuleId::SetNotNull,
-                        format!("SET NOT NULL on {object} scans {table} under an ACCESS EXCLUSIVE lock{extra}."),
-                        Some(object),
-                        at,
-                    );
-                } else if seq(a, k, &["DROP", "NOT", "NULL"]) {
-                    self.add_at(
-                        RuleId::DropNotNull,
-                        format!("Dropping NOT NULL on {object} lets NULLs reach running code that does not expect them."),
-                        Some(object),
-                        at,
-                    );
-                } else if seq(a, k, &["DROP", "DEFAULT"]) {
-                    self.classify(Class::Contract);
-                    self.add_at(
-                        RuleId::DropDefault,
-                        format!("Dropping the default of {object} breaks inserts from running code that omit the column."),
-                        Some(object),
-                        at,
-                    );
-                } else if seq(a, k, &["DROP", "EXPRESSION"]) {
-                    self.classify(Class::Contract);
-                    self.add_at(
-                        RuleId::DropGeneratedExpression,
-                        format!("Dropping the generated expression of {object} leaves it unfilled for running code."),
-                        Some(object),
-                        at,
-                    );
-                } else if seq(a, k, &["DROP", "IDENTITY"])
-                    || seq(a, k, &["ADD", "GENERATED"])
-                    || (is(a, k, "SET") && is(a, k + 1, "GENERATED"))
-                {
-                    self.classify(Class::Contract);
-                    self.add_at(
-                        RuleId::AlterIdentity,
-                        format!("Changing the identity of {object} changes how running code gets its ids."),
-                        Some(object),
-                        at,
-                    );
-                }
-            }
-            "RENAME" => {
-                if is(a, 1, "TO") {
-                    let newname = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
-                    if new {
-                        let renamed = match split_name(table).0 {
-                            Some(schema) => format!("{schema}.{}", last_part(&newname)),
-                            None => newname.clone(),
-                        };
-                        self.created(Kind::Table, &renamed);
-                        return;
-                    }
-                    self.classify(Class::Breaking);
-                    self.add_at(
-                        RuleId::RenameTable,
-                        format!("Renaming table {table} to {newname} breaks running code that uses the old name."),
-                        Some(table.to_string()),
-                        at,
-                    );
-                    return;
-                }
-                if new {
-                    return;
-                }
-                if is(a, 1, "CONSTRAINT") {
-                    let name = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
-                    self.classify(Class::Breaking);
-                    self.add_at(
-                        RuleId::RenameObject,
-                        format!("Renaming constraint {name} on {table} breaks code and scripts that use the old name."),
-                        Some(format!("{short}.{name}")),
-                        at,
-                    );
-                    return;
-                }
-                let k = if is(a, 1, "COLUMN") { 2 } else { 1 };
-                let Some((col, m)) = name_at(a, k) else {
-                    return;
-                };
-                let newname = name_at(a, m + 1).map(|(n, _)| n).unwrap_or_default();
-                self.classify(Class::Breaking);
-                self.add_at(
-                    RuleId::RenameColumn,
-                    format!("Renaming column {short}.{col} to {newname} breaks running code that uses the old name."),
-                    Some(format!("{short}.{col}")),
-                    at,
-                );
-            }
-            "VALIDATE" => {
-                let name = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
-                if let Some(target) = self.run.not_null_checks.get(&name).cloned() {
-                    self.run.validated_not_null.insert(target);
-                }
-                if self.file.in_tx() && self.file.not_valid_in_tx.contains(&name) {
-                    self.add_at(
-                        RuleId::ValidateInSameTransaction,
-                        format!("Constraint {name} on {table} is validated in the transaction that added it, keeping the ACCESS EXCLUSIVE lock during the scan."),
-                        Some(format!("{short}.{name}")),
-                        at,
-                    );
-                }
-            }
+        match a[0].text.as_str() {
+            "ADD" => self.table_add(table, short, new, a),
+            "DROP" => self.table_drop(table, short, new, a),
+            "ALTER" => self.table_alter_column(table, short, new, a),
+            "RENAME" => self.table_rename(table, short, new, a),
+            "VALIDATE" => self.table_validate(table, short, a),
             "SET"
                 if ["TABLESPACE", "LOGGED", "UNLOGGED"]
                     .iter()
@@ -384,29 +75,267 @@ impl Analysis<'_> {
                     at,
                 );
             }
-            "DETACH" => {
-                let concurrently = has_anywhere(a, "CONCURRENTLY");
-                let part = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
-                self.classify(Class::Contract);
-                if concurrently {
-                    if self.file.in_tx() {
-                        self.add_at(
-                            RuleId::ConcurrentlyInTransaction,
-                            format!("DETACH PARTITION {part} CONCURRENTLY cannot run inside a transaction block; the migration will fail."),
-                            Some(part),
-                            at,
-                        );
-                    }
-                } else if pg >= 14 && !new {
-                    self.add_at(
-                        RuleId::DetachPartitionNotConcurrently,
-                        format!("Detaching partition {part} from {table} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on {table}."),
-                        Some(part),
-                        at,
-                    );
-                }
-            }
+            "DETACH" => self.table_detach(table, new, a),
             _ => {}
+        }
+    }
+
+    /// ALTER TABLE … ADD: a constraint or a column.
+    fn table_add(&mut self, table: &str, short: &str, new: bool, a: &[Token]) {
+        let constraint_words = [
+            "CONSTRAINT",
+            "CHECK",
+            "UNIQUE",
+            "PRIMARY",
+            "FOREIGN",
+            "EXCLUDE",
+        ];
+        if constraint_words.iter().any(|k| is(a, 1, k)) {
+            // A foreign table's constraints are not checked against its data.
+            if !self.foreign {
+                self.add_constraint(table, short, new, a);
+            }
+            return;
+        }
+        self.add_column(table, short, new, a);
+    }
+
+    /// ALTER TABLE … DROP CONSTRAINT or DROP COLUMN.
+    fn table_drop(&mut self, table: &str, short: &str, new: bool, a: &[Token]) {
+        let at = a[0].span.start;
+        if is(a, 1, "CONSTRAINT") {
+            let (guarded, k) = skip_if(a, 2);
+            let name = name_at(a, k).map(|(n, _)| n).unwrap_or_default();
+            let object = format!("{short}.{name}");
+            if new {
+                return;
+            }
+            self.classify(Class::Contract);
+            self.robust(guarded, "DROP CONSTRAINT", &object);
+            self.add_at(
+                RuleId::DropConstraint,
+                format!("Dropping constraint {name} on {table} removes a guarantee running code may rely on."),
+                Some(object),
+                at,
+            );
+            return;
+        }
+        let mut k = 1;
+        if is(a, k, "COLUMN") {
+            k += 1;
+        }
+        let (guarded, k) = skip_if(a, k);
+        let Some((col, _)) = name_at(a, k) else {
+            return;
+        };
+        let object = format!("{short}.{col}");
+        if new {
+            return;
+        }
+        self.classify(Class::Contract);
+        self.robust(guarded, "DROP COLUMN", &object);
+        self.add_at(
+            RuleId::DropColumn,
+            format!(
+                "Dropping column {object} breaks running code that still selects or inserts it."
+            ),
+            Some(object),
+            at,
+        );
+    }
+
+    /// ALTER TABLE … ALTER COLUMN: type, NOT NULL, default, expression, identity.
+    fn table_alter_column(&mut self, table: &str, short: &str, new: bool, a: &[Token]) {
+        let pg = self.cfg.pg;
+        let at = a[0].span.start;
+        let mut k = 1;
+        if is(a, k, "COLUMN") {
+            k += 1;
+        }
+        let Some((col, k)) = name_at(a, k) else {
+            return;
+        };
+        let object = format!("{short}.{col}");
+        if is(a, k, "TYPE") || seq(a, k, &["SET", "DATA", "TYPE"]) {
+            let ty_start = if is(a, k, "TYPE") { k + 1 } else { k + 3 };
+            let ty_end = (ty_start..a.len())
+                .find(|&m| is(a, m, "USING") || is(a, m, "COLLATE"))
+                .unwrap_or(a.len());
+            let ty = &a[ty_start..ty_end];
+            self.type_checks(ty, &object, at);
+            if new {
+                return;
+            }
+            self.classify(Class::Breaking);
+            let effect = if self.foreign {
+                "can break running code that reads it"
+            } else {
+                "rewrites {table} under an ACCESS EXCLUSIVE lock and can break running code"
+            }
+            .replace("{table}", table);
+            self.add_at(
+                RuleId::ChangeColumnType,
+                format!(
+                    "Changing the type of {object} to {} {effect}.",
+                    type_text(ty)
+                ),
+                Some(object),
+                at,
+            );
+            return;
+        }
+        if new {
+            return;
+        }
+        if seq(a, k, &["SET", "NOT", "NULL"]) && !self.foreign {
+            self.classify(Class::Contract);
+            let validated = self
+                .run
+                .validated_not_null
+                .contains(&(short.to_string(), col.clone()));
+            if pg >= 12 && validated {
+                return;
+            }
+            let extra = if validated {
+                format!(" (PostgreSQL {pg} cannot use the validated CHECK; 12 can)")
+            } else {
+                String::new()
+            };
+            self.add_at(
+                RuleId::SetNotNull,
+                format!(
+                    "SET NOT NULL on {object} scans {table} under an ACCESS EXCLUSIVE lock{extra}."
+                ),
+                Some(object),
+                at,
+            );
+        } else if seq(a, k, &["DROP", "NOT", "NULL"]) {
+            self.add_at(
+                RuleId::DropNotNull,
+                format!("Dropping NOT NULL on {object} lets NULLs reach running code that does not expect them."),
+                Some(object),
+                at,
+            );
+        } else if seq(a, k, &["DROP", "DEFAULT"]) {
+            self.classify(Class::Contract);
+            self.add_at(
+                RuleId::DropDefault,
+                format!("Dropping the default of {object} breaks inserts from running code that omit the column."),
+                Some(object),
+                at,
+            );
+        } else if seq(a, k, &["DROP", "EXPRESSION"]) {
+            self.classify(Class::Contract);
+            self.add_at(
+                RuleId::DropGeneratedExpression,
+                format!("Dropping the generated expression of {object} leaves it unfilled for running code."),
+                Some(object),
+                at,
+            );
+        } else if seq(a, k, &["DROP", "IDENTITY"])
+            || seq(a, k, &["ADD", "GENERATED"])
+            || (is(a, k, "SET") && is(a, k + 1, "GENERATED"))
+        {
+            self.classify(Class::Contract);
+            self.add_at(
+                RuleId::AlterIdentity,
+                format!("Changing the identity of {object} changes how running code gets its ids."),
+                Some(object),
+                at,
+            );
+        }
+    }
+
+    /// ALTER TABLE … RENAME TO, RENAME CONSTRAINT or RENAME COLUMN.
+    fn table_rename(&mut self, table: &str, short: &str, new: bool, a: &[Token]) {
+        let at = a[0].span.start;
+        if is(a, 1, "TO") {
+            let newname = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
+            if new {
+                let renamed = match split_name(table).0 {
+                    Some(schema) => format!("{schema}.{}", last_part(&newname)),
+                    None => newname.clone(),
+                };
+                self.created(Kind::Table, &renamed);
+                return;
+            }
+            self.classify(Class::Breaking);
+            self.add_at(
+                RuleId::RenameTable,
+                format!("Renaming table {table} to {newname} breaks running code that uses the old name."),
+                Some(table.to_string()),
+                at,
+            );
+            return;
+        }
+        if new {
+            return;
+        }
+        if is(a, 1, "CONSTRAINT") {
+            let name = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
+            self.classify(Class::Breaking);
+            self.add_at(
+                RuleId::RenameObject,
+                format!("Renaming constraint {name} on {table} breaks code and scripts that use the old name."),
+                Some(format!("{short}.{name}")),
+                at,
+            );
+            return;
+        }
+        let k = if is(a, 1, "COLUMN") { 2 } else { 1 };
+        let Some((col, m)) = name_at(a, k) else {
+            return;
+        };
+        let newname = name_at(a, m + 1).map(|(n, _)| n).unwrap_or_default();
+        self.classify(Class::Breaking);
+        self.add_at(
+            RuleId::RenameColumn,
+            format!("Renaming column {short}.{col} to {newname} breaks running code that uses the old name."),
+            Some(format!("{short}.{col}")),
+            at,
+        );
+    }
+
+    /// ALTER TABLE … VALIDATE CONSTRAINT.
+    fn table_validate(&mut self, table: &str, short: &str, a: &[Token]) {
+        let at = a[0].span.start;
+        let name = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
+        if let Some(target) = self.run.not_null_checks.get(&name).cloned() {
+            self.run.validated_not_null.insert(target);
+        }
+        if self.file.in_tx() && self.file.not_valid_in_tx.contains(&name) {
+            self.add_at(
+                RuleId::ValidateInSameTransaction,
+                format!("Constraint {name} on {table} is validated in the transaction that added it, keeping the ACCESS EXCLUSIVE lock during the scan."),
+                Some(format!("{short}.{name}")),
+                at,
+            );
+        }
+    }
+
+    /// ALTER TABLE … DETACH PARTITION.
+    fn table_detach(&mut self, table: &str, new: bool, a: &[Token]) {
+        let pg = self.cfg.pg;
+        let at = a[0].span.start;
+        let concurrently = has_anywhere(a, "CONCURRENTLY");
+        let part = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
+        self.classify(Class::Contract);
+        if concurrently {
+            if self.file.in_tx() {
+                self.add_at(
+                    RuleId::ConcurrentlyInTransaction,
+                    format!("DETACH PARTITION {part} CONCURRENTLY cannot run inside a transaction block; the migration will fail."),
+                    Some(part),
+                    at,
+                );
+            }
+        } else if pg >= 14 && !new {
+            self.add_at(
+                RuleId::DetachPartitionNotConcurrently,
+                format!("Detaching partition {part} from {table} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on {table}."),
+                Some(part),
+                at,
+            );
         }
     }
 

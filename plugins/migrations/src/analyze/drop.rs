@@ -1,123 +1,162 @@
 //! DROP of every kind of object.
 
+use gate_sqlkit::Token;
+
 use super::*;
 use crate::Class;
 use crate::rules::RuleId;
 
-impl Analysis<'_> {
-    pub(crate) fn drop(&mut self) {
-        let t = self.t;
-        self.classify(Class::Contract);
-        let mut i = 1;
-        let kind = match t.get(i).map(|x| x.text.as_str()) {
-            Some("MATERIALIZED") if is(t, 2, "VIEW") => {
-                i += 2;
-                "MATERIALIZED VIEW".to_string()
-            }
-            Some("FOREIGN") if is(t, 2, "TABLE") => {
-                i += 2;
-                "FOREIGN TABLE".to_string()
-            }
-            Some(k) => {
-                i += 1;
-                k.to_string()
-            }
-            None => return,
-        };
-        let concurrently = is(t, i, "CONCURRENTLY");
-        if concurrently {
+/// A parsed DROP statement: what kind of object, which ones, and how.
+struct DropTarget {
+    /// `TABLE`, `MATERIALIZED VIEW`, `FOREIGN TABLE`, `INDEX`, …
+    kind: String,
+    concurrently: bool,
+    /// IF EXISTS.
+    guarded: bool,
+    cascade: bool,
+    names: Vec<String>,
+}
+
+/// The kinds whose DROP fails when re-run without IF EXISTS.
+const ROBUST_KINDS: &[&str] = &[
+    "TABLE",
+    "INDEX",
+    "VIEW",
+    "MATERIALIZED VIEW",
+    "SEQUENCE",
+    "SCHEMA",
+    "TYPE",
+    "DOMAIN",
+    "FUNCTION",
+    "PROCEDURE",
+    "EXTENSION",
+    "TRIGGER",
+    "DATABASE",
+];
+
+fn drop_target(t: &[Token]) -> Option<DropTarget> {
+    let mut i = 1;
+    let kind = match t.get(i).map(|x| x.text.as_str()) {
+        Some("MATERIALIZED") if is(t, 2, "VIEW") => {
+            i += 2;
+            "MATERIALIZED VIEW".to_string()
+        }
+        Some("FOREIGN") if is(t, 2, "TABLE") => {
+            i += 2;
+            "FOREIGN TABLE".to_string()
+        }
+        Some(k) => {
             i += 1;
+            k.to_string()
         }
-        let (guarded, i) = skip_if(t, i);
-        let mut names = Vec::new();
-        let mut j = i;
-        while let Some((name, next)) = name_at(t, j) {
-            names.push(name);
-            j = next;
-            // Skip a function's argument list.
-            if let Some((_, after)) = group(t, j) {
-                j = after;
-            }
-            if punct(t, j, ",") {
-                j += 1;
-            } else {
-                break;
-            }
+        None => return None,
+    };
+    let concurrently = is(t, i, "CONCURRENTLY");
+    if concurrently {
+        i += 1;
+    }
+    let (guarded, mut j) = skip_if(t, i);
+    let mut names = Vec::new();
+    while let Some((name, next)) = name_at(t, j) {
+        names.push(name);
+        j = next;
+        // Skip a function's argument list.
+        if let Some((_, after)) = group(t, j) {
+            j = after;
         }
-        let cascade = has_anywhere(t, "CASCADE");
+        if punct(t, j, ",") {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    Some(DropTarget {
+        kind,
+        concurrently,
+        guarded,
+        cascade: has_anywhere(t, "CASCADE"),
+        names,
+    })
+}
+
+impl Analysis<'_> {
+    /// DROP of any kind of object: contract, whatever it drops.
+    pub(crate) fn drop(&mut self) {
+        self.classify(Class::Contract);
+        let Some(target) = drop_target(self.t) else {
+            return;
+        };
+        for name in &target.names {
+            self.drop_object(&target, name);
+        }
+    }
+
+    /// The rule for dropping `name` of the target's kind, and whether the
+    /// migrations being judged created it (nothing uses it yet).
+    fn drop_rule(&self, kind: &str, name: &str) -> (Option<RuleId>, bool) {
+        match kind {
+            "TABLE" | "FOREIGN TABLE" => (Some(RuleId::DropTable), self.run.tables.contains(name)),
+            "INDEX" => (
+                Some(RuleId::DropIndexNotConcurrently),
+                self.run.indexes.contains(name),
+            ),
+            "DATABASE" => (Some(RuleId::DropDatabase), false),
+            "SCHEMA" => (Some(RuleId::DropSchema), false),
+            "VIEW" | "MATERIALIZED VIEW" => (Some(RuleId::DropView), false),
+            "FUNCTION" | "PROCEDURE" | "ROUTINE" | "AGGREGATE" => {
+                (Some(RuleId::DropFunction), false)
+            }
+            "TYPE" | "DOMAIN" => (Some(RuleId::DropType), self.run.types.contains(name)),
+            "SEQUENCE" => (Some(RuleId::DropSequence), false),
+            "EXTENSION" => (Some(RuleId::DropExtension), false),
+            _ => (None, false),
+        }
+    }
+
+    fn drop_object(&mut self, target: &DropTarget, name: &str) {
+        let kind = target.kind.as_str();
         let what = format!("DROP {kind}");
-        for name in names {
-            if kind == "TABLE" {
-                self.table_schema(&name, "DROP TABLE");
+        if kind == "TABLE" {
+            self.table_schema(name, "DROP TABLE");
+        }
+        let (rule, created) = self.drop_rule(kind, name);
+        if rule == Some(RuleId::DropIndexNotConcurrently) {
+            self.drop_index(target.concurrently, created, name);
+        } else if let Some(rule) = rule.filter(|_| !created) {
+            if rule == RuleId::DropTable {
+                self.locks = true;
             }
-            let (rule, created) = match kind.as_str() {
-                "TABLE" | "FOREIGN TABLE" => {
-                    (Some(RuleId::DropTable), self.run.tables.contains(&name))
-                }
-                "INDEX" => (
-                    Some(RuleId::DropIndexNotConcurrently),
-                    self.run.indexes.contains(&name),
-                ),
-                "DATABASE" => (Some(RuleId::DropDatabase), false),
-                "SCHEMA" => (Some(RuleId::DropSchema), false),
-                "VIEW" | "MATERIALIZED VIEW" => (Some(RuleId::DropView), false),
-                "FUNCTION" | "PROCEDURE" | "ROUTINE" | "AGGREGATE" => {
-                    (Some(RuleId::DropFunction), false)
-                }
-                "TYPE" | "DOMAIN" => (Some(RuleId::DropType), self.run.types.contains(&name)),
-                "SEQUENCE" => (Some(RuleId::DropSequence), false),
-                "EXTENSION" => (Some(RuleId::DropExtension), false),
-                _ => (None, false),
+            let extra = if target.cascade {
+                " with CASCADE, which also drops everything that depends on it"
+            } else {
+                ""
             };
-            if rule == Some(RuleId::DropIndexNotConcurrently) {
-                if concurrently && self.file.in_tx() {
-                    self.add(
-                        RuleId::ConcurrentlyInTransaction,
-                        format!("DROP INDEX CONCURRENTLY {name} cannot run inside a transaction block; the migration will fail."),
-                        Some(name.clone()),
-                    );
-                }
-                if !concurrently && !created {
-                    self.locks = true;
-                    self.add(
-                        RuleId::DropIndexNotConcurrently,
-                        format!("DROP INDEX {name} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on its table."),
-                        Some(name.clone()),
-                    );
-                }
-            } else if let Some(rule) = rule.filter(|_| !created) {
-                if rule == RuleId::DropTable {
-                    self.locks = true;
-                }
-                let extra = if cascade {
-                    " with CASCADE, which also drops everything that depends on it"
-                } else {
-                    ""
-                };
-                self.add(
-                    rule,
-                    format!("{what} {name}{extra} breaks running code that still uses it."),
-                    Some(name.clone()),
-                );
-            }
-            let robust_kinds = [
-                "TABLE",
-                "INDEX",
-                "VIEW",
-                "MATERIALIZED VIEW",
-                "SEQUENCE",
-                "SCHEMA",
-                "TYPE",
-                "DOMAIN",
-                "FUNCTION",
-                "PROCEDURE",
-                "EXTENSION",
-                "TRIGGER",
-                "DATABASE",
-            ];
-            if !created && robust_kinds.contains(&kind.as_str()) {
-                self.robust(guarded, &what, &name);
-            }
+            self.add(
+                rule,
+                format!("{what} {name}{extra} breaks running code that still uses it."),
+                Some(name.to_string()),
+            );
+        }
+        if !created && ROBUST_KINDS.contains(&kind) {
+            self.robust(target.guarded, &what, name);
+        }
+    }
+
+    fn drop_index(&mut self, concurrently: bool, created: bool, name: &str) {
+        if concurrently && self.file.in_tx() {
+            self.add(
+                RuleId::ConcurrentlyInTransaction,
+                format!("DROP INDEX CONCURRENTLY {name} cannot run inside a transaction block; the migration will fail."),
+                Some(name.to_string()),
+            );
+        }
+        if !concurrently && !created {
+            self.locks = true;
+            self.add(
+                RuleId::DropIndexNotConcurrently,
+                format!("DROP INDEX {name} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on its table."),
+                Some(name.to_string()),
+            );
         }
     }
 

@@ -1,5 +1,6 @@
 //! The analysis: split, parse, classify, apply the rules, honour ignores.
 
+mod add_column;
 mod alter;
 mod alter_table;
 mod analysis;
@@ -18,9 +19,11 @@ use sqlparser::parser::Parser;
 use crate::rules::{self, Rule, RuleId};
 use crate::{CHECK_ID, Class, Finding, Location, MigrationFile, Severity, Status};
 
+pub(crate) use add_column::AddedColumn;
 pub(crate) use analysis::Analysis;
 use analysis::*;
 use columns::*;
+pub(crate) use columns::{is_null_default, volatile_call};
 use config::*;
 use state::*;
 pub(crate) use tokens::*;

@@ -1,7 +1,8 @@
 //! `add-column-volatile-default`: Column added with a default that rewrites the table.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::Severity;
+use crate::analyze::{AddedColumn, Analysis, is_null_default, volatile_call};
 
 pub(super) static RULE: Rule = rule(
     "add-column-volatile-default",
@@ -18,6 +19,46 @@ pub(super) static RULE: Rule = rule(
     "backfill existing rows in batches",
 ])
 .squawk(&["adding-field-with-default"]);
+
+/// A default that makes PostgreSQL rewrite the table.
+pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
+    let Some(why) = rewrite(c, a.cfg.pg) else {
+        return;
+    };
+    let (object, table) = (&c.object, c.table);
+    a.add_at(
+        RuleId::AddColumnVolatileDefault,
+        format!("Adding {object} with {why} rewrites {table} under an ACCESS EXCLUSIVE lock."),
+        Some(object.clone()),
+        c.at,
+    );
+}
+
+/// What about the column rewrites the table on PostgreSQL `pg`, if anything.
+fn rewrite(c: &AddedColumn<'_>, pg: u32) -> Option<String> {
+    let col = &c.col;
+    if col.stored {
+        Some("a GENERATED … STORED expression".to_string())
+    } else if c.generates() {
+        Some(if c.serial {
+            "a serial default (nextval)".to_string()
+        } else {
+            "an identity".to_string()
+        })
+    } else if let Some(d) = col
+        .default
+        .as_ref()
+        .filter(|_| !is_null_default(&col.default))
+    {
+        match volatile_call(d) {
+            Some(f) => Some(format!("the volatile default {f}()")),
+            None if pg < 11 => Some(format!("a default on PostgreSQL {pg}")),
+            None => None,
+        }
+    } else {
+        None
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `add-foreign-key`: Foreign key added without NOT VALID.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::Severity;
+use crate::analyze::{AddedColumn, Analysis};
 
 pub(super) static RULE: Rule = rule(
     "add-foreign-key",
@@ -17,6 +18,19 @@ pub(super) static RULE: Rule = rule(
     "VALIDATE CONSTRAINT in a separate migration or transaction",
 ])
 .squawk(&["adding-foreign-key-constraint"]);
+
+/// A column added with REFERENCES.
+pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
+    if c.col.references {
+        let (object, table) = (&c.object, c.table);
+        a.add_at(
+            RuleId::AddForeignKey,
+            format!("Adding {object} with REFERENCES adds a validated foreign key, locking {table} and the referenced table."),
+            Some(object.clone()),
+            c.at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

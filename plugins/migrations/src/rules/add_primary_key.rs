@@ -1,7 +1,8 @@
 //! `add-primary-key`: PRIMARY KEY built under an exclusive lock.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::Severity;
+use crate::analyze::{AddedColumn, Analysis};
 
 pub(super) static RULE: Rule = rule(
     "add-primary-key",
@@ -18,6 +19,19 @@ pub(super) static RULE: Rule = rule(
 ])
 // squawk 2.70 reports ADD PRIMARY KEY as a constraint without NOT VALID.
 .squawk(&["constraint-missing-not-valid"]);
+
+/// A column added as PRIMARY KEY.
+pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
+    if c.col.primary_key {
+        let (object, table) = (&c.object, c.table);
+        a.add_at(
+            RuleId::AddPrimaryKey,
+            format!("Adding {object} as PRIMARY KEY builds the key index on {table} under an ACCESS EXCLUSIVE lock."),
+            Some(object.clone()),
+            c.at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `add-required-column`: Required column added without a default.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::{Class, Severity};
+use crate::analyze::{AddedColumn, Analysis, is_null_default};
 
 pub(super) static RULE: Rule = rule(
     "add-required-column",
@@ -19,6 +20,24 @@ pub(super) static RULE: Rule = rule(
 ])
 .squawk(&["adding-required-field"])
 .class(Class::Breaking);
+
+/// NOT NULL (or PRIMARY KEY) without a default, filled by nothing.
+pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
+    let col = &c.col;
+    let required = (col.not_null || col.primary_key)
+        && is_null_default(&col.default)
+        && !c.generates()
+        && !col.stored;
+    if required {
+        let object = &c.object;
+        a.add_at(
+            RuleId::AddRequiredColumn,
+            format!("Adding {object} as NOT NULL without a default fails on a non-empty table and breaks inserts from running code."),
+            Some(object.clone()),
+            c.at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `add-serial-primary-key`: Serial or identity primary key added to an existing table.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::Severity;
+use crate::analyze::{AddedColumn, Analysis};
 
 pub(super) static RULE: Rule = rule(
     "add-serial-primary-key",
@@ -18,6 +19,23 @@ pub(super) static RULE: Rule = rule(
     "ADD CONSTRAINT … PRIMARY KEY USING INDEX",
 ])
 .squawk(&["adding-serial-primary-key-field"]);
+
+/// A serial or identity column added as PRIMARY KEY; whether it was one
+/// (the other column rules about defaults and keys then stay silent).
+pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) -> bool {
+    if !(c.generates() && c.col.primary_key) {
+        return false;
+    }
+    let (object, table) = (&c.object, c.table);
+    let kind = if c.serial { "serial" } else { "identity" };
+    a.add_at(
+        RuleId::AddSerialPrimaryKey,
+        format!("Adding {object} as a {kind} primary key rewrites {table} and builds its index under an ACCESS EXCLUSIVE lock."),
+        Some(object.clone()),
+        c.at,
+    );
+    true
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `add-unique-constraint`: UNIQUE constraint built under an exclusive lock.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::Severity;
+use crate::analyze::{AddedColumn, Analysis};
 
 pub(super) static RULE: Rule = rule(
     "add-unique-constraint",
@@ -17,6 +18,19 @@ pub(super) static RULE: Rule = rule(
     "ADD CONSTRAINT … UNIQUE USING INDEX (instant)",
 ])
 .squawk(&["disallowed-unique-constraint"]);
+
+/// A column added as UNIQUE.
+pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
+    if c.col.unique {
+        let (object, table) = (&c.object, c.table);
+        a.add_at(
+            RuleId::AddUniqueConstraint,
+            format!("Adding {object} as UNIQUE builds its index on {table} under an ACCESS EXCLUSIVE lock."),
+            Some(object.clone()),
+            c.at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

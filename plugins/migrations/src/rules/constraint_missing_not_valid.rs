@@ -1,7 +1,8 @@
 //! `constraint-missing-not-valid`: CHECK constraint added without NOT VALID.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::Severity;
+use crate::analyze::{AddedColumn, Analysis};
 
 pub(super) static RULE: Rule = rule(
     "constraint-missing-not-valid",
@@ -17,6 +18,19 @@ pub(super) static RULE: Rule = rule(
     "VALIDATE CONSTRAINT in a separate migration or transaction",
 ])
 .squawk(&["constraint-missing-not-valid"]);
+
+/// A column added with a CHECK.
+pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
+    if c.col.check {
+        let (object, table) = (&c.object, c.table);
+        a.add_at(
+            RuleId::ConstraintMissingNotValid,
+            format!("Adding {object} with a CHECK validates it immediately under an ACCESS EXCLUSIVE lock on {table}."),
+            Some(object.clone()),
+            c.at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -5,7 +5,7 @@
 
 macro_rules! registry {
     ($($module:ident: $variant:ident,)*) => {
-        $(mod $module;)*
+        $(pub(crate) mod $module;)*
 
         /// A rule, by name: the only way the crate refers to one.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
