@@ -8,23 +8,27 @@ mod columns;
 mod config;
 mod create;
 mod drop;
+mod ignores;
+mod run;
 mod state;
 mod statement;
 mod tokens;
 
 use gate_sqlkit::{self as sk, Token};
 use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 
 use crate::rules::{self, Rule, RuleId};
 use crate::{CHECK_ID, Class, Finding, Location, MigrationFile, Severity, Status};
 
+use crate::rules::{require_lock_timeout, require_statement_timeout};
 pub(crate) use add_column::AddedColumn;
 pub(crate) use analysis::Analysis;
 use analysis::*;
 use columns::*;
 pub(crate) use columns::{is_null_default, volatile_call};
 use config::*;
+use ignores::Ignore;
+use run::FileRun;
 use state::*;
 pub(crate) use tokens::*;
 
@@ -123,23 +127,6 @@ fn render_plan(steps: &[&str], object: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// An ignore directive and whether it matched a finding.
-struct Ignore {
-    line: u32,
-    rules: Vec<String>,
-    reason: String,
-    used: bool,
-    file_wide: bool,
-}
-
-impl Ignore {
-    fn matches(&self, rule: RuleId) -> bool {
-        self.rules
-            .iter()
-            .any(|r| r == "all" || r == "*" || rules::named(r).contains(&rule))
-    }
-}
-
 /// Validates the migrations in order. A bad config gives one `error` finding.
 pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
     let cfg = match parse_config(config) {
@@ -160,377 +147,27 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
             run.types = Objects::default();
         }
         let script = sk::split(&file.contents);
-        let index = sk::LineIndex::new(&file.contents);
-        let offset = file.first_line.max(1) - 1;
-        let assumed = cfg.assume_in_transaction && !script.assumed_transaction_disabled();
-        let file_tx = (file.in_transaction || assumed) && !script.no_transaction();
         let all_tokens: Vec<Vec<Token>> = script.statements.iter().map(|s| s.tokens()).collect();
-        let mut state = FileState {
-            file_tx,
-            tool_open: file_tx,
-            several_units: several_units(&all_tokens, file_tx),
-            ..FileState::default()
-        };
-        let mut counts = Counts::new();
-        // (absolute line, classification) of every statement, for `gate migrate plan`.
-        let mut phases: Vec<serde_json::Value> = Vec::new();
-        let mut file_ignores: Vec<Ignore> = script
-            .ignore_file_directives()
-            .into_iter()
-            .map(|(line, rules, reason)| Ignore {
-                line,
-                rules,
-                reason,
-                used: false,
-                file_wide: true,
-            })
-            .collect();
-        // Every `gate:ignore` in the file; each applies to the statement right below it.
-        let mut stmt_ignores: Vec<Ignore> = script
-            .comments
-            .iter()
-            .filter_map(|c| match c.directive() {
-                Some(sk::Directive::Ignore { rules, reason }) => Some(Ignore {
-                    line: c.line,
-                    rules,
-                    reason,
-                    used: false,
-                    file_wide: false,
-                }),
-                _ => None,
-            })
-            .collect();
-
-        for (stmt, tokens) in script.statements.iter().zip(all_tokens) {
-            let (parsed, parse_error) = match Parser::parse_sql(&dialect, &stmt.text) {
-                Ok(p) => (Some(p), None),
-                Err(e) => (None, Some(e.to_string())),
-            };
-            let first = tokens.first().map(|x| x.text.as_str()).unwrap_or("");
-            let mut hits = Vec::new();
-
-            // Transaction control.
-            let control = sk::transaction_control(&tokens);
-            let starts_tx = control == Some(sk::TxControl::Begin);
-            let ends_tx = matches!(
-                control,
-                Some(sk::TxControl::Commit | sk::TxControl::Rollback)
-            );
-            let rolls_back = control == Some(sk::TxControl::Rollback);
-            if starts_tx {
-                if state.in_tx() {
-                    let why = if state.explicit.is_some() {
-                        "another BEGIN is still open"
-                    } else {
-                        "the migration tool already runs this file in a transaction"
-                    };
-                    hits.push(hit(
-                        RuleId::TransactionNesting,
-                        format!("BEGIN inside a transaction does nothing: {why}."),
-                        None,
-                    ));
-                } else if state.file_tx {
-                    // The file ended the tool's transaction itself earlier
-                    // (`COMMIT; CREATE INDEX CONCURRENTLY …; BEGIN;`): this
-                    // BEGIN opens the one the tool commits at the end.
-                    state.tool_open = true;
-                } else {
-                    let ignore_lines = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
-                    state.explicit = Some((stmt.line, stmt.column, ignore_lines));
-                }
-            } else if ends_tx {
-                if state.explicit.is_some() || state.tool_open {
-                    if state.explicit.is_none() {
-                        hits.push(hit(
-                            RuleId::TransactionNesting,
-                            format!("{first} ends the migration tool's own transaction early; later statements lose its atomicity."),
-                            None,
-                        ));
-                    }
-                    state.explicit = None;
-                    state.tool_open = false;
-                    if rolls_back {
-                        state.roll_back(&mut run);
-                    } else {
-                        state.end_tx();
-                    }
-                } else {
-                    hits.push(hit(
-                        RuleId::TransactionNesting,
-                        format!("{first} with no transaction in progress does nothing (PostgreSQL only warns): a BEGIN is missing or the {first} is doubled."),
-                        None,
-                    ));
-                }
-            }
-
-            let mut analysis = Analysis {
-                cfg: &cfg,
-                run: &mut run,
-                file: &mut state,
-                t: &tokens,
-                ast: parsed.as_deref(),
-                hits,
-                class: Class::Expand,
-                locks: false,
-                long_lock: false,
-                foreign: false,
-            };
-            analysis.statement();
-            if analysis.locks && !analysis.file.lock_timeout && !analysis.file.lock_timeout_reported
-            {
-                analysis.file.lock_timeout_reported = true;
-                analysis.hits.push(hit(
-                    RuleId::RequireLockTimeout,
-                    "This statement waits for a lock with no lock_timeout set earlier in the file, queueing every query on the table behind it.".into(),
-                    None,
-                ));
-            }
-            if analysis.long_lock
-                && !analysis.file.statement_timeout
-                && !analysis.file.statement_timeout_reported
-            {
-                analysis.file.statement_timeout_reported = true;
-                analysis.hits.push(hit(
-                    RuleId::RequireStatementTimeout,
-                    "This statement holds a lock with no statement_timeout set earlier in the file.".into(),
-                    None,
-                ));
-            }
-            let class = analysis.class;
-            let mut hits = std::mem::take(&mut analysis.hits);
-            if !state.in_tx() {
-                state.end_tx();
-            }
-            if let Some(e) = &parse_error {
-                hits.push(hit(
-                    RuleId::ParseError,
-                    format!("sqlparser could not parse this statement ({e}); only token-level rules checked it."),
-                    None,
-                ));
-            } else {
-                counts.parsed += 1;
-            }
-            counts.add(class);
-            phases.push(serde_json::json!({
-                "line": stmt.line.saturating_add(offset),
-                "classification": class.name(),
-            }));
-
-            let lines: Vec<u32> = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
-            let collapsed = stmt.collapsed(STATEMENT_CHARS);
-            let statement_plan = hits.iter().find_map(|h| {
-                let rule = h.rule.rule();
-                (!rule.plan.is_empty()).then(|| render_plan(rule.plan, h.object.as_deref()))
-            });
-            for h in hits {
-                if !cfg.enabled(h.rule) {
-                    continue;
-                }
-                let rule = h.rule.rule();
-                let mut ignored = None;
-                let own = stmt_ignores
-                    .iter_mut()
-                    .filter(|ig| lines.contains(&ig.line));
-                for ig in own.chain(file_ignores.iter_mut()) {
-                    if ig.matches(h.rule) {
-                        ig.used = true;
-                        ignored = Some(if ig.reason.is_empty() {
-                            "no reason given".to_string()
-                        } else {
-                            ig.reason.clone()
-                        });
-                        break;
-                    }
-                }
-                let status = if ignored.is_some() {
-                    Status::Skip
-                } else if rule.blocking {
-                    Status::Fail
-                } else {
-                    Status::Warn
-                };
-                let mut f = finding(rule, &file.path, status, h.message);
-                let (line, column) = match h.at {
-                    Some(at) => index.position(stmt.span.start + at),
-                    None => (stmt.line, stmt.column),
-                };
-                f.location = Some(Location {
-                    file: file.path.clone(),
-                    line: Some(line.saturating_add(offset)),
-                    column: Some(column),
-                });
-                f.evidence
-                    .push(("classification".into(), class.name().into()));
-                f.evidence.push(("statement".into(), collapsed.clone()));
-                if let Some(o) = &h.object {
-                    f.evidence.push(("object".into(), o.clone()));
-                }
-                f.evidence.push(("pg_version".into(), cfg.pg.to_string()));
-                let plan = if !rule.plan.is_empty() {
-                    Some(render_plan(rule.plan, h.object.as_deref()))
-                } else if matches!(class, Class::Breaking | Class::Contract) {
-                    // Another rule's plan for the same statement, or the generic one.
-                    Some(statement_plan.clone().unwrap_or_else(|| {
-                        let generic = if class == Class::Breaking {
-                            GENERIC_BREAKING_PLAN
-                        } else {
-                            GENERIC_CONTRACT_PLAN
-                        };
-                        render_plan(generic, h.object.as_deref())
-                    }))
-                } else {
-                    None
-                };
-                if let Some(plan) = plan {
-                    f.evidence.push((
-                        "plan".into(),
-                        serde_json::to_string(&plan).unwrap_or_default(),
-                    ));
-                }
-                if let Some(reason) = ignored {
-                    f.evidence.push(("ignored".into(), reason));
-                }
-                out.push(f);
-            }
+        let mut walk = FileRun::new(&cfg, file, &script, &all_tokens);
+        for (stmt, tokens) in script.statements.iter().zip(&all_tokens) {
+            walk.statement(&mut run, &dialect, stmt, tokens);
         }
-
-        // An explicit BEGIN left open.
-        if let Some((line, column, ignore_lines)) = state.explicit.take() {
-            let id = RuleId::UncommittedTransaction;
-            let rule = id.rule();
-            if cfg.enabled(id) {
-                let ignored = stmt_ignores
-                    .iter_mut()
-                    .filter(|ig| ignore_lines.contains(&ig.line))
-                    .chain(file_ignores.iter_mut())
-                    .find(|ig| ig.matches(id));
-                let status = match &ignored {
-                    Some(_) => Status::Skip,
-                    None => Status::Fail,
-                };
-                let reason = ignored.map(|ig| {
-                    ig.used = true;
-                    ig.reason.clone()
-                });
-                let mut f = finding(
-                    rule,
-                    &file.path,
-                    status,
-                    "BEGIN is never committed in this file; its changes are rolled back or left holding locks.".into(),
-                );
-                f.location = Some(Location {
-                    file: file.path.clone(),
-                    line: Some(line.saturating_add(offset)),
-                    column: Some(column),
-                });
-                f.evidence.push(("classification".into(), "expand".into()));
-                f.evidence.push(("statement".into(), "BEGIN".into()));
-                f.evidence.push(("pg_version".into(), cfg.pg.to_string()));
-                if let Some(r) = reason {
-                    f.evidence.push(("ignored".into(), r));
-                }
-                out.push(f);
-            }
-        }
-
-        // Ignores that silenced nothing.
-        let unused_rule = RuleId::UnusedIgnore.rule();
-        if cfg.enabled(RuleId::UnusedIgnore) {
-            for ig in stmt_ignores.iter().chain(file_ignores.iter()) {
-                if ig.used {
-                    continue;
-                }
-                // squawk's comments carry their own directive as the reason.
-                let directive = if let Some(squawk) = ig.reason.strip_prefix("-- squawk-") {
-                    if ig.file_wide {
-                        "squawk-ignore-file"
-                    } else {
-                        let _ = squawk;
-                        "squawk-ignore"
-                    }
-                } else if ig.file_wide {
-                    "gate:ignore-file"
-                } else {
-                    "gate:ignore"
-                };
-                let unknown: Vec<&String> = ig
-                    .rules
-                    .iter()
-                    .filter(|r| *r != "all" && *r != "*" && rules::named(r).is_empty())
-                    .collect();
-                let disabled = ig.rules.iter().all(|r| {
-                    let named = rules::named(r);
-                    !named.is_empty() && named.iter().all(|&rule| !cfg.enabled(rule))
-                });
-                if !ig.rules.is_empty() && unknown.is_empty() && disabled {
-                    continue;
-                }
-                let message = if ig.rules.is_empty() {
-                    format!("`-- {directive}` names no rule, so it ignores nothing.")
-                } else if !unknown.is_empty() {
-                    format!(
-                        "`-- {directive} {}` names unknown rule {}, so it ignores nothing.",
-                        ig.rules.join(","),
-                        unknown
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                } else {
-                    format!(
-                        "`-- {directive} {}` matched no finding.",
-                        ig.rules.join(",")
-                    )
-                };
-                let mut f = finding(unused_rule, &file.path, Status::Warn, message);
-                f.location = Some(Location {
-                    file: file.path.clone(),
-                    line: Some(ig.line.saturating_add(offset)),
-                    column: Some(1),
-                });
-                f.evidence.push(("rules".into(), ig.rules.join(",")));
-                out.push(f);
-            }
-        }
-
-        let summary_rule = RuleId::FileSummary.rule();
-        if cfg.enabled(RuleId::FileSummary) {
-            let c = &counts.by_class;
-            let mut f = finding(
-                summary_rule,
-                &file.path,
-                Status::Pass,
-                format!(
-                    "{}: {} statements ({} expand, {} contract, {} breaking, {} data).",
-                    file.path, counts.statements, c[0], c[1], c[2], c[3]
-                ),
-            );
-            f.remediation = None;
-            f.location = Some(Location {
-                file: file.path.clone(),
-                line: None,
-                column: None,
-            });
-            counts.evidence(&mut f.evidence);
-            f.evidence
-                .push(("parsed".into(), counts.parsed.to_string()));
-            f.evidence
-                .push(("in_transaction".into(), state.file_tx.to_string()));
-            f.evidence.push((
-                "phases".into(),
-                serde_json::Value::Array(std::mem::take(&mut phases)).to_string(),
-            ));
-            out.push(f);
-        }
-
-        total.statements += counts.statements;
-        total.parsed += counts.parsed;
+        walk.finish();
+        out.append(&mut walk.out);
+        total.statements += walk.counts.statements;
+        total.parsed += walk.counts.parsed;
         for k in 0..4 {
-            total.by_class[k] += counts.by_class[k];
+            total.by_class[k] += walk.counts.by_class[k];
         }
     }
+    if let Some(f) = coverage(&cfg, &total, files.len()) {
+        out.push(f);
+    }
+    out
+}
 
+/// The run's parse-coverage note, unless excluded.
+fn coverage(cfg: &Config, total: &Counts, files: usize) -> Option<Finding> {
     let coverage_rule = RuleId::ParseCoverage.rule();
     if cfg.enabled(RuleId::ParseCoverage) {
         let percent = (total.parsed * 100)
@@ -543,9 +180,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
             if full { Status::Pass } else { Status::Warn },
             format!(
                 "sqlparser parsed {} of {} statements ({percent}%) in {} files.",
-                total.parsed,
-                total.statements,
-                files.len()
+                total.parsed, total.statements, files
             ),
         );
         f.remediation = None;
@@ -554,11 +189,12 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
             .insert(1, ("parsed".into(), total.parsed.to_string()));
         f.evidence
             .insert(2, ("coverage_percent".into(), percent.to_string()));
-        f.evidence.push(("files".into(), files.len().to_string()));
+        f.evidence.push(("files".into(), files.to_string()));
         f.evidence.push(("pg_version".into(), cfg.pg.to_string()));
-        out.push(f);
+        Some(f)
+    } else {
+        None
     }
-    out
 }
 
 #[cfg(test)]

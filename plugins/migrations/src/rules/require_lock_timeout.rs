@@ -1,7 +1,8 @@
 //! `require-lock-timeout`: No lock_timeout before a locking statement.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::Severity;
+use crate::analyze::Analysis;
 
 pub(super) static RULE: Rule = rule(
     "require-lock-timeout",
@@ -12,6 +13,19 @@ pub(super) static RULE: Rule = rule(
     "Start the migration with SET lock_timeout = '2s' (and retry on timeout).",
 )
 .squawk(&["require-timeout-settings", "require-lock-timeout"]);
+
+/// The first statement of the file that waits for a lock with no
+/// lock_timeout set before it.
+pub(crate) fn after_statement(a: &mut Analysis<'_>) {
+    if a.locks && !a.file.lock_timeout && !a.file.lock_timeout_reported {
+        a.file.lock_timeout_reported = true;
+        a.add(
+            RuleId::RequireLockTimeout,
+            "This statement waits for a lock with no lock_timeout set earlier in the file, queueing every query on the table behind it.".into(),
+            None,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

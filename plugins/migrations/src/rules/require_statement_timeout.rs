@@ -1,7 +1,8 @@
 //! `require-statement-timeout`: No statement_timeout before a locking statement.
 
-use super::{Rule, rule};
+use super::{Rule, RuleId, rule};
 use crate::Severity;
+use crate::analyze::Analysis;
 
 pub(super) static RULE: Rule = rule(
     "require-statement-timeout",
@@ -13,6 +14,19 @@ pub(super) static RULE: Rule = rule(
 )
 .opt_in()
 .squawk(&["require-timeout-settings", "require-statement-timeout"]);
+
+/// The first statement of the file that holds a lock for long with no
+/// statement_timeout set before it.
+pub(crate) fn after_statement(a: &mut Analysis<'_>) {
+    if a.long_lock && !a.file.statement_timeout && !a.file.statement_timeout_reported {
+        a.file.statement_timeout_reported = true;
+        a.add(
+            RuleId::RequireStatementTimeout,
+            "This statement holds a lock with no statement_timeout set earlier in the file.".into(),
+            None,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"
