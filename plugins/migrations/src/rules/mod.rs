@@ -82,6 +82,8 @@ registry! {
     identifier_too_long: IdentifierTooLong,
     require_table_schema: RequireTableSchema,
     duplicate_column_assignment: DuplicateColumnAssignment,
+    // New rules go above this line (`cargo xtask new-rule` puts them here).
+    // Pseudo-rules: notes and summaries about the run, not statement checks.
     parse_error: ParseError,
     parse_coverage: ParseCoverage,
     unused_ignore: UnusedIgnore,
