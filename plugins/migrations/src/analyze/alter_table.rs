@@ -158,30 +158,7 @@ impl Analysis<'_> {
         let object = format!("{short}.{col}");
         if is(a, k, "TYPE") || seq(a, k, &["SET", "DATA", "TYPE"]) {
             let ty_start = if is(a, k, "TYPE") { k + 1 } else { k + 3 };
-            let ty_end = (ty_start..a.len())
-                .find(|&m| is(a, m, "USING") || is(a, m, "COLLATE"))
-                .unwrap_or(a.len());
-            let ty = &a[ty_start..ty_end];
-            self.type_checks(ty, &object, at);
-            if new {
-                return;
-            }
-            self.classify(Class::Breaking);
-            let effect = if self.foreign {
-                "can break running code that reads it"
-            } else {
-                "rewrites {table} under an ACCESS EXCLUSIVE lock and can break running code"
-            }
-            .replace("{table}", table);
-            self.add_at(
-                RuleId::ChangeColumnType,
-                format!(
-                    "Changing the type of {object} to {} {effect}.",
-                    type_text(ty)
-                ),
-                Some(object),
-                at,
-            );
+            self.alter_column_type(table, &object, new, &a[ty_start..], at);
             return;
         }
         if new {
@@ -244,6 +221,41 @@ impl Analysis<'_> {
                 at,
             );
         }
+    }
+
+    /// ALTER COLUMN … [SET DATA] TYPE: `rest` starts at the new type.
+    fn alter_column_type(
+        &mut self,
+        table: &str,
+        object: &str,
+        new: bool,
+        rest: &[Token],
+        at: usize,
+    ) {
+        let ty_end = (0..rest.len())
+            .find(|&m| is(rest, m, "USING") || is(rest, m, "COLLATE"))
+            .unwrap_or(rest.len());
+        let ty = &rest[..ty_end];
+        self.type_checks(ty, object, at);
+        if new {
+            return;
+        }
+        self.classify(Class::Breaking);
+        let effect = if self.foreign {
+            "can break running code that reads it"
+        } else {
+            "rewrites {table} under an ACCESS EXCLUSIVE lock and can break running code"
+        }
+        .replace("{table}", table);
+        self.add_at(
+            RuleId::ChangeColumnType,
+            format!(
+                "Changing the type of {object} to {} {effect}.",
+                type_text(ty)
+            ),
+            Some(object.to_string()),
+            at,
+        );
     }
 
     /// ALTER TABLE … RENAME TO, RENAME CONSTRAINT or RENAME COLUMN.
