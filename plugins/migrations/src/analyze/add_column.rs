@@ -4,6 +4,7 @@
 use gate_sqlkit::Token;
 
 use super::*;
+use crate::rules::RuleId;
 use crate::rules::{
     add_column_volatile_default, add_foreign_key, add_primary_key, add_required_column,
     add_serial_primary_key, add_unique_constraint, constraint_missing_not_valid,
@@ -25,6 +26,11 @@ impl AddedColumn<'_> {
     /// The column fills itself from a sequence (serial or identity).
     pub(crate) fn generates(&self) -> bool {
         self.serial || self.col.identity
+    }
+
+    /// Reports a hit of `rule` on the column, at its ADD action.
+    pub(crate) fn report(&self, a: &mut Analysis<'_>, rule: RuleId, message: String) {
+        a.add_at(rule, message, Some(self.object.clone()), self.at);
     }
 }
 

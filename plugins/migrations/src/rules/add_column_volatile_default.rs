@@ -26,12 +26,7 @@ pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
         return;
     };
     let (object, table) = (&c.object, c.table);
-    a.add_at(
-        RuleId::AddColumnVolatileDefault,
-        format!("Adding {object} with {why} rewrites {table} under an ACCESS EXCLUSIVE lock."),
-        Some(object.clone()),
-        c.at,
-    );
+    c.report(a, RuleId::AddColumnVolatileDefault, format!("Adding {object} with {why} rewrites {table} under an ACCESS EXCLUSIVE lock."));
 }
 
 /// What about the column rewrites the table on PostgreSQL `pg`, if anything.

@@ -23,12 +23,7 @@ pub(super) static RULE: Rule = rule(
 pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
     if c.col.references {
         let (object, table) = (&c.object, c.table);
-        a.add_at(
-            RuleId::AddForeignKey,
-            format!("Adding {object} with REFERENCES adds a validated foreign key, locking {table} and the referenced table."),
-            Some(object.clone()),
-            c.at,
-        );
+        c.report(a, RuleId::AddForeignKey, format!("Adding {object} with REFERENCES adds a validated foreign key, locking {table} and the referenced table."));
     }
 }
 

@@ -24,12 +24,7 @@ pub(super) static RULE: Rule = rule(
 pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
     if c.col.primary_key {
         let (object, table) = (&c.object, c.table);
-        a.add_at(
-            RuleId::AddPrimaryKey,
-            format!("Adding {object} as PRIMARY KEY builds the key index on {table} under an ACCESS EXCLUSIVE lock."),
-            Some(object.clone()),
-            c.at,
-        );
+        c.report(a, RuleId::AddPrimaryKey, format!("Adding {object} as PRIMARY KEY builds the key index on {table} under an ACCESS EXCLUSIVE lock."));
     }
 }
 

@@ -30,12 +30,7 @@ pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
         && !col.stored;
     if required {
         let object = &c.object;
-        a.add_at(
-            RuleId::AddRequiredColumn,
-            format!("Adding {object} as NOT NULL without a default fails on a non-empty table and breaks inserts from running code."),
-            Some(object.clone()),
-            c.at,
-        );
+        c.report(a, RuleId::AddRequiredColumn, format!("Adding {object} as NOT NULL without a default fails on a non-empty table and breaks inserts from running code."));
     }
 }
 

@@ -28,12 +28,7 @@ pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) -> bool {
     }
     let (object, table) = (&c.object, c.table);
     let kind = if c.serial { "serial" } else { "identity" };
-    a.add_at(
-        RuleId::AddSerialPrimaryKey,
-        format!("Adding {object} as a {kind} primary key rewrites {table} and builds its index under an ACCESS EXCLUSIVE lock."),
-        Some(object.clone()),
-        c.at,
-    );
+    c.report(a, RuleId::AddSerialPrimaryKey, format!("Adding {object} as a {kind} primary key rewrites {table} and builds its index under an ACCESS EXCLUSIVE lock."));
     true
 }
 

@@ -23,12 +23,7 @@ pub(super) static RULE: Rule = rule(
 pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
     if c.col.unique {
         let (object, table) = (&c.object, c.table);
-        a.add_at(
-            RuleId::AddUniqueConstraint,
-            format!("Adding {object} as UNIQUE builds its index on {table} under an ACCESS EXCLUSIVE lock."),
-            Some(object.clone()),
-            c.at,
-        );
+        c.report(a, RuleId::AddUniqueConstraint, format!("Adding {object} as UNIQUE builds its index on {table} under an ACCESS EXCLUSIVE lock."));
     }
 }
 

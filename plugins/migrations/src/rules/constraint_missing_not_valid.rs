@@ -23,12 +23,7 @@ pub(super) static RULE: Rule = rule(
 pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
     if c.col.check {
         let (object, table) = (&c.object, c.table);
-        a.add_at(
-            RuleId::ConstraintMissingNotValid,
-            format!("Adding {object} with a CHECK validates it immediately under an ACCESS EXCLUSIVE lock on {table}."),
-            Some(object.clone()),
-            c.at,
-        );
+        c.report(a, RuleId::ConstraintMissingNotValid, format!("Adding {object} with a CHECK validates it immediately under an ACCESS EXCLUSIVE lock on {table}."));
     }
 }
 
