@@ -136,9 +136,7 @@ pub const DESCRIPTION: &str = "Static analysis of PostgreSQL migrations: locking
 
 /// Every rule, including the pseudo-rules, for `describe()`.
 pub fn describe() -> Vec<RuleInfo> {
-    rules::RULES
-        .iter()
-        .chain(rules::PSEUDO_RULES)
+    rules::all()
         .map(|r| RuleInfo {
             id: r.id.to_string(),
             title: r.title.to_string(),

@@ -1,0 +1,293 @@
+//! The analysis: split, parse, classify, apply the rules, honour ignores.
+
+mod add_column;
+mod alter;
+mod alter_table;
+mod analysis;
+mod columns;
+mod config;
+mod create;
+mod drop;
+mod ignores;
+mod run;
+mod state;
+mod statement;
+mod tokens;
+
+use gate_sqlkit::{self as sk, Token};
+use sqlparser::dialect::PostgreSqlDialect;
+
+use crate::rules::{self, Rule, RuleId};
+use crate::{CHECK_ID, Class, Finding, Location, MigrationFile, Severity, Status};
+
+use crate::rules::{require_lock_timeout, require_statement_timeout};
+pub(crate) use add_column::AddedColumn;
+pub(crate) use analysis::Analysis;
+use analysis::*;
+use columns::*;
+pub(crate) use columns::{is_null_default, volatile_call};
+use config::*;
+use ignores::Ignore;
+use run::FileRun;
+use state::*;
+pub(crate) use tokens::*;
+
+const STATEMENT_CHARS: usize = 160;
+
+// ---------------------------------------------------------------------------
+// The run.
+
+struct Counts {
+    statements: usize,
+    parsed: usize,
+    by_class: [usize; 4],
+}
+
+impl Counts {
+    fn new() -> Self {
+        Counts {
+            statements: 0,
+            parsed: 0,
+            by_class: [0; 4],
+        }
+    }
+
+    fn add(&mut self, class: Class) {
+        self.statements += 1;
+        self.by_class[class_index(class)] += 1;
+    }
+
+    fn evidence(&self, out: &mut Vec<(String, String)>) {
+        out.push(("statements".into(), self.statements.to_string()));
+        for c in [Class::Expand, Class::Contract, Class::Breaking, Class::Data] {
+            out.push((c.name().into(), self.by_class[class_index(c)].to_string()));
+        }
+    }
+}
+
+fn class_index(c: Class) -> usize {
+    match c {
+        Class::Expand => 0,
+        Class::Contract => 1,
+        Class::Breaking => 2,
+        Class::Data => 3,
+    }
+}
+
+fn finding(rule: &Rule, subject: &str, status: Status, message: String) -> Finding {
+    Finding {
+        check: CHECK_ID.to_string(),
+        rule: Some(rule.id.to_string()),
+        subject: subject.to_string(),
+        status,
+        severity: Some(rule.severity),
+        message,
+        evidence: Vec::new(),
+        remediation: Some(rule.fix.to_string()),
+        location: None,
+    }
+}
+
+fn config_error(message: String) -> Finding {
+    Finding {
+        check: CHECK_ID.to_string(),
+        rule: None,
+        subject: "migrations".to_string(),
+        status: Status::Error,
+        severity: Some(Severity::High),
+        message,
+        evidence: Vec::new(),
+        remediation: Some(
+            "Fix the [migrations] table of the policy: pg_version (integer), exclude and include (lists of rule ids)."
+                .to_string(),
+        ),
+        location: None,
+    }
+}
+
+const GENERIC_CONTRACT_PLAN: &[&str] = &[
+    "deploy code that no longer depends on what this statement removes or tightens on {object}",
+    "wait until every instance of the previous release is gone",
+    "apply the statement in a later migration",
+];
+
+const GENERIC_BREAKING_PLAN: &[&str] = &[
+    "add the new form of {object} next to the old one",
+    "deploy code that works with both",
+    "migrate existing data in batches",
+    "switch code to the new form",
+    "remove the old form in a later release",
+];
+
+fn render_plan(steps: &[&str], object: Option<&str>) -> Vec<String> {
+    let object = object.unwrap_or("the object");
+    steps
+        .iter()
+        .map(|s| s.replace("{object}", object))
+        .collect()
+}
+
+/// Validates the migrations in order. A bad config gives one `error` finding.
+pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
+    let cfg = match parse_config(config) {
+        Ok(c) => c,
+        Err(e) => return vec![config_error(e)],
+    };
+    let mut out = Vec::new();
+    let mut run = RunState::default();
+    let mut total = Counts::new();
+    let dialect = PostgreSqlDialect {};
+
+    for file in files {
+        if cfg.scope == Scope::Migration {
+            // The migrations before this one are applied: what they created
+            // exists and holds data by now.
+            run.tables = Objects::default();
+            run.indexes = Objects::default();
+            run.types = Objects::default();
+        }
+        let script = sk::split(&file.contents);
+        let all_tokens: Vec<Vec<Token>> = script.statements.iter().map(|s| s.tokens()).collect();
+        let mut walk = FileRun::new(&cfg, file, &script, &all_tokens);
+        for (stmt, tokens) in script.statements.iter().zip(&all_tokens) {
+            walk.statement(&mut run, &dialect, stmt, tokens);
+        }
+        walk.finish();
+        out.append(&mut walk.out);
+        total.statements += walk.counts.statements;
+        total.parsed += walk.counts.parsed;
+        for k in 0..4 {
+            total.by_class[k] += walk.counts.by_class[k];
+        }
+    }
+    if let Some(f) = coverage(&cfg, &total, files.len()) {
+        out.push(f);
+    }
+    out
+}
+
+/// The run's parse-coverage note, unless excluded.
+fn coverage(cfg: &Config, total: &Counts, files: usize) -> Option<Finding> {
+    let coverage_rule = RuleId::ParseCoverage.rule();
+    if cfg.enabled(RuleId::ParseCoverage) {
+        let percent = (total.parsed * 100)
+            .checked_div(total.statements)
+            .unwrap_or(100);
+        let full = total.parsed == total.statements;
+        let mut f = finding(
+            coverage_rule,
+            "migrations",
+            if full { Status::Pass } else { Status::Warn },
+            format!(
+                "sqlparser parsed {} of {} statements ({percent}%) in {} files.",
+                total.parsed, total.statements, files
+            ),
+        );
+        f.remediation = None;
+        total.evidence(&mut f.evidence);
+        f.evidence
+            .insert(1, ("parsed".into(), total.parsed.to_string()));
+        f.evidence
+            .insert(2, ("coverage_percent".into(), percent.to_string()));
+        f.evidence.push(("files".into(), files.to_string()));
+        f.evidence.push(("pg_version".into(), cfg.pg.to_string()));
+        Some(f)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(sql: &str) -> MigrationFile {
+        MigrationFile {
+            path: "m/001.sql".into(),
+            contents: sql.into(),
+            first_line: 1,
+            in_transaction: true,
+        }
+    }
+
+    #[test]
+    fn config_errors_are_single_error_findings() {
+        for bad in [
+            "[1]",
+            "{\"pg_version\": \"abc\"}",
+            "{\"exclude\": [\"no-such-rule\"]}",
+            "{\"include\": \"x\"}",
+            "not json",
+        ] {
+            let f = validate(&[file("SELECT 1;")], bad);
+            assert_eq!(f.len(), 1, "{bad}");
+            assert_eq!(f[0].status, Status::Error, "{bad}");
+            assert!(!f[0].message.is_empty());
+        }
+    }
+
+    #[test]
+    fn config_defaults_and_unknown_keys() {
+        let cfg = parse_config("{\"other\": 1}").unwrap();
+        assert_eq!(cfg.pg, 15);
+        assert_eq!(parse_config("").unwrap().pg, 15);
+        assert_eq!(parse_config("{\"pg_version\": \"12.4\"}").unwrap().pg, 12);
+    }
+
+    #[test]
+    fn summaries() {
+        let f = validate(
+            &[
+                file("CREATE TABLE public.a (id bigint);\nUPDATE a SET id = 1;"),
+                file(""),
+            ],
+            "{}",
+        );
+        let summaries: Vec<_> = f
+            .iter()
+            .filter(|f| f.rule.as_deref() == Some("file-summary"))
+            .collect();
+        assert_eq!(summaries.len(), 2);
+        assert_eq!(summaries[0].evidence("statements"), Some("2"));
+        assert_eq!(summaries[0].evidence("expand"), Some("1"));
+        assert_eq!(summaries[0].evidence("data"), Some("1"));
+        assert_eq!(summaries[1].evidence("statements"), Some("0"));
+        let phases: serde_json::Value =
+            serde_json::from_str(summaries[0].evidence("phases").unwrap()).unwrap();
+        assert_eq!(
+            phases,
+            serde_json::json!([
+                {"line": 1, "classification": "expand"},
+                {"line": 2, "classification": "data"}
+            ])
+        );
+        assert_eq!(summaries[1].evidence("phases"), Some("[]"));
+        assert_eq!(summaries[0].location.as_ref().unwrap().line, None);
+        let cov = f.last().unwrap();
+        assert_eq!(cov.rule.as_deref(), Some("parse-coverage"));
+        assert_eq!(cov.subject, "migrations");
+        assert_eq!(cov.status, Status::Pass);
+        assert_eq!(cov.evidence("coverage_percent"), Some("100"));
+    }
+
+    #[test]
+    fn finding_shape() {
+        let mut m = file("-- x\nALTER TABLE users RENAME COLUMN email TO mail;");
+        m.first_line = 10;
+        let f = validate(&[m], "{}");
+        let r = f
+            .iter()
+            .find(|f| f.rule.as_deref() == Some("rename-column"))
+            .unwrap();
+        assert_eq!(r.check, "migrations");
+        assert_eq!(r.subject, "m/001.sql");
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(r.location.as_ref().unwrap().line, Some(11));
+        assert_eq!(r.evidence("classification"), Some("breaking"));
+        assert_eq!(r.evidence("object"), Some("users.email"));
+        assert_eq!(r.evidence("pg_version"), Some("15"));
+        let plan: Vec<String> = serde_json::from_str(r.evidence("plan").unwrap()).unwrap();
+        assert!(plan.len() >= 4 && plan[0].contains("users.email"));
+        assert!(r.remediation.is_some());
+    }
+}

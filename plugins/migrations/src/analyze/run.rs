@@ -1,0 +1,423 @@
+//! One file's walk: transaction control, the analysis of each statement,
+//! the findings of its hits with ignores applied, and the file's own
+//! findings (an uncommitted BEGIN, unused ignores, the summary).
+
+use gate_sqlkit::{self as sk, Token};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::*;
+
+pub(super) struct FileRun<'f> {
+    cfg: &'f Config,
+    file: &'f MigrationFile,
+    index: sk::LineIndex<'f>,
+    /// Added to the file's line numbers (`first_line` - 1).
+    offset: u32,
+    state: FileState,
+    pub(super) counts: Counts,
+    /// (absolute line, classification) of every statement, for `gate migrate plan`.
+    phases: Vec<serde_json::Value>,
+    file_ignores: Vec<Ignore>,
+    /// Every `gate:ignore` in the file; each applies to the statement right below it.
+    stmt_ignores: Vec<Ignore>,
+    pub(super) out: Vec<Finding>,
+}
+
+impl<'f> FileRun<'f> {
+    pub(super) fn new(
+        cfg: &'f Config,
+        file: &'f MigrationFile,
+        script: &sk::Script,
+        all_tokens: &[Vec<Token>],
+    ) -> Self {
+        let assumed = cfg.assume_in_transaction && !script.assumed_transaction_disabled();
+        let file_tx = (file.in_transaction || assumed) && !script.no_transaction();
+        FileRun {
+            cfg,
+            file,
+            index: sk::LineIndex::new(&file.contents),
+            offset: file.first_line.max(1) - 1,
+            state: FileState {
+                file_tx,
+                tool_open: file_tx,
+                several_units: several_units(all_tokens, file_tx),
+                ..FileState::default()
+            },
+            counts: Counts::new(),
+            phases: Vec::new(),
+            file_ignores: Ignore::file_wide(script),
+            stmt_ignores: Ignore::statement(script),
+            out: Vec::new(),
+        }
+    }
+
+    /// Analyses one statement and reports its hits.
+    pub(super) fn statement(
+        &mut self,
+        run: &mut RunState,
+        dialect: &PostgreSqlDialect,
+        stmt: &sk::Statement,
+        tokens: &[Token],
+    ) {
+        let (parsed, parse_error) = match Parser::parse_sql(dialect, &stmt.text) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let hits = self.transaction_control(run, stmt, tokens);
+        let mut analysis = Analysis {
+            cfg: self.cfg,
+            run,
+            file: &mut self.state,
+            t: tokens,
+            ast: parsed.as_deref(),
+            hits,
+            class: Class::Expand,
+            locks: false,
+            long_lock: false,
+            foreign: false,
+        };
+        analysis.statement();
+        require_lock_timeout::after_statement(&mut analysis);
+        require_statement_timeout::after_statement(&mut analysis);
+        let class = analysis.class;
+        let mut hits = std::mem::take(&mut analysis.hits);
+        if !self.state.in_tx() {
+            self.state.end_tx();
+        }
+        if let Some(e) = &parse_error {
+            hits.push(hit(
+                RuleId::ParseError,
+                format!("sqlparser could not parse this statement ({e}); only token-level rules checked it."),
+                None,
+            ));
+        } else {
+            self.counts.parsed += 1;
+        }
+        self.counts.add(class);
+        self.phases.push(serde_json::json!({
+            "line": stmt.line.saturating_add(self.offset),
+            "classification": class.name(),
+        }));
+        self.report(stmt, hits, class);
+    }
+
+    /// BEGIN, COMMIT and ROLLBACK: the transaction state, and
+    /// `transaction-nesting` hits for the ones that do nothing or end the
+    /// tool's transaction.
+    fn transaction_control(
+        &mut self,
+        run: &mut RunState,
+        stmt: &sk::Statement,
+        tokens: &[Token],
+    ) -> Vec<Hit> {
+        let first = tokens.first().map(|x| x.text.as_str()).unwrap_or("");
+        let mut hits = Vec::new();
+        // Transaction control.
+        let control = sk::transaction_control(tokens);
+        let starts_tx = control == Some(sk::TxControl::Begin);
+        let ends_tx = matches!(
+            control,
+            Some(sk::TxControl::Commit | sk::TxControl::Rollback)
+        );
+        let rolls_back = control == Some(sk::TxControl::Rollback);
+        if starts_tx {
+            if self.state.in_tx() {
+                let why = if self.state.explicit.is_some() {
+                    "another BEGIN is still open"
+                } else {
+                    "the migration tool already runs this file in a transaction"
+                };
+                hits.push(hit(
+                    RuleId::TransactionNesting,
+                    format!("BEGIN inside a transaction does nothing: {why}."),
+                    None,
+                ));
+            } else if self.state.file_tx {
+                // The file ended the tool's transaction itself earlier
+                // (`COMMIT; CREATE INDEX CONCURRENTLY …; BEGIN;`): this
+                // BEGIN opens the one the tool commits at the end.
+                self.state.tool_open = true;
+            } else {
+                let ignore_lines = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
+                self.state.explicit = Some((stmt.line, stmt.column, ignore_lines));
+            }
+        } else if ends_tx {
+            if self.state.explicit.is_some() || self.state.tool_open {
+                if self.state.explicit.is_none() {
+                    hits.push(hit(
+                        RuleId::TransactionNesting,
+                        format!("{first} ends the migration tool's own transaction early; later statements lose its atomicity."),
+                        None,
+                    ));
+                }
+                self.state.explicit = None;
+                self.state.tool_open = false;
+                if rolls_back {
+                    self.state.roll_back(run);
+                } else {
+                    self.state.end_tx();
+                }
+            } else {
+                hits.push(hit(
+                    RuleId::TransactionNesting,
+                    format!("{first} with no transaction in progress does nothing (PostgreSQL only warns): a BEGIN is missing or the {first} is doubled."),
+                    None,
+                ));
+            }
+        }
+        hits
+    }
+
+    /// The findings of a statement's hits, with ignores applied.
+    fn report(&mut self, stmt: &sk::Statement, hits: Vec<Hit>, class: Class) {
+        let lines: Vec<u32> = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
+        let collapsed = stmt.collapsed(STATEMENT_CHARS);
+        let statement_plan = hits.iter().find_map(|h| {
+            let rule = h.rule.rule();
+            (!rule.plan.is_empty()).then(|| render_plan(rule.plan, h.object.as_deref()))
+        });
+        for h in hits {
+            if !self.cfg.enabled(h.rule) {
+                continue;
+            }
+            let ignored = self.ignore_reason(&lines, h.rule);
+            let mut f = self.hit_finding(stmt, &h, class, ignored.is_some());
+            f.evidence.push(("statement".into(), collapsed.clone()));
+            if let Some(o) = &h.object {
+                f.evidence.push(("object".into(), o.clone()));
+            }
+            f.evidence
+                .push(("pg_version".into(), self.cfg.pg.to_string()));
+            if let Some(plan) = plan(
+                h.rule.rule(),
+                class,
+                statement_plan.as_ref(),
+                h.object.as_deref(),
+            ) {
+                f.evidence.push((
+                    "plan".into(),
+                    serde_json::to_string(&plan).unwrap_or_default(),
+                ));
+            }
+            if let Some(reason) = ignored {
+                f.evidence.push(("ignored".into(), reason));
+            }
+            self.out.push(f);
+        }
+    }
+
+    /// The reason of the first ignore (on the statement's lines, then
+    /// file-wide) that matches `rule`, marking it used.
+    fn ignore_reason(&mut self, lines: &[u32], rule: RuleId) -> Option<String> {
+        let own = self
+            .stmt_ignores
+            .iter_mut()
+            .filter(|ig| lines.contains(&ig.line));
+        let ig = own
+            .chain(self.file_ignores.iter_mut())
+            .find(|ig| ig.matches(rule))?;
+        ig.used = true;
+        Some(if ig.reason.is_empty() {
+            "no reason given".to_string()
+        } else {
+            ig.reason.clone()
+        })
+    }
+
+    /// A hit's finding with its status, location and classification.
+    fn hit_finding(&self, stmt: &sk::Statement, h: &Hit, class: Class, ignored: bool) -> Finding {
+        let rule = h.rule.rule();
+        let status = if ignored {
+            Status::Skip
+        } else if rule.blocking {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
+        let mut f = finding(rule, &self.file.path, status, h.message.clone());
+        let (line, column) = match h.at {
+            Some(at) => self.index.position(stmt.span.start + at),
+            None => (stmt.line, stmt.column),
+        };
+        f.location = Some(Location {
+            file: self.file.path.clone(),
+            line: Some(line.saturating_add(self.offset)),
+            column: Some(column),
+        });
+        f.evidence
+            .push(("classification".into(), class.name().into()));
+        f
+    }
+
+    /// The file's own findings, after its last statement.
+    pub(super) fn finish(&mut self) {
+        self.uncommitted();
+        self.unused_ignores();
+        self.summary();
+    }
+
+    /// An explicit BEGIN left open.
+    fn uncommitted(&mut self) {
+        if let Some((line, column, ignore_lines)) = self.state.explicit.take() {
+            let id = RuleId::UncommittedTransaction;
+            let rule = id.rule();
+            if self.cfg.enabled(id) {
+                let ignored = self
+                    .stmt_ignores
+                    .iter_mut()
+                    .filter(|ig| ignore_lines.contains(&ig.line))
+                    .chain(self.file_ignores.iter_mut())
+                    .find(|ig| ig.matches(id));
+                let status = match &ignored {
+                    Some(_) => Status::Skip,
+                    None => Status::Fail,
+                };
+                let reason = ignored.map(|ig| {
+                    ig.used = true;
+                    ig.reason.clone()
+                });
+                let mut f = finding(
+                    rule,
+                    &self.file.path,
+                    status,
+                    "BEGIN is never committed in this file; its changes are rolled back or left holding locks.".into(),
+                );
+                f.location = Some(Location {
+                    file: self.file.path.clone(),
+                    line: Some(line.saturating_add(self.offset)),
+                    column: Some(column),
+                });
+                f.evidence.push(("classification".into(), "expand".into()));
+                f.evidence.push(("statement".into(), "BEGIN".into()));
+                f.evidence
+                    .push(("pg_version".into(), self.cfg.pg.to_string()));
+                if let Some(r) = reason {
+                    f.evidence.push(("ignored".into(), r));
+                }
+                self.out.push(f);
+            }
+        }
+    }
+
+    /// Ignores that silenced nothing.
+    fn unused_ignores(&mut self) {
+        let unused_rule = RuleId::UnusedIgnore.rule();
+        if self.cfg.enabled(RuleId::UnusedIgnore) {
+            for ig in self.stmt_ignores.iter().chain(self.file_ignores.iter()) {
+                if ig.used {
+                    continue;
+                }
+                // squawk's comments carry their own directive as the reason.
+                let directive = if let Some(squawk) = ig.reason.strip_prefix("-- squawk-") {
+                    if ig.file_wide {
+                        "squawk-ignore-file"
+                    } else {
+                        let _ = squawk;
+                        "squawk-ignore"
+                    }
+                } else if ig.file_wide {
+                    "gate:ignore-file"
+                } else {
+                    "gate:ignore"
+                };
+                let unknown: Vec<&String> = ig
+                    .rules
+                    .iter()
+                    .filter(|r| *r != "all" && *r != "*" && rules::named(r).is_empty())
+                    .collect();
+                let disabled = ig.rules.iter().all(|r| {
+                    let named = rules::named(r);
+                    !named.is_empty() && named.iter().all(|&rule| !self.cfg.enabled(rule))
+                });
+                if !ig.rules.is_empty() && unknown.is_empty() && disabled {
+                    continue;
+                }
+                let message = if ig.rules.is_empty() {
+                    format!("`-- {directive}` names no rule, so it ignores nothing.")
+                } else if !unknown.is_empty() {
+                    format!(
+                        "`-- {directive} {}` names unknown rule {}, so it ignores nothing.",
+                        ig.rules.join(","),
+                        unknown
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                } else {
+                    format!(
+                        "`-- {directive} {}` matched no finding.",
+                        ig.rules.join(",")
+                    )
+                };
+                let mut f = finding(unused_rule, &self.file.path, Status::Warn, message);
+                f.location = Some(Location {
+                    file: self.file.path.clone(),
+                    line: Some(ig.line.saturating_add(self.offset)),
+                    column: Some(1),
+                });
+                f.evidence.push(("rules".into(), ig.rules.join(",")));
+                self.out.push(f);
+            }
+        }
+    }
+
+    /// The per-file summary.
+    fn summary(&mut self) {
+        let summary_rule = RuleId::FileSummary.rule();
+        if self.cfg.enabled(RuleId::FileSummary) {
+            let c = &self.counts.by_class;
+            let mut f = finding(
+                summary_rule,
+                &self.file.path,
+                Status::Pass,
+                format!(
+                    "{}: {} statements ({} expand, {} contract, {} breaking, {} data).",
+                    self.file.path, self.counts.statements, c[0], c[1], c[2], c[3]
+                ),
+            );
+            f.remediation = None;
+            f.location = Some(Location {
+                file: self.file.path.clone(),
+                line: None,
+                column: None,
+            });
+            self.counts.evidence(&mut f.evidence);
+            f.evidence
+                .push(("parsed".into(), self.counts.parsed.to_string()));
+            f.evidence
+                .push(("in_transaction".into(), self.state.file_tx.to_string()));
+            f.evidence.push((
+                "phases".into(),
+                serde_json::Value::Array(std::mem::take(&mut self.phases)).to_string(),
+            ));
+            self.out.push(f);
+        }
+    }
+}
+
+/// The plan evidence of a hit: the rule's own plan; for a breaking or
+/// contract statement, another rule's plan for the same statement or the
+/// generic one.
+fn plan(
+    rule: &Rule,
+    class: Class,
+    statement_plan: Option<&Vec<String>>,
+    object: Option<&str>,
+) -> Option<Vec<String>> {
+    if !rule.plan.is_empty() {
+        Some(render_plan(rule.plan, object))
+    } else if matches!(class, Class::Breaking | Class::Contract) {
+        Some(statement_plan.cloned().unwrap_or_else(|| {
+            let generic = if class == Class::Breaking {
+                GENERIC_BREAKING_PLAN
+            } else {
+                GENERIC_CONTRACT_PLAN
+            };
+            render_plan(generic, object)
+        }))
+    } else {
+        None
+    }
+}

@@ -1,0 +1,34 @@
+//! `drop-extension`: Extension dropped.
+
+use super::{DROP_PLAN, Rule, rule};
+use crate::{Class, Severity};
+
+pub(super) static RULE: Rule = rule(
+    "drop-extension",
+    "Extension dropped",
+    Severity::High,
+    true,
+    "Dropping an extension drops its types, functions and operators (and with CASCADE, the columns and indexes that use them).",
+    "Remove every use of the extension first, then drop it deliberately in a later release.",
+)
+.plan(DROP_PLAN)
+.squawk(&["ban-drop-extension"])
+.class(Class::Contract);
+
+#[cfg(test)]
+pub(super) const CASES: &str = r##"
+[[case]]
+name = "drop extension"
+sql = "DROP EXTENSION hstore;"
+expect = [{ rule = "drop-extension", line = 1, status = "fail" }]
+
+[[case]]
+name = "drop extension if exists cascade"
+sql = "-- cleanup\nDROP EXTENSION IF EXISTS hstore CASCADE;"
+expect = [{ rule = "drop-extension", line = 2 }]
+
+[[case]]
+name = "create extension"
+sql = "CREATE EXTENSION IF NOT EXISTS hstore;"
+expect = []
+"##;

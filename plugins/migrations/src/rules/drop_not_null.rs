@@ -1,0 +1,31 @@
+//! `drop-not-null`: NOT NULL dropped.
+
+use super::{Rule, rule};
+use crate::Severity;
+
+pub(super) static RULE: Rule = rule(
+    "drop-not-null",
+    "NOT NULL dropped",
+    Severity::Medium,
+    false,
+    "Dropping NOT NULL lets the new release write NULLs that running code (and a rollback) does not expect.",
+    "Make sure every reader handles NULL before the column is relaxed.",
+)
+.plan(&[
+    "deploy code that tolerates NULL in {object}",
+    "DROP NOT NULL in a later migration",
+])
+.squawk(&["ban-drop-not-null"]);
+
+#[cfg(test)]
+pub(super) const CASES: &str = r##"
+[[case]]
+name = "drop not null"
+sql = "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;"
+expect = [{ rule = "drop-not-null", line = 1, status = "warn" }]
+
+[[case]]
+name = "new table"
+sql = "CREATE TABLE t (a text NOT NULL);\nALTER TABLE t ALTER COLUMN a DROP NOT NULL;"
+expect = []
+"##;

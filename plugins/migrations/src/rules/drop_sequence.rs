@@ -1,0 +1,34 @@
+//! `drop-sequence`: Sequence dropped.
+
+use super::{DROP_PLAN, Rule, rule};
+use crate::{Class, Severity};
+
+pub(super) static RULE: Rule = rule(
+    "drop-sequence",
+    "Sequence dropped",
+    Severity::Medium,
+    true,
+    "Dropping a sequence breaks defaults and code that call nextval() on it.",
+    "Remove the defaults and code that use the sequence first, then drop it in a later release.",
+)
+.plan(DROP_PLAN)
+.squawk(&["ban-drop-sequence"])
+.class(Class::Contract);
+
+#[cfg(test)]
+pub(super) const CASES: &str = r##"
+[[case]]
+name = "drop sequence"
+sql = "DROP SEQUENCE order_seq;"
+expect = [{ rule = "drop-sequence", line = 1, status = "fail" }]
+
+[[case]]
+name = "drop sequence if exists cascade"
+sql = "-- cleanup\nDROP SEQUENCE IF EXISTS order_seq CASCADE;"
+expect = [{ rule = "drop-sequence", line = 2 }]
+
+[[case]]
+name = "create sequence"
+sql = "CREATE SEQUENCE IF NOT EXISTS order_seq;"
+expect = []
+"##;

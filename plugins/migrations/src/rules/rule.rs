@@ -1,0 +1,111 @@
+//! What a rule is: its id, title, severity, explanation, safe alternative,
+//! plan, squawk names, the classification its hit gives a statement, and
+//! the per-statement check a self-contained rule runs.
+
+use crate::analyze::Analysis;
+use crate::{Class, Severity};
+
+/// One rule, as its module under `src/rules/` declares it.
+pub struct Rule {
+    /// Stable kebab-case id, the module's name with `-` for `_`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// What goes wrong: the lock taken or the client that breaks.
+    pub problem: &'static str,
+    /// The safe alternative, in one or two sentences (the finding's remediation).
+    pub fix: &'static str,
+    /// PostgreSQL-version notes, empty when the version does not matter.
+    pub versions: &'static str,
+    pub severity: Severity,
+    /// A hit fails the check (`fail`); otherwise it only warns.
+    pub blocking: bool,
+    /// Runs only when the policy lists it in `include`.
+    pub opt_in: bool,
+    /// A note or summary about the run, not a check of a statement.
+    pub pseudo: bool,
+    /// The classification a hit gives its statement (at least), if any.
+    pub class: Option<Class>,
+    /// The expand/contract steps for breaking and contract changes;
+    /// `{object}` is replaced by the object the finding names.
+    pub plan: &'static [&'static str],
+    /// The squawk rules this one covers.
+    pub squawk: &'static [&'static str],
+    /// A check run on every statement, after the statement's grammar walk,
+    /// for a rule that needs none of the walk's shared parsing. Rules that
+    /// share it (ALTER TABLE actions, column definitions, …) are called
+    /// from the walk instead and leave this `None`.
+    pub(crate) check: Option<fn(&mut Analysis<'_>)>,
+}
+
+impl Rule {
+    /// The `describe()` description: the problem, then the safe alternative.
+    pub fn description(&self) -> String {
+        let mut d = String::new();
+        if self.opt_in {
+            d.push_str("Opt-in. ");
+        }
+        d.push_str(self.problem);
+        d.push(' ');
+        d.push_str(self.fix);
+        if !self.versions.is_empty() {
+            d.push(' ');
+            d.push_str(self.versions);
+        }
+        d
+    }
+
+    pub(super) const fn versions(mut self, v: &'static str) -> Self {
+        self.versions = v;
+        self
+    }
+    pub(super) const fn plan(mut self, p: &'static [&'static str]) -> Self {
+        self.plan = p;
+        self
+    }
+    pub(super) const fn squawk(mut self, s: &'static [&'static str]) -> Self {
+        self.squawk = s;
+        self
+    }
+    pub(super) const fn opt_in(mut self) -> Self {
+        self.opt_in = true;
+        self
+    }
+    pub(super) const fn pseudo(mut self) -> Self {
+        self.pseudo = true;
+        self
+    }
+    pub(super) const fn class(mut self, c: Class) -> Self {
+        self.class = Some(c);
+        self
+    }
+    pub(super) const fn check(mut self, f: fn(&mut Analysis<'_>)) -> Self {
+        self.check = Some(f);
+        self
+    }
+}
+
+/// A rule with the required fields; the builder methods add the rest.
+pub(super) const fn rule(
+    id: &'static str,
+    title: &'static str,
+    severity: Severity,
+    blocking: bool,
+    problem: &'static str,
+    fix: &'static str,
+) -> Rule {
+    Rule {
+        id,
+        title,
+        problem,
+        fix,
+        versions: "",
+        severity,
+        blocking,
+        opt_in: false,
+        pseudo: false,
+        class: None,
+        plan: &[],
+        squawk: &[],
+        check: None,
+    }
+}

@@ -1,0 +1,151 @@
+//! `cargo xtask new-rule <id>`: scaffolds a migration rule.
+//!
+//! Writes `plugins/migrations/src/rules/<id>.rs` from a template (a
+//! per-statement check that matches nothing yet, a message, severity,
+//! classification, and a positive case that fails until the check is
+//! written), adds the rule's line to the `registry!` list in
+//! `plugins/migrations/src/rules/mod.rs`, and regenerates
+//! docs/migrations/rules.md so the rule has its section.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail, ensure};
+
+/// The line the registry's new rules go above (after the last check rule,
+/// before the pseudo-rules).
+const REGISTRY_MARK: &str = "    // New rules go above this line";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The rule's kebab-case id, e.g. `ban-alter-system`.
+    id: String,
+    /// Do not regenerate docs/migrations/rules.md (it runs the crate's
+    /// docs test, which compiles the crate's tests).
+    #[arg(long)]
+    no_docs: bool,
+}
+
+pub fn run(root: &Path, args: &Args) -> Result<()> {
+    let id = args.id.as_str();
+    ensure!(
+        !id.is_empty()
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !id.ends_with('-')
+            && !id.contains("--"),
+        "rule id `{id}` must be kebab-case (lower-case words joined by `-`)"
+    );
+    let module = id.replace('-', "_");
+    let variant: String = id.split('-').map(capitalize).collect();
+    let rules_dir = root.join("plugins/migrations/src/rules");
+    let file = rules_dir.join(format!("{module}.rs"));
+    if file.exists() {
+        bail!("{} already exists", file.display());
+    }
+    let registry = rules_dir.join("mod.rs");
+    let text =
+        fs::read_to_string(&registry).with_context(|| format!("reading {}", registry.display()))?;
+    let Some(at) = text.find(REGISTRY_MARK) else {
+        bail!("{} has no `{REGISTRY_MARK}` line", registry.display());
+    };
+    fs::write(&file, template(id, &variant))
+        .with_context(|| format!("writing {}", file.display()))?;
+    let line = format!("    {module}: {variant},\n");
+    fs::write(&registry, format!("{}{line}{}", &text[..at], &text[at..]))?;
+    println!("wrote {}", file.display());
+    println!("registered {variant} in {}", registry.display());
+    if !args.no_docs {
+        write_docs(root)?;
+    }
+    println!(
+        "next: write the check and the cases in {} (its positive case fails until then), \
+         then run GATE_WRITE_DOCS=1 cargo test --manifest-path plugins/Cargo.toml \
+         -p gate-plugin-migrations --lib rules::cases::docs_are_generated",
+        file.display()
+    );
+    Ok(())
+}
+
+fn capitalize(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Regenerates docs/migrations/rules.md with the crate's own generator.
+fn write_docs(root: &Path) -> Result<()> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root)
+        .env("GATE_WRITE_DOCS", "1")
+        .args(["test", "--manifest-path", "plugins/Cargo.toml"])
+        .args(["-p", "gate-plugin-migrations", "--lib"])
+        .arg("rules::cases::docs_are_generated")
+        .status()
+        .context("running cargo to regenerate docs/migrations/rules.md")?;
+    ensure!(
+        status.success(),
+        "regenerating docs/migrations/rules.md failed"
+    );
+    println!("regenerated docs/migrations/rules.md");
+    Ok(())
+}
+
+/// The new rule's module.
+fn template(id: &str, variant: &str) -> String {
+    TEMPLATE.replace("{id}", id).replace("{Variant}", variant)
+}
+
+const TEMPLATE: &str = r####"//! `{id}`: TODO title.
+
+use super::{Rule, RuleId, rule};
+use crate::Severity;
+use crate::analyze::Analysis;
+
+pub(super) static RULE: Rule = rule(
+    "{id}",
+    "TODO: a short title",
+    // TODO: Info, Low, Medium, High or Critical.
+    Severity::Medium,
+    // TODO: true if a hit fails the check, false if it only warns.
+    false,
+    "TODO: what goes wrong when this statement runs: the lock it takes or the running code it breaks.",
+    "TODO: the safe alternative, in one or two sentences.",
+)
+// TODO: the classification a hit gives its statement, if it is more than
+// expand: `.class(Class::Contract)`, `Breaking` or `Data` (import
+// crate::Class). Breaking and contract rules also need `.plan(&[…])`.
+.check(check);
+
+/// Runs on every statement; `a.t` holds its tokens and `a.add` reports a hit.
+/// TODO: detect the statement this rule is about. It matches nothing yet.
+pub(super) fn check(a: &mut Analysis<'_>) {
+    // A statement always has tokens: this matches nothing yet.
+    if a.t.is_empty() {
+        a.add(
+            RuleId::{Variant},
+            "TODO: the finding's message, naming the object.".into(),
+            None,
+        );
+    }
+}
+
+#[cfg(test)]
+pub(super) const CASES: &str = r##"
+# TODO: this case fails until `check` catches the statement. Replace the SQL
+# with a statement the rule must catch, and the line it is on.
+[[case]]
+name = "TODO positive case"
+sql = "-- TODO: SQL this rule catches\nSELECT 1;"
+expect = [{ rule = "{id}", line = 2 }]
+
+[[case]]
+name = "TODO negative case"
+sql = "SELECT 1;"
+expect = []
+"##;
+"####;
