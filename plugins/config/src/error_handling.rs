@@ -8,10 +8,10 @@ use gate_plugin_sdk::{
 use serde::Deserialize;
 
 use crate::assertions::{self, Spec, truthy};
-use crate::document::{self, Entry, Format};
 use crate::http_probe::{self, Fetch, Request};
 use crate::source::{self, SourceFile};
 use crate::traces;
+use gate_configfile::{self as document, Entry, Format};
 
 pub const ID: &str = "config.error-handling";
 const DEFAULT_TIMEOUT_MS: u32 = 5_000;

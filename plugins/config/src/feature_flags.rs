@@ -17,7 +17,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::date::parse_timestamp;
-use crate::source::{self, SourceFile, line_col};
+use crate::source::{self, SourceFile};
+use gate_configfile::line_col;
 
 pub const ID: &str = "config.feature-flags";
 

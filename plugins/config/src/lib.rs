@@ -9,7 +9,6 @@ use gate_plugin_sdk::Check;
 pub mod assertions;
 pub mod cache;
 pub mod date;
-pub mod document;
 pub mod env_vars;
 pub mod error_handling;
 pub mod feature_flags;

@@ -10,8 +10,8 @@ use gate_plugin_sdk::{
 };
 use serde::Deserialize;
 
-use crate::document::{self, Entry, Format};
 use crate::source::{self, SourceFile};
+use gate_configfile::{self as document, Entry, Format};
 
 pub const ID: &str = "config.logging-levels";
 

@@ -7,10 +7,10 @@ use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Severity, Status, para
 use serde::Deserialize;
 
 use crate::assertions::{self, Spec};
-use crate::document::{self, Entry, Format};
 use crate::http_probe::{self, Fetch, Request};
 use crate::nginx;
 use crate::source::{self, SourceFile};
+use gate_configfile::{self as document, Entry, Format};
 
 pub const ID: &str = "config.rate-limits";
 const MAX_BURST: u32 = 1_000;

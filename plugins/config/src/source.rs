@@ -46,29 +46,9 @@ pub fn unreadable(ctx: &Context, path: &str, message: &str) -> Finding {
         .build()
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line as u32, column as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_col_counts_from_one() {
-        let text = "ab\ncdé\nf";
-        assert_eq!(line_col(text, 0), (1, 1));
-        assert_eq!(line_col(text, 3), (2, 1));
-        assert_eq!(line_col(text, 7), (2, 4));
-        assert_eq!(line_col(text, 8), (3, 1));
-        assert_eq!(line_col(text, 999), (3, 2));
-    }
 
     #[test]
     fn unreadable_does_not_repeat_the_path() {

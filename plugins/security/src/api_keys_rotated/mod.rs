@@ -14,8 +14,9 @@ use gate_plugin_sdk::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::compliance::load::{self, Format};
+use crate::compliance::documents;
 use crate::grants::{Grants, HostGrants, unreadable};
+use gate_configfile::Format;
 
 pub const ID: &str = "security.api-keys-rotated";
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -109,7 +110,7 @@ pub fn evaluate(ctx: &Context, p: &Params, now: i64, grants: &dyn Grants) -> Vec
     if p.warn_days < 0 {
         problems.push("`warn_days` must not be negative".to_string());
     }
-    let format = Format::from_path(&p.inventory);
+    let format = Format::detect_structured(&p.inventory);
     if format.is_none() {
         problems.push(format!(
             "cannot tell the format of `{}`: use a .toml, .json, .yaml or .yml file",
@@ -138,7 +139,7 @@ pub fn evaluate(ctx: &Context, p: &Params, now: i64, grants: &dyn Grants) -> Vec
                 .build(),
         ]
     };
-    let docs = match load::parse(format, &text) {
+    let docs = match documents(format, &text) {
         Ok(d) => d,
         Err(e) => return invalid(format!("`{path}` is not valid {}: {e}", format.name())),
     };
