@@ -56,13 +56,13 @@ pub fn documents(format: Format, text: &str) -> Result<Vec<Value>, ParseError> {
 }
 
 fn yaml_documents(text: &str) -> Result<Vec<Value>, ParseError> {
-    let error = |e: serde_yaml::Error| ParseError {
+    let error = |e: yaml_serde::Error| ParseError {
         position: e.location().map(|l| (l.line() as u32, l.column() as u32)),
         message: e.to_string(),
     };
     let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let mut value = serde_yaml::Value::deserialize(doc).map_err(error)?;
+    for doc in yaml_serde::Deserializer::from_str(text) {
+        let mut value = yaml_serde::Value::deserialize(doc).map_err(error)?;
         value.apply_merge().map_err(error)?;
         docs.push(from_yaml(value));
     }
@@ -86,8 +86,8 @@ fn from_toml(v: toml::Value) -> Value {
 }
 
 /// YAML allows non-string keys (`200: ok`, `true: yes`); they become their text.
-fn from_yaml(v: serde_yaml::Value) -> Value {
-    use serde_yaml::Value as Y;
+fn from_yaml(v: yaml_serde::Value) -> Value {
+    use yaml_serde::Value as Y;
     match v {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(b),
@@ -114,14 +114,14 @@ fn from_yaml(v: serde_yaml::Value) -> Value {
     }
 }
 
-fn yaml_key(k: serde_yaml::Value) -> String {
-    use serde_yaml::Value as Y;
+fn yaml_key(k: yaml_serde::Value) -> String {
+    use yaml_serde::Value as Y;
     match k {
         Y::String(s) => s,
         Y::Null => "null".to_string(),
         Y::Bool(b) => b.to_string(),
         Y::Number(n) => n.to_string(),
-        other => serde_yaml::to_string(&other)
+        other => yaml_serde::to_string(&other)
             .unwrap_or_default()
             .trim_end()
             .to_string(),
