@@ -283,16 +283,7 @@ pub fn evaluate(
         let entries = match document::entries(format, &file.text) {
             Ok(e) => e,
             Err(e) => {
-                out.push(
-                    ctx.finding(path, Status::Error)
-                        .message(format!(
-                            "{path} is not valid {}: {}",
-                            format.name(),
-                            e.message
-                        ))
-                        .location(path, e.position.map(|p| p.0), e.position.map(|p| p.1))
-                        .build(),
-                );
+                out.push(source::unparsable(ctx, path, format, &e));
                 continue;
             }
         };

@@ -1,5 +1,6 @@
 //! Reading the files a check inspects, through the plugin's `fs` grant.
 
+use gate_configfile::{Format, ParseError};
 use gate_plugin_sdk::{Context, Finding, Status, paths};
 
 /// Files larger than this are refused rather than read into a 64 MiB sandbox.
@@ -43,6 +44,20 @@ pub fn unreadable(ctx: &Context, path: &str, message: &str) -> Finding {
         .remediation(
             "check that the file exists and that the `config` plugin's `fs` grant covers it",
         )
+        .build()
+}
+
+/// The `error` finding for a file that does not parse as `format`, at the
+/// parser's position when it has one.
+pub fn unparsable(ctx: &Context, path: &str, format: Format, e: &ParseError) -> Finding {
+    let (line, column) = e.position.unzip();
+    ctx.finding(path, Status::Error)
+        .message(format!(
+            "{path} is not valid {}: {}",
+            format.name(),
+            e.message
+        ))
+        .location(path, line, column)
         .build()
 }
 
