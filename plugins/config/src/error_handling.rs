@@ -346,27 +346,12 @@ fn debug_findings(
 }
 
 fn validate_probe(probe: &Probe) -> Vec<String> {
-    let mut problems = Vec::new();
-    if !(probe.url.starts_with("http://") || probe.url.starts_with("https://")) {
-        problems.push(format!(
-            "`probe.url` `{}` must be an http:// or https:// URL",
-            probe.url
-        ));
-    }
-    if let Some(s) = probe.expect_status
-        && !(100..=599).contains(&s)
-    {
-        problems.push(format!("`probe.expect_status` {s} is not an HTTP status"));
-    }
-    if probe.method.is_empty() || !probe.method.bytes().all(|b| b.is_ascii_uppercase()) {
-        problems.push(format!(
-            "`probe.method` `{}` must be an upper-case HTTP method",
-            probe.method
-        ));
-    }
-    if probe.timeout_ms == 0 {
-        problems.push("`probe.timeout_ms` must be positive".to_string());
-    }
+    let mut problems: Vec<String> = http_probe::url_problem(&probe.url).into_iter().collect();
+    problems.extend(http_probe::request_problems(
+        probe.expect_status,
+        &probe.method,
+        probe.timeout_ms,
+    ));
     problems
 }
 

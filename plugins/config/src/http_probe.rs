@@ -41,3 +41,29 @@ pub fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
+
+/// The `probe.url` problem: it must be an http:// or https:// URL.
+pub fn url_problem(url: &str) -> Option<String> {
+    (!(url.starts_with("http://") || url.starts_with("https://")))
+        .then(|| format!("`probe.url` `{url}` must be an http:// or https:// URL"))
+}
+
+/// Problems with the rest of a `probe` table's request, in this order:
+/// `expect_status`, `method`, `timeout_ms`.
+pub fn request_problems(expect_status: Option<u16>, method: &str, timeout_ms: u32) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(s) = expect_status
+        && !(100..=599).contains(&s)
+    {
+        problems.push(format!("`probe.expect_status` {s} is not an HTTP status"));
+    }
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        problems.push(format!(
+            "`probe.method` `{method}` must be an upper-case HTTP method"
+        ));
+    }
+    if timeout_ms == 0 {
+        problems.push("`probe.timeout_ms` must be positive".to_string());
+    }
+    problems
+}

@@ -148,31 +148,15 @@ pub fn evaluate(
 
 /// What is wrong with the `probe` table.
 fn probe_problems(probe: &Probe) -> Vec<String> {
-    let mut problems = Vec::new();
-    if !(probe.url.starts_with("http://") || probe.url.starts_with("https://")) {
-        problems.push(format!(
-            "`probe.url` `{}` must be an http:// or https:// URL",
-            probe.url
-        ));
-    }
+    let mut problems: Vec<String> = http_probe::url_problem(&probe.url).into_iter().collect();
     if probe.burst < 2 || probe.burst > MAX_BURST {
         problems.push(format!("`probe.burst` must be between 2 and {MAX_BURST}"));
     }
-    if !(100..=599).contains(&probe.expect_status) {
-        problems.push(format!(
-            "`probe.expect_status` {} is not an HTTP status",
-            probe.expect_status
-        ));
-    }
-    if probe.method.is_empty() || !probe.method.bytes().all(|b| b.is_ascii_uppercase()) {
-        problems.push(format!(
-            "`probe.method` `{}` must be an upper-case HTTP method",
-            probe.method
-        ));
-    }
-    if probe.timeout_ms == 0 {
-        problems.push("`probe.timeout_ms` must be positive".to_string());
-    }
+    problems.extend(http_probe::request_problems(
+        Some(probe.expect_status),
+        &probe.method,
+        probe.timeout_ms,
+    ));
     problems
 }
 
