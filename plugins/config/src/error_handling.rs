@@ -8,7 +8,7 @@ use gate_plugin_sdk::{
 use serde::Deserialize;
 
 use crate::assertions::{self, Spec, truthy};
-use crate::http_probe::{self, Fetch, Request};
+use crate::http_probe::{self, Fetch};
 use crate::source::{self, SourceFile};
 use crate::traces;
 use gate_configfile::{self as document, Entry, Format};
@@ -357,19 +357,14 @@ fn validate_probe(probe: &Probe) -> Vec<String> {
 
 fn run_probe(ctx: &Context, probe: &Probe, fetch: Fetch) -> Vec<Finding> {
     let url = probe.url.as_str();
-    let request = Request {
-        method: probe.method.clone(),
-        url: url.to_string(),
-        headers: probe
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        body: probe.body.as_ref().map(|b| b.as_bytes().to_vec()),
-        timeout_ms: probe.timeout_ms,
-        max_bytes: PROBE_MAX_BYTES,
-        ca_file: None,
-    };
+    let request = http_probe::probe_request(
+        &probe.method,
+        url,
+        &probe.headers,
+        probe.body.as_deref(),
+        probe.timeout_ms,
+        PROBE_MAX_BYTES,
+    );
     let response = match fetch(&request) {
         Ok(r) => r,
         Err(e) => {

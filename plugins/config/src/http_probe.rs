@@ -24,6 +24,26 @@ pub fn get(url: &str, timeout_ms: u32, max_bytes: u32, headers: Vec<(String, Str
     }
 }
 
+/// A `probe` table's request: its method and headers, and an optional body.
+pub fn probe_request(
+    method: &str,
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    body: Option<&str>,
+    timeout_ms: u32,
+    max_bytes: u32,
+) -> Request {
+    Request {
+        method: method.to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        body: body.map(|b| b.as_bytes().to_vec()),
+        ..get(url, timeout_ms, max_bytes, Vec::new())
+    }
+}
+
 /// The remediation for a failed fetch: a missing grant, or an unreachable URL.
 pub fn hint(error: &str) -> &'static str {
     if is_grant_denial(error) {

@@ -7,7 +7,7 @@ use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Severity, Status, para
 use serde::Deserialize;
 
 use crate::assertions::{self, Spec};
-use crate::http_probe::{self, Fetch, Request};
+use crate::http_probe::{self, Fetch};
 use crate::nginx;
 use crate::source::{self, SourceFile};
 use gate_configfile::{self as document, Entry, Format};
@@ -297,19 +297,14 @@ fn presence(ctx: &Context, path: &str, is_nginx: bool, entries: &[Entry]) -> Vec
 
 fn run_probe(ctx: &Context, probe: &Probe, fetch: Fetch) -> Finding {
     let url = probe.url.as_str();
-    let request = Request {
-        method: probe.method.clone(),
-        url: url.to_string(),
-        headers: probe
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        body: None,
-        timeout_ms: probe.timeout_ms,
-        max_bytes: PROBE_MAX_BYTES,
-        ca_file: None,
-    };
+    let request = http_probe::probe_request(
+        &probe.method,
+        url,
+        &probe.headers,
+        None,
+        probe.timeout_ms,
+        PROBE_MAX_BYTES,
+    );
     let mut statuses: BTreeMap<u16, u32> = BTreeMap::new();
     let mut errors = 0u32;
     let mut last_error = None;
