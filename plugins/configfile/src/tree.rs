@@ -114,6 +114,8 @@ fn from_yaml(v: yaml_serde::Value) -> Value {
     }
 }
 
+/// A mapping key as text. A sequence or mapping used as a key (`? [a, b]`)
+/// reads as its JSON text, so the YAML emitter stays out of the components.
 fn yaml_key(k: yaml_serde::Value) -> String {
     use yaml_serde::Value as Y;
     match k {
@@ -121,10 +123,7 @@ fn yaml_key(k: yaml_serde::Value) -> String {
         Y::Null => "null".to_string(),
         Y::Bool(b) => b.to_string(),
         Y::Number(n) => n.to_string(),
-        other => yaml_serde::to_string(&other)
-            .unwrap_or_default()
-            .trim_end()
-            .to_string(),
+        other => from_yaml(other).to_string(),
     }
 }
 
@@ -159,6 +158,8 @@ mod tests {
                 json!({ "kind": "Service" })
             ]
         );
+        let odd = documents(Format::Yaml, "? [a, b]\n: v\n").unwrap();
+        assert_eq!(odd, [json!({ "[\"a\",\"b\"]": "v" })]);
     }
 
     #[test]
