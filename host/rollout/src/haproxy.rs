@@ -57,7 +57,7 @@ impl HaproxyDriver {
     }
 }
 
-/// Rows of a `# name name …` headed, space- or comma-separated table.
+/// Rows of a `# name name …` headed, space-separated table.
 fn table(text: &str, sep: char) -> Vec<BTreeMap<&str, &str>> {
     let mut header: Vec<&str> = Vec::new();
     let mut rows = Vec::new();
@@ -111,40 +111,24 @@ pub fn parse_servers_state(text: &str, backend: &str) -> Result<Vec<ServerState>
     Ok(out)
 }
 
+/// The counters of `backend`'s servers in `show stat` (parsed by `gate-haproxy-stat`,
+/// shared with the infra plugin, so quoted commas in `check_desc` are handled).
 pub fn parse_stat(text: &str, backend: &str) -> BTreeMap<String, ServerCounters> {
-    let mut out = BTreeMap::new();
-    for row in table(text, ',') {
-        if row.get("pxname") != Some(&backend) {
-            continue;
-        }
-        let name = row.get("svname").copied().unwrap_or("");
-        if name == "BACKEND" || name == "FRONTEND" {
-            continue;
-        }
-        let num = |k: &str| row.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        let responses = [
-            "hrsp_1xx",
-            "hrsp_2xx",
-            "hrsp_3xx",
-            "hrsp_4xx",
-            "hrsp_5xx",
-            "hrsp_other",
-        ]
-        .iter()
-        .map(|k| num(k))
-        .sum();
-        out.insert(
-            name.to_string(),
-            ServerCounters {
-                responses,
-                http_5xx: num("hrsp_5xx"),
-                errors: num("econ") + num("eresp"),
-                current_sessions: num("scur"),
-                avg_response_ms: num("rtime") as f64,
-            },
-        );
-    }
-    out
+    let rows = gate_haproxy_stat::parse(text, &[]).unwrap_or_default();
+    rows.into_iter()
+        .filter(|row| row.proxy == backend && row.is_server())
+        .map(|row| {
+            let c = row.counters;
+            let counters = ServerCounters {
+                responses: c.responses(),
+                http_5xx: c.http_5xx(),
+                errors: c.connection_errors + c.response_errors,
+                current_sessions: c.sessions,
+                avg_response_ms: c.response_ms as f64,
+            };
+            (row.name, counters)
+        })
+        .collect()
 }
 
 impl TrafficDriver for HaproxyDriver {

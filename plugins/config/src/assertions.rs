@@ -2,19 +2,20 @@
 //! `config.rate-limits`: a dotted key exists, is absent, equals a value,
 //! matches a regex, or lies within numeric bounds.
 //!
-//! Files are read through [`document`], so the same assertion works on JSON,
-//! YAML, TOML, `.env`, `.properties` and INI files (and on the nginx entries
-//! `config.rate-limits` derives). Keys are dotted paths; `*` matches one segment.
+//! Files are read as `gate_configfile` entries, so the same assertion works on
+//! JSON, YAML, TOML, `.env`, `.properties` and INI files (and on the nginx
+//! entries `config.rate-limits` derives). Keys are dotted paths; `*` matches one
+//! segment. What these assertions share with `security.compliance` (presence,
+//! patterns, the finding's shape) lives in `gate_configfile::assertion`.
 
 use std::collections::HashSet;
 
+use gate_configfile::assertion::{self, Pattern, Presence, Verdict};
+use gate_configfile::{Entry, Format};
 use gate_plugin_sdk::redact::shown;
-use gate_plugin_sdk::{Context, Finding, Status};
-use regex::Regex;
+use gate_plugin_sdk::{Context, Finding};
 use serde::Deserialize;
 use serde_json::Value;
-
-use crate::document::{self, Entry, Format};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,13 +42,15 @@ pub struct Assertion {
     pub raw: String,
     segments: Vec<String>,
     equals: Option<Value>,
-    matches: Option<(String, Regex)>,
+    matches: Option<Pattern>,
     min: Option<f64>,
     max: Option<f64>,
-    /// `Some(true)`: must exist; `Some(false)`: must be absent; `None`: values are constrained.
-    presence: Option<bool>,
+    presence: Presence,
     message: Option<String>,
 }
+
+/// The constraint keys, for messages about specs.
+const CONSTRAINTS: [&str; 4] = ["equals", "matches", "min", "max"];
 
 /// Validates every spec, collecting all problems.
 pub fn compile(specs: &[Spec]) -> Result<Vec<Assertion>, Vec<String>> {
@@ -60,15 +63,13 @@ pub fn compile(specs: &[Spec]) -> Result<Vec<Assertion>, Vec<String>> {
             problems.push(format!("{at}: the path is empty or has an empty segment"));
             continue;
         }
-        let matches = match &s.matches {
+        let matches = match s.matches.as_deref().map(Pattern::new) {
             None => None,
-            Some(r) => match Regex::new(&format!(r"\A(?:{r})\z")) {
-                Ok(re) => Some((r.clone(), re)),
-                Err(e) => {
-                    problems.push(format!("{at}: `matches`: {e}"));
-                    continue;
-                }
-            },
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => {
+                problems.push(format!("{at}: `matches`: {e}"));
+                continue;
+            }
         };
         if let (Some(min), Some(max)) = (s.min, s.max)
             && min > max
@@ -78,24 +79,10 @@ pub fn compile(specs: &[Spec]) -> Result<Vec<Assertion>, Vec<String>> {
         }
         let constrains =
             s.equals.is_some() || matches.is_some() || s.min.is_some() || s.max.is_some();
-        let presence = match (s.exists, s.absent) {
-            (Some(a), Some(b)) if a == b => {
-                problems.push(format!("{at}: `exists` and `absent` contradict each other"));
-                continue;
-            }
-            (Some(false), _) | (_, Some(true)) if constrains => {
-                problems.push(format!(
-                    "{at}: an absent key cannot also have equals/matches/min/max"
-                ));
-                continue;
-            }
-            (Some(false), _) | (_, Some(true)) => Some(false),
-            _ if constrains => None,
-            (Some(true), _) | (_, Some(false)) => Some(true),
-            (None, None) => {
-                problems.push(format!(
-                    "{at}: needs one of equals, matches, min, max, exists, absent"
-                ));
+        let presence = match assertion::presence(s.exists, s.absent, constrains) {
+            Ok(p) => p,
+            Err(problem) => {
+                problems.push(format!("{at}: {}", problem.describe(&CONSTRAINTS)));
                 continue;
             }
         };
@@ -139,15 +126,15 @@ impl Assertion {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         match self.presence {
-            Some(true) => parts.push("exists".to_string()),
-            Some(false) => parts.push("is absent".to_string()),
-            None => {}
+            Presence::Exists => parts.push("exists".to_string()),
+            Presence::Absent => parts.push("is absent".to_string()),
+            Presence::Constrained => {}
         }
         if let Some(v) = &self.equals {
             parts.push(format!("equals {v}"));
         }
-        if let Some((r, _)) = &self.matches {
-            parts.push(format!("matches /{r}/"));
+        if let Some(p) = &self.matches {
+            parts.push(format!("matches /{}/", p.raw));
         }
         match (self.min, self.max) {
             (Some(a), Some(b)) => parts.push(format!("is between {a} and {b}")),
@@ -158,6 +145,12 @@ impl Assertion {
         parts.join(" and ")
     }
 
+    /// The first selected entry that violates the assertion, and why.
+    fn first_violation<'e>(&self, hits: &[&'e Entry]) -> Option<(&'e Entry, String)> {
+        hits.iter()
+            .find_map(|e| self.violation(&e.key(), &e.value).map(|why| (*e, why)))
+    }
+
     /// Why `value` violates the assertion, or `None` when it satisfies it.
     fn violation(&self, key: &str, value: &str) -> Option<String> {
         if let Some(want) = &self.equals
@@ -165,10 +158,14 @@ impl Assertion {
         {
             return Some(format!("is `{}`, not {want}", shown(key, value)));
         }
-        if let Some((r, re)) = &self.matches
-            && !re.is_match(value)
+        if let Some(p) = &self.matches
+            && !p.is_match(value)
         {
-            return Some(format!("`{}` does not match /{r}/", shown(key, value)));
+            return Some(format!(
+                "`{}` does not match /{}/",
+                shown(key, value),
+                p.raw
+            ));
         }
         if self.min.is_some() || self.max.is_some() {
             let Some(n) = leading_number(value) else {
@@ -229,56 +226,44 @@ pub fn check_file(
     assertions: &[Assertion],
 ) -> Vec<Finding> {
     let mut used = HashSet::new();
+    let mut locate = |e: &Entry| gate_configfile::locate(format, text, e, &mut used);
     assertions
         .iter()
         .map(|a| {
             let hits: Vec<&Entry> = entries.iter().filter(|e| a.selects(e)).collect();
-            let subject = format!("{file}:{}", a.raw);
             let expected = a.describe();
-            let base = |status| {
-                ctx.finding(&subject, status)
-                    .evidence("path", &a.raw)
-                    .evidence("expected", &expected)
-                    .evidence("matched", hits.len())
+            let verdict = Verdict {
+                file,
+                path: &a.raw,
+                expected: &expected,
+                matched: hits.len(),
             };
-            let failure =
-                |b: gate_plugin_sdk::FindingBuilder, detail: String, line: Option<(u32, u32)>| {
-                    let what = a
-                        .message
-                        .clone()
-                        .unwrap_or_else(|| format!("`{}` must satisfy: {expected}", a.raw));
-                    b.message(format!("{what}: {detail} in {file}"))
-                        .remediation(format!("edit {file} so that `{}` {expected}", a.raw))
-                        .location(file, line.map(|l| l.0), line.map(|l| l.1))
-                        .build()
-                };
-            match a.presence {
-                Some(true) if hits.is_empty() => {
-                    failure(base(Status::Fail), "not found".into(), None)
+            let what = a
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("`{}` must satisfy: {expected}", a.raw));
+            let fail = |detail: &str| verdict.fail(ctx, &what, detail);
+            match (a.presence, hits.first()) {
+                (Presence::Exists | Presence::Constrained, None) => {
+                    fail("not found").location(file, None, None).build()
                 }
-                Some(false) if !hits.is_empty() => {
-                    let at = document::locate(format, text, hits[0], &mut used);
-                    let value = shown(&hits[0].key(), &hits[0].value);
-                    failure(base(Status::Fail), format!("is set to `{value}`"), at)
+                (Presence::Absent, Some(hit)) => {
+                    let at = locate(hit);
+                    let value = shown(&hit.key(), &hit.value);
+                    located(fail(&format!("is set to `{value}`")), file, at)
                 }
-                None if hits.is_empty() => failure(base(Status::Fail), "not found".into(), None),
-                None => {
-                    let bad = hits
-                        .iter()
-                        .find_map(|e| a.violation(&e.key(), &e.value).map(|why| (e, why)));
-                    match bad {
-                        Some((e, why)) => {
-                            let at = document::locate(format, text, e, &mut used);
-                            failure(base(Status::Fail).evidence("key", e.key()), why, at)
-                        }
-                        None => base(Status::Pass)
-                            .message(format!("`{}` {expected} in {file}", a.raw))
-                            .location(file, None, None)
-                            .build(),
+                (Presence::Constrained, Some(_)) => match a.first_violation(&hits) {
+                    Some((e, why)) => {
+                        let at = locate(e);
+                        located(fail(&why).evidence("key", e.key()), file, at)
                     }
-                }
-                _ => base(Status::Pass)
-                    .message(format!("`{}` {expected} in {file}", a.raw))
+                    None => verdict
+                        .pass(ctx, &expected)
+                        .location(file, None, None)
+                        .build(),
+                },
+                _ => verdict
+                    .pass(ctx, &expected)
                     .location(file, None, None)
                     .build(),
             }
@@ -286,8 +271,13 @@ pub fn check_file(
         .collect()
 }
 
+fn located(b: gate_plugin_sdk::FindingBuilder, file: &str, at: Option<(u32, u32)>) -> Finding {
+    b.location(file, at.map(|l| l.0), at.map(|l| l.1)).build()
+}
+
 #[cfg(test)]
 mod tests {
+    use gate_plugin_sdk::Status;
     use serde_json::json;
 
     use super::*;
@@ -302,7 +292,7 @@ mod tests {
     fn run(format: Format, text: &str, specs: serde_json::Value) -> Vec<Finding> {
         let specs: Vec<Spec> = serde_json::from_value(specs).unwrap();
         let assertions = compile(&specs).unwrap();
-        let entries = document::entries(format, text).unwrap();
+        let entries = gate_configfile::entries(format, text).unwrap();
         check_file(&ctx(), "app.yaml", format, text, &entries, &assertions)
     }
 

@@ -8,10 +8,10 @@ use gate_plugin_sdk::{
 use serde::Deserialize;
 
 use crate::assertions::{self, Spec, truthy};
-use crate::document::{self, Entry, Format};
-use crate::http_probe::{self, Fetch, Request};
+use crate::http_probe::{self, Fetch};
 use crate::source::{self, SourceFile};
 use crate::traces;
+use gate_configfile::{self as document, Entry, Format};
 
 pub const ID: &str = "config.error-handling";
 const DEFAULT_TIMEOUT_MS: u32 = 5_000;
@@ -283,16 +283,7 @@ pub fn evaluate(
         let entries = match document::entries(format, &file.text) {
             Ok(e) => e,
             Err(e) => {
-                out.push(
-                    ctx.finding(path, Status::Error)
-                        .message(format!(
-                            "{path} is not valid {}: {}",
-                            format.name(),
-                            e.message
-                        ))
-                        .location(path, e.position.map(|p| p.0), e.position.map(|p| p.1))
-                        .build(),
-                );
+                out.push(source::unparsable(ctx, path, format, &e));
                 continue;
             }
         };
@@ -355,45 +346,25 @@ fn debug_findings(
 }
 
 fn validate_probe(probe: &Probe) -> Vec<String> {
-    let mut problems = Vec::new();
-    if !(probe.url.starts_with("http://") || probe.url.starts_with("https://")) {
-        problems.push(format!(
-            "`probe.url` `{}` must be an http:// or https:// URL",
-            probe.url
-        ));
-    }
-    if let Some(s) = probe.expect_status
-        && !(100..=599).contains(&s)
-    {
-        problems.push(format!("`probe.expect_status` {s} is not an HTTP status"));
-    }
-    if probe.method.is_empty() || !probe.method.bytes().all(|b| b.is_ascii_uppercase()) {
-        problems.push(format!(
-            "`probe.method` `{}` must be an upper-case HTTP method",
-            probe.method
-        ));
-    }
-    if probe.timeout_ms == 0 {
-        problems.push("`probe.timeout_ms` must be positive".to_string());
-    }
+    let mut problems: Vec<String> = http_probe::url_problem(&probe.url).into_iter().collect();
+    problems.extend(http_probe::request_problems(
+        probe.expect_status,
+        &probe.method,
+        probe.timeout_ms,
+    ));
     problems
 }
 
 fn run_probe(ctx: &Context, probe: &Probe, fetch: Fetch) -> Vec<Finding> {
     let url = probe.url.as_str();
-    let request = Request {
-        method: probe.method.clone(),
-        url: url.to_string(),
-        headers: probe
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        body: probe.body.as_ref().map(|b| b.as_bytes().to_vec()),
-        timeout_ms: probe.timeout_ms,
-        max_bytes: PROBE_MAX_BYTES,
-        ca_file: None,
-    };
+    let request = http_probe::probe_request(
+        &probe.method,
+        url,
+        &probe.headers,
+        probe.body.as_deref(),
+        probe.timeout_ms,
+        PROBE_MAX_BYTES,
+    );
     let response = match fetch(&request) {
         Ok(r) => r,
         Err(e) => {

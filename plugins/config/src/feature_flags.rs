@@ -17,7 +17,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::date::parse_timestamp;
-use crate::source::{self, SourceFile, line_col};
+use crate::source::{self, SourceFile};
+use gate_configfile::line_col;
 
 pub const ID: &str = "config.feature-flags";
 
@@ -292,6 +293,29 @@ fn check_flag(
         ));
     }
 
+    check_state(flag, &mut issues, &mut evidence);
+    let variants = check_variants(flag, &mut issues, &mut evidence);
+    check_default_variant(flag, variants, &mut issues, &mut evidence);
+    if let Some(targeting) = flag.get("targeting") {
+        check_targeting(targeting, evaluators, &mut issues);
+    }
+
+    match flag.get("metadata") {
+        None => {}
+        Some(Value::Object(metadata)) => {
+            check_age(params, now, metadata, &mut issues, &mut evidence)
+        }
+        Some(_) => issues.push(Issue::fail(
+            Rule::Metadata,
+            "`metadata` is not an object".to_string(),
+            "make `metadata` an object of string, number or boolean values",
+        )),
+    }
+    (issues, evidence)
+}
+
+/// `state`: `ENABLED` or `DISABLED`.
+fn check_state(flag: &Map<String, Value>, issues: &mut Vec<Issue>, evidence: &mut Evidence) {
     match flag.get("state") {
         Some(Value::String(s)) if s == "ENABLED" || s == "DISABLED" => {
             evidence.push(("state", s.clone()))
@@ -310,7 +334,14 @@ fn check_flag(
             "set `state` to \"ENABLED\" or \"DISABLED\"",
         )),
     }
+}
 
+/// `variants`: a non-empty object whose values share one type. Returns it.
+fn check_variants<'f>(
+    flag: &'f Map<String, Value>,
+    issues: &mut Vec<Issue>,
+    evidence: &mut Evidence,
+) -> Option<&'f Map<String, Value>> {
     let variants = flag.get("variants").and_then(Value::as_object);
     match (flag.get("variants"), variants) {
         (_, Some(v)) if !v.is_empty() => {
@@ -338,7 +369,16 @@ fn check_flag(
             "add `variants`, e.g. {\"on\": true, \"off\": false}",
         )),
     }
+    variants
+}
 
+/// `defaultVariant`: one of the variants, or null for the code default.
+fn check_default_variant(
+    flag: &Map<String, Value>,
+    variants: Option<&Map<String, Value>>,
+    issues: &mut Vec<Issue>,
+    evidence: &mut Evidence,
+) {
     match flag.get("defaultVariant") {
         Some(Value::String(name)) => {
             evidence.push(("default_variant", text(name)));
@@ -372,33 +412,19 @@ fn check_flag(
             "set `defaultVariant` to a variant name, or to null to make the code default explicit",
         )),
     }
+}
 
-    if let Some(targeting) = flag.get("targeting") {
-        let mut refs = Vec::new();
-        collect_refs(targeting, &mut refs);
-        for name in refs.into_iter().filter(|r| !evaluators.contains_key(*r)) {
-            issues.push(Issue::fail(
-                Rule::EvaluatorRef,
-                format!(
-                    "targeting refers to evaluator `{name}`, which `$evaluators` does not define"
-                ),
-                "define the evaluator under `$evaluators`, or fix the `$ref`",
-            ));
-        }
+/// Every `$ref` in `targeting` names an evaluator `$evaluators` defines.
+fn check_targeting(targeting: &Value, evaluators: &Map<String, Value>, issues: &mut Vec<Issue>) {
+    let mut refs = Vec::new();
+    collect_refs(targeting, &mut refs);
+    for name in refs.into_iter().filter(|r| !evaluators.contains_key(*r)) {
+        issues.push(Issue::fail(
+            Rule::EvaluatorRef,
+            format!("targeting refers to evaluator `{name}`, which `$evaluators` does not define"),
+            "define the evaluator under `$evaluators`, or fix the `$ref`",
+        ));
     }
-
-    match flag.get("metadata") {
-        None => {}
-        Some(Value::Object(metadata)) => {
-            check_age(params, now, metadata, &mut issues, &mut evidence)
-        }
-        Some(_) => issues.push(Issue::fail(
-            Rule::Metadata,
-            "`metadata` is not an object".to_string(),
-            "make `metadata` an object of string, number or boolean values",
-        )),
-    }
-    (issues, evidence)
 }
 
 /// flagd's variant value types; integers and floats are both numbers.

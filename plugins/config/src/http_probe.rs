@@ -24,6 +24,26 @@ pub fn get(url: &str, timeout_ms: u32, max_bytes: u32, headers: Vec<(String, Str
     }
 }
 
+/// A `probe` table's request: its method and headers, and an optional body.
+pub fn probe_request(
+    method: &str,
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    body: Option<&str>,
+    timeout_ms: u32,
+    max_bytes: u32,
+) -> Request {
+    Request {
+        method: method.to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        body: body.map(|b| b.as_bytes().to_vec()),
+        ..get(url, timeout_ms, max_bytes, Vec::new())
+    }
+}
+
 /// The remediation for a failed fetch: a missing grant, or an unreachable URL.
 pub fn hint(error: &str) -> &'static str {
     if is_grant_denial(error) {
@@ -40,4 +60,30 @@ pub fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
+}
+
+/// The `probe.url` problem: it must be an http:// or https:// URL.
+pub fn url_problem(url: &str) -> Option<String> {
+    (!(url.starts_with("http://") || url.starts_with("https://")))
+        .then(|| format!("`probe.url` `{url}` must be an http:// or https:// URL"))
+}
+
+/// Problems with the rest of a `probe` table's request, in this order:
+/// `expect_status`, `method`, `timeout_ms`.
+pub fn request_problems(expect_status: Option<u16>, method: &str, timeout_ms: u32) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(s) = expect_status
+        && !(100..=599).contains(&s)
+    {
+        problems.push(format!("`probe.expect_status` {s} is not an HTTP status"));
+    }
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        problems.push(format!(
+            "`probe.method` `{method}` must be an upper-case HTTP method"
+        ));
+    }
+    if timeout_ms == 0 {
+        problems.push("`probe.timeout_ms` must be positive".to_string());
+    }
+    problems
 }

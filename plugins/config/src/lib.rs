@@ -9,7 +9,6 @@ use gate_plugin_sdk::Check;
 pub mod assertions;
 pub mod cache;
 pub mod date;
-pub mod document;
 pub mod env_vars;
 pub mod error_handling;
 pub mod feature_flags;
@@ -51,42 +50,21 @@ mod tests {
     use super::*;
     use gate_plugin_sdk::Plugin;
 
+    /// Ids in the `config.` namespace, unique and well-formed; titles, capabilities
+    /// and parameters declared (the SDK's catalogue invariants).
     #[test]
     fn check_ids_are_unique_and_namespaced() {
         let info = gate_plugin_sdk::describe::<ConfigPlugin>();
-        let mut ids: Vec<_> = info.checks.iter().map(|c| c.id.clone()).collect();
-        for id in &ids {
-            assert!(
-                id.starts_with("config."),
-                "{id} is not in the config namespace"
-            );
-        }
-        ids.sort();
-        ids.dedup();
-        assert_eq!(
-            ids.len(),
-            ConfigPlugin::checks().len(),
-            "duplicate check id"
-        );
+        gate_plugin_sdk::testing::assert_catalogue_invariants(&info);
+        assert_eq!(info.checks.len(), ConfigPlugin::checks().len());
     }
 
     /// Every check has a docs page that mentions each of its parameters.
     #[test]
     fn every_check_is_documented() {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/checks");
-        for check in gate_plugin_sdk::describe::<ConfigPlugin>().checks {
-            let page = docs.join(format!("{}.md", check.id));
-            let text = std::fs::read_to_string(&page)
-                .unwrap_or_else(|e| panic!("{}: {e}", page.display()));
-            for param in &check.params {
-                assert!(
-                    text.contains(&format!("`{}`", param.name)),
-                    "{} does not document parameter `{}`",
-                    page.display(),
-                    param.name
-                );
-            }
-        }
+        let info = gate_plugin_sdk::describe::<ConfigPlugin>();
+        gate_plugin_sdk::testing::assert_checks_documented(&info, &docs);
     }
 
     #[test]

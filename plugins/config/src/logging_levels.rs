@@ -10,8 +10,8 @@ use gate_plugin_sdk::{
 };
 use serde::Deserialize;
 
-use crate::document::{self, Entry, Format};
 use crate::source::{self, SourceFile};
+use gate_configfile::{self as document, Entry, Format};
 
 pub const ID: &str = "config.logging-levels";
 
@@ -258,19 +258,7 @@ fn check_file(ctx: &Context, config: &Config, file: &SourceFile) -> Vec<Finding>
     };
     let entries = match document::entries(format, &file.text) {
         Ok(e) => e,
-        Err(err) => {
-            let (line, column) = err.position.unzip();
-            return vec![
-                ctx.finding(path, Status::Error)
-                    .message(format!(
-                        "{path} is not valid {}: {}",
-                        format.name(),
-                        err.message
-                    ))
-                    .location(path, line, column)
-                    .build(),
-            ];
-        }
+        Err(err) => return vec![source::unparsable(ctx, path, format, &err)],
     };
 
     let settings = match select(ctx, config, path, &entries) {
@@ -306,35 +294,8 @@ fn check_file(ctx: &Context, config: &Config, file: &SourceFile) -> Vec<Finding>
         if bad.is_empty() {
             continue;
         }
-        let key = entry.key();
-        let (line, column) = document::locate(format, &file.text, entry, &mut used_lines).unzip();
-        let what = if bad.len() == 1 && bad[0].text.eq_ignore_ascii_case(entry.value.trim()) {
-            format!("is set to `{}`", bad[0].text)
-        } else {
-            let list = bad
-                .iter()
-                .map(|d| format!("`{}`", d.text))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("enables {} via {list}", levels_of(&bad))
-        };
-        findings.push(
-            ctx.finding(format!("{path}#{key}"), Status::Fail)
-                .message(format!("`{key}` {what} (forbidden: {forbidden_list})"))
-                .evidence("key", &key)
-                .evidence("levels", levels_of(&bad))
-                .evidence(
-                    "directives",
-                    bad.iter()
-                        .map(|d| d.text.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                )
-                .evidence("forbidden", &forbidden_list)
-                .location(path, line, column)
-                .remediation("set this logger to info or higher for the target environment")
-                .build(),
-        );
+        let at = document::locate(format, &file.text, entry, &mut used_lines);
+        findings.push(forbidden(ctx, path, entry, &bad, &forbidden_list, at));
     }
     if findings.is_empty() {
         let all: Vec<&Directive> = settings.iter().flat_map(|(_, d)| d).collect();
@@ -358,6 +319,44 @@ fn check_file(ctx: &Context, config: &Config, file: &SourceFile) -> Vec<Finding>
         );
     }
     findings
+}
+
+/// The failure for a setting that turns on forbidden levels.
+fn forbidden(
+    ctx: &Context,
+    path: &str,
+    entry: &Entry,
+    bad: &[&Directive],
+    forbidden_list: &str,
+    at: Option<(u32, u32)>,
+) -> Finding {
+    let key = entry.key();
+    let (line, column) = at.unzip();
+    let what = if bad.len() == 1 && bad[0].text.eq_ignore_ascii_case(entry.value.trim()) {
+        format!("is set to `{}`", bad[0].text)
+    } else {
+        let list = bad
+            .iter()
+            .map(|d| format!("`{}`", d.text))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("enables {} via {list}", levels_of(bad))
+    };
+    ctx.finding(format!("{path}#{key}"), Status::Fail)
+        .message(format!("`{key}` {what} (forbidden: {forbidden_list})"))
+        .evidence("key", &key)
+        .evidence("levels", levels_of(bad))
+        .evidence(
+            "directives",
+            bad.iter()
+                .map(|d| d.text.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .evidence("forbidden", forbidden_list)
+        .location(path, line, column)
+        .remediation("set this logger to info or higher for the target environment")
+        .build()
 }
 
 /// A level setting and the levels its value turns on.

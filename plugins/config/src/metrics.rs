@@ -70,6 +70,57 @@ impl Check for Metrics {
 }
 
 pub fn evaluate(ctx: &Context, p: &Params, fetch: Fetch) -> Vec<Finding> {
+    let selectors = match validate(p) {
+        Ok(s) => s,
+        Err(problems) => return params::invalid(ctx, problems.join("; ")),
+    };
+    let url = p.url.as_str();
+    let response = match fetch_metrics(ctx, p, fetch) {
+        Ok(r) => r,
+        Err(f) => return f,
+    };
+    let Ok(text) = std::str::from_utf8(&response.body) else {
+        return vec![
+            ctx.finding(url, Status::Fail)
+                .rule("parse")
+                .message(format!("{url} did not return UTF-8 text"))
+                .remediation("serve the Prometheus text format (text/plain; version=0.0.4)")
+                .build(),
+        ];
+    };
+    let exp = match prometheus::parse(text) {
+        Ok(e) => e,
+        Err(e) => return vec![not_prometheus(ctx, url, text, &response, &e)],
+    };
+    let families = exp
+        .samples
+        .iter()
+        .map(|s| exp.family_of(&s.name))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let mut out = vec![
+        ctx.finding(url, Status::Pass)
+            .message(format!(
+                "{url} serves valid Prometheus text: {families} families, {} samples",
+                exp.samples.len()
+            ))
+            .evidence("samples", exp.samples.len())
+            .evidence("status", response.status)
+            .build(),
+    ];
+    let extra: Vec<(String, String)> = p
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (raw, sel) in &selectors {
+        out.push(selector_finding(ctx, url, &exp, raw, sel, &extra));
+    }
+    out
+}
+
+/// The `required` selectors, or every problem with the parameters.
+fn validate(p: &Params) -> Result<Vec<(&str, Selector)>, Vec<String>> {
     let mut problems = Vec::new();
     if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
         problems.push(format!(
@@ -92,9 +143,20 @@ pub fn evaluate(ctx: &Context, p: &Params, fetch: Fetch) -> Vec<Finding> {
     if p.timeout_ms == 0 || p.max_bytes == 0 {
         problems.push("`timeout_ms` and `max_bytes` must be positive".to_string());
     }
-    if !problems.is_empty() {
-        return params::invalid(ctx, problems.join("; "));
+    if problems.is_empty() {
+        Ok(selectors)
+    } else {
+        Err(problems)
     }
+}
+
+/// A successful, complete answer from the metrics URL, or the finding saying
+/// why there is none.
+fn fetch_metrics(
+    ctx: &Context,
+    p: &Params,
+    fetch: Fetch,
+) -> Result<http_probe::Response, Vec<Finding>> {
     let url = p.url.as_str();
     let request = http_probe::get(
         url,
@@ -112,19 +174,24 @@ pub fn evaluate(ctx: &Context, p: &Params, fetch: Fetch) -> Vec<Finding> {
     };
     let response = match fetch(&request) {
         Ok(r) => r,
-        Err(e) => return error(format!("cannot fetch {url}: {e}"), http_probe::hint(&e)),
+        Err(e) => {
+            return Err(error(
+                format!("cannot fetch {url}: {e}"),
+                http_probe::hint(&e),
+            ));
+        }
     };
     if matches!(response.status, 401 | 403 | 407) {
-        return error(
+        return Err(error(
             format!(
                 "{url} answered {}: gate is not allowed to read the metrics",
                 response.status
             ),
             "expose /metrics to the network gate runs from without authentication, or point `url` at an unauthenticated listener",
-        );
+        ));
     }
     if !(200..300).contains(&response.status) {
-        return vec![
+        return Err(vec![
             ctx.finding(url, Status::Fail)
                 .rule("status")
                 .message(format!(
@@ -134,111 +201,88 @@ pub fn evaluate(ctx: &Context, p: &Params, fetch: Fetch) -> Vec<Finding> {
                 .evidence("status", response.status)
                 .remediation("make the application serve its metrics at this URL")
                 .build(),
-        ];
+        ]);
     }
     if response.truncated {
-        return error(
+        return Err(error(
             format!(
                 "{url} returned more than {} bytes; it was not parsed",
                 p.max_bytes
             ),
             "raise `max_bytes`",
-        );
+        ));
     }
-    let Ok(text) = std::str::from_utf8(&response.body) else {
-        return vec![
-            ctx.finding(url, Status::Fail)
-                .rule("parse")
-                .message(format!("{url} did not return UTF-8 text"))
-                .remediation("serve the Prometheus text format (text/plain; version=0.0.4)")
-                .build(),
-        ];
-    };
-    let exp = match prometheus::parse(text) {
-        Ok(e) => e,
-        Err(e) => {
-            let shown = text
-                .split('\n')
-                .nth(e.line.saturating_sub(1) as usize)
-                .map(|l| l.chars().take(200).collect::<String>())
-                .unwrap_or_default();
-            return vec![
-                ctx.finding(url, Status::Fail)
-                    .rule("parse")
-                    .message(format!(
-                        "{url} is not valid Prometheus text: line {}: {}",
-                        e.line, e.message
-                    ))
-                    .evidence("line", e.line)
-                    .evidence("text", shown)
-                    .evidence(
-                        "content_type",
-                        http_probe::header(&response, "content-type").unwrap_or("(none)"),
-                    )
-                    .remediation(
-                        "fix the exporter; `promtool check metrics` reports the same problems",
-                    )
-                    .location(url, Some(e.line), None)
-                    .build(),
-            ];
-        }
-    };
-    let mut out = vec![
-        ctx.finding(url, Status::Pass)
+    Ok(response)
+}
+
+/// The `parse` failure: the line the parser stopped at, as evidence.
+fn not_prometheus(
+    ctx: &Context,
+    url: &str,
+    text: &str,
+    response: &http_probe::Response,
+    e: &prometheus::ParseError,
+) -> Finding {
+    let shown = text
+        .split('\n')
+        .nth(e.line.saturating_sub(1) as usize)
+        .map(|l| l.chars().take(200).collect::<String>())
+        .unwrap_or_default();
+    ctx.finding(url, Status::Fail)
+        .rule("parse")
+        .message(format!(
+            "{url} is not valid Prometheus text: line {}: {}",
+            e.line, e.message
+        ))
+        .evidence("line", e.line)
+        .evidence("text", shown)
+        .evidence(
+            "content_type",
+            http_probe::header(response, "content-type").unwrap_or("(none)"),
+        )
+        .remediation("fix the exporter; `promtool check metrics` reports the same problems")
+        .location(url, Some(e.line), None)
+        .build()
+}
+
+/// Whether one `required` series is exposed (with the `labels` every series needs).
+fn selector_finding(
+    ctx: &Context,
+    url: &str,
+    exp: &prometheus::Exposition,
+    raw: &str,
+    sel: &Selector,
+    extra: &[(String, String)],
+) -> Finding {
+    let subject = format!("{url}#{raw}");
+    let (hits, total) = sel.matches(exp, extra);
+    let wanted = describe_labels(&sel.labels, extra);
+    if let Some(first) = hits.first() {
+        return ctx
+            .finding(&subject, Status::Pass)
             .message(format!(
-                "{url} serves valid Prometheus text: {} families, {} samples",
-                exp.samples
-                    .iter()
-                    .map(|s| exp.family_of(&s.name))
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .len(),
-                exp.samples.len()
+                "`{raw}`{wanted} is exposed ({} samples)",
+                hits.len()
             ))
-            .evidence("samples", exp.samples.len())
-            .evidence("status", response.status)
-            .build(),
-    ];
-    let extra: Vec<(String, String)> = p
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for (raw, sel) in &selectors {
-        let subject = format!("{url}#{raw}");
-        let (hits, total) = sel.matches(&exp, &extra);
-        let wanted = describe_labels(&sel.labels, &extra);
-        if let Some(first) = hits.first() {
-            out.push(
-                ctx.finding(&subject, Status::Pass)
-                    .message(format!(
-                        "`{raw}`{wanted} is exposed ({} samples)",
-                        hits.len()
-                    ))
-                    .evidence("samples", hits.len())
-                    .evidence("type", exp.kind_of(exp.family_of(&first.name)).name())
-                    .location(url, Some(first.line), None)
-                    .build(),
-            );
-        } else {
-            let message = if total > 0 {
-                format!(
-                    "`{}` is exposed ({total} samples), but none with labels{wanted}",
-                    sel.name
-                )
-            } else {
-                format!("`{raw}`{wanted} is not exposed by {url}")
-            };
-            out.push(
-                ctx.finding(&subject, Status::Fail)
-                    .rule("missing")
-                    .message(message)
-                    .evidence("samples_with_name", total)
-                    .remediation("instrument the application to export this series (and check the metric name against the exporter's output)")
-                    .build(),
-            );
-        }
+            .evidence("samples", hits.len())
+            .evidence("type", exp.kind_of(exp.family_of(&first.name)).name())
+            .location(url, Some(first.line), None)
+            .build();
     }
-    out
+    let message = if total > 0 {
+        format!(
+            "`{}` is exposed ({total} samples), but none with labels{wanted}",
+            sel.name
+        )
+    } else {
+        format!("`{raw}`{wanted} is not exposed by {url}")
+    };
+    ctx.finding(&subject, Status::Fail)
+        .rule("missing")
+        .message(message)
+        .evidence("samples_with_name", total)
+        .remediation("instrument the application to export this series (and check the metric name against the exporter's output)")
+        .build()
 }
 
 fn describe_labels(own: &[(String, String)], extra: &[(String, String)]) -> String {

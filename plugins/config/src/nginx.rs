@@ -10,7 +10,7 @@
 //! | `limit_conn addr 10;` | `limit_conn.addr` |
 //! | `limit_rate 100k;` | `limit_rate` |
 
-use crate::document::Entry;
+use gate_configfile::Entry;
 
 /// `true` for files that look like nginx configuration: blocks with braces.
 pub fn looks_like_nginx(path: &str, text: &str) -> bool {

@@ -246,83 +246,17 @@ pub fn parse(text: &str) -> Result<Exposition, ParseError> {
             continue;
         }
         if let Some(comment) = l.strip_prefix('#') {
-            let comment = comment.trim_start_matches([' ', '\t']);
-            let mut parts = comment.splitn(3, [' ', '\t']);
-            match parts.next() {
-                Some("HELP") => {
-                    let Some(name) = parts.next().filter(|n| is_metric_name(n)) else {
-                        return err(line, "HELP needs a valid metric name");
-                    };
-                    if exp.help.contains_key(name) {
-                        return err(line, format!("second HELP line for `{name}`"));
-                    }
-                    exp.help
-                        .insert(name.to_string(), unescape_help(parts.next().unwrap_or("")));
-                }
-                Some("TYPE") => {
-                    let Some(name) = parts.next().filter(|n| is_metric_name(n)) else {
-                        return err(line, "TYPE needs a valid metric name");
-                    };
-                    let kind_text = parts.next().unwrap_or("").trim();
-                    let Some(kind) = Kind::parse(kind_text) else {
-                        return err(
-                            line,
-                            format!(
-                                "unknown type `{kind_text}` for `{name}` (counter, gauge, histogram, summary, untyped)"
-                            ),
-                        );
-                    };
-                    if exp.types.contains_key(name) {
-                        return err(line, format!("second TYPE line for `{name}`"));
-                    }
-                    if let Some(first) = seen_samples.get(name) {
-                        return err(
-                            line,
-                            format!("TYPE for `{name}` comes after its samples (line {first})"),
-                        );
-                    }
-                    exp.types.insert(name.to_string(), kind);
-                }
-                Some("EOF") if comment.trim() == "EOF" => break,
-                _ => {}
+            if parse_comment(&mut exp, &seen_samples, comment, line)? == Comment::Eof {
+                break;
             }
             continue;
         }
-        let name_end = l.find(['{', ' ', '\t']).unwrap_or(l.len());
-        let name = &l[..name_end];
-        if !is_metric_name(name) {
-            return err(line, format!("invalid metric name `{name}`"));
-        }
-        let (labels, rest) = if l[name_end..].starts_with('{') {
-            parse_labels(&l[name_end..], line)?
-        } else {
-            (Vec::new(), &l[name_end..])
-        };
-        let mut fields = rest.split([' ', '\t']).filter(|f| !f.is_empty());
-        let Some(value_text) = fields.next() else {
-            return err(line, format!("sample `{name}` has no value"));
-        };
-        let Some(value) = parse_value(value_text) else {
-            return err(line, format!("`{value_text}` is not a valid sample value"));
-        };
-        if let Some(ts) = fields.next()
-            && ts.parse::<i64>().is_err()
-        {
-            return err(
-                line,
-                format!("`{ts}` is not a valid timestamp (integer milliseconds)"),
-            );
-        }
-        if let Some(extra) = fields.next() {
-            return err(
-                line,
-                format!("unexpected `{extra}` after the sample's value and timestamp"),
-            );
-        }
+        let sample = parse_sample(l, line)?;
+        let name = sample.name.as_str();
         let family = exp.family_of(name).to_string();
         seen_samples.entry(family).or_insert(line);
         seen_samples.entry(name.to_string()).or_insert(line);
-        let mut key_labels = labels.clone();
+        let mut key_labels = sample.labels.clone();
         key_labels.sort();
         if let Some(first) = series.insert((name.to_string(), key_labels), line) {
             return err(
@@ -330,15 +264,111 @@ pub fn parse(text: &str) -> Result<Exposition, ParseError> {
                 format!("duplicate series `{name}` (first on line {first})"),
             );
         }
-        exp.samples.push(Sample {
-            name: name.to_string(),
-            labels,
-            value,
-            line,
-        });
+        exp.samples.push(sample);
     }
     check_histograms(&exp)?;
     Ok(exp)
+}
+
+/// What a comment line means to the parser.
+#[derive(PartialEq)]
+enum Comment {
+    /// `# EOF` (OpenMetrics): nothing after it is read.
+    Eof,
+    /// HELP, TYPE (recorded in `exp`) or a plain comment.
+    Other,
+}
+
+/// A `#` line: HELP and TYPE are recorded, once per family, and a TYPE must
+/// come before the family's first sample.
+fn parse_comment(
+    exp: &mut Exposition,
+    seen_samples: &HashMap<String, u32>,
+    comment: &str,
+    line: u32,
+) -> Result<Comment, ParseError> {
+    let comment = comment.trim_start_matches([' ', '\t']);
+    let mut parts = comment.splitn(3, [' ', '\t']);
+    match parts.next() {
+        Some("HELP") => {
+            let Some(name) = parts.next().filter(|n| is_metric_name(n)) else {
+                return err(line, "HELP needs a valid metric name");
+            };
+            if exp.help.contains_key(name) {
+                return err(line, format!("second HELP line for `{name}`"));
+            }
+            exp.help
+                .insert(name.to_string(), unescape_help(parts.next().unwrap_or("")));
+        }
+        Some("TYPE") => {
+            let Some(name) = parts.next().filter(|n| is_metric_name(n)) else {
+                return err(line, "TYPE needs a valid metric name");
+            };
+            let kind_text = parts.next().unwrap_or("").trim();
+            let Some(kind) = Kind::parse(kind_text) else {
+                return err(
+                    line,
+                    format!(
+                        "unknown type `{kind_text}` for `{name}` (counter, gauge, histogram, summary, untyped)"
+                    ),
+                );
+            };
+            if exp.types.contains_key(name) {
+                return err(line, format!("second TYPE line for `{name}`"));
+            }
+            if let Some(first) = seen_samples.get(name) {
+                return err(
+                    line,
+                    format!("TYPE for `{name}` comes after its samples (line {first})"),
+                );
+            }
+            exp.types.insert(name.to_string(), kind);
+        }
+        Some("EOF") if comment.trim() == "EOF" => return Ok(Comment::Eof),
+        _ => {}
+    }
+    Ok(Comment::Other)
+}
+
+/// A sample line: its name, labels and value (a timestamp is checked, not kept).
+fn parse_sample(l: &str, line: u32) -> Result<Sample, ParseError> {
+    let name_end = l.find(['{', ' ', '\t']).unwrap_or(l.len());
+    let name = &l[..name_end];
+    if !is_metric_name(name) {
+        return err(line, format!("invalid metric name `{name}`"));
+    }
+    let (labels, rest) = if l[name_end..].starts_with('{') {
+        parse_labels(&l[name_end..], line)?
+    } else {
+        (Vec::new(), &l[name_end..])
+    };
+    let mut fields = rest.split([' ', '\t']).filter(|f| !f.is_empty());
+    let Some(value_text) = fields.next() else {
+        return err(line, format!("sample `{name}` has no value"));
+    };
+    let Some(value) = parse_value(value_text) else {
+        return err(line, format!("`{value_text}` is not a valid sample value"));
+    };
+    if let Some(ts) = fields.next()
+        && ts.parse::<i64>().is_err()
+    {
+        return err(
+            line,
+            format!("`{ts}` is not a valid timestamp (integer milliseconds)"),
+        );
+    }
+    if let Some(extra) = fields.next() {
+        return err(
+            line,
+            format!("unexpected `{extra}` after the sample's value and timestamp"),
+        );
+    }
+    Ok(Sample {
+        name: name.to_string(),
+        labels,
+        value,
+        line,
+    })
 }
 
 /// Every histogram series has `le` on its buckets, a `+Inf` bucket, and

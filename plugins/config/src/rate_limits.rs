@@ -7,10 +7,10 @@ use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Severity, Status, para
 use serde::Deserialize;
 
 use crate::assertions::{self, Spec};
-use crate::document::{self, Entry, Format};
-use crate::http_probe::{self, Fetch, Request};
+use crate::http_probe::{self, Fetch};
 use crate::nginx;
 use crate::source::{self, SourceFile};
+use gate_configfile::{self as document, Entry, Format};
 
 pub const ID: &str = "config.rate-limits";
 const MAX_BURST: u32 = 1_000;
@@ -128,96 +128,74 @@ pub fn evaluate(
         },
     };
     if let Some(probe) = &p.probe {
-        if !(probe.url.starts_with("http://") || probe.url.starts_with("https://")) {
-            problems.push(format!(
-                "`probe.url` `{}` must be an http:// or https:// URL",
-                probe.url
-            ));
-        }
-        if probe.burst < 2 || probe.burst > MAX_BURST {
-            problems.push(format!("`probe.burst` must be between 2 and {MAX_BURST}"));
-        }
-        if !(100..=599).contains(&probe.expect_status) {
-            problems.push(format!(
-                "`probe.expect_status` {} is not an HTTP status",
-                probe.expect_status
-            ));
-        }
-        if probe.method.is_empty() || !probe.method.bytes().all(|b| b.is_ascii_uppercase()) {
-            problems.push(format!(
-                "`probe.method` `{}` must be an upper-case HTTP method",
-                probe.method
-            ));
-        }
-        if probe.timeout_ms == 0 {
-            problems.push("`probe.timeout_ms` must be positive".to_string());
-        }
+        problems.extend(probe_problems(probe));
     }
     if !problems.is_empty() {
         return params::invalid(ctx, problems.join("; "));
     }
     let mut out = Vec::new();
     for path in &p.files {
-        let file = match read(path) {
-            Ok(f) => f,
-            Err(e) => {
-                out.push(source::unreadable(ctx, path, &e));
-                continue;
-            }
-        };
-        let format = forced.or_else(|| {
-            if nginx::looks_like_nginx(path, &file.text) {
-                Some(FileFormat::Nginx)
-            } else {
-                Format::detect(path).map(FileFormat::Doc)
-            }
-        });
-        let (entries, doc_format) = match format {
-            None => {
-                out.push(
-                    ctx.finding(path, Status::Error)
-                        .message(format!("cannot tell the format of {path}; set `format`"))
-                        .build(),
-                );
-                continue;
-            }
-            // Nginx entries carry their lines, so the document format is only for locating.
-            Some(FileFormat::Nginx) => (nginx::entries(&file.text), Format::Ini),
-            Some(FileFormat::Doc(f)) => match document::entries(f, &file.text) {
-                Ok(e) => (e, f),
-                Err(e) => {
-                    out.push(
-                        ctx.finding(path, Status::Error)
-                            .message(format!("{path} is not valid {}: {}", f.name(), e.message))
-                            .location(path, e.position.map(|p| p.0), e.position.map(|p| p.1))
-                            .build(),
-                    );
-                    continue;
-                }
-            },
-        };
-        if assertions.is_empty() {
-            out.extend(presence(
-                ctx,
-                path,
-                format == Some(FileFormat::Nginx),
-                &entries,
-            ));
-        } else {
-            out.extend(assertions::check_file(
-                ctx,
-                path,
-                doc_format,
-                &file.text,
-                &entries,
-                &assertions,
-            ));
+        match read(path) {
+            Ok(file) => out.extend(check_file(ctx, path, &file, forced, &assertions)),
+            Err(e) => out.push(source::unreadable(ctx, path, &e)),
         }
     }
     if let Some(probe) = &p.probe {
         out.push(run_probe(ctx, probe, fetch));
     }
     out
+}
+
+/// What is wrong with the `probe` table.
+fn probe_problems(probe: &Probe) -> Vec<String> {
+    let mut problems: Vec<String> = http_probe::url_problem(&probe.url).into_iter().collect();
+    if probe.burst < 2 || probe.burst > MAX_BURST {
+        problems.push(format!("`probe.burst` must be between 2 and {MAX_BURST}"));
+    }
+    problems.extend(http_probe::request_problems(
+        Some(probe.expect_status),
+        &probe.method,
+        probe.timeout_ms,
+    ));
+    problems
+}
+
+/// One file's findings: the assertions, or without any, whether it configures
+/// a rate limit at all.
+fn check_file(
+    ctx: &Context,
+    path: &str,
+    file: &SourceFile,
+    forced: Option<FileFormat>,
+    assertions: &[assertions::Assertion],
+) -> Vec<Finding> {
+    let format = forced.or_else(|| {
+        if nginx::looks_like_nginx(path, &file.text) {
+            Some(FileFormat::Nginx)
+        } else {
+            Format::detect(path).map(FileFormat::Doc)
+        }
+    });
+    let (entries, doc_format) = match format {
+        None => {
+            return vec![
+                ctx.finding(path, Status::Error)
+                    .message(format!("cannot tell the format of {path}; set `format`"))
+                    .build(),
+            ];
+        }
+        // Nginx entries carry their lines, so the document format is only for locating.
+        Some(FileFormat::Nginx) => (nginx::entries(&file.text), Format::Ini),
+        Some(FileFormat::Doc(f)) => match document::entries(f, &file.text) {
+            Ok(e) => (e, f),
+            Err(e) => return vec![source::unparsable(ctx, path, f, &e)],
+        },
+    };
+    if assertions.is_empty() {
+        presence(ctx, path, format == Some(FileFormat::Nginx), &entries)
+    } else {
+        assertions::check_file(ctx, path, doc_format, &file.text, &entries, assertions)
+    }
 }
 
 /// Without assertions: the file must configure some rate limit.
@@ -319,19 +297,14 @@ fn presence(ctx: &Context, path: &str, is_nginx: bool, entries: &[Entry]) -> Vec
 
 fn run_probe(ctx: &Context, probe: &Probe, fetch: Fetch) -> Finding {
     let url = probe.url.as_str();
-    let request = Request {
-        method: probe.method.clone(),
-        url: url.to_string(),
-        headers: probe
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        body: None,
-        timeout_ms: probe.timeout_ms,
-        max_bytes: PROBE_MAX_BYTES,
-        ca_file: None,
-    };
+    let request = http_probe::probe_request(
+        &probe.method,
+        url,
+        &probe.headers,
+        None,
+        probe.timeout_ms,
+        PROBE_MAX_BYTES,
+    );
     let mut statuses: BTreeMap<u16, u32> = BTreeMap::new();
     let mut errors = 0u32;
     let mut last_error = None;

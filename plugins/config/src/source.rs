@@ -1,5 +1,6 @@
 //! Reading the files a check inspects, through the plugin's `fs` grant.
 
+use gate_configfile::{Format, ParseError};
 use gate_plugin_sdk::{Context, Finding, Status, paths};
 
 /// Files larger than this are refused rather than read into a 64 MiB sandbox.
@@ -46,29 +47,23 @@ pub fn unreadable(ctx: &Context, path: &str, message: &str) -> Finding {
         .build()
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line as u32, column as u32)
+/// The `error` finding for a file that does not parse as `format`, at the
+/// parser's position when it has one.
+pub fn unparsable(ctx: &Context, path: &str, format: Format, e: &ParseError) -> Finding {
+    let (line, column) = e.position.unzip();
+    ctx.finding(path, Status::Error)
+        .message(format!(
+            "{path} is not valid {}: {}",
+            format.name(),
+            e.message
+        ))
+        .location(path, line, column)
+        .build()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_col_counts_from_one() {
-        let text = "ab\ncdé\nf";
-        assert_eq!(line_col(text, 0), (1, 1));
-        assert_eq!(line_col(text, 3), (2, 1));
-        assert_eq!(line_col(text, 7), (2, 4));
-        assert_eq!(line_col(text, 8), (3, 1));
-        assert_eq!(line_col(text, 999), (3, 2));
-    }
 
     #[test]
     fn unreadable_does_not_repeat_the_path() {

@@ -278,19 +278,19 @@ struct FileDoc {
 struct FileGroup {
     name: Option<String>,
     #[serde(default)]
-    rules: Option<Vec<serde_yaml::Value>>,
+    rules: Option<Vec<yaml_serde::Value>>,
 }
 
-fn scalar_text(v: &serde_yaml::Value) -> Option<String> {
+fn scalar_text(v: &yaml_serde::Value) -> Option<String> {
     match v {
-        serde_yaml::Value::String(s) => Some(s.clone()),
-        serde_yaml::Value::Number(n) => Some(n.to_string()),
-        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        yaml_serde::Value::String(s) => Some(s.clone()),
+        yaml_serde::Value::Number(n) => Some(n.to_string()),
+        yaml_serde::Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
-fn string_map(v: Option<&serde_yaml::Value>) -> BTreeMap<String, String> {
+fn string_map(v: Option<&yaml_serde::Value>) -> BTreeMap<String, String> {
     v.and_then(|v| v.as_mapping())
         .map(|m| {
             m.iter()
@@ -302,12 +302,12 @@ fn string_map(v: Option<&serde_yaml::Value>) -> BTreeMap<String, String> {
 
 /// Parses a Prometheus rule file (`groups: [{ name, rules: [...] }]`).
 pub fn parse_rule_file(display: &str, text: &str) -> Result<Vec<AlertRule>, String> {
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| format!("{display}: not valid YAML: {e}"))?;
+    let value: yaml_serde::Value =
+        yaml_serde::from_str(text).map_err(|e| format!("{display}: not valid YAML: {e}"))?;
     if value.is_null() {
         return Ok(Vec::new());
     }
-    let doc: FileDoc = serde_yaml::from_value(value)
+    let doc: FileDoc = yaml_serde::from_value(value)
         .map_err(|e| format!("{display}: not a Prometheus rule file: {e}"))?;
     let groups = doc.groups.ok_or_else(|| {
         format!("{display}: not a Prometheus rule file (no top-level `groups:` list)")
@@ -322,7 +322,7 @@ pub fn parse_rule_file(display: &str, text: &str) -> Result<Vec<AlertRule>, Stri
                     "{display}: group `{group_name}` has a rule that is not a mapping"
                 ));
             };
-            let get = |k: &str| map.get(serde_yaml::Value::String(k.to_string()));
+            let get = |k: &str| map.get(yaml_serde::Value::String(k.to_string()));
             let Some(name) = get("alert").and_then(scalar_text) else {
                 continue; // a recording rule
             };

@@ -1,116 +1,14 @@
-//! HAProxy's statistics in CSV: the stats page with `;csv`, or `show stat` on
-//! the runtime API. The first line is the header (`# pxname,svname,...`);
-//! columns are found by name, so the parser follows HAProxy versions that add
-//! columns. Fields that may hold commas are double-quoted, CSV style.
+//! HAProxy's statistics as `infra.load-balancer` judges them: how a server's
+//! status counts toward `min_up`, and how it reads in evidence. The CSV itself
+//! (the stats page with `;csv`, or `show stat`) is parsed by `gate-haproxy-stat`,
+//! shared with the host's rollout driver.
 
-use std::collections::HashMap;
+pub use gate_haproxy_stat::StatRow;
 
-/// One line of `show stat`: a frontend, a backend aggregate or a server.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StatRow {
-    /// Proxy name (`pxname`).
-    pub proxy: String,
-    /// `FRONTEND`, `BACKEND`, or the server name (`svname`).
-    pub name: String,
-    pub status: String,
-    /// Effective weight; 0 means the server gets no new traffic.
-    pub weight: Option<u32>,
-    /// A backup server (`bck` = 1), used only when no active server is up.
-    pub backup: bool,
-    /// Health-check result code, e.g. `L7OK`, `L4CON`, `L7STS`.
-    pub check_status: String,
-    /// Human description of the last check, e.g. `Layer4 connection problem`.
-    pub check_desc: String,
-    /// The server's address, e.g. `10.0.0.1:8080`.
-    pub addr: String,
-}
-
-impl StatRow {
-    pub fn is_frontend(&self) -> bool {
-        self.name == "FRONTEND"
-    }
-
-    pub fn is_backend(&self) -> bool {
-        self.name == "BACKEND"
-    }
-
-    pub fn is_server(&self) -> bool {
-        !self.is_frontend() && !self.is_backend()
-    }
-}
-
-/// Splits one CSV line, honouring double quotes (`""` is a literal quote).
-fn split(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
-/// Parses the CSV. Errors say what came back instead, since the usual mistake
-/// is a stats URL without `;csv` (HTML) or a socket answering an error.
+/// Parses the CSV; `infra.load-balancer` needs the `status` column besides the
+/// names. Errors say what came back instead.
 pub fn parse(text: &str) -> Result<Vec<StatRow>, String> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = lines.next().unwrap_or("");
-    let Some(names) = header
-        .strip_prefix("# ")
-        .or_else(|| header.strip_prefix('#'))
-    else {
-        let first = header.trim();
-        let shown: String = first.chars().take(120).collect();
-        return Err(if first.starts_with('<') {
-            "got HTML, not CSV: the stats URL must end in `;csv`".to_string()
-        } else if first.is_empty() {
-            "the answer is empty".to_string()
-        } else {
-            format!("not HAProxy stats CSV (first line: `{shown}`)")
-        });
-    };
-    let columns: HashMap<String, usize> = split(names)
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| (n.trim().to_string(), i))
-        .collect();
-    for required in ["pxname", "svname", "status"] {
-        if !columns.contains_key(required) {
-            return Err(format!("the CSV header has no `{required}` column"));
-        }
-    }
-    let mut rows = Vec::new();
-    for line in lines {
-        let fields = split(line);
-        let get = |name: &str| {
-            columns
-                .get(name)
-                .and_then(|&i| fields.get(i))
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default()
-        };
-        rows.push(StatRow {
-            proxy: get("pxname"),
-            name: get("svname"),
-            status: get("status"),
-            weight: get("weight").parse().ok(),
-            backup: get("bck") == "1",
-            check_status: get("check_status"),
-            check_desc: get("check_desc"),
-            addr: get("addr"),
-        });
-    }
-    Ok(rows)
+    gate_haproxy_stat::parse(text, &["status"])
 }
 
 /// How a server's status counts toward `min_up`.
@@ -249,7 +147,6 @@ pub(crate) mod tests {
 
     #[test]
     fn csv_quotes_hold_commas() {
-        assert_eq!(split(r#"a,"b,c","d""e",,"#), ["a", "b,c", "d\"e", "", ""]);
         let text = "# pxname,svname,last_chk,status\nweb,w1,\"refused, at step 1\",DOWN\n";
         assert_eq!(parse(text).unwrap()[0].status, "DOWN");
     }

@@ -2,11 +2,11 @@
 //! `resources.limits.memory`.
 //!
 //! Multi-document YAML is split on `---` lines so every document keeps its
-//! line offset; serde_yaml keeps no positions, so a container's line is found
+//! line offset; yaml_serde keeps no positions, so a container's line is found
 //! by searching its document for `name: <container>` after the
 //! `containers:`/`initContainers:` key.
 
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 /// A workload's container and the limits it declares.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
         {
             continue;
         }
-        let value: Value = serde_yaml::from_str(doc.text).map_err(|e| {
+        let value: Value = yaml_serde::from_str(doc.text).map_err(|e| {
             let line = e.location().map(|l| l.line() + doc.first_line);
             let templated = doc.text.contains("{{");
             format!(

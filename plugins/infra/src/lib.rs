@@ -60,37 +60,20 @@ mod tests {
     use super::*;
     use gate_plugin_sdk::Plugin;
 
+    /// Ids in the `infra.` namespace, unique and well-formed; titles, capabilities
+    /// and parameters declared (the SDK's catalogue invariants).
     #[test]
     fn check_ids_are_unique_and_namespaced() {
         let info = gate_plugin_sdk::describe::<InfraPlugin>();
-        let mut ids: Vec<_> = info.checks.iter().map(|c| c.id.clone()).collect();
-        for id in &ids {
-            assert!(
-                id.starts_with("infra."),
-                "{id} is not in the infra namespace"
-            );
-        }
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), InfraPlugin::checks().len(), "duplicate check id");
+        gate_plugin_sdk::testing::assert_catalogue_invariants(&info);
+        assert_eq!(info.checks.len(), InfraPlugin::checks().len());
     }
 
     /// Every check has a docs page that mentions each of its parameters.
     #[test]
     fn every_check_is_documented() {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/checks");
-        for check in gate_plugin_sdk::describe::<InfraPlugin>().checks {
-            let page = docs.join(format!("{}.md", check.id));
-            let text = std::fs::read_to_string(&page)
-                .unwrap_or_else(|e| panic!("{}: {e}", page.display()));
-            for param in &check.params {
-                assert!(
-                    text.contains(&format!("`{}`", param.name)),
-                    "{} does not document parameter `{}`",
-                    page.display(),
-                    param.name
-                );
-            }
-        }
+        let info = gate_plugin_sdk::describe::<InfraPlugin>();
+        gate_plugin_sdk::testing::assert_checks_documented(&info, &docs);
     }
 }

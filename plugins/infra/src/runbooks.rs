@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use gate_plugin_sdk::host::{http, metrics};
 use gate_plugin_sdk::target::is_grant_denial;
 use gate_plugin_sdk::{
-    Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
+    Check, CheckInfo, Context, Finding, FindingBuilder, Severity, Status, param, param_default,
+    params,
 };
 use serde::Deserialize;
 
@@ -240,18 +241,7 @@ fn assess(
     fetch: &impl Fn(&str) -> Fetched,
 ) -> Finding {
     let key = params.annotation.as_str();
-    let base = |status: Status| {
-        let mut f = ctx
-            .finding(&rule.name, status)
-            .evidence("group", &rule.group);
-        if let Some(file) = &rule.file {
-            f = f.evidence("file", file);
-            if rule.line.is_some() {
-                f = f.location(file, rule.line, None);
-            }
-        }
-        f
-    };
+    let base = |status: Status| rule_finding(ctx, rule, status);
     let raw = rule
         .annotations
         .get(key)
@@ -301,13 +291,40 @@ fn assess(
         .entry(target.clone())
         .or_insert_with(|| fetch(&target))
         .clone();
+    fetched_finding(ctx, rule, key, &url, result, ranges)
+}
+
+/// A finding about `rule`, with its group and where it is written.
+fn rule_finding(ctx: &Context, rule: &AlertRule, status: Status) -> FindingBuilder {
+    let mut f = ctx
+        .finding(&rule.name, status)
+        .evidence("group", &rule.group);
+    if let Some(file) = &rule.file {
+        f = f.evidence("file", file);
+        if rule.line.is_some() {
+            f = f.location(file, rule.line, None);
+        }
+    }
+    f
+}
+
+/// Judges what fetching the runbook `url` gave.
+fn fetched_finding(
+    ctx: &Context,
+    rule: &AlertRule,
+    key: &str,
+    url: &str,
+    result: Fetched,
+    ranges: &[(u16, u16)],
+) -> Finding {
+    let base = |status: Status| rule_finding(ctx, rule, status);
     match result {
         Fetched::Status(code) if allowed(code, ranges) => base(Status::Pass)
             .message(format!(
                 "alert `{}` links {url} (HTTP {code})",
                 rule.name
             ))
-            .evidence(key, &url)
+            .evidence(key, url)
             .evidence("http_status", code)
             .build(),
         Fetched::Status(code) => base(Status::Fail)
@@ -315,13 +332,13 @@ fn assess(
                 "alert `{}`: runbook {url} answered HTTP {code}",
                 rule.name
             ))
-            .evidence(key, &url)
+            .evidence(key, url)
             .evidence("http_status", code)
             .remediation("fix the link or publish the runbook page")
             .build(),
         Fetched::Failed(e) if is_grant_denial(&e) => base(Status::Error)
             .message(format!("alert `{}`: cannot fetch runbook: {e}", rule.name))
-            .evidence(key, &url)
+            .evidence(key, url)
             .remediation("grant the `infra` plugin `http` access to the runbook host, or set resolve = false")
             .build(),
         Fetched::Failed(e) => base(Status::Fail)
@@ -329,7 +346,7 @@ fn assess(
                 "alert `{}`: runbook {url} does not resolve: {e}",
                 rule.name
             ))
-            .evidence(key, &url)
+            .evidence(key, url)
             .remediation("fix the link, or make the runbook host reachable from where gate runs")
             .build(),
     }

@@ -5,7 +5,7 @@
 //! (KiB … PiB, or Kubernetes-style Ki … Pi) are powers of 1024. A bare `K`,
 //! `M`, `G`, `T` or `P` is rejected: `df -h` means 1024 by it and Kubernetes
 //! means 1000, and a disk threshold should not depend on which one the author
-//! had in mind.
+//! had in mind. (Hence no `bytesize`/`parse-size`: both read a bare `K`, `M`, `G`.)
 
 use std::fmt;
 

@@ -1,5 +1,6 @@
 //! Dates as policies and data files write them: `2025-01-31` or RFC 3339 timestamps.
-//! Small enough not to need a date-time crate inside every plugin.
+//! Small enough not to need a date-time crate inside every plugin (and a
+//! date-time crate's RFC 3339 parser refuses the bare dates policies use).
 
 /// Seconds since the Unix epoch for a date (midnight UTC) or an RFC 3339 timestamp.
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
@@ -101,6 +102,25 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `2024-02-29` for any instant that day (UTC).
+pub fn format_date(unix: i64) -> String {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +164,15 @@ mod tests {
         ] {
             assert!(parse_timestamp(bad).is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn formats_dates_back_from_timestamps() {
+        for day in (-800..80_000).step_by(7) {
+            let date = format_date(day * 86_400 + 3_723);
+            assert_eq!(parse_timestamp(&date), Ok(day * 86_400), "{date}");
+        }
+        assert_eq!(format_date(1_709_208_000), "2024-02-29");
+        assert_eq!(format_date(-1), "1969-12-31");
     }
 }

@@ -34,6 +34,8 @@ pub mod params;
 pub mod paths;
 pub mod redact;
 pub mod target;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use bindings::Guest;
 pub use bindings::gate::plugin::types::{

@@ -89,31 +89,23 @@ pub(crate) fn cap(ctx: &Context, mut findings: Vec<Finding>) -> Vec<Finding> {
 mod tests {
     use super::*;
 
+    /// Ids in the `security.` namespace, unique and well-formed; titles,
+    /// capabilities and parameters declared (the SDK's catalogue invariants);
+    /// and every security check takes parameters.
     #[test]
     fn check_ids_are_unique_and_namespaced() {
-        let infos: Vec<_> = Security::checks().iter().map(|c| c.info()).collect();
-        let mut ids: Vec<_> = infos.iter().map(|i| i.id.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), infos.len());
-        for info in &infos {
-            assert!(info.id.starts_with("security."), "{}", info.id);
-            assert!(
-                !info.capabilities.is_empty(),
-                "{} declares no capability",
-                info.id
-            );
-            for cap in info.capabilities.iter().flat_map(|c| c.split('|')) {
-                assert!(
-                    [
-                        "fs", "env", "http", "net", "sql", "unix", "metrics", "system"
-                    ]
-                    .contains(&cap),
-                    "{}: unknown capability {cap}",
-                    info.id
-                );
-            }
-            assert!(!info.params.is_empty());
+        let info = gate_plugin_sdk::describe::<Security>();
+        gate_plugin_sdk::testing::assert_catalogue_invariants(&info);
+        for check in &info.checks {
+            assert!(!check.params.is_empty(), "{} takes no parameters", check.id);
         }
+    }
+
+    /// Every check has a docs page that mentions each of its parameters.
+    #[test]
+    fn every_check_is_documented() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/checks");
+        let info = gate_plugin_sdk::describe::<Security>();
+        gate_plugin_sdk::testing::assert_checks_documented(&info, &docs);
     }
 }

@@ -16,13 +16,21 @@
 //!   keywords and identifiers upper-cased, comments dropped, strings kept as
 //!   [`TokenKind::String`] so they never look like keywords.
 //!
+//! * [`PG_MAJOR_VERSIONS`] are the PostgreSQL major versions gate's rules
+//!   know, for validating a `pg_version` wherever it is written.
+//!
 //! Lines and columns are 1-based; columns count characters, not bytes.
 
 mod lex;
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 pub use lex::{LexKind, Lexeme, lex, lex_from};
+
+/// The PostgreSQL major versions gate knows, oldest to newest: the policy's
+/// `[migrations] pg_version` and the migrations plugin's `pg_version` must be
+/// one of these.
+pub const PG_MAJOR_VERSIONS: RangeInclusive<u32> = 9..=18;
 
 /// A comment in the script.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -167,50 +167,12 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
         .map(|a| tally(state, &a.name))
         .collect();
 
-    // Limits that roll back come first, in the spec's order of analyses.
-    for (a, t) in plan.analyses.iter().zip(&tallies) {
-        if t.failure > a.failure_limit as usize {
-            return StepOutcome::Act(Action::Rollback {
-                reason: format!(
-                    "{label}: {}: {} > failure_limit {}",
-                    a.name,
-                    plural(t.failure, "failure", "failures"),
-                    a.failure_limit
-                ),
-            });
-        }
-        if t.trailing_errors > a.consecutive_error_limit as usize {
-            let last = t
-                .last_error
-                .map(|m| format!(" (last: {m})"))
-                .unwrap_or_default();
-            return StepOutcome::Act(Action::Rollback {
-                reason: format!(
-                    "{label}: {}: {} in a row > consecutive_error_limit {}{last}",
-                    a.name,
-                    plural(t.trailing_errors, "error", "errors"),
-                    a.consecutive_error_limit
-                ),
-            });
-        }
+    if let Some(reason) = rollback_reason(plan, &tallies) {
+        return StepOutcome::Act(Action::Rollback { reason });
     }
-
     // Too many inconclusive measurements: a human decides. An approval
     // recorded during this step is that decision (go on).
-    let inconclusive: Vec<String> = plan
-        .analyses
-        .iter()
-        .zip(&tallies)
-        .filter(|(a, t)| t.inconclusive > a.inconclusive_limit as usize)
-        .map(|(a, t)| {
-            format!(
-                "{}: {} > inconclusive_limit {}",
-                a.name,
-                plural(t.inconclusive, "inconclusive", "inconclusive"),
-                a.inconclusive_limit
-            )
-        })
-        .collect();
+    let inconclusive = inconclusive(plan, &tallies);
     if !inconclusive.is_empty() && !approved {
         return StepOutcome::Act(Action::AwaitApproval {
             reason: format!(
@@ -220,14 +182,11 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
         });
     }
 
-    let passed = |a: &Analysis, t: &Tally| {
-        t.success >= 1 || (approved && t.inconclusive > a.inconclusive_limit as usize)
-    };
     let all_passed = plan
         .analyses
         .iter()
         .zip(&tallies)
-        .all(|(a, t)| passed(a, t));
+        .all(|(a, t)| passed(a, t, approved));
     let now = state.now_ms;
     let pause_end = state.step_started_ms.saturating_add(plan.min_ms);
     let pause_done = now >= pause_end;
@@ -258,12 +217,71 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
             reason: format!("{label}: passed; waiting for `gate approve` or `gate promote`"),
         });
     }
+    StepOutcome::Act(wait(plan, state, &tallies, pause_end))
+}
 
-    // Sleep until the next analysis is due or the pause ends, whichever is first.
+/// Whether an analysis has passed its step: one success, or an approval
+/// given over too many inconclusive measurements.
+fn passed(a: &Analysis, t: &Tally, approved: bool) -> bool {
+    t.success >= 1 || (approved && t.inconclusive > a.inconclusive_limit as usize)
+}
+
+/// Why the step rolls back, if a limit that rolls back is exceeded; the
+/// first such limit in the spec's order of analyses.
+fn rollback_reason(plan: &StepPlan, tallies: &[Tally]) -> Option<String> {
+    let label = &plan.label;
+    for (a, t) in plan.analyses.iter().zip(tallies) {
+        if t.failure > a.failure_limit as usize {
+            return Some(format!(
+                "{label}: {}: {} > failure_limit {}",
+                a.name,
+                plural(t.failure, "failure", "failures"),
+                a.failure_limit
+            ));
+        }
+        if t.trailing_errors > a.consecutive_error_limit as usize {
+            let last = t
+                .last_error
+                .map(|m| format!(" (last: {m})"))
+                .unwrap_or_default();
+            return Some(format!(
+                "{label}: {}: {} in a row > consecutive_error_limit {}{last}",
+                a.name,
+                plural(t.trailing_errors, "error", "errors"),
+                a.consecutive_error_limit
+            ));
+        }
+    }
+    None
+}
+
+/// The analyses over their inconclusive limit, described.
+fn inconclusive(plan: &StepPlan, tallies: &[Tally]) -> Vec<String> {
+    plan.analyses
+        .iter()
+        .zip(tallies)
+        .filter(|(a, t)| t.inconclusive > a.inconclusive_limit as usize)
+        .map(|(a, t)| {
+            format!(
+                "{}: {} > inconclusive_limit {}",
+                a.name,
+                plural(t.inconclusive, "inconclusive", "inconclusive"),
+                a.inconclusive_limit
+            )
+        })
+        .collect()
+}
+
+/// Sleep until the next analysis is due or the pause ends, whichever is
+/// first, saying what the step still waits for.
+fn wait(plan: &StepPlan, state: &State, tallies: &[Tally], pause_end: u64) -> Action {
+    let approved = state.approval.is_some();
+    let now = state.now_ms;
+    let pause_done = now >= pause_end;
     let mut wake = plan
         .analyses
         .iter()
-        .zip(&tallies)
+        .zip(tallies)
         .map(|(a, t)| (next_due(a, t, state), a.name.as_str()))
         .min();
     if !pause_done && wake.is_none_or(|(at, _)| pause_end <= at) {
@@ -276,8 +294,8 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
     let mut waiting_for: Vec<String> = plan
         .analyses
         .iter()
-        .zip(&tallies)
-        .filter(|(a, t)| !passed(a, t))
+        .zip(tallies)
+        .filter(|(a, t)| !passed(a, t, approved))
         .map(|(a, _)| a.name.clone())
         .collect();
     if !pause_done {
@@ -286,13 +304,14 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
     if plan.until_approved && !approved {
         waiting_for.push("approval".into());
     }
-    StepOutcome::Act(Action::Wait {
+    Action::Wait {
         ms,
         reason: format!(
-            "{label}: next: {what} in {ms} ms; waiting for {}",
+            "{}: next: {what} in {ms} ms; waiting for {}",
+            plan.label,
             waiting_for.join(", ")
         ),
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------

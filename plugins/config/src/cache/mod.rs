@@ -255,21 +255,58 @@ pub type LookupEnv<'a> = &'a dyn Fn(&str) -> Result<Option<String>, String>;
 /// One `net.exchange` with `host:port`: bytes out, every reply byte back.
 pub type Exchange<'a> = &'a dyn Fn(&str, &[u8]) -> Result<Vec<u8>, String>;
 
+/// The settings `require` names, each with the values it accepts.
+type Wants<'p> = Vec<(&'p str, Vec<Want>)>;
+
 pub fn evaluate(
     ctx: &Context,
     p: &Params,
     lookup_env: LookupEnv,
     exchange: Exchange,
 ) -> Vec<Finding> {
-    let mut problems = Vec::new();
-    let url = match parse_url(&p.url) {
-        Ok(u) => Some(u),
-        Err(e) => {
-            problems.push(format!("`url`: {e}"));
-            None
-        }
+    let (mut url, wants) = match validate(p) {
+        Ok(v) => v,
+        Err(problems) => return params::invalid(ctx, problems.join("; ")),
     };
-    let mut wants: Vec<(&str, Vec<Want>)> = Vec::new();
+    let subject = url.target.clone();
+    if let Some(var) = &p.password_env {
+        match password(ctx, &subject, &url, var, lookup_env) {
+            Ok(pw) => url.password = Some(pw),
+            Err(f) => return f,
+        }
+    }
+    let cannot_see = |message: String, hint: &str| {
+        vec![
+            ctx.finding(&subject, Status::Error)
+                .message(message)
+                .evidence("url", &url.shown)
+                .remediation(hint)
+                .build(),
+        ]
+    };
+    let replies = match converse(&url, &wants, exchange) {
+        Ok(r) => r,
+        Err((message, hint)) => return cannot_see(message, &hint),
+    };
+    let mut replies = replies.into_iter();
+    let ping = match greeting(ctx, &subject, &url, &mut replies) {
+        Ok(f) => f,
+        Err((message, hint)) => return cannot_see(message, hint),
+    };
+    let mut out = vec![ping];
+    for (name, want) in &wants {
+        out.push(setting(ctx, &subject, &url, name, want, replies.next()));
+    }
+    out
+}
+
+/// The URL and the required settings, or every problem with the parameters.
+fn validate(p: &Params) -> Result<(RedisUrl, Wants<'_>), Vec<String>> {
+    let mut problems = Vec::new();
+    let url = parse_url(&p.url)
+        .map_err(|e| problems.push(format!("`url`: {e}")))
+        .ok();
+    let mut wants: Wants = Vec::new();
     for (name, value) in &p.require {
         if name.is_empty() || name.contains(char::is_whitespace) || name.contains('*') {
             problems.push(format!("`require`: `{name}` is not a single setting name"));
@@ -295,36 +332,48 @@ pub fn evaluate(
     if p.timeout_ms == 0 {
         problems.push("`timeout_ms` must be at least 1".to_string());
     }
-    let (Some(mut url), true) = (url, problems.is_empty()) else {
-        return params::invalid(ctx, problems.join("; "));
-    };
-    let subject = url.target.clone();
-    if let Some(var) = &p.password_env {
-        match lookup_env(var) {
-            Ok(Some(pw)) if !pw.is_empty() => url.password = Some(pw),
-            Ok(_) => {
-                return vec![
-                    ctx.finding(&subject, Status::Error)
-                        .message(format!(
-                            "`{var}` (password_env) is not set, so gate cannot authenticate to {}",
-                            url.shown
-                        ))
-                        .remediation(format!("export {var} in the environment gate runs in"))
-                        .build(),
-                ];
-            }
-            Err(e) => {
-                return vec![
-                    ctx.finding(&subject, Status::Error)
-                        .message(format!("cannot read `{var}` (password_env): {e}"))
-                        .build(),
-                ];
-            }
-        }
+    match url {
+        Some(url) if problems.is_empty() => Ok((url, wants)),
+        _ => Err(problems),
     }
+}
 
+/// The password from `password_env`, or the `error` finding saying why not.
+fn password(
+    ctx: &Context,
+    subject: &str,
+    url: &RedisUrl,
+    var: &str,
+    lookup_env: LookupEnv,
+) -> Result<String, Vec<Finding>> {
+    match lookup_env(var) {
+        Ok(Some(pw)) if !pw.is_empty() => Ok(pw),
+        Ok(_) => Err(vec![
+            ctx.finding(subject, Status::Error)
+                .message(format!(
+                    "`{var}` (password_env) is not set, so gate cannot authenticate to {}",
+                    url.shown
+                ))
+                .remediation(format!("export {var} in the environment gate runs in"))
+                .build(),
+        ]),
+        Err(e) => Err(vec![
+            ctx.finding(subject, Status::Error)
+                .message(format!("cannot read `{var}` (password_env): {e}"))
+                .build(),
+        ]),
+    }
+}
+
+/// Sends AUTH (with a password), PING, one CONFIG GET per setting and QUIT in
+/// one exchange, and returns the replies; or why Redis could not be seen, and
+/// the hint for it.
+fn converse(
+    url: &RedisUrl,
+    wants: &Wants,
+    exchange: Exchange,
+) -> Result<Vec<Reply>, (String, String)> {
     let mut request = Vec::new();
-    let auth = url.password.is_some();
     if let Some(password) = &url.password {
         match &url.username {
             Some(user) => request.extend(resp::command(&["AUTH", user, password])),
@@ -332,163 +381,160 @@ pub fn evaluate(
         }
     }
     request.extend(resp::command(&["PING"]));
-    for (name, _) in &wants {
+    for (name, _) in wants {
         request.extend(resp::command(&["CONFIG", "GET", name]));
     }
     request.extend(resp::command(&["QUIT"]));
+    let bytes = exchange(&url.target, &request).map_err(|e| {
+        let e = scrub(&e, url.password.as_deref());
+        let hint = if is_grant_denial(&e) {
+            format!(
+                "add \"{}\" to the `config` plugin's `net` grant",
+                url.target
+            )
+        } else {
+            "check that Redis is running and reachable from where gate runs".to_string()
+        };
+        (format!("cannot reach Redis at {}: {e}", url.target), hint)
+    })?;
+    match resp::parse_all(&bytes) {
+        Ok((replies, _)) => Ok(replies),
+        Err(e) => Err((
+            format!("{} did not answer in RESP: {e}", url.target),
+            NOT_REDIS.to_string(),
+        )),
+    }
+}
 
-    let cannot_see = |message: String, hint: String| {
-        vec![
-            ctx.finding(&subject, Status::Error)
-                .message(message)
-                .evidence("url", &url.shown)
-                .remediation(hint)
-                .build(),
-        ]
-    };
-    let bytes = match exchange(&url.target, &request) {
-        Ok(b) => b,
-        Err(e) => {
-            let e = scrub(&e, url.password.as_deref());
-            let hint = if is_grant_denial(&e) {
-                format!(
-                    "add \"{}\" to the `config` plugin's `net` grant",
-                    url.target
-                )
-            } else {
-                "check that Redis is running and reachable from where gate runs".to_string()
-            };
-            return cannot_see(format!("cannot reach Redis at {}: {e}", url.target), hint);
-        }
-    };
-    let replies = match resp::parse_all(&bytes) {
-        Ok((replies, _)) => replies,
-        Err(e) => {
-            return cannot_see(
-                format!("{} did not answer in RESP: {e}", url.target),
-                "check that `url` points at a Redis server".to_string(),
-            );
-        }
-    };
-    let mut replies = replies.into_iter();
-    let mut out = Vec::new();
-    if auth {
+const NOT_REDIS: &str = "check that `url` points at a Redis server";
+
+/// The replies to AUTH (when sent) and PING: the PING finding, or why Redis
+/// could not be seen and the hint for it.
+fn greeting(
+    ctx: &Context,
+    subject: &str,
+    url: &RedisUrl,
+    replies: &mut impl Iterator<Item = Reply>,
+) -> Result<Finding, (String, &'static str)> {
+    let target = &url.target;
+    if url.password.is_some() {
         match replies.next() {
             Some(Reply::Simple(ok)) if ok == "OK" => {}
             Some(other) => {
                 let what = scrub(&other.describe(), url.password.as_deref());
-                return cannot_see(
-                    format!("Redis at {} refused the credentials: {what}", url.target),
-                    "check the user and password (url or password_env)".to_string(),
-                );
+                return Err((
+                    format!("Redis at {target} refused the credentials: {what}"),
+                    "check the user and password (url or password_env)",
+                ));
             }
             None => {
-                return cannot_see(
-                    format!(
-                        "Redis at {} closed the connection without answering",
-                        url.target
-                    ),
-                    "check that `url` points at a Redis server".to_string(),
-                );
+                return Err((
+                    format!("Redis at {target} closed the connection without answering"),
+                    NOT_REDIS,
+                ));
             }
         }
     }
     match replies.next() {
-        Some(Reply::Simple(pong)) if pong == "PONG" => out.push(
-            ctx.finding(&subject, Status::Pass)
-                .message(format!("Redis at {} answered PING with PONG", url.target))
-                .evidence("url", &url.shown)
-                .build(),
-        ),
-        Some(Reply::Error(e)) if e.starts_with("NOAUTH") => {
-            return cannot_see(
-                format!("Redis at {} requires authentication: {e}", url.target),
-                "put the password in `password_env` (or the URL)".to_string(),
-            );
-        }
-        Some(other) => {
-            out.push(
-                ctx.finding(&subject, Status::Fail)
-                    .rule("ping")
-                    .message(format!(
-                        "Redis at {} answered PING with {} instead of PONG",
-                        url.target,
-                        other.describe()
-                    ))
-                    .evidence("url", &url.shown)
-                    .remediation(
-                        "check the server's state (loading, replica without master, out of memory)",
-                    )
-                    .build(),
-            );
-        }
-        None => {
-            return cannot_see(
-                format!(
-                    "Redis at {} closed the connection without answering PING",
-                    url.target
-                ),
-                "check that `url` points at a Redis server".to_string(),
-            );
-        }
+        Some(Reply::Simple(pong)) if pong == "PONG" => Ok(ctx
+            .finding(subject, Status::Pass)
+            .message(format!("Redis at {target} answered PING with PONG"))
+            .evidence("url", &url.shown)
+            .build()),
+        Some(Reply::Error(e)) if e.starts_with("NOAUTH") => Err((
+            format!("Redis at {target} requires authentication: {e}"),
+            "put the password in `password_env` (or the URL)",
+        )),
+        Some(other) => Ok(ctx
+            .finding(subject, Status::Fail)
+            .rule("ping")
+            .message(format!(
+                "Redis at {target} answered PING with {} instead of PONG",
+                other.describe()
+            ))
+            .evidence("url", &url.shown)
+            .remediation(
+                "check the server's state (loading, replica without master, out of memory)",
+            )
+            .build()),
+        None => Err((
+            format!("Redis at {target} closed the connection without answering PING"),
+            NOT_REDIS,
+        )),
     }
-    for (name, want) in &wants {
-        let setting_subject = format!("{subject}#{name}");
-        let expected_text = want
-            .iter()
-            .map(Want::describe)
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let base = |status| {
-            ctx.finding(&setting_subject, status)
-                .evidence("setting", name)
-                .evidence("required", &expected_text)
-        };
-        let finding = match replies.next() {
-            None => base(Status::Error)
-                .message(format!("Redis at {} closed the connection before answering CONFIG GET {name}", url.target))
-                .build(),
-            Some(Reply::Error(e)) => base(Status::Error)
+}
+
+/// The finding for one required setting, from its CONFIG GET reply.
+fn setting(
+    ctx: &Context,
+    subject: &str,
+    url: &RedisUrl,
+    name: &str,
+    want: &[Want],
+    reply: Option<Reply>,
+) -> Finding {
+    let expected_text = want
+        .iter()
+        .map(Want::describe)
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let base = |status| {
+        ctx.finding(format!("{subject}#{name}"), status)
+            .evidence("setting", name)
+            .evidence("required", &expected_text)
+    };
+    let items = match reply {
+        None => {
+            return base(Status::Error)
+                .message(format!(
+                    "Redis at {} closed the connection before answering CONFIG GET {name}",
+                    url.target
+                ))
+                .build();
+        }
+        Some(Reply::Error(e)) => {
+            return base(Status::Error)
                 .message(format!("CONFIG GET {name} failed: {e}"))
                 .remediation("allow CONFIG GET for gate's user (ACL `+config|get`), or un-rename the CONFIG command")
-                .build(),
-            Some(Reply::Array(Some(items))) if items.is_empty() => base(Status::Error)
+                .build();
+        }
+        Some(Reply::Array(Some(items))) if items.is_empty() => {
+            return base(Status::Error)
                 .message(format!("Redis at {} has no setting `{name}`", url.target))
                 .remediation("check the setting's name against `CONFIG GET *`")
-                .build(),
-            Some(Reply::Array(Some(items))) => {
-                let value = items
-                    .chunks(2)
-                    .find(|pair| pair[0].text().is_some_and(|k| k.eq_ignore_ascii_case(name)))
-                    .and_then(|pair| pair.get(1))
-                    .and_then(Reply::text)
-                    .map(|v| shown(name, &v));
-                match value {
-                    None => base(Status::Error)
-                        .message(format!("CONFIG GET {name} returned no value for it"))
-                        .build(),
-                    Some(actual) if want.iter().any(|w| w.accepts(&actual)) => base(Status::Pass)
-                        .message(format!("`{name}` is `{actual}`"))
-                        .evidence("actual", &actual)
-                        .build(),
-                    Some(actual) => base(Status::Fail)
-                        .rule(*name)
-                        .message(format!("`{name}` is `{actual}`, required {expected_text}"))
-                        .evidence("actual", &actual)
-                        .remediation(format!(
-                            "set `{name} {}` in redis.conf (and CONFIG SET it on the running server)",
-                            want[0].describe().split(' ').next().unwrap_or_default()
-                        ))
-                        .build(),
-                }
-            }
-            Some(other) => base(Status::Error)
+                .build();
+        }
+        Some(Reply::Array(Some(items))) => items,
+        Some(other) => {
+            return base(Status::Error)
                 .message(format!("CONFIG GET {name} returned {}", other.describe()))
-                .build(),
-        };
-        out.push(finding);
+                .build();
+        }
+    };
+    let value = items
+        .chunks(2)
+        .find(|pair| pair[0].text().is_some_and(|k| k.eq_ignore_ascii_case(name)))
+        .and_then(|pair| pair.get(1))
+        .and_then(Reply::text)
+        .map(|v| shown(name, &v));
+    match value {
+        None => base(Status::Error)
+            .message(format!("CONFIG GET {name} returned no value for it"))
+            .build(),
+        Some(actual) if want.iter().any(|w| w.accepts(&actual)) => base(Status::Pass)
+            .message(format!("`{name}` is `{actual}`"))
+            .evidence("actual", &actual)
+            .build(),
+        Some(actual) => base(Status::Fail)
+            .rule(name)
+            .message(format!("`{name}` is `{actual}`, required {expected_text}"))
+            .evidence("actual", &actual)
+            .remediation(format!(
+                "set `{name} {}` in redis.conf (and CONFIG SET it on the running server)",
+                want[0].describe().split(' ').next().unwrap_or_default()
+            ))
+            .build(),
     }
-    out
 }
 
 /// Removes the password from a message, in case a server or the host echoes it.

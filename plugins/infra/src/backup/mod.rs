@@ -18,9 +18,9 @@ use gate_plugin_sdk::{
 };
 use serde::Deserialize;
 
-use crate::file_glob::{self, Expansion};
+use crate::file_glob::{self, Expansion, MatchedFile};
 use crate::size::ByteSize;
-use manifest::{Algorithm, Mismatch, Verification};
+use manifest::{Algorithm, FileIssue, Mismatch, Verification};
 
 pub const ID: &str = "infra.backup";
 
@@ -89,24 +89,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `2024-06-01T03:00:00Z` for Unix seconds.
 pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::certificates::rfc3339::format(secs)
 }
 
 impl Check for Backup {
@@ -219,6 +202,26 @@ pub fn evaluate_newest(
         );
         return out;
     };
+    out.push(newest_finding(
+        ctx,
+        params,
+        newest,
+        mtime,
+        now,
+        expansion.files.len(),
+    ));
+    out
+}
+
+/// Whether the newest backup is young and large enough.
+fn newest_finding(
+    ctx: &Context,
+    params: &Params,
+    newest: &MatchedFile,
+    mtime: i64,
+    now: i64,
+    matched: usize,
+) -> Finding {
     let max_hours = params.max_age_hours.unwrap_or(f64::INFINITY);
     let age_hours = (now - mtime) as f64 / 3600.0;
     let mut issues = Vec::new();
@@ -256,7 +259,7 @@ pub fn evaluate_newest(
         .evidence("modified", rfc3339(mtime))
         .evidence("age_hours", format!("{:.1}", age_hours))
         .evidence("bytes", newest.len)
-        .evidence("matched", expansion.files.len());
+        .evidence("matched", matched);
     if age_hours < 0.0 {
         f = f.evidence(
             "clock_skew",
@@ -268,8 +271,7 @@ pub fn evaluate_newest(
             "check the backup job (schedule, logs, target storage) and take a fresh backup before deploying",
         );
     }
-    out.push(f.build());
-    out
+    f.build()
 }
 
 /// The manifest's directory as the user wrote it, for file subjects.
@@ -311,7 +313,26 @@ pub fn evaluate_manifest(
         ];
     }
     let dir = manifest_dir(path);
-    let mut out = Vec::new();
+    let mut out = vec![manifest_summary(ctx, path, &v, &algorithms)];
+
+    for issue in v.issues.iter().take(MAX_FILE_FINDINGS) {
+        out.push(issue_finding(ctx, path, dir, issue));
+    }
+    if v.issues.len() > MAX_FILE_FINDINGS {
+        out.push(
+            ctx.finding(path, Status::Fail)
+                .message(format!(
+                    "{} more file(s) do not match {path} (only the first {MAX_FILE_FINDINGS} are listed)",
+                    v.issues.len() - MAX_FILE_FINDINGS
+                ))
+                .build(),
+        );
+    }
+    out
+}
+
+/// The manifest's own finding: whether it and every file it lists verify.
+fn manifest_summary(ctx: &Context, path: &str, v: &Verification, algorithms: &str) -> Finding {
     let checksum_ok = v.manifest.checksum_ok();
     let failing = v
         .issues
@@ -365,7 +386,7 @@ pub fn evaluate_manifest(
             if algorithms.is_empty() {
                 "none".to_string()
             } else {
-                algorithms.clone()
+                algorithms.to_string()
             },
         )
         .evidence(
@@ -382,56 +403,44 @@ pub fn evaluate_manifest(
             "do not restore from this backup: take a new one, and find out what changed the files (storage corruption, a tool writing into the backup)",
         );
     }
-    out.push(summary.build());
+    summary.build()
+}
 
-    for issue in v.issues.iter().take(MAX_FILE_FINDINGS) {
-        let subject = gate_plugin_sdk::paths::join_display(dir, &issue.path);
-        let (status, message) = match &issue.mismatch {
-            Mismatch::Missing => (
-                Status::Fail,
-                format!("{subject} is listed in the manifest but missing"),
+/// One file that does not match the manifest.
+fn issue_finding(ctx: &Context, path: &str, dir: &str, issue: &FileIssue) -> Finding {
+    let subject = gate_plugin_sdk::paths::join_display(dir, &issue.path);
+    let (status, message) = match &issue.mismatch {
+        Mismatch::Missing => (
+            Status::Fail,
+            format!("{subject} is listed in the manifest but missing"),
+        ),
+        Mismatch::Size { expected, actual } => (
+            Status::Fail,
+            format!("{subject} is {actual} bytes; the manifest says {expected}"),
+        ),
+        Mismatch::Checksum {
+            algorithm,
+            expected,
+            actual,
+        } => (
+            Status::Fail,
+            format!(
+                "{subject}: {} checksum {actual} does not match the manifest's {expected}",
+                algorithm.name()
             ),
-            Mismatch::Size { expected, actual } => (
-                Status::Fail,
-                format!("{subject} is {actual} bytes; the manifest says {expected}"),
-            ),
-            Mismatch::Checksum {
-                algorithm,
-                expected,
-                actual,
-            } => (
-                Status::Fail,
-                format!(
-                    "{subject}: {} checksum {actual} does not match the manifest's {expected}",
-                    algorithm.name()
-                ),
-            ),
-            Mismatch::Unexpected { size } => (
-                Status::Fail,
-                format!("{subject} ({size} bytes) is not listed in the manifest"),
-            ),
-            Mismatch::Unreadable(e) => (Status::Error, format!("cannot read {subject}: {e}")),
-        };
-        out.push(
-            ctx.finding(&subject, status)
-                .rule(issue.mismatch.rule())
-                .message(message)
-                .evidence("manifest", path)
-                .location(&subject, None, None)
-                .build(),
-        );
-    }
-    if v.issues.len() > MAX_FILE_FINDINGS {
-        out.push(
-            ctx.finding(path, Status::Fail)
-                .message(format!(
-                    "{} more file(s) do not match {path} (only the first {MAX_FILE_FINDINGS} are listed)",
-                    v.issues.len() - MAX_FILE_FINDINGS
-                ))
-                .build(),
-        );
-    }
-    out
+        ),
+        Mismatch::Unexpected { size } => (
+            Status::Fail,
+            format!("{subject} ({size} bytes) is not listed in the manifest"),
+        ),
+        Mismatch::Unreadable(e) => (Status::Error, format!("cannot read {subject}: {e}")),
+    };
+    ctx.finding(&subject, status)
+        .rule(issue.mismatch.rule())
+        .message(message)
+        .evidence("manifest", path)
+        .location(&subject, None, None)
+        .build()
 }
 
 #[cfg(test)]

@@ -1,31 +1,16 @@
-//! Unix seconds as RFC 3339 UTC timestamps, for certificate dates in evidence.
+//! Unix seconds as RFC 3339 UTC timestamps, for certificate dates in evidence,
+//! through the `time` crate (already linked for x509-parser's validity dates).
 
-/// `2026-01-01T00:00:00Z` for 1767225600.
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// `2026-01-01T00:00:00Z` for 1767225600. An instant RFC 3339 cannot write
+/// (before year 0 or after 9999) reads as its Unix seconds.
 pub fn format(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day)
-/// in the proleptic Gregorian calendar.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("{unix} (Unix seconds)"))
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@ use gate_plugin_sdk::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::compliance::load::{self, Format};
+use crate::compliance::documents;
 use crate::grants::{Grants, HostGrants, unreadable};
+use gate_configfile::Format;
 
 pub const ID: &str = "security.api-keys-rotated";
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -109,7 +110,7 @@ pub fn evaluate(ctx: &Context, p: &Params, now: i64, grants: &dyn Grants) -> Vec
     if p.warn_days < 0 {
         problems.push("`warn_days` must not be negative".to_string());
     }
-    let format = Format::from_path(&p.inventory);
+    let format = Format::detect_structured(&p.inventory);
     if format.is_none() {
         problems.push(format!(
             "cannot tell the format of `{}`: use a .toml, .json, .yaml or .yml file",
@@ -138,7 +139,7 @@ pub fn evaluate(ctx: &Context, p: &Params, now: i64, grants: &dyn Grants) -> Vec
                 .build(),
         ]
     };
-    let docs = match load::parse(format, &text) {
+    let docs = match documents(format, &text) {
         Ok(d) => d,
         Err(e) => return invalid(format!("`{path}` is not valid {}: {e}", format.name())),
     };
@@ -201,17 +202,17 @@ impl MapLocation for Finding {
 }
 
 fn day(ts: i64) -> String {
-    // Days since the epoch back to a civil date (Howard Hinnant's `civil_from_days`).
-    let z = ts.div_euclid(DAY) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    gate_plugin_sdk::date::format_date(ts)
+}
+
+/// A key's dates, read and checked.
+struct Dated<'k> {
+    max_age: i64,
+    /// `rotated_at`, or `created` when the key was never rotated.
+    field: &'static str,
+    since: i64,
+    expires: Option<i64>,
+    key: &'k Key,
 }
 
 fn assess(
@@ -245,59 +246,91 @@ fn assess(
             "keep one entry per key id",
         );
     }
+    let dated = match dates(p, now, id, key) {
+        Ok(d) => d,
+        Err((message, hint)) => return error(subject, message, hint),
+    };
+    let age_days = (now - dated.since).max(0) / DAY;
+    let (status, rule, message, hint) = verdict(p, path, now, id, &dated, age_days);
+    let mut f = ctx
+        .finding(subject, status)
+        .message(message)
+        .evidence("age_days", age_days)
+        .evidence("max_age_days", dated.max_age)
+        .evidence(dated.field, day(dated.since));
+    if let Some(owner) = &dated.key.owner {
+        f = f.evidence("owner", owner);
+    }
+    if let Some(exp) = dated.expires {
+        f = f.evidence("expires", day(exp));
+    }
+    if let Some(rule) = rule {
+        f = f.rule(rule);
+    }
+    if status != Status::Pass {
+        f = f.remediation(hint);
+    }
+    f.location(path, None, None).build()
+}
+
+/// The key's limit and dates, or why they cannot be read (and the fix).
+fn dates<'k>(
+    p: &Params,
+    now: i64,
+    id: &str,
+    key: &'k Key,
+) -> Result<Dated<'k>, (String, &'static str)> {
+    const DATE_HINT: &str = "write dates as YYYY-MM-DD or RFC 3339";
     let max_age = match &key.max_age_days {
         None => p.max_age_days,
         Some(Ok(n)) => *n,
         Some(Err(e)) => {
-            return error(
-                subject,
-                format!("key `{id}`: {e}"),
-                "fix the entry's `max_age_days`",
-            );
+            return Err((format!("key `{id}`: {e}"), "fix the entry's `max_age_days`"));
         }
     };
     let (field, raw) = match (&key.rotated, &key.created) {
         (Some(r), _) => ("rotated_at", r),
         (None, Some(c)) => ("created", c),
         (None, None) => {
-            return error(
-                subject,
+            return Err((
                 format!("key `{id}` has neither `rotated_at` nor `created`, so its age is unknown"),
                 "record when the key was created and last rotated",
-            );
+            ));
         }
     };
-    let since = match parse_timestamp(raw) {
-        Ok(t) => t,
-        Err(e) => {
-            return error(
-                subject,
-                format!("key `{id}`: `{field}` {e}"),
-                "write dates as YYYY-MM-DD or RFC 3339",
-            );
-        }
-    };
+    let since =
+        parse_timestamp(raw).map_err(|e| (format!("key `{id}`: `{field}` {e}"), DATE_HINT))?;
     if since > now + FUTURE_TOLERANCE {
-        return error(
-            subject,
+        return Err((
             format!("key `{id}`: `{field}` {} is in the future", day(since)),
             "fix the date in the inventory",
-        );
+        ));
     }
     let expires = match key.expires.as_deref().map(parse_timestamp) {
         None => None,
         Some(Ok(t)) => Some(t),
-        Some(Err(e)) => {
-            return error(
-                subject,
-                format!("key `{id}`: `expires` {e}"),
-                "write dates as YYYY-MM-DD or RFC 3339",
-            );
-        }
+        Some(Err(e)) => return Err((format!("key `{id}`: `expires` {e}"), DATE_HINT)),
     };
-    let age_days = (now - since).max(0) / DAY;
-    let warn = p.warn_days;
-    let (status, rule, message, hint) = if let Some(exp) = expires.filter(|e| *e <= now) {
+    Ok(Dated {
+        max_age,
+        field,
+        since,
+        expires,
+        key,
+    })
+}
+
+/// Status, rule, message and remediation for a key of `age_days`.
+fn verdict(
+    p: &Params,
+    path: &str,
+    now: i64,
+    id: &str,
+    dated: &Dated,
+    age_days: i64,
+) -> (Status, Option<&'static str>, String, String) {
+    let (warn, max_age) = (p.warn_days, dated.max_age);
+    if let Some(exp) = dated.expires.filter(|e| *e <= now) {
         (
             Status::Fail,
             Some("expired"),
@@ -310,7 +343,7 @@ fn assess(
             Some("max-age"),
             format!(
                 "key `{id}` was last rotated {age_days} days ago ({}), more than the {max_age} allowed",
-                day(since)
+                day(dated.since)
             ),
             format!("rotate `{id}` and update `rotated_at` in `{path}`"),
         )
@@ -324,7 +357,7 @@ fn assess(
             ),
             format!("schedule the rotation of `{id}`"),
         )
-    } else if let Some(exp) = expires.filter(|e| warn > 0 && *e - now < warn * DAY) {
+    } else if let Some(exp) = dated.expires.filter(|e| warn > 0 && *e - now < warn * DAY) {
         (
             Status::Warn,
             Some("expired"),
@@ -338,26 +371,7 @@ fn assess(
             format!("key `{id}` was rotated {age_days} days ago (limit {max_age})"),
             String::new(),
         )
-    };
-    let mut f = ctx
-        .finding(subject, status)
-        .message(message)
-        .evidence("age_days", age_days)
-        .evidence("max_age_days", max_age)
-        .evidence(field, day(since));
-    if let Some(owner) = &key.owner {
-        f = f.evidence("owner", owner);
     }
-    if let Some(exp) = expires {
-        f = f.evidence("expires", day(exp));
-    }
-    if let Some(rule) = rule {
-        f = f.rule(rule);
-    }
-    if status != Status::Pass {
-        f = f.remediation(hint);
-    }
-    f.location(path, None, None).build()
 }
 
 #[cfg(test)]

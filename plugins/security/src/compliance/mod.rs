@@ -1,18 +1,17 @@
 //! `security.compliance`: declarative assertions over JSON, YAML and TOML config
 //! files: a value at a path equals something, matches a regex, exists, or is absent.
 
-pub(crate) mod load;
 pub mod path;
 
+use gate_configfile::assertion::{self, Pattern, Presence, Verdict};
+use gate_configfile::{Format, ParseError};
 use gate_plugin_sdk::paths::{GrantedPath, read_bytes};
 use gate_plugin_sdk::{
     Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
 };
-use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
-use self::load::Format;
 use self::path::{Path, Segment};
 use crate::grants::{Grants, HostGrants, unreadable};
 use crate::no_secrets::detect::is_secret_key;
@@ -92,23 +91,6 @@ enum Expect {
     },
 }
 
-/// A `matches` regex: as written (for messages), and anchored to the whole value,
-/// as `config.env-vars` does, so `"true"` does not accept `"untrue"`.
-struct Pattern {
-    raw: String,
-    whole: Regex,
-}
-
-impl Pattern {
-    fn new(raw: &str) -> Result<Pattern, regex::Error> {
-        Regex::new(raw)?;
-        Ok(Pattern {
-            raw: raw.to_string(),
-            whole: Regex::new(&format!(r"\A(?:{raw})\z"))?,
-        })
-    }
-}
-
 struct Assertion {
     raw: String,
     path: Path,
@@ -186,31 +168,18 @@ fn validate(ctx: &Context, specs: Vec<AssertionSpec>) -> Result<Vec<Assertion>, 
             }
         };
         let wants_value = spec.equals.is_some() || matches.is_some();
-        let expect = match (spec.exists, spec.absent) {
-            (Some(true), Some(true)) | (Some(false), Some(false)) => {
-                problems.push(format!(
-                    "assert #{n} (`{}`): `exists` and `absent` contradict each other",
-                    spec.path
-                ));
-                continue;
-            }
-            (Some(false), _) | (_, Some(true)) if wants_value => {
-                problems.push(format!(
-                    "assert #{n} (`{}`): a path that must be absent cannot also have `equals`/`matches`",
-                    spec.path
-                ));
-                continue;
-            }
-            (Some(false), _) | (_, Some(true)) => Expect::Absent,
-            _ if wants_value => Expect::Values {
+        let expect = match assertion::presence(spec.exists, spec.absent, wants_value) {
+            Ok(Presence::Exists) => Expect::Exists,
+            Ok(Presence::Absent) => Expect::Absent,
+            Ok(Presence::Constrained) => Expect::Values {
                 equals: spec.equals,
                 matches,
             },
-            (Some(true), _) | (_, Some(false)) => Expect::Exists,
-            (None, None) => {
+            Err(problem) => {
                 problems.push(format!(
-                    "assert #{n} (`{}`): needs one of `equals`, `matches`, `exists` or `absent`",
-                    spec.path
+                    "assert #{n} (`{}`): {}",
+                    spec.path,
+                    problem.describe(&["equals", "matches"])
                 ));
                 continue;
             }
@@ -297,7 +266,7 @@ enum LoadError {
 }
 
 fn load_file(display: &str, absolute: &std::path::Path, max: u64) -> Result<Vec<Value>, LoadError> {
-    let Some(format) = Format::from_path(display) else {
+    let Some(format) = Format::detect_structured(display) else {
         return Err(LoadError::Invalid(format!(
             "cannot tell the format of `{display}`: use a .json, .yaml, .yml or .toml file"
         )));
@@ -309,8 +278,22 @@ fn load_file(display: &str, absolute: &std::path::Path, max: u64) -> Result<Vec<
     let bytes = read_bytes(&granted, max).map_err(LoadError::Unreadable)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| LoadError::Invalid(format!("`{display}` is not valid UTF-8")))?;
-    load::parse(format, &text)
+    documents(format, &text)
         .map_err(|e| LoadError::Invalid(format!("`{display}` is not valid {}: {e}", format.name())))
+}
+
+/// The documents assertions run over: one per YAML document that anyone wrote
+/// (`---` separators with nothing between them are skipped), and one null
+/// document for an empty file.
+pub(crate) fn documents(format: Format, text: &str) -> Result<Vec<Value>, ParseError> {
+    let mut docs = gate_configfile::documents(format, text)?;
+    if docs.len() > 1 {
+        docs.retain(|d| !d.is_null());
+    }
+    if docs.is_empty() {
+        docs.push(Value::Null);
+    }
+    Ok(docs)
 }
 
 /// A concrete place in a file, with the YAML document number when there are several.
@@ -403,20 +386,57 @@ fn as_text(v: &Value) -> Option<String> {
     }
 }
 
+/// `Ok(detail)` passes; `Err((detail, offenders))` fails.
+type Outcome<'p> = Result<String, (String, Vec<&'p Place>)>;
+
 fn check(ctx: &Context, file: &str, docs: &[Value], a: &Assertion) -> Finding {
     let found = places(docs, &a.path);
     let (present, missing): (Vec<&Place>, Vec<&Place>) =
         found.iter().partition(|p| p.value.is_some());
     let expected = a.describe(false);
-    // Ok(detail) passes; Err((detail, offenders)) fails.
-    let outcome: Result<String, (String, Vec<&Place>)> = match &a.expect {
-        Expect::Exists if present.is_empty() => Err(("not found".to_string(), missing.clone())),
+    let verdict = Verdict {
+        file,
+        path: &a.raw,
+        expected: &expected,
+        matched: present.len(),
+    };
+    let mut f = match outcome(a, &expected, &present, &missing) {
+        Ok(detail) => verdict.pass(ctx, &detail),
+        Err((detail, offenders)) => {
+            let what = a
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("`{}` must {}", a.raw, a.describe(true)));
+            let f = verdict.fail(ctx, &what, &detail);
+            match offenders_shown(&offenders) {
+                Some(text) => f.evidence("found", text),
+                None => f,
+            }
+        }
+    };
+    if let Some(id) = &a.id {
+        f = f.rule(id);
+    }
+    if let Some(s) = a.severity {
+        f = f.severity(s);
+    }
+    f.location(file, None, None).build()
+}
+
+fn outcome<'p>(
+    a: &Assertion,
+    expected: &str,
+    present: &[&'p Place],
+    missing: &[&'p Place],
+) -> Outcome<'p> {
+    match &a.expect {
+        Expect::Exists if present.is_empty() => Err(("not found".to_string(), missing.to_vec())),
         Expect::Exists => Ok(format!(
             "exists ({})",
             count(present.len(), "match", "matches")
         )),
         Expect::Absent if present.is_empty() => Ok("is absent".to_string()),
-        Expect::Absent => Err(("is present".to_string(), present.clone())),
+        Expect::Absent => Err(("is present".to_string(), present.to_vec())),
         Expect::Values { equals, matches } => {
             let bad: Vec<&Place> = present
                 .iter()
@@ -426,78 +446,55 @@ fn check(ctx: &Context, file: &str, docs: &[Value], a: &Assertion) -> Finding {
                     let eq_ok = equals.as_ref().is_none_or(|e| same(v, e));
                     let re_ok = matches
                         .as_ref()
-                        .is_none_or(|r| as_text(v).is_some_and(|t| r.whole.is_match(&t)));
+                        .is_none_or(|r| as_text(v).is_some_and(|t| r.is_match(&t)));
                     !(eq_ok && re_ok)
                 })
                 .collect();
+            let satisfied = || {
+                Ok(format!(
+                    "{expected} ({})",
+                    count(present.len(), "value", "values")
+                ))
+            };
             if !bad.is_empty() {
                 Err((
                     format!("{} of {} value(s) do not match", bad.len(), present.len()),
                     bad,
                 ))
             } else if a.optional {
-                Ok(format!(
-                    "{expected} ({})",
-                    count(present.len(), "value", "values")
-                ))
+                satisfied()
             } else if !missing.is_empty() {
-                Err(("not found".to_string(), missing.clone()))
+                Err(("not found".to_string(), missing.to_vec()))
             } else if present.is_empty() {
                 Err(("matched nothing".to_string(), Vec::new()))
             } else {
-                Ok(format!(
-                    "{expected} ({})",
-                    count(present.len(), "value", "values")
-                ))
+                satisfied()
             }
         }
-    };
-    let subject = format!("{file}:{}", a.raw);
-    let mut f = match &outcome {
-        Ok(detail) => ctx
-            .finding(&subject, Status::Pass)
-            .message(format!("`{}` {detail} in {file}", a.raw)),
-        Err((detail, _)) => {
-            let what = a
-                .message
-                .clone()
-                .unwrap_or_else(|| format!("`{}` must {}", a.raw, a.describe(true)));
-            ctx.finding(&subject, Status::Fail)
-                .message(format!("{what}: {detail} in {file}"))
-        }
-    };
-    f = f
-        .evidence("path", &a.raw)
-        .evidence("expected", &expected)
-        .evidence("matched", present.len());
-    if let Err((_, offenders)) = &outcome {
-        let shown: Vec<String> = offenders
-            .iter()
-            .take(SHOW)
-            .map(|p| {
-                if p.value.is_some() {
-                    format!("{} = {}", p.label(), p.shown())
-                } else {
-                    format!("{} (missing)", p.label())
-                }
-            })
-            .collect();
-        if !shown.is_empty() {
-            let mut text = shown.join("; ");
-            if offenders.len() > SHOW {
-                text.push_str(&format!("; … {} more", offenders.len() - SHOW));
+    }
+}
+
+/// The first [`SHOW`] offenders as evidence, or `None` when there are none.
+fn offenders_shown(offenders: &[&Place]) -> Option<String> {
+    let shown: Vec<String> = offenders
+        .iter()
+        .take(SHOW)
+        .map(|p| {
+            if p.value.is_some() {
+                format!("{} = {}", p.label(), p.shown())
+            } else {
+                format!("{} (missing)", p.label())
             }
-            f = f.evidence("found", text);
-        }
-        f = f.remediation(format!("edit {file} so that `{}` {expected}", a.raw));
+        })
+        .collect();
+    if shown.is_empty() {
+        return None;
     }
-    if let Some(id) = &a.id {
-        f = f.rule(id);
+    let mut text = shown.join("; ");
+    if offenders.len() > SHOW {
+        text.push_str(&format!("; … {} more", offenders.len() - SHOW));
     }
-    if let Some(s) = a.severity {
-        f = f.severity(s);
-    }
-    f.location(file, None, None).build()
+    Some(text)
 }
 
 fn count(n: usize, one: &str, many: &str) -> String {

@@ -527,3 +527,20 @@ fn info_lists_the_contracted_params() {
     let names: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["files", "assert", "max_file_bytes"]);
 }
+
+#[test]
+fn yaml_separators_without_documents_are_skipped() {
+    let docs = documents(Format::Yaml, "---\na: 1\n---\n---\nkind: Service\n").unwrap();
+    assert_eq!(docs, [json!({ "a": 1 }), json!({ "kind": "Service" })]);
+    assert_eq!(documents(Format::Yaml, "").unwrap(), [Value::Null]);
+}
+
+#[test]
+fn parse_errors_carry_positions() {
+    let e = documents(Format::Json, "{\n  \"a\": 1,\n}").unwrap_err();
+    assert!(e.to_string().contains("line 3"), "{e}");
+    let e = documents(Format::Toml, "a = \n").unwrap_err();
+    assert!(e.to_string().contains("line 1"), "{e}");
+    let e = documents(Format::Yaml, "a: [1, 2\n").unwrap_err();
+    assert!(e.to_string().contains("line"), "{e}");
+}

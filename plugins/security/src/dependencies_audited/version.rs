@@ -121,98 +121,15 @@ impl Pep440 {
             Some((v, l)) => (v, Some(l)),
             None => (s, None),
         };
-        let mut rest = s;
-        let epoch = match rest.split_once('!') {
-            Some((e, r)) => {
-                rest = r;
-                e.parse().ok()?
-            }
-            None => 0,
+        let (epoch, rest) = match s.split_once('!') {
+            Some((e, r)) => (e.parse().ok()?, r),
+            None => (0, s),
         };
-        let digits_end = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        // Release: N(.N)*
-        let mut release = Vec::new();
-        loop {
-            let end = digits_end(rest);
-            if end == 0 {
-                return None;
-            }
-            release.push(rest[..end].parse().ok()?);
-            rest = &rest[end..];
-            match rest.strip_prefix('.') {
-                Some(r) if r.starts_with(|c: char| c.is_ascii_digit()) => rest = r,
-                _ => break,
-            }
-        }
-        while release.len() > 1 && release.last() == Some(&0) {
-            release.pop();
-        }
-        let strip_sep = |t: &str| t.strip_prefix(['.', '-', '_']).unwrap_or(t).to_string();
-        let number = |t: &str| -> (u64, String) {
-            let t = t.strip_prefix(['.', '-', '_']).unwrap_or(t);
-            let end = digits_end(t);
-            (t[..end].parse().unwrap_or(0), t[end..].to_string())
-        };
-        let mut rest = rest.to_string();
-        let mut pre = None;
-        let mut post = None;
-        let mut dev = None;
-        // Pre-release: a|alpha|b|beta|c|rc|pre|preview, optional separator and number.
-        let after = strip_sep(&rest);
-        for (spelling, phase) in [
-            ("alpha", 1u8),
-            ("beta", 2),
-            ("preview", 3),
-            ("pre", 3),
-            ("rc", 3),
-            ("a", 1),
-            ("b", 2),
-            ("c", 3),
-        ] {
-            if let Some(r) = after.strip_prefix(spelling) {
-                let (n, r) = number(r);
-                pre = Some((phase, n));
-                rest = r;
-                break;
-            }
-        }
-        // Post-release: .post1, -r1, -rev1, or the implicit `-1`.
-        let after = strip_sep(&rest);
-        for spelling in ["post", "rev", "r"] {
-            if let Some(r) = after.strip_prefix(spelling) {
-                let (n, r) = number(r);
-                post = Some(n);
-                rest = r;
-                break;
-            }
-        }
-        if post.is_none()
-            && let Some(r) = rest.strip_prefix('-')
-            && r.starts_with(|c: char| c.is_ascii_digit())
-        {
-            let (n, r) = number(r);
-            post = Some(n);
-            rest = r;
-        }
-        let after = strip_sep(&rest);
-        if let Some(r) = after.strip_prefix("dev") {
-            let (n, r) = number(r);
-            dev = Some(n);
-            rest = r;
-        }
-        if !rest.is_empty() {
-            return None;
-        }
+        let (release, rest) = pep440_release(rest)?;
+        let Suffixes { pre, post, dev } = pep440_suffixes(rest)?;
         let local = match local {
             None => Vec::new(),
-            Some(l) => l
-                .split(['.', '-', '_'])
-                .map(|id| match id.parse() {
-                    _ if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) => None,
-                    Ok(n) => Some(Identifier::Numeric(n)),
-                    Err(_) => Some(Identifier::Alpha(id.to_string())),
-                })
-                .collect::<Option<Vec<_>>>()?,
+            Some(l) => pep440_local(l)?,
         };
         let pre_key = match (pre, post, dev) {
             (Some((phase, n)), _, _) => (phase, n),
@@ -229,6 +146,114 @@ impl Pep440 {
             local,
         })
     }
+}
+
+fn digits_end(t: &str) -> usize {
+    t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len())
+}
+
+/// `t` without one leading `.`, `-` or `_`.
+fn strip_sep(t: &str) -> &str {
+    t.strip_prefix(['.', '-', '_']).unwrap_or(t)
+}
+
+/// The number after an optional separator (0 when there is none), and the rest.
+fn sep_number(t: &str) -> (u64, &str) {
+    let t = strip_sep(t);
+    let end = digits_end(t);
+    (t[..end].parse().unwrap_or(0), &t[end..])
+}
+
+/// The release segment `N(.N)*`, without trailing zeros (so `1.0` == `1`), and the rest.
+fn pep440_release(mut rest: &str) -> Option<(Vec<u64>, &str)> {
+    let mut release = Vec::new();
+    loop {
+        let end = digits_end(rest);
+        if end == 0 {
+            return None;
+        }
+        release.push(rest[..end].parse().ok()?);
+        rest = &rest[end..];
+        match rest.strip_prefix('.') {
+            Some(r) if r.starts_with(|c: char| c.is_ascii_digit()) => rest = r,
+            _ => break,
+        }
+    }
+    while release.len() > 1 && release.last() == Some(&0) {
+        release.pop();
+    }
+    Some((release, rest))
+}
+
+/// The optional pre-, post- and dev-release parts after the release segment.
+struct Suffixes {
+    /// (phase: 1 a, 2 b, 3 rc; number).
+    pre: Option<(u8, u64)>,
+    post: Option<u64>,
+    dev: Option<u64>,
+}
+
+/// Reads the suffixes; `None` when anything else is left over.
+fn pep440_suffixes(mut rest: &str) -> Option<Suffixes> {
+    let mut suffixes = Suffixes {
+        pre: None,
+        post: None,
+        dev: None,
+    };
+    // Pre-release: a|alpha|b|beta|c|rc|pre|preview, optional separator and number.
+    let after = strip_sep(rest);
+    for (spelling, phase) in [
+        ("alpha", 1u8),
+        ("beta", 2),
+        ("preview", 3),
+        ("pre", 3),
+        ("rc", 3),
+        ("a", 1),
+        ("b", 2),
+        ("c", 3),
+    ] {
+        if let Some(r) = after.strip_prefix(spelling) {
+            let (n, r) = sep_number(r);
+            suffixes.pre = Some((phase, n));
+            rest = r;
+            break;
+        }
+    }
+    // Post-release: .post1, -r1, -rev1, or the implicit `-1`.
+    let after = strip_sep(rest);
+    for spelling in ["post", "rev", "r"] {
+        if let Some(r) = after.strip_prefix(spelling) {
+            let (n, r) = sep_number(r);
+            suffixes.post = Some(n);
+            rest = r;
+            break;
+        }
+    }
+    if suffixes.post.is_none()
+        && let Some(r) = rest.strip_prefix('-')
+        && r.starts_with(|c: char| c.is_ascii_digit())
+    {
+        let (n, r) = sep_number(r);
+        suffixes.post = Some(n);
+        rest = r;
+    }
+    if let Some(r) = strip_sep(rest).strip_prefix("dev") {
+        let (n, r) = sep_number(r);
+        suffixes.dev = Some(n);
+        rest = r;
+    }
+    rest.is_empty().then_some(suffixes)
+}
+
+/// A local version label (`+ubuntu.1`): alphanumeric identifiers.
+fn pep440_local(l: &str) -> Option<Vec<Identifier>> {
+    l.split(['.', '-', '_'])
+        .map(|id| match id.parse() {
+            _ if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) => None,
+            Ok(n) => Some(Identifier::Numeric(n)),
+            Err(_) => Some(Identifier::Alpha(id.to_string())),
+        })
+        .collect()
 }
 
 impl Ord for Pep440 {

@@ -167,26 +167,35 @@ pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
     let masked = mask(text);
     let t = masked.as_str();
     let mut found = Vec::new();
-    let push = |found: &mut Vec<Candidate>, rule: Rule, m: regex::Match<'_>| {
-        found.push(Candidate {
-            rule,
-            start: m.start(),
-            end: m.end(),
-            secret: m.as_str().to_string(),
-            key: None,
-        });
-    };
+    cloud_keys(t, opts, &mut found);
+    private_keys(t, &mut found);
+    tokens(t, &mut found);
+    generic(t, opts, &mut found);
+    resolve_overlaps(found)
+}
 
+fn push(found: &mut Vec<Candidate>, rule: Rule, m: regex::Match<'_>) {
+    found.push(Candidate {
+        rule,
+        start: m.start(),
+        end: m.end(),
+        secret: m.as_str().to_string(),
+        key: None,
+    });
+}
+
+/// AWS, GCP and Azure credentials.
+fn cloud_keys(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
     for c in AWS_KEY_ID.captures_iter(t) {
         let m = c.get(1).unwrap();
         if !is_placeholder(&m.as_str()[4..]) {
-            push(&mut found, Rule::AwsAccessKeyId, m);
+            push(found, Rule::AwsAccessKeyId, m);
         }
     }
     for c in AWS_SECRET.captures_iter(t) {
         let m = c.get(1).unwrap();
         if !is_placeholder(m.as_str()) && shannon(m.as_str()) >= opts.min_entropy {
-            push(&mut found, Rule::AwsSecretAccessKey, m);
+            push(found, Rule::AwsSecretAccessKey, m);
         }
     }
     if GCP_SA_TYPE.is_match(t) {
@@ -195,40 +204,44 @@ pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
             if let Some(header) = PEM.find(m.as_str())
                 && pem_body(&m.as_str()[header.end()..]).is_some()
             {
-                push(&mut found, Rule::GcpServiceAccount, m);
+                push(found, Rule::GcpServiceAccount, m);
             }
         }
     }
     for c in GCP_API_KEY.captures_iter(t) {
         let m = c.get(1).unwrap();
         if !is_placeholder(&m.as_str()[4..]) {
-            push(&mut found, Rule::GcpApiKey, m);
+            push(found, Rule::GcpApiKey, m);
         }
     }
     for c in AZURE_STORAGE.captures_iter(t) {
         let m = c.get(1).unwrap();
         if !known_sample(m.as_str()) && !is_placeholder(m.as_str()) {
-            push(&mut found, Rule::AzureStorageAccountKey, m);
+            push(found, Rule::AzureStorageAccountKey, m);
         }
     }
     for c in AZURE_SAS.captures_iter(t) {
         let m = c.get(1).unwrap();
         if !is_placeholder(m.as_str()) {
-            push(&mut found, Rule::AzureSharedAccessKey, m);
+            push(found, Rule::AzureSharedAccessKey, m);
         }
     }
     for c in AZURE_CLIENT_SECRET.captures_iter(t) {
         let m = c.get(1).unwrap();
         if !is_placeholder(m.as_str()) {
-            push(&mut found, Rule::AzureClientSecret, m);
+            push(found, Rule::AzureClientSecret, m);
         }
     }
     for c in AZURE_CLIENT_SECRET_KEY.captures_iter(t) {
         let m = c.get(1).unwrap();
         if generic_value_ok(m.as_str(), true, opts) {
-            push(&mut found, Rule::AzureClientSecret, m);
+            push(found, Rule::AzureClientSecret, m);
         }
     }
+}
+
+/// PEM private keys with a body that decodes.
+fn private_keys(t: &str, found: &mut Vec<Candidate>) {
     for m in PEM.find_iter(t) {
         if let Some(body) = pem_body(&t[m.end()..]) {
             found.push(Candidate {
@@ -240,6 +253,11 @@ pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
             });
         }
     }
+}
+
+/// Service tokens with a known prefix (GitHub, GitLab, Slack, Stripe), JWTs and
+/// passwords in URLs.
+fn tokens(t: &str, found: &mut Vec<Candidate>) {
     let token_rules: [(&Regex, Classify); 5] = [
         (&GITHUB, |s| Some((Rule::GithubToken, s.find('_')? + 1))),
         (&GITLAB, |s| Some((Rule::GitlabToken, s.find('-')? + 1))),
@@ -268,24 +286,22 @@ pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
                 && !is_placeholder(&s[body..])
                 && !(rule == Rule::SlackWebhook && s.split('/').skip(4).any(is_placeholder))
             {
-                push(&mut found, rule, m);
+                push(found, rule, m);
             }
         }
     }
     for c in JWT.captures_iter(t) {
         let m = c.get(1).unwrap();
         if is_jwt(m.as_str()) {
-            push(&mut found, Rule::Jwt, m);
+            push(found, Rule::Jwt, m);
         }
     }
     for c in URL_PASSWORD.captures_iter(t) {
         let (user, password, host) = (c.get(1).unwrap(), c.get(2).unwrap(), c.get(3).unwrap());
         if url_password_ok(user.as_str(), password.as_str(), host.as_str()) {
-            push(&mut found, Rule::UrlPassword, password);
+            push(found, Rule::UrlPassword, password);
         }
     }
-    generic(t, opts, &mut found);
-    resolve_overlaps(found)
 }
 
 /// Replaces spans that are known not to hold secrets with spaces (same byte length,

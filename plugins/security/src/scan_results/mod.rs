@@ -162,30 +162,10 @@ fn check_file(
     threshold: Threshold,
     findings: &mut Vec<Finding>,
 ) {
-    let log: Log = match serde_json::from_slice(bytes) {
-        Ok(l) => l,
-        Err(e) => return findings.push(not_sarif(ctx, file, e.to_string())),
+    let runs = match read_runs(ctx, file, bytes) {
+        Ok(runs) => runs,
+        Err(f) => return findings.push(*f),
     };
-    match log.version.as_ref().and_then(|v| v.as_str()) {
-        Some("2.1.0") => {}
-        Some(other) => {
-            return findings.push(not_sarif(ctx, file, format!("version is \"{other}\"")));
-        }
-        None => return findings.push(not_sarif(ctx, file, "no `version`".to_string())),
-    }
-    let Some(runs) = log.runs else {
-        return findings.push(not_sarif(ctx, file, "no `runs`".to_string()));
-    };
-    if runs.is_empty() {
-        return findings.push(
-            ctx.finding(file, Status::Error)
-                .message(format!(
-                    "`{file}` has no runs: the scanner did not report anything"
-                ))
-                .location(file, None, None)
-                .build(),
-        );
-    }
     let mut tally = Tally::default();
     let mut failed = false;
     let mut tools = Vec::new();
@@ -194,62 +174,7 @@ fn check_file(
         if !tools.contains(&tool) {
             tools.push(tool);
         }
-        if run
-            .invocations
-            .iter()
-            .any(|i| i.execution_successful == Some(false))
-        {
-            failed = true;
-            findings.push(
-                ctx.finding(file, Status::Error)
-                    .message(format!("{tool} reported an unsuccessful run in `{file}`; its results may be incomplete"))
-                    .evidence("run", n)
-                    .location(file, None, None)
-                    .build(),
-            );
-            continue;
-        }
-        let Some(results) = &run.results else {
-            failed = true;
-            findings.push(
-                ctx.finding(file, Status::Error)
-                    .message(format!("run {n} ({tool}) in `{file}` has no `results`: the tool did not produce results"))
-                    .evidence("run", n)
-                    .location(file, None, None)
-                    .build(),
-            );
-            continue;
-        };
-        for r in results {
-            if r.is_absent() {
-                tally.absent += 1;
-                continue;
-            }
-            tally.results += 1;
-            if r.is_suppressed() {
-                tally.suppressed += 1;
-                continue;
-            }
-            let rule = run.rule_of(r);
-            let level = r.level(rule);
-            let score = r.security_severity(rule);
-            let offending = match threshold {
-                Threshold::Level(t) => level != Level::None && level >= t,
-                Threshold::Score(t) => match score {
-                    Some(s) => s >= t,
-                    None => {
-                        tally.unscored += 1;
-                        continue;
-                    }
-                },
-            };
-            if !offending {
-                tally.below += 1;
-                continue;
-            }
-            failed = true;
-            findings.push(result_finding(ctx, file, run, r, rule, level, score));
-        }
+        failed |= check_run(ctx, file, n, run, threshold, &mut tally, findings);
     }
     if !failed {
         let mut f = ctx
@@ -273,6 +198,110 @@ fn check_file(
         }
         findings.push(f.location(file, None, None).build());
     }
+}
+
+/// The runs of a SARIF 2.1.0 log, or the `error` finding for a file that is
+/// not one or has no run.
+fn read_runs(ctx: &Context, file: &str, bytes: &[u8]) -> Result<Vec<sarif::Run>, Box<Finding>> {
+    let log: Log =
+        serde_json::from_slice(bytes).map_err(|e| Box::new(not_sarif(ctx, file, e.to_string())))?;
+    match log.version.as_ref().and_then(|v| v.as_str()) {
+        Some("2.1.0") => {}
+        Some(other) => {
+            return Err(Box::new(not_sarif(
+                ctx,
+                file,
+                format!("version is \"{other}\""),
+            )));
+        }
+        None => return Err(Box::new(not_sarif(ctx, file, "no `version`".to_string()))),
+    }
+    let Some(runs) = log.runs else {
+        return Err(Box::new(not_sarif(ctx, file, "no `runs`".to_string())));
+    };
+    if runs.is_empty() {
+        return Err(Box::new(
+            ctx.finding(file, Status::Error)
+                .message(format!(
+                    "`{file}` has no runs: the scanner did not report anything"
+                ))
+                .location(file, None, None)
+                .build(),
+        ));
+    }
+    Ok(runs)
+}
+
+/// Counts one run's results into `tally` and reports those at or above the
+/// threshold. Returns whether the run fails the file.
+fn check_run(
+    ctx: &Context,
+    file: &str,
+    n: usize,
+    run: &sarif::Run,
+    threshold: Threshold,
+    tally: &mut Tally,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    let tool = run.tool_name();
+    if run
+        .invocations
+        .iter()
+        .any(|i| i.execution_successful == Some(false))
+    {
+        findings.push(
+            ctx.finding(file, Status::Error)
+                .message(format!(
+                    "{tool} reported an unsuccessful run in `{file}`; its results may be incomplete"
+                ))
+                .evidence("run", n)
+                .location(file, None, None)
+                .build(),
+        );
+        return true;
+    }
+    let Some(results) = &run.results else {
+        findings.push(
+            ctx.finding(file, Status::Error)
+                .message(format!("run {n} ({tool}) in `{file}` has no `results`: the tool did not produce results"))
+                .evidence("run", n)
+                .location(file, None, None)
+                .build(),
+        );
+        return true;
+    };
+    let mut failed = false;
+    for r in results {
+        if r.is_absent() {
+            tally.absent += 1;
+            continue;
+        }
+        tally.results += 1;
+        if r.is_suppressed() {
+            tally.suppressed += 1;
+            continue;
+        }
+        let rule = run.rule_of(r);
+        let level = r.level(rule);
+        let score = r.security_severity(rule);
+        let offending = match threshold {
+            Threshold::Level(t) => level != Level::None && level >= t,
+            Threshold::Score(t) => match score {
+                Some(s) => s >= t,
+                None => {
+                    tally.unscored += 1;
+                    continue;
+                }
+            },
+        };
+        if !offending {
+            tally.below += 1;
+            continue;
+        }
+        failed = true;
+        findings.push(result_finding(ctx, file, run, r, rule, level, score));
+    }
+    failed
 }
 
 /// GitHub's banding of security-severity scores; SARIF levels where there is no score.

@@ -1,4 +1,4 @@
-//! Configuration files as flat `dotted.key = value` entries, whatever their format.
+//! Config files as flat `dotted.key = value` entries, whatever their format.
 //!
 //! JSON, YAML and TOML are parsed and walked; `.env`, `.properties` and
 //! `.ini`-style files are read line by line. Entries of key=value files carry
@@ -7,65 +7,9 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::source::line_col;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Yaml,
-    Toml,
-    Env,
-    Properties,
-    Ini,
-}
-
-impl Format {
-    pub const NAMES: &'static str = "json, yaml, toml, env, properties, ini";
-
-    pub fn from_name(name: &str) -> Option<Format> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "json" => Format::Json,
-            "yaml" | "yml" => Format::Yaml,
-            "toml" => Format::Toml,
-            "env" | "dotenv" => Format::Env,
-            "properties" => Format::Properties,
-            "ini" | "cfg" | "conf" => Format::Ini,
-            _ => return None,
-        })
-    }
-
-    /// The format a file name implies: its extension, or `.env` / `.env.<stage>`.
-    pub fn detect(path: &str) -> Option<Format> {
-        let name = path
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or(path)
-            .to_ascii_lowercase();
-        if name == ".env" || name.starts_with(".env.") {
-            return Some(Format::Env);
-        }
-        let ext = name.rsplit_once('.')?.1;
-        Format::from_name(ext)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Json => "JSON",
-            Format::Yaml => "YAML",
-            Format::Toml => "TOML",
-            Format::Env => ".env",
-            Format::Properties => ".properties",
-            Format::Ini => "INI",
-        }
-    }
-
-    fn is_line_based(self) -> bool {
-        matches!(self, Format::Env | Format::Properties | Format::Ini)
-    }
-}
+use crate::{Format, ParseError, documents};
 
 /// One scalar setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,70 +31,20 @@ impl Entry {
     }
 }
 
-/// A file that does not parse, with the parser's position when it has one.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ParseError {
-    pub message: String,
-    pub position: Option<(u32, u32)>,
-}
-
 /// Every scalar entry of `text`, in document order for the line-based formats.
+/// A YAML stream of several documents is walked as one array of documents.
 pub fn entries(format: Format, text: &str) -> Result<Vec<Entry>, ParseError> {
-    let tree = match format {
-        Format::Json => serde_json::from_str::<Value>(text).map_err(|e| ParseError {
-            message: e.to_string(),
-            position: (e.line() > 0).then(|| (e.line() as u32, e.column() as u32)),
-        })?,
-        Format::Yaml => yaml_tree(text)?,
-        Format::Toml => toml::from_str::<Value>(text).map_err(|e| ParseError {
-            message: e.message().to_string(),
-            position: e.span().map(|s| line_col(text, s.start)),
-        })?,
-        Format::Env | Format::Properties | Format::Ini => return Ok(line_entries(format, text)),
+    if format.is_line_based() {
+        return Ok(line_entries(format, text));
+    }
+    let mut docs = documents(format, text)?;
+    let tree = match docs.len() {
+        1 => docs.pop().unwrap_or(Value::Null),
+        _ => Value::Array(docs),
     };
     let mut out = Vec::new();
     flatten(&tree, &mut Vec::new(), &mut out);
     Ok(out)
-}
-
-fn yaml_tree(text: &str) -> Result<Value, ParseError> {
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let value = serde_yaml::Value::deserialize(doc).map_err(|e| ParseError {
-            position: e.location().map(|l| (l.line() as u32, l.column() as u32)),
-            message: e.to_string(),
-        })?;
-        docs.push(yaml_to_json(value));
-    }
-    // A multi-document file is walked as one array of documents.
-    Ok(match docs.len() {
-        1 => docs.pop().unwrap_or(Value::Null),
-        _ => Value::Array(docs),
-    })
-}
-
-/// YAML allows non-string keys (`200: ok`); they become their text.
-fn yaml_to_json(value: serde_yaml::Value) -> Value {
-    use serde_yaml::Value as Y;
-    match value {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => serde_json::to_value(&n).unwrap_or(Value::Null),
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
-        Y::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let key = match yaml_to_json(k) {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (key, yaml_to_json(v))
-                })
-                .collect(),
-        ),
-        Y::Tagged(tagged) => yaml_to_json(tagged.value),
-    }
 }
 
 fn flatten(value: &Value, path: &mut Vec<String>, out: &mut Vec<Entry>) {
@@ -306,24 +200,6 @@ mod tests {
 
     fn pair(k: &str, v: &str) -> (String, String) {
         (k.to_string(), v.to_string())
-    }
-
-    #[test]
-    fn detects_formats_from_names() {
-        assert_eq!(Format::detect("config/app.yaml"), Some(Format::Yaml));
-        assert_eq!(Format::detect("app.YML"), Some(Format::Yaml));
-        assert_eq!(Format::detect("Cargo.toml"), Some(Format::Toml));
-        assert_eq!(Format::detect("a.json"), Some(Format::Json));
-        assert_eq!(Format::detect("deploy/.env"), Some(Format::Env));
-        assert_eq!(Format::detect(".env.production"), Some(Format::Env));
-        assert_eq!(Format::detect("prod.env"), Some(Format::Env));
-        assert_eq!(
-            Format::detect("application.properties"),
-            Some(Format::Properties)
-        );
-        assert_eq!(Format::detect("logging.ini"), Some(Format::Ini));
-        assert_eq!(Format::detect("README"), None);
-        assert_eq!(Format::detect("x.xml"), None);
     }
 
     #[test]
