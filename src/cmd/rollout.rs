@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use gate_host::rollout::controller::{self, Controller, Options, Outcome, RolloutError};
 use gate_host::rollout::driver;
 use gate_host::rollout::state::{CommandKind, Lock, Phase, RolloutState};
-use gate_host::rollout::strategy::StrategyPlugin;
+use gate_host::rollout::strategy::{self, StrategyPlugin};
 use gate_host::rollout::{Spec, failpoint};
 use serde_json::json;
 
@@ -138,23 +138,16 @@ async fn check(
             return exit::ERROR;
         }
     };
-    let start = json!({
-        "now_ms": 0, "step": 0, "step_started_ms": 0, "memory": {},
-        "candidate_percent": 0,
-        "health": { "candidate": "unknown", "failing": [] },
-        "analysis": spec.analysis.iter().map(|a| (a.name.clone(), json!({ "measurements": [] })))
-            .collect::<serde_json::Map<_, _>>(),
-        "approval": null, "replaced": [],
-    });
-    match plugin.decide(&spec.to_plugin_json(), &start).await {
-        Ok(action) => {
+    let start = strategy::starting_state(spec);
+    match plugin.decide(&spec.to_plugin_spec(), &start).await {
+        Ok(decision) => {
             println!(
                 "{}: ok ({} rollout of `{}`, strategy plugin `{}`; first action: {})",
                 spec.file.display(),
                 spec.strategy.kind(),
                 spec.name,
                 plugin.name,
-                action["action"].as_str().unwrap_or("?")
+                decision.action.name()
             );
             exit::PASS
         }

@@ -6,33 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use super::driver::{ServerCounters, TrafficDriver};
 use super::spec::{Analysis, MetricsProvider, Spec};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Success,
-    Failure,
-    Inconclusive,
-    Error,
-    Pending,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Measurement {
-    pub at_ms: u64,
-    pub result: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stable_value: Option<f64>,
-    pub samples: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
+/// The classified measurement and its verdict are the protocol's own types:
+/// the state hands them to the strategy plugin as they are.
+pub use gate_strategy_protocol::{Measurement, Verdict};
 
 /// `[candidate_|stable_]{5xx_ratio|error_ratio|avg_response_ms|request_rate}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,18 +26,6 @@ pub enum HaproxyMetric {
     ErrorRatio,
     AvgResponseMs,
     RequestRate,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-            Outcome::Inconclusive => "inconclusive",
-            Outcome::Error => "error",
-            Outcome::Pending => "pending",
-        }
-    }
 }
 
 impl HaproxyQuery {
@@ -271,33 +238,33 @@ async fn prometheus_measure(
 }
 
 /// Applies the analysis's conditions to a measured pair.
-pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Outcome, Option<String>) {
+pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Verdict, Option<String>) {
     if cand.samples < a.min_samples {
         return (
-            Outcome::Pending,
+            Verdict::Pending,
             Some(format!("{} of {} samples", cand.samples, a.min_samples)),
         );
     }
     let Some(v) = cand.value.filter(|v| v.is_finite()) else {
         return (
-            Outcome::Inconclusive,
+            Verdict::Inconclusive,
             Some("no data for the candidate".into()),
         );
     };
     if let Some(max) = a.max
         && v > max
     {
-        return (Outcome::Failure, Some(format!("{v:.4} > max {max}")));
+        return (Verdict::Failure, Some(format!("{v:.4} > max {max}")));
     }
     if let Some(min) = a.min
         && v < min
     {
-        return (Outcome::Failure, Some(format!("{v:.4} < min {min}")));
+        return (Verdict::Failure, Some(format!("{v:.4} < min {min}")));
     }
     if a.relative() {
         let Some(s) = stable.value.filter(|s| s.is_finite() && stable.samples > 0) else {
             return (
-                Outcome::Inconclusive,
+                Verdict::Inconclusive,
                 Some("no data for stable to compare with".into()),
             );
         };
@@ -305,7 +272,7 @@ pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Outcome, Option<
             && v - s > inc
         {
             return (
-                Outcome::Failure,
+                Verdict::Failure,
                 Some(format!(
                     "{v:.4} is {:.4} above stable {s:.4} (max_increase {inc})",
                     v - s
@@ -320,7 +287,7 @@ pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Outcome, Option<
             };
             if r > ratio {
                 return (
-                    Outcome::Failure,
+                    Verdict::Failure,
                     Some(format!(
                         "{v:.4} is {r:.2}x stable {s:.4} (max_ratio {ratio})"
                     )),
@@ -328,7 +295,7 @@ pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Outcome, Option<
             }
         }
     }
-    (Outcome::Success, None)
+    (Verdict::Success, None)
 }
 
 /// Takes and classifies one measurement.
@@ -348,7 +315,7 @@ pub async fn measure(
     match result {
         Err(e) => Measurement {
             at_ms,
-            result: Outcome::Error,
+            result: Verdict::Error,
             value: None,
             stable_value: None,
             samples: 0,
@@ -404,9 +371,9 @@ mod tests {
     #[test]
     fn min_samples_comes_before_any_verdict() {
         let a = analysis();
-        assert_eq!(classify(&a, s(0.5, 99), s(0.0, 0)).0, Outcome::Pending);
-        assert_eq!(classify(&a, s(0.5, 100), s(0.0, 0)).0, Outcome::Failure);
-        assert_eq!(classify(&a, s(0.001, 100), s(0.0, 0)).0, Outcome::Success);
+        assert_eq!(classify(&a, s(0.5, 99), s(0.0, 0)).0, Verdict::Pending);
+        assert_eq!(classify(&a, s(0.5, 100), s(0.0, 0)).0, Verdict::Failure);
+        assert_eq!(classify(&a, s(0.001, 100), s(0.0, 0)).0, Verdict::Success);
     }
 
     #[test]
@@ -416,18 +383,18 @@ mod tests {
         a.max_increase = Some(0.01);
         assert_eq!(
             classify(&a, s(0.05, 200), s(0.0, 0)).0,
-            Outcome::Inconclusive
+            Verdict::Inconclusive
         );
-        assert_eq!(classify(&a, s(0.05, 200), s(0.03, 500)).0, Outcome::Failure);
+        assert_eq!(classify(&a, s(0.05, 200), s(0.03, 500)).0, Verdict::Failure);
         assert_eq!(
             classify(&a, s(0.035, 200), s(0.03, 500)).0,
-            Outcome::Success
+            Verdict::Success
         );
         a.max_increase = None;
         a.max_ratio = Some(1.5);
-        assert_eq!(classify(&a, s(0.05, 200), s(0.03, 500)).0, Outcome::Failure);
-        assert_eq!(classify(&a, s(0.0, 200), s(0.0, 500)).0, Outcome::Success);
-        assert_eq!(classify(&a, s(0.01, 200), s(0.0, 500)).0, Outcome::Failure);
+        assert_eq!(classify(&a, s(0.05, 200), s(0.03, 500)).0, Verdict::Failure);
+        assert_eq!(classify(&a, s(0.0, 200), s(0.0, 500)).0, Verdict::Success);
+        assert_eq!(classify(&a, s(0.01, 200), s(0.0, 500)).0, Verdict::Failure);
     }
 
     #[test]
@@ -437,7 +404,7 @@ mod tests {
             value: None,
             samples: 500,
         };
-        assert_eq!(classify(&a, none, s(0.0, 0)).0, Outcome::Inconclusive);
+        assert_eq!(classify(&a, none, s(0.0, 0)).0, Verdict::Inconclusive);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use gate_strategy_protocol as protocol;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// A spec error: file, line and column when they are known.
@@ -906,57 +906,56 @@ impl Spec {
         self.analysis.iter().find(|a| a.name == name)
     }
 
-    /// The normalised spec handed to the strategy plugin.
-    pub fn to_plugin_json(&self) -> Value {
-        let pause = |p: &Pause| (p.duration.as_millis() as u64, p.until_approved);
-        let mut v = json!({
-            "name": self.name,
-            "strategy": self.strategy.kind(),
-            "stable": { "servers": self.stable.servers, "version": self.stable.version },
-            "candidate": { "servers": self.candidate.servers, "version": self.candidate.version },
-            "analysis": self.analysis.iter().map(|a| json!({
-                "name": a.name,
-                "interval_ms": a.interval.as_millis() as u64,
-                "failure_limit": a.failure_limit,
-                "inconclusive_limit": a.inconclusive_limit,
-                "consecutive_error_limit": a.consecutive_error_limit,
-                "min_samples": a.min_samples,
-            })).collect::<Vec<_>>(),
-        });
-        let obj = v.as_object_mut().unwrap();
-        match self.strategy.kind() {
-            "canary" | "custom" if self.canary.is_some() => {
-                let c = self.canary.as_ref().unwrap();
-                let (ms, ua) = pause(&c.pause);
-                obj.insert(
-                    "canary".into(),
-                    json!({ "steps": c.steps, "pause_ms": ms, "until_approved": ua }),
-                );
-            }
-            "blue-green" => {
-                let b = self.blue_green.as_ref().unwrap();
-                let (ms, ua) = pause(&b.pause);
-                obj.insert(
-                    "blue_green".into(),
-                    json!({
-                        "pause_ms": ms, "until_approved": ua,
-                        "pre_promotion_analysis": b.pre_promotion_analysis,
-                        "post_promotion_analysis": b.post_promotion_analysis,
-                        "post_promotion_ms": b.post_promotion.as_millis() as u64,
-                    }),
-                );
-            }
-            "rolling" => {
-                let r = self.rolling.as_ref().unwrap();
-                let (ms, ua) = pause(&r.pause);
-                obj.insert(
-                    "rolling".into(),
-                    json!({ "servers": r.servers, "pause_ms": ms, "until_approved": ua }),
-                );
-            }
-            _ => {}
+    /// The normalised spec handed to the strategy plugin: only the chosen
+    /// strategy's table, durations in milliseconds.
+    pub fn to_plugin_spec(&self) -> protocol::Spec {
+        let ms = |d: Duration| d.as_millis() as u64;
+        let side = |s: &Side| protocol::Side {
+            servers: s.servers.clone(),
+            version: Some(s.version.clone()),
+        };
+        let kind = self.strategy.kind();
+        let canary = self
+            .canary
+            .as_ref()
+            .filter(|_| matches!(kind, "canary" | "custom"));
+        let blue_green = self.blue_green.as_ref().filter(|_| kind == "blue-green");
+        let rolling = self.rolling.as_ref().filter(|_| kind == "rolling");
+        protocol::Spec {
+            name: self.name.clone(),
+            strategy: kind.into(),
+            stable: side(&self.stable),
+            candidate: side(&self.candidate),
+            canary: canary.map(|c| protocol::CanarySpec {
+                steps: c.steps.iter().map(|&s| s.into()).collect(),
+                pause_ms: ms(c.pause.duration),
+                until_approved: c.pause.until_approved,
+            }),
+            blue_green: blue_green.map(|b| protocol::BlueGreenSpec {
+                pause_ms: ms(b.pause.duration),
+                until_approved: b.pause.until_approved,
+                pre_promotion_analysis: b.pre_promotion_analysis.clone(),
+                post_promotion_analysis: b.post_promotion_analysis.clone(),
+                post_promotion_ms: ms(b.post_promotion),
+            }),
+            rolling: rolling.map(|r| protocol::RollingSpec {
+                servers: r.servers.clone(),
+                pause_ms: ms(r.pause.duration),
+                until_approved: r.pause.until_approved,
+            }),
+            analysis: self
+                .analysis
+                .iter()
+                .map(|a| protocol::Analysis {
+                    name: a.name.clone(),
+                    interval_ms: ms(a.interval),
+                    failure_limit: a.failure_limit,
+                    inconclusive_limit: a.inconclusive_limit,
+                    consecutive_error_limit: a.consecutive_error_limit,
+                    min_samples: a.min_samples,
+                })
+                .collect(),
         }
-        v
     }
 
     /// The state file, lock, command directory and event log of this rollout.
@@ -1004,10 +1003,10 @@ servers = ["green1"]
         let spec = parse(BASE).unwrap();
         assert_eq!(spec.canary.as_ref().unwrap().steps, vec![1, 10, 50, 100]);
         assert_eq!(spec.state_dir, PathBuf::from("specs/.gate/state"));
-        let j = spec.to_plugin_json();
-        assert_eq!(j["canary"]["pause_ms"], 30000);
-        assert_eq!(j["strategy"], "canary");
-        assert_eq!(j["stable"]["servers"][0], "blue1");
+        let j = spec.to_plugin_spec();
+        assert_eq!(j.canary.unwrap().pause_ms, 30000);
+        assert_eq!(j.strategy, "canary");
+        assert_eq!(j.stable.servers[0], "blue1");
     }
 
     #[test]
@@ -1080,17 +1079,17 @@ servers = ["green1"]
         ] {
             let spec = Spec::parse(&Path::new("examples/rollouts").join(name), text)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let json = spec.to_plugin_json();
-            assert_eq!(json["strategy"], spec.strategy.kind(), "{name}");
-            assert!(!json["analysis"].as_array().unwrap().is_empty(), "{name}");
+            let json = spec.to_plugin_spec();
+            assert_eq!(json.strategy, spec.strategy.kind(), "{name}");
+            assert!(!json.analysis.is_empty(), "{name}");
         }
     }
 
     #[test]
     fn until_approved_pause() {
         let spec = parse(&format!("{BASE}\n[canary]\npause = \"until-approved\"\n")).unwrap();
-        let j = spec.to_plugin_json();
-        assert_eq!(j["canary"]["until_approved"], true);
-        assert_eq!(j["canary"]["pause_ms"], 0);
+        let c = spec.to_plugin_spec().canary.unwrap();
+        assert!(c.until_approved);
+        assert_eq!(c.pause_ms, 0);
     }
 }

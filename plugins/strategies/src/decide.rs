@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Action, Analysis, HealthStatus, Spec, State, Verdict};
+use crate::model::{Action, Analysis, Decision, HealthStatus, Spec, State, Verdict};
 
 /// Validates the spec and the state, then returns the next action.
-pub fn decide(spec: &Spec, state: &State) -> Result<Action, String> {
+pub fn decide(spec: &Spec, state: &State) -> Result<Decision, String> {
     validate_analyses(&spec.analysis)?;
     match spec.strategy.as_str() {
         Some("canary") => canary(spec, state),
@@ -57,15 +57,15 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 fn candidate_version(spec: &Spec) -> String {
     spec.candidate
+        .version
         .as_ref()
-        .and_then(|c| c.version.clone())
         .map(|v| format!(" {v}"))
         .unwrap_or_default()
 }
 
 /// `health.candidate == unhealthy` (and, when `failing_counts`, any failing
 /// server) → rollback.
-fn health_rollback(state: &State, failing_counts: bool) -> Option<Action> {
+fn health_rollback(state: &State, failing_counts: bool) -> Option<Decision> {
     let failing = &state.health.failing;
     let names = if failing.is_empty() {
         String::new()
@@ -73,14 +73,16 @@ fn health_rollback(state: &State, failing_counts: bool) -> Option<Action> {
         format!(" (failing: {})", failing.join(", "))
     };
     if state.health.candidate == HealthStatus::Unhealthy {
-        return Some(Action::Rollback {
-            reason: format!("candidate unhealthy{names}"),
-        });
+        return Some(Decision::new(
+            Action::Rollback,
+            format!("candidate unhealthy{names}"),
+        ));
     }
     if failing_counts && !failing.is_empty() {
-        return Some(Action::Rollback {
-            reason: format!("health check failed on {}", failing.join(", ")),
-        });
+        return Some(Decision::new(
+            Action::Rollback,
+            format!("health check failed on {}", failing.join(", ")),
+        ));
     }
     None
 }
@@ -101,7 +103,7 @@ struct StepPlan<'a> {
 
 enum StepOutcome {
     /// The step is not over: do this.
-    Act(Action),
+    Act(Decision),
     /// The step is over; the caller moves on.
     Passed,
 }
@@ -170,28 +172,30 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
     // Limits that roll back come first, in the spec's order of analyses.
     for (a, t) in plan.analyses.iter().zip(&tallies) {
         if t.failure > a.failure_limit as usize {
-            return StepOutcome::Act(Action::Rollback {
-                reason: format!(
+            return StepOutcome::Act(Decision::new(
+                Action::Rollback,
+                format!(
                     "{label}: {}: {} > failure_limit {}",
                     a.name,
                     plural(t.failure, "failure", "failures"),
                     a.failure_limit
                 ),
-            });
+            ));
         }
         if t.trailing_errors > a.consecutive_error_limit as usize {
             let last = t
                 .last_error
                 .map(|m| format!(" (last: {m})"))
                 .unwrap_or_default();
-            return StepOutcome::Act(Action::Rollback {
-                reason: format!(
+            return StepOutcome::Act(Decision::new(
+                Action::Rollback,
+                format!(
                     "{label}: {}: {} in a row > consecutive_error_limit {}{last}",
                     a.name,
                     plural(t.trailing_errors, "error", "errors"),
                     a.consecutive_error_limit
                 ),
-            });
+            ));
         }
     }
 
@@ -212,12 +216,13 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
         })
         .collect();
     if !inconclusive.is_empty() && !approved {
-        return StepOutcome::Act(Action::AwaitApproval {
-            reason: format!(
+        return StepOutcome::Act(Decision::new(
+            Action::AwaitApproval,
+            format!(
                 "{label}: {}; `gate promote` to go on, `gate abort` to roll back",
                 inconclusive.join("; ")
             ),
-        });
+        ));
     }
 
     let passed = |a: &Analysis, t: &Tally| {
@@ -246,17 +251,16 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
         .map(|(a, _)| a.name.clone())
         .collect();
     if !due.is_empty() {
-        return StepOutcome::Act(Action::Analyse {
-            reason: format!("{label}: measuring {}", due.join(", ")),
-            names: due,
-        });
+        let reason = format!("{label}: measuring {}", due.join(", "));
+        return StepOutcome::Act(Decision::new(Action::Analyse { names: due }, reason));
     }
 
     if all_passed && pause_done {
         // Only the approval is missing.
-        return StepOutcome::Act(Action::AwaitApproval {
-            reason: format!("{label}: passed; waiting for `gate approve` or `gate promote`"),
-        });
+        return StepOutcome::Act(Decision::new(
+            Action::AwaitApproval,
+            format!("{label}: passed; waiting for `gate approve` or `gate promote`"),
+        ));
     }
 
     // Sleep until the next analysis is due or the pause ends, whichever is first.
@@ -286,20 +290,18 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
     if plan.until_approved && !approved {
         waiting_for.push("approval".into());
     }
-    StepOutcome::Act(Action::Wait {
-        ms,
-        reason: format!(
-            "{label}: next: {what} in {ms} ms; waiting for {}",
-            waiting_for.join(", ")
-        ),
-    })
+    let reason = format!(
+        "{label}: next: {what} in {ms} ms; waiting for {}",
+        waiting_for.join(", ")
+    );
+    StepOutcome::Act(Decision::new(Action::Wait { ms }, reason))
 }
 
 // ---------------------------------------------------------------------------
 // canary
 // ---------------------------------------------------------------------------
 
-fn canary(spec: &Spec, state: &State) -> Result<Action, String> {
+fn canary(spec: &Spec, state: &State) -> Result<Decision, String> {
     let c = spec
         .canary
         .as_ref()
@@ -354,28 +356,31 @@ fn canary(spec: &Spec, state: &State) -> Result<Action, String> {
     Ok(match run_step(&plan, state) {
         StepOutcome::Act(action) => action,
         StepOutcome::Passed if s < n => set_weights(steps, s as u32 + 1),
-        StepOutcome::Passed => Action::Promote {
-            reason: format!(
+        StepOutcome::Passed => Decision::new(
+            Action::Promote,
+            format!(
                 "all {} passed; promoting the candidate{}",
                 plural(n, "canary step", "canary steps"),
                 candidate_version(spec)
             ),
-        },
+        ),
     })
 }
 
-fn set_weights(steps: &[u32], step: u32) -> Action {
+fn set_weights(steps: &[u32], step: u32) -> Decision {
     let pct = steps[step as usize - 1];
     let after = if step > 1 {
         format!(" (step {} passed)", step - 1)
     } else {
         String::new()
     };
-    Action::SetWeights {
-        candidate_percent: pct,
-        step,
-        reason: format!("step {step}/{}: {pct}% to candidate{after}", steps.len()),
-    }
+    Decision::new(
+        Action::SetWeights {
+            candidate_percent: pct,
+            step,
+        },
+        format!("step {step}/{}: {pct}% to candidate{after}", steps.len()),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -385,7 +390,7 @@ fn set_weights(steps: &[u32], step: u32) -> Action {
 /// Step 0: the candidate at 0 %, pre-promotion analyses, `pause_ms`, approval.
 /// Step 1 (after `set-weights` 100): post-promotion analyses for at least
 /// `post_promotion_ms`, then `promote`.
-fn blue_green(spec: &Spec, state: &State) -> Result<Action, String> {
+fn blue_green(spec: &Spec, state: &State) -> Result<Decision, String> {
     let bg = spec
         .blue_green
         .as_ref()
@@ -411,15 +416,17 @@ fn blue_green(spec: &Spec, state: &State) -> Result<Action, String> {
         };
         return Ok(match run_step(&plan, state) {
             StepOutcome::Act(action) => action,
-            StepOutcome::Passed => Action::SetWeights {
-                candidate_percent: 100,
-                step: 1,
-                reason: if plan.analyses.is_empty() {
-                    "switch: 100% to candidate".into()
-                } else {
-                    "switch: 100% to candidate (pre-promotion analysis passed)".into()
+            StepOutcome::Passed => Decision::new(
+                Action::SetWeights {
+                    candidate_percent: 100,
+                    step: 1,
                 },
-            },
+                if plan.analyses.is_empty() {
+                    "switch: 100% to candidate"
+                } else {
+                    "switch: 100% to candidate (pre-promotion analysis passed)"
+                },
+            ),
         });
     }
     let plan = StepPlan {
@@ -430,12 +437,13 @@ fn blue_green(spec: &Spec, state: &State) -> Result<Action, String> {
     };
     Ok(match run_step(&plan, state) {
         StepOutcome::Act(action) => action,
-        StepOutcome::Passed => Action::Promote {
-            reason: format!(
+        StepOutcome::Passed => Decision::new(
+            Action::Promote,
+            format!(
                 "post-promotion checks passed; promoting the candidate{}",
                 candidate_version(spec)
             ),
-        },
+        ),
     })
 }
 
@@ -443,7 +451,7 @@ fn blue_green(spec: &Spec, state: &State) -> Result<Action, String> {
 // rolling
 // ---------------------------------------------------------------------------
 
-fn rolling(spec: &Spec, state: &State) -> Result<Action, String> {
+fn rolling(spec: &Spec, state: &State) -> Result<Decision, String> {
     let r = spec
         .rolling
         .as_ref()
@@ -481,10 +489,14 @@ fn rolling(spec: &Spec, state: &State) -> Result<Action, String> {
     }
     let n = r.servers.len();
     let next = r.servers.iter().find(|s| !done.contains(s.as_str()));
-    let replace = |server: &String, after: String| Action::Replace {
-        server: server.clone(),
-        step: state.step + 1,
-        reason: format!("step {}/{n}: replacing {server}{after}", state.step + 1),
+    let replace = |server: &String, after: String| {
+        Decision::new(
+            Action::Replace {
+                server: server.clone(),
+                step: state.step + 1,
+            },
+            format!("step {}/{n}: replacing {server}{after}", state.step + 1),
+        )
     };
     if state.replaced.is_empty() {
         // `servers` is not empty, so there is a first one.
@@ -501,13 +513,14 @@ fn rolling(spec: &Spec, state: &State) -> Result<Action, String> {
         StepOutcome::Act(action) => action,
         StepOutcome::Passed => match next {
             Some(server) => replace(server, format!(" ({last} passed)")),
-            None => Action::Promote {
-                reason: format!(
+            None => Decision::new(
+                Action::Promote,
+                format!(
                     "all {} replaced and checked; promoting the candidate{}",
                     plural(n, "server", "servers"),
                     candidate_version(spec)
                 ),
-            },
+            ),
         },
     })
 }
