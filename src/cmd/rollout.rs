@@ -178,7 +178,7 @@ pub async fn status(args: StatusArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let driver = controller::driver_for(&spec);
+    let driver = driver::for_router(&spec.router);
     let live = driver.servers().await;
     let last_analysis: serde_json::Map<String, serde_json::Value> = state
         .as_ref()
@@ -353,7 +353,7 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
     // `gate rollback` moves traffic at once, whatever the controller is doing;
     // the controller sees the command before its next router write.
     if !abort && spec.rolling.is_none() {
-        let driver = controller::driver_for(&spec);
+        let driver = driver::for_router(&spec.router);
         match driver::apply_split(&*driver, &spec.stable.servers, &spec.candidate.servers, 0).await
         {
             Ok(()) => eprintln!(

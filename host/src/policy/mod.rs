@@ -27,6 +27,16 @@ mod source;
 mod validate;
 
 pub(crate) use decode::did_you_mean;
+
+/// The span-keeping TOML decoder and its error collection, shared with the
+/// rollout spec (host/src/rollout/spec), so both formats report
+/// file:line:col with `help:` lines the same way.
+pub(crate) mod toml_spans {
+    pub(crate) use super::decode::{Item, decode, entries_in_file_order, unknown_key};
+    pub(crate) use super::document::parse_toml;
+    pub(crate) use super::errors::Errors;
+    pub(crate) use super::source::SourceFile;
+}
 pub use load::{LoadOptions, load};
 
 /// Where a policy item was written: file, line and column (1-based).

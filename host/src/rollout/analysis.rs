@@ -4,6 +4,8 @@
 //! it cannot read is an `error`, never a success.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use super::driver::{ServerCounters, TrafficDriver};
@@ -111,13 +113,76 @@ fn side_totals(
     }
 }
 
-async fn haproxy_measure(
-    spec: &Spec,
-    analysis: &Analysis,
-    driver: &dyn TrafficDriver,
-    windows: &mut Windows,
-    candidate: &[String],
-) -> Result<(Sample, Sample), String> {
+/// What a provider measures with: the spec, the analysis, the router and the
+/// servers counted as the candidate's.
+pub struct Probe<'a> {
+    pub spec: &'a Spec,
+    pub analysis: &'a Analysis,
+    pub driver: &'a dyn TrafficDriver,
+    pub windows: &'a mut Windows,
+    pub candidate: &'a [String],
+}
+
+/// The candidate's and the stable side's samples.
+pub type Measured<'a> = Pin<Box<dyn Future<Output = Result<(Sample, Sample), String>> + Send + 'a>>;
+
+/// An analysis provider kind, as `[[analysis]] provider` (a built-in) or
+/// `[metrics.NAME] kind` names it.
+#[derive(Debug)]
+pub struct ProviderKind {
+    pub kind: &'static str,
+    /// Reads the router's own counters: named directly by `provider`, no
+    /// `[metrics.NAME]` table, and every request counts as a sample.
+    pub builtin: bool,
+    /// Checks a query when the spec is parsed.
+    pub check_query: fn(&str) -> Result<(), String>,
+    pub measure: for<'a> fn(Probe<'a>) -> Measured<'a>,
+}
+
+/// Every analysis provider. Adding one is its measuring code plus one entry here.
+pub const PROVIDERS: &[ProviderKind] = &[
+    ProviderKind {
+        kind: "haproxy",
+        builtin: true,
+        check_query: |q| match HaproxyQuery::parse(q) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "unknown HAProxy counter query `{q}`: expected [candidate_|stable_]{{5xx_ratio|error_ratio|avg_response_ms|request_rate}}"
+            )),
+        },
+        measure: |p| Box::pin(haproxy_measure(p)),
+    },
+    ProviderKind {
+        kind: "prometheus",
+        builtin: false,
+        check_query: |_| Ok(()),
+        measure: |p| Box::pin(prometheus_measure(p)),
+    },
+];
+
+impl ProviderKind {
+    pub fn named(kind: &str) -> Option<&'static ProviderKind> {
+        PROVIDERS.iter().find(|p| p.kind == kind)
+    }
+
+    /// The kinds with (`builtin`) or without a table of their own, for messages.
+    pub fn kinds(builtin: bool) -> Vec<&'static str> {
+        PROVIDERS
+            .iter()
+            .filter(|p| p.builtin == builtin)
+            .map(|p| p.kind)
+            .collect()
+    }
+}
+
+async fn haproxy_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
+    let Probe {
+        spec,
+        analysis,
+        driver,
+        windows,
+        candidate,
+    } = p;
     let q = HaproxyQuery::parse(&analysis.query).ok_or("bad HAProxy query")?;
     let now = driver.counters().await?;
     let key = analysis.name.clone();
@@ -195,11 +260,13 @@ pub fn render_query(q: &str, servers: &[String], backend: &str, window: Duration
         .replace("{{window}}", &format!("{secs}s"))
 }
 
-async fn prometheus_measure(
-    spec: &Spec,
-    analysis: &Analysis,
-    candidate: &[String],
-) -> Result<(Sample, Sample), String> {
+async fn prometheus_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
+    let Probe {
+        spec,
+        analysis,
+        candidate,
+        ..
+    } = p;
     let provider = &spec.metrics[&analysis.provider];
     let window = analysis.interval.max(Duration::from_secs(2));
     let stable: Vec<String> = spec
@@ -307,11 +374,14 @@ pub async fn measure(
     candidate: &[String],
     at_ms: u64,
 ) -> Measurement {
-    let result = if analysis.provider == "haproxy" {
-        haproxy_measure(spec, analysis, driver, windows, candidate).await
-    } else {
-        prometheus_measure(spec, analysis, candidate).await
+    let probe = Probe {
+        spec,
+        analysis,
+        driver,
+        windows,
+        candidate,
     };
+    let result = (analysis.kind.measure)(probe).await;
     match result {
         Err(e) => Measurement {
             at_ms,
@@ -347,6 +417,7 @@ mod tests {
         Analysis {
             name: "e".into(),
             provider: "haproxy".into(),
+            kind: &PROVIDERS[0],
             query: "5xx_ratio".into(),
             samples_query: None,
             max: Some(0.01),

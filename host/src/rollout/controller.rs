@@ -15,7 +15,6 @@ use super::analysis::{self, Windows};
 use super::driver::{AdminState, TrafficDriver};
 use super::events::Events;
 use super::failpoint;
-use super::haproxy::HaproxyDriver;
 use super::health;
 use super::hooks;
 use super::spec::Spec;
@@ -58,14 +57,6 @@ pub struct Options {
     pub quiet: bool,
     /// Start afresh even if the last rollout of this spec has finished.
     pub restart: bool,
-}
-
-pub fn driver_for(spec: &Spec) -> Box<dyn TrafficDriver> {
-    Box::new(HaproxyDriver {
-        socket: spec.router.admin_socket.clone(),
-        backend: spec.router.backend.clone(),
-        timeout: spec.router.timeout,
-    })
 }
 
 pub struct Controller {
@@ -145,7 +136,7 @@ impl Controller {
         Ok(Controller {
             plugin_spec: spec.to_plugin_spec(),
             mode: TrafficMode::of(&spec),
-            driver: driver_for(&spec),
+            driver: super::driver::for_router(&spec.router),
             strategy,
             state,
             events,
