@@ -238,6 +238,19 @@ pub async fn status(args: StatusArgs) -> u8 {
         }
         return exit::PASS;
     };
+    print_status(&spec, &s, running, &live, router_percent, &last_analysis);
+    exit::PASS
+}
+
+/// The human form of `gate status` for a rollout that has a state.
+fn print_status(
+    spec: &Spec,
+    s: &RolloutState,
+    running: bool,
+    live: &Result<Vec<driver::ServerState>, String>,
+    router_percent: Option<u8>,
+    last_analysis: &serde_json::Map<String, serde_json::Value>,
+) {
     println!(
         "rollout `{}` ({}): {}{}",
         spec.name,
@@ -255,7 +268,7 @@ pub async fn status(args: StatusArgs) -> u8 {
         spec.candidate.version,
         router_percent.map_or(String::new(), |p| format!(", {p}% per the router"))
     );
-    if let Ok(servers) = &live {
+    if let Ok(servers) = live {
         for srv in servers {
             println!(
                 "  {:<16} weight {:>3}  {:<5} {}",
@@ -265,10 +278,10 @@ pub async fn status(args: StatusArgs) -> u8 {
                 if srv.up { "up" } else { "DOWN" }
             );
         }
-    } else if let Err(e) = &live {
+    } else if let Err(e) = live {
         println!("router: {e}");
     }
-    for (name, m) in &last_analysis {
+    for (name, m) in last_analysis {
         println!("analysis {name}: {m}");
     }
     if let Some(a) = &s.approval {
@@ -277,7 +290,6 @@ pub async fn status(args: StatusArgs) -> u8 {
     if let Some(o) = &s.outcome {
         println!("outcome: {o}");
     }
-    exit::PASS
 }
 
 /// `gate promote` / `gate approve`: record an approval for the running step.

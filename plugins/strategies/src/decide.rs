@@ -160,19 +160,32 @@ fn next_due(a: &Analysis, t: &Tally, state: &State) -> u64 {
     last.saturating_add(a.interval_ms)
 }
 
+/// One step of a strategy: limits that roll back, then a human for too many
+/// inconclusive measurements, then whether the step is over, and otherwise
+/// what to measure or how long to wait.
 fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
-    let label = &plan.label;
-    let approved = state.approval.is_some();
     let tallies: Vec<Tally> = plan
         .analyses
         .iter()
         .map(|a| tally(state, &a.name))
         .collect();
+    if let Some(rollback) = limits_exceeded(plan, &tallies) {
+        return StepOutcome::Act(rollback);
+    }
+    let approved = state.approval.is_some();
+    if let Some(wait) = too_inconclusive(plan, &tallies).filter(|_| !approved) {
+        return StepOutcome::Act(wait);
+    }
+    step_progress(plan, &tallies, state)
+}
 
-    // Limits that roll back come first, in the spec's order of analyses.
-    for (a, t) in plan.analyses.iter().zip(&tallies) {
+/// Failures over `failure_limit` or errors in a row over
+/// `consecutive_error_limit`, in the spec's order of analyses → rollback.
+fn limits_exceeded(plan: &StepPlan, tallies: &[Tally]) -> Option<Decision> {
+    let label = &plan.label;
+    for (a, t) in plan.analyses.iter().zip(tallies) {
         if t.failure > a.failure_limit as usize {
-            return StepOutcome::Act(Decision::new(
+            return Some(Decision::new(
                 Action::Rollback,
                 format!(
                     "{label}: {}: {} > failure_limit {}",
@@ -187,7 +200,7 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
                 .last_error
                 .map(|m| format!(" (last: {m})"))
                 .unwrap_or_default();
-            return StepOutcome::Act(Decision::new(
+            return Some(Decision::new(
                 Action::Rollback,
                 format!(
                     "{label}: {}: {} in a row > consecutive_error_limit {}{last}",
@@ -199,12 +212,16 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
         }
     }
 
-    // Too many inconclusive measurements: a human decides. An approval
-    // recorded during this step is that decision (go on).
+    None
+}
+
+/// Too many inconclusive measurements: a human decides → await-approval. An
+/// approval recorded during this step is that decision (go on).
+fn too_inconclusive(plan: &StepPlan, tallies: &[Tally]) -> Option<Decision> {
     let inconclusive: Vec<String> = plan
         .analyses
         .iter()
-        .zip(&tallies)
+        .zip(tallies)
         .filter(|(a, t)| t.inconclusive > a.inconclusive_limit as usize)
         .map(|(a, t)| {
             format!(
@@ -215,24 +232,27 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
             )
         })
         .collect();
-    if !inconclusive.is_empty() && !approved {
-        return StepOutcome::Act(Decision::new(
+    (!inconclusive.is_empty()).then(|| {
+        Decision::new(
             Action::AwaitApproval,
             format!(
-                "{label}: {}; `gate promote` to go on, `gate abort` to roll back",
+                "{}: {}; `gate promote` to go on, `gate abort` to roll back",
+                plan.label,
                 inconclusive.join("; ")
             ),
-        ));
-    }
+        )
+    })
+}
 
+/// No limit is exceeded: the step is over, or analyses are due, or only the
+/// approval is missing, or it waits for the next analysis or the pause's end.
+fn step_progress(plan: &StepPlan, tallies: &[Tally], state: &State) -> StepOutcome {
+    let label = &plan.label;
+    let approved = state.approval.is_some();
     let passed = |a: &Analysis, t: &Tally| {
         t.success >= 1 || (approved && t.inconclusive > a.inconclusive_limit as usize)
     };
-    let all_passed = plan
-        .analyses
-        .iter()
-        .zip(&tallies)
-        .all(|(a, t)| passed(a, t));
+    let all_passed = plan.analyses.iter().zip(tallies).all(|(a, t)| passed(a, t));
     let now = state.now_ms;
     let pause_end = state.step_started_ms.saturating_add(plan.min_ms);
     let pause_done = now >= pause_end;
@@ -246,7 +266,7 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
     let due: Vec<String> = plan
         .analyses
         .iter()
-        .zip(&tallies)
+        .zip(tallies)
         .filter(|(a, t)| now >= next_due(a, t, state))
         .map(|(a, _)| a.name.clone())
         .collect();
@@ -267,7 +287,7 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
     let mut wake = plan
         .analyses
         .iter()
-        .zip(&tallies)
+        .zip(tallies)
         .map(|(a, t)| (next_due(a, t, state), a.name.as_str()))
         .min();
     if !pause_done && wake.is_none_or(|(at, _)| pause_end <= at) {
@@ -280,7 +300,7 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
     let mut waiting_for: Vec<String> = plan
         .analyses
         .iter()
-        .zip(&tallies)
+        .zip(tallies)
         .filter(|(a, t)| !passed(a, t))
         .map(|(a, _)| a.name.clone())
         .collect();
