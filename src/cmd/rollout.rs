@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use gate_rollout::controller::{self, Controller, Options, Outcome, RolloutError};
 use gate_rollout::driver;
 use gate_rollout::state::{CommandKind, Lock, Phase, RolloutState};
-use gate_rollout::strategy::StrategyPlugin;
+use gate_rollout::strategy::{self, StrategyPlugin};
 use gate_rollout::{Spec, failpoint};
 use serde_json::json;
 
@@ -139,23 +139,16 @@ async fn check(
             return exit::ERROR;
         }
     };
-    let start = json!({
-        "now_ms": 0, "step": 0, "step_started_ms": 0, "memory": {},
-        "candidate_percent": 0,
-        "health": { "candidate": "unknown", "failing": [] },
-        "analysis": spec.analysis.iter().map(|a| (a.name.clone(), json!({ "measurements": [] })))
-            .collect::<serde_json::Map<_, _>>(),
-        "approval": null, "replaced": [],
-    });
-    match plugin.decide(&spec.to_plugin_json(), &start).await {
-        Ok(action) => {
+    let start = strategy::starting_state(spec);
+    match plugin.decide(&spec.to_plugin_spec(), &start).await {
+        Ok(decision) => {
             println!(
                 "{}: ok ({} rollout of `{}`, strategy plugin `{}`; first action: {})",
                 spec.file.display(),
                 spec.strategy.kind(),
                 spec.name,
                 plugin.name,
-                action["action"].as_str().unwrap_or("?")
+                decision.action.name()
             );
             exit::PASS
         }
@@ -186,7 +179,7 @@ pub async fn status(args: StatusArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let driver = controller::driver_for(&spec);
+    let driver = driver::for_router(&spec.router);
     let live = driver.servers().await;
     let last_analysis: serde_json::Map<String, serde_json::Value> = state
         .as_ref()
@@ -246,6 +239,19 @@ pub async fn status(args: StatusArgs) -> u8 {
         }
         return exit::PASS;
     };
+    print_status(&spec, &s, running, &live, router_percent, &last_analysis);
+    exit::PASS
+}
+
+/// The human form of `gate status` for a rollout that has a state.
+fn print_status(
+    spec: &Spec,
+    s: &RolloutState,
+    running: bool,
+    live: &Result<Vec<driver::ServerState>, String>,
+    router_percent: Option<u8>,
+    last_analysis: &serde_json::Map<String, serde_json::Value>,
+) {
     println!(
         "rollout `{}` ({}): {}{}",
         spec.name,
@@ -263,7 +269,7 @@ pub async fn status(args: StatusArgs) -> u8 {
         spec.candidate.version,
         router_percent.map_or(String::new(), |p| format!(", {p}% per the router"))
     );
-    if let Ok(servers) = &live {
+    if let Ok(servers) = live {
         for srv in servers {
             println!(
                 "  {:<16} weight {:>3}  {:<5} {}",
@@ -273,10 +279,10 @@ pub async fn status(args: StatusArgs) -> u8 {
                 if srv.up { "up" } else { "DOWN" }
             );
         }
-    } else if let Err(e) = &live {
+    } else if let Err(e) = live {
         println!("router: {e}");
     }
-    for (name, m) in &last_analysis {
+    for (name, m) in last_analysis {
         println!("analysis {name}: {m}");
     }
     if let Some(a) = &s.approval {
@@ -285,7 +291,6 @@ pub async fn status(args: StatusArgs) -> u8 {
     if let Some(o) = &s.outcome {
         println!("outcome: {o}");
     }
-    exit::PASS
 }
 
 /// `gate promote` / `gate approve`: record an approval for the running step.
@@ -361,7 +366,7 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
     // `gate rollback` moves traffic at once, whatever the controller is doing;
     // the controller sees the command before its next router write.
     if !abort && spec.rolling.is_none() {
-        let driver = controller::driver_for(&spec);
+        let driver = driver::for_router(&spec.router);
         match driver::apply_split(&*driver, &spec.stable.servers, &spec.candidate.servers, 0).await
         {
             Ok(()) => eprintln!(

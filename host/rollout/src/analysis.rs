@@ -4,35 +4,16 @@
 //! it cannot read is an `error`, never a success.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
 
 use super::driver::{ServerCounters, TrafficDriver};
 use super::spec::{Analysis, MetricsProvider, Spec};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Success,
-    Failure,
-    Inconclusive,
-    Error,
-    Pending,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Measurement {
-    pub at_ms: u64,
-    pub result: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stable_value: Option<f64>,
-    pub samples: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
+/// The classified measurement and its verdict are the protocol's own types:
+/// the state hands them to the strategy plugin as they are.
+pub use gate_strategy_protocol::{Measurement, Verdict};
 
 /// `[candidate_|stable_]{5xx_ratio|error_ratio|avg_response_ms|request_rate}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,18 +28,6 @@ pub enum HaproxyMetric {
     ErrorRatio,
     AvgResponseMs,
     RequestRate,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-            Outcome::Inconclusive => "inconclusive",
-            Outcome::Error => "error",
-            Outcome::Pending => "pending",
-        }
-    }
 }
 
 impl HaproxyQuery {
@@ -144,13 +113,76 @@ fn side_totals(
     }
 }
 
-async fn haproxy_measure(
-    spec: &Spec,
-    analysis: &Analysis,
-    driver: &dyn TrafficDriver,
-    windows: &mut Windows,
-    candidate: &[String],
-) -> Result<(Sample, Sample), String> {
+/// What a provider measures with: the spec, the analysis, the router and the
+/// servers counted as the candidate's.
+pub struct Probe<'a> {
+    pub spec: &'a Spec,
+    pub analysis: &'a Analysis,
+    pub driver: &'a dyn TrafficDriver,
+    pub windows: &'a mut Windows,
+    pub candidate: &'a [String],
+}
+
+/// The candidate's and the stable side's samples.
+pub type Measured<'a> = Pin<Box<dyn Future<Output = Result<(Sample, Sample), String>> + Send + 'a>>;
+
+/// An analysis provider kind, as `[[analysis]] provider` (a built-in) or
+/// `[metrics.NAME] kind` names it.
+#[derive(Debug)]
+pub struct ProviderKind {
+    pub kind: &'static str,
+    /// Reads the router's own counters: named directly by `provider`, no
+    /// `[metrics.NAME]` table, and every request counts as a sample.
+    pub builtin: bool,
+    /// Checks a query when the spec is parsed.
+    pub check_query: fn(&str) -> Result<(), String>,
+    pub measure: for<'a> fn(Probe<'a>) -> Measured<'a>,
+}
+
+/// Every analysis provider. Adding one is its measuring code plus one entry here.
+pub const PROVIDERS: &[ProviderKind] = &[
+    ProviderKind {
+        kind: "haproxy",
+        builtin: true,
+        check_query: |q| match HaproxyQuery::parse(q) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "unknown HAProxy counter query `{q}`: expected [candidate_|stable_]{{5xx_ratio|error_ratio|avg_response_ms|request_rate}}"
+            )),
+        },
+        measure: |p| Box::pin(haproxy_measure(p)),
+    },
+    ProviderKind {
+        kind: "prometheus",
+        builtin: false,
+        check_query: |_| Ok(()),
+        measure: |p| Box::pin(prometheus_measure(p)),
+    },
+];
+
+impl ProviderKind {
+    pub fn named(kind: &str) -> Option<&'static ProviderKind> {
+        PROVIDERS.iter().find(|p| p.kind == kind)
+    }
+
+    /// The kinds with (`builtin`) or without a table of their own, for messages.
+    pub fn kinds(builtin: bool) -> Vec<&'static str> {
+        PROVIDERS
+            .iter()
+            .filter(|p| p.builtin == builtin)
+            .map(|p| p.kind)
+            .collect()
+    }
+}
+
+async fn haproxy_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
+    let Probe {
+        spec,
+        analysis,
+        driver,
+        windows,
+        candidate,
+    } = p;
     let q = HaproxyQuery::parse(&analysis.query).ok_or("bad HAProxy query")?;
     let now = driver.counters().await?;
     let key = analysis.name.clone();
@@ -228,11 +260,13 @@ pub fn render_query(q: &str, servers: &[String], backend: &str, window: Duration
         .replace("{{window}}", &format!("{secs}s"))
 }
 
-async fn prometheus_measure(
-    spec: &Spec,
-    analysis: &Analysis,
-    candidate: &[String],
-) -> Result<(Sample, Sample), String> {
+async fn prometheus_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
+    let Probe {
+        spec,
+        analysis,
+        candidate,
+        ..
+    } = p;
     let provider = &spec.metrics[&analysis.provider];
     let window = analysis.interval.max(Duration::from_secs(2));
     let stable: Vec<String> = spec
@@ -271,33 +305,33 @@ async fn prometheus_measure(
 }
 
 /// Applies the analysis's conditions to a measured pair.
-pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Outcome, Option<String>) {
+pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Verdict, Option<String>) {
     if cand.samples < a.min_samples {
         return (
-            Outcome::Pending,
+            Verdict::Pending,
             Some(format!("{} of {} samples", cand.samples, a.min_samples)),
         );
     }
     let Some(v) = cand.value.filter(|v| v.is_finite()) else {
         return (
-            Outcome::Inconclusive,
+            Verdict::Inconclusive,
             Some("no data for the candidate".into()),
         );
     };
     if let Some(max) = a.max
         && v > max
     {
-        return (Outcome::Failure, Some(format!("{v:.4} > max {max}")));
+        return (Verdict::Failure, Some(format!("{v:.4} > max {max}")));
     }
     if let Some(min) = a.min
         && v < min
     {
-        return (Outcome::Failure, Some(format!("{v:.4} < min {min}")));
+        return (Verdict::Failure, Some(format!("{v:.4} < min {min}")));
     }
     if a.relative() {
         let Some(s) = stable.value.filter(|s| s.is_finite() && stable.samples > 0) else {
             return (
-                Outcome::Inconclusive,
+                Verdict::Inconclusive,
                 Some("no data for stable to compare with".into()),
             );
         };
@@ -305,7 +339,7 @@ pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Outcome, Option<
             && v - s > inc
         {
             return (
-                Outcome::Failure,
+                Verdict::Failure,
                 Some(format!(
                     "{v:.4} is {:.4} above stable {s:.4} (max_increase {inc})",
                     v - s
@@ -320,7 +354,7 @@ pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Outcome, Option<
             };
             if r > ratio {
                 return (
-                    Outcome::Failure,
+                    Verdict::Failure,
                     Some(format!(
                         "{v:.4} is {r:.2}x stable {s:.4} (max_ratio {ratio})"
                     )),
@@ -328,7 +362,7 @@ pub fn classify(a: &Analysis, cand: Sample, stable: Sample) -> (Outcome, Option<
             }
         }
     }
-    (Outcome::Success, None)
+    (Verdict::Success, None)
 }
 
 /// Takes and classifies one measurement.
@@ -340,15 +374,18 @@ pub async fn measure(
     candidate: &[String],
     at_ms: u64,
 ) -> Measurement {
-    let result = if analysis.provider == "haproxy" {
-        haproxy_measure(spec, analysis, driver, windows, candidate).await
-    } else {
-        prometheus_measure(spec, analysis, candidate).await
+    let probe = Probe {
+        spec,
+        analysis,
+        driver,
+        windows,
+        candidate,
     };
+    let result = (analysis.kind.measure)(probe).await;
     match result {
         Err(e) => Measurement {
             at_ms,
-            result: Outcome::Error,
+            result: Verdict::Error,
             value: None,
             stable_value: None,
             samples: 0,
@@ -380,6 +417,7 @@ mod tests {
         Analysis {
             name: "e".into(),
             provider: "haproxy".into(),
+            kind: &PROVIDERS[0],
             query: "5xx_ratio".into(),
             samples_query: None,
             max: Some(0.01),
@@ -404,9 +442,9 @@ mod tests {
     #[test]
     fn min_samples_comes_before_any_verdict() {
         let a = analysis();
-        assert_eq!(classify(&a, s(0.5, 99), s(0.0, 0)).0, Outcome::Pending);
-        assert_eq!(classify(&a, s(0.5, 100), s(0.0, 0)).0, Outcome::Failure);
-        assert_eq!(classify(&a, s(0.001, 100), s(0.0, 0)).0, Outcome::Success);
+        assert_eq!(classify(&a, s(0.5, 99), s(0.0, 0)).0, Verdict::Pending);
+        assert_eq!(classify(&a, s(0.5, 100), s(0.0, 0)).0, Verdict::Failure);
+        assert_eq!(classify(&a, s(0.001, 100), s(0.0, 0)).0, Verdict::Success);
     }
 
     #[test]
@@ -416,18 +454,18 @@ mod tests {
         a.max_increase = Some(0.01);
         assert_eq!(
             classify(&a, s(0.05, 200), s(0.0, 0)).0,
-            Outcome::Inconclusive
+            Verdict::Inconclusive
         );
-        assert_eq!(classify(&a, s(0.05, 200), s(0.03, 500)).0, Outcome::Failure);
+        assert_eq!(classify(&a, s(0.05, 200), s(0.03, 500)).0, Verdict::Failure);
         assert_eq!(
             classify(&a, s(0.035, 200), s(0.03, 500)).0,
-            Outcome::Success
+            Verdict::Success
         );
         a.max_increase = None;
         a.max_ratio = Some(1.5);
-        assert_eq!(classify(&a, s(0.05, 200), s(0.03, 500)).0, Outcome::Failure);
-        assert_eq!(classify(&a, s(0.0, 200), s(0.0, 500)).0, Outcome::Success);
-        assert_eq!(classify(&a, s(0.01, 200), s(0.0, 500)).0, Outcome::Failure);
+        assert_eq!(classify(&a, s(0.05, 200), s(0.03, 500)).0, Verdict::Failure);
+        assert_eq!(classify(&a, s(0.0, 200), s(0.0, 500)).0, Verdict::Success);
+        assert_eq!(classify(&a, s(0.01, 200), s(0.0, 500)).0, Verdict::Failure);
     }
 
     #[test]
@@ -437,7 +475,7 @@ mod tests {
             value: None,
             samples: 500,
         };
-        assert_eq!(classify(&a, none, s(0.0, 0)).0, Outcome::Inconclusive);
+        assert_eq!(classify(&a, none, s(0.0, 0)).0, Verdict::Inconclusive);
     }
 
     #[test]

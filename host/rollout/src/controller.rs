@@ -8,20 +8,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gate_strategy_protocol::{self as protocol, Action, Decision};
 use serde_json::{Value, json};
 
 use super::analysis::{self, Windows};
-use super::driver::{self, AdminState, TrafficDriver};
+use super::driver::{AdminState, TrafficDriver};
 use super::events::Events;
 use super::failpoint;
-use super::haproxy::HaproxyDriver;
 use super::health;
 use super::hooks;
 use super::spec::Spec;
 use super::state::{
-    self, Approval, CommandKind, Intent, Lock, Phase, RolloutState, pending_commands, unix_ms,
+    self, Approval, CommandKind, HealthStatus, Intent, Lock, Phase, RolloutState, pending_commands,
+    unix_ms,
 };
-use super::strategy::StrategyPlugin;
+use super::strategy::{DecideError, StrategyPlugin};
+use super::traffic::TrafficMode;
 use gate_core::clock::Clock;
 use gate_eval::hosted::HostedChecks;
 use gate_sandbox::plugin::Runtime;
@@ -60,17 +62,10 @@ pub struct Options {
     pub hosted: HostedChecks,
 }
 
-pub fn driver_for(spec: &Spec) -> Box<dyn TrafficDriver> {
-    Box::new(HaproxyDriver {
-        socket: spec.router.admin_socket.clone(),
-        backend: spec.router.backend.clone(),
-        timeout: spec.router.timeout,
-    })
-}
-
 pub struct Controller {
     spec: Spec,
-    spec_json: Value,
+    plugin_spec: protocol::Spec,
+    mode: TrafficMode,
     driver: Box<dyn TrafficDriver>,
     strategy: StrategyPlugin,
     state: RolloutState,
@@ -143,8 +138,9 @@ impl Controller {
             .map_err(RolloutError::Failed)?
             .quiet(opts.quiet);
         Ok(Controller {
-            spec_json: spec.to_plugin_json(),
-            driver: driver_for(&spec),
+            plugin_spec: spec.to_plugin_spec(),
+            mode: TrafficMode::of(&spec),
+            driver: super::driver::for_router(&spec.router),
             strategy,
             state,
             events,
@@ -173,21 +169,22 @@ impl Controller {
             .map_err(RolloutError::Failed)
     }
 
-    fn rolling(&self) -> bool {
-        self.spec.strategy.kind() == "rolling"
-    }
-
-    /// The servers currently counted as "candidate" for analysis.
-    fn candidate_servers(&self) -> Vec<String> {
-        if self.rolling() {
-            self.state.replaced.clone()
-        } else {
-            self.spec.candidate.servers.clone()
+    /// Runs the rollout to an outcome.
+    pub async fn run(&mut self) -> Result<Outcome, RolloutError> {
+        if let Some(outcome) = self.resume().await? {
+            return Ok(outcome);
+        }
+        loop {
+            if let Some(outcome) = self.tick().await? {
+                return Ok(outcome);
+            }
         }
     }
 
-    /// Runs the rollout to an outcome.
-    pub async fn run(&mut self) -> Result<Outcome, RolloutError> {
+    /// Picks up where the persisted phase left off: a finished rollout reports
+    /// its outcome, an interrupted one repeats what was in flight.
+    async fn resume(&mut self) -> Result<Option<Outcome>, RolloutError> {
+        let reason = self.state.outcome.clone();
         match self.state.phase {
             Phase::Promoted => {
                 self.events.emit(
@@ -195,10 +192,10 @@ impl Controller {
                     "this spec was already promoted; pass --restart to run it again",
                     json!({}),
                 );
-                return Ok(Outcome::Promoted { hook_error: None });
+                Ok(Some(Outcome::Promoted { hook_error: None }))
             }
             Phase::RolledBack => {
-                let reason = self.state.outcome.clone().unwrap_or_default();
+                let reason = reason.unwrap_or_default();
                 self.events.emit(
                     "done",
                     &format!(
@@ -206,26 +203,17 @@ impl Controller {
                     ),
                     json!({}),
                 );
-                return Ok(Outcome::RolledBack { reason });
+                Ok(Some(Outcome::RolledBack { reason }))
             }
-            Phase::Aborted => {
-                let reason = self.state.outcome.clone().unwrap_or_default();
-                return Ok(Outcome::Aborted { reason });
-            }
-            Phase::Starting => {
-                if let Some(outcome) = self.start().await? {
-                    return Ok(outcome);
-                }
-            }
+            Phase::Aborted => Ok(Some(Outcome::Aborted {
+                reason: reason.unwrap_or_default(),
+            })),
+            Phase::Starting => self.start().await,
             Phase::RollingBack => {
                 self.events
                     .emit("resume", "resuming an interrupted rollback", json!({}));
-                let reason = self
-                    .state
-                    .outcome
-                    .clone()
-                    .unwrap_or_else(|| "interrupted rollback".into());
-                return self.rollback(&reason).await;
+                let reason = reason.unwrap_or_else(|| "interrupted rollback".into());
+                self.rollback(&reason).await.map(Some)
             }
             Phase::Progressing => {
                 self.events.emit(
@@ -237,95 +225,92 @@ impl Controller {
                     json!({ "step": self.state.step, "intent": self.state.intent }),
                 );
                 if let Some(outcome) = self.resume_intent().await? {
-                    return Ok(outcome);
+                    return Ok(Some(outcome));
                 }
                 self.windows.reset(&*self.driver).await;
+                Ok(None)
             }
         }
-        loop {
-            if let Some(outcome) = self.process_commands().await? {
-                return Ok(outcome);
-            }
-            if let Err(e) = self.reconcile().await {
+    }
+
+    /// One round: commands, reconciliation with the router, then one decision
+    /// of the strategy plugin, carried out. `Some` once the rollout has ended.
+    async fn tick(&mut self) -> Result<Option<Outcome>, RolloutError> {
+        if let Some(outcome) = self.process_commands().await? {
+            return Ok(Some(outcome));
+        }
+        if let Err(e) = self.reconcile().await {
+            self.events.emit("error", &e, json!({}));
+        }
+        let observed = self.observed();
+        let decision = match self.strategy.decide(&self.plugin_spec, &observed).await {
+            Ok(d) => d,
+            Err(DecideError::Invalid(e)) => {
                 self.events.emit("error", &e, json!({}));
+                return self.rollback(&e).await.map(Some);
             }
-            let observed = self.observed();
-            let action = match self.strategy.decide(&self.spec_json, &observed).await {
-                Ok(a) => a,
-                Err(e) => {
-                    self.events.emit("error", &e, json!({}));
-                    if self.state.candidate_percent == 0 && self.state.replaced.is_empty() {
-                        self.state.phase = Phase::Aborted;
-                        self.state.outcome = Some(e.clone());
-                        self.save()?;
-                        return Err(RolloutError::Usage(e));
-                    }
-                    return self.rollback(&format!("strategy error: {e}")).await;
-                }
-            };
-            self.state.memory = action
-                .get("memory")
-                .cloned()
-                .unwrap_or_else(|| self.state.memory.clone());
-            self.state.last_action = Some(action.clone());
-            let reason = action["reason"].as_str().unwrap_or("").to_string();
-            let kind = action["action"].as_str().unwrap_or("").to_string();
-            let step = action["step"].as_u64().unwrap_or(0) as u32;
-            let result = match kind.as_str() {
-                "set-weights" => {
-                    let Some(p) = action["candidate_percent"].as_u64().filter(|p| *p <= 100) else {
-                        return self
-                            .rollback(
-                                "strategy returned set-weights without a valid candidate_percent",
-                            )
-                            .await;
-                    };
-                    self.set_weights(p as u8, step, &reason).await
-                }
-                "wait" => {
-                    let ms = action["ms"].as_u64().unwrap_or(1000).clamp(1, 60_000);
-                    self.wait(Duration::from_millis(ms)).await;
-                    Ok(())
-                }
-                "analyse" | "analyze" => {
-                    let names: Vec<String> = action["names"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_else(|| {
-                            self.spec.analysis.iter().map(|a| a.name.clone()).collect()
-                        });
-                    self.analyse(&names).await
-                }
-                "await-approval" => {
-                    self.await_approval(&reason).await;
-                    Ok(())
-                }
-                "replace" => {
-                    let server = action["server"].as_str().unwrap_or("").to_string();
-                    self.replace(&server, step, &reason).await
-                }
-                "promote" | "done" => return self.promote(&reason).await,
-                "rollback" => {
-                    let reason = if reason.is_empty() {
-                        "the strategy decided to roll back".to_string()
-                    } else {
-                        reason
-                    };
-                    return self.rollback(&reason).await;
-                }
-                other => {
-                    return self
-                        .rollback(&format!("strategy returned an unknown action `{other}`"))
-                        .await;
-                }
-            };
-            if let Err(e) = result {
+            Err(DecideError::Plugin(e)) => return self.strategy_failed(e).await.map(Some),
+        };
+        if let Some(memory) = &decision.memory {
+            self.state.memory = memory.clone();
+        }
+        self.state.last_action = Some(decision.clone());
+        self.act(decision).await
+    }
+
+    /// The plugin refused or failed: stop before traffic moves, else roll back.
+    async fn strategy_failed(&mut self, e: String) -> Result<Outcome, RolloutError> {
+        self.events.emit("error", &e, json!({}));
+        if self.state.candidate_percent == 0 && self.state.replaced.is_empty() {
+            self.state.phase = Phase::Aborted;
+            self.state.outcome = Some(e.clone());
+            self.save()?;
+            return Err(RolloutError::Usage(e));
+        }
+        self.rollback(&format!("strategy error: {e}")).await
+    }
+
+    /// Carries out one decision. `Some` once the rollout has ended.
+    async fn act(&mut self, decision: Decision) -> Result<Option<Outcome>, RolloutError> {
+        let Decision { action, reason, .. } = decision;
+        let result = match action {
+            Action::SetWeights {
+                candidate_percent,
+                step,
+            } => match u8::try_from(candidate_percent).ok().filter(|p| *p <= 100) {
+                Some(p) => self.set_weights(p, step, &reason).await,
+                None => Err(
+                    "strategy returned set-weights without a valid candidate_percent".to_string(),
+                ),
+            },
+            Action::Wait { ms } => {
+                self.wait(Duration::from_millis(ms.clamp(1, 60_000))).await;
+                Ok(())
+            }
+            Action::Analyse { names } if names.is_empty() => {
+                let all: Vec<String> = self.spec.analysis.iter().map(|a| a.name.clone()).collect();
+                self.analyse(&all).await
+            }
+            Action::Analyse { names } => self.analyse(&names).await,
+            Action::AwaitApproval => {
+                self.await_approval(&reason).await;
+                Ok(())
+            }
+            Action::Replace { server, step } => self.replace(&server, step, &reason).await,
+            Action::Promote | Action::Done => return self.promote(&reason).await.map(Some),
+            Action::Rollback if reason.is_empty() => {
+                return self
+                    .rollback("the strategy decided to roll back")
+                    .await
+                    .map(Some);
+            }
+            Action::Rollback => return self.rollback(&reason).await.map(Some),
+        };
+        match result {
+            Ok(()) => Ok(None),
+            Err(e) => {
                 self.events.emit("error", &e, json!({}));
-                return self.rollback(&e).await;
+                self.rollback(&e).await.map(Some)
             }
         }
     }
@@ -393,15 +378,7 @@ impl Controller {
                     .abort_before_traffic(&format!("pre_rollout hook failed: {}", out.summary));
             }
         }
-        self.state.candidate_percent = if self.rolling() {
-            0
-        } else {
-            driver::candidate_percent(
-                &servers,
-                &self.spec.stable.servers,
-                &self.spec.candidate.servers,
-            )
-        };
+        self.state.candidate_percent = self.mode.percent_of(&servers).unwrap_or(0);
         self.state.phase = Phase::Progressing;
         // Step 0 (before any traffic moves) starts now, not when pre-flight began.
         self.state.step_started_ms = self.now_ms();
@@ -531,61 +508,50 @@ impl Controller {
 
     /// Puts the router back to the recorded split if someone changed it.
     async fn reconcile(&mut self) -> Result<(), String> {
-        if self.rolling() || self.state.intent.is_some() {
+        if self.state.intent.is_some() {
             return Ok(());
         }
-        let servers = self.driver.servers().await?;
-        let actual = driver::candidate_percent(
-            &servers,
-            &self.spec.stable.servers,
-            &self.spec.candidate.servers,
-        );
-        if actual != self.state.candidate_percent {
+        let recorded = self.state.candidate_percent;
+        let Some(actual) = self.mode.router_percent(&*self.driver).await? else {
+            return Ok(());
+        };
+        if actual != recorded {
             self.events.emit(
                 "reconcile",
                 &format!(
-                    "the router gives the candidate {actual}% but the rollout recorded {}%: restoring",
-                    self.state.candidate_percent
+                    "the router gives the candidate {actual}% but the rollout recorded {recorded}%: restoring"
                 ),
-                json!({ "router": actual, "recorded": self.state.candidate_percent }),
+                json!({ "router": actual, "recorded": recorded }),
             );
-            driver::apply_split(
-                &*self.driver,
-                &self.spec.stable.servers,
-                &self.spec.candidate.servers,
-                self.state.candidate_percent,
-            )
-            .await?;
+            self.mode.split(&*self.driver, recorded).await?;
         }
         Ok(())
     }
 
-    fn observed(&self) -> Value {
-        let analysis: serde_json::Map<String, Value> = self
+    /// What the strategy plugin is shown: the persisted state, with every
+    /// analysis of the spec present (possibly without measurements).
+    fn observed(&self) -> protocol::State {
+        let analysis = self
             .spec
             .analysis
             .iter()
             .map(|a| {
-                let ms = self
-                    .state
-                    .analysis
-                    .get(&a.name)
-                    .cloned()
-                    .unwrap_or_default();
-                (a.name.clone(), json!({ "measurements": ms }))
+                let measurements = self.state.analysis.get(&a.name).cloned();
+                let measurements = measurements.unwrap_or_default();
+                (a.name.clone(), protocol::AnalysisState { measurements })
             })
             .collect();
-        json!({
-            "now_ms": self.now_ms(),
-            "step": self.state.step,
-            "step_started_ms": self.state.step_started_ms,
-            "memory": self.state.memory,
-            "candidate_percent": self.state.candidate_percent,
-            "health": self.state.health,
-            "analysis": analysis,
-            "approval": self.state.approval,
-            "replaced": self.state.replaced,
-        })
+        protocol::State {
+            now_ms: self.now_ms(),
+            step: self.state.step,
+            step_started_ms: self.state.step_started_ms,
+            memory: self.state.memory.clone(),
+            candidate_percent: self.state.candidate_percent.into(),
+            health: self.state.health.clone(),
+            analysis,
+            approval: self.state.approval.clone(),
+            replaced: self.state.replaced.clone(),
+        }
     }
 
     async fn set_weights(&mut self, percent: u8, step: u32, reason: &str) -> Result<(), String> {
@@ -594,7 +560,7 @@ impl Controller {
             let failing =
                 health::check_all(&servers, &self.spec.candidate.servers, &self.spec.health).await;
             if !failing.is_empty() {
-                self.state.health.candidate = "unhealthy".into();
+                self.state.health.candidate = HealthStatus::Unhealthy;
                 self.state.health.failing = failing.iter().map(|f| f.0.clone()).collect();
                 self.save().map_err(|e| e.to_string())?;
                 self.events.emit(
@@ -611,7 +577,7 @@ impl Controller {
                 );
                 return Ok(());
             }
-            self.state.health.candidate = "healthy".into();
+            self.state.health.candidate = HealthStatus::Healthy;
             self.state.health.failing.clear();
         }
         if self.rollback_pending() {
@@ -629,21 +595,16 @@ impl Controller {
     /// Router write, read-back and the recorded result of a `set-weights`.
     async fn apply_weights(&mut self, percent: u8, step: u32, reason: &str) -> Result<(), String> {
         let decided = unix_ms();
-        driver::apply_split(
-            &*self.driver,
-            &self.spec.stable.servers,
-            &self.spec.candidate.servers,
-            percent,
-        )
-        .await?;
+        if self.mode.split(&*self.driver, percent).await?.is_none() {
+            return Err(
+                "the strategy returned set-weights, but this rollout replaces servers rather than splitting traffic"
+                    .into(),
+            );
+        }
         let applied = unix_ms();
         failpoint::hit("after-router-write");
         let servers = self.driver.servers().await?;
-        let actual = driver::candidate_percent(
-            &servers,
-            &self.spec.stable.servers,
-            &self.spec.candidate.servers,
-        );
+        let actual = self.mode.percent_of(&servers).unwrap_or(0);
         if actual.abs_diff(percent) > 1 {
             return Err(format!(
                 "the router reports {actual}% on the candidate after setting {percent}%"
@@ -716,7 +677,7 @@ impl Controller {
     }
 
     async fn analyse(&mut self, names: &[String]) -> Result<(), String> {
-        let candidate = self.candidate_servers();
+        let candidate = self.mode.candidate_servers(&self.state.replaced);
         for name in names {
             let Some(a) = self.spec.analysis(name).cloned() else {
                 return Err(format!("the strategy asked for unknown analysis `{name}`"));
@@ -790,7 +751,7 @@ impl Controller {
         self.state.intent = None;
         match result {
             Ok(()) => {
-                self.state.health.candidate = "healthy".into();
+                self.state.health.candidate = HealthStatus::Healthy;
                 self.state.health.failing.clear();
                 self.begin_step(step);
                 self.save().map_err(|e| e.to_string())?;
@@ -803,7 +764,7 @@ impl Controller {
                 );
             }
             Err(e) => {
-                self.state.health.candidate = "unhealthy".into();
+                self.state.health.candidate = HealthStatus::Unhealthy;
                 self.state.health.failing = vec![server.to_string()];
                 self.save().map_err(|e| e.to_string())?;
                 self.events.emit(
@@ -900,19 +861,15 @@ impl Controller {
     async fn promote(&mut self, reason: &str) -> Result<Outcome, RolloutError> {
         self.state.intent = Some(Intent::Promote);
         self.save()?;
-        if !self.rolling() && self.state.candidate_percent != 100 {
-            if let Err(e) = driver::apply_split(
-                &*self.driver,
-                &self.spec.stable.servers,
-                &self.spec.candidate.servers,
-                100,
-            )
-            .await
-            {
-                self.events.emit("error", &e, json!({}));
-                return self.rollback(&format!("promotion failed: {e}")).await;
+        if self.state.candidate_percent != 100 {
+            match self.mode.split(&*self.driver, 100).await {
+                Ok(Some(percent)) => self.state.candidate_percent = percent,
+                Ok(None) => {}
+                Err(e) => {
+                    self.events.emit("error", &e, json!({}));
+                    return self.rollback(&format!("promotion failed: {e}")).await;
+                }
             }
-            self.state.candidate_percent = 100;
         }
         self.state.phase = Phase::Promoted;
         self.state.intent = None;
@@ -959,85 +916,12 @@ impl Controller {
             &format!("rolling back to {}: {reason}", self.spec.stable.version),
             json!({ "reason": reason }),
         );
-        let mut problems = Vec::new();
-        if self.rolling() {
-            let stable_version = self.spec.stable.version.clone();
-            for server in self.state.replaced.clone().into_iter().rev() {
-                match self.replace_server(&server, &stable_version).await {
-                    Ok(()) => {
-                        self.state.replaced.retain(|s| s != &server);
-                        self.save()?;
-                        self.events.emit(
-                            "step",
-                            &format!("`{server}` runs {stable_version} again"),
-                            json!({ "server": server, "version": stable_version }),
-                        );
-                    }
-                    Err(e) => problems.push(format!("{server}: {e}")),
-                }
-            }
-        } else {
-            // Retry the router a few times: a rollback must not give up on a blip.
-            let mut attempt = 0;
-            loop {
-                match driver::apply_split(
-                    &*self.driver,
-                    &self.spec.stable.servers,
-                    &self.spec.candidate.servers,
-                    0,
-                )
-                .await
-                {
-                    Ok(()) => break,
-                    Err(e) if attempt >= 4 => {
-                        self.events.emit(
-                            "error",
-                            &format!("rollback could not reach the router: {e}"),
-                            json!({}),
-                        );
-                        return Err(RolloutError::Failed(format!(
-                            "rollback could not reach the router ({e}); the state says rolling-back, so running `gate rollout` or `gate rollback` again finishes it"
-                        )));
-                    }
-                    Err(_) => {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-                    }
-                }
-            }
-            self.state.candidate_percent = 0;
-        }
-        let switched = unix_ms();
-        // Health again after the rollback: stable must be serving.
-        let stable: Vec<String> = if self.rolling() {
-            self.spec
-                .rolling
-                .as_ref()
-                .map(|r| r.servers.clone())
-                .unwrap_or_default()
-        } else {
-            self.spec.stable.servers.clone()
+        let mut problems = match self.mode {
+            TrafficMode::Split { .. } => self.split_back_to_stable().await?,
+            TrafficMode::Replace { .. } => self.replace_back_to_stable().await?,
         };
-        match self.driver.servers().await {
-            Ok(servers) => {
-                let failing = health::check_all(&servers, &stable, &self.spec.health).await;
-                if failing.is_empty() {
-                    self.events.emit(
-                        "health",
-                        &format!(
-                            "stable ({}) is healthy after the rollback",
-                            stable.join(", ")
-                        ),
-                        json!({ "servers": stable }),
-                    );
-                } else {
-                    for (s, e) in failing {
-                        problems.push(format!("stable server {s} unhealthy after rollback: {e}"));
-                    }
-                }
-            }
-            Err(e) => problems.push(e),
-        }
+        let switched = unix_ms();
+        problems.extend(self.stable_health_after_rollback().await);
         for cmd in self.spec.hooks.post_rollback.clone() {
             let out = self.hook("post_rollback", &cmd).await;
             if !out.ok {
@@ -1047,10 +931,10 @@ impl Controller {
         self.state.phase = Phase::RolledBack;
         self.state.intent = None;
         self.save()?;
+        let switch_ms = switched.saturating_sub(started);
         let mut message = format!(
-            "all traffic is on {} ({} ms to switch)",
+            "all traffic is on {} ({switch_ms} ms to switch)",
             self.spec.stable.version,
-            switched.saturating_sub(started)
         );
         if !problems.is_empty() {
             message.push_str(&format!("; problems: {}", problems.join("; ")));
@@ -1058,11 +942,84 @@ impl Controller {
         self.events.emit(
             "rolled-back",
             &message,
-            json!({ "reason": reason, "switch_ms": switched.saturating_sub(started), "problems": problems }),
+            json!({ "reason": reason, "switch_ms": switch_ms, "problems": problems }),
         );
         Ok(Outcome::RolledBack {
             reason: reason.to_string(),
         })
+    }
+
+    /// Split mode: all weight back on stable. The router is retried a few
+    /// times: a rollback must not give up on a blip.
+    async fn split_back_to_stable(&mut self) -> Result<Vec<String>, RolloutError> {
+        let mut attempt = 0;
+        loop {
+            match self.mode.split(&*self.driver, 0).await {
+                Ok(_) => break,
+                Err(e) if attempt >= 4 => {
+                    self.events.emit(
+                        "error",
+                        &format!("rollback could not reach the router: {e}"),
+                        json!({}),
+                    );
+                    return Err(RolloutError::Failed(format!(
+                        "rollback could not reach the router ({e}); the state says rolling-back, so running `gate rollout` or `gate rollback` again finishes it"
+                    )));
+                }
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+            }
+        }
+        self.state.candidate_percent = 0;
+        Ok(Vec::new())
+    }
+
+    /// Replace mode: the stable version back on every replaced server, newest
+    /// first. A server that fails is reported and the others still go back.
+    async fn replace_back_to_stable(&mut self) -> Result<Vec<String>, RolloutError> {
+        let mut problems = Vec::new();
+        let stable_version = self.spec.stable.version.clone();
+        for server in self.state.replaced.clone().into_iter().rev() {
+            match self.replace_server(&server, &stable_version).await {
+                Ok(()) => {
+                    self.state.replaced.retain(|s| s != &server);
+                    self.save()?;
+                    self.events.emit(
+                        "step",
+                        &format!("`{server}` runs {stable_version} again"),
+                        json!({ "server": server, "version": stable_version }),
+                    );
+                }
+                Err(e) => problems.push(format!("{server}: {e}")),
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Health after the rollback: stable must be serving. Returns the problems.
+    async fn stable_health_after_rollback(&mut self) -> Vec<String> {
+        let stable = self.mode.stable_servers().to_vec();
+        let servers = match self.driver.servers().await {
+            Ok(servers) => servers,
+            Err(e) => return vec![e],
+        };
+        let failing = health::check_all(&servers, &stable, &self.spec.health).await;
+        if failing.is_empty() {
+            self.events.emit(
+                "health",
+                &format!(
+                    "stable ({}) is healthy after the rollback",
+                    stable.join(", ")
+                ),
+                json!({ "servers": stable }),
+            );
+        }
+        failing
+            .into_iter()
+            .map(|(s, e)| format!("stable server {s} unhealthy after rollback: {e}"))
+            .collect()
     }
 }
 

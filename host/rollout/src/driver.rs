@@ -1,10 +1,13 @@
 //! Traffic drivers: how the controller reads and changes a router. HAProxy's
 //! runtime API is the first implementation (haproxy.rs); nginx (config plus
-//! reload) and the Kubernetes Gateway API fit the same trait.
+//! reload) and the Kubernetes Gateway API fit the same trait. [`DRIVERS`] is
+//! the registry the spec's `[router] kind` is resolved against.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+
+use super::spec::Router;
 
 /// What the router says about one server right now.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +62,23 @@ pub trait TrafficDriver: Send + Sync {
     fn set_weight<'a>(&'a self, server: &'a str, weight: u16) -> DriverFuture<'a, ()>;
     fn set_admin<'a>(&'a self, server: &'a str, state: AdminState) -> DriverFuture<'a, ()>;
     fn counters(&self) -> DriverFuture<'_, BTreeMap<String, ServerCounters>>;
+}
+
+/// Builds a driver from the spec's `[router]` table.
+pub type Connect = fn(&Router) -> Box<dyn TrafficDriver>;
+
+/// Every traffic driver, by the `[router] kind` that names it. Adding a driver
+/// is its file (like haproxy.rs) plus one line here.
+pub const DRIVERS: &[(&str, Connect)] = &[("haproxy", super::haproxy::HaproxyDriver::connect)];
+
+/// The driver registered for `kind`.
+pub fn named(kind: &str) -> Option<Connect> {
+    DRIVERS.iter().find(|(k, _)| *k == kind).map(|(_, c)| *c)
+}
+
+/// The driver of the spec's router.
+pub fn for_router(router: &Router) -> Box<dyn TrafficDriver> {
+    (router.driver)(router)
 }
 
 /// Weight per server for a split: the candidate side gets `percent` of the

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::driver::{AdminState, DriverFuture, ServerCounters, ServerState, TrafficDriver};
+use super::spec::Router;
 
 pub struct HaproxyDriver {
     pub socket: PathBuf,
@@ -18,6 +19,15 @@ pub struct HaproxyDriver {
 }
 
 impl HaproxyDriver {
+    /// The registry's constructor (driver.rs `DRIVERS`).
+    pub fn connect(router: &Router) -> Box<dyn TrafficDriver> {
+        Box::new(HaproxyDriver {
+            socket: router.admin_socket.clone(),
+            backend: router.backend.clone(),
+            timeout: router.timeout,
+        })
+    }
+
     /// Runs one runtime-API command and returns HAProxy's answer.
     pub async fn command(&self, cmd: &str) -> Result<String, String> {
         let run = async {

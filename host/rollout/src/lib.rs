@@ -14,6 +14,7 @@ pub mod preflight;
 pub mod spec;
 pub mod state;
 pub mod strategy;
+pub mod traffic;
 
 pub use controller::{Controller, Options, Outcome, RolloutError};
 pub use spec::Spec;

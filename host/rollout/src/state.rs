@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::analysis::Measurement;
 use gate_core::private_dir::PrivateDir;
+use gate_strategy_protocol::Decision;
 
 /// The largest state or command file read back.
 const MAX_STATE_BYTES: u64 = 64 << 20;
@@ -73,18 +74,9 @@ pub enum Intent {
     Promote,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Approval {
-    pub by: String,
-    pub at: String,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HealthState {
-    /// `healthy`, `unhealthy` or `unknown`.
-    pub candidate: String,
-    pub failing: Vec<String>,
-}
+/// Approvals and health are recorded in the protocol's shape, which is what
+/// the strategy plugin sees.
+pub use gate_strategy_protocol::{Approval, Health, HealthStatus};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RolloutState {
@@ -101,14 +93,14 @@ pub struct RolloutState {
     /// The candidate's share as last applied and read back.
     pub candidate_percent: u8,
     pub intent: Option<Intent>,
-    pub health: HealthState,
+    pub health: Health,
     /// Measurements of the current step, per analysis.
     pub analysis: BTreeMap<String, Vec<Measurement>>,
     pub approval: Option<Approval>,
     /// Every approval of this rollout, with its step.
     pub approvals: Vec<(u32, Approval)>,
     pub replaced: Vec<String>,
-    pub last_action: Option<Value>,
+    pub last_action: Option<Decision>,
     /// Why the rollout ended (promoted, rolled back, aborted), and who asked.
     pub outcome: Option<String>,
 }
@@ -128,10 +120,7 @@ impl RolloutState {
             memory: Value::Object(Default::default()),
             candidate_percent: 0,
             intent: None,
-            health: HealthState {
-                candidate: "unknown".into(),
-                failing: vec![],
-            },
+            health: Health::default(),
             analysis: BTreeMap::new(),
             approval: None,
             approvals: vec![],

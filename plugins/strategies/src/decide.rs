@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Action, Analysis, HealthStatus, Spec, State, Verdict};
+use crate::model::{Action, Analysis, Decision, HealthStatus, Spec, State, Verdict};
 
 /// Validates the spec and the state, then returns the next action.
-pub fn decide(spec: &Spec, state: &State) -> Result<Action, String> {
+pub fn decide(spec: &Spec, state: &State) -> Result<Decision, String> {
     validate_analyses(&spec.analysis)?;
     match spec.strategy.as_str() {
         Some("canary") => canary(spec, state),
@@ -57,15 +57,15 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 fn candidate_version(spec: &Spec) -> String {
     spec.candidate
+        .version
         .as_ref()
-        .and_then(|c| c.version.clone())
         .map(|v| format!(" {v}"))
         .unwrap_or_default()
 }
 
 /// `health.candidate == unhealthy` (and, when `failing_counts`, any failing
 /// server) → rollback.
-fn health_rollback(state: &State, failing_counts: bool) -> Option<Action> {
+fn health_rollback(state: &State, failing_counts: bool) -> Option<Decision> {
     let failing = &state.health.failing;
     let names = if failing.is_empty() {
         String::new()
@@ -73,14 +73,16 @@ fn health_rollback(state: &State, failing_counts: bool) -> Option<Action> {
         format!(" (failing: {})", failing.join(", "))
     };
     if state.health.candidate == HealthStatus::Unhealthy {
-        return Some(Action::Rollback {
-            reason: format!("candidate unhealthy{names}"),
-        });
+        return Some(Decision::new(
+            Action::Rollback,
+            format!("candidate unhealthy{names}"),
+        ));
     }
     if failing_counts && !failing.is_empty() {
-        return Some(Action::Rollback {
-            reason: format!("health check failed on {}", failing.join(", ")),
-        });
+        return Some(Decision::new(
+            Action::Rollback,
+            format!("health check failed on {}", failing.join(", ")),
+        ));
     }
     None
 }
@@ -101,7 +103,7 @@ struct StepPlan<'a> {
 
 enum StepOutcome {
     /// The step is not over: do this.
-    Act(Action),
+    Act(Decision),
     /// The step is over; the caller moves on.
     Passed,
 }
@@ -158,35 +160,99 @@ fn next_due(a: &Analysis, t: &Tally, state: &State) -> u64 {
     last.saturating_add(a.interval_ms)
 }
 
+/// One step of a strategy: limits that roll back, then a human for too many
+/// inconclusive measurements, then whether the step is over, and otherwise
+/// what to measure or how long to wait.
 fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
-    let label = &plan.label;
-    let approved = state.approval.is_some();
     let tallies: Vec<Tally> = plan
         .analyses
         .iter()
         .map(|a| tally(state, &a.name))
         .collect();
-
-    if let Some(reason) = rollback_reason(plan, &tallies) {
-        return StepOutcome::Act(Action::Rollback { reason });
+    if let Some(rollback) = limits_exceeded(plan, &tallies) {
+        return StepOutcome::Act(rollback);
     }
-    // Too many inconclusive measurements: a human decides. An approval
-    // recorded during this step is that decision (go on).
-    let inconclusive = inconclusive(plan, &tallies);
-    if !inconclusive.is_empty() && !approved {
-        return StepOutcome::Act(Action::AwaitApproval {
-            reason: format!(
-                "{label}: {}; `gate promote` to go on, `gate abort` to roll back",
-                inconclusive.join("; ")
-            ),
-        });
+    let approved = state.approval.is_some();
+    if let Some(wait) = too_inconclusive(plan, &tallies).filter(|_| !approved) {
+        return StepOutcome::Act(wait);
+    }
+    step_progress(plan, &tallies, state)
+}
+
+/// Failures over `failure_limit` or errors in a row over
+/// `consecutive_error_limit`, in the spec's order of analyses → rollback.
+fn limits_exceeded(plan: &StepPlan, tallies: &[Tally]) -> Option<Decision> {
+    let label = &plan.label;
+    for (a, t) in plan.analyses.iter().zip(tallies) {
+        if t.failure > a.failure_limit as usize {
+            return Some(Decision::new(
+                Action::Rollback,
+                format!(
+                    "{label}: {}: {} > failure_limit {}",
+                    a.name,
+                    plural(t.failure, "failure", "failures"),
+                    a.failure_limit
+                ),
+            ));
+        }
+        if t.trailing_errors > a.consecutive_error_limit as usize {
+            let last = t
+                .last_error
+                .map(|m| format!(" (last: {m})"))
+                .unwrap_or_default();
+            return Some(Decision::new(
+                Action::Rollback,
+                format!(
+                    "{label}: {}: {} in a row > consecutive_error_limit {}{last}",
+                    a.name,
+                    plural(t.trailing_errors, "error", "errors"),
+                    a.consecutive_error_limit
+                ),
+            ));
+        }
     }
 
-    let all_passed = plan
+    None
+}
+
+/// Too many inconclusive measurements: a human decides → await-approval. An
+/// approval recorded during this step is that decision (go on).
+fn too_inconclusive(plan: &StepPlan, tallies: &[Tally]) -> Option<Decision> {
+    let inconclusive: Vec<String> = plan
         .analyses
         .iter()
-        .zip(&tallies)
-        .all(|(a, t)| passed(a, t, approved));
+        .zip(tallies)
+        .filter(|(a, t)| t.inconclusive > a.inconclusive_limit as usize)
+        .map(|(a, t)| {
+            format!(
+                "{}: {} > inconclusive_limit {}",
+                a.name,
+                plural(t.inconclusive, "inconclusive", "inconclusive"),
+                a.inconclusive_limit
+            )
+        })
+        .collect();
+    (!inconclusive.is_empty()).then(|| {
+        Decision::new(
+            Action::AwaitApproval,
+            format!(
+                "{}: {}; `gate promote` to go on, `gate abort` to roll back",
+                plan.label,
+                inconclusive.join("; ")
+            ),
+        )
+    })
+}
+
+/// No limit is exceeded: the step is over, or analyses are due, or only the
+/// approval is missing, or it waits for the next analysis or the pause's end.
+fn step_progress(plan: &StepPlan, tallies: &[Tally], state: &State) -> StepOutcome {
+    let label = &plan.label;
+    let approved = state.approval.is_some();
+    let passed = |a: &Analysis, t: &Tally| {
+        t.success >= 1 || (approved && t.inconclusive > a.inconclusive_limit as usize)
+    };
+    let all_passed = plan.analyses.iter().zip(tallies).all(|(a, t)| passed(a, t));
     let now = state.now_ms;
     let pause_end = state.step_started_ms.saturating_add(plan.min_ms);
     let pause_done = now >= pause_end;
@@ -200,84 +266,24 @@ fn run_step(plan: &StepPlan, state: &State) -> StepOutcome {
     let due: Vec<String> = plan
         .analyses
         .iter()
-        .zip(&tallies)
+        .zip(tallies)
         .filter(|(a, t)| now >= next_due(a, t, state))
         .map(|(a, _)| a.name.clone())
         .collect();
     if !due.is_empty() {
-        return StepOutcome::Act(Action::Analyse {
-            reason: format!("{label}: measuring {}", due.join(", ")),
-            names: due,
-        });
+        let reason = format!("{label}: measuring {}", due.join(", "));
+        return StepOutcome::Act(Decision::new(Action::Analyse { names: due }, reason));
     }
 
     if all_passed && pause_done {
         // Only the approval is missing.
-        return StepOutcome::Act(Action::AwaitApproval {
-            reason: format!("{label}: passed; waiting for `gate approve` or `gate promote`"),
-        });
+        return StepOutcome::Act(Decision::new(
+            Action::AwaitApproval,
+            format!("{label}: passed; waiting for `gate approve` or `gate promote`"),
+        ));
     }
-    StepOutcome::Act(wait(plan, state, &tallies, pause_end))
-}
 
-/// Whether an analysis has passed its step: one success, or an approval
-/// given over too many inconclusive measurements.
-fn passed(a: &Analysis, t: &Tally, approved: bool) -> bool {
-    t.success >= 1 || (approved && t.inconclusive > a.inconclusive_limit as usize)
-}
-
-/// Why the step rolls back, if a limit that rolls back is exceeded; the
-/// first such limit in the spec's order of analyses.
-fn rollback_reason(plan: &StepPlan, tallies: &[Tally]) -> Option<String> {
-    let label = &plan.label;
-    for (a, t) in plan.analyses.iter().zip(tallies) {
-        if t.failure > a.failure_limit as usize {
-            return Some(format!(
-                "{label}: {}: {} > failure_limit {}",
-                a.name,
-                plural(t.failure, "failure", "failures"),
-                a.failure_limit
-            ));
-        }
-        if t.trailing_errors > a.consecutive_error_limit as usize {
-            let last = t
-                .last_error
-                .map(|m| format!(" (last: {m})"))
-                .unwrap_or_default();
-            return Some(format!(
-                "{label}: {}: {} in a row > consecutive_error_limit {}{last}",
-                a.name,
-                plural(t.trailing_errors, "error", "errors"),
-                a.consecutive_error_limit
-            ));
-        }
-    }
-    None
-}
-
-/// The analyses over their inconclusive limit, described.
-fn inconclusive(plan: &StepPlan, tallies: &[Tally]) -> Vec<String> {
-    plan.analyses
-        .iter()
-        .zip(tallies)
-        .filter(|(a, t)| t.inconclusive > a.inconclusive_limit as usize)
-        .map(|(a, t)| {
-            format!(
-                "{}: {} > inconclusive_limit {}",
-                a.name,
-                plural(t.inconclusive, "inconclusive", "inconclusive"),
-                a.inconclusive_limit
-            )
-        })
-        .collect()
-}
-
-/// Sleep until the next analysis is due or the pause ends, whichever is
-/// first, saying what the step still waits for.
-fn wait(plan: &StepPlan, state: &State, tallies: &[Tally], pause_end: u64) -> Action {
-    let approved = state.approval.is_some();
-    let now = state.now_ms;
-    let pause_done = now >= pause_end;
+    // Sleep until the next analysis is due or the pause ends, whichever is first.
     let mut wake = plan
         .analyses
         .iter()
@@ -295,7 +301,7 @@ fn wait(plan: &StepPlan, state: &State, tallies: &[Tally], pause_end: u64) -> Ac
         .analyses
         .iter()
         .zip(tallies)
-        .filter(|(a, t)| !passed(a, t, approved))
+        .filter(|(a, t)| !passed(a, t))
         .map(|(a, _)| a.name.clone())
         .collect();
     if !pause_done {
@@ -304,21 +310,18 @@ fn wait(plan: &StepPlan, state: &State, tallies: &[Tally], pause_end: u64) -> Ac
     if plan.until_approved && !approved {
         waiting_for.push("approval".into());
     }
-    Action::Wait {
-        ms,
-        reason: format!(
-            "{}: next: {what} in {ms} ms; waiting for {}",
-            plan.label,
-            waiting_for.join(", ")
-        ),
-    }
+    let reason = format!(
+        "{label}: next: {what} in {ms} ms; waiting for {}",
+        waiting_for.join(", ")
+    );
+    StepOutcome::Act(Decision::new(Action::Wait { ms }, reason))
 }
 
 // ---------------------------------------------------------------------------
 // canary
 // ---------------------------------------------------------------------------
 
-fn canary(spec: &Spec, state: &State) -> Result<Action, String> {
+fn canary(spec: &Spec, state: &State) -> Result<Decision, String> {
     let c = spec
         .canary
         .as_ref()
@@ -373,28 +376,31 @@ fn canary(spec: &Spec, state: &State) -> Result<Action, String> {
     Ok(match run_step(&plan, state) {
         StepOutcome::Act(action) => action,
         StepOutcome::Passed if s < n => set_weights(steps, s as u32 + 1),
-        StepOutcome::Passed => Action::Promote {
-            reason: format!(
+        StepOutcome::Passed => Decision::new(
+            Action::Promote,
+            format!(
                 "all {} passed; promoting the candidate{}",
                 plural(n, "canary step", "canary steps"),
                 candidate_version(spec)
             ),
-        },
+        ),
     })
 }
 
-fn set_weights(steps: &[u32], step: u32) -> Action {
+fn set_weights(steps: &[u32], step: u32) -> Decision {
     let pct = steps[step as usize - 1];
     let after = if step > 1 {
         format!(" (step {} passed)", step - 1)
     } else {
         String::new()
     };
-    Action::SetWeights {
-        candidate_percent: pct,
-        step,
-        reason: format!("step {step}/{}: {pct}% to candidate{after}", steps.len()),
-    }
+    Decision::new(
+        Action::SetWeights {
+            candidate_percent: pct,
+            step,
+        },
+        format!("step {step}/{}: {pct}% to candidate{after}", steps.len()),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -404,7 +410,7 @@ fn set_weights(steps: &[u32], step: u32) -> Action {
 /// Step 0: the candidate at 0 %, pre-promotion analyses, `pause_ms`, approval.
 /// Step 1 (after `set-weights` 100): post-promotion analyses for at least
 /// `post_promotion_ms`, then `promote`.
-fn blue_green(spec: &Spec, state: &State) -> Result<Action, String> {
+fn blue_green(spec: &Spec, state: &State) -> Result<Decision, String> {
     let bg = spec
         .blue_green
         .as_ref()
@@ -430,15 +436,17 @@ fn blue_green(spec: &Spec, state: &State) -> Result<Action, String> {
         };
         return Ok(match run_step(&plan, state) {
             StepOutcome::Act(action) => action,
-            StepOutcome::Passed => Action::SetWeights {
-                candidate_percent: 100,
-                step: 1,
-                reason: if plan.analyses.is_empty() {
-                    "switch: 100% to candidate".into()
-                } else {
-                    "switch: 100% to candidate (pre-promotion analysis passed)".into()
+            StepOutcome::Passed => Decision::new(
+                Action::SetWeights {
+                    candidate_percent: 100,
+                    step: 1,
                 },
-            },
+                if plan.analyses.is_empty() {
+                    "switch: 100% to candidate"
+                } else {
+                    "switch: 100% to candidate (pre-promotion analysis passed)"
+                },
+            ),
         });
     }
     let plan = StepPlan {
@@ -449,12 +457,13 @@ fn blue_green(spec: &Spec, state: &State) -> Result<Action, String> {
     };
     Ok(match run_step(&plan, state) {
         StepOutcome::Act(action) => action,
-        StepOutcome::Passed => Action::Promote {
-            reason: format!(
+        StepOutcome::Passed => Decision::new(
+            Action::Promote,
+            format!(
                 "post-promotion checks passed; promoting the candidate{}",
                 candidate_version(spec)
             ),
-        },
+        ),
     })
 }
 
@@ -462,7 +471,7 @@ fn blue_green(spec: &Spec, state: &State) -> Result<Action, String> {
 // rolling
 // ---------------------------------------------------------------------------
 
-fn rolling(spec: &Spec, state: &State) -> Result<Action, String> {
+fn rolling(spec: &Spec, state: &State) -> Result<Decision, String> {
     let r = spec
         .rolling
         .as_ref()
@@ -500,10 +509,14 @@ fn rolling(spec: &Spec, state: &State) -> Result<Action, String> {
     }
     let n = r.servers.len();
     let next = r.servers.iter().find(|s| !done.contains(s.as_str()));
-    let replace = |server: &String, after: String| Action::Replace {
-        server: server.clone(),
-        step: state.step + 1,
-        reason: format!("step {}/{n}: replacing {server}{after}", state.step + 1),
+    let replace = |server: &String, after: String| {
+        Decision::new(
+            Action::Replace {
+                server: server.clone(),
+                step: state.step + 1,
+            },
+            format!("step {}/{n}: replacing {server}{after}", state.step + 1),
+        )
     };
     if state.replaced.is_empty() {
         // `servers` is not empty, so there is a first one.
@@ -520,13 +533,14 @@ fn rolling(spec: &Spec, state: &State) -> Result<Action, String> {
         StepOutcome::Act(action) => action,
         StepOutcome::Passed => match next {
             Some(server) => replace(server, format!(" ({last} passed)")),
-            None => Action::Promote {
-                reason: format!(
+            None => Decision::new(
+                Action::Promote,
+                format!(
                     "all {} replaced and checked; promoting the candidate{}",
                     plural(n, "server", "servers"),
                     candidate_version(spec)
                 ),
-            },
+            ),
         },
     })
 }

@@ -46,12 +46,11 @@ const ANALYSIS: Param = param(
     Some("[]"),
 );
 
-/// The built-in strategies, in the order `describe()` lists them.
+/// One entry per strategy, in the order `describe()` lists them.
 pub fn strategies() -> Vec<StrategyInfo> {
     vec![blue_green(), canary(), rolling()]
 }
 
-/// Blue-green: one switch, after pre-promotion analyses.
 fn blue_green() -> StrategyInfo {
     StrategyInfo {
         id: "blue-green",
@@ -97,7 +96,6 @@ fn blue_green() -> StrategyInfo {
     }
 }
 
-/// Canary: traffic shifts in steps, each judged by the analyses.
 fn canary() -> StrategyInfo {
     StrategyInfo {
         id: "canary",
@@ -134,7 +132,6 @@ fn canary() -> StrategyInfo {
     }
 }
 
-/// Rolling: servers replaced one by one.
 fn rolling() -> StrategyInfo {
     StrategyInfo {
         id: "rolling",

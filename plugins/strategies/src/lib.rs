@@ -11,14 +11,14 @@ pub mod decide;
 pub mod describe;
 pub mod model;
 
-pub use model::{Action, Spec, State};
+pub use model::{Action, Decision, Spec, State};
 
-/// The `decide` export: JSON spec and state in, JSON action out.
+/// The `decide` export: JSON spec and state in, JSON decision out.
 pub fn decide_json(spec: &str, state: &str) -> Result<String, String> {
     let spec: Spec = serde_json::from_str(spec).map_err(|e| format!("spec: {e}"))?;
     let state: State = serde_json::from_str(state).map_err(|e| format!("state: {e}"))?;
-    let action = decide::decide(&spec, &state)?;
-    serde_json::to_string(&action).map_err(|e| format!("serialising the action: {e}"))
+    let decision = decide::decide(&spec, &state)?;
+    serde_json::to_string(&decision).map_err(|e| format!("serialising the action: {e}"))
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -18,7 +18,7 @@ use super::raw::fields_of;
 use super::source::SourceFile;
 
 /// A serde type that is one item of the policy format.
-pub(crate) trait Item: DeserializeOwned {
+pub trait Item: DeserializeOwned {
     /// A key that must be refused with a specific explanation, even if the
     /// schema would accept it or would only say "unknown key".
     /// `what` names the item as in [`decode`].
@@ -27,14 +27,14 @@ pub(crate) trait Item: DeserializeOwned {
     }
 }
 
-pub(crate) struct Rejection {
+pub struct Rejection {
     pub message: String,
     pub help: String,
     /// Point at the value rather than at the key.
     pub at_value: bool,
 }
 
-pub(crate) struct Decoded<T> {
+pub struct Decoded<T> {
     pub item: Option<T>,
     /// No error was reported for this item.
     pub clean: bool,
@@ -42,7 +42,7 @@ pub(crate) struct Decoded<T> {
 
 /// Decodes `value` as a `T`. `what` names the item in messages, as it is written
 /// in the file: `[[gate]]`, `[connections.primary]`.
-pub(crate) fn decode<T: Item>(
+pub fn decode<T: Item>(
     src: &SourceFile,
     value: Spanned<DeValue<'_>>,
     what: &str,
@@ -181,7 +181,7 @@ pub(crate) fn expect_table<'i>(
 
 /// Entries sorted by position, so errors come out in the order they were written
 /// whatever map type `toml` was built with.
-pub(crate) fn entries_in_file_order<'i>(
+pub fn entries_in_file_order<'i>(
     table: &DeTable<'i>,
 ) -> Vec<(Spanned<DeString<'i>>, Spanned<DeValue<'i>>)> {
     let mut entries: Vec<_> = table.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -190,7 +190,7 @@ pub(crate) fn entries_in_file_order<'i>(
 }
 
 /// "unknown key" with a did-you-mean, or the list of valid keys.
-pub(crate) fn unknown_key(
+pub fn unknown_key(
     src: &SourceFile,
     key: &Spanned<DeString<'_>>,
     what: &str,

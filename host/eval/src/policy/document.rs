@@ -475,7 +475,7 @@ fn exemption(
 }
 
 /// Parses the file into a spanned tree; a syntax error is the one error for the file.
-fn parse_toml<'i>(src: &'i SourceFile, errors: &mut Errors) -> Option<DeTable<'i>> {
+pub fn parse_toml<'i>(src: &'i SourceFile, errors: &mut Errors) -> Option<DeTable<'i>> {
     match DeTable::parse(&src.text) {
         Ok(root) => Some(root.into_inner()),
         Err(e) => {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::{Origin, PolicyError, PolicyErrors};
 
 impl PolicyError {
-    pub(crate) fn at(origin: &Origin, message: impl Into<String>) -> Self {
+    pub fn at(origin: &Origin, message: impl Into<String>) -> Self {
         PolicyError {
             origin: Some(origin.clone()),
             file: origin.file.clone(),
@@ -24,7 +24,7 @@ impl PolicyError {
         }
     }
 
-    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
@@ -36,7 +36,7 @@ impl PolicyError {
 }
 
 #[derive(Default)]
-pub(crate) struct Errors {
+pub struct Errors {
     list: Vec<PolicyError>,
     /// Files in the order they were first read; errors are sorted by this, then by position.
     files: Vec<PathBuf>,

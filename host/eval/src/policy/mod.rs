@@ -30,6 +30,16 @@ mod source;
 mod validate;
 
 pub use decode::did_you_mean;
+
+/// The span-keeping TOML decoder and its error collection, shared with the
+/// rollout spec (`gate-rollout`'s `spec`), so both formats report
+/// file:line:col with `help:` lines the same way.
+pub mod toml_spans {
+    pub use super::decode::{Item, decode, entries_in_file_order, unknown_key};
+    pub use super::document::parse_toml;
+    pub use super::errors::Errors;
+    pub use super::source::SourceFile;
+}
 pub use load::{LoadOptions, load};
 
 /// A loaded, merged and validated policy.

@@ -10,7 +10,7 @@ use super::PolicyError;
 use super::errors::Errors;
 
 /// The text of a policy or exemption file, as read from disk.
-pub(crate) struct SourceFile {
+pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     /// Byte offset at which each line starts.
@@ -87,7 +87,7 @@ impl SourceFile {
 /// A value and where it was written. Merged items keep one per field, so an error
 /// about a field points at the file that set it.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct At<T> {
+pub struct At<T> {
     pub value: T,
     pub origin: Origin,
 }
