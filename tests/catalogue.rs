@@ -1,4 +1,4 @@
-//! The whole built-in catalogue end to end: all 28 checks of `gate checks
+//! The whole built-in catalogue end to end: every check of `gate checks
 //! list` in one policy (`tests/catalogue/mod.rs` writes it), run by the real
 //! `gate` binary against real local services. Healthy, every check passes and
 //! gate exits 0; then the services break one after another (the replica

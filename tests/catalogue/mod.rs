@@ -20,7 +20,7 @@
 //!   file the policy checks.
 //!
 //! It writes the fixtures into a temporary workspace and a policy,
-//! `catalogue.toml`, that runs all 28 built-in checks ([`CHECKS`]) with
+//! `catalogue.toml`, that runs every built-in check ([`CHECKS`]) with
 //! realistic parameters and minimal grants, each configured to pass against
 //! the healthy services.
 //!
@@ -309,7 +309,7 @@ impl Catalogue {
         let runbooks = &self.runbooks.base_url;
         let closed = &self.closed;
         format!(
-            r#"# The whole built-in catalogue (28 checks) against local services, with
+            r#"# The whole built-in catalogue (every check) against local services, with
 # minimal grants: each plugin reaches exactly what its checks need.
 # Written by tests/catalogue/mod.rs; connection URLs come from the environment.
 

@@ -7,11 +7,12 @@
 //! `plugins/migrations/src/rules/mod.rs`, and regenerates
 //! docs/migrations/rules.md so the rule has its section.
 
-use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
+
+use crate::edit;
 
 /// The line the registry's new rules go above (after the last check rule,
 /// before the pseudo-rules).
@@ -29,33 +30,17 @@ pub struct Args {
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
     let id = args.id.as_str();
-    ensure!(
-        !id.is_empty()
-            && id.starts_with(|c: char| c.is_ascii_lowercase())
-            && id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !id.ends_with('-')
-            && !id.contains("--"),
-        "rule id `{id}` must be kebab-case (lower-case words joined by `-`)"
-    );
-    let module = id.replace('-', "_");
-    let variant: String = id.split('-').map(capitalize).collect();
+    edit::ensure_kebab("rule id", id)?;
+    let module = edit::snake(id);
+    let variant = edit::camel(id);
     let rules_dir = root.join("plugins/migrations/src/rules");
     let file = rules_dir.join(format!("{module}.rs"));
-    if file.exists() {
-        bail!("{} already exists", file.display());
-    }
+    edit::ensure_new(&file)?;
     let registry = rules_dir.join("mod.rs");
-    let text =
-        fs::read_to_string(&registry).with_context(|| format!("reading {}", registry.display()))?;
-    let Some(at) = text.find(REGISTRY_MARK) else {
-        bail!("{} has no `{REGISTRY_MARK}` line", registry.display());
-    };
-    fs::write(&file, template(id, &variant))
-        .with_context(|| format!("writing {}", file.display()))?;
     let line = format!("    {module}: {variant},\n");
-    fs::write(&registry, format!("{}{line}{}", &text[..at], &text[at..]))?;
+    let registered = edit::above_marker(&edit::read(&registry)?, REGISTRY_MARK, &line, &registry)?;
+    edit::write(&file, &template(id, &variant))?;
+    edit::write(&registry, &registered)?;
     println!("wrote {}", file.display());
     println!("registered {variant} in {}", registry.display());
     if !args.no_docs {
@@ -68,13 +53,6 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         file.display()
     );
     Ok(())
-}
-
-fn capitalize(word: &str) -> String {
-    let mut c = word.chars();
-    c.next()
-        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// Regenerates docs/migrations/rules.md with the crate's own generator.

@@ -21,6 +21,7 @@ pub mod rate_limits;
 pub mod resp;
 pub mod source;
 pub mod traces;
+// New check modules go above this line (`cargo xtask new-check`).
 
 /// The `config` plugin.
 pub struct ConfigPlugin;
@@ -39,6 +40,7 @@ impl gate_plugin_sdk::Plugin for ConfigPlugin {
             Box::new(metrics::Metrics),
             Box::new(error_handling::ErrorHandling),
             Box::new(rate_limits::RateLimits),
+            // New checks go above this line (`cargo xtask new-check`).
         ]
     }
 }

@@ -25,6 +25,7 @@ pub mod resource_limits;
 pub mod runbooks;
 pub mod size;
 pub mod tcp_probe;
+// New check modules go above this line (`cargo xtask new-check`).
 
 /// The `infra` plugin.
 pub struct InfraPlugin;
@@ -48,6 +49,7 @@ impl gate_plugin_sdk::Plugin for InfraPlugin {
             Box::new(db_replicas::DbReplicas),
             Box::new(monitoring::Monitoring),
             Box::new(backup::Backup),
+            // New checks go above this line (`cargo xtask new-check`).
             Box::new(resource_limits::ResourceLimits),
         ]
     }

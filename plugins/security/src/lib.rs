@@ -18,6 +18,7 @@ pub mod scan_results;
 mod severity;
 pub mod tls;
 mod walk;
+// New check modules go above this line (`cargo xtask new-check`).
 
 #[cfg(test)]
 mod testutil;
@@ -39,6 +40,7 @@ impl Plugin for Security {
             Box::new(dependencies_audited::DependenciesAudited),
             Box::new(api_keys_rotated::ApiKeysRotated),
             Box::new(access_controls::AccessControls),
+            // New checks go above this line (`cargo xtask new-check`).
             Box::new(audit_logging::AuditLogging),
         ]
     }

@@ -479,8 +479,9 @@ pub(crate) fn finish(
     }
 }
 
-/// Oldest and newest PostgreSQL major versions the validators know.
-pub(crate) const PG_VERSIONS: std::ops::RangeInclusive<u32> = 9..=18;
+/// Oldest and newest PostgreSQL major versions the validators know (one
+/// constant, shared with the migration validator and `gate-migrate`).
+const PG_VERSIONS: std::ops::RangeInclusive<u32> = gate_sqlkit::PG_MAJOR_VERSIONS;
 
 fn check_migrations(m: &super::document::MigrationsDecl, errors: &mut Errors) {
     if let Some(v) = &m.pg_version

@@ -18,6 +18,7 @@ pub mod markdown;
 #[doc(hidden)]
 pub mod sample;
 pub mod sarif;
+// New format modules go above this line (`cargo xtask new-format`).
 
 /// The report formats, one for every command that renders a [`Report`]
 /// (`gate evaluate`, `gate migrate lint`, `gate migrate check`). The command
@@ -50,6 +51,7 @@ pub enum Format {
     Github,
     // Markdown, for pull-request comments and job summaries.
     Markdown,
+    // New formats go above this line (`cargo xtask new-format`).
 }
 
 impl Format {
@@ -84,6 +86,7 @@ pub fn render(report: &Report, format: Format, options: RenderOptions) -> String
         Format::Junit => junit::render(report),
         Format::Github => github::render(report),
         Format::Markdown => markdown::render(report),
+        // New formats' arms go above this line (`cargo xtask new-format`).
     }
 }
 

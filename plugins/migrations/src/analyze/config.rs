@@ -73,10 +73,13 @@ pub(crate) fn parse_config(text: &str) -> Result<Config, String> {
             _ => None,
         };
         match major {
-            Some(m) if (9..=40).contains(&m) => cfg.pg = m,
+            Some(m) if gate_sqlkit::PG_MAJOR_VERSIONS.contains(&m) => cfg.pg = m,
             _ => {
+                let known = gate_sqlkit::PG_MAJOR_VERSIONS;
                 return Err(format!(
-                    "`pg_version` must be a PostgreSQL major version such as 15, got {v}"
+                    "`pg_version` must be a PostgreSQL major version from {} to {}, such as 15, got {v}",
+                    known.start(),
+                    known.end()
                 ));
             }
         }
