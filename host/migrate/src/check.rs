@@ -133,15 +133,36 @@ const KNOWN_PARAMS: [&str; 10] = [
     "assume_in_transaction",
 ];
 
-fn parse_params(value: &Value) -> Result<Params, String> {
-    let obj = value
-        .as_object()
-        .ok_or("params must be a table".to_string())?;
+/// A param of the `[[check]]` the check cannot use; reported as the
+/// check's `error` finding.
+#[derive(Debug, thiserror::Error)]
+enum ParamsError {
+    #[error("params must be a table")]
+    NotTable,
+    #[error("unknown param `{0}`; known: {known}", known = KNOWN_PARAMS.join(", "))]
+    Unknown(String),
+    #[error("`{0}` must be a list of strings")]
+    NotStrings(String),
+    #[error("`{0}` must be a string")]
+    NotString(String),
+    #[error("`paths` is required: the migration directories, e.g. paths = [\"migrations\"]")]
+    NoPaths,
+    #[error("`layout = \"{0}\"`: use one of sqlx, diesel, dbmate, flyway, golang-migrate, plain")]
+    Layout(String),
+    #[error(
+        "`table = \"{0}\"` is not a table name (letters, digits, `_`, optionally schema-qualified)"
+    )]
+    Table(String),
+    #[error("`pg_version` must be a PostgreSQL major version, 9 to 18")]
+    PgVersion,
+    #[error("`verify_down` must be true or false")]
+    VerifyDown,
+}
+
+fn parse_params(value: &Value) -> Result<Params, ParamsError> {
+    let obj = value.as_object().ok_or(ParamsError::NotTable)?;
     if let Some(k) = obj.keys().find(|k| !KNOWN_PARAMS.contains(&k.as_str())) {
-        return Err(format!(
-            "unknown param `{k}`; known: {}",
-            KNOWN_PARAMS.join(", ")
-        ));
+        return Err(ParamsError::Unknown(k.clone()));
     }
     let obj = RawParams(obj);
     let paths: Vec<PathBuf> = obj
@@ -150,15 +171,11 @@ fn parse_params(value: &Value) -> Result<Params, String> {
         .map(PathBuf::from)
         .collect();
     if paths.is_empty() {
-        return Err(
-            "`paths` is required: the migration directories, e.g. paths = [\"migrations\"]".into(),
-        );
+        return Err(ParamsError::NoPaths);
     }
     let tool = match obj.text("layout")? {
         None => None,
-        Some(l) => Some(Tool::parse(&l).ok_or(format!(
-            "`layout = \"{l}\"`: use one of sqlx, diesel, dbmate, flyway, golang-migrate, plain"
-        ))?),
+        Some(l) => Some(Tool::parse(&l).ok_or(ParamsError::Layout(l))?),
     };
     Ok(Params {
         paths,
@@ -186,7 +203,7 @@ fn parse_params(value: &Value) -> Result<Params, String> {
 struct RawParams<'a>(&'a Map<String, Value>);
 
 impl RawParams<'_> {
-    fn strings(&self, key: &str) -> Result<Vec<String>, String> {
+    fn strings(&self, key: &str) -> Result<Vec<String>, ParamsError> {
         match self.0.get(key) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
@@ -194,23 +211,23 @@ impl RawParams<'_> {
                 .map(|v| {
                     v.as_str()
                         .map(str::to_string)
-                        .ok_or(format!("`{key}` must be a list of strings"))
+                        .ok_or_else(|| ParamsError::NotStrings(key.to_string()))
                 })
                 .collect(),
-            Some(_) => Err(format!("`{key}` must be a list of strings")),
+            Some(_) => Err(ParamsError::NotStrings(key.to_string())),
         }
     }
 
-    fn text(&self, key: &str) -> Result<Option<String>, String> {
+    fn text(&self, key: &str) -> Result<Option<String>, ParamsError> {
         match self.0.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("`{key}` must be a string")),
+            Some(_) => Err(ParamsError::NotString(key.to_string())),
         }
     }
 
     /// Rule ids, with an origin that names the params.
-    fn rules(&self, key: &str) -> Result<Vec<RuleRef>, String> {
+    fn rules(&self, key: &str) -> Result<Vec<RuleRef>, ParamsError> {
         Ok(self
             .strings(key)?
             .into_iter()
@@ -227,7 +244,7 @@ impl RawParams<'_> {
 
     /// The migration table: letters, digits and `_`, optionally
     /// schema-qualified (it is written into a query).
-    fn table(&self) -> Result<String, String> {
+    fn table(&self) -> Result<String, ParamsError> {
         let table = self
             .text("table")?
             .unwrap_or_else(|| "_sqlx_migrations".into());
@@ -238,30 +255,27 @@ impl RawParams<'_> {
                 })
         };
         if !ident(&table) {
-            return Err(format!(
-                "`table = \"{table}\"` is not a table name (letters, digits, `_`, optionally schema-qualified)"
-            ));
+            return Err(ParamsError::Table(table));
         }
         Ok(table)
     }
 
-    fn pg_version(&self) -> Result<Option<u32>, String> {
+    fn pg_version(&self) -> Result<Option<u32>, ParamsError> {
         Ok(match self.0.get("pg_version") {
             None | Some(Value::Null) => None,
             Some(v) => Some(
                 v.as_u64()
                     .filter(|v| (9..=18).contains(v))
-                    .ok_or("`pg_version` must be a PostgreSQL major version, 9 to 18")?
-                    as u32,
+                    .ok_or(ParamsError::PgVersion)? as u32,
             ),
         })
     }
 
-    fn verify_down(&self) -> Result<bool, String> {
+    fn verify_down(&self) -> Result<bool, ParamsError> {
         match self.0.get("verify_down") {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err("`verify_down` must be true or false".into()),
+            Some(_) => Err(ParamsError::VerifyDown),
         }
     }
 }
@@ -366,7 +380,7 @@ async fn findings(
     params: &Value,
     plugin_time: &mut Duration,
 ) -> Result<Vec<RawFinding>, String> {
-    let p = parse_params(params)?;
+    let p = parse_params(params).map_err(|e| e.to_string())?;
     let migrations = discover(sandbox, &p).await?;
     let mut notes = Vec::new();
     let applied = match &p.connection {
