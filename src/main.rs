@@ -14,6 +14,21 @@ pub mod exit {
     pub const FAIL: u8 = 1;
     /// Usage, policy or plugin-loading error: nothing was evaluated.
     pub const ERROR: u8 = 2;
+
+    /// The one place a library error becomes an exit code: prints it on
+    /// stderr as `error: …` and returns [`ERROR`]. Commands pass their
+    /// errors here (`.map_err(exit::report)`) instead of printing them.
+    pub fn report(err: impl std::fmt::Display) -> u8 {
+        eprintln!("error: {err}");
+        ERROR
+    }
+
+    /// Like [`report`], for errors that print their own `error:` lines (a
+    /// policy's load errors, each with its location and help).
+    pub fn report_lines(err: impl std::fmt::Display) -> u8 {
+        eprintln!("{err}");
+        ERROR
+    }
 }
 
 #[derive(Parser, Debug)]

@@ -57,10 +57,7 @@ async fn list(policy_path: Option<PathBuf>, format: ListFormat) -> Result<u8, u8
     };
     let plugins = evaluate::load_plugins(&runtime, &policy, &names, &options)
         .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            exit::ERROR
-        })?;
+        .map_err(exit::report)?;
     let metas: Vec<&PluginMeta> = plugins.iter().map(|p| &p.meta).collect();
     if format == ListFormat::Json {
         println!(

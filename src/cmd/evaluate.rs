@@ -44,24 +44,18 @@ async fn evaluate(args: Args) -> Result<u8, u8> {
         started: crate::process_started(),
         hosted: shared::hosted_checks(),
     };
-    let fail = |e: evaluate::EvaluateError| {
-        eprintln!("error: {e}");
-        exit::ERROR
-    };
     let plan = evaluate::plan(&runtime, &policy, &options)
         .await
-        .map_err(fail)?;
+        .map_err(exit::report)?;
     let report = evaluate::evaluate(runtime.clone(), &policy, &plan, &options)
         .await
-        .map_err(fail)?;
+        .map_err(exit::report)?;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     let text = report::render(&report, format, RenderOptions { color });
     match &args.output {
-        Some(path) => std::fs::write(path, &text).map_err(|e| {
-            eprintln!("error: writing {}: {e}", path.display());
-            exit::ERROR
-        })?,
+        Some(path) => std::fs::write(path, &text)
+            .map_err(|e| exit::report(format_args!("writing {}: {e}", path.display())))?,
         None => {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(text.as_bytes());

@@ -8,7 +8,7 @@ use gate_core::clock::Clock;
 use gate_eval::policy::{MigrationsConfig, Policy};
 use gate_eval::report::{self, Format, RenderOptions, Report, Verdict};
 use gate_migrate::layout::{Migration, Tool};
-use gate_migrate::lint::{self, Context, MigrateError};
+use gate_migrate::lint::{self, Context};
 use gate_migrate::pending::{self, Boundary, Scope, Selection};
 use gate_migrate::trace::{self, TraceOptions};
 
@@ -117,11 +117,6 @@ pub async fn run(cmd: MigrateCommand) -> u8 {
     }
 }
 
-fn fail(e: MigrateError) -> u8 {
-    eprintln!("error: {e}");
-    exit::ERROR
-}
-
 /// The policy (if any), its [migrations] config and the command's context.
 fn setup(source: &Source) -> Result<(Option<Policy>, MigrationsConfig, Context), u8> {
     let clock = shared::clock()?;
@@ -167,12 +162,12 @@ async fn load(
     u8,
 > {
     let (policy, config, ctx) = setup(source)?;
-    let migrations = lint::discover(&source.paths, &config, &ctx).map_err(fail)?;
+    let migrations = lint::discover(&source.paths, &config, &ctx).map_err(exit::report)?;
     let runtime = shared::runtime()?;
     let validator = lint::load_validator(&runtime, policy.as_ref(), &ctx.cwd, ctx.clock)
         .await
-        .map_err(|e| fail(e.into()))?;
-    lint::check_rule_ids(&config, &validator).map_err(fail)?;
+        .map_err(exit::report)?;
+    lint::check_rule_ids(&config, &validator).map_err(exit::report)?;
     Ok((policy, config, ctx, migrations, runtime, validator))
 }
 
@@ -196,10 +191,8 @@ fn emit(
         f => report::render(report, f, RenderOptions { color }),
     };
     match output {
-        Some(path) => std::fs::write(path, &text).map_err(|e| {
-            eprintln!("error: writing {}: {e}", path.display());
-            exit::ERROR
-        })?,
+        Some(path) => std::fs::write(path, &text)
+            .map_err(|e| exit::report(format_args!("writing {}: {e}", path.display())))?,
         None => {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(text.as_bytes());
@@ -234,7 +227,7 @@ async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
     };
     let selection = pending::select(migrations, boundary, &ctx.cwd)
         .await
-        .map_err(fail)?;
+        .map_err(exit::report)?;
     let report = lint::lint(
         &runtime,
         &validator,
@@ -244,7 +237,7 @@ async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
         &ctx,
     )
     .await
-    .map_err(fail)?;
+    .map_err(exit::report)?;
     emit(
         &report,
         Some(&selection),
@@ -259,7 +252,7 @@ async fn plan_cmd(args: PlanArgs) -> Result<u8, u8> {
     let (findings, _, _) =
         lint::validate(&runtime, &validator, &migrations, &config, Scope::Migration)
             .await
-            .map_err(fail)?;
+            .map_err(exit::report)?;
     print!("{}", gate_migrate::plan::render(&migrations, &findings));
     Ok(exit::PASS)
 }
@@ -269,7 +262,7 @@ async fn rules_cmd(format: ListFormat) -> Result<u8, u8> {
     let runtime = shared::runtime()?;
     let validator = lint::load_validator(&runtime, None, &shared::cwd()?, clock)
         .await
-        .map_err(|e| fail(e.into()))?;
+        .map_err(exit::report)?;
     if format == ListFormat::Json {
         println!(
             "{}",
@@ -302,13 +295,12 @@ async fn rules_cmd(format: ListFormat) -> Result<u8, u8> {
 async fn trace_cmd(args: TraceArgs) -> Result<u8, u8> {
     let (policy, config, ctx) = setup(&args.source)?;
     let Some(policy) = policy else {
-        eprintln!(
-            "error: `gate migrate trace` needs --policy: the connection comes from its [connections.{}]",
+        return Err(exit::report(format_args!(
+            "`gate migrate trace` needs --policy: the connection comes from its [connections.{}]",
             args.connection
-        );
-        return Err(exit::ERROR);
+        )));
     };
-    let migrations = lint::discover(&args.source.paths, &config, &ctx).map_err(fail)?;
+    let migrations = lint::discover(&args.source.paths, &config, &ctx).map_err(exit::report)?;
     let options = TraceOptions {
         connection: args.connection.clone(),
         commit: args.commit,
@@ -317,7 +309,7 @@ async fn trace_cmd(args: TraceArgs) -> Result<u8, u8> {
     };
     let report = trace::trace(&policy, &migrations, &options, &ctx)
         .await
-        .map_err(fail)?;
+        .map_err(exit::report)?;
     emit(&report, None, args.format, args.output.as_deref())?;
     Ok(verdict(&report))
 }

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use gate_eval::evaluate::{self, EvaluateOptions};
+use gate_eval::evaluate::{self, EvaluateOptions, Plan};
+use gate_eval::policy::Policy;
 
 use super::shared;
 use crate::exit;
@@ -66,24 +67,38 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
     };
     let plan = evaluate::plan(&runtime, &policy, &options)
         .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            exit::ERROR
-        })?;
+        .map_err(exit::report)?;
     // [migrations] rule ids are checked against the validator's rules.
     if policy.migrations.origin.is_some() {
         let validator =
             gate_migrate::lint::load_validator(&runtime, Some(&policy), &options.cwd, clock)
                 .await
-                .map_err(|e| {
-                    eprintln!("error: {e}");
-                    exit::ERROR
-                })?;
-        gate_migrate::lint::check_rule_ids(&policy.migrations, &validator).map_err(|e| {
-            eprintln!("error: {e}");
-            exit::ERROR
-        })?;
+                .map_err(exit::report)?;
+        gate_migrate::lint::check_rule_ids(&policy.migrations, &validator).map_err(exit::report)?;
     }
+    let (checks, warnings) = warn_about_checks(&policy, &plan, &options);
+    println!(
+        "{}: ok — {} gate{}, {checks} check{}, {} exemption{}, {warnings} warning{}",
+        file.display(),
+        plan.gates.len(),
+        if plan.gates.len() == 1 { "" } else { "s" },
+        if checks == 1 { "" } else { "s" },
+        policy.exemptions.len(),
+        if policy.exemptions.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        if warnings == 1 { "" } else { "s" },
+    );
+    Ok(exit::PASS)
+}
+
+/// Prints a warning for each planned check (once, under the first gate that
+/// lists it) whose plugin lacks a grant it needs or whose required param no
+/// `[[check]]` sets. Returns how many checks were planned and how many
+/// warnings were printed.
+fn warn_about_checks(policy: &Policy, plan: &Plan, options: &EvaluateOptions) -> (usize, usize) {
     let mut warnings = 0;
     let mut seen = Vec::new();
     for (gate, ids) in &plan.gates {
@@ -114,37 +129,17 @@ async fn lint(file: PathBuf) -> Result<u8, u8> {
                     plugin.name
                 );
             }
-            let required: Vec<&str> = meta
-                .params
-                .iter()
-                .filter(|p| p.required)
-                .map(|p| p.name.as_str())
-                .collect();
-            let params = options.hosted.params(&policy, id);
-            for r in required {
-                if params.get(r).is_none() {
+            let params = options.hosted.params(policy, id);
+            for r in meta.params.iter().filter(|p| p.required) {
+                if params.get(&r.name).is_none() {
                     warnings += 1;
                     println!(
-                        "warning: {id} (gate `{gate}`) requires param `{r}`, which no [[check]] sets"
+                        "warning: {id} (gate `{gate}`) requires param `{}`, which no [[check]] sets",
+                        r.name
                     );
                 }
             }
         }
     }
-    let checks: usize = seen.len();
-    println!(
-        "{}: ok — {} gate{}, {checks} check{}, {} exemption{}, {warnings} warning{}",
-        file.display(),
-        plan.gates.len(),
-        if plan.gates.len() == 1 { "" } else { "s" },
-        if checks == 1 { "" } else { "s" },
-        policy.exemptions.len(),
-        if policy.exemptions.len() == 1 {
-            ""
-        } else {
-            "s"
-        },
-        if warnings == 1 { "" } else { "s" },
-    );
-    Ok(exit::PASS)
+    (seen.len(), warnings)
 }

@@ -12,10 +12,7 @@ use gate_sandbox::plugin::Runtime;
 use crate::exit;
 
 pub fn clock() -> Result<Clock, u8> {
-    Clock::from_env().map_err(|e| {
-        eprintln!("error: {e}");
-        exit::ERROR
-    })
+    Clock::from_env().map_err(exit::report)
 }
 
 /// Loads a policy, printing every error (with file:line:col) on failure.
@@ -26,26 +23,18 @@ pub fn load_policy(path: &Path, clock: Clock) -> Result<Policy, u8> {
             today: clock.today(),
         },
     )
-    .map_err(|errors| {
-        eprintln!("{errors}");
-        exit::ERROR
-    })
+    .map_err(exit::report_lines)
 }
 
 pub fn runtime() -> Result<Arc<Runtime>, u8> {
     Runtime::new(Cache::default_dir())
         .map(Arc::new)
-        .map_err(|e| {
-            eprintln!("error: {e:#}");
-            exit::ERROR
-        })
+        .map_err(|e| exit::report(format_args!("{e:#}")))
 }
 
 pub fn cwd() -> Result<std::path::PathBuf, u8> {
-    std::env::current_dir().map_err(|e| {
-        eprintln!("error: cannot read the working directory: {e}");
-        exit::ERROR
-    })
+    std::env::current_dir()
+        .map_err(|e| exit::report(format_args!("cannot read the working directory: {e}")))
 }
 
 /// The checks the host runs itself, from every layer that provides one.

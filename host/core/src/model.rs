@@ -5,8 +5,21 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Outcome of a finding, ordered from best to worst.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Status {
     Pass,
     Skip,
@@ -17,13 +30,7 @@ pub enum Status {
 
 impl Status {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Skip => "skip",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-            Status::Error => "error",
-        }
+        self.into()
     }
 }
 
@@ -33,8 +40,21 @@ impl fmt::Display for Status {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Severity {
     Info,
     Low,
@@ -45,13 +65,7 @@ pub enum Severity {
 
 impl Severity {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
+        self.into()
     }
 }
 
@@ -62,8 +76,9 @@ impl fmt::Display for Severity {
 }
 
 /// How a gate (or one check in it) treats problems.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Enforcement {
     /// Failures fail the gate and the run (exit 1).
     Block,
@@ -75,11 +90,7 @@ pub enum Enforcement {
 
 impl Enforcement {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Enforcement::Block => "block",
-            Enforcement::Warn => "warn",
-            Enforcement::Off => "off",
-        }
+        self.into()
     }
 }
 

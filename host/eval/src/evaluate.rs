@@ -263,136 +263,11 @@ pub async fn evaluate(
     let started_at = options.clock.now();
     let started = Instant::now();
     let today = options.clock.today();
-
-    for c in &policy.checks {
-        if plan.check(&c.id).is_none()
-            && plan
-                .plugins
-                .iter()
-                .any(|p| c.id.starts_with(&format!("{}.", p.name)))
-        {
-            return Err(EvaluateError::Policy(format!(
-                "{}: [[check]] configures `{}`, which plugin `{}` does not provide; see `gate checks list`",
-                c.origin,
-                c.id,
-                c.id.split('.').next().unwrap_or_default()
-            )));
-        }
-    }
-
-    // Each check runs once, even when several gates include it.
-    let mut to_run: Vec<String> = Vec::new();
-    for (gate, ids) in &plan.gates {
-        let gate_enf = policy
-            .gate(gate)
-            .map(|g| g.enforcement)
-            .unwrap_or(Enforcement::Block);
-        for id in ids {
-            let enf = policy
-                .check_config(id)
-                .and_then(|c| c.enforcement)
-                .unwrap_or(gate_enf);
-            if enf != Enforcement::Off && !to_run.contains(id) {
-                to_run.push(id.clone());
-            }
-        }
-    }
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, id) in to_run.iter().enumerate() {
-        let (plugin, _) = plan.check(id).expect("planned check exists");
-        let plugin = plugin.clone();
-        let runtime = runtime.clone();
-        let id = id.clone();
-        let params = options.hosted.params(policy, &id);
-        let hosted = options.hosted.clone();
-        tasks.spawn(async move {
-            let run = match hosted.find(&plugin, &id) {
-                Some(check) => check.run(&runtime, &plugin, &params).await,
-                None => runtime.run_check(&plugin, &id, &params).await,
-            };
-            (index, run)
-        });
-    }
-    let mut runs: Vec<Option<CheckRun>> = (0..to_run.len()).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, run)) => runs[index] = Some(run),
-            Err(e) => tracing::error!("check task failed: {e}"),
-        }
-    }
+    check_configs_provided(policy, plan)?;
+    let to_run = checks_to_run(policy, plan);
+    let runs = run_checks(runtime, policy, plan, options, &to_run).await;
     let checks_ms = started.elapsed().as_millis();
-    let runs: BTreeMap<&str, CheckRun> = to_run
-        .iter()
-        .zip(runs)
-        .map(|(id, run)| {
-            (
-                id.as_str(),
-                run.unwrap_or_else(|| CheckRun {
-                    outcome: Err("the check's task was lost (host bug)".into()),
-                    duration: Default::default(),
-                    host_time: Default::default(),
-                }),
-            )
-        })
-        .collect();
-
-    // Indexed into `policy.exemptions`, so use can be reported per exemption.
-    let active: Vec<(usize, &Exemption)> = policy
-        .exemptions
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.is_active(today))
-        .collect();
-    let mut used: BTreeSet<usize> = BTreeSet::new();
-    let mut gates = Vec::new();
-    for (gate_name, ids) in &plan.gates {
-        let spec = policy.gate(gate_name).expect("planned gate exists");
-        let mut checks = Vec::new();
-        for id in ids {
-            let (plugin, meta) = plan.check(id).expect("planned check exists");
-            let config = policy.check_config(id);
-            let enforcement = config
-                .and_then(|c| c.enforcement)
-                .unwrap_or(spec.enforcement);
-            let on_error = config.and_then(|c| c.on_error).unwrap_or_default();
-            let severity = config
-                .and_then(|c| c.severity)
-                .unwrap_or(meta.default_severity);
-            let run = runs.get(id.as_str());
-            checks.push(check_report(
-                plugin,
-                meta,
-                enforcement,
-                on_error,
-                severity,
-                config.and_then(|c| c.severity),
-                run,
-                &active,
-                &mut used,
-            ));
-        }
-        let verdict = if spec.enforcement == Enforcement::Off {
-            GateVerdict::Off
-        } else if checks.iter().any(|c| c.blocking) {
-            GateVerdict::Fail
-        } else if checks.iter().any(|c| {
-            matches!(
-                c.status,
-                CheckStatus::Warn | CheckStatus::Fail | CheckStatus::Error
-            )
-        }) {
-            GateVerdict::Warn
-        } else {
-            GateVerdict::Pass
-        };
-        gates.push(GateReport {
-            name: gate_name.clone(),
-            enforcement: spec.enforcement,
-            verdict,
-            checks,
-        });
-    }
-
+    let (gates, used) = gate_reports(policy, plan, &runs, today);
     let timings = Timings {
         startup_ms: started
             .saturating_duration_since(options.started)
@@ -430,6 +305,168 @@ pub async fn evaluate(
         },
         timings,
     })
+}
+
+/// A `[[check]]` that names a loaded plugin's namespace must name one of
+/// its checks.
+fn check_configs_provided(policy: &Policy, plan: &Plan) -> Result<(), EvaluateError> {
+    for c in &policy.checks {
+        if plan.check(&c.id).is_none()
+            && plan
+                .plugins
+                .iter()
+                .any(|p| c.id.starts_with(&format!("{}.", p.name)))
+        {
+            return Err(EvaluateError::Policy(format!(
+                "{}: [[check]] configures `{}`, which plugin `{}` does not provide; see `gate checks list`",
+                c.origin,
+                c.id,
+                c.id.split('.').next().unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The checks to run, in plan order: each once, even when several gates
+/// include it, and none whose enforcement is off.
+fn checks_to_run(policy: &Policy, plan: &Plan) -> Vec<String> {
+    let mut to_run: Vec<String> = Vec::new();
+    for (gate, ids) in &plan.gates {
+        let gate_enf = policy
+            .gate(gate)
+            .map(|g| g.enforcement)
+            .unwrap_or(Enforcement::Block);
+        for id in ids {
+            let enf = policy
+                .check_config(id)
+                .and_then(|c| c.enforcement)
+                .unwrap_or(gate_enf);
+            if enf != Enforcement::Off && !to_run.contains(id) {
+                to_run.push(id.clone());
+            }
+        }
+    }
+    to_run
+}
+
+/// Runs the checks concurrently (hosted ones on the host, the others in
+/// their plugin's sandbox); every id gets a run, a lost task an error.
+async fn run_checks(
+    runtime: Arc<Runtime>,
+    policy: &Policy,
+    plan: &Plan,
+    options: &EvaluateOptions,
+    to_run: &[String],
+) -> BTreeMap<String, CheckRun> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, id) in to_run.iter().enumerate() {
+        let (plugin, _) = plan.check(id).expect("planned check exists");
+        let plugin = plugin.clone();
+        let runtime = runtime.clone();
+        let id = id.clone();
+        let params = options.hosted.params(policy, &id);
+        let hosted = options.hosted.clone();
+        tasks.spawn(async move {
+            let run = match hosted.find(&plugin, &id) {
+                Some(check) => check.run(&runtime, &plugin, &params).await,
+                None => runtime.run_check(&plugin, &id, &params).await,
+            };
+            (index, run)
+        });
+    }
+    let mut runs: Vec<Option<CheckRun>> = (0..to_run.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, run)) => runs[index] = Some(run),
+            Err(e) => tracing::error!("check task failed: {e}"),
+        }
+    }
+    to_run
+        .iter()
+        .zip(runs)
+        .map(|(id, run)| {
+            (
+                id.clone(),
+                run.unwrap_or_else(|| CheckRun {
+                    outcome: Err("the check's task was lost (host bug)".into()),
+                    duration: Default::default(),
+                    host_time: Default::default(),
+                }),
+            )
+        })
+        .collect()
+}
+
+/// One report per planned gate, and the indexes (into
+/// `policy.exemptions`) of the exemptions that applied.
+fn gate_reports(
+    policy: &Policy,
+    plan: &Plan,
+    runs: &BTreeMap<String, CheckRun>,
+    today: NaiveDate,
+) -> (Vec<GateReport>, BTreeSet<usize>) {
+    // Indexed into `policy.exemptions`, so use can be reported per exemption.
+    let active: Vec<(usize, &Exemption)> = policy
+        .exemptions
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.is_active(today))
+        .collect();
+    let mut used: BTreeSet<usize> = BTreeSet::new();
+    let mut gates = Vec::new();
+    for (gate_name, ids) in &plan.gates {
+        let spec = policy.gate(gate_name).expect("planned gate exists");
+        let mut checks = Vec::new();
+        for id in ids {
+            let (plugin, meta) = plan.check(id).expect("planned check exists");
+            let config = policy.check_config(id);
+            let enforcement = config
+                .and_then(|c| c.enforcement)
+                .unwrap_or(spec.enforcement);
+            let on_error = config.and_then(|c| c.on_error).unwrap_or_default();
+            let severity = config
+                .and_then(|c| c.severity)
+                .unwrap_or(meta.default_severity);
+            checks.push(check_report(
+                plugin,
+                meta,
+                enforcement,
+                on_error,
+                severity,
+                config.and_then(|c| c.severity),
+                runs.get(id.as_str()),
+                &active,
+                &mut used,
+            ));
+        }
+        gates.push(GateReport {
+            name: gate_name.clone(),
+            enforcement: spec.enforcement,
+            verdict: gate_verdict(spec.enforcement, &checks),
+            checks,
+        });
+    }
+    (gates, used)
+}
+
+/// Off when the gate is off; fail when a check blocks; warn when one
+/// warned, failed or errored without blocking; else pass.
+fn gate_verdict(enforcement: Enforcement, checks: &[CheckReport]) -> GateVerdict {
+    if enforcement == Enforcement::Off {
+        GateVerdict::Off
+    } else if checks.iter().any(|c| c.blocking) {
+        GateVerdict::Fail
+    } else if checks.iter().any(|c| {
+        matches!(
+            c.status,
+            CheckStatus::Warn | CheckStatus::Fail | CheckStatus::Error
+        )
+    }) {
+        GateVerdict::Warn
+    } else {
+        GateVerdict::Pass
+    }
 }
 
 pub fn exemption_ref(e: &Exemption) -> ExemptionRef {

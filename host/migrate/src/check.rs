@@ -119,71 +119,117 @@ struct Params {
     config: MigrationsConfig,
 }
 
-fn parse_params(value: &Value) -> Result<Params, String> {
-    let obj = value
-        .as_object()
-        .ok_or("params must be a table".to_string())?;
-    const KNOWN: [&str; 10] = [
-        "paths",
-        "connection",
-        "trace_connection",
-        "verify_down",
-        "table",
-        "layout",
-        "pg_version",
-        "exclude",
-        "include",
-        "assume_in_transaction",
-    ];
-    if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(format!("unknown param `{k}`; known: {}", KNOWN.join(", ")));
+/// Params the check accepts.
+const KNOWN_PARAMS: [&str; 10] = [
+    "paths",
+    "connection",
+    "trace_connection",
+    "verify_down",
+    "table",
+    "layout",
+    "pg_version",
+    "exclude",
+    "include",
+    "assume_in_transaction",
+];
+
+/// A param of the `[[check]]` the check cannot use; reported as the
+/// check's `error` finding.
+#[derive(Debug, thiserror::Error)]
+enum ParamsError {
+    #[error("params must be a table")]
+    NotTable,
+    #[error("unknown param `{0}`; known: {known}", known = KNOWN_PARAMS.join(", "))]
+    Unknown(String),
+    #[error("`{0}` must be a list of strings")]
+    NotStrings(String),
+    #[error("`{0}` must be a string")]
+    NotString(String),
+    #[error("`paths` is required: the migration directories, e.g. paths = [\"migrations\"]")]
+    NoPaths,
+    #[error("`layout = \"{0}\"`: use one of sqlx, diesel, dbmate, flyway, golang-migrate, plain")]
+    Layout(String),
+    #[error(
+        "`table = \"{0}\"` is not a table name (letters, digits, `_`, optionally schema-qualified)"
+    )]
+    Table(String),
+    #[error("`pg_version` must be a PostgreSQL major version, 9 to 18")]
+    PgVersion,
+    #[error("`verify_down` must be true or false")]
+    VerifyDown,
+}
+
+fn parse_params(value: &Value) -> Result<Params, ParamsError> {
+    let obj = value.as_object().ok_or(ParamsError::NotTable)?;
+    if let Some(k) = obj.keys().find(|k| !KNOWN_PARAMS.contains(&k.as_str())) {
+        return Err(ParamsError::Unknown(k.clone()));
     }
-    let strings = |key: &str| -> Result<Vec<String>, String> {
-        match obj.get(key) {
+    let obj = RawParams(obj);
+    let paths: Vec<PathBuf> = obj
+        .strings("paths")?
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    if paths.is_empty() {
+        return Err(ParamsError::NoPaths);
+    }
+    let tool = match obj.text("layout")? {
+        None => None,
+        Some(l) => Some(Tool::parse(&l).ok_or(ParamsError::Layout(l))?),
+    };
+    Ok(Params {
+        paths,
+        connection: obj.text("connection")?,
+        trace_connection: obj.text("trace_connection")?,
+        verify_down: obj.verify_down()?,
+        table: obj.table()?,
+        tool,
+        config: MigrationsConfig {
+            paths: Vec::new(),
+            pg_version: obj.pg_version()?,
+            exclude: obj.rules("exclude")?,
+            include: obj.rules("include")?,
+            assume_in_transaction: obj
+                .0
+                .get("assume_in_transaction")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            origin: None,
+        },
+    })
+}
+
+/// The params table, read one typed value at a time.
+struct RawParams<'a>(&'a Map<String, Value>);
+
+impl RawParams<'_> {
+    fn strings(&self, key: &str) -> Result<Vec<String>, ParamsError> {
+        match self.0.get(key) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| {
                     v.as_str()
                         .map(str::to_string)
-                        .ok_or(format!("`{key}` must be a list of strings"))
+                        .ok_or_else(|| ParamsError::NotStrings(key.to_string()))
                 })
                 .collect(),
-            Some(_) => Err(format!("`{key}` must be a list of strings")),
+            Some(_) => Err(ParamsError::NotStrings(key.to_string())),
         }
-    };
-    let paths: Vec<PathBuf> = strings("paths")?.into_iter().map(PathBuf::from).collect();
-    if paths.is_empty() {
-        return Err(
-            "`paths` is required: the migration directories, e.g. paths = [\"migrations\"]".into(),
-        );
     }
-    let text = |key: &str| -> Result<Option<String>, String> {
-        match obj.get(key) {
+
+    fn text(&self, key: &str) -> Result<Option<String>, ParamsError> {
+        match self.0.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("`{key}` must be a string")),
+            Some(_) => Err(ParamsError::NotString(key.to_string())),
         }
-    };
-    let tool = match text("layout")? {
-        None => None,
-        Some(l) => Some(Tool::parse(&l).ok_or(format!(
-            "`layout = \"{l}\"`: use one of sqlx, diesel, dbmate, flyway, golang-migrate, plain"
-        ))?),
-    };
-    let table = text("table")?.unwrap_or_else(|| "_sqlx_migrations".into());
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-    };
-    if !ident(&table) {
-        return Err(format!(
-            "`table = \"{table}\"` is not a table name (letters, digits, `_`, optionally schema-qualified)"
-        ));
     }
-    let rules = |key: &str| -> Result<Vec<RuleRef>, String> {
-        Ok(strings(key)?
+
+    /// Rule ids, with an origin that names the params.
+    fn rules(&self, key: &str) -> Result<Vec<RuleRef>, ParamsError> {
+        Ok(self
+            .strings(key)?
             .into_iter()
             .map(|id| RuleRef {
                 id,
@@ -194,40 +240,44 @@ fn parse_params(value: &Value) -> Result<Params, String> {
                 },
             })
             .collect())
-    };
-    let pg_version = match obj.get("pg_version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .filter(|v| (9..=18).contains(v))
-                .ok_or("`pg_version` must be a PostgreSQL major version, 9 to 18")?
-                as u32,
-        ),
-    };
-    let verify_down = match obj.get("verify_down") {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("`verify_down` must be true or false".into()),
-    };
-    Ok(Params {
-        paths,
-        connection: text("connection")?,
-        trace_connection: text("trace_connection")?,
-        verify_down,
-        table,
-        tool,
-        config: MigrationsConfig {
-            paths: Vec::new(),
-            pg_version,
-            exclude: rules("exclude")?,
-            include: rules("include")?,
-            assume_in_transaction: obj
-                .get("assume_in_transaction")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            origin: None,
-        },
-    })
+    }
+
+    /// The migration table: letters, digits and `_`, optionally
+    /// schema-qualified (it is written into a query).
+    fn table(&self) -> Result<String, ParamsError> {
+        let table = self
+            .text("table")?
+            .unwrap_or_else(|| "_sqlx_migrations".into());
+        let ident = |s: &str| {
+            !s.is_empty()
+                && s.split('.').all(|p| {
+                    !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+        };
+        if !ident(&table) {
+            return Err(ParamsError::Table(table));
+        }
+        Ok(table)
+    }
+
+    fn pg_version(&self) -> Result<Option<u32>, ParamsError> {
+        Ok(match self.0.get("pg_version") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|v| (9..=18).contains(v))
+                    .ok_or(ParamsError::PgVersion)? as u32,
+            ),
+        })
+    }
+
+    fn verify_down(&self) -> Result<bool, ParamsError> {
+        match self.0.get("verify_down") {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ParamsError::VerifyDown),
+        }
+    }
 }
 
 fn error(message: String) -> Vec<RawFinding> {
@@ -330,9 +380,44 @@ async fn findings(
     params: &Value,
     plugin_time: &mut Duration,
 ) -> Result<Vec<RawFinding>, String> {
-    let p = parse_params(params)?;
-    // Every listing and read goes through the `fs` grants, beneath their
-    // directory handles, on the blocking pool: `run` bounds it by the timeout.
+    let p = parse_params(params).map_err(|e| e.to_string())?;
+    let migrations = discover(sandbox, &p).await?;
+    let mut notes = Vec::new();
+    let applied = match &p.connection {
+        None => None,
+        Some(name) => {
+            Some(applied_or_none(sandbox, name, &p.table, &migrations, &mut notes).await?)
+        }
+    };
+    let (done, pending) = split_applied(&migrations, applied);
+    let mut out = vec![summary(&p, &migrations, done, pending.len())];
+    out.extend(notes.into_iter().map(|note| RawFinding {
+        rule: Some("migration-table".into()),
+        subject: p.table.clone(),
+        status: Status::Warn,
+        severity: Some(Severity::Low),
+        message: note,
+        evidence: Vec::new(),
+        remediation: Some(
+            "check `table` (and the connection) if migrations were applied already".into(),
+        ),
+        location: None,
+    }));
+    if pending.is_empty() {
+        return Ok(out);
+    }
+    out.extend(validate(runtime, sandbox, &p, &pending, plugin_time).await?);
+    // The trace, where configured: the pending migrations on a scratch database.
+    if let Some(name) = &p.trace_connection {
+        out.extend(trace(sandbox, name, p.verify_down, &pending).await?);
+    }
+    Ok(out)
+}
+
+/// The migrations under `p.paths`. Every listing and read goes through the
+/// `fs` grants, beneath their directory handles, on the blocking pool: `run`
+/// bounds it by the timeout.
+async fn discover(sandbox: &Arc<Sandbox>, p: &Params) -> Result<Vec<Migration>, String> {
     let options = layout::Options {
         cwd: sandbox.cwd.clone(),
         assume_in_transaction: p.config.assume_in_transaction,
@@ -351,49 +436,67 @@ async fn findings(
     if migrations.is_empty() {
         return Err(super::lint::no_migrations(&p.paths));
     }
+    Ok(migrations)
+}
 
-    let mut notes = Vec::new();
-    let applied = match &p.connection {
-        None => None,
-        Some(name) => {
-            if !granted(&sandbox.grants.sql, name) {
-                return Err(sandbox.denied("sql", name, name));
+/// The versions applied on connection `name` (through the `sql` grant);
+/// none, with a note, when the migration table does not exist.
+async fn applied_or_none(
+    sandbox: &Sandbox,
+    name: &str,
+    table: &str,
+    migrations: &[Migration],
+    notes: &mut Vec<String>,
+) -> Result<Vec<String>, String> {
+    if !granted(&sandbox.grants.sql, name) {
+        return Err(sandbox.denied("sql", name, name));
+    }
+    Ok(
+        match applied_versions(sandbox, name, table, is_golang(migrations)).await? {
+            Some(v) => v,
+            None => {
+                notes.push(format!(
+                    "table {table} does not exist on `{name}`: no migration is applied yet, so all are pending"
+                ));
+                Vec::new()
             }
-            let golang = migrations
-                .first()
-                .is_some_and(|m| m.tool == Tool::GolangMigrate);
-            match applied_versions(sandbox, name, &p.table, golang).await? {
-                Some(v) => Some(v),
-                None => {
-                    notes.push(format!(
-                        "table {} does not exist on `{name}`: no migration is applied yet, so all are pending",
-                        p.table
-                    ));
-                    Some(Vec::new())
-                }
-            }
-        }
-    };
-    let normal = |v: &str| {
-        let t = v.trim().trim_start_matches('0');
-        if t.is_empty() {
-            "0".to_string()
-        } else {
-            t.to_string()
-        }
-    };
-    let applied_set: Option<Vec<String>> = applied.map(|v| v.iter().map(|s| normal(s)).collect());
+        },
+    )
+}
+
+fn is_golang(migrations: &[Migration]) -> bool {
+    migrations
+        .first()
+        .is_some_and(|m| m.tool == Tool::GolangMigrate)
+}
+
+/// A version without its leading zeros, as the tools compare them.
+fn normal_version(v: &str) -> String {
+    let t = v.trim().trim_start_matches('0');
+    if t.is_empty() {
+        "0".to_string()
+    } else {
+        t.to_string()
+    }
+}
+
+/// How many migrations are applied, and the pending ones. Without a
+/// connection (`applied` is `None`) every migration is pending.
+fn split_applied(
+    migrations: &[Migration],
+    applied: Option<Vec<String>>,
+) -> (usize, Vec<Migration>) {
+    let applied_set: Option<Vec<String>> =
+        applied.map(|v| v.iter().map(|s| normal_version(s)).collect());
     // golang-migrate keeps one row, the current version: everything up to it
     // is applied. The other tools keep one row per applied migration.
-    let golang = migrations
-        .first()
-        .is_some_and(|m| m.tool == Tool::GolangMigrate);
+    let golang = is_golang(migrations);
     let current: Option<u128> = applied_set
         .as_ref()
         .and_then(|a| a.iter().filter_map(|v| v.parse::<u128>().ok()).max());
     let (done, pending): (Vec<&Migration>, Vec<&Migration>) = migrations.iter().partition(|m| {
         if golang {
-            return normal(&m.version)
+            return normal_version(&m.version)
                 .parse::<u128>()
                 .ok()
                 .zip(current)
@@ -401,15 +504,17 @@ async fn findings(
         }
         applied_set
             .as_ref()
-            .is_some_and(|a| a.contains(&normal(&m.version)))
+            .is_some_and(|a| a.contains(&normal_version(&m.version)))
     });
-    let pending: Vec<Migration> = pending.into_iter().cloned().collect();
+    (done.len(), pending.into_iter().cloned().collect())
+}
 
-    let mut out = Vec::new();
+/// The `pending-migrations` finding: what was found, applied and validated.
+fn summary(p: &Params, migrations: &[Migration], done: usize, pending: usize) -> RawFinding {
     let mut evidence = vec![
         ("migrations".to_string(), migrations.len().to_string()),
-        ("applied".to_string(), done.len().to_string()),
-        ("pending".to_string(), pending.len().to_string()),
+        ("applied".to_string(), done.to_string()),
+        ("pending".to_string(), pending.to_string()),
     ];
     if let Some(m) = migrations.first() {
         evidence.push(("layout".into(), m.tool.name().into()));
@@ -418,50 +523,41 @@ async fn findings(
         evidence.push(("connection".into(), name.clone()));
         evidence.push(("table".into(), p.table.clone()));
     }
-    let summary = match (&p.connection, pending.len()) {
+    let message = match (&p.connection, pending) {
         (_, 0) => format!(
-            "no pending migration ({} found, {} applied)",
+            "no pending migration ({} found, {done} applied)",
             migrations.len(),
-            done.len()
         ),
         (Some(name), n) => format!(
-            "{n} pending migration{} validated ({} already applied on `{name}`, skipped)",
+            "{n} pending migration{} validated ({done} already applied on `{name}`, skipped)",
             if n == 1 { "" } else { "s" },
-            done.len()
         ),
         (None, n) => format!(
             "{n} migration{} validated (no connection: every file counts as pending)",
             if n == 1 { "" } else { "s" }
         ),
     };
-    out.push(RawFinding {
+    RawFinding {
         rule: Some("pending-migrations".into()),
         subject: "migrations".into(),
         status: Status::Pass,
         severity: Some(Severity::Info),
-        message: summary,
+        message,
         evidence,
         remediation: None,
         location: None,
-    });
-    for note in notes {
-        out.push(RawFinding {
-            rule: Some("migration-table".into()),
-            subject: p.table.clone(),
-            status: Status::Warn,
-            severity: Some(Severity::Low),
-            message: note,
-            evidence: Vec::new(),
-            remediation: Some(
-                "check `table` (and the connection) if migrations were applied already".into(),
-            ),
-            location: None,
-        });
     }
-    if pending.is_empty() {
-        return Ok(out);
-    }
+}
 
+/// The validator component's findings on the pending migrations, with each
+/// rule's default severity where the finding names none.
+async fn validate(
+    runtime: &Runtime,
+    sandbox: &Sandbox,
+    p: &Params,
+    pending: &[Migration],
+    plugin_time: &mut Duration,
+) -> Result<Vec<RawFinding>, String> {
     let validator_sandbox = Arc::new(Sandbox::new(
         VALIDATOR,
         Grants::default(),
@@ -476,7 +572,7 @@ async fn findings(
     let run = runtime
         .validate(
             &validator,
-            &super::lint::files(&pending),
+            &super::lint::files(pending),
             // The database knows what is pending: those files run together.
             &config_json(&p.config, Scope::Run),
         )
@@ -491,33 +587,45 @@ async fn findings(
         .iter()
         .map(|c| (c.id.as_str(), c.default_severity))
         .collect();
-    for mut f in found {
-        if f.severity.is_none() {
-            f.severity = f.rule.as_deref().and_then(|r| severities.get(r)).copied();
-        }
-        out.push(f);
-    }
+    Ok(found
+        .into_iter()
+        .map(|mut f| {
+            if f.severity.is_none() {
+                f.severity = f.rule.as_deref().and_then(|r| severities.get(r)).copied();
+            }
+            f
+        })
+        .collect())
+}
 
-    // The trace, where configured: the pending migrations on a scratch database.
-    if let Some(name) = &p.trace_connection {
-        if !granted(&sandbox.grants.sql, name) {
-            return Err(sandbox.denied("sql", name, name));
-        }
-        let options = super::trace::TraceOptions {
-            connection: name.clone(),
-            commit: false,
-            verify_down: p.verify_down,
-            lock_timeout: Duration::from_secs(5),
-        };
-        let traced = super::trace::trace_findings(
-            &sandbox.resources.connections,
-            "the policy",
-            &pending,
-            &options,
-        )
-        .await
-        .map_err(|e| format!("trace on `{name}`: {e}"))?;
-        out.extend(traced.into_iter().map(|f| RawFinding {
+/// The pending migrations traced on scratch connection `name` (rolled
+/// back), their rules prefixed with `trace:`.
+async fn trace(
+    sandbox: &Sandbox,
+    name: &str,
+    verify_down: bool,
+    pending: &[Migration],
+) -> Result<Vec<RawFinding>, String> {
+    if !granted(&sandbox.grants.sql, name) {
+        return Err(sandbox.denied("sql", name, name));
+    }
+    let options = super::trace::TraceOptions {
+        connection: name.to_string(),
+        commit: false,
+        verify_down,
+        lock_timeout: Duration::from_secs(5),
+    };
+    let traced = super::trace::trace_findings(
+        &sandbox.resources.connections,
+        "the policy",
+        pending,
+        &options,
+    )
+    .await
+    .map_err(|e| format!("trace on `{name}`: {e}"))?;
+    Ok(traced
+        .into_iter()
+        .map(|f| RawFinding {
             rule: f.rule.map(|r| format!("trace:{r}")),
             subject: f.subject,
             status: f.status,
@@ -526,9 +634,8 @@ async fn findings(
             evidence: f.evidence.into_iter().collect(),
             remediation: f.remediation,
             location: f.location,
-        }));
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// The versions recorded in the migration table; `None` when it does not exist.
@@ -538,8 +645,11 @@ async fn applied_versions(
     table: &str,
     golang: bool,
 ) -> Result<Option<Vec<String>>, String> {
-    let url = gate_sandbox::postgres::url(&sandbox.resources.connections, name)?;
-    let session = gate_sandbox::postgres::connect_least_privileged(name, &url).await?;
+    let url = gate_sandbox::postgres::url(&sandbox.resources.connections, name)
+        .map_err(|e| e.to_string())?;
+    let session = gate_sandbox::postgres::connect_least_privileged(name, &url)
+        .await
+        .map_err(|e| e.to_string())?;
     let client = &session.client;
     let bare = table.rsplit('.').next().unwrap_or(table);
     // golang-migrate: a dirty version failed half-way, so only the versions

@@ -25,7 +25,8 @@ use gate_sandbox::fs_grants::{FsError, FsGrants};
 pub const MAX_SCRIPT_BYTES: u64 = 16 << 20;
 
 /// The migration tool whose conventions a directory follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Tool {
     Sqlx,
     Diesel,
@@ -47,18 +48,11 @@ impl Tool {
     ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            Tool::Sqlx => "sqlx",
-            Tool::Diesel => "diesel",
-            Tool::Dbmate => "dbmate",
-            Tool::Flyway => "flyway",
-            Tool::GolangMigrate => "golang-migrate",
-            Tool::Plain => "plain",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Tool> {
-        Tool::ALL.into_iter().find(|t| t.name() == s)
+        s.parse().ok()
     }
 
     /// The table in which the tool records applied migrations, and its version column.
@@ -268,123 +262,169 @@ fn from_files(
     tool: Tool,
     options: &Options,
 ) -> Result<Vec<Migration>, LayoutError> {
-    let mut out: Vec<Migration> = Vec::new();
     match tool {
-        Tool::Diesel => {
-            for f in files {
-                out.push(diesel(f.parent().unwrap_or(dir), options)?);
-            }
+        Tool::Diesel => diesel_migrations(dir, files, options),
+        Tool::Sqlx | Tool::GolangMigrate => up_down_migrations(files, tool, options),
+        Tool::Dbmate => dbmate_migrations(files, tool, options),
+        Tool::Flyway => flyway_migrations(files, tool, options),
+        Tool::Plain => plain_migrations(files, tool, options),
+    }
+}
+
+/// Diesel: one directory per migration (`up.sql`, `down.sql`).
+fn diesel_migrations(
+    dir: &Path,
+    files: &[PathBuf],
+    options: &Options,
+) -> Result<Vec<Migration>, LayoutError> {
+    let mut out: Vec<Migration> = Vec::new();
+    for f in files {
+        out.push(diesel(f.parent().unwrap_or(dir), options)?);
+    }
+    Ok(out)
+}
+
+/// sqlx and golang-migrate: `VERSION_NAME.up.sql` / `.down.sql`, or one
+/// `VERSION_NAME.sql` (sqlx); sqlx's `-- no-transaction` takes a file out of
+/// the transaction.
+fn up_down_migrations(
+    files: &[PathBuf],
+    tool: Tool,
+    options: &Options,
+) -> Result<Vec<Migration>, LayoutError> {
+    let mut out: Vec<Migration> = Vec::new();
+    let mut downs = Vec::new();
+    for f in files {
+        let name = file_name(f);
+        let (version, rest, kind) = match up_down_name(&name) {
+            Some((v, rest, up)) => (v, rest, if up { "up" } else { "down" }),
+            None => match versioned_name(&name) {
+                Some((v, rest)) => (v, rest, "up"),
+                None => continue,
+            },
+        };
+        let text = read(f, options)?;
+        let in_transaction = tool == Tool::Sqlx && !gate_sqlkit::split(&text).no_transaction();
+        let script = script(f, text, 1, in_transaction, options);
+        if kind == "down" {
+            downs.push((version.to_string(), script));
+            continue;
         }
-        Tool::Sqlx | Tool::GolangMigrate => {
-            let mut downs = Vec::new();
-            for f in files {
-                let name = file_name(f);
-                let (version, rest, kind) = match up_down_name(&name) {
-                    Some((v, rest, up)) => (v, rest, if up { "up" } else { "down" }),
-                    None => match versioned_name(&name) {
-                        Some((v, rest)) => (v, rest, "up"),
-                        None => continue,
-                    },
-                };
-                let text = read(f, options)?;
-                let in_transaction =
-                    tool == Tool::Sqlx && !gate_sqlkit::split(&text).no_transaction();
-                let script = script(f, text, 1, in_transaction, options);
-                if kind == "down" {
-                    downs.push((version.to_string(), script));
-                    continue;
-                }
-                out.push(Migration {
-                    version: version.to_string(),
-                    name: rest.to_string(),
-                    tool,
-                    up: script,
-                    down: None,
-                });
-            }
-            attach_downs(&mut out, downs);
-            out.sort_by(|a, b| natural(&a.version, &b.version).then(a.name.cmp(&b.name)));
-        }
-        Tool::Dbmate => {
-            for f in files {
-                let name = file_name(f);
-                let text = read(f, options)?;
-                let Some((up, up_line, header)) = dbmate_section(&text, "up") else {
-                    continue;
-                };
-                let in_transaction = !header.contains("transaction:false");
-                let version = versioned_name(&name)
-                    .map(|(v, _)| v.to_string())
-                    .unwrap_or_else(|| name.clone());
-                let down = dbmate_section(&text, "down").map(|(down, line, header)| {
-                    let tx = !header.contains("transaction:false");
-                    script(f, down, line, tx, options)
-                });
-                out.push(Migration {
-                    name: versioned_name(&name)
-                        .map(|(_, n)| n.to_string())
-                        .unwrap_or_else(|| name.trim_end_matches(".sql").to_string()),
-                    version,
-                    tool,
-                    up: script(f, up, up_line, in_transaction, options),
-                    down,
-                });
-            }
-            out.sort_by(|a, b| natural(&a.version, &b.version));
-        }
-        Tool::Flyway => {
-            let mut downs = Vec::new();
-            let mut repeatable = Vec::new();
-            for f in files {
-                let name = file_name(f);
-                let Some((prefix, version, desc)) = flyway_name(&name) else {
-                    continue;
-                };
-                let text = read(f, options)?;
-                let conf = read_optional(f.with_file_name(format!("{name}.conf")), options)?;
-                let in_transaction = !conf.lines().any(|l| {
-                    l.replace(' ', "")
-                        .eq_ignore_ascii_case("executeInTransaction=false")
-                });
-                let s = script(f, text, 1, in_transaction, options);
-                let m = Migration {
-                    version: version.to_string(),
-                    name: desc.to_string(),
-                    tool,
-                    up: s,
-                    down: None,
-                };
-                match prefix {
-                    'U' => downs.push((version.to_string(), m.up)),
-                    'R' => repeatable.push(m),
-                    _ => out.push(m),
-                }
-            }
-            attach_downs(&mut out, downs);
-            out.sort_by(|a, b| flyway_version_cmp(&a.version, &b.version));
-            repeatable.sort_by(|a, b| a.name.cmp(&b.name));
-            out.extend(repeatable);
-        }
-        Tool::Plain => {
-            for f in files {
-                let name = file_name(f);
-                let text = read(f, options)?;
-                // squawk's `-- squawk-disable-assume-in-transaction` takes a
-                // file out of the assumed transaction, so files written for
-                // squawk keep their meaning.
-                let in_transaction = options.assume_in_transaction
-                    && !gate_sqlkit::split(&text).assumed_transaction_disabled();
-                out.push(Migration {
-                    version: name.clone(),
-                    name: name.trim_end_matches(".sql").to_string(),
-                    tool,
-                    up: script(f, text, 1, in_transaction, options),
-                    down: None,
-                });
-            }
-            out.sort_by(|a, b| a.version.cmp(&b.version));
+        out.push(Migration {
+            version: version.to_string(),
+            name: rest.to_string(),
+            tool,
+            up: script,
+            down: None,
+        });
+    }
+    attach_downs(&mut out, downs);
+    out.sort_by(|a, b| natural(&a.version, &b.version).then(a.name.cmp(&b.name)));
+    Ok(out)
+}
+
+/// dbmate: one file per migration, `-- migrate:up` and `-- migrate:down`
+/// sections, `transaction:false` on the section header.
+fn dbmate_migrations(
+    files: &[PathBuf],
+    tool: Tool,
+    options: &Options,
+) -> Result<Vec<Migration>, LayoutError> {
+    let mut out: Vec<Migration> = Vec::new();
+    for f in files {
+        let name = file_name(f);
+        let text = read(f, options)?;
+        let Some((up, up_line, header)) = dbmate_section(&text, "up") else {
+            continue;
+        };
+        let in_transaction = !header.contains("transaction:false");
+        let version = versioned_name(&name)
+            .map(|(v, _)| v.to_string())
+            .unwrap_or_else(|| name.clone());
+        let down = dbmate_section(&text, "down").map(|(down, line, header)| {
+            let tx = !header.contains("transaction:false");
+            script(f, down, line, tx, options)
+        });
+        out.push(Migration {
+            name: versioned_name(&name)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_else(|| name.trim_end_matches(".sql").to_string()),
+            version,
+            tool,
+            up: script(f, up, up_line, in_transaction, options),
+            down,
+        });
+    }
+    out.sort_by(|a, b| natural(&a.version, &b.version));
+    Ok(out)
+}
+
+/// Flyway: `V`ersioned, `U`ndo and `R`epeatable files (repeatables last,
+/// by name); `executeInTransaction=false` in the file's `.conf`.
+fn flyway_migrations(
+    files: &[PathBuf],
+    tool: Tool,
+    options: &Options,
+) -> Result<Vec<Migration>, LayoutError> {
+    let mut out: Vec<Migration> = Vec::new();
+    let mut downs = Vec::new();
+    let mut repeatable = Vec::new();
+    for f in files {
+        let name = file_name(f);
+        let Some((prefix, version, desc)) = flyway_name(&name) else {
+            continue;
+        };
+        let text = read(f, options)?;
+        let conf = read_optional(f.with_file_name(format!("{name}.conf")), options)?;
+        let in_transaction = !conf.lines().any(|l| {
+            l.replace(' ', "")
+                .eq_ignore_ascii_case("executeInTransaction=false")
+        });
+        let s = script(f, text, 1, in_transaction, options);
+        let m = Migration {
+            version: version.to_string(),
+            name: desc.to_string(),
+            tool,
+            up: s,
+            down: None,
+        };
+        match prefix {
+            'U' => downs.push((version.to_string(), m.up)),
+            'R' => repeatable.push(m),
+            _ => out.push(m),
         }
     }
+    attach_downs(&mut out, downs);
+    out.sort_by(|a, b| flyway_version_cmp(&a.version, &b.version));
+    repeatable.sort_by(|a, b| a.name.cmp(&b.name));
+    out.extend(repeatable);
+    Ok(out)
+}
+
+/// Plain SQL files, in name order.
+fn plain_migrations(
+    files: &[PathBuf],
+    tool: Tool,
+    options: &Options,
+) -> Result<Vec<Migration>, LayoutError> {
+    let mut out: Vec<Migration> = Vec::new();
+    for f in files {
+        let name = file_name(f);
+        let text = read(f, options)?;
+        // squawk's `-- squawk-disable-assume-in-transaction` takes a
+        // file out of the assumed transaction, so files written for
+        // squawk keep their meaning.
+        let in_transaction = options.assume_in_transaction
+            && !gate_sqlkit::split(&text).assumed_transaction_disabled();
+        out.push(Migration {
+            version: name.clone(),
+            name: name.trim_end_matches(".sql").to_string(),
+            tool,
+            up: script(f, text, 1, in_transaction, options),
+            down: None,
+        });
+    }
+    out.sort_by(|a, b| a.version.cmp(&b.version));
     Ok(out)
 }
 

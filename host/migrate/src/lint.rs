@@ -30,6 +30,9 @@ pub enum MigrateError {
     Layout(#[from] LayoutError),
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// The connection to trace on cannot be had (its URL stays hidden).
+    #[error(transparent)]
+    Connect(#[from] gate_sandbox::postgres::ConnectError),
     /// A configuration problem, already formatted with its location.
     #[error("{0}")]
     Config(String),

@@ -29,7 +29,8 @@ pub enum Boundary {
 }
 
 /// How the validator relates the files it is given (its `scope` config key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum Scope {
     /// Each file after the ones before it, which exist and hold data.
     Migration,
@@ -39,10 +40,7 @@ pub enum Scope {
 
 impl Scope {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Migration => "migration",
-            Scope::Run => "run",
-        }
+        self.into()
     }
 }
 

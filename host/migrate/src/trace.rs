@@ -113,10 +113,8 @@ pub async fn trace_findings(
     }
     // The scratch database is the host's to write to, not a plugin's: its
     // role is not held to the least privilege of plugins' sessions.
-    let url = gate_sandbox::postgres::url_of(conn, name).map_err(MigrateError::Config)?;
-    let session = gate_sandbox::postgres::connect(name, &url)
-        .await
-        .map_err(MigrateError::Config)?;
+    let url = gate_sandbox::postgres::url_of(conn, name)?;
+    let session = gate_sandbox::postgres::connect(name, &url).await?;
     let client = &session.client;
     let result = Tracer {
         client,
@@ -491,30 +489,17 @@ impl Tracer<'_> {
     ) -> Result<bool, MigrateError> {
         let split = gate_sqlkit::split(&script.contents);
         let offset = script.first_line.max(1) - 1;
-        let relations_at_start = self.relations().await?;
-        let mut held = self.locks().await?;
-        // Without --commit, locks taken by earlier migrations are still held
-        // (one transaction), so a statement that needs them again takes
-        // nothing new: name them instead of hiding them.
-        let inherited: Vec<Lock> = if self.options.commit {
-            Vec::new()
-        } else {
-            held.iter().cloned().collect()
-        };
-        let mut own_timeout = false;
+        let mut state = ScriptState::start(self, gate_timeout).await?;
         for stmt in &split.statements {
             let line = stmt.line + offset;
             let tokens = stmt.tokens();
-            let first = tokens.first().map(|t| t.text.as_str()).unwrap_or("");
             let mut evidence = BTreeMap::new();
             evidence.insert(
                 "statement".to_string(),
                 super::plan::one_line(&stmt.collapsed(200)),
             );
-            if matches!(
-                first,
-                "BEGIN" | "COMMIT" | "ROLLBACK" | "START" | "END" | "ABORT"
-            ) {
+            if gate_sqlkit::transaction_control(&tokens).is_some() {
+                let first = tokens.first().map(|t| t.text.as_str()).unwrap_or("");
                 self.push(
                     script,
                     line,
@@ -523,240 +508,122 @@ impl Tracer<'_> {
                     format!("{first} skipped: gate runs the migrations in its own transaction"),
                     evidence,
                 );
-                continue;
-            }
-            if let Some(why) = self.not_transactional(&tokens) {
-                evidence.insert("not_traced".into(), why.into());
-                self.push(
-                    script,
-                    line,
-                    "not-traced",
-                    Status::Warn,
-                    format!(
-                        "not traced: {why}; {}, so its locks and duration are unknown",
-                        if self.options.commit {
-                            "with --commit it is applied after the commit, outside a transaction"
-                        } else {
-                            "it was not applied"
-                        }
-                    ),
-                    evidence,
-                );
-                if self.options.commit {
-                    self.deferred
-                        .push((script.clone(), line, stmt.text.clone()));
-                }
-                continue;
-            }
-            let sets_timeout = first == "SET" && tokens.iter().any(|t| t.text == "LOCK_TIMEOUT")
-                || tokens
-                    .iter()
-                    .any(|t| t.text.eq_ignore_ascii_case("set_config"))
-                    && stmt.text.to_ascii_lowercase().contains("lock_timeout");
-            let before = self.relations().await?;
-            let started = Instant::now();
-            if let Err(e) = self.client.batch_execute(&stmt.text).await {
-                evidence.insert("error".into(), db_error(&e));
-                self.push(
-                    script,
-                    line,
-                    "statement-failed",
-                    Status::Fail,
-                    format!("the statement failed: {}", db_error(&e)),
-                    evidence,
-                );
+            } else if let Some(why) = self.not_transactional(&tokens) {
+                self.not_traced(script, line, stmt, why, evidence);
+            } else if !self
+                .trace_statement(script, line, stmt, &tokens, &mut state, evidence)
+                .await?
+            {
                 return Ok(false);
             }
-            let elapsed = started.elapsed();
-            own_timeout |= sets_timeout;
-            let now = self.locks().await?;
-            let after = self.relations().await?;
-            let not_valid_now = self.not_valid().await?;
-            let timeout = self.rows("SHOW lock_timeout").await?[0][0].clone();
-            if timeout != gate_timeout {
-                own_timeout = true;
-            }
+        }
+        Ok(true)
+    }
 
-            // A lock on a relation that no longer exists: a dropped relation
-            // (named from the snapshot before the statement) or one the
-            // statement created and dropped itself (a rewrite's transient
-            // heap), which no other session can wait on.
-            let taken: Vec<Lock> = now
-                .difference(&held)
-                .filter_map(|l| {
-                    if l.relation != l.oid {
-                        return Some(l.clone());
-                    }
-                    let (name, _, _) = before
-                        .get(&l.oid)
-                        .or_else(|| relations_at_start.get(&l.oid))?;
-                    Some(Lock {
-                        relation: format!("{name} (dropped)"),
-                        ..l.clone()
-                    })
-                })
-                .collect();
-            // Locks on relations that existed before this migration are the
-            // ones other sessions wait on.
-            let existing: Vec<&Lock> = taken
-                .iter()
-                .filter(|l| relations_at_start.contains_key(&l.oid))
-                .collect();
-            let mut blocks = Vec::new();
-            if existing
-                .iter()
-                .any(|l| BLOCKS_READS.contains(&l.mode.as_str()))
-            {
-                blocks.push("reads");
-            }
-            if existing
-                .iter()
-                .any(|l| BLOCKS_WRITES.contains(&l.mode.as_str()))
-            {
-                blocks.push("writes");
-            }
-            let rewritten: Vec<String> = before
-                .iter()
-                .filter(|(_, (_, kind, _))| kind == "r" || kind == "m")
-                .filter_map(|(oid, (name, _, node))| {
-                    after
-                        .get(oid)
-                        .filter(|(_, _, n)| n != node)
-                        .map(|_| name.clone())
-                })
-                .collect();
-            let not_valid: Vec<String> = not_valid_now
+    /// Reports a statement PostgreSQL refuses inside a transaction; with
+    /// `--commit` it is kept to run after the migration's commit.
+    fn not_traced(
+        &mut self,
+        script: &Script,
+        line: u32,
+        stmt: &gate_sqlkit::Statement,
+        why: &'static str,
+        mut evidence: BTreeMap<String, String>,
+    ) {
+        evidence.insert("not_traced".into(), why.into());
+        self.push(
+            script,
+            line,
+            "not-traced",
+            Status::Warn,
+            format!(
+                "not traced: {why}; {}, so its locks and duration are unknown",
+                if self.options.commit {
+                    "with --commit it is applied after the commit, outside a transaction"
+                } else {
+                    "it was not applied"
+                }
+            ),
+            evidence,
+        );
+        if self.options.commit {
+            self.deferred
+                .push((script.clone(), line, stmt.text.clone()));
+        }
+    }
+
+    /// Runs one statement and reports what it did; false when it failed.
+    async fn trace_statement(
+        &mut self,
+        script: &Script,
+        line: u32,
+        stmt: &gate_sqlkit::Statement,
+        tokens: &[gate_sqlkit::Token],
+        state: &mut ScriptState,
+        mut evidence: BTreeMap<String, String>,
+    ) -> Result<bool, MigrateError> {
+        let before = self.relations().await?;
+        let started = Instant::now();
+        if let Err(e) = self.client.batch_execute(&stmt.text).await {
+            evidence.insert("error".into(), db_error(&e));
+            self.push(
+                script,
+                line,
+                "statement-failed",
+                Status::Fail,
+                format!("the statement failed: {}", db_error(&e)),
+                evidence,
+            );
+            return Ok(false);
+        }
+        let elapsed = started.elapsed();
+        state.own_timeout |= sets_lock_timeout(stmt, tokens);
+        let now = self.locks().await?;
+        let after = self.relations().await?;
+        let not_valid_now = self.not_valid().await?;
+        let timeout = self.rows("SHOW lock_timeout").await?[0][0].clone();
+        if timeout != state.gate_timeout {
+            state.own_timeout = true;
+        }
+        let effect = Effect {
+            taken: taken_locks(&now, &state.held, &before, &state.relations_at_start),
+            rewritten: rewritten(&before, &after),
+            not_valid: not_valid_now
                 .difference(&self.not_valid_seen)
                 .cloned()
-                .collect();
-            self.not_valid_seen = not_valid_now;
-            let lock_text: Vec<String> = taken
-                .iter()
-                .map(|l| {
-                    let new = if relations_at_start.contains_key(&l.oid) {
-                        ""
-                    } else {
-                        " (new)"
-                    };
-                    format!("{} on {}{new}", l.mode, l.relation)
-                })
-                .collect();
-            evidence.insert("locks".into(), join_or_none(&lock_text));
-            evidence.insert("blocks".into(), join_or_none(&blocks));
-            evidence.insert("rewrite".into(), join_or_none(&rewritten));
-            evidence.insert("not_valid".into(), join_or_none(&not_valid));
-            evidence.insert(
-                "lock_timeout".into(),
-                format!(
-                    "{timeout} ({})",
-                    if own_timeout {
-                        "set by the migration"
-                    } else {
-                        "set by gate only"
-                    }
-                ),
-            );
-            evidence.insert("duration_ms".into(), elapsed.as_millis().to_string());
-            let names: BTreeSet<String> = tokens
-                .iter()
-                .filter(|t| t.is_name())
-                .map(|t| t.ident().to_lowercase())
-                .collect();
-            // Function bodies name tables without locking them.
-            let defines_routine = first == "CREATE"
-                && tokens
-                    .iter()
-                    .take(5)
-                    .any(|t| t.is("FUNCTION") || t.is("PROCEDURE"));
-            let mut strongest: BTreeMap<&str, &str> = BTreeMap::new();
-            for l in inherited.iter().filter(|l| {
-                let bare = l.relation.rsplit('.').next().unwrap_or(&l.relation);
-                !defines_routine && names.contains(&bare.to_lowercase())
-            }) {
-                let e = strongest
-                    .entry(l.relation.as_str())
-                    .or_insert(l.mode.as_str());
-                if mode_rank(&l.mode) > mode_rank(e) {
-                    *e = l.mode.as_str();
+                .collect(),
+            already: already_held(&state.inherited, tokens),
+        };
+        self.not_valid_seen = not_valid_now;
+        let verdict = effect.verdict(&state.relations_at_start, state.own_timeout);
+        evidence.insert("locks".into(), join_or_none(&verdict.lock_text));
+        evidence.insert("blocks".into(), join_or_none(&verdict.blocks));
+        evidence.insert("rewrite".into(), join_or_none(&effect.rewritten));
+        evidence.insert("not_valid".into(), join_or_none(&effect.not_valid));
+        evidence.insert(
+            "lock_timeout".into(),
+            format!(
+                "{timeout} ({})",
+                if state.own_timeout {
+                    "set by the migration"
+                } else {
+                    "set by gate only"
                 }
-            }
-            let already: Vec<String> = strongest
-                .iter()
-                .map(|(relation, mode)| format!("{mode} on {relation}"))
-                .collect();
-            if !already.is_empty() {
-                evidence.insert("already_held".into(), already.join(", "));
-            }
-
-            let mut problems = Vec::new();
-            let mut rule = "traced";
-            if !rewritten.is_empty() {
-                rule = "table-rewrite";
-                problems.push(format!(
-                    "rewrites {} while holding its lock",
-                    rewritten.join(", ")
-                ));
-            }
-            if !blocks.is_empty() {
-                if rule == "traced" {
-                    rule = "blocking-lock";
-                }
-                let on: Vec<String> = existing
-                    .iter()
-                    .filter(|l| BLOCKS_WRITES.contains(&l.mode.as_str()))
-                    .map(|l| format!("{} on {}", l.mode, l.relation))
-                    .collect();
-                problems.push(format!(
-                    "takes {} (blocks {})",
-                    on.join(", "),
-                    blocks.join(" and ")
-                ));
-                if !own_timeout {
-                    rule = if rule == "blocking-lock" {
-                        "missing-lock-timeout"
-                    } else {
-                        rule
-                    };
-                    problems.push(
-                        "the migration sets no lock_timeout, so in production it would queue every \
-                         query on the table behind it while it waits"
-                            .into(),
-                    );
-                }
-            }
-            if !not_valid.is_empty() {
-                if rule == "traced" {
-                    rule = "not-valid";
-                }
-                problems.push(format!(
-                    "leaves {} NOT VALID (validate it in a later migration)",
-                    not_valid.join(", ")
-                ));
-            }
-            let (status, mut message) = if problems.is_empty() {
-                (
-                    Status::Pass,
-                    if lock_text.is_empty() {
-                        "traced: no relation lock".to_string()
-                    } else {
-                        format!("traced: {}", lock_text.join(", "))
-                    },
-                )
-            } else if rule == "not-valid" {
-                (Status::Pass, problems.join("; "))
-            } else {
-                (Status::Warn, problems.join("; "))
-            };
-            if !already.is_empty() {
-                message.push_str(&format!(
-                    " (already held since an earlier migration in this trace: {}; run with \
-                     --commit on a disposable copy for each migration's own locks)",
-                    already.join(", ")
-                ));
-            }
-            self.push(script, line, rule, status, message, evidence);
-            held = now;
+            ),
+        );
+        evidence.insert("duration_ms".into(), elapsed.as_millis().to_string());
+        if !effect.already.is_empty() {
+            evidence.insert("already_held".into(), effect.already.join(", "));
         }
+        self.push(
+            script,
+            line,
+            verdict.rule,
+            verdict.status,
+            verdict.message,
+            evidence,
+        );
+        state.held = now;
         Ok(true)
     }
 
@@ -786,11 +653,9 @@ impl Tracer<'_> {
         let offset = down.first_line.max(1) - 1;
         for stmt in &split.statements {
             let tokens = stmt.tokens();
-            let first = tokens.first().map(|t| t.text.as_str()).unwrap_or("");
-            if matches!(first, "BEGIN" | "COMMIT" | "ROLLBACK" | "START" | "END") {
-                continue;
-            }
-            if self.not_transactional(&tokens).is_some() {
+            if gate_sqlkit::transaction_control(&tokens).is_some()
+                || self.not_transactional(&tokens).is_some()
+            {
                 continue;
             }
             if let Err(e) = self.client.batch_execute(&stmt.text).await {
@@ -880,4 +745,275 @@ fn join_or_none<S: AsRef<str>>(items: &[S]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// What the trace of one script carries from statement to statement.
+struct ScriptState {
+    /// The relations before the script's first statement: locks on them are
+    /// the ones other sessions wait on.
+    relations_at_start: BTreeMap<String, (String, String, String)>,
+    /// Locks held after the previous statement.
+    held: BTreeSet<Lock>,
+    /// Without --commit, locks taken by earlier migrations are still held
+    /// (one transaction), so a statement that needs them again takes
+    /// nothing new: they are named instead of hidden.
+    inherited: Vec<Lock>,
+    /// Whether the migration set a lock_timeout of its own so far.
+    own_timeout: bool,
+    /// The lock_timeout gate set.
+    gate_timeout: String,
+}
+
+impl ScriptState {
+    async fn start(tracer: &Tracer<'_>, gate_timeout: &str) -> Result<Self, MigrateError> {
+        let relations_at_start = tracer.relations().await?;
+        let held = tracer.locks().await?;
+        let inherited = if tracer.options.commit {
+            Vec::new()
+        } else {
+            held.iter().cloned().collect()
+        };
+        Ok(Self {
+            relations_at_start,
+            held,
+            inherited,
+            own_timeout: false,
+            gate_timeout: gate_timeout.to_string(),
+        })
+    }
+}
+
+/// Whether a statement sets lock_timeout (`SET lock_timeout` or
+/// `set_config('lock_timeout', …)`).
+fn sets_lock_timeout(stmt: &gate_sqlkit::Statement, tokens: &[gate_sqlkit::Token]) -> bool {
+    let first = tokens.first().map(|t| t.text.as_str()).unwrap_or("");
+    first == "SET" && tokens.iter().any(|t| t.text == "LOCK_TIMEOUT")
+        || tokens
+            .iter()
+            .any(|t| t.text.eq_ignore_ascii_case("set_config"))
+            && stmt.text.to_ascii_lowercase().contains("lock_timeout")
+}
+
+/// The locks a statement took: those in `now` and not in `held`. A lock on a
+/// relation that no longer exists is named from the snapshot before the
+/// statement (a dropped relation) or the script; one on a relation the
+/// statement created and dropped itself (a rewrite's transient heap), which
+/// no other session can wait on, is left out.
+fn taken_locks(
+    now: &BTreeSet<Lock>,
+    held: &BTreeSet<Lock>,
+    before: &BTreeMap<String, (String, String, String)>,
+    relations_at_start: &BTreeMap<String, (String, String, String)>,
+) -> Vec<Lock> {
+    now.difference(held)
+        .filter_map(|l| {
+            if l.relation != l.oid {
+                return Some(l.clone());
+            }
+            let (name, _, _) = before
+                .get(&l.oid)
+                .or_else(|| relations_at_start.get(&l.oid))?;
+            Some(Lock {
+                relation: format!("{name} (dropped)"),
+                ..l.clone()
+            })
+        })
+        .collect()
+}
+
+/// Tables and materialized views whose `relfilenode` changed.
+fn rewritten(
+    before: &BTreeMap<String, (String, String, String)>,
+    after: &BTreeMap<String, (String, String, String)>,
+) -> Vec<String> {
+    before
+        .iter()
+        .filter(|(_, (_, kind, _))| kind == "r" || kind == "m")
+        .filter_map(|(oid, (name, _, node))| {
+            after
+                .get(oid)
+                .filter(|(_, _, n)| n != node)
+                .map(|_| name.clone())
+        })
+        .collect()
+}
+
+/// The strongest inherited lock on each relation the statement names, as
+/// `MODE on RELATION`. Function bodies name tables without locking them, so
+/// a statement defining a routine names none.
+fn already_held(inherited: &[Lock], tokens: &[gate_sqlkit::Token]) -> Vec<String> {
+    let names: BTreeSet<String> = tokens
+        .iter()
+        .filter(|t| t.is_name())
+        .map(|t| t.ident().to_lowercase())
+        .collect();
+    let defines_routine = tokens.first().is_some_and(|t| t.text == "CREATE")
+        && tokens
+            .iter()
+            .take(5)
+            .any(|t| t.is("FUNCTION") || t.is("PROCEDURE"));
+    let mut strongest: BTreeMap<&str, &str> = BTreeMap::new();
+    for l in inherited.iter().filter(|l| {
+        let bare = l.relation.rsplit('.').next().unwrap_or(&l.relation);
+        !defines_routine && names.contains(&bare.to_lowercase())
+    }) {
+        let e = strongest
+            .entry(l.relation.as_str())
+            .or_insert(l.mode.as_str());
+        if mode_rank(&l.mode) > mode_rank(e) {
+            *e = l.mode.as_str();
+        }
+    }
+    strongest
+        .iter()
+        .map(|(relation, mode)| format!("{mode} on {relation}"))
+        .collect()
+}
+
+/// What one statement did to the database.
+struct Effect {
+    taken: Vec<Lock>,
+    rewritten: Vec<String>,
+    /// Constraints the statement left NOT VALID.
+    not_valid: Vec<String>,
+    /// Locks on relations it names held since an earlier migration.
+    already: Vec<String>,
+}
+
+/// A statement's finding: rule, status and message, with the lock lists
+/// its evidence shows.
+struct Verdict {
+    rule: &'static str,
+    status: Status,
+    message: String,
+    lock_text: Vec<String>,
+    blocks: Vec<&'static str>,
+}
+
+impl Effect {
+    /// Judges the effect: a rewrite comes first, then a blocking lock
+    /// (worse without a lock_timeout), then a constraint left NOT VALID.
+    fn verdict(
+        &self,
+        relations_at_start: &BTreeMap<String, (String, String, String)>,
+        own_timeout: bool,
+    ) -> Verdict {
+        // Locks on relations that existed before this migration are the
+        // ones other sessions wait on.
+        let existing: Vec<&Lock> = self
+            .taken
+            .iter()
+            .filter(|l| relations_at_start.contains_key(&l.oid))
+            .collect();
+        let blocks = blocked_operations(&existing);
+        let lock_text = describe_locks(&self.taken, relations_at_start);
+        let mut problems = Vec::new();
+        let mut rule = "traced";
+        if !self.rewritten.is_empty() {
+            rule = "table-rewrite";
+            problems.push(format!(
+                "rewrites {} while holding its lock",
+                self.rewritten.join(", ")
+            ));
+        }
+        if !blocks.is_empty() {
+            if rule == "traced" {
+                rule = "blocking-lock";
+            }
+            let on: Vec<String> = existing
+                .iter()
+                .filter(|l| BLOCKS_WRITES.contains(&l.mode.as_str()))
+                .map(|l| format!("{} on {}", l.mode, l.relation))
+                .collect();
+            problems.push(format!(
+                "takes {} (blocks {})",
+                on.join(", "),
+                blocks.join(" and ")
+            ));
+            if !own_timeout {
+                if rule == "blocking-lock" {
+                    rule = "missing-lock-timeout";
+                }
+                problems.push(
+                    "the migration sets no lock_timeout, so in production it would queue every \
+                     query on the table behind it while it waits"
+                        .into(),
+                );
+            }
+        }
+        if !self.not_valid.is_empty() {
+            if rule == "traced" {
+                rule = "not-valid";
+            }
+            problems.push(format!(
+                "leaves {} NOT VALID (validate it in a later migration)",
+                self.not_valid.join(", ")
+            ));
+        }
+        let (status, mut message) = if problems.is_empty() {
+            (
+                Status::Pass,
+                if lock_text.is_empty() {
+                    "traced: no relation lock".to_string()
+                } else {
+                    format!("traced: {}", lock_text.join(", "))
+                },
+            )
+        } else if rule == "not-valid" {
+            (Status::Pass, problems.join("; "))
+        } else {
+            (Status::Warn, problems.join("; "))
+        };
+        if !self.already.is_empty() {
+            message.push_str(&format!(
+                " (already held since an earlier migration in this trace: {}; run with \
+                 --commit on a disposable copy for each migration's own locks)",
+                self.already.join(", ")
+            ));
+        }
+        Verdict {
+            rule,
+            status,
+            message,
+            lock_text,
+            blocks,
+        }
+    }
+}
+
+/// `MODE on RELATION` for each lock, `(new)` after a relation the migration
+/// created.
+fn describe_locks(
+    locks: &[Lock],
+    relations_at_start: &BTreeMap<String, (String, String, String)>,
+) -> Vec<String> {
+    locks
+        .iter()
+        .map(|l| {
+            let new = if relations_at_start.contains_key(&l.oid) {
+                ""
+            } else {
+                " (new)"
+            };
+            format!("{} on {}{new}", l.mode, l.relation)
+        })
+        .collect()
+}
+
+/// Which of reads and writes the locks block.
+fn blocked_operations(locks: &[&Lock]) -> Vec<&'static str> {
+    let mut blocks = Vec::new();
+    if locks
+        .iter()
+        .any(|l| BLOCKS_READS.contains(&l.mode.as_str()))
+    {
+        blocks.push("reads");
+    }
+    if locks
+        .iter()
+        .any(|l| BLOCKS_WRITES.contains(&l.mode.as_str()))
+    {
+        blocks.push("writes");
+    }
+    blocks
 }

@@ -16,7 +16,8 @@ use wasmtime::{Config, Engine};
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Which code generator compiles plugins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum Compiler {
     /// Optimising, Tier 1 in wasmtime: the default.
     Cranelift,
@@ -38,10 +39,7 @@ impl Compiler {
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Compiler::Cranelift => "cranelift",
-            Compiler::Winch => "winch",
-        }
+        self.into()
     }
 }
 

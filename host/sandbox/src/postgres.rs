@@ -29,42 +29,60 @@ impl Drop for Session {
     }
 }
 
+/// Why a session on a named connection could not be had. No variant holds
+/// the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("no connection named `{0}`; define [connections.{0}] in the policy")]
+    Unknown(String),
+    #[error("connection `{name}` is of kind `{kind}`; only postgres is supported")]
+    Kind { name: String, kind: String },
+    #[error("connection `{name}`: environment variable {env} (url_env) is not set")]
+    UrlUnset { name: String, env: String },
+    /// The client's error, with the URL replaced by `<url>`.
+    #[error("connect to `{name}`: {reason}")]
+    Connect { name: String, reason: String },
+    /// The session's roles reach past the database, or cannot be seen.
+    #[error("{0}")]
+    Privileged(String),
+}
+
 /// The URL of connection `name` (a `postgres` connection of the policy),
 /// from the environment variable its `url_env` names.
-pub fn url(connections: &BTreeMap<String, Connection>, name: &str) -> Result<String, String> {
+pub fn url(connections: &BTreeMap<String, Connection>, name: &str) -> Result<String, ConnectError> {
     let Some(conn) = connections.get(name) else {
-        return Err(format!(
-            "no connection named `{name}`; define [connections.{name}] in the policy"
-        ));
+        return Err(ConnectError::Unknown(name.to_string()));
     };
     url_of(conn, name)
 }
 
 /// Like [`url`], for a connection already looked up.
-pub fn url_of(conn: &Connection, name: &str) -> Result<String, String> {
+pub fn url_of(conn: &Connection, name: &str) -> Result<String, ConnectError> {
     if conn.kind != "postgres" {
-        return Err(format!(
-            "connection `{name}` is of kind `{}`; only postgres is supported",
-            conn.kind
-        ));
+        return Err(ConnectError::Kind {
+            name: name.to_string(),
+            kind: conn.kind.clone(),
+        });
     }
     match std::env::var(&conn.url_env) {
         Ok(u) if !u.is_empty() => Ok(u),
-        _ => Err(format!(
-            "connection `{name}`: environment variable {} (url_env) is not set",
-            conn.url_env
-        )),
+        _ => Err(ConnectError::UrlUnset {
+            name: name.to_string(),
+            env: conn.url_env.clone(),
+        }),
     }
 }
 
-/// Connects to `url`. Errors name the connection, never the URL.
-pub async fn connect(name: &str, url: &str) -> Result<Session, String> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
-        format!(
-            "connect to `{name}`: {}",
-            e.to_string().replace(url, "<url>")
-        )
-    })?;
+/// Connects to `url`: the one place gate opens a PostgreSQL connection.
+/// Errors name the connection, never the URL.
+pub async fn connect(name: &str, url: &str) -> Result<Session, ConnectError> {
+    let (client, connection) =
+        tokio_postgres::connect(url, NoTls)
+            .await
+            .map_err(|e| ConnectError::Connect {
+                name: name.to_string(),
+                reason: e.to_string().replace(url, "<url>"),
+            })?;
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -73,9 +91,11 @@ pub async fn connect(name: &str, url: &str) -> Result<Session, String> {
 
 /// Connects for statements run on a plugin's behalf: the session's roles
 /// must not be able to reach past the database (see the module docs).
-pub async fn connect_least_privileged(name: &str, url: &str) -> Result<Session, String> {
+pub async fn connect_least_privileged(name: &str, url: &str) -> Result<Session, ConnectError> {
     let session = connect(name, url).await?;
-    refuse_privileged(&session.client, name).await?;
+    refuse_privileged(&session.client, name)
+        .await
+        .map_err(ConnectError::Privileged)?;
     Ok(session)
 }
 

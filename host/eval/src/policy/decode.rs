@@ -55,40 +55,16 @@ pub fn decode<T: Item>(
             clean: false,
         };
     };
-    let mut clean = true;
     let fields = fields_of::<T>();
     // Keys already reported (rejected, or unknown with a suggestion): their absence
     // must not be reported again as a missing required key.
     let mut dropped: Vec<String> = Vec::new();
-
-    for (key, value) in entries_in_file_order(&table) {
-        let name: &str = key.get_ref();
-        let error = if let Some(r) = T::reject(name, value.get_ref(), what) {
-            let at = if r.at_value { value.span() } else { key.span() };
-            dropped.push(name.to_string());
-            PolicyError::at(&src.origin_of(&at), r.message).with_help(r.help)
-        } else if !fields.contains(&name) {
-            dropped.extend(did_you_mean(name, fields.iter().copied()).map(String::from));
-            unknown_key(src, &key, what, fields)
-        } else {
-            continue;
-        };
-        errors.push(error);
-        table.remove(name);
-        clean = false;
-    }
-
-    let deserialize = |table: &DeTable<'_>| {
-        T::deserialize(ValueDeserializer::from(Spanned::new(
-            span.clone(),
-            DeValue::Table(table.clone()),
-        )))
-    };
+    let mut clean = drop_refused_keys::<T>(src, &mut table, what, fields, &mut dropped, errors);
     let mut missing = false;
     // Each round drops a key or fills a missing one, so this bound is never reached;
     // it only guarantees termination.
     for _ in 0..=(table.len() + fields.len()) {
-        let error = match deserialize(&table) {
+        let error = match deserialize_table::<T>(&table, &span) {
             // With a key missing, the item holds placeholders: only its errors count.
             Ok(item) => {
                 return Decoded {
@@ -99,23 +75,12 @@ pub fn decode<T: Item>(
             Err(error) => error,
         };
         clean = false;
-        let at = error.span().unwrap_or(span.clone());
         // Checked first: a missing key is reported at the table, where placeholders sit.
         let Some(field) = missing_field(error.message()) else {
-            let Some((key, value)) = entry_containing(&table, &at) else {
-                errors.push(PolicyError::at(&src.origin_of(&at), error.message()));
-                break;
-            };
-            let name: String = key.get_ref().to_string();
-            errors.push(
-                PolicyError::at(
-                    &src.origin_of(&at),
-                    format!("`{name}`: {}", error.message()),
-                )
-                .with_help_opt(value_help(&name, value.get_ref(), error.message())),
-            );
-            table.remove(name.as_str());
-            dropped.push(name);
+            match drop_bad_value(src, &mut table, &error, &span, errors) {
+                Some(name) => dropped.push(name),
+                None => break,
+            }
             continue;
         };
         // A key dropped above for a bad value has been reported already.
@@ -132,18 +97,7 @@ pub fn decode<T: Item>(
         // serde stops at the first missing key; stand in a value of the right type
         // so that the next one is reported too.
         let key = Spanned::new(span.clone(), DeString::Owned(field.to_string()));
-        let placeholder = PLACEHOLDERS.iter().find_map(|text| {
-            let value = Spanned::new(span.clone(), DeValue::parse(text).ok()?.into_inner());
-            let mut with = table.clone();
-            with.insert(key.clone(), value.clone());
-            match deserialize(&with) {
-                Ok(_) => Some(value),
-                Err(e) => missing_field(e.message())
-                    .filter(|f| *f != field)
-                    .map(|_| value),
-            }
-        });
-        match placeholder {
+        match placeholder::<T>(&table, &key, field, &span) {
             Some(value) => {
                 table.insert(key, value);
             }
@@ -154,6 +108,95 @@ pub fn decode<T: Item>(
         item: None,
         clean: false,
     }
+}
+
+/// Reports and removes the keys `T` refuses and the keys it does not know,
+/// in file order; true when there was none. Refused keys, and the keys an
+/// unknown one was probably meant to be, go to `dropped`.
+fn drop_refused_keys<T: Item>(
+    src: &SourceFile,
+    table: &mut DeTable<'_>,
+    what: &str,
+    fields: &[&str],
+    dropped: &mut Vec<String>,
+    errors: &mut Errors,
+) -> bool {
+    let mut clean = true;
+    for (key, value) in entries_in_file_order(table) {
+        let name: &str = key.get_ref();
+        let error = if let Some(r) = T::reject(name, value.get_ref(), what) {
+            let at = if r.at_value { value.span() } else { key.span() };
+            dropped.push(name.to_string());
+            PolicyError::at(&src.origin_of(&at), r.message).with_help(r.help)
+        } else if !fields.contains(&name) {
+            dropped.extend(did_you_mean(name, fields.iter().copied()).map(String::from));
+            unknown_key(src, &key, what, fields)
+        } else {
+            continue;
+        };
+        errors.push(error);
+        table.remove(name);
+        clean = false;
+    }
+    clean
+}
+
+/// `table` (the item at `span`) deserialized as a `T`.
+fn deserialize_table<T: Item>(
+    table: &DeTable<'_>,
+    span: &Range<usize>,
+) -> Result<T, toml::de::Error> {
+    T::deserialize(ValueDeserializer::from(Spanned::new(
+        span.clone(),
+        DeValue::Table(table.clone()),
+    )))
+}
+
+/// Reports a value serde rejected and removes its key, returning the key;
+/// `None` (after reporting the error as it is) when no key holds it.
+fn drop_bad_value(
+    src: &SourceFile,
+    table: &mut DeTable<'_>,
+    error: &toml::de::Error,
+    span: &Range<usize>,
+    errors: &mut Errors,
+) -> Option<String> {
+    let at = error.span().unwrap_or(span.clone());
+    let Some((key, value)) = entry_containing(table, &at) else {
+        errors.push(PolicyError::at(&src.origin_of(&at), error.message()));
+        return None;
+    };
+    let name: String = key.get_ref().to_string();
+    errors.push(
+        PolicyError::at(
+            &src.origin_of(&at),
+            format!("`{name}`: {}", error.message()),
+        )
+        .with_help_opt(value_help(&name, value.get_ref(), error.message())),
+    );
+    table.remove(name.as_str());
+    Some(name)
+}
+
+/// A value of the type missing `field` takes: the first of [`PLACEHOLDERS`]
+/// after which serde no longer complains about `field`.
+fn placeholder<'i, T: Item>(
+    table: &DeTable<'i>,
+    key: &Spanned<DeString<'i>>,
+    field: &str,
+    span: &Range<usize>,
+) -> Option<Spanned<DeValue<'i>>> {
+    PLACEHOLDERS.iter().find_map(|text| {
+        let value = Spanned::new(span.clone(), DeValue::parse(text).ok()?.into_inner());
+        let mut with = table.clone();
+        with.insert(key.clone(), value.clone());
+        match deserialize_table::<T>(&with, span) {
+            Ok(_) => Some(value),
+            Err(e) => missing_field(e.message())
+                .filter(|f| *f != field)
+                .map(|_| value),
+        }
+    })
 }
 
 /// One value of each TOML type.

@@ -1,12 +1,15 @@
 //! Rules beyond the schema: per file (before merging) and on the merged policy.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 use chrono::{Days, NaiveDate};
 
 use super::decode::did_you_mean;
-use super::document::{ExemptionDecl, PolicyDoc};
+use super::document::{
+    CheckDecl, ConnectionDecl, ExemptionDecl, GateDecl, MetricsDecl, MigrationsDecl, PluginDecl,
+    PolicyDoc,
+};
 use super::errors::Errors;
 use super::source::At;
 use super::{
@@ -30,8 +33,18 @@ pub(crate) fn check_document(doc: &PolicyDoc, errors: &mut Errors) {
         check_migrations(m, errors);
     }
 
+    check_plugin_decls(&doc.plugins, errors);
+    check_connection_decls(&doc.connections, errors);
+    check_metrics_decls(&doc.metrics, errors);
+    check_gate_decls(&doc.gates, errors);
+    check_check_decls(&doc.checks, errors);
+    check_exemptions(&doc.exemptions, errors);
+}
+
+/// Plugin names (unique, kebab-case), `sha256` pins and grants.
+fn check_plugin_decls(decls: &[PluginDecl], errors: &mut Errors) {
     let mut plugins = Seen::new("[[plugin]]", "plugins merge by name across `extends` only");
-    for p in &doc.plugins {
+    for p in decls {
         plugins.check(&p.name, errors);
         if !ids::is_plugin_name(&p.name.value) {
             errors.push(
@@ -56,8 +69,11 @@ pub(crate) fn check_document(doc: &PolicyDoc, errors: &mut Errors) {
         }
         p.grants.check(errors);
     }
+}
 
-    for c in &doc.connections {
+/// Connection kinds and `url_env` names.
+fn check_connection_decls(decls: &[ConnectionDecl], errors: &mut Errors) {
+    for c in decls {
         if let Some(kind) = c.kind.as_ref().filter(|k| k.value != "postgres") {
             errors.push(
                 PolicyError::at(
@@ -93,8 +109,11 @@ pub(crate) fn check_document(doc: &PolicyDoc, errors: &mut Errors) {
             }
         }
     }
+}
 
-    for m in &doc.metrics {
+/// Metrics provider kinds and URLs.
+fn check_metrics_decls(decls: &[MetricsDecl], errors: &mut Errors) {
+    for m in decls {
         if let Some(kind) = m.kind.as_ref().filter(|k| k.value != "prometheus") {
             errors.push(
                 PolicyError::at(
@@ -114,9 +133,12 @@ pub(crate) fn check_document(doc: &PolicyDoc, errors: &mut Errors) {
             );
         }
     }
+}
 
+/// Gate names (present, unique) and their check patterns.
+fn check_gate_decls(decls: &[GateDecl], errors: &mut Errors) {
     let mut gates = Seen::new("[[gate]]", "gates merge by name across `extends` only");
-    for g in &doc.gates {
+    for g in decls {
         if g.name.value.trim().is_empty() {
             errors.push(PolicyError::at(&g.name.origin, "gate `name` is empty"));
         }
@@ -133,9 +155,12 @@ pub(crate) fn check_document(doc: &PolicyDoc, errors: &mut Errors) {
             }
         }
     }
+}
 
+/// `[[check]]` ids: unique, one id each, not a pattern.
+fn check_check_decls(decls: &[CheckDecl], errors: &mut Errors) {
     let mut checks = Seen::new("[[check]]", "checks merge by id across `extends` only");
-    for c in &doc.checks {
+    for c in decls {
         checks.check(&c.id, errors);
         if super::glob::is_pattern(&c.id.value) {
             errors.push(
@@ -158,8 +183,6 @@ pub(crate) fn check_document(doc: &PolicyDoc, errors: &mut Errors) {
             );
         }
     }
-
-    check_exemptions(&doc.exemptions, errors);
 }
 
 /// Checks exemptions on their own, wherever they were written.
@@ -210,19 +233,43 @@ pub(crate) fn finish(
 ) -> Policy {
     let complete = doc.complete;
     if name.is_none() && top_complete {
-        errors.push(
-            PolicyError::at(
-                &Origin {
-                    file: source.clone(),
-                    line: 1,
-                    column: 1,
-                },
-                "the policy has no name",
-            )
-            .with_help("add `[policy]` with `name = \"…\"` to this file"),
-        );
+        errors.push(missing_name(&source));
     }
+    check_plugin_pins_and_grants(&doc, complete, errors);
+    check_required_keys(&doc, complete, errors);
+    check_gates_have_checks(&doc.gates, complete, errors);
+    check_exemption_lifetimes(&doc, today, errors);
+    Policy {
+        name: name.map(|n| n.value).unwrap_or_default(),
+        source,
+        max_exemption_days: doc.max_exemption_days.map(|d| d.value),
+        warn_days: doc.warn_days.map_or(DEFAULT_WARN_DAYS, |d| d.value),
+        plugins: plugin_specs(doc.plugins),
+        connections: connections(doc.connections),
+        metrics: providers(doc.metrics),
+        gates: gate_specs(doc.gates),
+        checks: check_configs(doc.checks),
+        exemptions: exemptions(doc.exemptions),
+        migrations: migrations_config(doc.migrations),
+    }
+}
 
+/// The error for a top-level file without `[policy] name`.
+fn missing_name(source: &Path) -> PolicyError {
+    PolicyError::at(
+        &Origin {
+            file: source.to_path_buf(),
+            line: 1,
+            column: 1,
+        },
+        "the policy has no name",
+    )
+    .with_help("add `[policy]` with `name = \"…\"` to this file")
+}
+
+/// Plugins: a `path` needs a `sha256` pin and a pin needs a `path`; the
+/// connections and metrics providers their grants name must be defined.
+fn check_plugin_pins_and_grants(doc: &PolicyDoc, complete: bool, errors: &mut Errors) {
     let connections: HashMap<&str, ()> = doc
         .connections
         .iter()
@@ -279,7 +326,10 @@ pub(crate) fn finish(
             }
         }
     }
+}
 
+/// Connections and metrics providers have their required keys.
+fn check_required_keys(doc: &PolicyDoc, complete: bool, errors: &mut Errors) {
     for c in doc.connections.iter().filter(|c| complete && c.clean) {
         let fields = [
             ("kind", c.kind.is_some(), "`kind = \"postgres\"`"),
@@ -321,8 +371,11 @@ pub(crate) fn finish(
             }
         }
     }
+}
 
-    for g in &doc.gates {
+/// Every gate lists checks.
+fn check_gates_have_checks(gates: &[GateDecl], complete: bool, errors: &mut Errors) {
+    for g in gates {
         let empty = match &g.checks {
             Some(list) if list.value.is_empty() => Some(&list.origin),
             None if complete && g.clean => Some(&g.origin),
@@ -337,7 +390,10 @@ pub(crate) fn finish(
             );
         }
     }
+}
 
+/// No exemption outlives `max_exemption_days` from `today`.
+fn check_exemption_lifetimes(doc: &PolicyDoc, today: NaiveDate, errors: &mut Errors) {
     if let Some(cap) = &doc.max_exemption_days {
         for e in &doc.exemptions {
             let days = (e.expires.value - today).num_days();
@@ -363,120 +419,134 @@ pub(crate) fn finish(
             }
         }
     }
+}
 
-    Policy {
-        name: name.map(|n| n.value).unwrap_or_default(),
-        source,
-        max_exemption_days: doc.max_exemption_days.map(|d| d.value),
-        warn_days: doc.warn_days.map_or(DEFAULT_WARN_DAYS, |d| d.value),
-        plugins: doc
-            .plugins
-            .into_iter()
-            .map(|p| PluginSpec {
-                name: p.name.value,
-                path: p.path.map(|p| p.value),
-                sha256: p.sha256.map(|s| s.value.to_ascii_lowercase()),
-                grants: p.grants.finish(),
-                origin: p.origin,
-            })
-            .collect(),
-        connections: doc
-            .connections
-            .into_iter()
-            .map(|c| {
-                let connection = Connection {
-                    kind: c.kind.map(|k| k.value).unwrap_or_default(),
-                    url_env: c.url_env.map(|u| u.value).unwrap_or_default(),
-                    scratch: c.scratch.is_some_and(|s| s.value),
-                    origin: c.origin,
-                };
-                (c.name, connection)
-            })
-            .collect(),
-        metrics: doc
-            .metrics
-            .into_iter()
-            .map(|m| {
-                let provider = MetricsProvider {
-                    kind: m.kind.map(|k| k.value).unwrap_or_default(),
-                    url: m.url.map(|u| u.value).unwrap_or_default(),
-                    origin: m.origin,
-                };
-                (m.name, provider)
-            })
-            .collect(),
-        gates: doc
-            .gates
-            .into_iter()
-            .map(|g| GateSpec {
-                name: g.name.value,
-                checks: g
-                    .checks
-                    .map(|c| c.value.into_iter().map(|c| c.value).collect())
-                    .unwrap_or_default(),
-                enforcement: g.enforcement.map_or(Enforcement::Block, |e| e.value),
-                origin: g.origin,
-            })
-            .collect(),
-        checks: doc
-            .checks
-            .into_iter()
-            .map(|c| CheckConfig {
-                id: c.id.value,
-                severity: c.severity.map(|s| s.value),
-                enforcement: c.enforcement.map(|e| e.value),
-                on_error: c.on_error.map(|o| o.value),
-                params: c.params.map_or_else(
-                    || serde_json::Value::Object(Default::default()),
-                    |p| p.value,
-                ),
+/// The plugins, their `sha256` pins lower-cased.
+fn plugin_specs(plugins: Vec<PluginDecl>) -> Vec<PluginSpec> {
+    plugins
+        .into_iter()
+        .map(|p| PluginSpec {
+            name: p.name.value,
+            path: p.path.map(|p| p.value),
+            sha256: p.sha256.map(|s| s.value.to_ascii_lowercase()),
+            grants: p.grants.finish(),
+            origin: p.origin,
+        })
+        .collect()
+}
+
+/// The connections by name.
+fn connections(connections: Vec<ConnectionDecl>) -> BTreeMap<String, Connection> {
+    connections
+        .into_iter()
+        .map(|c| {
+            let connection = Connection {
+                kind: c.kind.map(|k| k.value).unwrap_or_default(),
+                url_env: c.url_env.map(|u| u.value).unwrap_or_default(),
+                scratch: c.scratch.is_some_and(|s| s.value),
                 origin: c.origin,
-            })
-            .collect(),
-        exemptions: doc
-            .exemptions
-            .into_iter()
-            .map(|e| Exemption {
-                check: e.check.value,
-                subject_match: e.subject_match.map(|m| m.value),
-                reason: e.reason.value,
-                approved_by: e.approved_by.value,
-                ticket: e.ticket.map(|t| t.value),
-                expires: e.expires.value,
-                origin: e.origin,
-            })
-            .collect(),
-        migrations: doc
-            .migrations
-            .map(|m| {
-                let rules = |v: Option<Vec<At<String>>>| -> Vec<RuleRef> {
-                    v.unwrap_or_default()
-                        .into_iter()
-                        .map(|r| RuleRef {
-                            id: r.value,
-                            origin: r.origin,
-                        })
-                        .collect()
-                };
-                MigrationsConfig {
-                    paths: m
-                        .paths
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|p| p.value)
-                        .collect(),
-                    pg_version: m.pg_version.map(|v| v.value),
-                    exclude: rules(m.exclude),
-                    include: rules(m.include),
-                    assume_in_transaction: m.assume_in_transaction.is_none_or(|a| a.value),
-                    origin: Some(m.origin),
-                }
-            })
-            .unwrap_or_else(|| MigrationsConfig {
-                assume_in_transaction: true,
-                ..MigrationsConfig::default()
-            }),
-    }
+            };
+            (c.name, connection)
+        })
+        .collect()
+}
+
+/// The metrics providers by name.
+fn providers(metrics: Vec<MetricsDecl>) -> BTreeMap<String, MetricsProvider> {
+    metrics
+        .into_iter()
+        .map(|m| {
+            let provider = MetricsProvider {
+                kind: m.kind.map(|k| k.value).unwrap_or_default(),
+                url: m.url.map(|u| u.value).unwrap_or_default(),
+                origin: m.origin,
+            };
+            (m.name, provider)
+        })
+        .collect()
+}
+
+/// The gates; `enforcement` defaults to block.
+fn gate_specs(gates: Vec<GateDecl>) -> Vec<GateSpec> {
+    gates
+        .into_iter()
+        .map(|g| GateSpec {
+            name: g.name.value,
+            checks: g
+                .checks
+                .map(|c| c.value.into_iter().map(|c| c.value).collect())
+                .unwrap_or_default(),
+            enforcement: g.enforcement.map_or(Enforcement::Block, |e| e.value),
+            origin: g.origin,
+        })
+        .collect()
+}
+
+/// The `[[check]]` settings; `params` default to an empty table.
+fn check_configs(checks: Vec<CheckDecl>) -> Vec<CheckConfig> {
+    checks
+        .into_iter()
+        .map(|c| CheckConfig {
+            id: c.id.value,
+            severity: c.severity.map(|s| s.value),
+            enforcement: c.enforcement.map(|e| e.value),
+            on_error: c.on_error.map(|o| o.value),
+            params: c.params.map_or_else(
+                || serde_json::Value::Object(Default::default()),
+                |p| p.value,
+            ),
+            origin: c.origin,
+        })
+        .collect()
+}
+
+/// The exemptions.
+fn exemptions(exemptions: Vec<ExemptionDecl>) -> Vec<Exemption> {
+    exemptions
+        .into_iter()
+        .map(|e| Exemption {
+            check: e.check.value,
+            subject_match: e.subject_match.map(|m| m.value),
+            reason: e.reason.value,
+            approved_by: e.approved_by.value,
+            ticket: e.ticket.map(|t| t.value),
+            expires: e.expires.value,
+            origin: e.origin,
+        })
+        .collect()
+}
+
+/// `[migrations]`, or the defaults (transactions assumed) without it.
+fn migrations_config(migrations: Option<MigrationsDecl>) -> MigrationsConfig {
+    migrations
+        .map(|m| {
+            let rules = |v: Option<Vec<At<String>>>| -> Vec<RuleRef> {
+                v.unwrap_or_default()
+                    .into_iter()
+                    .map(|r| RuleRef {
+                        id: r.value,
+                        origin: r.origin,
+                    })
+                    .collect()
+            };
+            MigrationsConfig {
+                paths: m
+                    .paths
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| p.value)
+                    .collect(),
+                pg_version: m.pg_version.map(|v| v.value),
+                exclude: rules(m.exclude),
+                include: rules(m.include),
+                assume_in_transaction: m.assume_in_transaction.is_none_or(|a| a.value),
+                origin: Some(m.origin),
+            }
+        })
+        .unwrap_or_else(|| MigrationsConfig {
+            assume_in_transaction: true,
+            ..MigrationsConfig::default()
+        })
 }
 
 /// Oldest and newest PostgreSQL major versions the validators know (one

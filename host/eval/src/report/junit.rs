@@ -6,6 +6,11 @@
 //! findings in `<system-out>`. A failure in a non-blocking check is still a
 //! `<failure>`: the check did fail, and the suite's `verdict` property says
 //! whether that mattered.
+//!
+//! Written by hand rather than with `quick-junit`: its serializer (on
+//! `quick-xml`) decides attribute order, indentation and the counts it
+//! writes, and gate's output is pinned byte for byte by snapshots that CI
+//! parsers and users diff; the format here is small enough to keep exact.
 
 use std::fmt::Write;
 

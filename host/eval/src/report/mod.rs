@@ -91,8 +91,9 @@ pub fn render(report: &Report, format: Format, options: RenderOptions) -> String
 }
 
 /// Overall verdict of a run: `fail` exactly when a blocking gate failed (exit 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Verdict {
     Pass,
     Fail,
@@ -100,16 +101,14 @@ pub enum Verdict {
 
 impl Verdict {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-        }
+        self.into()
     }
 }
 
 /// Verdict of one gate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum GateVerdict {
     Pass,
     Warn,
@@ -120,19 +119,15 @@ pub enum GateVerdict {
 
 impl GateVerdict {
     pub fn as_str(self) -> &'static str {
-        match self {
-            GateVerdict::Pass => "pass",
-            GateVerdict::Warn => "warn",
-            GateVerdict::Fail => "fail",
-            GateVerdict::Off => "off",
-        }
+        self.into()
     }
 }
 
 /// A check's reported status: a finding status, or `exempt` when exemptions
 /// covered every finding that would otherwise have warned, failed or errored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum CheckStatus {
     Pass,
     Skip,
@@ -144,14 +139,7 @@ pub enum CheckStatus {
 
 impl CheckStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Pass => "pass",
-            CheckStatus::Skip => "skip",
-            CheckStatus::Warn => "warn",
-            CheckStatus::Fail => "fail",
-            CheckStatus::Error => "error",
-            CheckStatus::Exempt => "exempt",
-        }
+        self.into()
     }
 }
 
@@ -237,8 +225,9 @@ pub struct CheckReport {
     pub description: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum NoticeKind {
     /// Past its `expires` date: it no longer applies.
     Expired,
@@ -250,11 +239,7 @@ pub enum NoticeKind {
 
 impl NoticeKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::Expired => "expired",
-            NoticeKind::ExpiringSoon => "expiring-soon",
-            NoticeKind::Unused => "unused",
-        }
+        self.into()
     }
 }
 

@@ -88,9 +88,59 @@ pub fn applied_exemption() -> ExemptionRef {
 
 /// A report of two evaluated gates (one blocking, one warn) and one that is off.
 pub fn sample_report() -> Report {
-    let exemption = applied_exemption();
+    Report {
+        verdict: Verdict::Fail,
+        policy: "production".to_string(),
+        policy_file: "policies/production.toml".to_string(),
+        started_at: Utc
+            .with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+            .single()
+            .expect("valid sample time"),
+        duration_ms: 5042,
+        gates: vec![
+            GateReport {
+                name: "preflight".to_string(),
+                enforcement: Enforcement::Block,
+                verdict: GateVerdict::Fail,
+                checks: vec![
+                    disk_space(),
+                    no_secrets(),
+                    api_keys_rotated(),
+                    db_replicas(),
+                    feature_flags(),
+                    tls(Enforcement::Block),
+                ],
+            },
+            GateReport {
+                name: "hygiene".to_string(),
+                enforcement: Enforcement::Warn,
+                verdict: GateVerdict::Warn,
+                checks: vec![logging_levels(), env_vars(), tls(Enforcement::Warn)],
+            },
+            GateReport {
+                name: "canary".to_string(),
+                enforcement: Enforcement::Off,
+                verdict: GateVerdict::Off,
+                checks: Vec::new(),
+            },
+        ],
+        exemption_notices: notices(),
+        tool: ToolInfo {
+            name: "gate".to_string(),
+            version: "0.1.0".to_string(),
+        },
+        timings: Timings {
+            startup_ms: 12,
+            checks_ms: 5042,
+            plugin_ms: 2600,
+            host_ms: 2442,
+        },
+    }
+}
 
-    let disk = check(
+/// `infra.disk-space`: a pass with evidence.
+fn disk_space() -> CheckReport {
+    check(
         "infra.disk-space",
         "Free disk space and inodes",
         "builtin-infra",
@@ -107,9 +157,12 @@ pub fn sample_report() -> Report {
                 "42% free, 15% required",
             )
         }],
-    );
+    )
+}
 
-    let secrets = check(
+/// `security.no-secrets`: a blocking fail, findings with rule, location and remediation.
+fn no_secrets() -> CheckReport {
+    check(
         "security.no-secrets",
         "No secrets in the source tree",
         "builtin-security",
@@ -151,9 +204,13 @@ pub fn sample_report() -> Report {
                 "no secret patterns matched",
             ),
         ],
-    );
+    )
+}
 
-    let keys = CheckReport {
+/// `security.api-keys-rotated`: exempt, its one finding covered by [`applied_exemption`].
+fn api_keys_rotated() -> CheckReport {
+    let exemption = applied_exemption();
+    CheckReport {
         exemption: Some(exemption.clone()),
         ..check(
             "security.api-keys-rotated",
@@ -175,9 +232,12 @@ pub fn sample_report() -> Report {
                 )
             }],
         )
-    };
+    }
+}
 
-    let replicas = CheckReport {
+/// `infra.db-replicas`: an error with its reason.
+fn db_replicas() -> CheckReport {
+    CheckReport {
         error: Some("timed out after 5000 ms (wall-clock limit)".to_string()),
         ..check(
             "infra.db-replicas",
@@ -189,9 +249,12 @@ pub fn sample_report() -> Report {
             5000,
             Vec::new(),
         )
-    };
+    }
+}
 
-    let flags = check(
+/// `config.feature-flags`: skipped.
+fn feature_flags() -> CheckReport {
+    check(
         "config.feature-flags",
         "Feature flag file valid",
         "builtin-config",
@@ -205,31 +268,12 @@ pub fn sample_report() -> Report {
             Severity::Medium,
             "no flag file is configured for this environment",
         )],
-    );
+    )
+}
 
-    let tls = |enforcement| {
-        check(
-            "security.tls",
-            "TLS protocol and ciphers",
-            "builtin-security",
-            CheckStatus::Warn,
-            Severity::Medium,
-            enforcement,
-            41,
-            vec![FindingReport {
-                evidence: evidence(&[("protocol", "TLSv1.1"), ("cipher", "ECDHE-RSA-AES128-SHA")]),
-                remediation: Some("set ssl_protocols TLSv1.2 TLSv1.3".to_string()),
-                ..finding(
-                    "api.internal:443",
-                    Status::Warn,
-                    Severity::Medium,
-                    "TLS 1.1 is still accepted",
-                )
-            }],
-        )
-    };
-
-    let logging = check(
+/// `config.logging-levels`: a non-blocking fail, with text that renderers must escape.
+fn logging_levels() -> CheckReport {
+    check(
         "config.logging-levels",
         "No debug logging in production",
         "builtin-config",
@@ -249,9 +293,12 @@ pub fn sample_report() -> Report {
                 "level | debug on 50% of loggers, e.g. app:web\nsecond line <b>&</b> `tick` *star*",
             )
         }],
-    );
+    )
+}
 
-    let env = check(
+/// `config.env-vars`: a pass.
+fn env_vars() -> CheckReport {
+    check(
         "config.env-vars",
         "Required environment variables",
         "builtin-config",
@@ -265,9 +312,36 @@ pub fn sample_report() -> Report {
             Severity::Medium,
             "set and matches the required pattern",
         )],
-    );
+    )
+}
 
-    let notices = vec![
+/// `security.tls`: a warn, in two gates of different enforcement.
+fn tls(enforcement: Enforcement) -> CheckReport {
+    check(
+        "security.tls",
+        "TLS protocol and ciphers",
+        "builtin-security",
+        CheckStatus::Warn,
+        Severity::Medium,
+        enforcement,
+        41,
+        vec![FindingReport {
+            evidence: evidence(&[("protocol", "TLSv1.1"), ("cipher", "ECDHE-RSA-AES128-SHA")]),
+            remediation: Some("set ssl_protocols TLSv1.2 TLSv1.3".to_string()),
+            ..finding(
+                "api.internal:443",
+                Status::Warn,
+                Severity::Medium,
+                "TLS 1.1 is still accepted",
+            )
+        }],
+    )
+}
+
+/// One exemption notice of each kind.
+fn notices() -> Vec<ExemptionNotice> {
+    let exemption = applied_exemption();
+    vec![
         ExemptionNotice {
             kind: NoticeKind::Expired,
             message: "expired on 2026-01-31 and no longer applies".to_string(),
@@ -299,54 +373,5 @@ pub fn sample_report() -> Report {
                 source: "policies/production.toml:95:1".to_string(),
             },
         },
-    ];
-
-    Report {
-        verdict: Verdict::Fail,
-        policy: "production".to_string(),
-        policy_file: "policies/production.toml".to_string(),
-        started_at: Utc
-            .with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
-            .single()
-            .expect("valid sample time"),
-        duration_ms: 5042,
-        gates: vec![
-            GateReport {
-                name: "preflight".to_string(),
-                enforcement: Enforcement::Block,
-                verdict: GateVerdict::Fail,
-                checks: vec![
-                    disk,
-                    secrets,
-                    keys,
-                    replicas,
-                    flags,
-                    tls(Enforcement::Block),
-                ],
-            },
-            GateReport {
-                name: "hygiene".to_string(),
-                enforcement: Enforcement::Warn,
-                verdict: GateVerdict::Warn,
-                checks: vec![logging, env, tls(Enforcement::Warn)],
-            },
-            GateReport {
-                name: "canary".to_string(),
-                enforcement: Enforcement::Off,
-                verdict: GateVerdict::Off,
-                checks: Vec::new(),
-            },
-        ],
-        exemption_notices: notices,
-        tool: ToolInfo {
-            name: "gate".to_string(),
-            version: "0.1.0".to_string(),
-        },
-        timings: Timings {
-            startup_ms: 12,
-            checks_ms: 5042,
-            plugin_ms: 2600,
-            host_ms: 2442,
-        },
-    }
+    ]
 }

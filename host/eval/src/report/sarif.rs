@@ -13,6 +13,12 @@
 //!   results without one;
 //! - a check listed in several gates yields one result per finding, not one per
 //!   gate: the fingerprint does not depend on the gate.
+//!
+//! Written by hand on `serde_json` rather than with `serde-sarif`: that crate
+//! generates its types from the SARIF schema (a build script and
+//! `typed-builder`), serializes fields in the schema's order rather than the
+//! order documented in docs/reports.md and pinned by the snapshots, and would
+//! add a dependency to every build for the ten or so objects gate emits.
 
 use std::collections::BTreeMap;
 

@@ -36,7 +36,7 @@ impl Host for HostState {
         }
         let url = match crate::postgres::url(&self.sandbox.resources.connections, &connection) {
             Ok(url) => url,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(e.to_string())),
         };
         let budget = self.budget(timeout_ms);
         let what = format!("query on `{connection}`");
@@ -63,7 +63,9 @@ async fn run(
     name: String,
 ) -> Result<QueryResult, String> {
     let started = Instant::now();
-    let mut session = crate::postgres::connect_least_privileged(&name, &url).await?;
+    let mut session = crate::postgres::connect_least_privileged(&name, &url)
+        .await
+        .map_err(|e| e.to_string())?;
     let tx = session
         .client
         .build_transaction()

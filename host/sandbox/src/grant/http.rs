@@ -8,7 +8,8 @@ use url::Url;
 use super::host::{HostPattern, PortPattern, split_host_port};
 use crate::glob;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum Scheme {
     Http,
     Https,
@@ -23,10 +24,7 @@ impl Scheme {
     }
 
     fn name(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
+        self.into()
     }
 }
 

@@ -12,7 +12,8 @@ use crate::bindings::validator::MigrationValidatorPre;
 use crate::capabilities::HostState;
 
 /// The worlds of `gate:plugin` that the host can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum World {
     Check,
     Strategy,
@@ -25,11 +26,7 @@ impl World {
     pub const ALL: [World; 3] = [World::Check, World::Strategy, World::MigrationValidator];
 
     pub fn name(self) -> &'static str {
-        match self {
-            World::Check => "check",
-            World::Strategy => "strategy",
-            World::MigrationValidator => "migration-validator",
-        }
+        self.into()
     }
 }
 
