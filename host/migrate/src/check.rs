@@ -153,7 +153,11 @@ enum ParamsError {
         "`table = \"{0}\"` is not a table name (letters, digits, `_`, optionally schema-qualified)"
     )]
     Table(String),
-    #[error("`pg_version` must be a PostgreSQL major version, 9 to 18")]
+    #[error(
+        "`pg_version` must be a PostgreSQL major version, {} to {}",
+        gate_sqlkit::PG_MAJOR_VERSIONS.start(),
+        gate_sqlkit::PG_MAJOR_VERSIONS.end()
+    )]
     PgVersion,
     #[error("`verify_down` must be true or false")]
     VerifyDown,
@@ -264,9 +268,10 @@ impl RawParams<'_> {
         Ok(match self.0.get("pg_version") {
             None | Some(Value::Null) => None,
             Some(v) => Some(
-                v.as_u64()
-                    .filter(|v| (9..=18).contains(v))
-                    .ok_or(ParamsError::PgVersion)? as u32,
+                u32::try_from(v.as_u64().unwrap_or(0))
+                    .ok()
+                    .filter(|v| gate_sqlkit::PG_MAJOR_VERSIONS.contains(v))
+                    .ok_or(ParamsError::PgVersion)?,
             ),
         })
     }
