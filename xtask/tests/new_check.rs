@@ -18,6 +18,7 @@ fn copy_tree(dir: &Path) {
         &[
             "plugins/sdk",
             "plugins/infra",
+            "plugins/haproxy-stat",
             "plugins/Cargo.lock",
             "wit",
             "rust-toolchain.toml",
@@ -27,7 +28,7 @@ fn copy_tree(dir: &Path) {
             "policies/production.toml",
         ],
     );
-    copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sdk", "infra"]);
+    copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sdk", "haproxy-stat", "infra"]);
 }
 
 #[test]
