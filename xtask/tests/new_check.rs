@@ -101,7 +101,8 @@ fn new_check_writes_a_registered_documented_check_that_builds_and_fails_until_wr
     assert!(fmt.status.success(), "not rustfmt-clean:\n{}", output(&fmt));
 
     // The crate's tests build and run: only the skeleton test fails, and the
-    // docs page satisfies `every_check_is_documented`.
+    // catalogue test, until the check declares the capabilities `run` uses;
+    // the docs page satisfies `every_check_is_documented`.
     let out = cargo(dir, &target)
         .args(["test", "--manifest-path", manifest])
         .args(["-p", "gate-plugin-infra", "--lib"])
@@ -126,5 +127,10 @@ fn new_check_writes_a_registered_documented_check_that_builds_and_fails_until_wr
         stdout.contains("example_thing::tests::host_failure_is_an_error ... ok"),
         "{stdout}"
     );
-    assert!(stdout.contains(" 1 failed"), "{stdout}");
+    assert!(
+        stdout.contains("tests::check_ids_are_unique_and_namespaced ... FAILED")
+            && stdout.contains("infra.example-thing: declares no capability"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" 2 failed"), "{stdout}");
 }
