@@ -64,66 +64,13 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     // Every edit is computed before anything is written, so a tree without
     // a marker is left as it was.
     let lib = src.join("lib.rs");
-    let text = edit::read(&lib)?;
-    let is_mod = |l: &str| l.starts_with("pub mod ") || l.starts_with("mod ");
-    let mod_name = |l: &str| {
-        l.trim_start_matches("pub ")
-            .trim_start_matches("mod ")
-            .to_string()
-    };
-    let text = edit::sorted_above_marker(
-        &text,
-        MODULE_MARK,
-        &format!("pub mod {module};\n"),
-        is_mod,
-        mod_name,
-        &lib,
-    )?;
-    let lib_text = edit::above_marker(
-        &text,
-        CHECKS_MARK,
-        &format!("            Box::new({module}::{ty}),\n"),
-        &lib,
-    )?;
-
+    let lib_text = registered_in_lib(&lib, &module, &ty)?;
     let readme = root.join("README.md");
-    let row_prefix = format!("| [`{plugin}.");
-    let readme_text = edit::after_last_line(
-        &edit::read(&readme)?,
-        |l| l.starts_with(&row_prefix),
-        &fill("| [`{id}`](docs/checks/{id}.md) | TODO: title | TODO: capabilities |\n"),
-        &format!("checklist row for a `{plugin}` check"),
-        &readme,
-    )?;
-
+    let readme_text = with_readme_row(&readme, plugin, &fill)?;
     let catalogue = root.join("tests/catalogue/mod.rs");
-    let text = edit::read(&catalogue)?;
-    let text = edit::sorted_below_marker(
-        &text,
-        "pub const CHECKS: [&str; ",
-        &format!("    \"{id}\",\n"),
-        |l| l.starts_with("    \""),
-        |l| l.trim().to_string(),
-        &catalogue,
-    )?;
-    let text = recount_checks(&text, &catalogue)?;
-    let anchor = format!("id = \"{plugin}.");
-    let catalogue_text = edit::after_last_paragraph(
-        &text,
-        |l| l.starts_with(&anchor),
-        &fill(CATALOGUE_ENTRY),
-        &format!("`[[check]]` entry for a `{plugin}` check"),
-        &catalogue,
-    )?;
-
+    let catalogue_text = with_catalogue_entry(&catalogue, id, plugin, &fill)?;
     let production = root.join("policies/production.toml");
-    let production_text = edit::after_last_paragraph(
-        &edit::read(&production)?,
-        |l| l.starts_with(&anchor),
-        &fill(PRODUCTION_ENTRY),
-        &format!("`[[check]]` entry for a `{plugin}` check"),
-        &production,
-    )?;
+    let production_text = with_policy_entry(&production, plugin, &fill)?;
 
     edit::write(&file, &fill(MODULE))?;
     edit::write(&docs, &fill(DOCS))?;
@@ -146,6 +93,88 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         docs.display()
     );
     Ok(())
+}
+
+/// The plugin's lib.rs with the module's `pub mod` line (sorted) and its
+/// `Box::new(..)` line in `checks()`.
+fn registered_in_lib(lib: &Path, module: &str, ty: &str) -> Result<String> {
+    let text = edit::read(lib)?;
+    let is_mod = |l: &str| l.starts_with("pub mod ") || l.starts_with("mod ");
+    let mod_name = |l: &str| {
+        l.trim_start_matches("pub ")
+            .trim_start_matches("mod ")
+            .to_string()
+    };
+    let text = edit::sorted_above_marker(
+        &text,
+        MODULE_MARK,
+        &format!("pub mod {module};\n"),
+        is_mod,
+        mod_name,
+        lib,
+    )?;
+    edit::above_marker(
+        &text,
+        CHECKS_MARK,
+        &format!("            Box::new({module}::{ty}),\n"),
+        lib,
+    )
+}
+
+/// README.md with a checklist row after the plugin's last row.
+fn with_readme_row(readme: &Path, plugin: &str, fill: &impl Fn(&str) -> String) -> Result<String> {
+    let row_prefix = format!("| [`{plugin}.");
+    edit::after_last_line(
+        &edit::read(readme)?,
+        |l| l.starts_with(&row_prefix),
+        &fill("| [`{id}`](docs/checks/{id}.md) | TODO: title | TODO: capabilities |\n"),
+        &format!("checklist row for a `{plugin}` check"),
+        readme,
+    )
+}
+
+/// The end-to-end catalogue with the id in `CHECKS` (recounted) and a
+/// `[[check]]` entry after the plugin's last one.
+fn with_catalogue_entry(
+    catalogue: &Path,
+    id: &str,
+    plugin: &str,
+    fill: &impl Fn(&str) -> String,
+) -> Result<String> {
+    let text = edit::read(catalogue)?;
+    let text = edit::sorted_below_marker(
+        &text,
+        "pub const CHECKS: [&str; ",
+        &format!("    \"{id}\",\n"),
+        |l| l.starts_with("    \""),
+        |l| l.trim().to_string(),
+        catalogue,
+    )?;
+    let text = recount_checks(&text, catalogue)?;
+    let anchor = format!("id = \"{plugin}.");
+    edit::after_last_paragraph(
+        &text,
+        |l| l.starts_with(&anchor),
+        &fill(CATALOGUE_ENTRY),
+        &format!("`[[check]]` entry for a `{plugin}` check"),
+        catalogue,
+    )
+}
+
+/// policies/production.toml with a `[[check]]` entry after the plugin's last one.
+fn with_policy_entry(
+    production: &Path,
+    plugin: &str,
+    fill: &impl Fn(&str) -> String,
+) -> Result<String> {
+    let anchor = format!("id = \"{plugin}.");
+    edit::after_last_paragraph(
+        &edit::read(production)?,
+        |l| l.starts_with(&anchor),
+        &fill(PRODUCTION_ENTRY),
+        &format!("`[[check]]` entry for a `{plugin}` check"),
+        production,
+    )
 }
 
 /// Sets `CHECKS: [&str; N]` to the number of ids the array holds.

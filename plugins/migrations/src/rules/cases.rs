@@ -95,6 +95,10 @@ fn case_files() -> Vec<(String, CaseFile)> {
         .collect()
 }
 
+/// Runs one case and compares every expectation it states (hits, classes,
+/// messages, absence of other rules). Test code, kept as one function on
+/// purpose: it reads top to bottom as the list of what a case may assert,
+/// and each branch reports the case's own text on failure.
 fn run_case(rule: &str, case: &Case) -> Result<(), String> {
     let files: Vec<MigrationFile> = if let Some(sql) = &case.sql {
         vec![MigrationFile {
@@ -307,7 +311,9 @@ fn docs_cover_every_rule() {
 }
 
 /// The per-rule part of docs/migrations/rules.md, written from the catalogue
-/// and the first positive case of each rule.
+/// and the first positive case of each rule. Test code, kept as one function
+/// on purpose: it is the template of the generated page, section by section
+/// in page order, which reads best as one piece.
 fn rules_markdown() -> String {
     let files = case_files();
     let mut out = String::from("| rule | severity | a hit | |\n|---|---|---|---|\n");
