@@ -93,10 +93,7 @@ pub fn sorted_above_marker(
     while at > start && lines[at - 1].trim_start().starts_with("#[") {
         at -= 1;
     }
-    let mut out: String = lines[..at].concat();
-    out.push_str(line);
-    out.push_str(&lines[at..].concat());
-    Ok(out)
+    Ok(insert_at(&lines, at, line))
 }
 
 /// Like [`sorted_above_marker`], for the lines just below the line holding
@@ -121,10 +118,7 @@ pub fn sorted_below_marker(
     let at = (start..end)
         .find(|&i| key(lines[i]) > new_key)
         .unwrap_or(end);
-    let mut out: String = lines[..at].concat();
-    out.push_str(line);
-    out.push_str(&lines[at..].concat());
-    Ok(out)
+    Ok(insert_at(&lines, at, line))
 }
 
 /// `text` with `block` inserted after the paragraph (lines up to the next
@@ -143,10 +137,7 @@ pub fn after_last_paragraph(
     let at = (anchor..lines.len())
         .find(|&i| lines[i].trim().is_empty())
         .unwrap_or(lines.len());
-    let mut out: String = lines[..at].concat();
-    out.push_str(block);
-    out.push_str(&lines[at..].concat());
-    Ok(out)
+    Ok(insert_at(&lines, at, block))
 }
 
 /// `text` with `line` inserted after the last line that `is_anchor` accepts.
@@ -161,10 +152,15 @@ pub fn after_last_line(
     let Some(anchor) = lines.iter().rposition(|l| is_anchor(l)) else {
         bail!("{} has no {what}", file.display());
     };
-    let mut out: String = lines[..=anchor].concat();
-    out.push_str(line);
-    out.push_str(&lines[anchor + 1..].concat());
-    Ok(out)
+    Ok(insert_at(&lines, anchor + 1, line))
+}
+
+/// `lines` joined again with `piece` inserted before line `at`.
+fn insert_at(lines: &[&str], at: usize, piece: &str) -> String {
+    let mut out: String = lines[..at].concat();
+    out.push_str(piece);
+    out.push_str(&lines[at..].concat());
+    out
 }
 
 #[cfg(test)]
