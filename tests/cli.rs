@@ -19,7 +19,7 @@ fn help_snapshots() {
             format!("help_{}", args[..args.len() - 1].join("_"))
                 .trim_end_matches('_')
                 .to_string(),
-            stdout(&out)
+            help_text(&out)
         );
     }
 }

@@ -235,7 +235,7 @@ fn output_file_and_every_format() {
         "policy.toml",
         &echo_policy(FAIL_KEY, &exemption("2026-12-31", "")),
     );
-    for format in ["human", "json", "sarif", "junit", "github", "markdown"] {
+    for format in gate_eval::report::Format::all().map(|f| f.name()) {
         let file = format!("report.{format}");
         let out = ws.gate_env(
             &[

@@ -46,8 +46,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use catalogue::{CHECKS, Catalogue, GATE};
 use serde_json::Value;
 
-const FORMATS: [&str; 6] = ["human", "json", "sarif", "junit", "markdown", "github"];
-
 struct Secrets {
     stripe: String,
     aws: String,
@@ -283,7 +281,7 @@ fn planted_secrets_reach_no_report_format_and_no_log() {
     let cache = tempfile::tempdir().unwrap();
 
     let mut leaks = Vec::new();
-    for format in FORMATS {
+    for format in gate_eval::report::Format::all().map(|f| f.name()) {
         let (code, stdout, stderr) = evaluate(&cat, cache.path(), format);
         assert!(code == 0 || code == 1, "{format}: exit {code}\n{stderr}");
         assert!(

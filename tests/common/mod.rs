@@ -142,3 +142,37 @@ pub fn toml(value: &serde_json::Value) -> String {
         }
     }
 }
+
+/// The placeholder help snapshots show for the report formats' possible values.
+pub const REPORT_FORMATS: &str = "<every report format>";
+
+/// A command's `--help` text for a snapshot. The possible values of a report
+/// `--format` option are checked here against the registry
+/// (`gate_eval::report::Format`, every variant in declaration order) and then
+/// replaced by [`REPORT_FORMATS`], so adding a format changes the registry and
+/// not the help snapshots of every command that prints reports.
+pub fn help_text(out: &Output) -> String {
+    let text = stdout(out);
+    let names: Vec<&str> = gate_eval::report::Format::all().map(|f| f.name()).collect();
+    let expected = names.join(", ");
+    let open = "[possible values: ";
+    let mut result = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(open) {
+        let (before, list) = rest.split_at(at + open.len());
+        let end = list
+            .find(']')
+            .expect("a closing bracket after possible values");
+        let values = list[..end].split_whitespace().collect::<Vec<_>>().join(" ");
+        result.push_str(before);
+        if values.starts_with("human, json, sarif") {
+            assert_eq!(values, expected, "--format must list every report format");
+            result.push_str(REPORT_FORMATS);
+        } else {
+            result.push_str(&list[..end]);
+        }
+        rest = &list[end..];
+    }
+    result.push_str(rest);
+    result
+}
