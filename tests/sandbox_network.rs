@@ -48,9 +48,7 @@ impl HttpRecorder {
         let record = hits.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                if let Some(hit) = serve(stream, location.as_deref()) {
-                    record.lock().unwrap().push(hit);
-                }
+                serve(stream, location.as_deref(), &record);
             }
         });
         HttpRecorder { port, hits }
@@ -61,7 +59,9 @@ impl HttpRecorder {
     }
 }
 
-fn serve(mut stream: TcpStream, location: Option<&str>) -> Option<Hit> {
+/// Answers one request, recording it first: once gate has the answer, the
+/// test may read the hits at once.
+fn serve(mut stream: TcpStream, location: Option<&str>, record: &Mutex<Vec<Hit>>) -> Option<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -86,12 +86,12 @@ fn serve(mut stream: TcpStream, location: Option<&str>) -> Option<Hit> {
         ),
         None => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".into(),
     };
-    stream.write_all(response.as_bytes()).ok();
-    Some(Hit {
+    record.lock().unwrap().push(Hit {
         path,
         host: headers.get("host").cloned().unwrap_or_default(),
         case: headers.get("x-case").and_then(|c| c.parse().ok()),
-    })
+    });
+    stream.write_all(response.as_bytes()).ok()
 }
 
 /// A line server (TCP or Unix) that records each line it receives and answers `ack`.

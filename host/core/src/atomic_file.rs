@@ -14,8 +14,10 @@ use std::path::Path;
 
 use cap_primitives::fs::{OpenOptions, OpenOptionsExt};
 
+use crate::file_error::FileError;
+
 /// Replaces `path` with the concatenation of `parts`, creating its directory.
-pub fn write(path: &Path, parts: &[&[u8]]) -> Result<(), String> {
+pub fn write(path: &Path, parts: &[&[u8]]) -> Result<(), FileError> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     let dir = if dir.as_os_str().is_empty() {
@@ -23,23 +25,26 @@ pub fn write(path: &Path, parts: &[&[u8]]) -> Result<(), String> {
     } else {
         dir
     };
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| FileError::io("creating", dir, e))?;
     let handle = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(dir)
-        .map_err(|e| format!("opening {} (a symlink is refused): {e}", dir.display()))?;
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP | libc::ENOTDIR) => FileError::NotRealDirectory(dir.to_path_buf()),
+            _ => FileError::io("opening", dir, e),
+        })?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| format!("{}: no file name", path.display()))?;
+        .ok_or_else(|| FileError::NoFileName(path.to_path_buf()))?;
     write_in(&handle, dir, name, parts)
 }
 
 /// Replaces `name` in the opened directory `dir` (shown as `shown`).
-pub fn write_in(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result<(), String> {
+pub fn write_in(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result<(), FileError> {
     let tmp = format!(".{name}.tmp-{}", std::process::id());
-    let err = |what: &str, e: std::io::Error| format!("{what} {}: {e}", shown.join(&tmp).display());
+    let err = |what, e| FileError::io(what, shown.join(&tmp), e);
     // A leftover from a killed run of this same pid would make O_EXCL fail.
     let _ = cap_primitives::fs::remove_file(dir, Path::new(&tmp));
     let mut f = cap_primitives::fs::open(
@@ -58,7 +63,7 @@ pub fn write_in(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result
     f.sync_all().map_err(|e| err("fsync of", e))?;
     drop(f);
     cap_primitives::fs::rename(dir, Path::new(&tmp), dir, Path::new(name))
-        .map_err(|e| format!("renaming over {}: {e}", shown.join(name).display()))?;
+        .map_err(|e| FileError::io("renaming over", shown.join(name), e))?;
     dir.sync_all()
-        .map_err(|e| format!("fsync of {}: {e}", shown.display()))
+        .map_err(|e| FileError::io("fsync of", shown, e))
 }

@@ -7,6 +7,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// tests and reproducing past runs; it is shown in the report's start time.
 pub const NOW_ENV: &str = "GATE_TEST_NOW";
 
+/// [`NOW_ENV`] holds something that is not a time.
+#[derive(Debug, thiserror::Error)]
+pub enum ClockError {
+    #[error("{NOW_ENV}=`{0}` is not an RFC 3339 time or YYYY-MM-DD date")]
+    BadTime(String),
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum Clock {
     System,
@@ -15,11 +22,11 @@ pub enum Clock {
 
 impl Clock {
     /// The system clock, unless [`NOW_ENV`] pins it.
-    pub fn from_env() -> Result<Clock, String> {
+    pub fn from_env() -> Result<Clock, ClockError> {
         match std::env::var(NOW_ENV) {
-            Ok(v) if !v.trim().is_empty() => parse(v.trim()).map(Clock::Fixed).ok_or_else(|| {
-                format!("{NOW_ENV}=`{v}` is not an RFC 3339 time or YYYY-MM-DD date")
-            }),
+            Ok(v) if !v.trim().is_empty() => parse(v.trim())
+                .map(Clock::Fixed)
+                .ok_or(ClockError::BadTime(v)),
             _ => Ok(Clock::System),
         }
     }

@@ -10,6 +10,7 @@
 pub mod atomic_file;
 pub mod beneath;
 pub mod clock;
+pub mod file_error;
 pub mod finding;
 pub mod model;
 pub mod origin;

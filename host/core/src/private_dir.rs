@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use cap_primitives::fs::{OpenOptions, OpenOptionsExt};
 
+use crate::file_error::{FileError, check_owned};
+
 /// An opened, checked private directory.
 #[derive(Debug)]
 pub struct PrivateDir {
@@ -25,19 +27,19 @@ impl PrivateDir {
     /// Opens `path`. With `create`, a missing directory is created 0700
     /// (parents as needed); without it, a missing directory is `None`, and
     /// nothing is created or written.
-    pub fn open(path: &Path, create: bool) -> Result<Option<PrivateDir>, String> {
+    pub fn open(path: &Path, create: bool) -> Result<Option<PrivateDir>, FileError> {
         let dir = match open_nofollow(path) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
                 use std::os::unix::fs::DirBuilderExt;
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)
-                        .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+                        .map_err(|e| FileError::io("creating", parent, e))?;
                 }
                 match std::fs::DirBuilder::new().mode(0o700).create(path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(format!("creating {}: {e}", path.display())),
+                    Err(e) => return Err(FileError::io("creating", path, e)),
                 }
                 open_nofollow(path).map_err(|e| opening(path, e))?
             }
@@ -55,8 +57,8 @@ impl PrivateDir {
         &self.path
     }
 
-    fn shown(&self, name: &str) -> String {
-        self.path.join(name).display().to_string()
+    fn shown(&self, name: &str) -> PathBuf {
+        self.path.join(name)
     }
 
     /// Opens `name` (one path component) in the directory, never through a symlink.
@@ -68,19 +70,16 @@ impl PrivateDir {
         cap_primitives::fs::open(&self.dir, Path::new(name), options)
     }
 
-    fn refused(&self, name: &str, e: std::io::Error) -> String {
+    fn refused(&self, name: &str, e: std::io::Error) -> FileError {
         if e.raw_os_error() == Some(libc::ELOOP) {
-            format!(
-                "{}: refusing to follow a symlink where gate keeps its own file",
-                self.shown(name)
-            )
+            FileError::SymlinkFile(self.shown(name))
         } else {
-            format!("{}: {e}", self.shown(name))
+            FileError::io("opening", self.shown(name), e)
         }
     }
 
     /// The regular file `name`, at most `cap` bytes; `None` when absent.
-    pub fn read(&self, name: &str, cap: u64) -> Result<Option<Vec<u8>>, String> {
+    pub fn read(&self, name: &str, cap: u64) -> Result<Option<Vec<u8>>, FileError> {
         let file = match self.open_file(name, OpenOptions::new().read(true)) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -88,27 +87,30 @@ impl PrivateDir {
         };
         let md = file.metadata().map_err(|e| self.refused(name, e))?;
         if !md.is_file() {
-            return Err(format!("{}: not a regular file", self.shown(name)));
+            return Err(FileError::NotRegularFile(self.shown(name)));
         }
         let mut buf = Vec::new();
         file.take(cap + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| self.refused(name, e))?;
+            .map_err(|e| FileError::io("reading", self.shown(name), e))?;
         if buf.len() as u64 > cap {
-            return Err(format!("{}: larger than {cap} bytes", self.shown(name)));
+            return Err(FileError::TooLarge {
+                path: self.shown(name),
+                cap,
+            });
         }
         Ok(Some(buf))
     }
 
     /// Opens `name` for appending, creating it (0600).
-    pub fn append(&self, name: &str) -> Result<File, String> {
+    pub fn append(&self, name: &str) -> Result<File, FileError> {
         self.open_file(name, OpenOptions::new().append(true).create(true))
             .map_err(|e| self.refused(name, e))
     }
 
     /// Opens `name` for reading and writing, creating it (0600) when `create`;
     /// `None` when it is absent and not created.
-    pub fn open_rw(&self, name: &str, create: bool) -> Result<Option<File>, String> {
+    pub fn open_rw(&self, name: &str, create: bool) -> Result<Option<File>, FileError> {
         let mut options = OpenOptions::new();
         options.read(true);
         if create {
@@ -122,7 +124,7 @@ impl PrivateDir {
     }
 
     /// Replaces `name` atomically and durably (see [`crate::atomic_file`]).
-    pub fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+    pub fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), FileError> {
         crate::atomic_file::write_in(&self.dir, &self.path, name, &[bytes])
     }
 
@@ -137,14 +139,11 @@ impl PrivateDir {
     }
 }
 
-fn opening(path: &Path, e: std::io::Error) -> String {
+fn opening(path: &Path, e: std::io::Error) -> FileError {
     if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) {
-        format!(
-            "{}: not a directory (a symlink is refused: gate keeps its state only in a real directory)",
-            path.display()
-        )
+        FileError::NotRealDirectory(path.to_path_buf())
     } else {
-        format!("{}: {e}", path.display())
+        FileError::io("opening", path, e)
     }
 }
 
@@ -159,27 +158,17 @@ fn open_nofollow(path: &Path) -> std::io::Result<File> {
 
 /// Another user's directory, or one others may write to, could hold files
 /// planted to be followed or replaced: refuse it.
-fn check_owner(path: &Path, dir: &File) -> Result<(), String> {
+fn check_owner(path: &Path, dir: &File) -> Result<(), FileError> {
     use std::os::unix::fs::MetadataExt;
     let md = dir
         .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    if md.uid() != me {
-        return Err(format!(
-            "{}: owned by uid {}, not by this user (uid {me}); gate keeps its state only in a directory the user owns",
-            path.display(),
-            md.uid()
-        ));
-    }
+        .map_err(|e| FileError::io("inspecting", path, e))?;
+    check_owned(path, &md)?;
     if md.mode() & 0o022 != 0 {
-        return Err(format!(
-            "{}: writable by group or others (mode {:o}); run `chmod go-w {}`",
-            path.display(),
-            md.mode() & 0o7777,
-            path.display()
-        ));
+        return Err(FileError::Writable {
+            path: path.to_path_buf(),
+            mode: md.mode() & 0o7777,
+        });
     }
     Ok(())
 }
@@ -200,7 +189,7 @@ mod tests {
         std::fs::write(&victim, "keep me").unwrap();
         symlink(&victim, path.join("web.lock")).unwrap();
         let e = d.open_rw("web.lock", true).unwrap_err();
-        assert!(e.contains("refusing to follow a symlink"), "{e}");
+        assert!(matches!(e, FileError::SymlinkFile(_)), "{e}");
         assert!(d.append("web.lock").is_err());
         assert!(d.read("web.lock", 100).is_err());
         d.write_atomic("web.lock", b"replaced").unwrap();
@@ -213,14 +202,15 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir(t.path().join("real")).unwrap();
         symlink(t.path().join("real"), t.path().join("link")).unwrap();
-        assert!(PrivateDir::open(&t.path().join("link"), true).is_err());
+        let e = PrivateDir::open(&t.path().join("link"), true).unwrap_err();
+        assert!(matches!(e, FileError::NotRealDirectory(_)), "{e}");
         std::fs::set_permissions(
             t.path().join("real"),
             std::fs::Permissions::from_mode(0o777),
         )
         .unwrap();
         let e = PrivateDir::open(&t.path().join("real"), false).unwrap_err();
-        assert!(e.contains("writable by group or others"), "{e}");
+        assert!(matches!(e, FileError::Writable { mode: 0o777, .. }), "{e}");
         assert!(
             PrivateDir::open(&t.path().join("missing"), false)
                 .unwrap()

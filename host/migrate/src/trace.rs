@@ -23,6 +23,7 @@ use super::lint::{Context, MigrateError, check_report, report};
 use gate_core::model::{Location, Severity, Status};
 use gate_eval::policy::{Connection, Policy};
 use gate_eval::report::{FindingReport, Report};
+use gate_sandbox::postgres::db_error;
 
 #[derive(Clone, Debug)]
 pub struct TraceOptions {
@@ -148,13 +149,6 @@ struct Lock {
     oid: String,
     relation: String,
     mode: String,
-}
-
-fn db_error(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
-    }
 }
 
 impl Tracer<'_> {

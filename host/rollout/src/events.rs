@@ -27,9 +27,11 @@ impl Events {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let log = gate_core::private_dir::PrivateDir::open(dir, true)?
+        let log = gate_core::private_dir::PrivateDir::open(dir, true)
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{}: no directory", dir.display()))?
-            .append(&name)?;
+            .append(&name)
+            .map_err(|e| e.to_string())?;
         Ok(Events {
             log,
             rollout: rollout.to_string(),

@@ -31,7 +31,9 @@ fn private(path: &Path, create: bool) -> Result<Option<(PrivateDir, String)>, St
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| format!("{}: no file name", path.display()))?;
-    Ok(PrivateDir::open(dir, create)?.map(|d| (d, name)))
+    Ok(PrivateDir::open(dir, create)
+        .map_err(|e| e.to_string())?
+        .map(|d| (d, name)))
 }
 
 pub const FORMAT: u32 = 1;
@@ -135,7 +137,10 @@ impl RolloutState {
         let Some((dir, name)) = private(path, false)? else {
             return Ok(None);
         };
-        match dir.read(&name, MAX_STATE_BYTES)? {
+        match dir
+            .read(&name, MAX_STATE_BYTES)
+            .map_err(|e| e.to_string())?
+        {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| format!("{}: corrupt rollout state: {e}", path.display())),
@@ -160,7 +165,7 @@ pub fn unix_ms() -> u64 {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let (dir, name) =
         private(path, true)?.ok_or_else(|| format!("{}: no directory", path.display()))?;
-    dir.write_atomic(&name, bytes)
+    dir.write_atomic(&name, bytes).map_err(|e| e.to_string())
 }
 
 /// An exclusive lock on one rollout, held while `gate rollout` (or a
@@ -175,7 +180,8 @@ impl Lock {
         let (dir, name) =
             private(path, true)?.ok_or_else(|| format!("{}: no directory", path.display()))?;
         let file = dir
-            .open_rw(&name, true)?
+            .open_rw(&name, true)
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{}: not created", path.display()))?;
         // SAFETY: flock on a file descriptor we own.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
@@ -205,7 +211,7 @@ impl Lock {
         let Some((dir, name)) = private(path, false)? else {
             return Ok(false);
         };
-        let Some(file) = dir.open_rw(&name, false)? else {
+        let Some(file) = dir.open_rw(&name, false).map_err(|e| e.to_string())? else {
             return Ok(false);
         };
         // SAFETY: flock on a file descriptor we own; a shared lock conflicts
@@ -244,8 +250,9 @@ pub enum CommandKind {
 /// Drops a command into the rollout's inbox (atomically: a reader never sees
 /// half a file).
 pub fn send_command(dir: &Path, kind: CommandKind, by: &str) -> Result<PathBuf, String> {
-    let inbox =
-        PrivateDir::open(dir, true)?.ok_or_else(|| format!("{}: not created", dir.display()))?;
+    let inbox = PrivateDir::open(dir, true)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{}: not created", dir.display()))?;
     let cmd = Command {
         kind,
         by: by.to_string(),
@@ -256,7 +263,9 @@ pub fn send_command(dir: &Path, kind: CommandKind, by: &str) -> Result<PathBuf, 
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let name = format!("{nanos:024}-{}.json", std::process::id());
-    inbox.write_atomic(&name, &serde_json::to_vec(&cmd).unwrap())?;
+    inbox
+        .write_atomic(&name, &serde_json::to_vec(&cmd).unwrap())
+        .map_err(|e| e.to_string())?;
     Ok(dir.join(name))
 }
 

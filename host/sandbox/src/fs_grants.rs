@@ -165,6 +165,11 @@ fn lexical(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether `path` as written ends in `/` or `/.`: it names a directory.
+fn ends_as_directory(path: &str) -> bool {
+    path == "." || path.ends_with('/') || path.ends_with("/.")
+}
+
 /// Opens one grant. A grant inside the working directory (the repository) is
 /// opened beneath it, so repository content cannot redirect it with a
 /// symlink; a grant elsewhere is a host path the policy names, opened as
@@ -315,11 +320,19 @@ impl FsGrants {
     /// a final symlink is followed (beneath the grant) or opened as itself.
     pub fn open_path(&self, path: &str, follow: bool) -> Result<File, FsError> {
         let at = self.locate(path, false)?;
-        match self.handle(path, &at)? {
-            Handle::Dir(dir) => beneath::open_path(dir, &at.rest, follow),
+        // `Path::components` drops a trailing `/` or `/.`, which the kernel
+        // reads as "this must be a directory" (following a final symlink).
+        let directory_only = ends_as_directory(path);
+        let opened = match self.handle(path, &at)? {
+            Handle::Dir(dir) => beneath::open_path(dir, &at.rest, follow || directory_only),
             Handle::File(file) => file.try_clone().map_err(Failure::Io),
         }
-        .map_err(|f| FsError::at(path, at.grant, f))
+        .map_err(|f| FsError::at(path, at.grant, f))?;
+        if directory_only && !matches!(beneath::kind(&opened), Ok(Kind::Dir)) {
+            let not_dir = std::io::Error::from_raw_os_error(libc::ENOTDIR);
+            return Err(FsError::at(path, at.grant, Failure::Io(not_dir)));
+        }
+        Ok(opened)
     }
 
     /// Metadata of `path` itself (a final symlink as a symlink). A symlink

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::errors::Errors;
-use super::grant::{HttpGrant, NetGrant, UnixGrant};
+use super::grant::{GrantError, HttpGrant, NetGrant, UnixGrant};
 use super::raw::RawGrants;
 use super::source::{At, SourceFile};
 use super::{FsGrant, Grants, PolicyError};
@@ -158,7 +158,7 @@ fn report<T>(
     errors: &mut Errors,
     key: &str,
     list: &[At<String>],
-    parse: fn(&str) -> Result<T, String>,
+    parse: fn(&str) -> Result<T, GrantError>,
     help: &str,
 ) {
     for e in list {
@@ -174,7 +174,7 @@ fn report<T>(
 /// The typed grants. [`GrantsDecl::check`] has refused the policy if any entry
 /// does not parse, so nothing is dropped here; were one to be, it would grant
 /// nothing.
-fn parsed<T>(list: &[At<String>], parse: fn(&str) -> Result<T, String>) -> Vec<T> {
+fn parsed<T>(list: &[At<String>], parse: fn(&str) -> Result<T, GrantError>) -> Vec<T> {
     list.iter().filter_map(|e| parse(&e.value).ok()).collect()
 }
 

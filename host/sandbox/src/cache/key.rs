@@ -12,7 +12,11 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-const LEN: usize = 32;
+use gate_core::file_error::{FileError, check_owned};
+
+use super::CacheError;
+
+pub(super) const LEN: usize = 32;
 
 /// The secret. Its bytes never appear in `Debug`, logs or reports.
 pub struct CacheKey([u8; LEN]);
@@ -38,58 +42,58 @@ impl CacheKey {
     }
 
     /// Reads the key at `path`, creating it first if there is none.
-    pub fn load_or_create(path: &Path) -> Result<CacheKey, String> {
+    pub fn load_or_create(path: &Path) -> Result<CacheKey, CacheError> {
         let dir = path
             .parent()
-            .ok_or_else(|| format!("{} has no directory", path.display()))?;
+            .ok_or_else(|| FileError::NoFileName(path.to_path_buf()))?;
         super::owner::private_dir(dir)?;
         match read(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 create(dir, path)?;
-                read(path).map_err(|e| format!("reading {}: {e}", path.display()))?
+                read(path).map_err(|e| FileError::io("reading", path, e))?
             }
-            other => other.map_err(|e| format!("reading {}: {e}", path.display()))?,
+            other => other.map_err(|e| FileError::io("reading", path, e))?,
         }
     }
 }
 
 /// Opens without following a symlink and checks the file before trusting it.
-fn read(path: &Path) -> std::io::Result<Result<CacheKey, String>> {
+fn read(path: &Path) -> std::io::Result<Result<CacheKey, CacheError>> {
     let mut file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Ok(Err(format!("{} is not a regular file", path.display())));
+        return Ok(Err(FileError::NotRegularFile(path.to_path_buf()).into()));
     }
-    if let Err(e) = super::owner::owned_by_me(path, &meta) {
-        return Ok(Err(e));
+    if let Err(e) = check_owned(path, &meta) {
+        return Ok(Err(e.into()));
     }
     if meta.mode() & 0o077 != 0 {
-        return Ok(Err(format!(
-            "{} is readable or writable by others (mode {:o}); it must be 0600",
-            path.display(),
-            meta.mode() & 0o777
-        )));
+        return Ok(Err(FileError::NotPrivate {
+            path: path.to_path_buf(),
+            mode: meta.mode() & 0o777,
+        }
+        .into()));
     }
     let mut key = [0u8; LEN];
     let mut rest = Vec::new();
     file.read_exact(&mut key)?;
     file.take(1).read_to_end(&mut rest)?;
     if !rest.is_empty() {
-        return Ok(Err(format!("{} is not a {LEN}-byte key", path.display())));
+        return Ok(Err(CacheError::KeyLength(path.to_path_buf())));
     }
     Ok(Ok(CacheKey(key)))
 }
 
 /// Writes a fresh key beside `path` and links it into place, so a concurrent
 /// gate never reads a half-written key and an existing key is never replaced.
-fn create(dir: &Path, path: &Path) -> Result<(), String> {
+fn create(dir: &Path, path: &Path) -> Result<(), CacheError> {
     let mut key = [0u8; LEN];
-    fill_random(&mut key).map_err(|e| format!("getrandom: {e}"))?;
+    fill_random(&mut key).map_err(CacheError::Random)?;
     let tmp = dir.join(format!(".cache.key.{}.tmp", std::process::id()));
-    let err = |what: &str, e: std::io::Error| format!("{what} {}: {e}", tmp.display());
+    let err = |what, e| FileError::io(what, &tmp, e);
     // A stale temporary from a killed run of this same pid is ours to remove.
     let _ = std::fs::remove_file(&tmp);
     let mut file = OpenOptions::new()
@@ -107,13 +111,13 @@ fn create(dir: &Path, path: &Path) -> Result<(), String> {
     let linked = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
         // Another gate created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        other => other.map_err(|e| format!("creating {}: {e}", path.display())),
+        other => other.map_err(|e| FileError::io("creating", path, e)),
     });
     let _ = std::fs::remove_file(&tmp);
     linked?;
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| format!("fsync of {}: {e}", dir.display()))?;
+        .map_err(|e| FileError::io("fsync of", dir, e))?;
     tracing::info!("created the cache key {}", path.display());
     Ok(())
 }
@@ -171,6 +175,6 @@ mod tests {
         std::fs::write(&path, [7u8; LEN]).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let err = CacheKey::load_or_create(&path).unwrap_err();
-        assert!(err.contains("0600"), "{err}");
+        assert!(err.to_string().contains("it must be 0600"), "{err}");
     }
 }

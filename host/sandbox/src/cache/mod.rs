@@ -184,18 +184,17 @@ impl Cache {
 }
 
 /// Checks the directory and loads the key; the reason when either is unusable.
-fn open(dir: &Path, key_path: Option<&Path>) -> Result<Sealed, String> {
-    let key_path = key_path.ok_or("no key location ($XDG_CONFIG_HOME and $HOME are unset)")?;
+fn open(dir: &Path, key_path: Option<&Path>) -> Result<Sealed, CacheError> {
+    let key_path = key_path.ok_or(CacheError::NoKeyLocation)?;
     owner::private_dir(dir)?;
     // A key inside the cache directory would travel with it into shared
     // storage, and with it the power to seal entries. Compared by inode, so
     // neither symlinks nor `..` in either path hide it.
     if owner::is_within(key_path, dir) {
-        return Err(format!(
-            "the cache key {} is inside the cache directory {}",
-            key_path.display(),
-            dir.display()
-        ));
+        return Err(CacheError::KeyInsideCache {
+            key: key_path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        });
     }
     let key = CacheKey::load_or_create(key_path)?;
     Ok(Sealed {
@@ -223,6 +222,24 @@ fn read_entry(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.read_to_end(&mut bytes)?;
     Ok(Some(bytes))
+}
+
+/// Why the cache cannot be used (caching is then disabled with a warning).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("no key location ($XDG_CONFIG_HOME and $HOME are unset)")]
+    NoKeyLocation,
+    #[error(transparent)]
+    File(#[from] gate_core::file_error::FileError),
+    #[error("the cache key {} is inside the cache directory {}", key.display(), dir.display())]
+    KeyInsideCache {
+        key: std::path::PathBuf,
+        dir: std::path::PathBuf,
+    },
+    #[error("{}: not a {}-byte key; delete it and gate writes a new one", .0.display(), key::LEN)]
+    KeyLength(std::path::PathBuf),
+    #[error("no random bytes for a new cache key: {0}")]
+    Random(std::io::Error),
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::entry::{self, Binding, MAGIC};
 use super::*;
+use gate_core::file_error::FileError;
 
 fn key(path: &Path) -> CacheKey {
     CacheKey::load_or_create(&path.join("gate").join("cache.key")).unwrap()
@@ -100,7 +101,7 @@ fn a_shared_or_foreign_cache_dir_is_refused() {
 
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
     let err = owner::private_dir(&dir).unwrap_err();
-    assert!(err.contains("writable by group or others"), "{err}");
+    assert!(matches!(err, FileError::Writable { .. }), "{err}");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o757)).unwrap();
     assert!(owner::private_dir(&dir).is_err());
 
@@ -108,13 +109,13 @@ fn a_shared_or_foreign_cache_dir_is_refused() {
     let link = root.path().join("link");
     std::os::unix::fs::symlink(&dir, &link).unwrap();
     let err = owner::private_dir(&link).unwrap_err();
-    assert!(err.contains("symlink"), "{err}");
+    assert!(matches!(err, FileError::NotRealDirectory(_)), "{err}");
 
     // A directory owned by another user (root owns `/`; when the tests run
     // as root, this part cannot be exercised and is skipped).
     if unsafe { libc::geteuid() } != 0 {
         let err = owner::private_dir(Path::new("/")).unwrap_err();
-        assert!(err.contains("owned by uid"), "{err}");
+        assert!(matches!(err, FileError::NotOwned { .. }), "{err}");
     }
 }
 
@@ -125,6 +126,6 @@ fn a_key_inside_the_cache_dir_is_refused() {
     let err = open(&dir, Some(&dir.join("gate").join("cache.key")))
         .err()
         .unwrap();
-    assert!(err.contains("inside the cache directory"), "{err}");
+    assert!(matches!(err, CacheError::KeyInsideCache { .. }), "{err}");
     assert!(open(&dir, Some(&root.path().join("config/gate/cache.key"))).is_ok());
 }

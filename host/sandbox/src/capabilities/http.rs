@@ -56,7 +56,7 @@ impl Host for HostState {
             Err(e) => return Ok(Err(e)),
         };
         if let Err(e) = check_headers(req.headers.iter().map(|(k, _)| k.as_str())) {
-            return Ok(Err(e));
+            return Ok(Err(e.to_string()));
         }
         let method = match reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()) {
             Ok(m) => m,

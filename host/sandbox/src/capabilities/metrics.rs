@@ -49,7 +49,7 @@ fn api_url(base: &str, path: &str) -> Result<Url, String> {
     }
     let base = Url::parse(base).map_err(|e| format!("provider URL `{base}`: {e}"))?;
     let root = base[..url::Position::AfterPath].trim_end_matches('/');
-    let url = check_url(&format!("{root}{path}"))?;
+    let url = check_url(&format!("{root}{path}")).map_err(|e| e.to_string())?;
     let prefix = base.path().trim_end_matches('/');
     let under = url.path().strip_prefix(prefix).unwrap_or_default();
     if url.origin() != base.origin() || !(under.starts_with("/api/v1/") || under.starts_with("/-/"))

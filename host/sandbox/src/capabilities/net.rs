@@ -20,7 +20,7 @@ use crate::grant::{NetTarget, request_host};
 impl Sandbox {
     /// The parsed target, when a `net` grant covers it.
     pub(super) fn net_target(&self, text: &str) -> Result<NetTarget, String> {
-        let target = NetTarget::parse(text)?;
+        let target = NetTarget::parse(text).map_err(|e| e.to_string())?;
         if !self.grants.net.iter().any(|g| g.allows(&target)) {
             return Err(self.denied("net", text, &target.to_string()));
         }
@@ -74,7 +74,7 @@ impl Host for HostState {
         // patterns as connections, so an IP pattern never resolves a name.
         let parsed = match request_host(&host) {
             Ok(h) => h,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(e.to_string())),
         };
         if !self
             .sandbox

@@ -67,7 +67,7 @@ impl Host for HostState {
         let sandbox = &self.sandbox;
         let (dir, name) = match lexical_socket_path(&sandbox.cwd, &path) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(e.to_string())),
         };
         if !sandbox
             .grants

@@ -5,6 +5,7 @@ use std::net::Ipv6Addr;
 
 use url::Host;
 
+use super::{GrantError, RequestError};
 use crate::glob;
 
 /// Which hosts a grant covers.
@@ -21,20 +22,18 @@ pub enum HostPattern {
 }
 
 impl HostPattern {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, GrantError> {
         if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
             return inner
                 .parse::<Ipv6Addr>()
                 .map(HostPattern::V6)
-                .map_err(|_| format!("`{text}` is not an IPv6 address"));
+                .map_err(|_| GrantError::NotIpv6(text.to_string()));
         }
         if text == "*" {
-            return Err("a lone `*` host would match any single-label name only; \
-                 name the hosts (`*.internal`) or the addresses (`10.0.0.*`)"
-                .into());
+            return Err(GrantError::LoneStar);
         }
         if text.ends_with('.') {
-            return Err("remove the trailing `.` from the host".into());
+            return Err(GrantError::TrailingDot);
         }
         let labels: Vec<&str> = text.split('.').collect();
         let numeric = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit());
@@ -45,9 +44,7 @@ impl HostPattern {
             .last()
             .is_some_and(|l| numeric(l) || l.starts_with("0x"))
         {
-            return Err(format!(
-                "`{text}` ends in a number, so it is read as an IPv4 address; write all four octets, e.g. `10.0.0.*`"
-            ));
+            return Err(GrantError::NumericName(text.to_string()));
         }
         let mut out = Vec::with_capacity(labels.len());
         for label in labels {
@@ -77,8 +74,8 @@ impl HostPattern {
     }
 }
 
-fn ipv4_pattern(text: &str, labels: &[&str]) -> Result<HostPattern, String> {
-    let bad = || format!("`{text}`: an IPv4 pattern is four octets, each 0-255 or `*`");
+fn ipv4_pattern(text: &str, labels: &[&str]) -> Result<HostPattern, GrantError> {
+    let bad = || GrantError::BadIpv4(text.to_string());
     if labels.len() != 4 {
         return Err(bad());
     }
@@ -92,24 +89,22 @@ fn ipv4_pattern(text: &str, labels: &[&str]) -> Result<HostPattern, String> {
 }
 
 /// One label of a name pattern, in the form [`Host::parse`] gives names.
-fn label_pattern(label: &str) -> Result<String, String> {
+fn label_pattern(label: &str) -> Result<String, GrantError> {
     if label.is_empty() {
-        return Err("empty label (`..`) in the host".into());
+        return Err(GrantError::EmptyLabel);
     }
     if label.contains('*') {
         let ok = label
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*');
         if !ok {
-            return Err(format!(
-                "label `{label}`: a label with `*` may only hold ASCII letters, digits, `-` and `_`"
-            ));
+            return Err(GrantError::BadWildcardLabel(label.to_string()));
         }
         return Ok(label.to_ascii_lowercase());
     }
     match Host::parse(label) {
         Ok(Host::Domain(d)) if !d.contains('.') => Ok(d),
-        _ => Err(format!("`{label}` is not a valid host name label")),
+        _ => Err(GrantError::BadLabel(label.to_string())),
     }
 }
 
@@ -137,13 +132,13 @@ pub enum PortPattern {
 }
 
 impl PortPattern {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, GrantError> {
         if text == "*" {
             return Ok(PortPattern::Any);
         }
         match text.parse::<u16>() {
             Ok(p) if p > 0 && !text.starts_with('+') => Ok(PortPattern::Exact(p)),
-            _ => Err("the port must be a number from 1 to 65535 or `*`".into()),
+            _ => Err(GrantError::BadPort),
         }
     }
 
@@ -177,17 +172,18 @@ pub(super) fn split_host_port(text: &str) -> Option<(&str, &str)> {
 /// Parses a host as a URL parser would: IDNA for names, and the WHATWG IPv4
 /// forms (`127.1`, `0x7f.0.0.1`) read as the address they reach, so the
 /// resolver never receives a name that is really an address.
-pub fn request_host(text: &str) -> Result<Host<String>, String> {
+pub fn request_host(text: &str) -> Result<Host<String>, RequestError> {
     if text.is_empty() {
-        return Err("empty host".into());
+        return Err(RequestError::EmptyHost);
     }
-    let host = Host::parse(text).map_err(|e| format!("host `{text}`: {e}"))?;
+    let host = Host::parse(text).map_err(|source| RequestError::BadHost {
+        host: text.to_string(),
+        source,
+    })?;
     if let Host::Domain(name) = &host
         && (name.ends_with('.') || name.split('.').any(str::is_empty))
     {
-        return Err(format!(
-            "host `{text}`: empty label or trailing `.` (write the name without it)"
-        ));
+        return Err(RequestError::HostLabel(text.to_string()));
     }
     Ok(host)
 }
@@ -201,15 +197,23 @@ pub struct NetTarget {
 }
 
 impl NetTarget {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, RequestError> {
         let (host, port) =
-            split_host_port(text).ok_or_else(|| format!("`{text}` is not host:port"))?;
+            split_host_port(text).ok_or_else(|| RequestError::NotHostPort(text.to_string()))?;
         let port = match port.parse::<u16>() {
             Ok(p) if p > 0 && !port.starts_with('+') => p,
-            _ => return Err(format!("`{text}`: invalid port `{port}`")),
+            _ => {
+                return Err(RequestError::BadPort {
+                    target: text.to_string(),
+                    port: port.to_string(),
+                });
+            }
         };
         Ok(NetTarget {
-            host: request_host(host).map_err(|e| format!("`{text}`: {e}"))?,
+            host: request_host(host).map_err(|e| RequestError::Target {
+                target: text.to_string(),
+                source: Box::new(e),
+            })?,
             port,
         })
     }

@@ -6,6 +6,7 @@ use std::fmt;
 use url::Url;
 
 use super::host::{HostPattern, PortPattern, split_host_port};
+use super::{GrantError, RequestError};
 use crate::glob;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
@@ -39,19 +40,17 @@ pub enum PathPattern {
 }
 
 impl PathPattern {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, GrantError> {
         if text.contains(['?', '#', '\\']) {
-            return Err("a path pattern cannot hold `?`, `#` or `\\`".into());
+            return Err(GrantError::BadPathChar);
         }
         let mut segments = Vec::new();
         for raw in text[1..].split('/') {
             if raw == "." || raw == ".." {
-                return Err("a path pattern cannot hold `.` or `..` segments".into());
+                return Err(GrantError::DotSegment);
             }
             if raw.contains("**") && raw != "**" {
-                return Err(format!(
-                    "`{raw}`: `**` must be a whole segment, e.g. `/api/**`"
-                ));
+                return Err(GrantError::PartialDoubleStar(raw.to_string()));
             }
             // Literal text takes the percent-encoding a request URL's path has.
             let mut probe = Url::parse("http://x/").expect("static URL");
@@ -103,20 +102,20 @@ pub struct HttpGrant {
 }
 
 impl HttpGrant {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, GrantError> {
         let (scheme, rest) = if let Some(r) = text.strip_prefix("http://") {
             (Scheme::Http, r)
         } else if let Some(r) = text.strip_prefix("https://") {
             (Scheme::Https, r)
         } else {
-            return Err("not a URL pattern: it must start with http:// or https://".into());
+            return Err(GrantError::NotUrlPattern);
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], Some(&rest[i..])),
             None => (rest, None),
         };
         if authority.contains(['@', '?', '#', '\\']) {
-            return Err("the host part cannot hold `@`, `?`, `#` or `\\`".into());
+            return Err(GrantError::BadAuthority);
         }
         let has_port = if authority.starts_with('[') {
             authority.contains("]:")
@@ -124,13 +123,13 @@ impl HttpGrant {
             authority.contains(':')
         };
         let (host, port) = if has_port {
-            let (h, p) = split_host_port(authority).ok_or("malformed host:port")?;
+            let (h, p) = split_host_port(authority).ok_or(GrantError::MalformedHostPort)?;
             (h, PortPattern::parse(p)?)
         } else {
             (authority, PortPattern::Exact(scheme.default_port()))
         };
         if host.is_empty() {
-            return Err("missing host".into());
+            return Err(GrantError::MissingHost);
         }
         Ok(HttpGrant {
             scheme,
@@ -170,29 +169,28 @@ impl fmt::Display for HttpGrant {
 /// encoded separators in the raw text (before the parser normalises them,
 /// since servers disagree on what they mean). The returned `Url` is the object
 /// that must be handed to the client.
-pub fn check_url(raw: &str) -> Result<Url, String> {
+pub fn check_url(raw: &str) -> Result<Url, RequestError> {
     if raw.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err(format!(
-            "`{}`: URLs cannot hold spaces or control characters",
-            raw.escape_debug()
-        ));
+        return Err(RequestError::ControlCharacter(raw.to_string()));
     }
-    raw_path_problem(raw).map_err(|e| format!("`{raw}`: {e}"))?;
-    let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
+    raw_path_problem(raw).map_err(|reason| RequestError::Path {
+        url: raw.to_string(),
+        reason,
+    })?;
+    let url = Url::parse(raw).map_err(|source| RequestError::BadUrl {
+        url: raw.to_string(),
+        source,
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{raw}`: only http and https URLs are allowed"));
+        return Err(RequestError::Scheme(raw.to_string()));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "`{raw}`: URLs with credentials (`user@` or `user:pass@`) are not allowed"
-        ));
+        return Err(RequestError::Credentials(raw.to_string()));
     }
     match url.host() {
-        None => return Err(format!("`{raw}`: no host")),
+        None => return Err(RequestError::NoHost(raw.to_string())),
         Some(url::Host::Domain(d)) if d.ends_with('.') || d.split('.').any(str::is_empty) => {
-            return Err(format!(
-                "`{raw}`: empty label or trailing `.` in the host (write the name without it)"
-            ));
+            return Err(RequestError::UrlHostLabel(raw.to_string()));
         }
         Some(_) => {}
     }
@@ -239,16 +237,14 @@ const FORBIDDEN_HEADERS: &[&str] = &[
 
 /// Refuses `Host`, pseudo-headers (`:authority`), `Proxy-*` and the
 /// hop-by-hop headers, naming the header.
-pub fn check_headers<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+pub fn check_headers<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), RequestError> {
     for name in names {
         let lower = name.trim().to_ascii_lowercase();
         if lower.starts_with(':')
             || lower.starts_with("proxy-")
             || FORBIDDEN_HEADERS.contains(&lower.as_str())
         {
-            return Err(format!(
-                "header `{name}` cannot be set by a plugin: the host sets it from the granted URL"
-            ));
+            return Err(RequestError::Header(name.to_string()));
         }
     }
     Ok(())

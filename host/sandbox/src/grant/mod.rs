@@ -7,10 +7,12 @@
 //! compared, so characters such as `@`, `:`, `/` or `.` can never make one
 //! field match another.
 
+mod error;
 mod host;
 mod http;
 mod unix;
 
+pub use error::{GrantError, RequestError};
 pub use host::{HostPattern, NetTarget, PortPattern, request_host};
 pub use http::{HttpGrant, PathPattern, Scheme, check_headers, check_url};
 pub use unix::{UnixGrant, lexical_socket_path};
@@ -26,10 +28,10 @@ pub struct NetGrant {
 }
 
 impl NetGrant {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (host, port) = host::split_host_port(text).ok_or("missing `:port`")?;
+    pub fn parse(text: &str) -> Result<Self, GrantError> {
+        let (host, port) = host::split_host_port(text).ok_or(GrantError::MissingPort)?;
         if host.is_empty() {
-            return Err("missing host".into());
+            return Err(GrantError::MissingHost);
         }
         Ok(NetGrant {
             host: HostPattern::parse(host)?,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
+use super::{GrantError, RequestError};
 use crate::glob;
 
 /// A socket grant. The socket must sit directly in `dir` (no subdirectory)
@@ -15,23 +16,21 @@ pub struct UnixGrant {
 }
 
 impl UnixGrant {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, GrantError> {
         if text.is_empty() {
-            return Err("the path is empty".into());
+            return Err(GrantError::EmptyPath);
         }
         let path = Path::new(text);
         if path.components().any(|c| c == Component::ParentDir) {
-            return Err("`..` is not allowed in a socket grant".into());
+            return Err(GrantError::ParentDir);
         }
         let name = match path.components().next_back() {
-            Some(Component::Normal(n)) => n.to_str().ok_or("the name is not UTF-8")?,
-            _ => return Err("the path must end in a socket name".into()),
+            Some(Component::Normal(n)) => n.to_str().ok_or(GrantError::NotUtf8)?,
+            _ => return Err(GrantError::NoSocketName),
         };
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if dir.to_string_lossy().contains('*') {
-            return Err(
-                "`*` may only appear in the socket's name, e.g. `/run/haproxy/*.sock`".into(),
-            );
+            return Err(GrantError::StarInDirectory);
         }
         Ok(UnixGrant {
             dir,
@@ -60,17 +59,15 @@ impl fmt::Display for UnixGrant {
 /// A requested socket path, made absolute against `cwd` without touching the
 /// file system: `(directory, name)`. `..` is refused rather than resolved,
 /// because lexical and kernel resolution disagree across symlinks.
-pub fn lexical_socket_path(cwd: &Path, requested: &str) -> Result<(PathBuf, String), String> {
+pub fn lexical_socket_path(cwd: &Path, requested: &str) -> Result<(PathBuf, String), RequestError> {
     let path = Path::new(requested);
     if requested.is_empty() || path.components().any(|c| c == Component::ParentDir) {
-        return Err(format!(
-            "`{requested}`: socket paths must not be empty or hold `..`"
-        ));
+        return Err(RequestError::SocketPath(requested.to_string()));
     }
     let full = normal(&cwd.join(path));
     let name = match full.file_name().and_then(|n| n.to_str()) {
         Some(n) => n.to_string(),
-        None => return Err(format!("`{requested}`: no socket name")),
+        None => return Err(RequestError::NoSocketName(requested.to_string())),
     };
     let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok((dir, name))
