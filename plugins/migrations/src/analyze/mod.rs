@@ -8,6 +8,7 @@ mod columns;
 mod config;
 mod create;
 mod drop;
+mod facts;
 mod ignores;
 mod run;
 mod state;
@@ -20,15 +21,17 @@ use sqlparser::dialect::PostgreSqlDialect;
 use crate::rules::{self, Rule, RuleId};
 use crate::{CHECK_ID, Class, Finding, Location, MigrationFile, Severity, Status};
 
-use crate::rules::{require_lock_timeout, require_statement_timeout};
+use crate::rules::uncommitted_transaction;
 pub(crate) use add_column::AddedColumn;
 pub(crate) use analysis::Analysis;
 use analysis::*;
 use columns::*;
-pub(crate) use columns::{is_null_default, volatile_call};
+pub(crate) use columns::{TypeName, is_null_default, type_text, volatile_call};
 use config::*;
+pub(crate) use facts::*;
 use ignores::Ignore;
 use run::FileRun;
+pub(crate) use state::FileState;
 use state::*;
 pub(crate) use tokens::*;
 

@@ -1,7 +1,8 @@
 //! `drop-generated-expression`: Generated expression dropped.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, ColumnChange, Fact};
 
 pub(super) static RULE: Rule = rule(
     "drop-generated-expression",
@@ -16,7 +17,24 @@ pub(super) static RULE: Rule = rule(
     "DROP EXPRESSION in a later migration",
 ])
 .squawk(&["ban-drop-generated-expression"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP EXPRESSION on a column of an existing table.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::AlterColumn(c) = fact
+        && c.change == ColumnChange::DropExpression
+        && !c.new
+    {
+        let object = c.object;
+        a.add_at(
+            RuleId::DropGeneratedExpression,
+            format!("Dropping the generated expression of {object} leaves it unfilled for running code."),
+            Some(object.to_string()),
+            c.at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"
