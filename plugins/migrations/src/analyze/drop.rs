@@ -17,22 +17,13 @@ struct DropTarget {
     names: Vec<String>,
 }
 
-/// The kinds whose DROP fails when re-run without IF EXISTS.
-const GUARDABLE_KINDS: &[ObjectKind] = &[
-    ObjectKind::Table,
-    ObjectKind::Index,
-    ObjectKind::View,
-    ObjectKind::MaterializedView,
-    ObjectKind::Sequence,
-    ObjectKind::Schema,
-    ObjectKind::Type,
-    ObjectKind::Domain,
-    ObjectKind::Function,
-    ObjectKind::Procedure,
-    ObjectKind::Extension,
-    ObjectKind::Trigger,
-    ObjectKind::Database,
-];
+/// Whether a DROP of this kind fails when re-run without IF EXISTS.
+fn guardable(kind: ObjectKind) -> bool {
+    !matches!(
+        kind,
+        ObjectKind::ForeignTable | ObjectKind::Routine | ObjectKind::Aggregate
+    )
+}
 
 fn drop_target(t: &[Token]) -> Option<DropTarget> {
     let mut i = 1;
@@ -128,7 +119,7 @@ impl Analysis<'_> {
         };
         let verb = dropped.verb();
         self.emit(Fact::Drop(dropped));
-        if !new && GUARDABLE_KINDS.contains(&kind) {
+        if !new && guardable(kind) {
             self.emit(Fact::Guardable {
                 what: &verb,
                 object: name,

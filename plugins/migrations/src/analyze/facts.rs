@@ -11,7 +11,8 @@
 
 use gate_sqlkit::Token;
 
-use super::AddedColumn;
+use super::{AddedColumn, Analysis};
+use crate::rules::RuleId;
 
 /// One thing a statement does, as its walk reports it.
 pub(crate) enum Fact<'a> {
@@ -135,6 +136,27 @@ pub(crate) enum Fact<'a> {
     Locks { waits: bool, long: bool },
 }
 
+impl<'a> Fact<'a> {
+    /// The column of an [`Fact::AddColumn`] to a table that holds data,
+    /// unless it is a serial or identity PRIMARY KEY (which only
+    /// `add-serial-primary-key` judges).
+    pub(crate) fn plain_added_column(&self) -> Option<&'a AddedColumn<'a>> {
+        match self {
+            Fact::AddColumn(c) if c.to_existing_table() && !c.serial_primary_key() => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The column of an [`Fact::AlterColumn`] making `change` to a table
+    /// that existed before the migrations.
+    pub(crate) fn altered_column(&self, change: ColumnChange) -> Option<&AlteredColumn<'a>> {
+        match self {
+            Fact::AlterColumn(c) if c.change == change && !c.new => Some(c),
+            _ => None,
+        }
+    }
+}
+
 /// What BEGIN, COMMIT or ROLLBACK did.
 pub(crate) enum TxEvent<'a> {
     /// BEGIN while the file's own BEGIN (`explicit`) or the migration
@@ -219,6 +241,13 @@ pub(crate) struct AlteredColumn<'a> {
     pub(crate) at: usize,
     pub(crate) new: bool,
     pub(crate) foreign: bool,
+}
+
+impl AlteredColumn<'_> {
+    /// Reports a hit of `rule` on the column, at its ALTER action.
+    pub(crate) fn report(&self, a: &mut Analysis<'_>, rule: RuleId, message: String) {
+        a.add_at(rule, message, Some(self.object.to_string()), self.at);
+    }
 }
 
 /// A column's or attribute's type change.

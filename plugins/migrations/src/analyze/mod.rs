@@ -1,4 +1,7 @@
-//! The analysis: split, parse, classify, apply the rules, honour ignores.
+//! The analysis: split each file, parse each statement, walk it into typed
+//! facts ([`Fact`]) that every rule's `on` hook judges, classify it, honour
+//! ignores, and add the run's own notes (parse errors, unused ignores, file
+//! summaries, parse coverage).
 
 mod add_column;
 mod alter;

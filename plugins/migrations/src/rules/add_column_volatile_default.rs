@@ -23,12 +23,9 @@ pub(super) static RULE: Rule = rule(
 
 /// A default that makes PostgreSQL rewrite the table.
 fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
-    let Fact::AddColumn(c) = fact else {
+    let Some(c) = fact.plain_added_column() else {
         return;
     };
-    if !c.to_existing_table() || c.serial_primary_key() {
-        return;
-    }
     let Some(why) = rewrite(c, a.cfg.pg) else {
         return;
     };

@@ -24,12 +24,9 @@ pub(super) static RULE: Rule = rule(
 
 /// NOT NULL (or PRIMARY KEY) without a default, filled by nothing.
 fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
-    let Fact::AddColumn(c) = fact else {
+    let Some(c) = fact.plain_added_column() else {
         return;
     };
-    if !c.to_existing_table() || c.serial_primary_key() {
-        return;
-    }
     let col = &c.col;
     let required = (col.not_null || col.primary_key)
         && is_null_default(&col.default)

@@ -22,17 +22,9 @@ pub(super) static RULE: Rule = rule(
 
 /// DROP IDENTITY, ADD GENERATED or SET GENERATED on a column of an existing table.
 fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
-    if let Fact::AlterColumn(c) = fact
-        && c.change == ColumnChange::Identity
-        && !c.new
-    {
+    if let Some(c) = fact.altered_column(ColumnChange::Identity) {
         let object = c.object;
-        a.add_at(
-            RuleId::AlterIdentity,
-            format!("Changing the identity of {object} changes how running code gets its ids."),
-            Some(object.to_string()),
-            c.at,
-        );
+        c.report(a, RuleId::AlterIdentity, format!("Changing the identity of {object} changes how running code gets its ids."));
     }
 }
 

@@ -23,17 +23,9 @@ pub(super) static RULE: Rule = rule(
 
 /// DROP DEFAULT on a column of an existing table.
 fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
-    if let Fact::AlterColumn(c) = fact
-        && c.change == ColumnChange::DropDefault
-        && !c.new
-    {
+    if let Some(c) = fact.altered_column(ColumnChange::DropDefault) {
         let object = c.object;
-        a.add_at(
-            RuleId::DropDefault,
-            format!("Dropping the default of {object} breaks inserts from running code that omit the column."),
-            Some(object.to_string()),
-            c.at,
-        );
+        c.report(a, RuleId::DropDefault, format!("Dropping the default of {object} breaks inserts from running code that omit the column."));
     }
 }
 

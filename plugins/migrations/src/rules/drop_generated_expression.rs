@@ -22,17 +22,9 @@ pub(super) static RULE: Rule = rule(
 
 /// DROP EXPRESSION on a column of an existing table.
 fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
-    if let Fact::AlterColumn(c) = fact
-        && c.change == ColumnChange::DropExpression
-        && !c.new
-    {
+    if let Some(c) = fact.altered_column(ColumnChange::DropExpression) {
         let object = c.object;
-        a.add_at(
-            RuleId::DropGeneratedExpression,
-            format!("Dropping the generated expression of {object} leaves it unfilled for running code."),
-            Some(object.to_string()),
-            c.at,
-        );
+        c.report(a, RuleId::DropGeneratedExpression, format!("Dropping the generated expression of {object} leaves it unfilled for running code."));
     }
 }
 

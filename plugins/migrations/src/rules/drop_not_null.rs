@@ -21,17 +21,9 @@ pub(super) static RULE: Rule = rule(
 
 /// DROP NOT NULL on a column of an existing table.
 fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
-    if let Fact::AlterColumn(c) = fact
-        && c.change == ColumnChange::DropNotNull
-        && !c.new
-    {
+    if let Some(c) = fact.altered_column(ColumnChange::DropNotNull) {
         let object = c.object;
-        a.add_at(
-            RuleId::DropNotNull,
-            format!("Dropping NOT NULL on {object} lets NULLs reach running code that does not expect them."),
-            Some(object.to_string()),
-            c.at,
-        );
+        c.report(a, RuleId::DropNotNull, format!("Dropping NOT NULL on {object} lets NULLs reach running code that does not expect them."));
     }
 }
 
