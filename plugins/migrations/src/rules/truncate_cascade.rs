@@ -17,7 +17,7 @@ pub(super) static RULE: Rule = rule(
 .class(Class::Data)
 .on(on);
 
-/// TRUNCATE … CASCADE (the statement's locks are the dispatch's).
+/// TRUNCATE … CASCADE (the walk records the statement's locks).
 fn check(a: &mut Analysis<'_>) {
     let t = a.t;
     if !a.starts_with(&["TRUNCATE"]) || !has_anywhere(t, "CASCADE") {

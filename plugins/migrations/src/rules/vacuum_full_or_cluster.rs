@@ -16,7 +16,8 @@ pub(super) static RULE: Rule = rule(
 .squawk(&["prefer-repack"])
 .on(on);
 
-/// VACUUM FULL and CLUSTER, which also make the statement a long lock.
+/// VACUUM FULL and CLUSTER, which also make the statement a long lock
+/// (set on `Fact::Walked`, before the timeout rules see `Fact::Locks`).
 fn check(a: &mut Analysis<'_>) {
     let t = a.t;
     let (message, object) = if a.starts_with(&["VACUUM"])
