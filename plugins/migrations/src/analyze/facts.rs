@@ -7,7 +7,8 @@
 //! A statement's facts come in walk order: [`Fact::Transaction`] (for
 //! BEGIN/COMMIT/ROLLBACK), [`Fact::Statement`], the facts of its grammar,
 //! [`Fact::Walked`], then [`Fact::Locks`]. Each fact goes to every rule in
-//! registry order, so a statement's findings come in that order.
+//! registry order, so a statement's findings come in the order of its
+//! facts, and for one fact in registry order.
 
 use gate_sqlkit::Token;
 
