@@ -1,10 +1,10 @@
 //! `cargo xtask new-rule <id>`: scaffolds a migration rule.
 //!
-//! Writes `plugins/migrations/src/rules/<id>.rs` from a template (a
-//! per-statement check that matches nothing yet, a message, severity,
-//! classification, and a positive case that fails until the check is
-//! written), adds the rule's line to the `registry!` list in
-//! `plugins/migrations/src/rules/mod.rs`, and regenerates
+//! Writes `plugins/migrations/src/rules/<id>.rs` from a template (an `on`
+//! hook that gets every fact of every statement and matches nothing yet,
+//! a message, severity, classification, and a positive case that fails
+//! until the hook is written), adds the rule's line to the `registry!`
+//! list in `plugins/migrations/src/rules/mod.rs`, and regenerates
 //! docs/migrations/rules.md so the rule has its section.
 
 use std::path::Path;
@@ -47,7 +47,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         write_docs(root)?;
     }
     println!(
-        "next: write the check and the cases in {} (its positive case fails until then), \
+        "next: write the `on` hook and the cases in {} (its positive case fails until then), \
          then run GATE_WRITE_DOCS=1 cargo test --manifest-path plugins/Cargo.toml \
          -p gate-plugin-migrations --lib rules::cases::docs_are_generated",
         file.display()
@@ -82,7 +82,7 @@ const TEMPLATE: &str = r####"//! `{id}`: TODO title.
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::Analysis;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "{id}",
@@ -97,13 +97,15 @@ pub(super) static RULE: Rule = rule(
 // TODO: the classification a hit gives its statement, if it is more than
 // expand: `.class(Class::Contract)`, `Breaking` or `Data` (import
 // crate::Class). Breaking and contract rules also need `.plan(&[…])`.
-.check(check);
+.on(on);
 
-/// Runs on every statement; `a.t` holds its tokens and `a.add` reports a hit.
-/// TODO: detect the statement this rule is about. It matches nothing yet.
-pub(super) fn check(a: &mut Analysis<'_>) {
+/// Gets every fact of every statement (`crate::analyze::Fact`: an added
+/// column, a dropped object, a rename, … or `Fact::Walked` once the
+/// statement's walk is done, with its tokens in `a.t`); `a.add` reports a hit.
+/// TODO: match the facts this rule judges. It matches nothing yet.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
     // A statement always has tokens: this matches nothing yet.
-    if a.t.is_empty() {
+    if matches!(fact, Fact::Walked) && a.t.is_empty() {
         a.add(
             RuleId::{Variant},
             "TODO: the finding's message, naming the object.".into(),
@@ -114,7 +116,7 @@ pub(super) fn check(a: &mut Analysis<'_>) {
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"
-# TODO: this case fails until `check` catches the statement. Replace the SQL
+# TODO: this case fails until `on` catches the statement. Replace the SQL
 # with a statement the rule must catch, and the line it is on.
 [[case]]
 name = "TODO positive case"

@@ -1,6 +1,6 @@
 //! `cargo xtask new-rule` on a copy of the plugins workspace: the scaffold
 //! registers the rule, writes its docs section, builds, and its skeleton
-//! case fails until the check is written.
+//! case fails until its `on` hook is written.
 
 mod common;
 

@@ -5,10 +5,11 @@
 //! world is only compiled for wasm32.
 //!
 //! Each file is split with `gate-sqlkit`, every statement is parsed with
-//! sqlparser (PostgreSQL dialect) for parse coverage, and the rules work on
-//! the statement's tokens, so a statement sqlparser cannot parse (DROP INDEX
-//! CONCURRENTLY IF EXISTS, REINDEX CONCURRENTLY, DO blocks, …) is checked by
-//! the same rules and only gets an extra `parse-error` note.
+//! sqlparser (PostgreSQL dialect) for parse coverage, and the analysis walks
+//! the statement's tokens into typed facts the rules judge, so a statement
+//! sqlparser cannot parse (DROP INDEX CONCURRENTLY IF EXISTS, REINDEX
+//! CONCURRENTLY, DO blocks, …) is checked by the same rules and only gets an
+//! extra `parse-error` note.
 
 mod analyze;
 pub mod rules;

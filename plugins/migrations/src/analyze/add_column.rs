@@ -1,16 +1,11 @@
-//! ALTER TABLE … ADD COLUMN: the column definition, and the rules that
-//! judge it, in the order their findings are reported.
+//! ALTER TABLE … ADD COLUMN: the column definition, as the column rules see it.
 
 use gate_sqlkit::Token;
 
 use super::*;
 use crate::rules::RuleId;
-use crate::rules::{
-    add_column_volatile_default, add_foreign_key, add_primary_key, add_required_column,
-    add_serial_primary_key, add_unique_constraint, constraint_missing_not_valid,
-};
 
-/// A column added to an existing table, as the column rules see it.
+/// A column an ALTER TABLE adds, as the column rules see it.
 pub(crate) struct AddedColumn<'c> {
     pub(crate) table: &'c str,
     /// `table.column`, unqualified table.
@@ -20,12 +15,28 @@ pub(crate) struct AddedColumn<'c> {
     pub(crate) at: usize,
     /// The type is serial, smallserial or bigserial.
     pub(crate) serial: bool,
+    /// The table was created by the migrations being judged.
+    pub(crate) new: bool,
+    /// The table is a foreign table (its data lives elsewhere).
+    pub(crate) foreign: bool,
 }
 
 impl AddedColumn<'_> {
+    /// The column is added to a table that holds data here: one that
+    /// exists before the migrations, and not a foreign table.
+    pub(crate) fn to_existing_table(&self) -> bool {
+        !self.new && !self.foreign
+    }
+
     /// The column fills itself from a sequence (serial or identity).
     pub(crate) fn generates(&self) -> bool {
         self.serial || self.col.identity
+    }
+
+    /// A serial or identity PRIMARY KEY: `add-serial-primary-key` judges
+    /// it, and the rules about defaults and keys stay silent.
+    pub(crate) fn serial_primary_key(&self) -> bool {
+        self.generates() && self.col.primary_key
     }
 
     /// Reports a hit of `rule` on the column, at its ADD action.
@@ -46,25 +57,28 @@ impl Analysis<'_> {
             return;
         };
         let object = format!("{short}.{}", col.name);
-        self.type_checks(&col.ty, &object, col.at);
-        if new || self.foreign {
-            return;
-        }
-        self.robust(guarded, "ADD COLUMN", &object);
+        self.emit(Fact::ColumnType {
+            object: &object,
+            ty: &col.ty,
+            at: col.at,
+        });
         let c = AddedColumn {
             table,
             object,
             serial: is_serial(&col.ty),
             col,
             at: a[0].span.start,
+            new,
+            foreign: self.foreign,
         };
-        if !add_serial_primary_key::on_add_column(self, &c) {
-            add_required_column::on_add_column(self, &c);
-            add_column_volatile_default::on_add_column(self, &c);
-            add_primary_key::on_add_column(self, &c);
+        if c.to_existing_table() {
+            self.emit(Fact::Guardable {
+                what: "ADD COLUMN",
+                object: &c.object,
+                guarded,
+            });
         }
-        add_unique_constraint::on_add_column(self, &c);
-        add_foreign_key::on_add_column(self, &c);
-        constraint_missing_not_valid::on_add_column(self, &c);
+        self.emit(Fact::AddColumn(&c));
+        self.emit(Fact::ColumnConstraints(&c));
     }
 }

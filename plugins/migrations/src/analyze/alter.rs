@@ -1,10 +1,11 @@
-//! ALTER of types, domains and the other objects (renames and schema moves); ALTER TABLE is in `alter_table`.
+//! ALTER of types, domains and the other objects (renames and schema
+//! moves): the state they change and the facts they emit; ALTER TABLE is
+//! in `alter_table`.
 
 use gate_sqlkit::{Token, TokenKind};
 
 use super::*;
 use crate::Class;
-use crate::rules::RuleId;
 
 impl Analysis<'_> {
     pub(crate) fn alter(&mut self) {
@@ -34,41 +35,44 @@ impl Analysis<'_> {
             kind = "MATERIALIZED VIEW".into();
             i = 3;
         }
+        let kind = kind.to_lowercase();
         let (_, i) = skip_if(t, i);
         let Some((name, j)) = name_at(t, i) else {
             return;
         };
         let created = match kind.as_str() {
-            "INDEX" => self.run.indexes.contains(&name),
+            "index" => self.run.indexes.contains(&name),
             _ => false,
         };
         if let Some(r) = (j..t.len()).find(|&k| is(t, k, "RENAME")) {
+            // A rename breaks whoever uses the old name, if anyone does.
             self.classify(Class::Breaking);
-            if created {
-                if let Some(to) = (r..t.len()).find(|&k| is(t, k, "TO"))
-                    && let Some((new, _)) = name_at(t, to + 1)
-                {
-                    let renamed = match split_name(&name).0 {
-                        Some(schema) => format!("{schema}.{}", last_part(&new)),
-                        None => new,
-                    };
-                    self.created(Kind::Index, &renamed);
-                }
-                return;
+            if created
+                && let Some(to) = (r..t.len()).find(|&k| is(t, k, "TO"))
+                && let Some((new, _)) = name_at(t, to + 1)
+            {
+                let renamed = match split_name(&name).0 {
+                    Some(schema) => format!("{schema}.{}", last_part(&new)),
+                    None => new,
+                };
+                self.created(Kind::Index, &renamed);
             }
-            let object = format!("{} {name}", kind.to_lowercase());
-            self.add(
-                RuleId::RenameObject,
-                format!("Renaming {object} breaks running code that uses the old name."),
-                Some(name),
-            );
-        } else if has_seq(&t[j..], &["SET", "SCHEMA"]) && !created {
-            self.classify(Class::Breaking);
-            self.add(
-                RuleId::SetSchema,
-                format!("Moving {} {name} to another schema breaks running code that uses its old qualified name.", kind.to_lowercase()),
-                Some(name),
-            );
+            let renamed = Renamed::Object {
+                kind: &kind,
+                name: &name,
+            };
+            self.emit(Fact::Rename {
+                renamed,
+                at: None,
+                new: created,
+            });
+        } else if has_seq(&t[j..], &["SET", "SCHEMA"]) {
+            self.emit(Fact::SetSchema {
+                kind: &kind,
+                name: &name,
+                at: None,
+                new: created,
+            });
         }
     }
 
@@ -85,27 +89,13 @@ impl Analysis<'_> {
                 .filter(|x| x.kind == TokenKind::String)
                 .map(|x| x.text.clone())
                 .unwrap_or_default();
-            if !has_anywhere(&t[k..], "BEFORE") && !has_anywhere(&t[k..], "AFTER") {
-                self.add(
-                    RuleId::EnumValueOrdering,
-                    format!("Value '{value}' is appended to the end of enum {name}; say BEFORE or AFTER if order matters."),
-                    Some(name.clone()),
-                );
-            }
-            if self.file.in_tx() && !created {
-                if self.cfg.pg < 12 {
-                    self.add(
-                        RuleId::EnumAddValueInTransaction,
-                        format!(
-                            "ALTER TYPE {name} ADD VALUE '{value}' cannot run inside a transaction block on PostgreSQL {}.",
-                            self.cfg.pg
-                        ),
-                        Some(name.clone()),
-                    );
-                } else {
-                    self.file.enum_values_in_tx.push(value);
-                }
-            }
+            let positioned = has_anywhere(&t[k..], "BEFORE") || has_anywhere(&t[k..], "AFTER");
+            self.emit(Fact::AddEnumValue {
+                ty: &name,
+                value: &value,
+                positioned,
+                new: created,
+            });
             return;
         }
         let attribute_actions = ["ADD", "DROP", "ALTER"]
@@ -117,30 +107,29 @@ impl Analysis<'_> {
             }
             return;
         }
-        if created {
-            return;
-        }
         if has_seq(&t[j..], &["SET", "SCHEMA"]) {
-            self.classify(Class::Breaking);
-            self.add(
-                RuleId::SetSchema,
-                format!("Moving type {name} to another schema breaks running code that uses its old qualified name."),
-                Some(name),
-            );
+            self.emit(Fact::SetSchema {
+                kind: "type",
+                name: &name,
+                at: None,
+                new: created,
+            });
         } else if is(t, j, "RENAME") {
-            self.classify(Class::Breaking);
-            let what = if is(t, j + 1, "VALUE") {
-                format!("a value of enum {name}")
+            let renamed = if is(t, j + 1, "VALUE") {
+                Renamed::EnumValue { ty: &name }
             } else if is(t, j + 1, "ATTRIBUTE") {
-                format!("an attribute of type {name}")
+                Renamed::Attribute { ty: &name }
             } else {
-                format!("type {name}")
+                Renamed::Object {
+                    kind: "type",
+                    name: &name,
+                }
             };
-            self.add(
-                RuleId::RenameObject,
-                format!("Renaming {what} breaks running code that uses the old name."),
-                Some(name),
-            );
+            self.emit(Fact::Rename {
+                renamed,
+                at: None,
+                new: created,
+            });
         }
     }
 
@@ -156,7 +145,11 @@ impl Analysis<'_> {
         if is(a, 0, "ADD") {
             if let Some(col) = column_def(&a[2..]) {
                 let object = format!("{short}.{}", col.name);
-                self.type_checks(&col.ty, &object, col.at);
+                self.emit(Fact::ColumnType {
+                    object: &object,
+                    ty: &col.ty,
+                    at: col.at,
+                });
             }
             return;
         }
@@ -166,16 +159,12 @@ impl Analysis<'_> {
         };
         let object = format!("{short}.{attr}");
         if is(a, 0, "DROP") {
-            if created {
-                return;
-            }
-            self.classify(Class::Contract);
-            self.add_at(
-                RuleId::DropColumn,
-                format!("Dropping attribute {object} of type {ty} breaks running code that still reads or writes it."),
-                Some(object),
+            self.emit(Fact::DropColumn {
+                of: ColumnOf::Type(ty),
+                object: &object,
                 at,
-            );
+                new: created,
+            });
             return;
         }
         if is(a, k, "TYPE") || seq(a, k, &["SET", "DATA", "TYPE"]) {
@@ -184,97 +173,68 @@ impl Analysis<'_> {
                 .find(|&m| is(a, m, "COLLATE") || is(a, m, "CASCADE") || is(a, m, "RESTRICT"))
                 .unwrap_or(a.len());
             let new_ty = &a[start..end];
-            self.type_checks(new_ty, &object, at);
-            if created {
-                return;
-            }
-            self.classify(Class::Breaking);
-            self.add_at(
-                RuleId::ChangeColumnType,
-                format!(
-                    "Changing the type of attribute {object} to {} can break running code that reads it.",
-                    type_text(new_ty)
-                ),
-                Some(object),
+            self.emit(Fact::ColumnType {
+                object: &object,
+                ty: new_ty,
                 at,
-            );
+            });
+            self.emit(Fact::ChangeType(ChangedType {
+                of: ColumnOf::Type(ty),
+                object: &object,
+                ty: new_ty,
+                at,
+                new: created,
+                foreign: false,
+            }));
         }
     }
 
-    /// From PostgreSQL 12, a value added in a transaction cannot be used in it.
-    pub(crate) fn enum_value_use(&mut self) {
-        if self.file.enum_values_in_tx.is_empty() || self.t.first().is_some_and(|x| x.is("ALTER")) {
-            return;
-        }
-        let used: Vec<String> = self
-            .file
-            .enum_values_in_tx
-            .iter()
-            .filter(|v| {
-                self.t
-                    .iter()
-                    .any(|x| x.kind == TokenKind::String && &x.text == *v)
-            })
-            .cloned()
-            .collect();
-        for v in used {
-            self.add(
-                RuleId::EnumAddValueInTransaction,
-                format!("Enum value '{v}' is used in the transaction that added it; PostgreSQL rejects it until the transaction commits."),
-                Some(v),
-            );
-        }
-    }
-
+    /// ALTER DOMAIN of a domain the migrations did not create: constraints
+    /// tighten it (checked against every column that uses it, under
+    /// locks), renames and schema moves break its users.
     pub(crate) fn alter_domain(&mut self) {
         let t = self.t;
         let Some((name, j)) = name_at(t, 2) else {
             return;
         };
-        if self.run.types.contains(&name) {
-            return;
-        }
-        if seq(t, j, &["SET", "NOT", "NULL"]) {
-            self.classify(Class::Contract);
-            self.locks = true;
-            self.add(
-                RuleId::AlterDomainAddConstraint,
-                format!(
-                    "SET NOT NULL on domain {name} checks every column that uses it, under locks."
-                ),
-                Some(name),
-            );
-        } else if is(t, j, "ADD") {
-            self.classify(Class::Contract);
-            if !has_seq(t, &["NOT", "VALID"]) {
-                self.locks = true;
-                self.add(
-                    RuleId::AlterDomainAddConstraint,
-                    format!("Adding a constraint to domain {name} checks every column that uses it, under locks."),
-                    Some(name),
-                );
+        let new = self.run.types.contains(&name);
+        let add = is(t, j, "ADD");
+        let not_null = seq(t, j, &["SET", "NOT", "NULL"]);
+        if not_null || add {
+            let not_valid = add && has_seq(t, &["NOT", "VALID"]);
+            if !new {
+                self.classify(Class::Contract);
+                self.locks |= !not_valid;
             }
+            self.emit(Fact::DomainConstraint {
+                domain: &name,
+                not_null,
+                not_valid,
+                new,
+            });
         } else if is(t, j, "DROP") && is(t, j + 1, "CONSTRAINT") {
-            self.classify(Class::Contract);
-            self.add(
-                RuleId::DropConstraint,
-                format!("Dropping a constraint of domain {name} removes a guarantee running code may rely on."),
-                Some(name),
-            );
+            self.emit(Fact::DropConstraint {
+                on: ConstraintOn::Domain(&name),
+                at: None,
+                new,
+            });
         } else if is(t, j, "RENAME") {
-            self.classify(Class::Breaking);
-            self.add(
-                RuleId::RenameObject,
-                format!("Renaming domain {name} breaks running code that uses the old name."),
-                Some(name),
-            );
+            let renamed = Renamed::Object {
+                kind: "domain",
+                name: &name,
+            };
+            self.emit(Fact::Rename {
+                renamed,
+                at: None,
+                new,
+            });
         } else if has_seq(&t[j..], &["SET", "SCHEMA"]) {
-            self.classify(Class::Breaking);
-            self.add(
-                RuleId::SetSchema,
-                format!("Moving domain {name} to another schema breaks running code that uses its old qualified name."),
-                Some(name),
-            );
+            self.emit(Fact::SetSchema {
+                kind: "domain",
+                name: &name,
+                at: None,
+                new,
+            });
         }
     }
 }

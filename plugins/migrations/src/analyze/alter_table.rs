@@ -1,10 +1,9 @@
-//! ALTER TABLE and its actions.
+//! ALTER TABLE and its actions: the state they change and the facts they emit.
 
 use gate_sqlkit::Token;
 
 use super::*;
 use crate::Class;
-use crate::rules::RuleId;
 
 impl Analysis<'_> {
     pub(crate) fn alter_table(&mut self, start: usize) {
@@ -20,7 +19,10 @@ impl Analysis<'_> {
             j += 1;
         }
         if !self.foreign {
-            self.table_schema(&table, "ALTER TABLE");
+            self.emit(Fact::TableNamed {
+                verb: "ALTER TABLE",
+                table: &table,
+            });
         }
         let new = self.table_is_new(&table);
         if !new {
@@ -48,33 +50,26 @@ impl Analysis<'_> {
                     .any(|k| is(a, 1, k))
                     || seq(a, 1, &["ACCESS", "METHOD"]) =>
             {
-                if new || self.foreign {
-                    return;
-                }
                 let what = if is(a, 1, "ACCESS") {
                     "SET ACCESS METHOD".to_string()
                 } else {
                     format!("SET {}", a[1].text)
                 };
-                self.add_at(
-                    RuleId::AlterTableRewrite,
-                    format!("ALTER TABLE {table} {what} rewrites the whole table under an ACCESS EXCLUSIVE lock."),
-                    Some(table.to_string()),
+                let foreign = self.foreign;
+                self.emit(Fact::RewriteTable {
+                    table,
+                    what: &what,
                     at,
-                );
+                    new,
+                    foreign,
+                });
             }
-            "SET" if is(a, 1, "SCHEMA") => {
-                if new {
-                    return;
-                }
-                self.classify(Class::Breaking);
-                self.add_at(
-                    RuleId::SetSchema,
-                    format!("Moving table {table} to another schema breaks running code that uses its old qualified name."),
-                    Some(table.to_string()),
-                    at,
-                );
-            }
+            "SET" if is(a, 1, "SCHEMA") => self.emit(Fact::SetSchema {
+                kind: "table",
+                name: table,
+                at: Some(at),
+                new,
+            }),
             "DETACH" => self.table_detach(table, new, a),
             _ => {}
         }
@@ -107,17 +102,23 @@ impl Analysis<'_> {
             let (guarded, k) = skip_if(a, 2);
             let name = name_at(a, k).map(|(n, _)| n).unwrap_or_default();
             let object = format!("{short}.{name}");
-            if new {
-                return;
+            if !new {
+                self.emit(Fact::Guardable {
+                    what: "DROP CONSTRAINT",
+                    object: &object,
+                    guarded,
+                });
             }
-            self.classify(Class::Contract);
-            self.robust(guarded, "DROP CONSTRAINT", &object);
-            self.add_at(
-                RuleId::DropConstraint,
-                format!("Dropping constraint {name} on {table} removes a guarantee running code may rely on."),
-                Some(object),
-                at,
-            );
+            let on = ConstraintOn::Table {
+                table,
+                name: &name,
+                object: &object,
+            };
+            self.emit(Fact::DropConstraint {
+                on,
+                at: Some(at),
+                new,
+            });
             return;
         }
         let mut k = 1;
@@ -129,24 +130,23 @@ impl Analysis<'_> {
             return;
         };
         let object = format!("{short}.{col}");
-        if new {
-            return;
+        if !new {
+            self.emit(Fact::Guardable {
+                what: "DROP COLUMN",
+                object: &object,
+                guarded,
+            });
         }
-        self.classify(Class::Contract);
-        self.robust(guarded, "DROP COLUMN", &object);
-        self.add_at(
-            RuleId::DropColumn,
-            format!(
-                "Dropping column {object} breaks running code that still selects or inserts it."
-            ),
-            Some(object),
+        self.emit(Fact::DropColumn {
+            of: ColumnOf::Table(table),
+            object: &object,
             at,
-        );
+            new,
+        });
     }
 
     /// ALTER TABLE … ALTER COLUMN: type, NOT NULL, default, expression, identity.
     fn table_alter_column(&mut self, table: &str, short: &str, new: bool, a: &[Token]) {
-        let pg = self.cfg.pg;
         let at = a[0].span.start;
         let mut k = 1;
         if is(a, k, "COLUMN") {
@@ -161,66 +161,38 @@ impl Analysis<'_> {
             self.alter_column_type(table, &object, new, &a[ty_start..], at);
             return;
         }
-        if new {
-            return;
-        }
-        if seq(a, k, &["SET", "NOT", "NULL"]) && !self.foreign {
-            self.classify(Class::Contract);
-            let validated = self
-                .run
-                .validated_not_null
-                .contains(&(short.to_string(), col.clone()));
-            if pg >= 12 && validated {
-                return;
-            }
-            let extra = if validated {
-                format!(" (PostgreSQL {pg} cannot use the validated CHECK; 12 can)")
-            } else {
-                String::new()
-            };
-            self.add_at(
-                RuleId::SetNotNull,
-                format!(
-                    "SET NOT NULL on {object} scans {table} under an ACCESS EXCLUSIVE lock{extra}."
-                ),
-                Some(object),
-                at,
-            );
+        let change = if seq(a, k, &["SET", "NOT", "NULL"]) {
+            ColumnChange::SetNotNull
         } else if seq(a, k, &["DROP", "NOT", "NULL"]) {
-            self.add_at(
-                RuleId::DropNotNull,
-                format!("Dropping NOT NULL on {object} lets NULLs reach running code that does not expect them."),
-                Some(object),
-                at,
-            );
+            ColumnChange::DropNotNull
         } else if seq(a, k, &["DROP", "DEFAULT"]) {
-            self.classify(Class::Contract);
-            self.add_at(
-                RuleId::DropDefault,
-                format!("Dropping the default of {object} breaks inserts from running code that omit the column."),
-                Some(object),
-                at,
-            );
+            ColumnChange::DropDefault
         } else if seq(a, k, &["DROP", "EXPRESSION"]) {
-            self.classify(Class::Contract);
-            self.add_at(
-                RuleId::DropGeneratedExpression,
-                format!("Dropping the generated expression of {object} leaves it unfilled for running code."),
-                Some(object),
-                at,
-            );
+            ColumnChange::DropExpression
         } else if seq(a, k, &["DROP", "IDENTITY"])
             || seq(a, k, &["ADD", "GENERATED"])
             || (is(a, k, "SET") && is(a, k + 1, "GENERATED"))
         {
+            ColumnChange::Identity
+        } else {
+            return;
+        };
+        // Tightening an existing column is a contract change, even when a
+        // validated CHECK spares the scan.
+        if change == ColumnChange::SetNotNull && !new && !self.foreign {
             self.classify(Class::Contract);
-            self.add_at(
-                RuleId::AlterIdentity,
-                format!("Changing the identity of {object} changes how running code gets its ids."),
-                Some(object),
-                at,
-            );
         }
+        let foreign = self.foreign;
+        self.emit(Fact::AlterColumn(AlteredColumn {
+            table,
+            short,
+            column: &col,
+            object: &object,
+            change,
+            at,
+            new,
+            foreign,
+        }));
     }
 
     /// ALTER COLUMN … [SET DATA] TYPE: `rest` starts at the new type.
@@ -236,76 +208,56 @@ impl Analysis<'_> {
             .find(|&m| is(rest, m, "USING") || is(rest, m, "COLLATE"))
             .unwrap_or(rest.len());
         let ty = &rest[..ty_end];
-        self.type_checks(ty, object, at);
-        if new {
-            return;
-        }
-        self.classify(Class::Breaking);
-        let effect = if self.foreign {
-            "can break running code that reads it"
-        } else {
-            "rewrites {table} under an ACCESS EXCLUSIVE lock and can break running code"
-        }
-        .replace("{table}", table);
-        self.add_at(
-            RuleId::ChangeColumnType,
-            format!(
-                "Changing the type of {object} to {} {effect}.",
-                type_text(ty)
-            ),
-            Some(object.to_string()),
+        self.emit(Fact::ColumnType { object, ty, at });
+        let foreign = self.foreign;
+        self.emit(Fact::ChangeType(ChangedType {
+            of: ColumnOf::Table(table),
+            object,
+            ty,
             at,
-        );
+            new,
+            foreign,
+        }));
     }
 
     /// ALTER TABLE … RENAME TO, RENAME CONSTRAINT or RENAME COLUMN.
     fn table_rename(&mut self, table: &str, short: &str, new: bool, a: &[Token]) {
-        let at = a[0].span.start;
+        let at = Some(a[0].span.start);
         if is(a, 1, "TO") {
-            let newname = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
+            let to = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
             if new {
                 let renamed = match split_name(table).0 {
-                    Some(schema) => format!("{schema}.{}", last_part(&newname)),
-                    None => newname.clone(),
+                    Some(schema) => format!("{schema}.{}", last_part(&to)),
+                    None => to.clone(),
                 };
                 self.created(Kind::Table, &renamed);
-                return;
             }
-            self.classify(Class::Breaking);
-            self.add_at(
-                RuleId::RenameTable,
-                format!("Renaming table {table} to {newname} breaks running code that uses the old name."),
-                Some(table.to_string()),
-                at,
-            );
-            return;
-        }
-        if new {
+            let renamed = Renamed::Table { table, to: &to };
+            self.emit(Fact::Rename { renamed, at, new });
             return;
         }
         if is(a, 1, "CONSTRAINT") {
             let name = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
-            self.classify(Class::Breaking);
-            self.add_at(
-                RuleId::RenameObject,
-                format!("Renaming constraint {name} on {table} breaks code and scripts that use the old name."),
-                Some(format!("{short}.{name}")),
-                at,
-            );
+            let object = format!("{short}.{name}");
+            let renamed = Renamed::Constraint {
+                table,
+                name: &name,
+                object: &object,
+            };
+            self.emit(Fact::Rename { renamed, at, new });
             return;
         }
         let k = if is(a, 1, "COLUMN") { 2 } else { 1 };
         let Some((col, m)) = name_at(a, k) else {
             return;
         };
-        let newname = name_at(a, m + 1).map(|(n, _)| n).unwrap_or_default();
-        self.classify(Class::Breaking);
-        self.add_at(
-            RuleId::RenameColumn,
-            format!("Renaming column {short}.{col} to {newname} breaks running code that uses the old name."),
-            Some(format!("{short}.{col}")),
-            at,
-        );
+        let to = name_at(a, m + 1).map(|(n, _)| n).unwrap_or_default();
+        let object = format!("{short}.{col}");
+        let renamed = Renamed::Column {
+            object: &object,
+            to: &to,
+        };
+        self.emit(Fact::Rename { renamed, at, new });
     }
 
     /// ALTER TABLE … VALIDATE CONSTRAINT.
@@ -315,44 +267,31 @@ impl Analysis<'_> {
         if let Some(target) = self.run.not_null_checks.get(&name).cloned() {
             self.run.validated_not_null.insert(target);
         }
-        if self.file.in_tx() && self.file.not_valid_in_tx.contains(&name) {
-            self.add_at(
-                RuleId::ValidateInSameTransaction,
-                format!("Constraint {name} on {table} is validated in the transaction that added it, keeping the ACCESS EXCLUSIVE lock during the scan."),
-                Some(format!("{short}.{name}")),
-                at,
-            );
-        }
+        let object = format!("{short}.{name}");
+        self.emit(Fact::Validate {
+            table,
+            name: &name,
+            object: &object,
+            at,
+        });
     }
 
-    /// ALTER TABLE … DETACH PARTITION.
+    /// ALTER TABLE … DETACH PARTITION: a contract change, whatever the table.
     fn table_detach(&mut self, table: &str, new: bool, a: &[Token]) {
-        let pg = self.cfg.pg;
-        let at = a[0].span.start;
-        let concurrently = has_anywhere(a, "CONCURRENTLY");
-        let part = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
+        let partition = name_at(a, 2).map(|(n, _)| n).unwrap_or_default();
         self.classify(Class::Contract);
-        if concurrently {
-            if self.file.in_tx() {
-                self.add_at(
-                    RuleId::ConcurrentlyInTransaction,
-                    format!("DETACH PARTITION {part} CONCURRENTLY cannot run inside a transaction block; the migration will fail."),
-                    Some(part),
-                    at,
-                );
-            }
-        } else if pg >= 14 && !new {
-            self.add_at(
-                RuleId::DetachPartitionNotConcurrently,
-                format!("Detaching partition {part} from {table} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on {table}."),
-                Some(part),
-                at,
-            );
-        }
+        self.emit(Fact::DetachPartition {
+            table,
+            partition: &partition,
+            concurrently: has_anywhere(a, "CONCURRENTLY"),
+            at: a[0].span.start,
+            new,
+        });
     }
 
+    /// ALTER TABLE … ADD [CONSTRAINT name] …: remembers NOT VALID and
+    /// `IS NOT NULL` checks, and emits the constraint.
     pub(crate) fn add_constraint(&mut self, table: &str, short: &str, new: bool, a: &[Token]) {
-        let at = a[0].span.start;
         let mut k = 1;
         let mut name = None;
         if is(a, k, "CONSTRAINT")
@@ -362,65 +301,55 @@ impl Analysis<'_> {
             k = next;
         }
         let not_valid = has_seq(a, &["NOT", "VALID"]);
-        let using_index = has_seq(a, &["USING", "INDEX"]);
-        let label = name.clone().unwrap_or_else(|| "constraint".into());
-        let object = format!("{short}.{label}");
         if let Some(n) = &name {
+            self.remember_constraint(short, n, not_valid, &a[k..]);
+        }
+        // Adding a constraint to an existing table tightens it.
+        if !new {
+            self.classify(Class::Contract);
+        }
+        let label = name.unwrap_or_else(|| "constraint".into());
+        let object = format!("{short}.{label}");
+        let kind = [
+            ("CHECK", ConstraintKind::Check),
+            ("FOREIGN", ConstraintKind::ForeignKey),
+            ("UNIQUE", ConstraintKind::Unique),
+            ("EXCLUDE", ConstraintKind::Exclude),
+            ("PRIMARY", ConstraintKind::PrimaryKey),
+        ]
+        .into_iter()
+        .find(|(word, _)| is(a, k, word))
+        .map_or(ConstraintKind::Other, |(_, kind)| kind);
+        self.emit(Fact::AddConstraint(AddedConstraint {
+            table,
+            label: &label,
+            object: &object,
+            kind,
+            not_valid,
+            using_index: has_seq(a, &["USING", "INDEX"]),
+            at: a[0].span.start,
+            new,
+        }));
+    }
+
+    /// Remembers constraint `name` added NOT VALID in this transaction, and
+    /// a `CHECK (col IS NOT NULL)` (`body` starts at its kind) for SET NOT NULL.
+    fn remember_constraint(&mut self, short: &str, name: &str, not_valid: bool, body: &[Token]) {
+        if not_valid {
+            self.file.not_valid_in_tx.insert(name.to_string());
+        }
+        if is(body, 0, "CHECK")
+            && let Some((inner, _)) = group(body, 1)
+            && inner.len() == 4
+            && inner[0].is_name()
+            && seq(inner, 1, &["IS", "NOT", "NULL"])
+        {
+            let target = (short.to_string(), inner[0].ident());
             if not_valid {
-                self.file.not_valid_in_tx.insert(n.clone());
-            }
-            // CHECK (col IS NOT NULL): remember it for SET NOT NULL.
-            if is(a, k, "CHECK")
-                && let Some((inner, _)) = group(a, k + 1)
-                && inner.len() == 4
-                && inner[0].is_name()
-                && seq(inner, 1, &["IS", "NOT", "NULL"])
-            {
-                let target = (short.to_string(), inner[0].ident());
-                if not_valid {
-                    self.run.not_null_checks.insert(n.clone(), target);
-                } else {
-                    self.run.validated_not_null.insert(target);
-                }
-            }
-        }
-        if new {
-            return;
-        }
-        self.classify(Class::Contract);
-        if is(a, k, "CHECK") && !not_valid {
-            self.add_at(
-                RuleId::ConstraintMissingNotValid,
-                format!("CHECK constraint {label} on {table} is validated immediately, scanning {table} under an ACCESS EXCLUSIVE lock."),
-                Some(object),
-                at,
-            );
-        } else if is(a, k, "FOREIGN") && !not_valid {
-            self.add_at(
-                RuleId::AddForeignKey,
-                format!("Foreign key {label} on {table} is validated immediately, locking {table} and the referenced table during the scan."),
-                Some(object),
-                at,
-            );
-        } else if (is(a, k, "UNIQUE") || is(a, k, "EXCLUDE")) && !using_index {
-            let what = if is(a, k, "UNIQUE") {
-                "UNIQUE"
+                self.run.not_null_checks.insert(name.to_string(), target);
             } else {
-                "Exclusion"
-            };
-            self.add_at(
-                RuleId::AddUniqueConstraint,
-                format!("{what} constraint {label} builds its index on {table} under an ACCESS EXCLUSIVE lock."),
-                Some(object),
-                at,
-            );
-        } else if is(a, k, "PRIMARY") && !using_index {
-            self.add_at(
-                RuleId::AddPrimaryKey,
-                format!("PRIMARY KEY {label} builds its index on {table} under an ACCESS EXCLUSIVE lock."),
-                Some(object),
-                at,
-            );
+                self.run.validated_not_null.insert(target);
+            }
         }
     }
 }

@@ -1,9 +1,9 @@
-//! Column definitions and types: parsing a column definition, the type-preference rules, volatile defaults.
+//! Column definitions and types: parsing a column definition, a type's
+//! name as the type rules see it, serial types, volatile defaults.
 
 use gate_sqlkit::{Token, TokenKind};
 
 use super::*;
-use crate::rules::RuleId;
 
 pub(crate) const COLUMN_CONSTRAINT_WORDS: &[&str] = &[
     "CONSTRAINT",
@@ -129,35 +129,41 @@ pub(crate) fn type_text(ty: &[Token]) -> String {
     s
 }
 
-/// The type-preference rules a column type trips.
-pub(crate) fn type_rules(ty: &[Token]) -> Vec<RuleId> {
-    // Skip a `pg_catalog.` qualifier.
-    let ty = if ty.len() > 2 && punct(ty, 1, ".") {
-        &ty[2..]
-    } else {
-        ty
-    };
-    let Some(first) = ty.first().and_then(type_name) else {
-        return Vec::new();
-    };
-    let has_len = punct(ty, 1, "(") || (is(ty, 1, "VARYING") && punct(ty, 2, "("));
-    match first.as_str() {
-        "varchar" if has_len => vec![RuleId::PreferText],
-        "character" if is(ty, 1, "VARYING") => {
-            if has_len {
-                vec![RuleId::PreferText]
-            } else {
-                vec![]
-            }
-        }
-        "char" | "character" | "bpchar" | "nchar" => vec![RuleId::BanChar],
-        "int" | "integer" | "int4" => vec![RuleId::PreferBigint],
-        "serial" | "serial4" => vec![RuleId::PreferBigint, RuleId::PreferIdentity],
-        "bigserial" | "serial8" => vec![RuleId::PreferIdentity],
-        "smallint" | "int2" => vec![RuleId::PreferBigintOverSmallint],
-        "smallserial" | "serial2" => vec![RuleId::PreferBigintOverSmallint, RuleId::PreferIdentity],
-        "timestamp" if !has_seq(ty, &["WITH", "TIME", "ZONE"]) => vec![RuleId::PreferTimestamptz],
-        _ => vec![],
+/// A column type as the type-preference rules judge it.
+pub(crate) struct TypeName {
+    /// The name as PostgreSQL resolves it (`varchar`, `serial`, …), after
+    /// a `pg_catalog.` qualifier.
+    pub(crate) name: String,
+    /// `character varying`.
+    pub(crate) varying: bool,
+    /// A length follows: `varchar(20)`, `character varying(20)`.
+    pub(crate) has_len: bool,
+    /// `… WITH TIME ZONE`.
+    pub(crate) with_time_zone: bool,
+}
+
+impl TypeName {
+    /// The type written as `ty`, unless it does not start with a name.
+    pub(crate) fn of(ty: &[Token]) -> Option<TypeName> {
+        // Skip a `pg_catalog.` qualifier.
+        let ty = if ty.len() > 2 && punct(ty, 1, ".") {
+            &ty[2..]
+        } else {
+            ty
+        };
+        let name = ty.first().and_then(type_name)?;
+        let varying = is(ty, 1, "VARYING");
+        Some(TypeName {
+            name,
+            varying,
+            has_len: punct(ty, 1, "(") || (varying && punct(ty, 2, "(")),
+            with_time_zone: has_seq(ty, &["WITH", "TIME", "ZONE"]),
+        })
+    }
+
+    /// Whether the name is one of `names`.
+    pub(crate) fn is(&self, names: &[&str]) -> bool {
+        names.contains(&self.name.as_str())
     }
 }
 

@@ -1,7 +1,7 @@
-//! CREATE: tables, indexes, types, domains and the objects only re-runs care about.
+//! CREATE: tables, indexes, types, domains and the objects only re-runs
+//! care about: the new objects it records and the facts it emits.
 
 use super::*;
-use crate::rules::RuleId;
 
 impl Analysis<'_> {
     pub(crate) fn create(&mut self) {
@@ -33,19 +33,20 @@ impl Analysis<'_> {
             "DOMAIN" => {
                 if let Some((name, _)) = name_at(t, i + 1) {
                     self.created(Kind::Type, &name);
-                    if has_anywhere(t, "CHECK") {
-                        self.add(
-                            RuleId::CreateDomainWithConstraint,
-                            format!("Domain {name} is created with a CHECK constraint, which is hard to change later."),
-                            Some(name),
-                        );
-                    }
+                    self.emit(Fact::CreateDomain {
+                        name: &name,
+                        check: has_anywhere(t, "CHECK"),
+                    });
                 }
             }
             "SCHEMA" | "EXTENSION" | "SEQUENCE" => {
                 let (guarded, j) = skip_if(t, i + 1);
                 if let Some((name, _)) = name_at(t, j) {
-                    self.robust(guarded, &format!("CREATE {kind}"), &name);
+                    self.emit(Fact::Guardable {
+                        what: &format!("CREATE {kind}"),
+                        object: &name,
+                        guarded,
+                    });
                 }
             }
             "TRIGGER" | "CONSTRAINT" => {
@@ -68,8 +69,15 @@ impl Analysis<'_> {
             return;
         };
         self.created(Kind::Table, &table);
-        self.robust(guarded, "CREATE TABLE", &table);
-        self.table_schema(&table, "CREATE TABLE");
+        self.emit(Fact::Guardable {
+            what: "CREATE TABLE",
+            object: &table,
+            guarded,
+        });
+        self.emit(Fact::TableNamed {
+            verb: "CREATE TABLE",
+            table: &table,
+        });
         if let Some((body, _)) = group(t, j) {
             for element in split_commas(body) {
                 let head = &element[0];
@@ -89,7 +97,11 @@ impl Analysis<'_> {
                 }
                 if let Some(col) = column_def(element) {
                     let object = format!("{}.{}", last_part(&table), col.name);
-                    self.type_checks(&col.ty, &object, col.at);
+                    self.emit(Fact::ColumnType {
+                        object: &object,
+                        ty: &col.ty,
+                        at: col.at,
+                    });
                 }
             }
         }
@@ -129,26 +141,24 @@ impl Analysis<'_> {
             self.created(Kind::Index, &qualified);
         }
         let label = index.clone().unwrap_or_else(|| format!("on {table}"));
-        if concurrently && self.file.in_tx() {
-            self.add(
-                RuleId::ConcurrentlyInTransaction,
-                format!("CREATE INDEX CONCURRENTLY {label} cannot run inside a transaction block; the migration will fail."),
-                Some(label.clone()),
-            );
+        let new_table = self.table_is_new(&table);
+        if !new_table && !concurrently {
+            self.locks = true;
+            self.long_lock = true;
         }
-        if !self.table_is_new(&table) {
-            if !concurrently {
-                self.locks = true;
-                self.long_lock = true;
-                self.add(
-                    RuleId::CreateIndexNotConcurrently,
-                    format!("CREATE INDEX {label} without CONCURRENTLY blocks writes to {table} until the index is built."),
-                    Some(label.clone()),
-                );
-            }
-            if index.is_some() || !concurrently {
-                self.robust(guarded, "CREATE INDEX", &label);
-            }
+        self.emit(Fact::CreateIndex {
+            label: &label,
+            table: &table,
+            concurrently,
+            new_table,
+        });
+        // IF NOT EXISTS needs a name; an index on a new table goes with it.
+        if !new_table && (index.is_some() || !concurrently) {
+            self.emit(Fact::Guardable {
+                what: "CREATE INDEX",
+                object: &label,
+                guarded,
+            });
         }
     }
 }

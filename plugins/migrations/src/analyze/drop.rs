@@ -1,15 +1,15 @@
-//! DROP of every kind of object.
+//! DROP of every kind of object, and REINDEX: the state they change, the
+//! locks they take and the facts they emit.
 
 use gate_sqlkit::Token;
 
 use super::*;
 use crate::Class;
-use crate::rules::RuleId;
 
 /// A parsed DROP statement: what kind of object, which ones, and how.
 struct DropTarget {
-    /// `TABLE`, `MATERIALIZED VIEW`, `FOREIGN TABLE`, `INDEX`, …
-    kind: String,
+    /// `None` for a kind no rule judges (`DROP OWNED`, `DROP POLICY`, …).
+    kind: Option<ObjectKind>,
     concurrently: bool,
     /// IF EXISTS.
     guarded: bool,
@@ -17,37 +17,28 @@ struct DropTarget {
     names: Vec<String>,
 }
 
-/// The kinds whose DROP fails when re-run without IF EXISTS.
-const ROBUST_KINDS: &[&str] = &[
-    "TABLE",
-    "INDEX",
-    "VIEW",
-    "MATERIALIZED VIEW",
-    "SEQUENCE",
-    "SCHEMA",
-    "TYPE",
-    "DOMAIN",
-    "FUNCTION",
-    "PROCEDURE",
-    "EXTENSION",
-    "TRIGGER",
-    "DATABASE",
-];
+/// Whether a DROP of this kind fails when re-run without IF EXISTS.
+fn guardable(kind: ObjectKind) -> bool {
+    !matches!(
+        kind,
+        ObjectKind::ForeignTable | ObjectKind::Routine | ObjectKind::Aggregate
+    )
+}
 
 fn drop_target(t: &[Token]) -> Option<DropTarget> {
     let mut i = 1;
     let kind = match t.get(i).map(|x| x.text.as_str()) {
         Some("MATERIALIZED") if is(t, 2, "VIEW") => {
             i += 2;
-            "MATERIALIZED VIEW".to_string()
+            Some(ObjectKind::MaterializedView)
         }
         Some("FOREIGN") if is(t, 2, "TABLE") => {
             i += 2;
-            "FOREIGN TABLE".to_string()
+            Some(ObjectKind::ForeignTable)
         }
         Some(k) => {
             i += 1;
-            k.to_string()
+            ObjectKind::from_keyword(k)
         }
         None => return None,
     };
@@ -86,77 +77,54 @@ impl Analysis<'_> {
         let Some(target) = drop_target(self.t) else {
             return;
         };
+        let Some(kind) = target.kind else {
+            return;
+        };
         for name in &target.names {
-            self.drop_object(&target, name);
+            self.drop_object(&target, kind, name);
         }
     }
 
-    /// The rule for dropping `name` of the target's kind, and whether the
-    /// migrations being judged created it (nothing uses it yet).
-    fn drop_rule(&self, kind: &str, name: &str) -> (Option<RuleId>, bool) {
+    /// Whether the migrations being judged created `name` of this kind
+    /// (nothing uses it yet).
+    fn drops_new(&self, kind: ObjectKind, name: &str) -> bool {
         match kind {
-            "TABLE" | "FOREIGN TABLE" => (Some(RuleId::DropTable), self.run.tables.contains(name)),
-            "INDEX" => (
-                Some(RuleId::DropIndexNotConcurrently),
-                self.run.indexes.contains(name),
-            ),
-            "DATABASE" => (Some(RuleId::DropDatabase), false),
-            "SCHEMA" => (Some(RuleId::DropSchema), false),
-            "VIEW" | "MATERIALIZED VIEW" => (Some(RuleId::DropView), false),
-            "FUNCTION" | "PROCEDURE" | "ROUTINE" | "AGGREGATE" => {
-                (Some(RuleId::DropFunction), false)
-            }
-            "TYPE" | "DOMAIN" => (Some(RuleId::DropType), self.run.types.contains(name)),
-            "SEQUENCE" => (Some(RuleId::DropSequence), false),
-            "EXTENSION" => (Some(RuleId::DropExtension), false),
-            _ => (None, false),
+            ObjectKind::Table | ObjectKind::ForeignTable => self.run.tables.contains(name),
+            ObjectKind::Index => self.run.indexes.contains(name),
+            ObjectKind::Type | ObjectKind::Domain => self.run.types.contains(name),
+            _ => false,
         }
     }
 
-    fn drop_object(&mut self, target: &DropTarget, name: &str) {
-        let kind = target.kind.as_str();
-        let what = format!("DROP {kind}");
-        if kind == "TABLE" {
-            self.table_schema(name, "DROP TABLE");
+    fn drop_object(&mut self, target: &DropTarget, kind: ObjectKind, name: &str) {
+        if kind == ObjectKind::Table {
+            self.emit(Fact::TableNamed {
+                verb: "DROP TABLE",
+                table: name,
+            });
         }
-        let (rule, created) = self.drop_rule(kind, name);
-        if rule == Some(RuleId::DropIndexNotConcurrently) {
-            self.drop_index(target.concurrently, created, name);
-        } else if let Some(rule) = rule.filter(|_| !created) {
-            if rule == RuleId::DropTable {
-                self.locks = true;
-            }
-            let extra = if target.cascade {
-                " with CASCADE, which also drops everything that depends on it"
-            } else {
-                ""
-            };
-            self.add(
-                rule,
-                format!("{what} {name}{extra} breaks running code that still uses it."),
-                Some(name.to_string()),
-            );
-        }
-        if !created && ROBUST_KINDS.contains(&kind) {
-            self.robust(target.guarded, &what, name);
-        }
-    }
-
-    fn drop_index(&mut self, concurrently: bool, created: bool, name: &str) {
-        if concurrently && self.file.in_tx() {
-            self.add(
-                RuleId::ConcurrentlyInTransaction,
-                format!("DROP INDEX CONCURRENTLY {name} cannot run inside a transaction block; the migration will fail."),
-                Some(name.to_string()),
-            );
-        }
-        if !concurrently && !created {
-            self.locks = true;
-            self.add(
-                RuleId::DropIndexNotConcurrently,
-                format!("DROP INDEX {name} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on its table."),
-                Some(name.to_string()),
-            );
+        let new = self.drops_new(kind, name);
+        let locks = match kind {
+            ObjectKind::Table | ObjectKind::ForeignTable => !new,
+            ObjectKind::Index => !new && !target.concurrently,
+            _ => false,
+        };
+        self.locks |= locks;
+        let dropped = Dropped {
+            kind,
+            name,
+            cascade: target.cascade,
+            concurrently: target.concurrently,
+            new,
+        };
+        let verb = dropped.verb();
+        self.emit(Fact::Drop(dropped));
+        if !new && guardable(kind) {
+            self.emit(Fact::Guardable {
+                what: &verb,
+                object: name,
+                guarded: target.guarded,
+            });
         }
     }
 
@@ -181,24 +149,14 @@ impl Analysis<'_> {
         }
         let name = name_at(t, i).map(|(n, _)| n).unwrap_or_default();
         let label = format!("{} {name}", kind).trim().to_string();
-        if concurrently {
-            if self.file.in_tx() {
-                self.add(
-                    RuleId::ConcurrentlyInTransaction,
-                    format!("REINDEX {label} CONCURRENTLY cannot run inside a transaction block; the migration will fail."),
-                    Some(name),
-                );
-            }
-        } else {
+        if !concurrently {
             self.locks = true;
             self.long_lock = true;
-            self.add(
-                RuleId::ReindexNotConcurrently,
-                format!(
-                    "REINDEX {label} without CONCURRENTLY blocks writes while the index is rebuilt."
-                ),
-                Some(name),
-            );
         }
+        self.emit(Fact::Reindex {
+            label: &label,
+            name: &name,
+            concurrently,
+        });
     }
 }

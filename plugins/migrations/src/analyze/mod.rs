@@ -1,4 +1,7 @@
-//! The analysis: split, parse, classify, apply the rules, honour ignores.
+//! The analysis: split each file, parse each statement, walk it into typed
+//! facts ([`Fact`]) that every rule's `on` hook judges, classify it, honour
+//! ignores, and add the run's own notes (parse errors, unused ignores, file
+//! summaries, parse coverage).
 
 mod add_column;
 mod alter;
@@ -8,6 +11,7 @@ mod columns;
 mod config;
 mod create;
 mod drop;
+mod facts;
 mod ignores;
 mod run;
 mod state;
@@ -20,15 +24,17 @@ use sqlparser::dialect::PostgreSqlDialect;
 use crate::rules::{self, Rule, RuleId};
 use crate::{CHECK_ID, Class, Finding, Location, MigrationFile, Severity, Status};
 
-use crate::rules::{require_lock_timeout, require_statement_timeout};
+use crate::rules::uncommitted_transaction;
 pub(crate) use add_column::AddedColumn;
 pub(crate) use analysis::Analysis;
 use analysis::*;
 use columns::*;
-pub(crate) use columns::{is_null_default, volatile_call};
+pub(crate) use columns::{TypeName, is_null_default, type_text, volatile_call};
 use config::*;
+pub(crate) use facts::*;
 use ignores::Ignore;
 use run::FileRun;
+pub(crate) use state::FileState;
 use state::*;
 pub(crate) use tokens::*;
 

@@ -64,22 +64,23 @@ impl<'f> FileRun<'f> {
             Ok(p) => (Some(p), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        let hits = self.transaction_control(run, stmt, tokens);
+        let event = self.transaction_control(run, stmt, tokens);
         let mut analysis = Analysis {
             cfg: self.cfg,
             run,
             file: &mut self.state,
             t: tokens,
             ast: parsed.as_deref(),
-            hits,
+            hits: Vec::new(),
             class: Class::Expand,
             locks: false,
             long_lock: false,
             foreign: false,
         };
+        if let Some(event) = event {
+            analysis.emit(Fact::Transaction(event));
+        }
         analysis.statement();
-        require_lock_timeout::after_statement(&mut analysis);
-        require_statement_timeout::after_statement(&mut analysis);
         let class = analysis.class;
         let mut hits = std::mem::take(&mut analysis.hits);
         if !self.state.in_tx() {
@@ -102,71 +103,57 @@ impl<'f> FileRun<'f> {
         self.report(stmt, hits, class);
     }
 
-    /// BEGIN, COMMIT and ROLLBACK: the transaction state, and
-    /// `transaction-nesting` hits for the ones that do nothing or end the
-    /// tool's transaction.
-    fn transaction_control(
+    /// BEGIN, COMMIT and ROLLBACK: the transaction state, and what the
+    /// statement did to it (`None` for other statements).
+    fn transaction_control<'t>(
         &mut self,
         run: &mut RunState,
         stmt: &sk::Statement,
-        tokens: &[Token],
-    ) -> Vec<Hit> {
-        let first = tokens.first().map(|x| x.text.as_str()).unwrap_or("");
-        let mut hits = Vec::new();
-        // Transaction control.
-        let control = sk::transaction_control(tokens);
-        let starts_tx = control == Some(sk::TxControl::Begin);
-        let ends_tx = matches!(
-            control,
-            Some(sk::TxControl::Commit | sk::TxControl::Rollback)
-        );
-        let rolls_back = control == Some(sk::TxControl::Rollback);
-        if starts_tx {
-            if self.state.in_tx() {
-                let why = if self.state.explicit.is_some() {
-                    "another BEGIN is still open"
-                } else {
-                    "the migration tool already runs this file in a transaction"
-                };
-                hits.push(hit(
-                    RuleId::TransactionNesting,
-                    format!("BEGIN inside a transaction does nothing: {why}."),
-                    None,
-                ));
-            } else if self.state.file_tx {
-                // The file ended the tool's transaction itself earlier
-                // (`COMMIT; CREATE INDEX CONCURRENTLY …; BEGIN;`): this
-                // BEGIN opens the one the tool commits at the end.
-                self.state.tool_open = true;
-            } else {
-                let ignore_lines = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
-                self.state.explicit = Some((stmt.line, stmt.column, ignore_lines));
-            }
-        } else if ends_tx {
-            if self.state.explicit.is_some() || self.state.tool_open {
-                if self.state.explicit.is_none() {
-                    hits.push(hit(
-                        RuleId::TransactionNesting,
-                        format!("{first} ends the migration tool's own transaction early; later statements lose its atomicity."),
-                        None,
-                    ));
+        tokens: &'t [Token],
+    ) -> Option<TxEvent<'t>> {
+        let keyword = tokens.first().map(|x| x.text.as_str()).unwrap_or("");
+        match sk::transaction_control(tokens)? {
+            sk::TxControl::Begin => Some(self.begin(stmt)),
+            control => {
+                let open = self.state.explicit.is_some() || self.state.tool_open;
+                if !open {
+                    return Some(TxEvent::EndsNothing { keyword });
                 }
+                let ends_tool = self.state.explicit.is_none();
                 self.state.explicit = None;
                 self.state.tool_open = false;
-                if rolls_back {
+                if control == sk::TxControl::Rollback {
                     self.state.roll_back(run);
                 } else {
                     self.state.end_tx();
                 }
-            } else {
-                hits.push(hit(
-                    RuleId::TransactionNesting,
-                    format!("{first} with no transaction in progress does nothing (PostgreSQL only warns): a BEGIN is missing or the {first} is doubled."),
-                    None,
-                ));
+                Some(if ends_tool {
+                    TxEvent::EndsToolTransaction { keyword }
+                } else {
+                    TxEvent::Plain
+                })
             }
         }
-        hits
+    }
+
+    /// BEGIN: opens the file's own transaction, reopens the tool's, or
+    /// does nothing inside an open one.
+    fn begin(&mut self, stmt: &sk::Statement) -> TxEvent<'static> {
+        if self.state.in_tx() {
+            return TxEvent::NestedBegin {
+                explicit: self.state.explicit.is_some(),
+            };
+        }
+        if self.state.file_tx {
+            // The file ended the tool's transaction itself earlier
+            // (`COMMIT; CREATE INDEX CONCURRENTLY …; BEGIN;`): this
+            // BEGIN opens the one the tool commits at the end.
+            self.state.tool_open = true;
+        } else {
+            let ignore_lines = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
+            self.state.explicit = Some((stmt.line, stmt.column, ignore_lines));
+        }
+        TxEvent::Plain
     }
 
     /// The findings of a statement's hits, with ignores applied.
@@ -257,9 +244,13 @@ impl<'f> FileRun<'f> {
         self.summary();
     }
 
-    /// An explicit BEGIN left open.
+    /// An explicit BEGIN left open: `uncommitted-transaction` judges the
+    /// file's end; the finding points at the BEGIN and honours its ignores.
     fn uncommitted(&mut self) {
-        if let Some((line, column, ignore_lines)) = self.state.explicit.take() {
+        let message = uncommitted_transaction::at_file_end(&self.state);
+        if let Some(message) = message
+            && let Some((line, column, ignore_lines)) = self.state.explicit.take()
+        {
             let id = RuleId::UncommittedTransaction;
             let rule = id.rule();
             if self.cfg.enabled(id) {
@@ -277,12 +268,7 @@ impl<'f> FileRun<'f> {
                     ig.used = true;
                     ig.reason.clone()
                 });
-                let mut f = finding(
-                    rule,
-                    &self.file.path,
-                    status,
-                    "BEGIN is never committed in this file; its changes are rolled back or left holding locks.".into(),
-                );
+                let mut f = finding(rule, &self.file.path, status, message);
                 f.location = Some(Location {
                     file: self.file.path.clone(),
                     line: Some(line.saturating_add(self.offset)),

@@ -4,10 +4,21 @@ use gate_sqlkit::TokenKind;
 
 use super::*;
 use crate::Class;
-use crate::rules::RuleId;
 
 impl Analysis<'_> {
+    /// Walks the statement, emitting its facts; the rules judge them.
     pub(crate) fn statement(&mut self) {
+        self.emit(Fact::Statement);
+        self.walk();
+        self.emit(Fact::Walked);
+        self.emit(Fact::Locks {
+            waits: self.locks,
+            long: self.long_lock,
+        });
+    }
+
+    /// The statement's grammar, by its first keyword.
+    fn walk(&mut self) {
         let t = self.t;
         let Some(first) = t.first() else { return };
         match first.text.as_str() {
@@ -21,14 +32,8 @@ impl Analysis<'_> {
             }
             "UPDATE" | "DELETE" | "INSERT" | "COPY" | "MERGE" | "DO" | "CALL" | "WITH"
             | "VALUES" => self.classify(Class::Data),
-            "CREATE" => {
-                self.long_identifiers();
-                self.create();
-            }
-            "ALTER" => {
-                self.long_identifiers();
-                self.alter();
-            }
+            "CREATE" => self.create(),
+            "ALTER" => self.alter(),
             "DROP" => self.drop(),
             "TRUNCATE" => {
                 self.classify(Class::Data);
@@ -42,13 +47,6 @@ impl Analysis<'_> {
             }
             _ => {}
         }
-        // The rules that need no grammar walk, in registry order.
-        for id in RuleId::ALL {
-            if let Some(check) = id.rule().check {
-                check(self);
-            }
-        }
-        self.enum_value_use();
     }
 
     pub(crate) fn set(&mut self) {

@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::{AddedColumn, Analysis, is_null_default, volatile_call};
+use crate::analyze::{AddedColumn, Analysis, Fact, is_null_default, volatile_call};
 
 pub(super) static RULE: Rule = rule(
     "add-column-volatile-default",
@@ -18,10 +18,14 @@ pub(super) static RULE: Rule = rule(
     "ALTER COLUMN … SET DEFAULT (applies to new rows only, no rewrite)",
     "backfill existing rows in batches",
 ])
-.squawk(&["adding-field-with-default"]);
+.squawk(&["adding-field-with-default"])
+.on(on);
 
 /// A default that makes PostgreSQL rewrite the table.
-pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Some(c) = fact.plain_added_column() else {
+        return;
+    };
     let Some(why) = rewrite(c, a.cfg.pg) else {
         return;
     };

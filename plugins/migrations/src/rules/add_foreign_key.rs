@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::{AddedColumn, Analysis};
+use crate::analyze::{Analysis, ConstraintKind, Fact};
 
 pub(super) static RULE: Rule = rule(
     "add-foreign-key",
@@ -17,13 +17,30 @@ pub(super) static RULE: Rule = rule(
     "delete or fix orphaned rows in batches",
     "VALIDATE CONSTRAINT in a separate migration or transaction",
 ])
-.squawk(&["adding-foreign-key-constraint"]);
+.squawk(&["adding-foreign-key-constraint"])
+.on(on);
 
-/// A column added with REFERENCES.
-pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
-    if c.col.references {
-        let (object, table) = (&c.object, c.table);
-        c.report(a, RuleId::AddForeignKey, format!("Adding {object} with REFERENCES adds a validated foreign key, locking {table} and the referenced table."));
+
+/// A foreign key added to a table that holds data without NOT VALID, as a
+/// constraint or by a new column's REFERENCES.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    match fact {
+        Fact::AddConstraint(c)
+            if c.kind == ConstraintKind::ForeignKey && !c.not_valid && !c.new =>
+        {
+            let (label, table) = (c.label, c.table);
+            a.add_at(
+                RuleId::AddForeignKey,
+                format!("Foreign key {label} on {table} is validated immediately, locking {table} and the referenced table during the scan."),
+                Some(c.object.to_string()),
+                c.at,
+            );
+        }
+        Fact::ColumnConstraints(c) if c.to_existing_table() && c.col.references => {
+            let (object, table) = (&c.object, c.table);
+            c.report(a, RuleId::AddForeignKey, format!("Adding {object} with REFERENCES adds a validated foreign key, locking {table} and the referenced table."));
+        }
+        _ => {}
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::{AddedColumn, Analysis};
+use crate::analyze::{Analysis, ConstraintKind, Fact};
 
 pub(super) static RULE: Rule = rule(
     "add-primary-key",
@@ -18,13 +18,33 @@ pub(super) static RULE: Rule = rule(
     "ADD CONSTRAINT … PRIMARY KEY USING INDEX (instant)",
 ])
 // squawk 2.70 reports ADD PRIMARY KEY as a constraint without NOT VALID.
-.squawk(&["constraint-missing-not-valid"]);
+.squawk(&["constraint-missing-not-valid"])
+.on(on);
 
-/// A column added as PRIMARY KEY.
-pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
-    if c.col.primary_key {
-        let (object, table) = (&c.object, c.table);
-        c.report(a, RuleId::AddPrimaryKey, format!("Adding {object} as PRIMARY KEY builds the key index on {table} under an ACCESS EXCLUSIVE lock."));
+
+/// A PRIMARY KEY that builds its index under the table's lock, as a
+/// constraint or on a new column (a serial or identity one is
+/// `add-serial-primary-key`'s).
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    match fact {
+        Fact::AddConstraint(c)
+            if c.kind == ConstraintKind::PrimaryKey && !c.using_index && !c.new =>
+        {
+            let (label, table) = (c.label, c.table);
+            a.add_at(
+                RuleId::AddPrimaryKey,
+                format!("PRIMARY KEY {label} builds its index on {table} under an ACCESS EXCLUSIVE lock."),
+                Some(c.object.to_string()),
+                c.at,
+            );
+        }
+        Fact::ColumnConstraints(c)
+            if c.to_existing_table() && c.col.primary_key && !c.serial_primary_key() =>
+        {
+            let (object, table) = (&c.object, c.table);
+            c.report(a, RuleId::AddPrimaryKey, format!("Adding {object} as PRIMARY KEY builds the key index on {table} under an ACCESS EXCLUSIVE lock."));
+        }
+        _ => {}
     }
 }
 

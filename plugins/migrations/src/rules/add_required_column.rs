@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::{Class, Severity};
-use crate::analyze::{AddedColumn, Analysis, is_null_default};
+use crate::analyze::{Analysis, Fact, is_null_default};
 
 pub(super) static RULE: Rule = rule(
     "add-required-column",
@@ -19,10 +19,14 @@ pub(super) static RULE: Rule = rule(
     "add a CHECK that {object} IS NOT NULL NOT VALID, VALIDATE it in a separate transaction, then SET NOT NULL",
 ])
 .squawk(&["adding-required-field"])
-.class(Class::Breaking);
+.class(Class::Breaking)
+.on(on);
 
 /// NOT NULL (or PRIMARY KEY) without a default, filled by nothing.
-pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Some(c) = fact.plain_added_column() else {
+        return;
+    };
     let col = &c.col;
     let required = (col.not_null || col.primary_key)
         && is_null_default(&col.default)

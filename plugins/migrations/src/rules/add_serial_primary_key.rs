@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::{AddedColumn, Analysis};
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "add-serial-primary-key",
@@ -18,18 +18,21 @@ pub(super) static RULE: Rule = rule(
     "CREATE UNIQUE INDEX CONCURRENTLY on {object}",
     "ADD CONSTRAINT … PRIMARY KEY USING INDEX",
 ])
-.squawk(&["adding-serial-primary-key-field"]);
+.squawk(&["adding-serial-primary-key-field"])
+.on(on);
 
-/// A serial or identity column added as PRIMARY KEY; whether it was one
-/// (the other column rules about defaults and keys then stay silent).
-pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) -> bool {
-    if !(c.generates() && c.col.primary_key) {
-        return false;
+/// A serial or identity column added as PRIMARY KEY to a table that holds
+/// data (the other column rules about defaults and keys then stay silent).
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::AddColumn(c) = fact else {
+        return;
+    };
+    if !c.to_existing_table() || !c.serial_primary_key() {
+        return;
     }
     let (object, table) = (&c.object, c.table);
     let kind = if c.serial { "serial" } else { "identity" };
     c.report(a, RuleId::AddSerialPrimaryKey, format!("Adding {object} as a {kind} primary key rewrites {table} and builds its index under an ACCESS EXCLUSIVE lock."));
-    true
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::{AddedColumn, Analysis};
+use crate::analyze::{Analysis, ConstraintKind, Fact};
 
 pub(super) static RULE: Rule = rule(
     "add-unique-constraint",
@@ -17,13 +17,37 @@ pub(super) static RULE: Rule = rule(
     "CREATE UNIQUE INDEX CONCURRENTLY on the columns, outside a transaction",
     "ADD CONSTRAINT … UNIQUE USING INDEX (instant)",
 ])
-.squawk(&["disallowed-unique-constraint"]);
+.squawk(&["disallowed-unique-constraint"])
+.on(on);
 
-/// A column added as UNIQUE.
-pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
-    if c.col.unique {
-        let (object, table) = (&c.object, c.table);
-        c.report(a, RuleId::AddUniqueConstraint, format!("Adding {object} as UNIQUE builds its index on {table} under an ACCESS EXCLUSIVE lock."));
+
+/// A UNIQUE or exclusion constraint that builds its index under the
+/// table's lock, as a constraint or on a new column.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    match fact {
+        Fact::AddConstraint(c)
+            if matches!(c.kind, ConstraintKind::Unique | ConstraintKind::Exclude)
+                && !c.using_index
+                && !c.new =>
+        {
+            let what = if c.kind == ConstraintKind::Unique {
+                "UNIQUE"
+            } else {
+                "Exclusion"
+            };
+            let (label, table) = (c.label, c.table);
+            a.add_at(
+                RuleId::AddUniqueConstraint,
+                format!("{what} constraint {label} builds its index on {table} under an ACCESS EXCLUSIVE lock."),
+                Some(c.object.to_string()),
+                c.at,
+            );
+        }
+        Fact::ColumnConstraints(c) if c.to_existing_table() && c.col.unique => {
+            let (object, table) = (&c.object, c.table);
+            c.report(a, RuleId::AddUniqueConstraint, format!("Adding {object} as UNIQUE builds its index on {table} under an ACCESS EXCLUSIVE lock."));
+        }
+        _ => {}
     }
 }
 

@@ -1,7 +1,8 @@
 //! `alter-domain-add-constraint`: Constraint added to a domain.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "alter-domain-add-constraint",
@@ -18,7 +19,28 @@ pub(super) static RULE: Rule = rule(
     "ALTER DOMAIN … VALIDATE CONSTRAINT in a separate transaction",
 ])
 .squawk(&["ban-alter-domain-with-add-constraint"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// ALTER DOMAIN … SET NOT NULL or ADD a constraint without NOT VALID, on a
+/// domain the migrations did not create.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::DomainConstraint {
+        domain,
+        not_null,
+        not_valid: false,
+        new: false,
+    } = fact
+    else {
+        return;
+    };
+    let message = if *not_null {
+        format!("SET NOT NULL on domain {domain} checks every column that uses it, under locks.")
+    } else {
+        format!("Adding a constraint to domain {domain} checks every column that uses it, under locks.")
+    };
+    a.add(RuleId::AlterDomainAddConstraint, message, Some(domain.to_string()));
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

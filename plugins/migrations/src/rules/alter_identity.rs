@@ -1,7 +1,8 @@
 //! `alter-identity`: Identity of a column changed.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, ColumnChange, Fact};
 
 pub(super) static RULE: Rule = rule(
     "alter-identity",
@@ -16,7 +17,16 @@ pub(super) static RULE: Rule = rule(
     "change the identity in a later migration",
 ])
 .squawk(&["ban-alter-identity"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP IDENTITY, ADD GENERATED or SET GENERATED on a column of an existing table.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Some(c) = fact.altered_column(ColumnChange::Identity) {
+        let object = c.object;
+        c.report(a, RuleId::AlterIdentity, format!("Changing the identity of {object} changes how running code gets its ids."));
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `ban-char`: char(n) column.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact, TypeName, type_text};
 
 pub(super) static RULE: Rule = rule(
     "ban-char",
@@ -11,7 +12,24 @@ pub(super) static RULE: Rule = rule(
     "char(n) pads values with spaces, wastes storage and compares surprisingly; changing it later rewrites the table.",
     "Use text (or varchar), with a CHECK constraint for a fixed length.",
 )
-.squawk(&["ban-char-field"]);
+.squawk(&["ban-char-field"])
+.on(on);
+
+/// char(n), character (not character varying), bpchar and nchar.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::ColumnType { object, ty, at } = fact else {
+        return;
+    };
+    if TypeName::of(ty).is_some_and(|t| t.is(&["char", "character", "bpchar", "nchar"]) && !(t.name == "character" && t.varying)) {
+        let text = type_text(ty);
+        a.add_at(
+            RuleId::BanChar,
+            format!("{object} is {text}; char(n) pads with spaces, prefer text."),
+            Some(object.to_string()),
+            *at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

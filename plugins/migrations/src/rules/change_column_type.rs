@@ -1,7 +1,8 @@
 //! `change-column-type`: Column type changed.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, ColumnOf, Fact, type_text};
 
 pub(super) static RULE: Rule = rule(
     "change-column-type",
@@ -20,7 +21,31 @@ pub(super) static RULE: Rule = rule(
     "drop {object} in a later release",
 ])
 .squawk(&["changing-column-type"])
-.class(Class::Breaking);
+.class(Class::Breaking)
+.on(on);
+
+/// A type change of a column or attribute that running code reads.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::ChangeType(c) = fact else {
+        return;
+    };
+    if c.new {
+        return;
+    }
+    let (object, ty) = (c.object, type_text(c.ty));
+    let message = match c.of {
+        ColumnOf::Type(_) => format!(
+            "Changing the type of attribute {object} to {ty} can break running code that reads it."
+        ),
+        ColumnOf::Table(_) if c.foreign => {
+            format!("Changing the type of {object} to {ty} can break running code that reads it.")
+        }
+        ColumnOf::Table(table) => format!(
+            "Changing the type of {object} to {ty} rewrites {table} under an ACCESS EXCLUSIVE lock and can break running code."
+        ),
+    };
+    a.add_at(RuleId::ChangeColumnType, message, Some(object.to_string()), c.at);
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `concurrently-in-transaction`: CONCURRENTLY inside a transaction.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact, ObjectKind};
 
 pub(super) static RULE: Rule = rule(
     "concurrently-in-transaction",
@@ -11,7 +12,43 @@ pub(super) static RULE: Rule = rule(
     "CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY and DETACH PARTITION CONCURRENTLY cannot run inside a transaction block; the migration fails with an error.",
     "Put the statement in its own migration that runs outside a transaction (`-- no-transaction` for sqlx, a non-transactional migration for Flyway/dbmate/diesel).",
 )
-.squawk(&["ban-concurrent-index-creation-in-transaction"]);
+.squawk(&["ban-concurrent-index-creation-in-transaction"])
+.on(on);
+
+/// A CONCURRENTLY statement while a transaction is open.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if !a.file.in_tx() {
+        return;
+    }
+    let (statement, object, at) = match fact {
+        Fact::CreateIndex {
+            label,
+            concurrently: true,
+            ..
+        } => (format!("CREATE INDEX CONCURRENTLY {label}"), *label, None),
+        Fact::Drop(d) if d.kind == ObjectKind::Index && d.concurrently => {
+            (format!("DROP INDEX CONCURRENTLY {}", d.name), d.name, None)
+        }
+        Fact::Reindex {
+            label,
+            name,
+            concurrently: true,
+        } => (format!("REINDEX {label} CONCURRENTLY"), *name, None),
+        Fact::DetachPartition {
+            partition,
+            concurrently: true,
+            at,
+            ..
+        } => (format!("DETACH PARTITION {partition} CONCURRENTLY"), *partition, Some(*at)),
+        _ => return,
+    };
+    a.report(
+        RuleId::ConcurrentlyInTransaction,
+        format!("{statement} cannot run inside a transaction block; the migration will fail."),
+        Some(object.to_string()),
+        at,
+    );
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::{AddedColumn, Analysis};
+use crate::analyze::{Analysis, ConstraintKind, Fact};
 
 pub(super) static RULE: Rule = rule(
     "constraint-missing-not-valid",
@@ -17,13 +17,28 @@ pub(super) static RULE: Rule = rule(
     "fix existing rows that violate it, in batches",
     "VALIDATE CONSTRAINT in a separate migration or transaction",
 ])
-.squawk(&["constraint-missing-not-valid"]);
+.squawk(&["constraint-missing-not-valid"])
+.on(on);
 
-/// A column added with a CHECK.
-pub(crate) fn on_add_column(a: &mut Analysis<'_>, c: &AddedColumn<'_>) {
-    if c.col.check {
-        let (object, table) = (&c.object, c.table);
-        c.report(a, RuleId::ConstraintMissingNotValid, format!("Adding {object} with a CHECK validates it immediately under an ACCESS EXCLUSIVE lock on {table}."));
+
+/// A CHECK added to a table that holds data without NOT VALID, as a
+/// constraint or on a new column.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    match fact {
+        Fact::AddConstraint(c) if c.kind == ConstraintKind::Check && !c.not_valid && !c.new => {
+            let (label, table) = (c.label, c.table);
+            a.add_at(
+                RuleId::ConstraintMissingNotValid,
+                format!("CHECK constraint {label} on {table} is validated immediately, scanning {table} under an ACCESS EXCLUSIVE lock."),
+                Some(c.object.to_string()),
+                c.at,
+            );
+        }
+        Fact::ColumnConstraints(c) if c.to_existing_table() && c.col.check => {
+            let (object, table) = (&c.object, c.table);
+            c.report(a, RuleId::ConstraintMissingNotValid, format!("Adding {object} with a CHECK validates it immediately under an ACCESS EXCLUSIVE lock on {table}."));
+        }
+        _ => {}
     }
 }
 

@@ -1,7 +1,8 @@
 //! `create-index-not-concurrently`: Index created without CONCURRENTLY.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "create-index-not-concurrently",
@@ -11,7 +12,25 @@ pub(super) static RULE: Rule = rule(
     "CREATE INDEX without CONCURRENTLY takes a SHARE lock on the table and blocks every INSERT, UPDATE and DELETE until the whole index is built.",
     "Use CREATE INDEX CONCURRENTLY in a migration that does not run inside a transaction.",
 )
-.squawk(&["require-concurrent-index-creation"]);
+.squawk(&["require-concurrent-index-creation"])
+.on(on);
+
+/// CREATE INDEX without CONCURRENTLY on a table that holds data.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::CreateIndex {
+        label,
+        table,
+        concurrently: false,
+        new_table: false,
+    } = fact
+    {
+        a.add(
+            RuleId::CreateIndexNotConcurrently,
+            format!("CREATE INDEX {label} without CONCURRENTLY blocks writes to {table} until the index is built."),
+            Some(label.to_string()),
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `detach-partition-not-concurrently`: DETACH PARTITION without CONCURRENTLY.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "detach-partition-not-concurrently",
@@ -18,7 +19,28 @@ pub(super) static RULE: Rule = rule(
 ])
 .versions("DETACH PARTITION CONCURRENTLY exists from PostgreSQL 14; the rule is silent before that.")
 .squawk(&["require-concurrent-partition-detach"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DETACH PARTITION without CONCURRENTLY, from PostgreSQL 14 (which has it).
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::DetachPartition {
+        table,
+        partition,
+        concurrently: false,
+        at,
+        new: false,
+    } = fact
+        && a.cfg.pg >= 14
+    {
+        a.add_at(
+            RuleId::DetachPartitionNotConcurrently,
+            format!("Detaching partition {partition} from {table} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on {table}."),
+            Some(partition.to_string()),
+            *at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

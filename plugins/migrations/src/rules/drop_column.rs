@@ -1,7 +1,8 @@
 //! `drop-column`: Column dropped.
 
-use super::{DROP_PLAN, Rule, rule};
+use super::{DROP_PLAN, Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, ColumnOf, Fact};
 
 pub(super) static RULE: Rule = rule(
     "drop-column",
@@ -13,7 +14,30 @@ pub(super) static RULE: Rule = rule(
 )
 .plan(DROP_PLAN)
 .squawk(&["ban-drop-column"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// A column, or a composite type's attribute, that running code may use.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::DropColumn {
+        of,
+        object,
+        at,
+        new: false,
+    } = fact
+    else {
+        return;
+    };
+    let message = match of {
+        ColumnOf::Table(_) => format!(
+            "Dropping column {object} breaks running code that still selects or inserts it."
+        ),
+        ColumnOf::Type(ty) => format!(
+            "Dropping attribute {object} of type {ty} breaks running code that still reads or writes it."
+        ),
+    };
+    a.add_at(RuleId::DropColumn, message, Some(object.to_string()), *at);
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `drop-constraint`: Constraint dropped.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, ConstraintOn, Fact};
 
 pub(super) static RULE: Rule = rule(
     "drop-constraint",
@@ -16,7 +17,30 @@ pub(super) static RULE: Rule = rule(
     "drop {object} in a later migration",
 ])
 .squawk(&["ban-drop-constraint"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP CONSTRAINT on a table or domain that existed before the migrations.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::DropConstraint { on, at, new: false } = fact else {
+        return;
+    };
+    let (message, object) = match on {
+        ConstraintOn::Table {
+            table,
+            name,
+            object,
+        } => (
+            format!("Dropping constraint {name} on {table} removes a guarantee running code may rely on."),
+            object,
+        ),
+        ConstraintOn::Domain(name) => (
+            format!("Dropping a constraint of domain {name} removes a guarantee running code may rely on."),
+            name,
+        ),
+    };
+    a.report(RuleId::DropConstraint, message, Some(object.to_string()), *at);
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `drop-database`: Database dropped.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId, drop_breaks};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, ObjectKind};
 
 pub(super) static RULE: Rule = rule(
     "drop-database",
@@ -17,7 +18,17 @@ pub(super) static RULE: Rule = rule(
     "drop {object} manually, outside the migration tool",
 ])
 .squawk(&["ban-drop-database"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP DATABASE.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Drop(d) = fact
+        && matches!(d.kind, ObjectKind::Database)
+    {
+        drop_breaks(a, RuleId::DropDatabase, d);
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

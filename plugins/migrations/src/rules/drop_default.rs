@@ -1,7 +1,8 @@
 //! `drop-default`: Column default dropped.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, ColumnChange, Fact};
 
 pub(super) static RULE: Rule = rule(
     "drop-default",
@@ -17,7 +18,16 @@ pub(super) static RULE: Rule = rule(
     "DROP DEFAULT in a later migration",
 ])
 .squawk(&["ban-drop-default"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP DEFAULT on a column of an existing table.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Some(c) = fact.altered_column(ColumnChange::DropDefault) {
+        let object = c.object;
+        c.report(a, RuleId::DropDefault, format!("Dropping the default of {object} breaks inserts from running code that omit the column."));
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `drop-function`: Function or procedure dropped.
 
-use super::{DROP_PLAN, Rule, rule};
+use super::{DROP_PLAN, Rule, rule, RuleId, drop_breaks};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, ObjectKind};
 
 pub(super) static RULE: Rule = rule(
     "drop-function",
@@ -13,7 +14,17 @@ pub(super) static RULE: Rule = rule(
 )
 .plan(DROP_PLAN)
 .squawk(&["ban-drop-function"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP FUNCTION, PROCEDURE, ROUTINE or AGGREGATE.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Drop(d) = fact
+        && matches!(d.kind, ObjectKind::Function | ObjectKind::Procedure | ObjectKind::Routine | ObjectKind::Aggregate)
+    {
+        drop_breaks(a, RuleId::DropFunction, d);
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `drop-generated-expression`: Generated expression dropped.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, ColumnChange, Fact};
 
 pub(super) static RULE: Rule = rule(
     "drop-generated-expression",
@@ -16,7 +17,16 @@ pub(super) static RULE: Rule = rule(
     "DROP EXPRESSION in a later migration",
 ])
 .squawk(&["ban-drop-generated-expression"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP EXPRESSION on a column of an existing table.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Some(c) = fact.altered_column(ColumnChange::DropExpression) {
+        let object = c.object;
+        c.report(a, RuleId::DropGeneratedExpression, format!("Dropping the generated expression of {object} leaves it unfilled for running code."));
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

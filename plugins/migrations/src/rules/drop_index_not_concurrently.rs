@@ -1,7 +1,8 @@
 //! `drop-index-not-concurrently`: Index dropped without CONCURRENTLY.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, ObjectKind};
 
 pub(super) static RULE: Rule = rule(
     "drop-index-not-concurrently",
@@ -16,7 +17,24 @@ pub(super) static RULE: Rule = rule(
     "DROP INDEX CONCURRENTLY IF EXISTS {object} in its own non-transactional migration",
 ])
 .squawk(&["require-concurrent-index-deletion"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP INDEX without CONCURRENTLY of an index the migrations did not create.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Drop(d) = fact
+        && d.kind == ObjectKind::Index
+        && !d.concurrently
+        && !d.new
+    {
+        let name = d.name;
+        a.add(
+            RuleId::DropIndexNotConcurrently,
+            format!("DROP INDEX {name} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on its table."),
+            Some(name.to_string()),
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `drop-not-null`: NOT NULL dropped.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, ColumnChange, Fact};
 
 pub(super) static RULE: Rule = rule(
     "drop-not-null",
@@ -15,7 +16,16 @@ pub(super) static RULE: Rule = rule(
     "deploy code that tolerates NULL in {object}",
     "DROP NOT NULL in a later migration",
 ])
-.squawk(&["ban-drop-not-null"]);
+.squawk(&["ban-drop-not-null"])
+.on(on);
+
+/// DROP NOT NULL on a column of an existing table.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Some(c) = fact.altered_column(ColumnChange::DropNotNull) {
+        let object = c.object;
+        c.report(a, RuleId::DropNotNull, format!("Dropping NOT NULL on {object} lets NULLs reach running code that does not expect them."));
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

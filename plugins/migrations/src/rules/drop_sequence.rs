@@ -1,7 +1,8 @@
 //! `drop-sequence`: Sequence dropped.
 
-use super::{DROP_PLAN, Rule, rule};
+use super::{DROP_PLAN, Rule, rule, RuleId, drop_breaks};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, ObjectKind};
 
 pub(super) static RULE: Rule = rule(
     "drop-sequence",
@@ -13,7 +14,17 @@ pub(super) static RULE: Rule = rule(
 )
 .plan(DROP_PLAN)
 .squawk(&["ban-drop-sequence"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP SEQUENCE.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Drop(d) = fact
+        && matches!(d.kind, ObjectKind::Sequence)
+    {
+        drop_breaks(a, RuleId::DropSequence, d);
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

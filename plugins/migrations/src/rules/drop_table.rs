@@ -1,7 +1,8 @@
 //! `drop-table`: Table dropped.
 
-use super::{DROP_PLAN, Rule, rule};
+use super::{DROP_PLAN, Rule, rule, RuleId, drop_breaks};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, ObjectKind};
 
 pub(super) static RULE: Rule = rule(
     "drop-table",
@@ -13,7 +14,17 @@ pub(super) static RULE: Rule = rule(
 )
 .plan(DROP_PLAN)
 .squawk(&["ban-drop-table"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP TABLE or DROP FOREIGN TABLE of a table the migrations did not create.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Drop(d) = fact
+        && matches!(d.kind, ObjectKind::Table | ObjectKind::ForeignTable)
+    {
+        drop_breaks(a, RuleId::DropTable, d);
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `drop-type`: Type or domain dropped.
 
-use super::{DROP_PLAN, Rule, rule};
+use super::{DROP_PLAN, Rule, rule, RuleId, drop_breaks};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, ObjectKind};
 
 pub(super) static RULE: Rule = rule(
     "drop-type",
@@ -13,7 +14,17 @@ pub(super) static RULE: Rule = rule(
 )
 .plan(DROP_PLAN)
 .squawk(&["ban-drop-domain", "ban-drop-type"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP TYPE or DROP DOMAIN of a type the migrations did not create.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Drop(d) = fact
+        && matches!(d.kind, ObjectKind::Type | ObjectKind::Domain)
+    {
+        drop_breaks(a, RuleId::DropType, d);
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `drop-view`: View dropped.
 
-use super::{DROP_PLAN, Rule, rule};
+use super::{DROP_PLAN, Rule, rule, RuleId, drop_breaks};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, ObjectKind};
 
 pub(super) static RULE: Rule = rule(
     "drop-view",
@@ -13,7 +14,17 @@ pub(super) static RULE: Rule = rule(
 )
 .plan(DROP_PLAN)
 .squawk(&["ban-drop-view"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// DROP VIEW or DROP MATERIALIZED VIEW.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Drop(d) = fact
+        && matches!(d.kind, ObjectKind::View | ObjectKind::MaterializedView)
+    {
+        drop_breaks(a, RuleId::DropView, d);
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -4,7 +4,7 @@ use super::{Rule, RuleId, rule};
 use crate::{Class, Severity};
 use gate_sqlkit::Token;
 
-use crate::analyze::{Analysis, depth_at, group, is, punct, split_commas};
+use crate::analyze::{Analysis, Fact, depth_at, group, is, punct, split_commas};
 
 pub(super) static RULE: Rule = rule(
     "duplicate-column-assignment",
@@ -16,12 +16,12 @@ pub(super) static RULE: Rule = rule(
 )
 .squawk(&["ban-duplicate-column-assignments"])
 .class(Class::Data)
-.check(check);
+.on(on);
 
 /// The SET list of an UPDATE (or of `INSERT … ON CONFLICT DO UPDATE`)
 /// assigning one column twice, which PostgreSQL rejects ("multiple
 /// assignments to same column"): every assignment after the first.
-pub(super) fn check(a: &mut Analysis<'_>) {
+fn check(a: &mut Analysis<'_>) {
     if !a.starts_with(&["UPDATE", "INSERT"]) {
         return;
     }
@@ -75,6 +75,13 @@ pub(super) fn check(a: &mut Analysis<'_>) {
                 seen.push(column);
             }
         }
+    }
+}
+
+/// Judges the statement once its walk is done.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if matches!(fact, Fact::Walked) {
+        check(a);
     }
 }
 

@@ -1,4 +1,8 @@
 //! `file-summary`: Per-file summary.
+//!
+//! A pseudo-rule: a summary of the file's classifications, so it has no
+//! `on` hook; the file's run (`analyze/run.rs`) writes it after the file's
+//! last statement.
 
 use super::{Rule, rule};
 use crate::Severity;

@@ -1,7 +1,10 @@
 //! `identifier-too-long`: Identifier longer than 63 bytes.
 
-use super::{Rule, rule};
+use std::collections::HashSet;
+
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "identifier-too-long",
@@ -11,7 +14,31 @@ pub(super) static RULE: Rule = rule(
     "PostgreSQL silently truncates identifiers to 63 bytes, so the created name differs from the one in the migration and two names can collide.",
     "Use names of at most 63 bytes.",
 )
-.squawk(&["identifier-too-long"]);
+.squawk(&["identifier-too-long"])
+.on(on);
+
+/// Every distinct name longer than 63 bytes in a CREATE or ALTER, before
+/// its walk.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if !matches!(fact, Fact::Statement) || !a.starts_with(&["CREATE", "ALTER"]) {
+        return;
+    }
+    let mut seen = HashSet::new();
+    for tok in a.t {
+        if tok.is_name() && tok.ident().len() > 63 && seen.insert(tok.ident()) {
+            let name = tok.ident();
+            a.add_at(
+                RuleId::IdentifierTooLong,
+                format!(
+                    "Identifier {name} is {} bytes; PostgreSQL truncates it to 63.",
+                    name.len()
+                ),
+                Some(name),
+                tok.span.start,
+            );
+        }
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -5,6 +5,11 @@
 //! not compile; `describe()` and docs/migrations/rules.md are written from
 //! the same list, in its order (the documentation order).
 //!
+//! A rule detects through its `on` hook: the analysis walks each statement
+//! into typed facts (`crate::analyze::Fact`) and hands every fact to every
+//! rule, in this list's order; the rule matches the facts it judges and
+//! reports its hits with its own messages.
+//!
 //! `cargo xtask new-rule <id>` writes a new rule's module from a template
 //! and adds its line here.
 
@@ -18,12 +23,36 @@ mod cases;
 pub use rule::Rule;
 use rule::rule;
 
+use crate::analyze::{Analysis, Dropped};
+
 /// The plan of every rule that drops an object code may still use.
 const DROP_PLAN: &[&str] = &[
     "deploy code that no longer reads or writes {object}",
     "wait until every instance of the old release is gone",
     "drop {object} in a later migration, after a backup or snapshot",
 ];
+
+/// The hit of a rule about dropping an object running code may still use
+/// (`drop-table`, `drop-view`, …), unless the migrations created it.
+fn drop_breaks(a: &mut Analysis<'_>, id: RuleId, d: &Dropped<'_>) {
+    if d.new {
+        return;
+    }
+    let extra = if d.cascade {
+        " with CASCADE, which also drops everything that depends on it"
+    } else {
+        ""
+    };
+    a.add(
+        id,
+        format!(
+            "{} {}{extra} breaks running code that still uses it.",
+            d.verb(),
+            d.name
+        ),
+        Some(d.name.to_string()),
+    );
+}
 
 registry! {
     create_index_not_concurrently: CreateIndexNotConcurrently,

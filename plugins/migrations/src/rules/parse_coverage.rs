@@ -1,4 +1,7 @@
 //! `parse-coverage`: Parse coverage.
+//!
+//! A pseudo-rule: a note about the whole run, so it has no `on` hook; the
+//! run (`analyze/mod.rs`) writes it from its counts after the last file.
 
 use super::{Rule, rule};
 use crate::Severity;

@@ -1,4 +1,8 @@
 //! `parse-error`: Statement not parsed.
+//!
+//! A pseudo-rule: a note about sqlparser, not a check of the statement's
+//! meaning, so it has no `on` hook; the file's run (`analyze/run.rs`) adds
+//! it after the statement's hits when sqlparser cannot parse the statement.
 
 use super::{Rule, rule};
 use crate::Severity;

@@ -1,7 +1,8 @@
 //! `prefer-bigint`: 32-bit integer column.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact, TypeName, type_text};
 
 pub(super) static RULE: Rule = rule(
     "prefer-bigint",
@@ -11,7 +12,24 @@ pub(super) static RULE: Rule = rule(
     "int/integer/serial columns overflow at 2^31; widening them later rewrites the table under an ACCESS EXCLUSIVE lock.",
     "Use bigint (or bigserial / bigint identity) for ids and counters.",
 )
-.squawk(&["prefer-bigint-over-int"]);
+.squawk(&["prefer-bigint-over-int"])
+.on(on);
+
+/// 32-bit integers and serials.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::ColumnType { object, ty, at } = fact else {
+        return;
+    };
+    if TypeName::of(ty).is_some_and(|t| t.is(&["int", "integer", "int4", "serial", "serial4"])) {
+        let text = type_text(ty);
+        a.add_at(
+            RuleId::PreferBigint,
+            format!("{object} is a 32-bit {text}; prefer bigint."),
+            Some(object.to_string()),
+            *at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

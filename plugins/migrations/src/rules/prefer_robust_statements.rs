@@ -1,7 +1,8 @@
 //! `prefer-robust-statements`: Statement cannot be safely retried.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "prefer-robust-statements",
@@ -11,7 +12,40 @@ pub(super) static RULE: Rule = rule(
     "Outside a transaction a migration that fails half-way leaves some statements applied; re-running it then fails on CREATE/ADD/DROP without IF [NOT] EXISTS.",
     "Use IF NOT EXISTS on CREATE/ADD and IF EXISTS on DROP so the migration can be re-run.",
 )
-.squawk(&["prefer-robust-stmts"]);
+.squawk(&["prefer-robust-stmts"])
+.on(on);
+
+/// A statement that fails when re-run needs its guard unless the whole
+/// file is one transaction: outside a transaction, or in one of several
+/// transactions, a failure part-way leaves it applied.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::Guardable {
+        what,
+        object,
+        guarded,
+    } = fact
+    else {
+        return;
+    };
+    if *guarded || (a.file.in_tx() && !a.file.several_units) {
+        return;
+    }
+    let guard = if what.starts_with("DROP") {
+        "IF EXISTS"
+    } else {
+        "IF NOT EXISTS"
+    };
+    let where_ = if a.file.in_tx() {
+        "in one of several transactions of the file"
+    } else {
+        "outside a transaction"
+    };
+    a.add(
+        RuleId::PreferRobustStatements,
+        format!("{what} {object} runs {where_} without {guard}, so re-running the migration after a partial failure fails."),
+        Some(object.to_string()),
+    );
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

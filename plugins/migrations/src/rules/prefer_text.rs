@@ -1,7 +1,8 @@
 //! `prefer-text`: varchar(n) instead of text.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact, TypeName, type_text};
 
 pub(super) static RULE: Rule = rule(
     "prefer-text",
@@ -11,7 +12,24 @@ pub(super) static RULE: Rule = rule(
     "Changing a varchar(n) limit later needs an ACCESS EXCLUSIVE lock (and a rewrite when it shrinks).",
     "Use text, with a CHECK (char_length(col) <= n) constraint if the limit matters.",
 )
-.squawk(&["prefer-text-field"]);
+.squawk(&["prefer-text-field"])
+.on(on);
+
+/// varchar(n) and character varying(n).
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::ColumnType { object, ty, at } = fact else {
+        return;
+    };
+    if TypeName::of(ty).is_some_and(|t| (t.name == "varchar" || (t.name == "character" && t.varying)) && t.has_len) {
+        let text = type_text(ty);
+        a.add_at(
+            RuleId::PreferText,
+            format!("{object} is {text}; prefer text with a CHECK on its length."),
+            Some(object.to_string()),
+            *at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::{Class, Severity};
-use crate::analyze::{Analysis, has_anywhere, is, name_at};
+use crate::analyze::{Analysis, Fact, has_anywhere, is, name_at};
 
 
 pub(super) static RULE: Rule = rule(
@@ -14,10 +14,10 @@ pub(super) static RULE: Rule = rule(
     "Use REFRESH MATERIALIZED VIEW CONCURRENTLY (it needs a unique index on the view).",
 )
 .class(Class::Data)
-.check(check);
+.on(on);
 
 /// REFRESH MATERIALIZED VIEW without CONCURRENTLY.
-pub(super) fn check(a: &mut Analysis<'_>) {
+fn check(a: &mut Analysis<'_>) {
     let t = a.t;
     if !a.starts_with(&["REFRESH"]) || has_anywhere(t, "CONCURRENTLY") {
         return;
@@ -32,6 +32,13 @@ pub(super) fn check(a: &mut Analysis<'_>) {
         format!("REFRESH MATERIALIZED VIEW {view} without CONCURRENTLY blocks every read of {view} until it finishes."),
         Some(view),
     );
+}
+
+/// Judges the statement once its walk is done.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if matches!(fact, Fact::Walked) {
+        check(a);
+    }
 }
 
 #[cfg(test)]

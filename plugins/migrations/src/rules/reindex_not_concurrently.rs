@@ -1,7 +1,8 @@
 //! `reindex-not-concurrently`: REINDEX without CONCURRENTLY.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "reindex-not-concurrently",
@@ -12,7 +13,25 @@ pub(super) static RULE: Rule = rule(
     "Use REINDEX INDEX CONCURRENTLY outside a transaction.",
 )
 .versions("REINDEX CONCURRENTLY exists from PostgreSQL 12; before that, build a new index CONCURRENTLY and drop the old one CONCURRENTLY.")
-.squawk(&["require-concurrent-reindex"]);
+.squawk(&["require-concurrent-reindex"])
+.on(on);
+
+/// REINDEX without CONCURRENTLY (REINDEX SYSTEM has no concurrent form and
+/// is not reported by the walk).
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Reindex {
+        label,
+        name,
+        concurrently: false,
+    } = fact
+    {
+        a.add(
+            RuleId::ReindexNotConcurrently,
+            format!("REINDEX {label} without CONCURRENTLY blocks writes while the index is rebuilt."),
+            Some(name.to_string()),
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

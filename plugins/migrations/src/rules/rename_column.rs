@@ -1,7 +1,8 @@
 //! `rename-column`: Column renamed.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, Renamed};
 
 pub(super) static RULE: Rule = rule(
     "rename-column",
@@ -19,7 +20,25 @@ pub(super) static RULE: Rule = rule(
     "drop {object} in a later release",
 ])
 .squawk(&["renaming-column"])
-.class(Class::Breaking);
+.class(Class::Breaking)
+.on(on);
+
+/// ALTER TABLE … RENAME [COLUMN] on an existing table.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Rename {
+        renamed: Renamed::Column { object, to },
+        at,
+        new: false,
+    } = fact
+    {
+        a.report(
+            RuleId::RenameColumn,
+            format!("Renaming column {object} to {to} breaks running code that uses the old name."),
+            Some(object.to_string()),
+            *at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

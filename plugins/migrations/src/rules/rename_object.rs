@@ -1,7 +1,8 @@
 //! `rename-object`: Object renamed.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, Renamed};
 
 pub(super) static RULE: Rule = rule(
     "rename-object",
@@ -17,7 +18,45 @@ pub(super) static RULE: Rule = rule(
     "drop the old name in a later release",
 ])
 .squawk(&["renaming-object"])
-.class(Class::Breaking);
+.class(Class::Breaking)
+.on(on);
+
+/// A rename of anything but a table or column that existed before the
+/// migrations: constraints, enum values, attributes, types, indexes, ….
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::Rename {
+        renamed,
+        at,
+        new: false,
+    } = fact
+    else {
+        return;
+    };
+    let (message, object) = match renamed {
+        Renamed::Table { .. } | Renamed::Column { .. } => return,
+        Renamed::Constraint {
+            table,
+            name,
+            object,
+        } => (
+            format!("Renaming constraint {name} on {table} breaks code and scripts that use the old name."),
+            object,
+        ),
+        Renamed::EnumValue { ty } => (
+            format!("Renaming a value of enum {ty} breaks running code that uses the old name."),
+            ty,
+        ),
+        Renamed::Attribute { ty } => (
+            format!("Renaming an attribute of type {ty} breaks running code that uses the old name."),
+            ty,
+        ),
+        Renamed::Object { kind, name } => (
+            format!("Renaming {kind} {name} breaks running code that uses the old name."),
+            name,
+        ),
+    };
+    a.report(RuleId::RenameObject, message, Some(object.to_string()), *at);
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `rename-table`: Table renamed.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact, Renamed};
 
 pub(super) static RULE: Rule = rule(
     "rename-table",
@@ -17,7 +18,25 @@ pub(super) static RULE: Rule = rule(
     "drop the compatibility view in a later release",
 ])
 .squawk(&["renaming-table"])
-.class(Class::Breaking);
+.class(Class::Breaking)
+.on(on);
+
+/// ALTER TABLE … RENAME TO on an existing table.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Rename {
+        renamed: Renamed::Table { table, to },
+        at,
+        new: false,
+    } = fact
+    {
+        a.report(
+            RuleId::RenameTable,
+            format!("Renaming table {table} to {to} breaks running code that uses the old name."),
+            Some(table.to_string()),
+            *at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::Analysis;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "require-lock-timeout",
@@ -12,12 +12,17 @@ pub(super) static RULE: Rule = rule(
     "A DDL statement waiting for its lock queues every later query on the table behind it, so a long-running query can turn the migration into an outage.",
     "Start the migration with SET lock_timeout = '2s' (and retry on timeout).",
 )
-.squawk(&["require-timeout-settings", "require-lock-timeout"]);
+.squawk(&["require-timeout-settings", "require-lock-timeout"])
+.on(on);
+
 
 /// The first statement of the file that waits for a lock with no
 /// lock_timeout set before it.
-pub(crate) fn after_statement(a: &mut Analysis<'_>) {
-    if a.locks && !a.file.lock_timeout && !a.file.lock_timeout_reported {
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Locks { waits: true, .. } = fact
+        && !a.file.lock_timeout
+        && !a.file.lock_timeout_reported
+    {
         a.file.lock_timeout_reported = true;
         a.add(
             RuleId::RequireLockTimeout,

@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::Analysis;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "require-statement-timeout",
@@ -13,12 +13,17 @@ pub(super) static RULE: Rule = rule(
     "SET statement_timeout for the migration (not for CREATE INDEX CONCURRENTLY, which must be allowed to run long).",
 )
 .opt_in()
-.squawk(&["require-timeout-settings", "require-statement-timeout"]);
+.squawk(&["require-timeout-settings", "require-statement-timeout"])
+.on(on);
+
 
 /// The first statement of the file that holds a lock for long with no
 /// statement_timeout set before it.
-pub(crate) fn after_statement(a: &mut Analysis<'_>) {
-    if a.long_lock && !a.file.statement_timeout && !a.file.statement_timeout_reported {
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Locks { long: true, .. } = fact
+        && !a.file.statement_timeout
+        && !a.file.statement_timeout_reported
+    {
         a.file.statement_timeout_reported = true;
         a.add(
             RuleId::RequireStatementTimeout,

@@ -1,7 +1,8 @@
 //! `require-table-schema`: Table named without a schema.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "require-table-schema",
@@ -12,7 +13,21 @@ pub(super) static RULE: Rule = rule(
     "Qualify the table with its schema, e.g. public.users.",
 )
 .opt_in()
-.squawk(&["require-table-schema"]);
+.squawk(&["require-table-schema"])
+.on(on);
+
+/// A table named without a schema by CREATE, ALTER or DROP TABLE.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::TableNamed { verb, table } = fact
+        && !table.contains('.')
+    {
+        a.add(
+            RuleId::RequireTableSchema,
+            format!("{verb} {table} names the table without a schema; it resolves through whatever search_path is at run time."),
+            Some(table.to_string()),
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

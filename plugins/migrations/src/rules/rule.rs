@@ -1,8 +1,8 @@
 //! What a rule is: its id, title, severity, explanation, safe alternative,
 //! plan, squawk names, the classification its hit gives a statement, and
-//! the per-statement check a self-contained rule runs.
+//! its detection: the hook every fact of every statement goes to.
 
-use crate::analyze::Analysis;
+use crate::analyze::{Analysis, Fact};
 use crate::{Class, Severity};
 
 /// One rule, as its module under `src/rules/` declares it.
@@ -30,11 +30,11 @@ pub struct Rule {
     pub plan: &'static [&'static str],
     /// The squawk rules this one covers.
     pub squawk: &'static [&'static str],
-    /// A check run on every statement, after the statement's grammar walk,
-    /// for a rule that needs none of the walk's shared parsing. Rules that
-    /// share it (ALTER TABLE actions, column definitions, …) are called
-    /// from the walk instead and leave this `None`.
-    pub(crate) check: Option<fn(&mut Analysis<'_>)>,
+    /// The rule's detection: called with every [`Fact`] of every statement,
+    /// in walk order; it matches the facts it judges and reports its hits
+    /// through the [`Analysis`]. `None` for the pseudo-rules and for
+    /// `uncommitted-transaction`, which the file's run reports at its end.
+    pub(crate) on: Option<fn(&mut Analysis<'_>, &Fact<'_>)>,
 }
 
 impl Rule {
@@ -78,8 +78,8 @@ impl Rule {
         self.class = Some(c);
         self
     }
-    pub(super) const fn check(mut self, f: fn(&mut Analysis<'_>)) -> Self {
-        self.check = Some(f);
+    pub(super) const fn on(mut self, f: fn(&mut Analysis<'_>, &Fact<'_>)) -> Self {
+        self.on = Some(f);
         self
     }
 }
@@ -106,6 +106,6 @@ pub(super) const fn rule(
         class: None,
         plan: &[],
         squawk: &[],
-        check: None,
+        on: None,
     }
 }

@@ -1,7 +1,8 @@
 //! `set-not-null`: SET NOT NULL on an existing column.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, ColumnChange, Fact};
 
 pub(super) static RULE: Rule = rule(
     "set-not-null",
@@ -20,7 +21,39 @@ pub(super) static RULE: Rule = rule(
     "SET NOT NULL (no scan from PostgreSQL 12) and drop the CHECK",
 ])
 .squawk(&["adding-not-nullable-field"])
-.class(Class::Contract);
+.class(Class::Contract)
+.on(on);
+
+/// SET NOT NULL on a column of a table that holds data, unless a
+/// validated `CHECK (col IS NOT NULL)` spares the scan (PostgreSQL 12+).
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::AlterColumn(c) = fact else {
+        return;
+    };
+    if c.change != ColumnChange::SetNotNull || c.new || c.foreign {
+        return;
+    }
+    let pg = a.cfg.pg;
+    let validated = a
+        .run
+        .validated_not_null
+        .contains(&(c.short.to_string(), c.column.to_string()));
+    if pg >= 12 && validated {
+        return;
+    }
+    let extra = if validated {
+        format!(" (PostgreSQL {pg} cannot use the validated CHECK; 12 can)")
+    } else {
+        String::new()
+    };
+    let (object, table) = (c.object, c.table);
+    a.add_at(
+        RuleId::SetNotNull,
+        format!("SET NOT NULL on {object} scans {table} under an ACCESS EXCLUSIVE lock{extra}."),
+        Some(object.to_string()),
+        c.at,
+    );
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -1,7 +1,8 @@
 //! `set-schema`: Object moved to another schema.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::{Class, Severity};
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "set-schema",
@@ -17,7 +18,26 @@ pub(super) static RULE: Rule = rule(
     "drop the old object in a later release",
 ])
 .squawk(&["ban-set-schema"])
-.class(Class::Breaking);
+.class(Class::Breaking)
+.on(on);
+
+/// ALTER … SET SCHEMA of an object that existed before the migrations.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::SetSchema {
+        kind,
+        name,
+        at,
+        new: false,
+    } = fact
+    {
+        a.report(
+            RuleId::SetSchema,
+            format!("Moving {kind} {name} to another schema breaks running code that uses its old qualified name."),
+            Some(name.to_string()),
+            *at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

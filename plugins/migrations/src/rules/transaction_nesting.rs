@@ -1,7 +1,8 @@
 //! `transaction-nesting`: Transaction control inside a transaction.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact, TxEvent};
 
 pub(super) static RULE: Rule = rule(
     "transaction-nesting",
@@ -11,7 +12,34 @@ pub(super) static RULE: Rule = rule(
     "BEGIN inside a transaction only warns and does nothing, and COMMIT/ROLLBACK ends the migration tool's own transaction early, so later statements run without the atomicity the tool promises.",
     "Remove BEGIN/COMMIT from migrations the tool already wraps in a transaction, or mark the file non-transactional.",
 )
-.squawk(&["transaction-nesting"]);
+.squawk(&["transaction-nesting"])
+.on(on);
+
+/// BEGIN inside a transaction, COMMIT/ROLLBACK of the migration tool's
+/// transaction, and COMMIT/ROLLBACK with none open.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    let Fact::Transaction(event) = fact else {
+        return;
+    };
+    let message = match event {
+        TxEvent::NestedBegin { explicit } => {
+            let why = if *explicit {
+                "another BEGIN is still open"
+            } else {
+                "the migration tool already runs this file in a transaction"
+            };
+            format!("BEGIN inside a transaction does nothing: {why}.")
+        }
+        TxEvent::EndsToolTransaction { keyword } => format!(
+            "{keyword} ends the migration tool's own transaction early; later statements lose its atomicity."
+        ),
+        TxEvent::EndsNothing { keyword } => format!(
+            "{keyword} with no transaction in progress does nothing (PostgreSQL only warns): a BEGIN is missing or the {keyword} is doubled."
+        ),
+        TxEvent::Plain => return,
+    };
+    a.add(RuleId::TransactionNesting, message, None);
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::{Class, Severity};
-use crate::analyze::{Analysis, has_anywhere, is, name_at};
+use crate::analyze::{Analysis, Fact, has_anywhere, is, name_at};
 
 
 pub(super) static RULE: Rule = rule(
@@ -15,10 +15,10 @@ pub(super) static RULE: Rule = rule(
 )
 .squawk(&["ban-truncate-cascade"])
 .class(Class::Data)
-.check(check);
+.on(on);
 
-/// TRUNCATE … CASCADE (the statement's locks are the dispatch's).
-pub(super) fn check(a: &mut Analysis<'_>) {
+/// TRUNCATE … CASCADE (the walk records the statement's locks).
+fn check(a: &mut Analysis<'_>) {
     let t = a.t;
     if !a.starts_with(&["TRUNCATE"]) || !has_anywhere(t, "CASCADE") {
         return;
@@ -37,6 +37,13 @@ pub(super) fn check(a: &mut Analysis<'_>) {
         format!("TRUNCATE {label} CASCADE also empties every table that references it."),
         name,
     );
+}
+
+/// Judges the statement once its walk is done.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if matches!(fact, Fact::Walked) {
+        check(a);
+    }
 }
 
 #[cfg(test)]

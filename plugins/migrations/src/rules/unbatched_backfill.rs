@@ -4,7 +4,7 @@ use super::{Rule, RuleId, rule};
 use crate::{Class, Severity};
 use sqlparser::ast;
 
-use crate::analyze::{Analysis, ast_name, has_seq, is, name_at};
+use crate::analyze::{Analysis, Fact, ast_name, has_seq, is, name_at};
 
 pub(super) static RULE: Rule = rule(
     "unbatched-backfill",
@@ -20,11 +20,11 @@ pub(super) static RULE: Rule = rule(
     "make the new state mandatory in a later migration",
 ])
 .class(Class::Data)
-.check(check);
+.on(on);
 
 /// UPDATE/DELETE without WHERE: from sqlparser's AST when it parsed the
 /// statement, otherwise from the tokens.
-pub(super) fn check(a: &mut Analysis<'_>) {
+fn check(a: &mut Analysis<'_>) {
     if !a.starts_with(&["UPDATE", "DELETE"]) {
         return;
     }
@@ -72,6 +72,13 @@ pub(super) fn check(a: &mut Analysis<'_>) {
         format!("{verb} of every row of {table} in one statement locks all its rows until the migration commits."),
         Some(table),
     );
+}
+
+/// Judges the statement once its walk is done.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if matches!(fact, Fact::Walked) {
+        check(a);
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 //! `uncommitted-transaction`: BEGIN without COMMIT.
+//!
+//! It judges the end of a file rather than a statement, so it has no `on`
+//! hook: the file's run asks [`at_file_end`] after its last statement and
+//! reports the finding at the open BEGIN, honouring the ignores above it.
 
 use super::{Rule, rule};
 use crate::Severity;
+use crate::analyze::FileState;
 
 pub(super) static RULE: Rule = rule(
     "uncommitted-transaction",
@@ -12,6 +17,14 @@ pub(super) static RULE: Rule = rule(
     "End every explicit BEGIN with COMMIT in the same file.",
 )
 .squawk(&["ban-uncommitted-transaction"]);
+
+/// The finding's message when the file's own BEGIN is still open at its end.
+pub(crate) fn at_file_end(file: &FileState) -> Option<String> {
+    file.explicit.as_ref().map(|_| {
+        "BEGIN is never committed in this file; its changes are rolled back or left holding locks."
+            .to_string()
+    })
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"

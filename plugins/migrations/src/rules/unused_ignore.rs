@@ -1,4 +1,8 @@
 //! `unused-ignore`: Unused gate:ignore.
+//!
+//! A pseudo-rule: it judges the file's ignore comments once every
+//! statement's findings are known, so it has no `on` hook; the file's run
+//! (`analyze/run.rs`) reports it at the end of the file.
 
 use super::{Rule, rule};
 use crate::Severity;

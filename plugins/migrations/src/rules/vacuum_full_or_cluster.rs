@@ -2,7 +2,7 @@
 
 use super::{Rule, RuleId, rule};
 use crate::Severity;
-use crate::analyze::{Analysis, group, is, name_at, option_on};
+use crate::analyze::{Analysis, Fact, group, is, name_at, option_on};
 
 
 pub(super) static RULE: Rule = rule(
@@ -14,10 +14,11 @@ pub(super) static RULE: Rule = rule(
     "Use pg_repack or pg_squeeze, which rebuild the table online.",
 )
 .squawk(&["prefer-repack"])
-.check(check);
+.on(on);
 
-/// VACUUM FULL and CLUSTER, which also make the statement a long lock.
-pub(super) fn check(a: &mut Analysis<'_>) {
+/// VACUUM FULL and CLUSTER, which also make the statement a long lock
+/// (set on `Fact::Walked`, before the timeout rules see `Fact::Locks`).
+fn check(a: &mut Analysis<'_>) {
     let t = a.t;
     let (message, object) = if a.starts_with(&["VACUUM"])
         && (is(t, 1, "FULL") || group(t, 1).is_some_and(|(o, _)| option_on(o, "FULL") == Some(true)))
@@ -37,6 +38,13 @@ pub(super) fn check(a: &mut Analysis<'_>) {
     a.locks = true;
     a.long_lock = true;
     a.add(RuleId::VacuumFullOrCluster, message, object);
+}
+
+/// Judges the statement once its walk is done.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if matches!(fact, Fact::Walked) {
+        check(a);
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! `validate-in-same-transaction`: VALIDATE CONSTRAINT in the transaction that added it.
 
-use super::{Rule, rule};
+use super::{Rule, rule, RuleId};
 use crate::Severity;
+use crate::analyze::{Analysis, Fact};
 
 pub(super) static RULE: Rule = rule(
     "validate-in-same-transaction",
@@ -10,7 +11,28 @@ pub(super) static RULE: Rule = rule(
     false,
     "Validating a NOT VALID constraint in the same transaction that added it keeps the ACCESS EXCLUSIVE lock of the ADD for the whole validation scan, which is what NOT VALID was meant to avoid.",
     "Run VALIDATE CONSTRAINT in a separate migration or after a COMMIT.",
-);
+)
+.on(on);
+
+/// VALIDATE CONSTRAINT of a constraint added NOT VALID in the open transaction.
+fn on(a: &mut Analysis<'_>, fact: &Fact<'_>) {
+    if let Fact::Validate {
+        table,
+        name,
+        object,
+        at,
+    } = fact
+        && a.file.in_tx()
+        && a.file.not_valid_in_tx.contains(*name)
+    {
+        a.add_at(
+            RuleId::ValidateInSameTransaction,
+            format!("Constraint {name} on {table} is validated in the transaction that added it, keeping the ACCESS EXCLUSIVE lock during the scan."),
+            Some(object.to_string()),
+            *at,
+        );
+    }
+}
 
 #[cfg(test)]
 pub(super) const CASES: &str = r##"
