@@ -29,7 +29,11 @@ fn copy_tree(dir: &Path) {
             "policies/production.toml",
         ],
     );
-    copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sdk", "redact", "haproxy-stat", "infra"]);
+    copy_workspace_manifest(
+        dir,
+        "plugins/Cargo.toml",
+        &["sdk", "redact", "haproxy-stat", "infra"],
+    );
 }
 
 #[test]

@@ -25,7 +25,11 @@ fn copy_tree(dir: &Path) {
             "rust-toolchain.toml",
         ],
     );
-    copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sdk", "redact", "sqlkit", "migrations"]);
+    copy_workspace_manifest(
+        dir,
+        "plugins/Cargo.toml",
+        &["sdk", "redact", "sqlkit", "migrations"],
+    );
 }
 
 #[test]
