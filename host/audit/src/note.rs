@@ -243,10 +243,13 @@ fn parse_body(body: &str) -> Result<Checkpoint, NoteError> {
     })
 }
 
+/// A piece of a file and its byte offset.
+pub type Located<'a> = (usize, &'a str);
+
 /// Splits a file of notes written one after another into the notes, each
 /// with its byte offset; a trailing incomplete note is returned apart (an
 /// append interrupted while writing it).
-pub fn split_notes(text: &str) -> (Vec<(usize, &str)>, Option<(usize, &str)>) {
+pub fn split_notes(text: &str) -> (Vec<Located<'_>>, Option<Located<'_>>) {
     let mut notes = Vec::new();
     let (mut start, mut at) = (0, 0);
     // After the blank line; and whether a signature line followed it.
