@@ -368,3 +368,23 @@ fn migrate_lint_records_its_decision_and_show_filters() {
     );
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }
+
+#[test]
+fn help_snapshots() {
+    let ws = Workspace::new();
+    for args in [
+        &["audit", "--help"][..],
+        &["audit", "verify", "--help"],
+        &["audit", "show", "--help"],
+        &["audit", "prove", "--help"],
+        &["audit", "check-proof", "--help"],
+        &["audit", "key", "--help"],
+    ] {
+        let out = ws.gate(args);
+        assert_eq!(code(&out), 0);
+        insta::assert_snapshot!(
+            format!("help_{}", args[..args.len() - 1].join("_")),
+            stdout(&out)
+        );
+    }
+}

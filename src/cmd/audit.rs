@@ -49,7 +49,7 @@ pub struct ShowArgs {
     #[command(flatten)]
     pub dir: DirArg,
     /// Only entries of this kind
-    #[arg(long, value_parser = parse_kind)]
+    #[arg(long, value_parser = kinds())]
     pub kind: Option<Kind>,
     /// Only entries since this time (RFC 3339) or for this long (e.g. 24h, 30m, 7d)
     #[arg(long, value_name = "T", value_parser = parse_since)]
@@ -76,16 +76,13 @@ pub struct CheckProofArgs {
     pub vkey: String,
 }
 
-fn parse_kind(s: &str) -> Result<Kind, String> {
-    s.parse().map_err(|_| {
-        let kinds: Vec<&str> = <Kind as strum::IntoEnumIterator>::iter()
-            .map(<&str>::from)
-            .collect();
-        format!(
-            "`{s}` is not a kind of entry; use one of {}",
-            kinds.join(", ")
-        )
-    })
+/// The kinds of entry as `--kind` values.
+fn kinds() -> impl clap::builder::TypedValueParser<Value = Kind> {
+    use clap::builder::TypedValueParser as _;
+    let names: Vec<&'static str> = <Kind as strum::IntoEnumIterator>::iter()
+        .map(<&'static str>::from)
+        .collect();
+    clap::builder::PossibleValuesParser::new(names).try_map(|s: String| s.parse::<Kind>())
 }
 
 /// An RFC 3339 time, or a duration back from now (`90s`, `30m`, `24h`, `7d`).

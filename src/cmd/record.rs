@@ -25,7 +25,7 @@ pub struct RecordArgs {
     #[arg(long, value_name = "DIR")]
     pub audit: Option<PathBuf>,
     /// The CI run or change this decision belongs to, recorded with it
-    #[arg(long, value_name = "ID", env = "GATE_RUN_ID")]
+    #[arg(long, value_name = "ID", env = "GATE_RUN_ID", hide_env_values = true)]
     pub run_id: Option<String>,
 }
 
