@@ -12,7 +12,8 @@ pub mod exit {
     pub const PASS: u8 = 0;
     /// A blocking gate failed.
     pub const FAIL: u8 = 1;
-    /// Usage, policy or plugin-loading error: nothing was evaluated.
+    /// Usage, policy or plugin-loading error (nothing was evaluated), or the
+    /// decision could not be recorded in the audit log (nothing was shown).
     pub const ERROR: u8 = 2;
 
     /// The one place a library error becomes an exit code: prints it on
