@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use gate_audit::entry::{
-    CheckOutcome, CheckStatus, Evaluation, ExemptionUse, Migrate, MigrateCommand, MigrationRef,
-    PolicyRef, Verdict,
+    CheckOutcome, Evaluation, ExemptionUse, Migrate, MigrateCommand, MigrationRef, PolicyRef,
+    Verdict,
 };
 use gate_audit::{AuditLog, Draft, Record, key};
 use gate_core::finding::FindingReport;
 use gate_eval::policy::Policy;
-use gate_eval::report::{self, ExemptionRef, NoticeKind, Report};
+use gate_eval::report::{ExemptionRef, NoticeKind, Report};
 use gate_migrate::layout::Migration;
 use sha2::{Digest, Sha256};
 
@@ -83,24 +83,6 @@ pub fn policy_ref(path: &Path) -> Result<PolicyRef, u8> {
     })
 }
 
-fn verdict(v: report::Verdict) -> Verdict {
-    match v {
-        report::Verdict::Pass => Verdict::Pass,
-        report::Verdict::Fail => Verdict::Fail,
-    }
-}
-
-fn status(s: report::CheckStatus) -> CheckStatus {
-    match s {
-        report::CheckStatus::Pass => CheckStatus::Pass,
-        report::CheckStatus::Skip => CheckStatus::Skip,
-        report::CheckStatus::Warn => CheckStatus::Warn,
-        report::CheckStatus::Fail => CheckStatus::Fail,
-        report::CheckStatus::Error => CheckStatus::Error,
-        report::CheckStatus::Exempt => CheckStatus::Exempt,
-    }
-}
-
 fn exemption(e: &ExemptionRef) -> ExemptionUse {
     ExemptionUse {
         check: e.check.clone(),
@@ -117,7 +99,7 @@ fn outcomes(report: &Report) -> Vec<CheckOutcome> {
         .map(|(g, c)| CheckOutcome {
             gate: g.name.clone(),
             id: c.id.clone(),
-            status: status(c.status),
+            status: c.status,
             findings: c.non_pass().count() as u64,
         })
         .collect()
@@ -129,7 +111,7 @@ pub fn evaluation(report: &Report, policy: PolicyRef, gate: Option<&str>) -> Rec
         policy_name: report.policy.clone(),
         policy,
         gate: gate.map(str::to_string),
-        verdict: verdict(report.verdict),
+        verdict: report.verdict,
         checks: outcomes(report),
         exemptions_used: report
             .applied_exemptions()
@@ -167,7 +149,7 @@ pub fn migrate_report(
         command,
         policy,
         migrations: migration_refs(migrations),
-        verdict: verdict(report.verdict),
+        verdict: report.verdict,
         findings: checks.iter().map(|c| c.findings).sum(),
         checks,
     })

@@ -8,6 +8,8 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use gate_core::model::{CheckStatus, Verdict};
+
 /// One entry as written in the entries file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -86,28 +88,6 @@ impl Record {
             Record::Recovery(_) => Kind::Recovery,
         }
     }
-}
-
-/// The overall decision gate reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-}
-
-/// A check's reported status (the report's statuses, `exempt` included).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum CheckStatus {
-    Pass,
-    Skip,
-    Warn,
-    Fail,
-    Error,
-    Exempt,
 }
 
 /// A policy file as it was when the decision was made.

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::entry::Entry;
 use crate::error::AuditError;
 use crate::merkle::{Frontier, Hash, consistency_proof, leaf_hash, verify_consistency};
-use crate::note::{Checkpoint, Verifier};
+use crate::note::{Checkpoint, Located, NoteError, Verifier};
 use crate::snapshot::Snapshot;
 
 /// What a verification covered.
@@ -142,7 +142,8 @@ fn check_checkpoints(
         Some(AuditError::Tampered { seq, .. }) => *seq,
         _ => u64::MAX,
     };
-    for (n, &(at, note)) in notes.complete.iter().enumerate() {
+    let opened = open_all(verifier, &notes.complete);
+    for (n, (&(at, _), opened)) in notes.complete.iter().zip(opened).enumerate() {
         let refuse = |problem: String| AuditError::Checkpoint {
             path: snap.checkpoints_path.clone(),
             number: n as u64 + 1,
@@ -152,7 +153,7 @@ fn check_checkpoints(
                    verifier key (`gate audit key`) and keep a copy for the investigation"
                 .into(),
         };
-        let checkpoint = verifier.open(note).map_err(|e| refuse(e.to_string()))?;
+        let checkpoint = opened.map_err(|e| refuse(e.to_string()))?;
         let previous = last.as_ref().map_or(0, |c| c.size);
         if checkpoint.size < previous {
             return Err(refuse(format!(
@@ -206,6 +207,37 @@ fn check_checkpoints(
         });
     }
     Ok((notes.complete.len() as u64, last))
+}
+
+/// Every note's signature checked and its checkpoint parsed, on all cores
+/// (signatures are most of a verification's time).
+fn open_all(verifier: &Verifier, notes: &[Located<'_>]) -> Vec<Result<Checkpoint, NoteError>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = notes.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = notes
+            .chunks(chunk)
+            .map(|part| {
+                let handle = scope.spawn(move || {
+                    part.iter()
+                        .map(|(_, note)| verifier.open(note))
+                        .collect::<Vec<_>>()
+                });
+                (part.len(), handle)
+            })
+            .collect();
+        // One result per note, whatever happens to a thread.
+        handles
+            .into_iter()
+            .flat_map(|(len, h)| {
+                h.join().unwrap_or_else(|_| {
+                    (0..len)
+                        .map(|_| Err(NoteError::Malformed("verification thread failed".into())))
+                        .collect()
+                })
+            })
+            .collect()
+    })
 }
 
 /// The log extends the checkpoint seen earlier.
