@@ -12,7 +12,8 @@ pub mod exit {
     pub const PASS: u8 = 0;
     /// A blocking gate failed.
     pub const FAIL: u8 = 1;
-    /// Usage, policy or plugin-loading error: nothing was evaluated.
+    /// Usage, policy or plugin-loading error (nothing was evaluated), or the
+    /// decision could not be recorded in the audit log (nothing was shown).
     pub const ERROR: u8 = 2;
 
     /// The one place a library error becomes an exit code: prints it on
@@ -58,6 +59,9 @@ enum Command {
     /// Lint, plan and trace SQL migrations
     #[command(subcommand)]
     Migrate(cmd::migrate::MigrateCommand),
+    /// Verify, show and prove entries of the tamper-evident audit log
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
     /// Run a rollout spec to promotion or rollback (blue-green, canary, rolling)
     Rollout(cmd::rollout::RolloutArgs),
     /// Show a rollout's phase, step, router weights and last analysis
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
             Command::Policy(c) => cmd::policy::run(c).await,
             Command::Checks(c) => cmd::checks::run(c).await,
             Command::Migrate(c) => cmd::migrate::run(c).await,
+            Command::Audit(c) => cmd::audit::run(c).await,
             Command::Rollout(a) => cmd::rollout::rollout(a).await,
             Command::Status(a) => cmd::rollout::status(a).await,
             Command::Promote(a) => cmd::rollout::approve(a, true).await,

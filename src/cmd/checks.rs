@@ -118,5 +118,6 @@ fn empty_policy() -> Policy {
         checks: Vec::new(),
         exemptions: Vec::new(),
         migrations: Default::default(),
+        audit: Default::default(),
     }
 }

@@ -1,4 +1,5 @@
-//! `gate evaluate`: run a policy's gates and report.
+//! `gate evaluate`: run a policy's gates, record the decision in the audit
+//! log, and report.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use gate_eval::evaluate::{self, EvaluateOptions};
 use gate_eval::report::{self, Format, RenderOptions, Verdict};
 
+use super::record::{self, RecordArgs};
 use super::shared;
 use crate::exit;
 
@@ -23,6 +25,8 @@ pub struct Args {
     /// Write the report to this file instead of stdout
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 pub async fn run(args: Args) -> u8 {
@@ -50,6 +54,14 @@ async fn evaluate(args: Args) -> Result<u8, u8> {
     let report = evaluate::evaluate(runtime.clone(), &policy, &plan, &options)
         .await
         .map_err(exit::report)?;
+    // Recorded before anything is shown: a decision that is not on record
+    // is not reported.
+    let entry = record::evaluation(
+        &report,
+        record::policy_ref(&args.policy)?,
+        args.gate.as_deref(),
+    );
+    args.record.append(Some(&policy), entry)?;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     let text = report::render(&report, format, RenderOptions { color });

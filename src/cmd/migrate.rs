@@ -1,9 +1,12 @@
-//! `gate migrate`: lint, plan, list rules and trace SQL migrations.
+//! `gate migrate`: lint, plan, list rules and trace SQL migrations; the
+//! commands that decide (lint, plan, trace) record their decision in the
+//! audit log before they show it.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use gate_audit::entry::MigrateCommand as Decided;
 use gate_core::clock::Clock;
 use gate_eval::policy::{MigrationsConfig, Policy};
 use gate_eval::report::{self, Format, RenderOptions, Report, Verdict};
@@ -12,6 +15,7 @@ use gate_migrate::lint::{self, Context};
 use gate_migrate::pending::{self, Boundary, Scope, Selection};
 use gate_migrate::trace::{self, TraceOptions};
 
+use super::record::{self, RecordArgs};
 use super::shared::{self, ListFormat};
 use crate::exit;
 
@@ -59,12 +63,16 @@ pub struct LintArgs {
     /// Migration files that do not exist at GIT_REF (e.g. origin/main) are the pending set, deployed together
     #[arg(long, value_name = "GIT_REF")]
     pub base: Option<String>,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub source: Source,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,6 +97,8 @@ pub struct TraceArgs {
     /// Write the report to this file instead of stdout
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -211,6 +221,11 @@ fn emit(
     Ok(())
 }
 
+/// The policy file given with `--policy`, as recorded.
+fn policy_ref(source: &Source) -> Result<Option<gate_audit::entry::PolicyRef>, u8> {
+    source.policy.as_deref().map(record::policy_ref).transpose()
+}
+
 fn verdict(report: &Report) -> u8 {
     match report.verdict {
         Verdict::Pass => exit::PASS,
@@ -238,6 +253,13 @@ async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
     )
     .await
     .map_err(exit::report)?;
+    let entry = record::migrate_report(
+        Decided::Lint,
+        &report,
+        policy_ref(&args.source)?,
+        &selection.pending,
+    );
+    args.record.append(policy.as_ref(), entry)?;
     emit(
         &report,
         Some(&selection),
@@ -248,11 +270,13 @@ async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
 }
 
 async fn plan_cmd(args: PlanArgs) -> Result<u8, u8> {
-    let (_, config, _, migrations, runtime, validator) = load(&args.source).await?;
+    let (policy, config, _, migrations, runtime, validator) = load(&args.source).await?;
     let (findings, _, _) =
         lint::validate(&runtime, &validator, &migrations, &config, Scope::Migration)
             .await
             .map_err(exit::report)?;
+    let entry = record::migrate_plan(policy_ref(&args.source)?, &migrations, &findings);
+    args.record.append(policy.as_ref(), entry)?;
     print!("{}", gate_migrate::plan::render(&migrations, &findings));
     Ok(exit::PASS)
 }
@@ -310,6 +334,13 @@ async fn trace_cmd(args: TraceArgs) -> Result<u8, u8> {
     let report = trace::trace(&policy, &migrations, &options, &ctx)
         .await
         .map_err(exit::report)?;
+    let entry = record::migrate_report(
+        Decided::Trace,
+        &report,
+        policy_ref(&args.source)?,
+        &migrations,
+    );
+    args.record.append(Some(&policy), entry)?;
     emit(&report, None, args.format, args.output.as_deref())?;
     Ok(verdict(&report))
 }

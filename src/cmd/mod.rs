@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod checks;
 pub mod evaluate;
 pub mod migrate;
 pub mod policy;
+mod record;
 pub mod rollout;
 mod shared;

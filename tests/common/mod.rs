@@ -66,6 +66,13 @@ impl Workspace {
             .env("GATE_CACHE_DIR", &self.cache)
             // The cache key lives under the config dir: keep tests off ~/.config.
             .env("XDG_CONFIG_HOME", shared_config())
+            // The audit log's signing key too, and it stays the same when a
+            // test points XDG_CONFIG_HOME elsewhere (the audit log of a
+            // workspace is signed by one key).
+            .env(
+                "GATE_AUDIT_KEY",
+                shared_config().join("gate").join("audit.key"),
+            )
             .env_remove("GATE_TEST_NOW")
             .env_remove("GITHUB_ACTIONS")
             .env("NO_COLOR", "1");

@@ -19,6 +19,7 @@ fn copy_tree(dir: &Path) {
             "plugins/sdk",
             "plugins/infra",
             "plugins/haproxy-stat",
+            "plugins/redact",
             "plugins/Cargo.lock",
             "wit",
             "rust-toolchain.toml",
@@ -28,7 +29,11 @@ fn copy_tree(dir: &Path) {
             "policies/production.toml",
         ],
     );
-    copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sdk", "haproxy-stat", "infra"]);
+    copy_workspace_manifest(
+        dir,
+        "plugins/Cargo.toml",
+        &["sdk", "redact", "haproxy-stat", "infra"],
+    );
 }
 
 #[test]

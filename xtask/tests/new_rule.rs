@@ -17,6 +17,7 @@ fn copy_tree(dir: &Path) {
         &[
             "plugins/sdk",
             "plugins/sqlkit",
+            "plugins/redact",
             "plugins/migrations",
             "docs/migrations",
             "plugins/Cargo.lock",
@@ -24,7 +25,11 @@ fn copy_tree(dir: &Path) {
             "rust-toolchain.toml",
         ],
     );
-    copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sdk", "sqlkit", "migrations"]);
+    copy_workspace_manifest(
+        dir,
+        "plugins/Cargo.toml",
+        &["sdk", "redact", "sqlkit", "migrations"],
+    );
 }
 
 #[test]

@@ -40,6 +40,65 @@ impl fmt::Display for Status {
     }
 }
 
+/// Overall verdict of a run: `fail` exactly when a blocking gate failed (exit 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A check's reported status: a finding status, or `exempt` when exemptions
+/// covered every finding that would otherwise have warned, failed or errored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Skip,
+    Warn,
+    Fail,
+    Error,
+    Exempt,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl fmt::Display for CheckStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Status> for CheckStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Pass => CheckStatus::Pass,
+            Status::Skip => CheckStatus::Skip,
+            Status::Warn => CheckStatus::Warn,
+            Status::Fail => CheckStatus::Fail,
+            Status::Error => CheckStatus::Error,
+        }
+    }
+}
+
 #[derive(
     Clone,
     Copy,

@@ -128,6 +128,14 @@ impl PrivateDir {
         crate::atomic_file::write_in(&self.dir, &self.path, name, &[bytes])
     }
 
+    /// Flushes the directory itself (a file created in it, or renamed into
+    /// it, survives a crash once this returns).
+    pub fn sync(&self) -> Result<(), String> {
+        self.dir
+            .sync_all()
+            .map_err(|e| format!("fsync of {}: {e}", self.path.display()))
+    }
+
     /// The names in the directory, sorted.
     pub fn list(&self) -> Vec<OsString> {
         let Ok(entries) = cap_primitives::fs::read_dir(&self.dir, Path::new(".")) else {

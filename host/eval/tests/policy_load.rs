@@ -270,6 +270,11 @@ fn extends_merges_key_by_key() {
     let p = load_ok("good/extends/prod.toml");
     // The loaded file names the policy.
     assert_eq!(p.name, "prod");
+    // `[audit] dir` comes from the base, resolved against the base's directory.
+    assert_eq!(p.audit.dir, fixture("good/extends/records/audit"));
+    let full = load_ok("good/full.toml");
+    assert_eq!(full.audit.dir, fixture("good/.gate/audit"));
+    assert!(full.audit.origin.is_none());
     assert_eq!(p.warn_days, 3);
     assert_eq!(p.max_exemption_days, Some(90));
 

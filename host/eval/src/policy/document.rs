@@ -11,7 +11,7 @@ use super::decode::{decode, entries_in_file_order, expect_table, unknown_key};
 use super::errors::Errors;
 use super::grants::GrantsDecl;
 use super::raw::{
-    RawCheck, RawConnection, RawExemption, RawGate, RawGrants, RawHeader, RawMetrics,
+    RawAudit, RawCheck, RawConnection, RawExemption, RawGate, RawGrants, RawHeader, RawMetrics,
     RawMigrations, RawPlugin, fields_of,
 };
 use super::source::{At, SourceFile, resolve};
@@ -35,6 +35,8 @@ pub(crate) struct PolicyDoc {
     pub exemptions: Vec<ExemptionDecl>,
     /// `[migrations]`, when the file has one.
     pub migrations: Option<MigrationsDecl>,
+    /// `[audit] dir`, resolved against the file's directory, when set.
+    pub audit_dir: Option<At<PathBuf>>,
     /// False when something other files may refer to could not be decoded at all
     /// (a syntax error, the `[policy]` table, a connection or metrics provider):
     /// checks that look for something missing would then only repeat that error,
@@ -123,6 +125,7 @@ const POLICY_KEYS: &[&str] = &[
     "check",
     "exemption",
     "migrations",
+    "audit",
 ];
 
 impl PolicyDoc {
@@ -141,6 +144,7 @@ impl PolicyDoc {
             checks: Vec::new(),
             exemptions: Vec::new(),
             migrations: None,
+            audit_dir: None,
             complete: true,
         }
     }
@@ -192,6 +196,7 @@ impl PolicyDoc {
                     }
                 }
                 "migrations" => doc.migrations_table(src, value, errors),
+                "audit" => doc.audit_table(src, value, errors),
                 name => {
                     let error = unknown_key(src, &key, "a policy file", POLICY_KEYS);
                     // `name = "x"` written above `[policy]` instead of under it; but
@@ -328,6 +333,24 @@ impl PolicyDoc {
             include: list(raw.include),
             assume_in_transaction: raw.assume_in_transaction.map(|s| src.at(s)),
             origin,
+        });
+    }
+
+    fn audit_table(&mut self, src: &SourceFile, value: Spanned<DeValue<'_>>, errors: &mut Errors) {
+        let Some(raw) = decode::<RawAudit>(src, value, "[audit]", errors).item else {
+            return;
+        };
+        self.audit_dir = raw.dir.map(|d| {
+            let d = src.at(d);
+            if d.value.trim().is_empty() {
+                errors.push(PolicyError::at(&d.origin, "`dir` is empty").with_help(
+                    "name the audit directory, or remove `dir` for `.gate/audit` beside the policy",
+                ));
+            }
+            At {
+                value: resolve(src.dir(), &d.value),
+                origin: d.origin,
+            }
         });
     }
 

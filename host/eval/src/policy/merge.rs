@@ -35,6 +35,7 @@ fn merge_into(acc: &mut PolicyDoc, doc: PolicyDoc) {
     later(&mut acc.warn_days, doc.warn_days);
     acc.complete &= doc.complete;
     acc.exemptions.extend(doc.exemptions);
+    later(&mut acc.audit_dir, doc.audit_dir);
     match (&mut acc.migrations, doc.migrations) {
         (Some(x), Some(m)) => {
             later(&mut x.paths, m.paths);

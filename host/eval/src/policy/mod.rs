@@ -62,6 +62,17 @@ pub struct Policy {
     pub exemptions: Vec<Exemption>,
     /// `[migrations]`; defaults when the policy has none.
     pub migrations: MigrationsConfig,
+    /// `[audit]`; `.gate/audit` beside the policy file when it has none.
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: where decisions are recorded ([docs/audit.md](../../../../docs/audit.md)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// The audit directory, resolved against the declaring file's directory.
+    pub dir: PathBuf,
+    /// Where `[audit] dir` was written, if it was.
+    pub origin: Option<Origin>,
 }
 
 impl Policy {

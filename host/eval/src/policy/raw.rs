@@ -96,6 +96,16 @@ pub(crate) struct RawMigrations {
 
 impl Item for RawMigrations {}
 
+/// `[audit]`: where `gate evaluate` and `gate migrate` record their
+/// decisions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAudit {
+    pub dir: Option<Spanned<String>>,
+}
+
+impl Item for RawAudit {}
+
 /// `[metrics.NAME]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

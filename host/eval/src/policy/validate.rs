@@ -13,8 +13,8 @@ use super::document::{
 use super::errors::Errors;
 use super::source::At;
 use super::{
-    CheckConfig, Connection, Enforcement, Exemption, GateSpec, MetricsProvider, MigrationsConfig,
-    Origin, PluginSpec, Policy, PolicyError, RuleRef, ids,
+    AuditConfig, CheckConfig, Connection, Enforcement, Exemption, GateSpec, MetricsProvider,
+    MigrationsConfig, Origin, PluginSpec, Policy, PolicyError, RuleRef, ids,
 };
 
 pub(crate) const DEFAULT_WARN_DAYS: u32 = 14;
@@ -239,6 +239,7 @@ pub(crate) fn finish(
     check_required_keys(&doc, complete, errors);
     check_gates_have_checks(&doc.gates, complete, errors);
     check_exemption_lifetimes(&doc, today, errors);
+    let audit = audit_config(doc.audit_dir.clone(), &source);
     Policy {
         name: name.map(|n| n.value).unwrap_or_default(),
         source,
@@ -251,6 +252,7 @@ pub(crate) fn finish(
         checks: check_configs(doc.checks),
         exemptions: exemptions(doc.exemptions),
         migrations: migrations_config(doc.migrations),
+        audit,
     }
 }
 
@@ -514,6 +516,20 @@ fn exemptions(exemptions: Vec<ExemptionDecl>) -> Vec<Exemption> {
             origin: e.origin,
         })
         .collect()
+}
+
+/// `[audit]`, or `.gate/audit` beside the top-level policy file.
+fn audit_config(dir: Option<At<PathBuf>>, source: &Path) -> AuditConfig {
+    match dir {
+        Some(d) => AuditConfig {
+            dir: d.value,
+            origin: Some(d.origin),
+        },
+        None => AuditConfig {
+            dir: super::source::resolve(source.parent().unwrap_or(Path::new("")), ".gate/audit"),
+            origin: None,
+        },
+    }
 }
 
 /// `[migrations]`, or the defaults (transactions assumed) without it.

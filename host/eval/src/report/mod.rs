@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use gate_core::finding::{ExemptionRef, FindingReport};
-pub use gate_core::model::{Enforcement, Location, Severity, Status};
+pub use gate_core::model::{CheckStatus, Enforcement, Location, Severity, Status, Verdict};
 
 pub mod github;
 pub mod human;
@@ -90,21 +90,6 @@ pub fn render(report: &Report, format: Format, options: RenderOptions) -> String
     }
 }
 
-/// Overall verdict of a run: `fail` exactly when a blocking gate failed (exit 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
 /// Verdict of one gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
@@ -120,38 +105,6 @@ pub enum GateVerdict {
 impl GateVerdict {
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-}
-
-/// A check's reported status: a finding status, or `exempt` when exemptions
-/// covered every finding that would otherwise have warned, failed or errored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum CheckStatus {
-    Pass,
-    Skip,
-    Warn,
-    Fail,
-    Error,
-    Exempt,
-}
-
-impl CheckStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl From<Status> for CheckStatus {
-    fn from(s: Status) -> Self {
-        match s {
-            Status::Pass => CheckStatus::Pass,
-            Status::Skip => CheckStatus::Skip,
-            Status::Warn => CheckStatus::Warn,
-            Status::Fail => CheckStatus::Fail,
-            Status::Error => CheckStatus::Error,
-        }
     }
 }
 

@@ -236,10 +236,8 @@ pub enum CacheError {
         key: std::path::PathBuf,
         dir: std::path::PathBuf,
     },
-    #[error("{}: not a {}-byte key; delete it and gate writes a new one", .0.display(), key::LEN)]
-    KeyLength(std::path::PathBuf),
-    #[error("no random bytes for a new cache key: {0}")]
-    Random(std::io::Error),
+    #[error(transparent)]
+    Key(#[from] gate_core::secret_file::SecretError),
 }
 
 #[cfg(test)]

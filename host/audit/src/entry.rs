@@ -1,0 +1,436 @@
+//! One audit-log entry: its sequence number, time, actor, optional run id
+//! and the typed record of what happened (an evaluation, a migration
+//! decision, a rollout event, an approval, a pipeline stage, a recovery).
+//! Each entry is one line of canonical JSON (compact, fields in declaration
+//! order), and every text in it passes through `gate_redact::scrub` before it
+//! is written.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use gate_core::model::{CheckStatus, Verdict};
+
+/// One entry as written in the entries file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Its index in the log, from 0.
+    pub seq: u64,
+    /// When it was appended (RFC 3339, UTC, milliseconds); never earlier
+    /// than the entry before it.
+    #[serde(with = "rfc3339")]
+    pub time: DateTime<Utc>,
+    /// Who acted: the OS user running gate.
+    pub actor: String,
+    /// The CI run or change this belongs to, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+mod rfc3339 {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What an entry records; `kind` names the variant and `detail` holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub enum Record {
+    Evaluation(Evaluation),
+    Migrate(Migrate),
+    Rollout(Rollout),
+    Approval(Approval),
+    Stage(Stage),
+    Recovery(Recovery),
+}
+
+/// The kinds of entry, for filtering (`gate audit show --kind`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::Display,
+)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Kind {
+    Evaluation,
+    Migrate,
+    Rollout,
+    Approval,
+    Stage,
+    Recovery,
+}
+
+impl Record {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Record::Evaluation(_) => Kind::Evaluation,
+            Record::Migrate(_) => Kind::Migrate,
+            Record::Rollout(_) => Kind::Rollout,
+            Record::Approval(_) => Kind::Approval,
+            Record::Stage(_) => Kind::Stage,
+            Record::Recovery(_) => Kind::Recovery,
+        }
+    }
+}
+
+/// A policy file as it was when the decision was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRef {
+    pub file: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+/// One check as it ran in one gate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckOutcome {
+    pub gate: String,
+    pub id: String,
+    pub status: CheckStatus,
+    /// Findings that were not `pass`.
+    pub findings: u64,
+}
+
+/// An exemption that applied, or that had expired, in a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExemptionUse {
+    pub check: String,
+    #[serde(rename = "match")]
+    pub subject_match: Option<String>,
+    pub approved_by: String,
+    pub expires: NaiveDate,
+    /// `file:line:col` of the exemption.
+    pub source: String,
+}
+
+/// `gate evaluate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluation {
+    /// The policy's `[policy] name`.
+    pub policy_name: String,
+    pub policy: PolicyRef,
+    /// The one gate evaluated (`--gate`), if not all.
+    pub gate: Option<String>,
+    pub verdict: Verdict,
+    pub checks: Vec<CheckOutcome>,
+    pub exemptions_used: Vec<ExemptionUse>,
+    pub exemptions_expired: Vec<ExemptionUse>,
+}
+
+/// Which `gate migrate` command decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum MigrateCommand {
+    Lint,
+    Plan,
+    Trace,
+}
+
+/// A migration file the decision covered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// `gate migrate lint`, `plan` or `trace`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migrate {
+    pub command: MigrateCommand,
+    /// The policy whose `[migrations]` configured the validator, if any.
+    pub policy: Option<PolicyRef>,
+    pub migrations: Vec<MigrationRef>,
+    pub verdict: Verdict,
+    pub checks: Vec<CheckOutcome>,
+    /// Findings that were not `pass`, over every check (or, for `plan`,
+    /// over every statement).
+    pub findings: u64,
+}
+
+/// A rollout event: what the controller did or decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    pub spec: PolicyRef,
+    pub service: String,
+    pub event: RolloutEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RolloutEvent {
+    Start {
+        strategy: String,
+        stable: String,
+        candidate: String,
+    },
+    Step {
+        step: u32,
+        of: u32,
+    },
+    /// Router weights after a change, per backend (percent).
+    Weights {
+        weights: Vec<BackendWeight>,
+    },
+    Analysis {
+        verdict: Verdict,
+        detail: String,
+    },
+    Approval {
+        by: String,
+    },
+    Promote,
+    Rollback {
+        reason: String,
+    },
+    Abort {
+        reason: String,
+    },
+}
+
+/// One backend's share of traffic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendWeight {
+    pub backend: String,
+    pub percent: u32,
+}
+
+/// A signed approval: the message approved, its SSHSIG signature and the
+/// principal whose key made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// What was approved (an exemption, a rollout step).
+    pub subject: String,
+    pub message: String,
+    pub signature: SshSignature,
+    pub principal: String,
+}
+
+/// An SSHSIG signature blob (the bytes inside `-----BEGIN SSH SIGNATURE-----`),
+/// kept as hex: it carries no text, so masking never alters it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SshSignature(Vec<u8>);
+
+impl SshSignature {
+    /// The blob; it must start with the SSHSIG magic preamble.
+    pub fn new(blob: Vec<u8>) -> Result<SshSignature, String> {
+        if blob.starts_with(b"SSHSIG") {
+            Ok(SshSignature(blob))
+        } else {
+            Err("not an SSHSIG signature (no `SSHSIG` preamble)".into())
+        }
+    }
+
+    pub fn blob(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SshSignature {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        SshSignature::new(hex::decode(text).map_err(|e| format!("signature: {e}"))?)
+    }
+}
+
+impl From<SshSignature> for String {
+    fn from(s: SshSignature) -> String {
+        hex::encode(s.0)
+    }
+}
+
+/// A pipeline stage gate took part in (build, deploy, verify).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub name: String,
+    pub state: StageState,
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum StageState {
+    Started,
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// What an interrupted append left behind and the next append cut off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recovery {
+    /// Bytes cut from the end of the entries file.
+    pub discarded_bytes: u64,
+    /// Complete entries among them (no checkpoint covered them, so the
+    /// actions they recorded never went ahead).
+    pub discarded_entries: u64,
+    /// SHA-256 of the discarded bytes, hex.
+    pub discarded_sha256: String,
+    /// Bytes of an incomplete checkpoint cut from the checkpoints file.
+    pub discarded_checkpoint_bytes: u64,
+}
+
+impl Entry {
+    /// The entry's line (without its newline), every text masked.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut value = serde_json::to_value(self).expect("entries serialise");
+        scrub_value(&mut value);
+        serde_json::to_vec(&value).expect("entries serialise")
+    }
+
+    /// Parses one line of the entries file.
+    pub fn decode(line: &[u8]) -> Result<Entry, serde_json::Error> {
+        serde_json::from_slice(line)
+    }
+}
+
+/// Masks credentials in every string of `value`, keys included.
+fn scrub_value(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => *s = gate_redact::scrub(s),
+        Value::Array(items) => items.iter_mut().for_each(scrub_value),
+        Value::Object(map) => {
+            let old = std::mem::take(map);
+            for (k, mut v) in old {
+                scrub_value(&mut v);
+                map.insert(gate_redact::scrub(&k), v);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// The OS user running gate: the password database's name for the
+/// effective uid, else `$USER`, else `uid:N`.
+pub fn os_user() -> String {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to a live local of the stated size.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc == 0 && !found.is_null() && !pwd.pw_name.is_null() {
+        // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string in `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        if let Ok(name) = name.to_str() {
+            return name.to_string();
+        }
+    }
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| format!("uid:{uid}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(record: Record) -> Entry {
+        Entry {
+            seq: 4,
+            time: "2026-12-02T10:00:00.250Z".parse().unwrap(),
+            actor: "alice".into(),
+            run_id: Some("ci-81".into()),
+            record,
+        }
+    }
+
+    #[test]
+    fn an_entry_is_one_canonical_line_that_round_trips() {
+        let e = entry(Record::Stage(Stage {
+            name: "deploy".into(),
+            state: StageState::Started,
+            detail: None,
+        }));
+        let line = String::from_utf8(e.encode()).unwrap();
+        assert_eq!(
+            line,
+            r#"{"seq":4,"time":"2026-12-02T10:00:00.250Z","actor":"alice","run_id":"ci-81","kind":"stage","detail":{"name":"deploy","state":"started","detail":null}}"#
+        );
+        assert_eq!(Entry::decode(line.as_bytes()).unwrap(), e);
+        assert_eq!(e.record.kind(), Kind::Stage);
+        assert_eq!("rollout".parse::<Kind>().unwrap(), Kind::Rollout);
+    }
+
+    #[test]
+    fn every_text_is_scrubbed_before_it_is_written() {
+        let secret = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+        let e = Entry {
+            run_id: Some(format!("run {secret}")),
+            ..entry(Record::Rollout(Rollout {
+                spec: PolicyRef {
+                    file: "postgres://app:Pg9xQ2w@db/app".into(),
+                    sha256: "ab".repeat(32),
+                },
+                service: "web".into(),
+                event: RolloutEvent::Abort {
+                    reason: format!("token {secret} leaked"),
+                },
+            }))
+        };
+        let line = String::from_utf8(e.encode()).unwrap();
+        assert!(!line.contains("4eC39HqLyjWDarjtT1zdp7dc"), "{line}");
+        assert!(!line.contains("Pg9xQ2w"), "{line}");
+        assert!(line.contains(&"ab".repeat(32)), "digests survive: {line}");
+        assert!(Entry::decode(line.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn an_approval_keeps_its_signature_blob_intact() {
+        let blob = b"SSHSIG\x00\x00\x00\x01AKIAZ3MSJV4WWNKWW5FG".to_vec();
+        let e = entry(Record::Approval(Approval {
+            subject: "exemption security.no-secrets".into(),
+            message: "approve".into(),
+            signature: SshSignature::new(blob.clone()).unwrap(),
+            principal: "secops@example.com".into(),
+        }));
+        let back = Entry::decode(&e.encode()).unwrap();
+        let Record::Approval(a) = back.record else {
+            panic!("kind")
+        };
+        assert_eq!(a.signature.blob(), blob);
+        assert!(SshSignature::new(b"not a signature".to_vec()).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_and_kinds_are_refused() {
+        let line = br#"{"seq":0,"time":"2026-12-02T10:00:00.000Z","actor":"a","kind":"party","detail":{}}"#;
+        assert!(Entry::decode(line).is_err());
+        let line = br#"{"seq":0,"time":"2026-12-02T10:00:00.000Z","actor":"a","kind":"stage","detail":{"name":"x","state":"begun","detail":null}}"#;
+        assert!(Entry::decode(line).is_err());
+        assert!(!os_user().is_empty());
+    }
+}

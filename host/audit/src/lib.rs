@@ -1,0 +1,35 @@
+//! gate's append-only, tamper-evident audit log, built the way certificate
+//! transparency logs are ([docs/audit.md](../../../docs/audit.md)):
+//!
+//! - [`entry`]: the typed entries and their canonical, masked JSON lines;
+//! - [`merkle`]: the RFC 9162 tree, its frontier, inclusion and consistency proofs;
+//! - [`note`]: signed checkpoints (C2SP `tlog-checkpoint` and `signed-note`);
+//! - [`key`]: the signing key outside the log;
+//! - [`log`]: the audit directory, locking and durable appends;
+//! - [`recover`]: cutting off what an interrupted append left, on record;
+//! - [`snapshot`]: the files as read at one moment;
+//! - [`verify`]: checking every entry and checkpoint, naming the first bad entry;
+//! - [`proof`]: inclusion proofs for third parties;
+//! - [`error`]: the one error type.
+
+pub mod entry;
+pub mod error;
+mod failpoint;
+pub mod key;
+pub mod log;
+pub mod merkle;
+pub mod note;
+pub mod proof;
+mod recover;
+pub mod snapshot;
+#[cfg(test)]
+mod tests;
+pub mod verify;
+
+pub use entry::{Entry, Kind, Record};
+pub use error::AuditError;
+pub use log::{Appended, AuditLog, Draft};
+pub use note::{Signer, Verifier};
+pub use proof::InclusionProof;
+pub use snapshot::Snapshot;
+pub use verify::{Earlier, Verified, verify};
