@@ -23,9 +23,7 @@ pub async fn run(
 ) -> Result<String, String> {
     let policy = policy::load(
         &preflight.policy,
-        &LoadOptions {
-            today: clock.today(),
-        },
+        &LoadOptions::at(clock.now()),
     )
     .map_err(|e| format!("policy {}: {e}", preflight.policy.display()))?;
     let options = EvaluateOptions {

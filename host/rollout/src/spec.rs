@@ -10,6 +10,7 @@ use std::time::Duration;
 use gate_strategy_protocol as protocol;
 
 use super::analysis::ProviderKind;
+use super::approvals::ApprovalRules;
 use super::driver;
 use gate_eval::policy::{PolicyError, PolicyErrors};
 
@@ -63,6 +64,8 @@ pub struct Spec {
     pub hooks: Hooks,
     pub analysis: Vec<Analysis>,
     pub metrics: BTreeMap<String, MetricsProvider>,
+    /// `[approvals]`: approvals must be signed (docs/approvals.md).
+    pub approvals: Option<ApprovalRules>,
 }
 
 #[derive(Clone, Debug)]

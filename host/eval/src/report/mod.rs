@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use gate_core::finding::{ExemptionRef, FindingReport};
+pub use gate_core::finding::{ExemptionRef, FindingReport, SignedBy};
 pub use gate_core::model::{Enforcement, Location, Severity, Status};
 
 pub mod github;
@@ -235,6 +235,9 @@ pub enum NoticeKind {
     ExpiringSoon,
     /// Matched no finding in this run.
     Unused,
+    /// Not honoured: the policy requires signed exemptions and this one is
+    /// unsigned or its signature does not verify.
+    Unverified,
 }
 
 impl NoticeKind {
