@@ -84,7 +84,12 @@ fn keygen_verify(signers: &Path, statement: &Value) -> bool {
         .spawn()
         .unwrap();
     let message = statement["message"].as_str().unwrap();
-    child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
     child.wait().unwrap().success()
 }
 
@@ -206,7 +211,11 @@ fn challenge(spec: &str) -> Vec<u8> {
 fn wait_step(bed: &RolloutBed, step: u64) {
     let until = Instant::now() + Duration::from_secs(30);
     while state(bed)["step"] != step {
-        assert!(Instant::now() < until, "step {step} not reached: {}", state(bed));
+        assert!(
+            Instant::now() < until,
+            "step {step} not reached: {}",
+            state(bed)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -225,8 +234,18 @@ fn spawn_rollout(spec: &str, extra: &[&str]) -> Child {
 fn signed_approvals_need_k_distinct_principals_for_this_step_of_this_run() {
     let bed = RolloutBed::start(
         &[
-            Backend { name: "blue1", version: "v1", error_percent: 0, healthy: true },
-            Backend { name: "green1", version: "v2", error_percent: 0, healthy: true },
+            Backend {
+                name: "blue1",
+                version: "v1",
+                error_percent: 0,
+                healthy: true,
+            },
+            Backend {
+                name: "green1",
+                version: "v2",
+                error_percent: 0,
+                healthy: true,
+            },
         ],
         &[100, 0],
     );
@@ -245,19 +264,29 @@ fn signed_approvals_need_k_distinct_principals_for_this_step_of_this_run() {
     // Unknown key: refused, exit 1, recorded.
     let out = approve(s, &["--key", keys.mallory.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not listed in"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not listed in"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(events(&bed, "approval-refused")[0]["reason"], "unknown-key");
 
     // A listed key's signature over other bytes: bad signature.
     let bad = keygen_sign(&keys.alice, b"gate-approval-v1\nrollout=signed\n", "bad");
     let out = approve(s, &["--signature", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(events(&bed, "approval-refused")[1]["reason"], "bad-signature");
+    assert_eq!(
+        events(&bed, "approval-refused")[1]["reason"],
+        "bad-signature"
+    );
 
     // The OS user who started the rollout may not approve it.
     let out = approve(s, &["--key", keys.me.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(events(&bed, "approval-refused")[2]["reason"], "self-approval");
+    assert_eq!(
+        events(&bed, "approval-refused")[2]["reason"],
+        "self-approval"
+    );
 
     // An encrypted key without its passphrase fails clearly.
     let out = approve(s, &["--key", keys.locked.to_str().unwrap()]);
@@ -267,20 +296,36 @@ fn signed_approvals_need_k_distinct_principals_for_this_step_of_this_run() {
     // alice signs with her key file: one of two.
     let out = approve(s, &["--key", keys.alice.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 2 (alice@example.com)"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 of 2 (alice@example.com)"),
+        "{}",
+        text(&out)
+    );
     // …and again through ssh-keygen: still one principal, counted once.
     let step1 = challenge(s);
     let again = keygen_sign(&keys.alice, &step1, "alice-step1");
     let out = approve(s, &["--signature", again.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("counts once"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("counts once"),
+        "{}",
+        text(&out)
+    );
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(state(&bed)["step"], 1, "one principal must not advance the step");
+    assert_eq!(
+        state(&bed)["step"],
+        1,
+        "one principal must not advance the step"
+    );
 
     let status = run(&["status", "--spec", s]);
     let shown = String::from_utf8_lossy(&status.stdout);
-    assert!(shown.contains("approvals: 1 of 2 (alice@example.com); 1 more needed"), "{shown}");
-    let st: Value = serde_json::from_slice(&run(&["status", "--spec", s, "--format", "json"]).stdout).unwrap();
+    assert!(
+        shown.contains("approvals: 1 of 2 (alice@example.com); 1 more needed"),
+        "{shown}"
+    );
+    let st: Value =
+        serde_json::from_slice(&run(&["status", "--spec", s, "--format", "json"]).stdout).unwrap();
     assert_eq!(st["approvals_tally"]["missing"], 1);
 
     // bob signs the printed challenge with ssh-keygen (ECDSA): two of two, the step advances.
@@ -303,7 +348,10 @@ fn signed_approvals_need_k_distinct_principals_for_this_step_of_this_run() {
     assert_eq!(recorded.len(), 3, "{st}");
     for r in &recorded {
         assert_eq!(r["verified"], true);
-        assert!(keygen_verify(&keys.signers, &r["statement"]), "ssh-keygen refused {r}");
+        assert!(
+            keygen_verify(&keys.signers, &r["statement"]),
+            "ssh-keygen refused {r}"
+        );
     }
     assert_eq!(recorded[0]["by"], "alice@example.com");
     assert_eq!(recorded[1]["by"], "bob@example.com");
@@ -311,7 +359,12 @@ fn signed_approvals_need_k_distinct_principals_for_this_step_of_this_run() {
     assert_eq!(recorded[2]["step"], 2);
     let signed_events = events(&bed, "approval-signed");
     assert_eq!(signed_events.len(), 3);
-    assert!(signed_events[0]["statement"]["fingerprint"].as_str().unwrap().starts_with("SHA256:"));
+    assert!(
+        signed_events[0]["statement"]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("SHA256:")
+    );
 
     // Replay on another run: roll back, start the spec again, and offer
     // bob's step-1 signature of the first run to step 1 of the second.
@@ -322,7 +375,10 @@ fn signed_approvals_need_k_distinct_principals_for_this_step_of_this_run() {
     child = spawn_rollout(s, &["--restart"]);
     let until = Instant::now() + Duration::from_secs(30);
     while state(&bed)["run_id"] == first_run || state(&bed)["step"] != 1 {
-        assert!(Instant::now() < until, "the second run did not reach step 1");
+        assert!(
+            Instant::now() < until,
+            "the second run did not reach step 1"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = approve(s, &["--signature", by_bob.to_str().unwrap()]);

@@ -52,7 +52,13 @@ fn notices(report: &serde_json::Value) -> Vec<serde_json::Value> {
 }
 
 fn verify(ws: &Workspace) -> (i32, String) {
-    let out = ws.gate(&["exemption", "verify", "--signers", "signers", "exemptions.toml"]);
+    let out = ws.gate(&[
+        "exemption",
+        "verify",
+        "--signers",
+        "signers",
+        "exemptions.toml",
+    ]);
     (code(&out), format!("{}{}", stdout(&out), stderr(&out)))
 }
 
@@ -63,9 +69,7 @@ fn only_exemptions_signed_by_their_approver_are_honoured() {
     let dev = keygen(&ws, "dev", "rsa");
     ws.write(
         "signers",
-        &format!(
-            "secops@example.com namespaces=\"gate-exemption\" {secops}dev@example.com {dev}"
-        ),
+        &format!("secops@example.com namespaces=\"gate-exemption\" {secops}dev@example.com {dev}"),
     );
     ws.write("policy.toml", &policy("exemption_signers = \"signers\""));
     ws.write("exemptions.toml", EXEMPTIONS);
@@ -73,12 +77,24 @@ fn only_exemptions_signed_by_their_approver_are_honoured() {
     // Unsigned: not honoured, the check fails, and the notice names the exemption's place.
     let (c, report, err) = eval(&ws);
     assert_eq!(c, 1, "{err}");
-    assert_eq!(check(&report, "preflight", "echo.findings")["status"], "fail");
+    assert_eq!(
+        check(&report, "preflight", "echo.findings")["status"],
+        "fail"
+    );
     let n = notices(&report);
     assert_eq!(n.len(), 1, "{n:?}");
     assert_eq!(n[0]["kind"], "unverified");
-    assert!(n[0]["exemption"]["source"].as_str().unwrap().ends_with("exemptions.toml:2:1"), "{n:?}");
-    assert!(n[0]["message"].as_str().unwrap().contains("unsigned"), "{n:?}");
+    assert!(
+        n[0]["exemption"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("exemptions.toml:2:1"),
+        "{n:?}"
+    );
+    assert!(
+        n[0]["message"].as_str().unwrap().contains("unsigned"),
+        "{n:?}"
+    );
     let (c, text) = verify(&ws);
     assert_eq!(c, 1, "{text}");
     assert!(text.contains("exemptions.toml:2:1: not honoured"), "{text}");
@@ -91,12 +107,18 @@ fn only_exemptions_signed_by_their_approver_are_honoured() {
     assert!(signed.contains("-----BEGIN SSH SIGNATURE-----"), "{signed}");
     let (c, text) = verify(&ws);
     assert_eq!(c, 0, "{text}");
-    assert!(text.contains("ok: `echo.findings` signed by secops@example.com (SHA256:"), "{text}");
+    assert!(
+        text.contains("ok: `echo.findings` signed by secops@example.com (SHA256:"),
+        "{text}"
+    );
     let (c, report, err) = eval(&ws);
     assert_eq!(c, 0, "{err}");
     let chk = check(&report, "preflight", "echo.findings");
     assert_eq!(chk["status"], "exempt");
-    assert_eq!(chk["exemption"]["signed_by"]["principal"], "secops@example.com");
+    assert_eq!(
+        chk["exemption"]["signed_by"]["principal"],
+        "secops@example.com"
+    );
     assert!(notices(&report).is_empty());
 
     // Any edited field invalidates the signature.
@@ -111,7 +133,13 @@ fn only_exemptions_signed_by_their_approver_are_honoured() {
         assert_eq!(c, 1, "{from} -> {to}: {err}");
         let n = notices(&report);
         assert_eq!(n[0]["kind"], "unverified", "{from} -> {to}");
-        assert!(n[0]["message"].as_str().unwrap().contains("edited after it was signed"), "{n:?}");
+        assert!(
+            n[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("edited after it was signed"),
+            "{n:?}"
+        );
         assert_eq!(verify(&ws).0, 1, "{from} -> {to}");
     }
 
@@ -122,7 +150,10 @@ fn only_exemptions_signed_by_their_approver_are_honoured() {
     let (c, report, _) = eval(&ws);
     assert_eq!(c, 1);
     let message = notices(&report)[0]["message"].as_str().unwrap().to_string();
-    assert!(message.contains("not for `secops@example.com`"), "{message}");
+    assert!(
+        message.contains("not for `secops@example.com`"),
+        "{message}"
+    );
     let (c, text) = verify(&ws);
     assert_eq!(c, 1, "{text}");
 }
@@ -136,7 +167,8 @@ fn the_policy_s_own_signers_are_used_and_their_errors_are_located() {
         "policy.toml",
         &format!(
             "{}{EXEMPTIONS}",
-            policy("exemption_signers = \"signers\"").replace("exemptions = [\"exemptions.toml\"]\n", "")
+            policy("exemption_signers = \"signers\"")
+                .replace("exemptions = [\"exemptions.toml\"]\n", "")
         ),
     );
     let out = ws.gate(&["exemption", "sign", "--key", "secops", "policy.toml"]);
@@ -147,10 +179,16 @@ fn the_policy_s_own_signers_are_used_and_their_errors_are_located() {
     assert_eq!(c, 0, "{err}");
 
     // A broken allowed_signers line stops the policy from loading, located in that file.
-    ws.write("signers", &format!("secops@example.com cert-authority {secops}"));
+    ws.write(
+        "signers",
+        &format!("secops@example.com cert-authority {secops}"),
+    );
     let (c, _, err) = eval(&ws);
     assert_eq!(c, 2);
-    assert!(err.contains("signers:1:20: error: `cert-authority` lines are not supported"), "{err}");
+    assert!(
+        err.contains("signers:1:20: error: `cert-authority` lines are not supported"),
+        "{err}"
+    );
     assert!(err.contains("help:"), "{err}");
 
     // An exemption file has no signers of its own: `--signers` is required.

@@ -109,7 +109,9 @@ pub enum Refusal {
         "this rollout requires signed approvals ([approvals] in the spec): use `--key` or `--signature`"
     )]
     Unsigned,
-    #[error("the approval was signed for another step, run or revision (a replay or a stale challenge); the current challenge is for step {step}, revision {revision}: sign it again")]
+    #[error(
+        "the approval was signed for another step, run or revision (a replay or a stale challenge); the current challenge is for step {step}, revision {revision}: sign it again"
+    )]
     Stale { step: u32, revision: u64 },
     #[error("{0}")]
     Signers(#[from] SignersErrors),
@@ -203,9 +205,11 @@ impl Tally {
     /// The verified approvals of the current step of `state` (its approval window).
     pub fn of(state: &RolloutState, required: u32) -> Tally {
         let mut approved_by: Vec<String> = Vec::new();
-        for r in state.approvals.iter().filter(|r| {
-            r.verified && r.step == state.step && r.revision == state.step_revision
-        }) {
+        for r in state
+            .approvals
+            .iter()
+            .filter(|r| r.verified && r.step == state.step && r.revision == state.step_revision)
+        {
             if !approved_by.contains(&r.by) {
                 approved_by.push(r.by.clone());
             }
@@ -325,7 +329,10 @@ mod tests {
         assert_eq!(statement.message, by_alice.challenge);
         // The user who started the rollout may not approve it.
         let by_ops = submission(&ops, &state);
-        assert!(matches!(check_now(&state, &by_ops), Err(Refusal::SelfApproval { .. })));
+        assert!(matches!(
+            check_now(&state, &by_ops),
+            Err(Refusal::SelfApproval { .. })
+        ));
         assert!(matches!(
             check(&rules, &state, ApprovalAction::Approve, None, now),
             Err(Refusal::Unsigned)
@@ -340,14 +347,20 @@ mod tests {
             revision,
             statement: None,
         };
-        state.approvals = vec![record("alice@example.com", 4), record("alice@example.com", 4)];
+        state.approvals = vec![
+            record("alice@example.com", 4),
+            record("alice@example.com", 4),
+        ];
         let tally = Tally::of(&state, rules.required);
         assert_eq!((tally.approved_by.len(), tally.missing), (1, 1));
         assert_eq!(tally.summary(), "1 of 2 (alice@example.com); 1 more needed");
 
         // A new window (the step began again): old signatures and records no longer count.
         state.step_revision = 9;
-        assert!(matches!(check_now(&state, &by_alice), Err(Refusal::Stale { .. })));
+        assert!(matches!(
+            check_now(&state, &by_alice),
+            Err(Refusal::Stale { .. })
+        ));
         let forged = Submission {
             challenge: Challenge::current(&state, ApprovalAction::Approve).text(),
             signature: by_alice.signature.clone(),

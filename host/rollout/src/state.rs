@@ -195,7 +195,9 @@ pub fn new_run_id() -> String {
 
 /// `approvals` as records; states written before records existed hold
 /// `[step, {by, at}]` pairs, read as unverified approvals.
-fn approval_records<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ApprovalRecord>, D::Error> {
+fn approval_records<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ApprovalRecord>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Stored {
@@ -416,7 +418,13 @@ mod tests {
             challenge: "c".into(),
             signature: "s".into(),
         };
-        send_command(dir.path(), CommandKind::Approve, "alice", Some(signed.clone())).unwrap();
+        send_command(
+            dir.path(),
+            CommandKind::Approve,
+            "alice",
+            Some(signed.clone()),
+        )
+        .unwrap();
         send_command(dir.path(), CommandKind::Rollback, "bob", None).unwrap();
         let cmds = pending_commands(dir.path());
         assert_eq!(cmds.len(), 2);

@@ -169,7 +169,10 @@ pub enum ExemptionTrust {
     /// The policy names no `exemption_signers`: exemptions apply unsigned.
     NotRequired,
     /// Signed by `approved_by` under a key the `exemption_signers` file lists.
-    Signed { principal: String, fingerprint: String },
+    Signed {
+        principal: String,
+        fingerprint: String,
+    },
     /// Not honoured: unsigned, or the signature does not verify (why).
     Refused(String),
 }

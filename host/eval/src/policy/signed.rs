@@ -94,7 +94,10 @@ fn located<'a>(
     found: &'a gate_trust::allowed_signers::SignersErrors,
     named_at: &'a Origin,
 ) -> impl Iterator<Item = PolicyError> + 'a {
-    found.0.iter().map(|e| PolicyError::from_signers(e, named_at))
+    found
+        .0
+        .iter()
+        .map(|e| PolicyError::from_signers(e, named_at))
 }
 
 /// Whether `e` is signed by its `approved_by` under a key `signers` lists
@@ -106,7 +109,9 @@ pub(crate) fn trust(
 ) -> ExemptionTrust {
     let signers = match signers {
         Ok(s) => s,
-        Err(e) => return ExemptionTrust::Refused(format!("the exemption signers cannot be read: {e}")),
+        Err(e) => {
+            return ExemptionTrust::Refused(format!("the exemption signers cannot be read: {e}"));
+        }
     };
     let Some(signature) = &e.signature else {
         return ExemptionTrust::Refused(
@@ -116,7 +121,13 @@ pub(crate) fn trust(
     };
     let message = fields(e).canonical();
     let approver = e.approved_by.value.as_str();
-    match signers.verify(NAMESPACE, message.as_bytes(), &signature.value, Some(approver), now) {
+    match signers.verify(
+        NAMESPACE,
+        message.as_bytes(),
+        &signature.value,
+        Some(approver),
+        now,
+    ) {
         Ok(v) => ExemptionTrust::Signed {
             principal: v.principal,
             fingerprint: v.fingerprint,
@@ -158,7 +169,9 @@ fn decode(path: &Path) -> Result<(SourceFile, PolicyDoc), PolicyErrors> {
     let mut errors = Errors::default();
     errors.note_file(path);
     let Some(src) = SourceFile::read(path, None, &mut errors) else {
-        return Err(errors.into_result(()).expect_err("an unreadable file is reported"));
+        return Err(errors
+            .into_result(())
+            .expect_err("an unreadable file is reported"));
     };
     let doc = PolicyDoc::parse(&src, &mut errors);
     validate::check_exemptions(&doc.exemptions, &mut errors);
@@ -187,9 +200,8 @@ pub fn verify_file(
             .clone()
             .ok_or_else(|| FileError::NoSigners(path.to_path_buf()))?,
     };
-    let signers = AllowedSigners::load(&named.value).map_err(|found| {
-        PolicyErrors(located(&found, &named.origin).collect())
-    })?;
+    let signers = AllowedSigners::load(&named.value)
+        .map_err(|found| PolicyErrors(located(&found, &named.origin).collect()))?;
     let signers = Ok(signers);
     Ok(doc
         .exemptions
@@ -224,7 +236,9 @@ pub fn sign_file(path: &Path, key: &SigningKey) -> Result<usize, FileError> {
         .and_then(|item| item.as_array_of_tables_mut())
         .filter(|t| t.len() == doc.exemptions.len())
         .ok_or_else(|| {
-            edit_error("only exemptions written as `[[exemption]]` tables can be signed in place".into())
+            edit_error(
+                "only exemptions written as `[[exemption]]` tables can be signed in place".into(),
+            )
         })?;
     for (table, e) in tables.iter_mut().zip(&doc.exemptions) {
         let signature = key.sign(NAMESPACE, fields(e).canonical().as_bytes())?;

@@ -15,8 +15,8 @@ use super::errors::Errors;
 use super::signed;
 use super::source::At;
 use super::{
-    CheckConfig, Connection, Enforcement, Exemption, ExemptionTrust, GateSpec, MetricsProvider, MigrationsConfig,
-    Origin, PluginSpec, Policy, PolicyError, RuleRef, ids,
+    CheckConfig, Connection, Enforcement, Exemption, ExemptionTrust, GateSpec, MetricsProvider,
+    MigrationsConfig, Origin, PluginSpec, Policy, PolicyError, RuleRef, ids,
 };
 
 pub(crate) const DEFAULT_WARN_DAYS: u32 = 14;
@@ -514,9 +514,7 @@ fn exemptions(
     exemptions
         .into_iter()
         .map(|e| {
-            let trust = signers.map_or(ExemptionTrust::NotRequired, |s| {
-                signed::trust(&e, s, now)
-            });
+            let trust = signers.map_or(ExemptionTrust::NotRequired, |s| signed::trust(&e, s, now));
             Exemption {
                 check: e.check.value,
                 subject_match: e.subject_match.map(|m| m.value),

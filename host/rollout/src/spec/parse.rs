@@ -12,16 +12,16 @@ use toml::de::DeValue;
 
 use super::super::approvals::ApprovalRules;
 use super::super::driver;
-use gate_trust::AllowedSigners;
 use super::raw::{
-    RawAnalysis, RawApprovals, RawBlueGreen, RawCanary, RawHealth, RawHooks, RawMetrics, RawRolling, RawRollout,
-    RawRouter, RawSide, RawStrategy,
+    RawAnalysis, RawApprovals, RawBlueGreen, RawCanary, RawHealth, RawHooks, RawMetrics,
+    RawRolling, RawRollout, RawRouter, RawSide, RawStrategy,
 };
 use super::{Pause, Preflight, Router, Side, Spec, SpecErrors, StrategyRef, parse_duration};
 use gate_eval::policy::toml_spans::{
     Errors, Item, SourceFile, decode, entries_in_file_order, parse_toml, unknown_key,
 };
 use gate_eval::policy::{Origin, PolicyError, did_you_mean};
+use gate_trust::AllowedSigners;
 
 /// The top-level tables of a spec.
 const KEYS: &[&str] = &[
@@ -450,8 +450,11 @@ impl Cx<'_> {
         }
         match AllowedSigners::load(&path) {
             Ok(signers) => {
-                let mut principals: Vec<&str> =
-                    signers.entries().iter().map(|e| e.principals.as_str()).collect();
+                let mut principals: Vec<&str> = signers
+                    .entries()
+                    .iter()
+                    .map(|e| e.principals.as_str())
+                    .collect();
                 principals.sort_unstable();
                 principals.dedup();
                 if (principals.len() as u64) < u64::from(required) {
