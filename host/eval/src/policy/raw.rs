@@ -215,7 +215,8 @@ mod tests {
                 "reason",
                 "approved_by",
                 "ticket",
-                "expires"
+                "expires",
+                "signature"
             ]
         );
         assert_eq!(fields_of::<RawGate>(), ["name", "checks", "enforcement"]);
