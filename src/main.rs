@@ -53,6 +53,9 @@ enum Command {
     /// Work with policy files
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Sign and verify policy exemptions with SSH keys
+    #[command(subcommand)]
+    Exemption(cmd::exemption::ExemptionCommand),
     /// List the checks that built-in (and a policy's external) plugins provide
     #[command(subcommand)]
     Checks(cmd::checks::ChecksCommand),
@@ -67,9 +70,9 @@ enum Command {
     /// Show a rollout's phase, step, router weights and last analysis
     Status(cmd::rollout::StatusArgs),
     /// Approve the paused step of a running rollout (recorded as a promotion)
-    Promote(cmd::rollout::CommandArgs),
-    /// Approve the paused step of a running rollout, recording who approved
-    Approve(cmd::rollout::CommandArgs),
+    Promote(cmd::approve::ApproveArgs),
+    /// Approve the paused step of a running rollout: signed with an SSH key, or by name
+    Approve(cmd::approve::ApproveArgs),
     /// Stop a rollout and roll it back
     Abort(cmd::rollout::CommandArgs),
     /// Move all traffic back to the stable version now
@@ -111,13 +114,14 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Evaluate(args) => cmd::evaluate::run(args).await,
             Command::Policy(c) => cmd::policy::run(c).await,
+            Command::Exemption(c) => cmd::exemption::run(c).await,
             Command::Checks(c) => cmd::checks::run(c).await,
             Command::Migrate(c) => cmd::migrate::run(c).await,
             Command::Audit(c) => cmd::audit::run(c).await,
             Command::Rollout(a) => cmd::rollout::rollout(a).await,
             Command::Status(a) => cmd::rollout::status(a).await,
-            Command::Promote(a) => cmd::rollout::approve(a, true).await,
-            Command::Approve(a) => cmd::rollout::approve(a, false).await,
+            Command::Promote(a) => cmd::approve::run(a, true).await,
+            Command::Approve(a) => cmd::approve::run(a, false).await,
             Command::Abort(a) => cmd::rollout::rollback(a, true).await,
             Command::Rollback(a) => cmd::rollout::rollback(a, false).await,
         }

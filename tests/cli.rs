@@ -12,6 +12,8 @@ fn help_snapshots() {
         &["evaluate", "--help"],
         &["policy", "lint", "--help"],
         &["checks", "list", "--help"],
+        &["exemption", "sign", "--help"],
+        &["exemption", "verify", "--help"],
     ] {
         let out = ws.gate(args);
         assert_eq!(code(&out), 0);

@@ -558,9 +558,11 @@ fn manual_gates_record_who_and_rollback_is_fast() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let approvals = state(&bed, "manual")["approvals"].clone();
-    assert_eq!(approvals[0][0], 1);
-    assert_eq!(approvals[0][1]["by"], "alice");
-    assert!(approvals[0][1]["at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(approvals[0]["step"], 1);
+    assert_eq!(approvals[0]["by"], "alice");
+    // Without [approvals] in the spec, a name is recorded as given: unverified.
+    assert_eq!(approvals[0]["verified"], false);
+    assert!(approvals[0]["at"].as_str().unwrap().ends_with('Z'));
     std::thread::sleep(Duration::from_millis(500));
 
     let t0 = now_ms();

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod approve;
 pub mod audit;
 pub mod checks;
 pub mod evaluate;
+pub mod exemption;
 pub mod migrate;
 pub mod policy;
 mod record;

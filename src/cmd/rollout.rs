@@ -1,8 +1,9 @@
-//! `gate rollout`, `status`, `promote`, `approve`, `abort`, `rollback`.
+//! `gate rollout`, `status`, `abort`, `rollback` (`approve` and `promote`: `approve.rs`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use gate_rollout::approvals::Tally;
 use gate_rollout::controller::{self, Controller, Options, Outcome, RolloutError};
 use gate_rollout::driver;
 use gate_rollout::state::{CommandKind, Lock, Phase, RolloutState};
@@ -56,7 +57,7 @@ pub struct CommandArgs {
     pub wait_secs: u64,
 }
 
-fn load_spec(path: &std::path::Path) -> Result<Spec, u8> {
+pub(super) fn load_spec(path: &std::path::Path) -> Result<Spec, u8> {
     Spec::load(path).map_err(|e| {
         eprintln!("{e}");
         exit::ERROR
@@ -205,6 +206,10 @@ pub async fn status(args: StatusArgs) -> u8 {
     let router_percent = live.as_ref().ok().map(|servers| {
         driver::candidate_percent(servers, &spec.stable.servers, &spec.candidate.servers)
     });
+    let tally = state
+        .as_ref()
+        .zip(spec.approvals.as_ref())
+        .map(|(s, rules)| Tally::of(s, rules.required));
     let doc = json!({
         "name": spec.name,
         "strategy": spec.strategy.kind(),
@@ -216,7 +221,10 @@ pub async fn status(args: StatusArgs) -> u8 {
         "router": weights,
         "router_error": live.as_ref().err(),
         "last_analysis": last_analysis,
+        "run_id": state.as_ref().map(|s| s.run_id.clone()),
+        "revision": state.as_ref().map(|s| s.revision),
         "approval": state.as_ref().and_then(|s| s.approval.clone()),
+        "approvals_tally": tally,
         "approvals": state.as_ref().map(|s| s.approvals.clone()).unwrap_or_default(),
         "replaced": state.as_ref().map(|s| s.replaced.clone()).unwrap_or_default(),
         "outcome": state.as_ref().and_then(|s| s.outcome.clone()),
@@ -240,6 +248,9 @@ pub async fn status(args: StatusArgs) -> u8 {
         return exit::PASS;
     };
     print_status(&spec, &s, running, &live, router_percent, &last_analysis);
+    if let Some(t) = &tally {
+        println!("approvals: {}", t.summary());
+    }
     exit::PASS
 }
 
@@ -293,52 +304,6 @@ fn print_status(
     }
 }
 
-/// `gate promote` / `gate approve`: record an approval for the running step.
-pub async fn approve(args: CommandArgs, promote: bool) -> u8 {
-    let spec = match load_spec(&args.spec) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let by = args.by.unwrap_or_else(controller::whoami);
-    match RolloutState::load(&spec.state_file()) {
-        Ok(Some(s)) if !s.phase.terminal() => {}
-        Ok(Some(s)) => {
-            eprintln!(
-                "error: rollout `{}` has already finished ({:?}); nothing to approve",
-                spec.name, s.phase
-            );
-            return exit::ERROR;
-        }
-        Ok(None) => {
-            eprintln!("error: rollout `{}` has not started", spec.name);
-            return exit::ERROR;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    }
-    let kind = if promote {
-        CommandKind::Promote
-    } else {
-        CommandKind::Approve
-    };
-    match controller::send(&spec, kind, &by) {
-        Ok(_) => {
-            eprintln!(
-                "{} recorded for rollout `{}` by {by}",
-                if promote { "promotion" } else { "approval" },
-                spec.name
-            );
-            exit::PASS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::ERROR
-        }
-    }
-}
-
 /// `gate abort` / `gate rollback`: a running rollout is told to roll back (and,
 /// for rollback, traffic is moved to stable at once from this process too); with
 /// no rollout running, this process takes the lock and rolls back itself.
@@ -359,7 +324,7 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
     } else {
         CommandKind::Rollback
     };
-    if let Err(e) = controller::send(&spec, kind, &by) {
+    if let Err(e) = controller::send(&spec, kind, &by, None) {
         eprintln!("error: {e}");
         return exit::ERROR;
     }

@@ -17,13 +17,7 @@ pub fn clock() -> Result<Clock, u8> {
 
 /// Loads a policy, printing every error (with file:line:col) on failure.
 pub fn load_policy(path: &Path, clock: Clock) -> Result<Policy, u8> {
-    policy::load(
-        path,
-        &LoadOptions {
-            today: clock.today(),
-        },
-    )
-    .map_err(exit::report_lines)
+    policy::load(path, &LoadOptions::at(clock.now())).map_err(exit::report_lines)
 }
 
 pub fn runtime() -> Result<Arc<Runtime>, u8> {

@@ -36,6 +36,17 @@ pub struct ExemptionRef {
     pub expires: NaiveDate,
     /// `file:line:col` of the exemption in the policy.
     pub source: String,
+    /// Who signed it, when the policy requires signed exemptions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<SignedBy>,
+}
+
+/// The verified signer of an exemption.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SignedBy {
+    pub principal: String,
+    /// `SHA256:…` of the key that signed.
+    pub fingerprint: String,
 }
 
 impl FindingReport {

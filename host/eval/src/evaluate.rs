@@ -10,10 +10,10 @@ use std::time::Instant;
 use chrono::NaiveDate;
 
 use crate::hosted::HostedChecks;
-use crate::policy::{Exemption, Policy, glob};
+use crate::policy::{Exemption, ExemptionTrust, Policy, glob};
 use crate::report::{
     CheckReport, CheckStatus, ExemptionNotice, ExemptionRef, FindingReport, GateReport,
-    GateVerdict, NoticeKind, Report, Timings, ToolInfo, Verdict,
+    GateVerdict, NoticeKind, Report, SignedBy, Timings, ToolInfo, Verdict,
 };
 use gate_core::clock::Clock;
 use gate_core::model::{Enforcement, OnError, Severity, Status};
@@ -411,7 +411,7 @@ fn gate_reports(
         .exemptions
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.is_active(today))
+        .filter(|(_, e)| e.is_active(today) && e.is_honoured())
         .collect();
     let mut used: BTreeSet<usize> = BTreeSet::new();
     let mut gates = Vec::new();
@@ -478,6 +478,16 @@ pub fn exemption_ref(e: &Exemption) -> ExemptionRef {
         ticket: e.ticket.clone(),
         expires: e.expires,
         source: e.origin.to_string(),
+        signed_by: match &e.trust {
+            ExemptionTrust::Signed {
+                principal,
+                fingerprint,
+            } => Some(SignedBy {
+                principal: principal.clone(),
+                fingerprint: fingerprint.clone(),
+            }),
+            _ => None,
+        },
     }
 }
 
@@ -580,6 +590,17 @@ fn notices(
     let mut out = Vec::new();
     for (i, e) in policy.exemptions.iter().enumerate() {
         let r = exemption_ref(e);
+        if let ExemptionTrust::Refused(why) = &e.trust {
+            out.push(ExemptionNotice {
+                kind: NoticeKind::Unverified,
+                message: format!(
+                    "exemption for `{}` at {} is not honoured: {why}",
+                    e.check, e.origin
+                ),
+                exemption: r,
+            });
+            continue;
+        }
         if !e.is_active(today) {
             out.push(ExemptionNotice {
                 kind: NoticeKind::Expired,

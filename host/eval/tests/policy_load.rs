@@ -14,9 +14,7 @@ use serde_json::json;
 const FIXTURES: &str = "tests/fixtures/policies";
 
 fn options() -> LoadOptions {
-    LoadOptions {
-        today: date(2026, 3, 1),
-    }
+    LoadOptions::at(date(2026, 3, 1).and_hms_opt(12, 0, 0).unwrap().and_utc())
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -12,6 +12,7 @@ use gate_strategy_protocol::{self as protocol, Action, Decision};
 use serde_json::{Value, json};
 
 use super::analysis::{self, Windows};
+use super::approvals::{self, ApprovalAction, ApprovalRecord, Tally};
 use super::driver::{AdminState, TrafficDriver};
 use super::events::Events;
 use super::failpoint;
@@ -19,8 +20,8 @@ use super::health;
 use super::hooks;
 use super::spec::Spec;
 use super::state::{
-    self, Approval, CommandKind, HealthStatus, Intent, Lock, Phase, RolloutState, pending_commands,
-    unix_ms,
+    self, Approval, Command, CommandKind, HealthStatus, Intent, Lock, Phase, RolloutState,
+    pending_commands, unix_ms,
 };
 use super::strategy::{DecideError, StrategyPlugin};
 use super::traffic::TrafficMode;
@@ -86,6 +87,27 @@ pub fn whoami() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// The name of the OS account running this process, from the password
+/// database (not `$USER`, which anyone can set); `uid N` if it has no entry.
+pub fn os_user() -> String {
+    // SAFETY: getuid cannot fail; getpwuid_r writes only into `pwd` and
+    // `buf`, which outlive the call, and `pw_name` points into `buf`.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc == 0 && !found.is_null() && !pwd.pw_name.is_null() {
+            std::ffi::CStr::from_ptr(pwd.pw_name)
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            format!("uid {uid}")
+        }
+    }
+}
+
 pub fn acquire(spec: &Spec) -> Result<Option<Lock>, RolloutError> {
     // Created 0700; refused when it is a symlink, another user's, or
     // writable by others.
@@ -110,7 +132,7 @@ impl Controller {
         })?;
         let state_path = spec.state_file();
         let existing = RolloutState::load(&state_path).map_err(RolloutError::Failed)?;
-        let state = match existing {
+        let mut state = match existing {
             Some(s) if s.spec_digest == spec.digest && !(s.phase.terminal() && opts.restart) => s,
             Some(s) if !s.phase.terminal() => {
                 return Err(RolloutError::Usage(format!(
@@ -129,9 +151,16 @@ impl Controller {
                 }
                 // Commands sent before this rollout existed do not apply to it.
                 let _ = std::fs::remove_dir_all(spec.commands_dir());
-                RolloutState::new(&spec.name, &spec.digest, spec.strategy.kind(), unix_ms())
+                let mut fresh =
+                    RolloutState::new(&spec.name, &spec.digest, spec.strategy.kind(), unix_ms());
+                fresh.started_by = os_user();
+                fresh
             }
         };
+        // A state written before run ids existed gets one now (approvals bind it).
+        if state.run_id.is_empty() {
+            state.run_id = state::new_run_id();
+        }
         let strategy = StrategyPlugin::load(runtime.clone(), &spec, opts.clock)
             .map_err(RolloutError::Usage)?;
         let events = Events::new(&spec.events_file(), &spec.name, state.started_unix_ms)
@@ -382,6 +411,7 @@ impl Controller {
         self.state.phase = Phase::Progressing;
         // Step 0 (before any traffic moves) starts now, not when pre-flight began.
         self.state.step_started_ms = self.now_ms();
+        self.state.begin_approval_window();
         self.save()?;
         failpoint::hit("after-state-write");
         self.windows.reset(&*self.driver).await;
@@ -467,22 +497,8 @@ impl Controller {
         for cmd in pending_commands(&self.spec.commands_dir()) {
             match cmd.kind {
                 CommandKind::Approve | CommandKind::Promote => {
-                    let approval = Approval {
-                        by: cmd.by.clone(),
-                        at: cmd.at.clone(),
-                    };
-                    self.state.approval = Some(approval.clone());
-                    self.state.approvals.push((self.state.step, approval));
-                    self.save()?;
+                    self.record_approval(&cmd)?;
                     let _ = std::fs::remove_file(&cmd.file);
-                    self.events.emit(
-                        "approved",
-                        &format!(
-                            "step {} approved by {} at {}",
-                            self.state.step, cmd.by, cmd.at
-                        ),
-                        json!({ "by": cmd.by, "at": cmd.at, "step": self.state.step }),
-                    );
                 }
                 CommandKind::Abort | CommandKind::Rollback => {
                     let verb = if cmd.kind == CommandKind::Abort {
@@ -498,6 +514,92 @@ impl Controller {
             }
         }
         Ok(None)
+    }
+
+    /// An approval command: counted when it is unverified on a spec without
+    /// `[approvals]`, or when its signature checks out for the current step
+    /// and its principal has not approved this step yet. A refusal is an
+    /// `approval-refused` event; the step is approved once `required`
+    /// distinct principals have signed.
+    fn record_approval(&mut self, cmd: &Command) -> Result<(), RolloutError> {
+        let action = match cmd.kind {
+            CommandKind::Promote => ApprovalAction::Promote,
+            _ => ApprovalAction::Approve,
+        };
+        let step = self.state.step;
+        let mut record = ApprovalRecord {
+            step,
+            action,
+            by: cmd.by.clone(),
+            at: cmd.at.clone(),
+            verified: false,
+            revision: self.state.step_revision,
+            statement: None,
+        };
+        let Some(rules) = self.spec.approvals.clone() else {
+            self.state.approvals.push(record);
+            return self.approved(&cmd.by, &cmd.at, json!({ "verified": false }));
+        };
+        let now = self.clock.now();
+        let statement =
+            match approvals::check(&rules, &self.state, action, cmd.signed.as_ref(), now) {
+                Ok(statement) => statement,
+                Err(refusal) => {
+                    self.events.emit(
+                        "approval-refused",
+                        &format!("step {step}: approval refused: {refusal}"),
+                        json!({ "step": step, "reason": refusal.kind(), "submitted_by": cmd.by }),
+                    );
+                    return Ok(());
+                }
+            };
+        let principal = statement.principal.clone();
+        if Tally::of(&self.state, rules.required).has(&principal) {
+            self.events.emit(
+                "approval-duplicate",
+                &format!("step {step}: {principal} has already approved; counted once"),
+                json!({ "step": step, "principal": principal }),
+            );
+            return Ok(());
+        }
+        record.by = principal.clone();
+        record.verified = true;
+        record.statement = Some(statement.clone());
+        self.state.approvals.push(record);
+        let tally = Tally::of(&self.state, rules.required);
+        self.events.emit(
+            "approval-signed",
+            &format!(
+                "step {step}: signed by {principal} ({}): {}",
+                statement.fingerprint,
+                tally.summary()
+            ),
+            json!({ "step": step, "action": action, "statement": statement, "tally": tally }),
+        );
+        if tally.missing > 0 {
+            return self.save();
+        }
+        let by = tally.approved_by.join(", ");
+        self.approved(&by, &cmd.at, json!({ "verified": true }))
+    }
+
+    /// The current step is approved: the strategy sees it on the next tick.
+    fn approved(&mut self, by: &str, at: &str, extra: Value) -> Result<(), RolloutError> {
+        self.state.approval = Some(Approval {
+            by: by.to_string(),
+            at: at.to_string(),
+        });
+        self.save()?;
+        let mut fields = json!({ "by": by, "at": at, "step": self.state.step });
+        if let (Value::Object(f), Value::Object(e)) = (&mut fields, extra) {
+            f.extend(e);
+        }
+        self.events.emit(
+            "approved",
+            &format!("step {} approved by {by} at {at}", self.state.step),
+            fields,
+        );
+        Ok(())
     }
 
     fn rollback_pending(&self) -> bool {
@@ -641,6 +743,7 @@ impl Controller {
         self.state.step_started_ms = self.now_ms();
         self.state.analysis.clear();
         self.state.approval = None;
+        self.state.begin_approval_window();
         self.awaiting_announced = None;
     }
 
@@ -662,7 +765,7 @@ impl Controller {
             self.events.emit(
                 "awaiting-approval",
                 &format!(
-                    "step {} waits for `gate promote` or `gate approve --by NAME`{}",
+                    "step {} waits for `gate promote` or `gate approve`{}",
                     self.state.step,
                     if reason.is_empty() {
                         String::new()
@@ -1046,6 +1149,11 @@ pub async fn rollback_now(
 }
 
 /// Drops a command for a running rollout.
-pub fn send(spec: &Spec, kind: CommandKind, by: &str) -> Result<PathBuf, String> {
-    state::send_command(&spec.commands_dir(), kind, by)
+pub fn send(
+    spec: &Spec,
+    kind: CommandKind,
+    by: &str,
+    signed: Option<approvals::Submission>,
+) -> Result<PathBuf, String> {
+    state::send_command(&spec.commands_dir(), kind, by, signed)
 }

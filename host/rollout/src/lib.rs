@@ -3,6 +3,7 @@
 //! module observes and acts (docs/rollouts.md, docs/strategy-plugins.md).
 
 pub mod analysis;
+pub mod approvals;
 pub mod controller;
 pub mod driver;
 pub mod events;

@@ -21,13 +21,8 @@ pub async fn run(
     clock: Clock,
     hosted: &HostedChecks,
 ) -> Result<String, String> {
-    let policy = policy::load(
-        &preflight.policy,
-        &LoadOptions {
-            today: clock.today(),
-        },
-    )
-    .map_err(|e| format!("policy {}: {e}", preflight.policy.display()))?;
+    let policy = policy::load(&preflight.policy, &LoadOptions::at(clock.now()))
+        .map_err(|e| format!("policy {}: {e}", preflight.policy.display()))?;
     let options = EvaluateOptions {
         gate: preflight.gate.clone(),
         cwd: cwd.to_path_buf(),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use gate_strategy_protocol as protocol;
 
 use super::analysis::ProviderKind;
+use super::approvals::ApprovalRules;
 use super::driver;
 use gate_eval::policy::{PolicyError, PolicyErrors};
 
@@ -63,6 +64,8 @@ pub struct Spec {
     pub hooks: Hooks,
     pub analysis: Vec<Analysis>,
     pub metrics: BTreeMap<String, MetricsProvider>,
+    /// `[approvals]`: approvals must be signed (docs/approvals.md).
+    pub approvals: Option<ApprovalRules>,
 }
 
 #[derive(Clone, Debug)]
@@ -474,5 +477,58 @@ servers = ["green1"]
         let c = spec.to_plugin_spec().canary.unwrap();
         assert!(c.until_approved);
         assert_eq!(c.pause_ms, 0);
+    }
+
+    /// `[approvals]` resolves its file against the spec, and its errors
+    /// (unknown keys, `required`, the allowed_signers file) are located.
+    #[test]
+    fn approvals_table_is_checked_and_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtQUDZWhs8k/cZcykMkaUX8bLlgIlN5mFgFZ7b+DVw4 a";
+        std::fs::write(
+            dir.path().join("signers"),
+            format!("alice@example.com {key}\n"),
+        )
+        .unwrap();
+        let path = dir.path().join("web.toml");
+        let parse = |table: &str| Spec::parse(&path, &format!("{BASE}\n[approvals]\n{table}"));
+
+        let spec = parse("allowed_signers = \"signers\"\n").unwrap();
+        let rules = spec.approvals.unwrap();
+        assert_eq!(rules.allowed_signers, dir.path().join("signers"));
+        assert_eq!((rules.required, rules.self_approval), (1, false));
+
+        let err = parse("allowed_signers = \"signers\"\nrequired = 2\nself_aproval = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("web.toml:20:1: unknown key `self_aproval`"),
+            "{err}"
+        );
+        assert!(err.contains("help: did you mean `self_approval`?"), "{err}");
+        let err = parse("allowed_signers = \"signers\"\nrequired = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("web.toml:19:1: `required = 2` but"), "{err}");
+        assert!(err.contains("lists 1 principal"), "{err}");
+
+        std::fs::write(
+            dir.path().join("signers"),
+            format!("alice@example.com nope {key}\n"),
+        )
+        .unwrap();
+        let err = parse("allowed_signers = \"signers\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("signers:1:19: unknown option `nope`"), "{err}");
+        let err = parse("allowed_signers = \"missing\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("web.toml:18:1:"), "{err}");
+        assert!(
+            err.contains("cannot read the allowed signers file"),
+            "{err}"
+        );
     }
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::analysis::Measurement;
+use super::approvals::{ApprovalRecord, Submission};
 use gate_core::private_dir::PrivateDir;
 use gate_strategy_protocol::Decision;
 
@@ -36,7 +37,8 @@ fn private(path: &Path, create: bool) -> Result<Option<(PrivateDir, String)>, St
         .map(|d| (d, name)))
 }
 
-pub const FORMAT: u32 = 1;
+/// 2: run id, revisions, `started_by`, and approvals as records.
+pub const FORMAT: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -84,6 +86,19 @@ pub use gate_strategy_protocol::{Approval, Health, HealthStatus};
 pub struct RolloutState {
     pub format: u32,
     pub name: String,
+    /// Random, new for every rollout started (kept across resumed runs):
+    /// approvals bind it, so none carries over to another run.
+    #[serde(default)]
+    pub run_id: String,
+    /// Incremented on every write of the state.
+    #[serde(default)]
+    pub revision: u64,
+    /// The revision written when the current step began: the approval window.
+    #[serde(default)]
+    pub step_revision: u64,
+    /// The OS user who started the rollout (for `self_approval = false`).
+    #[serde(default)]
+    pub started_by: String,
     pub spec_digest: String,
     pub strategy: String,
     pub phase: Phase,
@@ -98,9 +113,11 @@ pub struct RolloutState {
     pub health: Health,
     /// Measurements of the current step, per analysis.
     pub analysis: BTreeMap<String, Vec<Measurement>>,
+    /// What the strategy plugin sees: set once the current step is approved.
     pub approval: Option<Approval>,
-    /// Every approval of this rollout, with its step.
-    pub approvals: Vec<(u32, Approval)>,
+    /// Every approval of this rollout, signed or not, with its step.
+    #[serde(deserialize_with = "approval_records")]
+    pub approvals: Vec<ApprovalRecord>,
     pub replaced: Vec<String>,
     pub last_action: Option<Decision>,
     /// Why the rollout ended (promoted, rolled back, aborted), and who asked.
@@ -112,6 +129,10 @@ impl RolloutState {
         RolloutState {
             format: FORMAT,
             name: name.to_string(),
+            run_id: new_run_id(),
+            revision: 0,
+            step_revision: 0,
+            started_by: String::new(),
             spec_digest: digest.to_string(),
             strategy: strategy.to_string(),
             phase: Phase::Starting,
@@ -148,12 +169,62 @@ impl RolloutState {
         }
     }
 
-    /// Writes the state atomically and durably.
+    /// Writes the state atomically and durably, as the next revision.
     pub fn save(&mut self, path: &Path) -> Result<(), String> {
         self.updated_unix_ms = unix_ms();
+        self.revision += 1;
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
         write_atomic(path, &bytes)
     }
+}
+
+impl RolloutState {
+    /// Opens a new approval window (a new step): approvals of earlier
+    /// windows no longer count. The window is the revision of the next write.
+    pub fn begin_approval_window(&mut self) {
+        self.step_revision = self.revision + 1;
+    }
+}
+
+/// 128 random bits in hex; the clock and pid if the system has no randomness.
+pub fn new_run_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos ^ (u128::from(std::process::id()) << 96)).to_be_bytes();
+    }
+    hex::encode(bytes)
+}
+
+/// `approvals` as records; states written before records existed hold
+/// `[step, {by, at}]` pairs, read as unverified approvals.
+fn approval_records<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ApprovalRecord>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Record(ApprovalRecord),
+        Pair(u32, Approval),
+    }
+    let stored: Vec<Stored> = Vec::deserialize(d)?;
+    Ok(stored
+        .into_iter()
+        .map(|s| match s {
+            Stored::Record(r) => r,
+            Stored::Pair(step, a) => ApprovalRecord {
+                step,
+                action: super::approvals::ApprovalAction::Approve,
+                by: a.by,
+                at: a.at,
+                verified: false,
+                revision: 0,
+                statement: None,
+            },
+        })
+        .collect())
 }
 
 pub fn unix_ms() -> u64 {
@@ -234,6 +305,9 @@ pub struct Command {
     pub kind: CommandKind,
     pub by: String,
     pub at: String,
+    /// A signed approval (`gate approve --key|--signature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<Submission>,
     #[serde(skip)]
     pub file: PathBuf,
 }
@@ -249,7 +323,12 @@ pub enum CommandKind {
 
 /// Drops a command into the rollout's inbox (atomically: a reader never sees
 /// half a file).
-pub fn send_command(dir: &Path, kind: CommandKind, by: &str) -> Result<PathBuf, String> {
+pub fn send_command(
+    dir: &Path,
+    kind: CommandKind,
+    by: &str,
+    signed: Option<Submission>,
+) -> Result<PathBuf, String> {
     let inbox = PrivateDir::open(dir, true)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{}: not created", dir.display()))?;
@@ -257,6 +336,7 @@ pub fn send_command(dir: &Path, kind: CommandKind, by: &str) -> Result<PathBuf, 
         kind,
         by: by.to_string(),
         at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        signed,
         file: PathBuf::new(),
     };
     let nanos = std::time::SystemTime::now()
@@ -343,11 +423,47 @@ mod tests {
     #[test]
     fn commands_come_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        send_command(dir.path(), CommandKind::Approve, "alice").unwrap();
-        send_command(dir.path(), CommandKind::Rollback, "bob").unwrap();
+        let signed = Submission {
+            challenge: "c".into(),
+            signature: "s".into(),
+        };
+        send_command(
+            dir.path(),
+            CommandKind::Approve,
+            "alice",
+            Some(signed.clone()),
+        )
+        .unwrap();
+        send_command(dir.path(), CommandKind::Rollback, "bob", None).unwrap();
         let cmds = pending_commands(dir.path());
         assert_eq!(cmds.len(), 2);
         assert_eq!(cmds[0].kind, CommandKind::Approve);
+        assert_eq!(cmds[0].signed, Some(signed));
         assert_eq!(cmds[1].by, "bob");
+    }
+
+    #[test]
+    fn every_write_is_a_new_revision_and_old_states_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.state.json");
+        let mut s = RolloutState::new("web", "abc", "canary", 1);
+        s.save(&path).unwrap();
+        s.begin_approval_window();
+        s.save(&path).unwrap();
+        let back = RolloutState::load(&path).unwrap().unwrap();
+        assert_eq!((back.revision, back.step_revision), (2, 2));
+        assert_eq!(back.run_id, s.run_id);
+
+        // A state written by format 1: approvals as [step, {by, at}] pairs.
+        let mut old = serde_json::to_value(&back).unwrap();
+        let obj = old.as_object_mut().unwrap();
+        for key in ["run_id", "revision", "step_revision", "started_by"] {
+            obj.remove(key);
+        }
+        obj["approvals"] = serde_json::json!([[1, {"by": "alice", "at": "t"}]]);
+        let old: RolloutState = serde_json::from_value(old).unwrap();
+        assert_eq!(old.approvals[0].by, "alice");
+        assert!(!old.approvals[0].verified);
+        assert!(old.run_id.is_empty());
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct PolicyDoc {
     pub warn_days: Option<At<u32>>,
     /// `exemptions = [...]` patterns, relative to `file`.
     pub exemption_files: Vec<At<String>>,
+    /// `exemption_signers`: the allowed_signers file, resolved against `file`'s directory.
+    pub exemption_signers: Option<At<PathBuf>>,
     pub plugins: Vec<PluginDecl>,
     pub connections: Vec<ConnectionDecl>,
     pub metrics: Vec<MetricsDecl>,
@@ -113,6 +115,8 @@ pub(crate) struct ExemptionDecl {
     pub approved_by: At<String>,
     pub ticket: Option<At<String>>,
     pub expires: At<NaiveDate>,
+    /// The armored SSHSIG over the exemption's canonical form.
+    pub signature: Option<At<String>>,
     pub origin: Origin,
 }
 
@@ -137,6 +141,7 @@ impl PolicyDoc {
             max_exemption_days: None,
             warn_days: None,
             exemption_files: Vec::new(),
+            exemption_signers: None,
             plugins: Vec::new(),
             connections: Vec::new(),
             metrics: Vec::new(),
@@ -238,6 +243,13 @@ impl PolicyDoc {
         self.max_exemption_days = raw.max_exemption_days.map(|s| src.at(s));
         self.warn_days = raw.warn_days.map(|s| src.at(s));
         self.exemption_files = list(raw.exemptions);
+        self.exemption_signers = raw.exemption_signers.map(|s| {
+            let at = src.at(s);
+            At {
+                value: resolve(src.dir(), &at.value),
+                origin: at.origin,
+            }
+        });
     }
 
     fn plugin(&mut self, src: &SourceFile, mut value: Spanned<DeValue<'_>>, errors: &mut Errors) {
@@ -493,6 +505,7 @@ fn exemption(
             value: date,
             origin: expires.origin,
         },
+        signature: raw.signature.map(|s| src.at(s)),
         origin,
     })
 }

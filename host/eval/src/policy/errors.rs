@@ -29,6 +29,27 @@ impl PolicyError {
         self
     }
 
+    /// An allowed_signers problem, located in that file; one about the file
+    /// as a whole (it cannot be read) is located at `named_at`, where the
+    /// policy or spec names the file.
+    pub fn from_signers(e: &gate_trust::SignersError, named_at: &Origin) -> Self {
+        let at = if e.line == 0 {
+            named_at.clone()
+        } else {
+            Origin {
+                file: e.file.clone(),
+                line: e.line as u32,
+                column: e.column as u32,
+            }
+        };
+        let message = if e.line == 0 {
+            format!("{}: {}", e.file.display(), e.message)
+        } else {
+            e.message.clone()
+        };
+        PolicyError::at(&at, message).with_help_opt(e.help.clone())
+    }
+
     pub(crate) fn with_help_opt(mut self, help: Option<String>) -> Self {
         self.help = help;
         self

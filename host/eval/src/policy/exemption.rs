@@ -82,6 +82,8 @@ mod tests {
             approved_by: "a".into(),
             ticket: None,
             expires,
+            signature: None,
+            trust: crate::policy::ExemptionTrust::NotRequired,
             origin: Origin {
                 file: "p.toml".into(),
                 line: 1,

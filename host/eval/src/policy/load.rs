@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::document::PolicyDoc;
 use super::errors::Errors;
@@ -16,13 +16,21 @@ use super::{Origin, Policy, PolicyError, PolicyErrors, exemption, merge, validat
 pub struct LoadOptions {
     /// "Today" in UTC, for expiry and `max_exemption_days`.
     pub today: NaiveDate,
+    /// "Now", for the validity of the keys that signed exemptions.
+    pub now: DateTime<Utc>,
 }
 
 impl LoadOptions {
-    /// Options for loading as of the current UTC date.
+    /// Options for loading as of the current time.
     pub fn now() -> Self {
+        LoadOptions::at(Utc::now())
+    }
+
+    /// Options for loading as of `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
         LoadOptions {
-            today: Utc::now().date_naive(),
+            today: now.date_naive(),
+            now,
         }
     }
 }
@@ -53,7 +61,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Policy, PolicyErrors> 
         path.to_path_buf(),
         name,
         top_complete,
-        options.today,
+        options,
         &mut errors,
     );
     errors.into_result(policy)

@@ -33,6 +33,7 @@ fn merge_into(acc: &mut PolicyDoc, doc: PolicyDoc) {
     later(&mut acc.name, doc.name);
     later(&mut acc.max_exemption_days, doc.max_exemption_days);
     later(&mut acc.warn_days, doc.warn_days);
+    later(&mut acc.exemption_signers, doc.exemption_signers);
     acc.complete &= doc.complete;
     acc.exemptions.extend(doc.exemptions);
     later(&mut acc.audit_dir, doc.audit_dir);

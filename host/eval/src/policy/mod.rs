@@ -26,6 +26,7 @@ mod grants;
 mod load;
 mod merge;
 mod raw;
+pub mod signed;
 mod source;
 mod validate;
 
@@ -166,7 +167,33 @@ pub struct Exemption {
     pub ticket: Option<String>,
     /// Holds through the end of this UTC day.
     pub expires: NaiveDate,
+    /// The armored SSHSIG over [`signed::canonical`] of the fields above.
+    pub signature: Option<String>,
+    /// Whether the signature was required, and what checking it found.
+    pub trust: ExemptionTrust,
     pub origin: Origin,
+}
+
+/// An exemption's signature, as checked when the policy was loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExemptionTrust {
+    /// The policy names no `exemption_signers`: exemptions apply unsigned.
+    NotRequired,
+    /// Signed by `approved_by` under a key the `exemption_signers` file lists.
+    Signed {
+        principal: String,
+        fingerprint: String,
+    },
+    /// Not honoured: unsigned, or the signature does not verify (why).
+    Refused(String),
+}
+
+impl Exemption {
+    /// Whether the exemption may apply at all (its signature, if one is
+    /// required, verified).
+    pub fn is_honoured(&self) -> bool {
+        !matches!(self.trust, ExemptionTrust::Refused(_))
+    }
 }
 
 /// One problem in a policy.

@@ -24,6 +24,7 @@ pub(crate) struct RawHeader {
     pub max_exemption_days: Option<Spanned<u32>>,
     pub warn_days: Option<Spanned<u32>>,
     pub exemptions: Option<Vec<Spanned<String>>>,
+    pub exemption_signers: Option<Spanned<String>>,
 }
 
 impl Item for RawHeader {}
@@ -151,6 +152,7 @@ pub(crate) struct RawExemption {
     pub approved_by: Spanned<String>,
     pub ticket: Option<Spanned<String>>,
     pub expires: Spanned<Datetime>,
+    pub signature: Option<Spanned<String>>,
 }
 
 impl Item for RawExemption {
@@ -223,7 +225,8 @@ mod tests {
                 "reason",
                 "approved_by",
                 "ticket",
-                "expires"
+                "expires",
+                "signature"
             ]
         );
         assert_eq!(fields_of::<RawGate>(), ["name", "checks", "enforcement"]);

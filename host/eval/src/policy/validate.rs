@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use gate_trust::AllowedSigners;
 
 use super::decode::did_you_mean;
 use super::document::{
@@ -11,10 +12,11 @@ use super::document::{
     PolicyDoc,
 };
 use super::errors::Errors;
+use super::signed;
 use super::source::At;
 use super::{
-    AuditConfig, CheckConfig, Connection, Enforcement, Exemption, GateSpec, MetricsProvider,
-    MigrationsConfig, Origin, PluginSpec, Policy, PolicyError, RuleRef, ids,
+    AuditConfig, CheckConfig, Connection, Enforcement, Exemption, ExemptionTrust, GateSpec,
+    MetricsProvider, MigrationsConfig, Origin, PluginSpec, Policy, PolicyError, RuleRef, ids,
 };
 
 pub(crate) const DEFAULT_WARN_DAYS: u32 = 14;
@@ -228,9 +230,10 @@ pub(crate) fn finish(
     source: PathBuf,
     name: Option<At<String>>,
     top_complete: bool,
-    today: NaiveDate,
+    options: &super::LoadOptions,
     errors: &mut Errors,
 ) -> Policy {
+    let today = options.today;
     let complete = doc.complete;
     if name.is_none() && top_complete {
         errors.push(missing_name(&source));
@@ -240,6 +243,7 @@ pub(crate) fn finish(
     check_gates_have_checks(&doc.gates, complete, errors);
     check_exemption_lifetimes(&doc, today, errors);
     let audit = audit_config(doc.audit_dir.clone(), &source);
+    let signers = signed::load_signers(doc.exemption_signers.as_ref(), errors);
     Policy {
         name: name.map(|n| n.value).unwrap_or_default(),
         source,
@@ -250,7 +254,7 @@ pub(crate) fn finish(
         metrics: providers(doc.metrics),
         gates: gate_specs(doc.gates),
         checks: check_configs(doc.checks),
-        exemptions: exemptions(doc.exemptions),
+        exemptions: exemptions(doc.exemptions, signers.as_ref(), options.now),
         migrations: migrations_config(doc.migrations),
         audit,
     }
@@ -502,18 +506,28 @@ fn check_configs(checks: Vec<CheckDecl>) -> Vec<CheckConfig> {
         .collect()
 }
 
-/// The exemptions.
-fn exemptions(exemptions: Vec<ExemptionDecl>) -> Vec<Exemption> {
+/// The exemptions, each with its signature checked when the policy names
+/// `exemption_signers`.
+fn exemptions(
+    exemptions: Vec<ExemptionDecl>,
+    signers: Option<&Result<AllowedSigners, String>>,
+    now: DateTime<Utc>,
+) -> Vec<Exemption> {
     exemptions
         .into_iter()
-        .map(|e| Exemption {
-            check: e.check.value,
-            subject_match: e.subject_match.map(|m| m.value),
-            reason: e.reason.value,
-            approved_by: e.approved_by.value,
-            ticket: e.ticket.map(|t| t.value),
-            expires: e.expires.value,
-            origin: e.origin,
+        .map(|e| {
+            let trust = signers.map_or(ExemptionTrust::NotRequired, |s| signed::trust(&e, s, now));
+            Exemption {
+                check: e.check.value,
+                subject_match: e.subject_match.map(|m| m.value),
+                reason: e.reason.value,
+                approved_by: e.approved_by.value,
+                ticket: e.ticket.map(|t| t.value),
+                expires: e.expires.value,
+                signature: e.signature.map(|s| s.value),
+                trust,
+                origin: e.origin,
+            }
         })
         .collect()
 }

@@ -73,13 +73,16 @@ pub fn render(report: &Report) -> String {
     for notice in &report.exemption_notices {
         let (file, line, col) = split_source(&notice.exemption.source);
         let level = match notice.kind {
-            NoticeKind::Expired | NoticeKind::ExpiringSoon => Level::Warning,
+            NoticeKind::Expired | NoticeKind::ExpiringSoon | NoticeKind::Unverified => {
+                Level::Warning
+            }
             NoticeKind::Unused => Level::Notice,
         };
         let title = match notice.kind {
             NoticeKind::Expired => "exemption expired",
             NoticeKind::ExpiringSoon => "exemption expiring soon",
             NoticeKind::Unused => "exemption unused",
+            NoticeKind::Unverified => "exemption not honoured (signature)",
         };
         push(
             format!("notice\0{}", notice.exemption.source),

@@ -205,6 +205,7 @@ fn render_notices(out: &mut String, p: &Painter, report: &Report) {
             NoticeKind::Expired => ("expired", "33"),
             NoticeKind::ExpiringSoon => ("expiring soon", "33"),
             NoticeKind::Unused => ("unused", "2"),
+            NoticeKind::Unverified => ("not honoured", "31"),
         };
         let e = &notice.exemption;
         let mut target = clean(&e.check);
@@ -228,8 +229,13 @@ fn approval(e: &ExemptionRef) -> String {
         .as_ref()
         .map(|t| format!(", {}", clean(t)))
         .unwrap_or_default();
+    let signed = if e.signed_by.is_some() {
+        " (signed)"
+    } else {
+        ""
+    };
     format!(
-        "exempt: approved by {} until {}{ticket}: {}",
+        "exempt: approved by {}{signed} until {}{ticket}: {}",
         clean(&e.approved_by),
         e.expires,
         clean(&e.reason)

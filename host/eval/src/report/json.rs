@@ -94,7 +94,7 @@ fn finding(finding: &FindingReport) -> Value {
 }
 
 fn exemption(exemption: &ExemptionRef) -> Value {
-    json!({
+    let mut v = json!({
         "check": exemption.check,
         "match": exemption.subject_match,
         "reason": exemption.reason,
@@ -102,7 +102,12 @@ fn exemption(exemption: &ExemptionRef) -> Value {
         "ticket": exemption.ticket,
         "expires": exemption.expires.to_string(),
         "source": exemption.source,
-    })
+    });
+    // Present only where the policy requires signed exemptions.
+    if let Some(s) = &exemption.signed_by {
+        v["signed_by"] = json!({ "principal": s.principal, "fingerprint": s.fingerprint });
+    }
+    v
 }
 
 fn notice(notice: &ExemptionNotice) -> Value {

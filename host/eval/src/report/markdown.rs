@@ -154,7 +154,7 @@ fn render_exemptions(out: &mut String, report: &Report) {
         return;
     }
     out.push_str("### Exemptions\n\n");
-    let sections: [(&str, Vec<&ExemptionRef>); 4] = [
+    let sections: [(&str, Vec<&ExemptionRef>); 5] = [
         ("Applied", applied),
         ("Expiring soon", notices(report, NoticeKind::ExpiringSoon)),
         (
@@ -164,6 +164,10 @@ fn render_exemptions(out: &mut String, report: &Report) {
         (
             "Unused (matched no finding)",
             notices(report, NoticeKind::Unused),
+        ),
+        (
+            "Not honoured (unsigned or bad signature)",
+            notices(report, NoticeKind::Unverified),
         ),
     ];
     for (heading, exemptions) in sections {

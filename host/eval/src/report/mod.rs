@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use gate_core::finding::{ExemptionRef, FindingReport};
+pub use gate_core::finding::{ExemptionRef, FindingReport, SignedBy};
 pub use gate_core::model::{CheckStatus, Enforcement, Location, Severity, Status, Verdict};
 
 pub mod github;
@@ -188,6 +188,9 @@ pub enum NoticeKind {
     ExpiringSoon,
     /// Matched no finding in this run.
     Unused,
+    /// Not honoured: the policy requires signed exemptions and this one is
+    /// unsigned or its signature does not verify.
+    Unverified,
 }
 
 impl NoticeKind {

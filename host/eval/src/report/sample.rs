@@ -83,6 +83,10 @@ pub fn applied_exemption() -> ExemptionRef {
         ticket: Some("SEC-1234".to_string()),
         expires: date(2026, 3, 10),
         source: "policies/exemptions/billing.toml:1:1".to_string(),
+        signed_by: Some(SignedBy {
+            principal: "secops@example.com".to_string(),
+            fingerprint: "SHA256:2bHkqSLtLxFp5PBJg6dlWWMtyiwX3vBCJv8rZJ0AxU8".to_string(),
+        }),
     }
 }
 
@@ -353,6 +357,7 @@ fn notices() -> Vec<ExemptionNotice> {
                 ticket: None,
                 expires: date(2026, 1, 31),
                 source: "policies/production.toml:88:1".to_string(),
+                signed_by: None,
             },
         },
         ExemptionNotice {
@@ -371,6 +376,21 @@ fn notices() -> Vec<ExemptionNotice> {
                 ticket: Some("OPS-77".to_string()),
                 expires: date(2026, 6, 30),
                 source: "policies/production.toml:95:1".to_string(),
+                signed_by: None,
+            },
+        },
+        ExemptionNotice {
+            kind: NoticeKind::Unverified,
+            message: "not honoured: its signature (key SHA256:2bHkqSLtLxFp5PBJg6dlWWMtyiwX3vBCJv8rZJ0AxU8) does not match its fields: it was edited after it was signed".to_string(),
+            exemption: ExemptionRef {
+                check: "security.tls".to_string(),
+                subject_match: Some("legacy.example.com:443".to_string()),
+                reason: "partner still on TLS 1.1".to_string(),
+                approved_by: "secops@example.com".to_string(),
+                ticket: None,
+                expires: date(2026, 4, 30),
+                source: "policies/exemptions/tls.toml:1:1".to_string(),
+                signed_by: None,
             },
         },
     ]

@@ -384,7 +384,7 @@ fn suppression(exemption: &ExemptionRef) -> Value {
 
 fn notification(notice: &ExemptionNotice) -> Value {
     let level = match notice.kind {
-        NoticeKind::Expired | NoticeKind::ExpiringSoon => "warning",
+        NoticeKind::Expired | NoticeKind::ExpiringSoon | NoticeKind::Unverified => "warning",
         NoticeKind::Unused => "note",
     };
     let exemption = &notice.exemption;

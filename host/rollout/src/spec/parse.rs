@@ -10,16 +10,18 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 use toml::de::DeValue;
 
+use super::super::approvals::ApprovalRules;
 use super::super::driver;
 use super::raw::{
-    RawAnalysis, RawBlueGreen, RawCanary, RawHealth, RawHooks, RawMetrics, RawRolling, RawRollout,
-    RawRouter, RawSide, RawStrategy,
+    RawAnalysis, RawApprovals, RawBlueGreen, RawCanary, RawHealth, RawHooks, RawMetrics,
+    RawRolling, RawRollout, RawRouter, RawSide, RawStrategy,
 };
 use super::{Pause, Preflight, Router, Side, Spec, SpecErrors, StrategyRef, parse_duration};
 use gate_eval::policy::toml_spans::{
     Errors, Item, SourceFile, decode, entries_in_file_order, parse_toml, unknown_key,
 };
 use gate_eval::policy::{Origin, PolicyError, did_you_mean};
+use gate_trust::AllowedSigners;
 
 /// The top-level tables of a spec.
 const KEYS: &[&str] = &[
@@ -34,6 +36,7 @@ const KEYS: &[&str] = &[
     "hooks",
     "analysis",
     "metrics",
+    "approvals",
 ];
 
 pub(super) const DURATION_HELP: &str = "write a duration such as `500ms`, `5s`, `2m` or `1h`";
@@ -82,6 +85,7 @@ struct Tables {
     hooks: Option<Located<RawHooks>>,
     analysis: Vec<Located<RawAnalysis>>,
     metrics: Vec<(String, Located<RawMetrics>)>,
+    approvals: Option<Located<RawApprovals>>,
     clean: bool,
 }
 
@@ -202,6 +206,7 @@ impl Cx<'_> {
                 "hooks" => t.hooks = self.table(value, &what, clean),
                 "analysis" => t.analysis = self.analysis_tables(value, clean),
                 "metrics" => t.metrics = self.metrics_tables(value, clean),
+                "approvals" => t.approvals = self.table(value, &what, clean),
                 _ => {
                     let error = unknown_key(self.src, &key, "a rollout spec", KEYS);
                     self.errors.push(error);
@@ -315,6 +320,7 @@ impl Cx<'_> {
         let hooks = self.hooks(t.hooks.unwrap_or_else(|| Located::absent(&start)));
         let metrics = self.metrics(t.metrics);
         let analysis = self.analyses(t.analysis, &metrics);
+        let approvals = t.approvals.map(|a| self.approvals(a));
         let RawRollout {
             name,
             state_dir,
@@ -345,6 +351,7 @@ impl Cx<'_> {
             hooks,
             analysis,
             metrics: metrics.into_iter().collect(),
+            approvals,
             dir: self.dir.clone(),
         })
     }
@@ -424,6 +431,57 @@ impl Cx<'_> {
             admin_socket: self.resolve(&r.admin_socket),
             backend: r.backend,
             timeout,
+        }
+    }
+}
+
+impl Cx<'_> {
+    /// `[approvals]`: the allowed_signers file must parse (its errors are
+    /// located in it) and list at least `required` principals.
+    fn approvals(&mut self, a: Located<RawApprovals>) -> ApprovalRules {
+        let path = self.resolve(&a.item.allowed_signers);
+        let required = a.item.required.unwrap_or(1);
+        if required == 0 {
+            self.error_help(
+                a.at("required"),
+                "`required` must be at least 1",
+                "the number of distinct principals who must sign each approval, e.g. `required = 2`",
+            );
+        }
+        match AllowedSigners::load(&path) {
+            Ok(signers) => {
+                let mut principals: Vec<&str> = signers
+                    .entries()
+                    .iter()
+                    .map(|e| e.principals.as_str())
+                    .collect();
+                principals.sort_unstable();
+                principals.dedup();
+                if (principals.len() as u64) < u64::from(required) {
+                    self.error_help(
+                        a.at("required"),
+                        format!(
+                            "`required = {required}` but {} lists {} principal{}",
+                            path.display(),
+                            principals.len(),
+                            if principals.len() == 1 { "" } else { "s" }
+                        ),
+                        "add the approvers' keys to the allowed_signers file, or lower `required`",
+                    );
+                }
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    self.errors.note_file(&e.file);
+                    self.errors
+                        .push(PolicyError::from_signers(e, a.at("allowed_signers")));
+                }
+            }
+        }
+        ApprovalRules {
+            allowed_signers: path,
+            required,
+            self_approval: a.item.self_approval.unwrap_or(false),
         }
     }
 }

@@ -127,6 +127,15 @@ pub(super) struct RawAnalysis {
     pub consecutive_error_limit: Option<u32>,
 }
 
+/// `[approvals]`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApprovals {
+    pub allowed_signers: PathBuf,
+    pub required: Option<u32>,
+    pub self_approval: Option<bool>,
+}
+
 /// `[metrics.NAME]`
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,3 +156,4 @@ impl Item for RawRolling {}
 impl Item for RawHooks {}
 impl Item for RawAnalysis {}
 impl Item for RawMetrics {}
+impl Item for RawApprovals {}
