@@ -47,6 +47,13 @@ fn verify(ws: &Workspace, key: &Path, extra: &[&str]) -> std::process::Output {
     gate(ws, key, &args)
 }
 
+/// `gate audit show --audit DIR ARGS…`.
+fn show(ws: &Workspace, key: &Path, dir: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["audit", "show", "--audit", dir];
+    args.extend_from_slice(extra);
+    gate(ws, key, &args)
+}
+
 fn entries_path(ws: &Workspace) -> PathBuf {
     ws.path().join(".gate/audit/entries.jsonl")
 }
@@ -220,19 +227,11 @@ fn a_crash_mid_append_is_cut_off_and_recorded() {
         evaluate(&ws, &key, &format!("after-{point}"));
         let out = verify(&ws, &key, &[]);
         assert_eq!(code(&out), 0, "{point}: {}", stderr(&out));
-        let out = gate(
+        let out = show(
             &ws,
             &key,
-            &[
-                "audit",
-                "show",
-                "--audit",
-                ".gate/audit",
-                "--kind",
-                "recovery",
-                "-f",
-                "json",
-            ],
+            ".gate/audit",
+            &["--kind", "recovery", "-f", "json"],
         );
         let recoveries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(recoveries.as_array().unwrap().len(), n + 1, "{point}");
@@ -315,7 +314,7 @@ fn no_planted_secret_reaches_the_log() {
     assert!(text.contains("\"kind\":\"evaluation\""), "{text}");
     assert!(!text.contains(SECRET), "{text}");
     assert!(text.contains("ghp_…(40 chars)"), "{text}");
-    let out = gate(&ws, &key, &["audit", "show", "--audit", ".gate/audit"]);
+    let out = show(&ws, &key, ".gate/audit", &[]);
     assert!(!stdout(&out).contains(SECRET));
     assert_eq!(code(&verify(&ws, &key, &[])), 0);
 }
@@ -330,13 +329,7 @@ fn migrate_lint_records_its_decision_and_show_filters() {
     let out = gate(&ws, &key, &["migrate", "lint", "--audit", "audit", "m"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     evaluate(&ws, &key, "ci-1");
-    let out = gate(
-        &ws,
-        &key,
-        &[
-            "audit", "show", "--audit", "audit", "--kind", "migrate", "-f", "json",
-        ],
-    );
+    let out = show(&ws, &key, "audit", &["--kind", "migrate", "-f", "json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let detail = &shown[0]["detail"];
@@ -348,23 +341,13 @@ fn migrate_lint_records_its_decision_and_show_filters() {
     );
     // The evaluation went to the policy's default directory, not `audit`.
     assert_eq!(shown.as_array().unwrap().len(), 1);
-    let out = gate(
-        &ws,
-        &key,
-        &["audit", "show", "--audit", ".gate/audit", "--since", "1h"],
-    );
+    let out = show(&ws, &key, ".gate/audit", &["--since", "1h"]);
     assert!(stdout(&out).contains("evaluation"), "{}", stdout(&out));
-    let out = gate(
+    let out = show(
         &ws,
         &key,
-        &[
-            "audit",
-            "show",
-            "--audit",
-            ".gate/audit",
-            "--since",
-            "2999-01-01T00:00:00Z",
-        ],
+        ".gate/audit",
+        &["--since", "2999-01-01T00:00:00Z"],
     );
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }

@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::entry::{Entry, Recovery};
 use crate::error::AuditError;
 use crate::log::{AuditLog, CHECKPOINTS, ENTRIES, State};
-use crate::merkle::{Frontier, leaf_hash};
+use crate::merkle::{Frontier, Hash, leaf_hash};
 use crate::note::Signer;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Notes, Snapshot};
 
 /// The longest checkpoint note gate writes, with room to spare.
 const MAX_NOTE: usize = 1024;
@@ -29,20 +29,7 @@ pub(crate) fn rebuild(
 ) -> Result<(State, Option<Recovery>), AuditError> {
     let snap = Snapshot::read(log)?;
     let notes = snap.notes();
-    let (checkpoints_len, covered, root) = match notes.complete.last() {
-        None => (0, 0, None),
-        Some(&(at, note)) => {
-            let checkpoint = signer.verifier().open(note).map_err(|e| {
-                refused(
-                    &snap,
-                    notes.complete.len(),
-                    at,
-                    &format!("the last checkpoint does not verify: {e}"),
-                )
-            })?;
-            (at + note.len(), checkpoint.size, Some(checkpoint.root))
-        }
-    };
+    let (checkpoints_len, covered, root) = last_checkpoint(&snap, &notes, signer)?;
     let lines = snap.lines();
     let count = lines.complete.len() as u64;
     if covered > count {
@@ -119,6 +106,27 @@ pub(crate) fn rebuild(
     state.last_checkpoint_at = notes.complete.last().map_or(0, |(at, _)| *at as u64);
     state.last_time = last_time;
     Ok((state, recovery))
+}
+
+/// Where the last complete checkpoint ends, the size it covers and its
+/// head (none before the first append); an error when it does not verify.
+fn last_checkpoint(
+    snap: &Snapshot,
+    notes: &Notes<'_>,
+    signer: &Signer,
+) -> Result<(usize, u64, Option<Hash>), AuditError> {
+    let Some(&(at, note)) = notes.complete.last() else {
+        return Ok((0, 0, None));
+    };
+    let checkpoint = signer.verifier().open(note).map_err(|e| {
+        refused(
+            snap,
+            notes.complete.len(),
+            at,
+            &format!("the last checkpoint does not verify: {e}"),
+        )
+    })?;
+    Ok((at + note.len(), checkpoint.size, Some(checkpoint.root)))
 }
 
 /// Truncates both files to what the last checkpoint covers; the record of
