@@ -381,7 +381,7 @@ fn notices() -> Vec<ExemptionNotice> {
         },
         ExemptionNotice {
             kind: NoticeKind::Unverified,
-            message: "not honoured: its signature (key SHA256:2bHkqSLtLxFp5PBJg6dlWWMtyiwX3vBCJv8rZJ0AxU8) does not match its fields: it was edited after it was signed".to_string(),
+            message: "its signature (key SHA256:2bHkqSLtLxFp5PBJg6dlWWMtyiwX3vBCJv8rZJ0AxU8) does not match its fields: it was edited after it was signed".to_string(),
             exemption: ExemptionRef {
                 check: "security.tls".to_string(),
                 subject_match: Some("legacy.example.com:443".to_string()),
