@@ -18,6 +18,7 @@ fn copy_tree(dir: &Path) {
             "host/core",
             "host/sandbox",
             "host/eval",
+            "host/trust",
             "plugins/sqlkit",
             "plugins/Cargo.lock",
             "wit",
@@ -48,7 +49,7 @@ fn copy_tree(dir: &Path) {
         .to_string();
     let kept = kept.replace(
         &members,
-        r#"members = ["host/core", "host/sandbox", "host/eval"]"#,
+        r#"members = ["host/core", "host/sandbox", "host/eval", "host/trust"]"#,
     );
     fs::write(dir.join("Cargo.toml"), kept).unwrap();
 }
