@@ -111,12 +111,19 @@ fn a_shared_or_foreign_cache_dir_is_refused() {
     let err = owner::private_dir(&link).unwrap_err();
     assert!(matches!(err, FileError::NotRealDirectory(_)), "{err}");
 
-    // A directory owned by another user (root owns `/`; when the tests run
-    // as root, this part cannot be exercised and is skipped).
-    if unsafe { libc::geteuid() } != 0 {
-        let err = owner::private_dir(Path::new("/")).unwrap_err();
-        assert!(matches!(err, FileError::NotOwned { .. }), "{err}");
-    }
+    // A directory owned by another user: `/` (root's) for an ordinary
+    // user; as root (CI), a 0700 directory given to `nobody`.
+    let foreign = if unsafe { libc::geteuid() } != 0 {
+        Path::new("/").to_path_buf()
+    } else {
+        let d = root.path().join("nobody");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&d, Some(65534), Some(65534)).unwrap();
+        d
+    };
+    let err = owner::private_dir(&foreign).unwrap_err();
+    assert!(matches!(err, FileError::NotOwned { .. }), "{err}");
 }
 
 #[test]
