@@ -8,13 +8,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use gate_audit::entry::RolloutEvent;
 use gate_rollout::Spec;
 use gate_rollout::approvals::{
     self, ApprovalAction, ApprovalRules, Challenge, Refusal, Submission, Tally,
 };
 use gate_rollout::controller;
 use gate_rollout::events::Events;
-use gate_rollout::state::{CommandKind, Lock, RolloutState};
+use gate_rollout::record::Recorder;
+use gate_rollout::state::{Command, CommandKind, RolloutState};
+use gate_rollout::store::Store;
 use gate_trust::SigningKey;
 use serde_json::json;
 
@@ -57,7 +60,14 @@ pub async fn run(args: ApproveArgs, promote: bool) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let state = match unfinished_state(&spec) {
+    let store = match controller::open_store(&spec).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let state = match unfinished_state(&spec, &*store).await {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -67,7 +77,7 @@ pub async fn run(args: ApproveArgs, promote: bool) -> u8 {
         (CommandKind::Approve, ApprovalAction::Approve)
     };
     let Some(rules) = spec.approvals.clone() else {
-        return unverified(&spec, &args, kind);
+        return unverified(&spec, &*store, &args, kind).await;
     };
     if args.by.is_some() {
         eprintln!(
@@ -95,14 +105,22 @@ pub async fn run(args: ApproveArgs, promote: bool) -> u8 {
         Err(code) => return code,
     };
     match approvals::check(&rules, &state, action, Some(&submission), now) {
-        Ok(statement) => submit(&spec, &rules, &state, kind, submission, &statement, &args),
-        Err(refusal) => refuse(&spec, &state, &refusal),
+        Ok(statement) => {
+            let approval = Approval {
+                spec: &spec,
+                store: &*store,
+                rules: &rules,
+                state: &state,
+            };
+            approval.submit(kind, submission, &statement, &args).await
+        }
+        Err(refusal) => refuse(&spec, &*store, &state, &refusal).await,
     }
 }
 
 /// The state of a rollout that has started and not finished.
-fn unfinished_state(spec: &Spec) -> Result<RolloutState, u8> {
-    match RolloutState::load(&spec.state_file()) {
+async fn unfinished_state(spec: &Spec, store: &dyn Store) -> Result<RolloutState, u8> {
+    match store.load().await {
         Ok(Some(s)) if !s.phase.terminal() => Ok(s),
         Ok(Some(s)) => {
             eprintln!(
@@ -123,7 +141,7 @@ fn unfinished_state(spec: &Spec) -> Result<RolloutState, u8> {
 }
 
 /// A spec without `[approvals]`: the name given (or the user's) is recorded, unverified.
-fn unverified(spec: &Spec, args: &ApproveArgs, kind: CommandKind) -> u8 {
+async fn unverified(spec: &Spec, store: &dyn Store, args: &ApproveArgs, kind: CommandKind) -> u8 {
     if args.key.is_some() || args.signature.is_some() || args.challenge {
         eprintln!(
             "error: {}: the spec has no [approvals] table, so there is no allowed_signers file to verify a signature against\n  help: add `[approvals]` with `allowed_signers = \"…\"` to the spec (docs/approvals.md), or approve with `--by NAME`",
@@ -132,7 +150,7 @@ fn unverified(spec: &Spec, args: &ApproveArgs, kind: CommandKind) -> u8 {
         return exit::ERROR;
     }
     let by = args.by.clone().unwrap_or_else(controller::whoami);
-    match controller::send(spec, kind, &by, None) {
+    match store.send(&Command::new(kind, &by, None)).await {
         Ok(_) => {
             eprintln!(
                 "{} recorded for rollout `{}` by {by} (unverified)",
@@ -186,86 +204,118 @@ fn read_signature(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// A refused approval: recorded in the event log, exit 1.
-fn refuse(spec: &Spec, state: &RolloutState, refusal: &Refusal) -> u8 {
+/// A refused approval: recorded in the audit log and the event log, exit 1.
+async fn refuse(spec: &Spec, store: &dyn Store, state: &RolloutState, refusal: &Refusal) -> u8 {
     let by = controller::whoami();
-    match Events::new(&spec.events_file(), &spec.name, state.started_unix_ms) {
-        Ok(events) => events.quiet(true).emit(
-            "approval-refused",
-            &format!("step {}: approval refused: {refusal}", state.step),
-            json!({ "step": state.step, "reason": refusal.kind(), "submitted_by": by }),
-        ),
+    let event = RolloutEvent::ApprovalRefused {
+        step: state.step,
+        reason: refusal.to_string(),
+        submitted_by: by.clone(),
+    };
+    let draft = Recorder::new(spec).rollout(&state.run_id, event);
+    if let Err(e) = store.record(draft).await {
+        eprintln!("warning: the refusal could not be recorded in the audit log: {e}");
+    }
+    match store.events() {
+        Ok(log) => Events::new(log, &spec.name, state.started_unix_ms)
+            .quiet(true)
+            .emit(
+                "approval-refused",
+                &format!("step {}: approval refused: {refusal}", state.step),
+                json!({ "step": state.step, "reason": refusal.kind(), "submitted_by": by }),
+            ),
         Err(e) => eprintln!("warning: the refusal could not be recorded: {e}"),
     }
     eprintln!("error: approval refused: {refusal}");
     exit::FAIL
 }
 
-/// A verified approval: sent to the rollout, then (when one is running)
-/// waited for until the rollout has counted it.
-fn submit(
-    spec: &Spec,
-    rules: &ApprovalRules,
-    state: &RolloutState,
-    kind: CommandKind,
-    submission: Submission,
-    statement: &gate_trust::SignedStatement,
-    args: &ApproveArgs,
-) -> u8 {
-    let principal = &statement.principal;
-    if Tally::of(state, rules.required).has(principal) {
+/// A verified approval on its way to the rollout.
+struct Approval<'a> {
+    spec: &'a Spec,
+    store: &'a dyn Store,
+    rules: &'a ApprovalRules,
+    state: &'a RolloutState,
+}
+
+impl Approval<'_> {
+    /// Sends the approval, then (when a rollout is running) waits until it
+    /// has counted it.
+    async fn submit(
+        &self,
+        kind: CommandKind,
+        submission: Submission,
+        statement: &gate_trust::SignedStatement,
+        args: &ApproveArgs,
+    ) -> u8 {
+        let Approval {
+            spec,
+            store,
+            rules,
+            state,
+        } = *self;
+        let principal = &statement.principal;
+        if Tally::of(state, rules.required).has(principal) {
+            eprintln!(
+                "{principal} has already approved step {} of rollout `{}`; an approval counts once per principal",
+                state.step, spec.name
+            );
+            return exit::PASS;
+        }
+        let command = Command::new(kind, &controller::whoami(), Some(submission));
+        let id = match store.send(&command).await {
+            Ok(id) => id,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::ERROR;
+            }
+        };
         eprintln!(
-            "{principal} has already approved step {} of rollout `{}`; an approval counts once per principal",
-            state.step, spec.name
+            "step {} of rollout `{}` signed by {principal} ({})",
+            state.step, spec.name, statement.fingerprint
         );
-        return exit::PASS;
-    }
-    let file = match controller::send(spec, kind, &controller::whoami(), Some(submission)) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
+        if !matches!(store.holder().await, Ok(Some(_))) {
+            eprintln!("no rollout is running: the approval is counted when `gate rollout` resumes");
+            return exit::PASS;
         }
-    };
-    eprintln!(
-        "step {} of rollout `{}` signed by {principal} ({})",
-        state.step, spec.name, statement.fingerprint
-    );
-    if !Lock::is_held(&spec.lock_file()).unwrap_or(false) {
-        eprintln!("no rollout is running: the approval is counted when `gate rollout` resumes");
-        return exit::PASS;
-    }
-    let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
-    while file.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let after = RolloutState::load(&spec.state_file()).ok().flatten();
-    let counted = after.as_ref().is_some_and(|s| {
-        s.approvals.iter().any(|r| {
-            r.statement
-                .as_ref()
-                .is_some_and(|st| st.signature == statement.signature)
-        })
-    });
-    match (counted, file.exists()) {
-        (true, _) => {
-            let tally = Tally::of(after.as_ref().unwrap_or(state), rules.required);
-            eprintln!("approvals: {}", tally.summary());
-            exit::PASS
+        let pending = || async {
+            store
+                .pending()
+                .await
+                .map_or(true, |cmds| cmds.iter().any(|c| c.id == id))
+        };
+        let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
+        while pending().await && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        (false, true) => {
-            eprintln!(
-                "the running rollout has not picked the approval up within {} s; it is counted when it does",
-                args.wait_secs
-            );
-            exit::PASS
-        }
-        (false, false) => {
-            eprintln!(
-                "error: the running rollout refused the approval (the step moved on meanwhile?); see `gate status` and {}",
-                spec.events_file().display()
-            );
-            exit::FAIL
+        let after = store.load().await.ok().flatten();
+        let counted = after.as_ref().is_some_and(|s| {
+            s.approvals.iter().any(|r| {
+                r.statement
+                    .as_ref()
+                    .is_some_and(|st| st.signature == statement.signature)
+            })
+        });
+        match (counted, pending().await) {
+            (true, _) => {
+                let tally = Tally::of(after.as_ref().unwrap_or(state), rules.required);
+                eprintln!("approvals: {}", tally.summary());
+                exit::PASS
+            }
+            (false, true) => {
+                eprintln!(
+                    "the running rollout has not picked the approval up within {} s; it is counted when it does",
+                    args.wait_secs
+                );
+                exit::PASS
+            }
+            (false, false) => {
+                eprintln!(
+                    "error: the running rollout refused the approval (the step moved on meanwhile?); see `gate status` and its events in {}",
+                    store.describe()
+                );
+                exit::FAIL
+            }
         }
     }
 }

@@ -273,10 +273,26 @@ fn rollout_event(event: &RolloutEvent) -> String {
                 .collect();
             format!("weights {}", w.join(", "))
         }
-        RolloutEvent::Analysis { verdict, detail } => format!("analysis {verdict}: {detail}"),
-        RolloutEvent::Approval { by } => format!("approved by {by}"),
+        RolloutEvent::Analysis {
+            name,
+            step,
+            result,
+            detail,
+        } => format!("step {step} analysis {name} {result}: {detail}"),
+        RolloutEvent::Approval { step, by } => format!("step {step} approved by {by} (unverified)"),
+        RolloutEvent::ApprovalRefused {
+            step,
+            reason,
+            submitted_by,
+        } => format!("step {step} approval by {submitted_by} refused: {reason}"),
         RolloutEvent::Promote => "promote".into(),
         RolloutEvent::Rollback { reason } => format!("rollback: {reason}"),
+        RolloutEvent::RolledBack { problems } if problems.is_empty() => {
+            "rolled back: all traffic on stable, healthy".into()
+        }
+        RolloutEvent::RolledBack { problems } => {
+            format!("rolled back with problems: {}", problems.join("; "))
+        }
         RolloutEvent::Abort { reason } => format!("abort: {reason}"),
     }
 }

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use gate_rollout::approvals::Tally;
 use gate_rollout::controller::{self, Controller, Options, Outcome, RolloutError};
 use gate_rollout::driver;
-use gate_rollout::state::{CommandKind, Lock, Phase, RolloutState};
+use gate_rollout::state::{CommandKind, Phase, RolloutState};
+use gate_rollout::store::Holder;
 use gate_rollout::strategy::{self, StrategyPlugin};
 use gate_rollout::{Spec, failpoint};
 use serde_json::json;
@@ -99,7 +100,9 @@ fn outcome_code(outcome: Outcome) -> u8 {
 fn error_code(e: RolloutError) -> u8 {
     eprintln!("error: {e}");
     match e {
-        RolloutError::Usage(_) => exit::ERROR,
+        RolloutError::Usage(_) | RolloutError::Unrecorded { .. } | RolloutError::Stopped(_) => {
+            exit::ERROR
+        }
         RolloutError::Failed(_) => exit::FAIL,
     }
 }
@@ -117,13 +120,25 @@ pub async fn rollout(args: RolloutArgs) -> u8 {
     if args.check {
         return check(&spec, runtime, &opts).await;
     }
-    let mut controller = match Controller::open(spec, runtime, &opts) {
+    let mut controller = match Controller::open(spec, runtime, &opts).await {
         Ok(c) => c,
         Err(e) => return error_code(e),
     };
-    match controller.run().await {
+    let code = match controller.run().await {
         Ok(outcome) => outcome_code(outcome),
         Err(e) => error_code(e),
+    };
+    unrecorded_code(controller.unrecorded(), code)
+}
+
+/// A rollback that could not be recorded went ahead, and exits 2.
+fn unrecorded_code(unrecorded: Option<&str>, code: u8) -> u8 {
+    match unrecorded {
+        Some(e) => {
+            eprintln!("error: the rollback went ahead, but {e}");
+            exit::ERROR
+        }
+        None => code,
     }
 }
 
@@ -165,21 +180,26 @@ pub async fn status(args: StatusArgs) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let state = match RolloutState::load(&spec.state_file()) {
+    let store = match controller::open_store(&spec).await {
+        Ok(s) => s,
+        Err(e) => return error_code(e),
+    };
+    let state = match store.load().await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::ERROR;
         }
     };
-    // A probe that takes no lock and writes nothing: status is read-only.
-    let running = match Lock::is_held(&spec.lock_file()) {
-        Ok(held) => held,
+    // A probe that takes no lease and writes nothing: status is read-only.
+    let holder: Option<Holder> = match store.holder().await {
+        Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::ERROR;
         }
     };
+    let running = holder.is_some();
     let driver = driver::for_router(&spec.router);
     let live = driver.servers().await;
     let last_analysis: serde_json::Map<String, serde_json::Value> = state
@@ -229,8 +249,9 @@ pub async fn status(args: StatusArgs) -> u8 {
         "replaced": state.as_ref().map(|s| s.replaced.clone()).unwrap_or_default(),
         "outcome": state.as_ref().and_then(|s| s.outcome.clone()),
         "last_action": state.as_ref().and_then(|s| s.last_action.clone()),
-        "state_file": spec.state_file(),
-        "events_file": spec.events_file(),
+        "runner": holder,
+        "state": store.describe(),
+        "audit": store.audit_location(),
     });
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap());
@@ -240,7 +261,7 @@ pub async fn status(args: StatusArgs) -> u8 {
         println!(
             "rollout `{}`: never started (no state in {})",
             spec.name,
-            spec.state_dir.display()
+            store.describe()
         );
         if let Some(p) = router_percent {
             println!("router: {p}% on the candidate servers");
@@ -324,7 +345,14 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
     } else {
         CommandKind::Rollback
     };
-    if let Err(e) = controller::send(&spec, kind, &by, None) {
+    let store = match controller::open_store(&spec).await {
+        Ok(s) => s,
+        Err(e) => return error_code(e),
+    };
+    if let Err(e) = store
+        .send(&gate_rollout::state::Command::new(kind, &by, None))
+        .await
+    {
         eprintln!("error: {e}");
         return exit::ERROR;
     }
@@ -346,13 +374,9 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
         Ok(o) => o,
         Err(c) => return c,
     };
-    let lock_free = match controller::acquire(&spec) {
-        Ok(Some(lock)) => {
-            drop(lock);
-            true
-        }
-        Ok(None) => false,
-        Err(e) => return error_code(e),
+    let lock_free = match store.holder().await {
+        Ok(holder) => holder.is_none(),
+        Err(e) => return error_code(e.into()),
     };
     if lock_free {
         let runtime = match shared::runtime() {
@@ -364,8 +388,11 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
         let result = controller::rollback_now(spec.clone(), runtime, &opts, &reason).await;
-        let _ = std::fs::remove_dir_all(spec.commands_dir());
-        return match result {
+        let (result, unrecorded) = match result {
+            Ok((outcome, unrecorded)) => (Ok(outcome), unrecorded),
+            Err(e) => (Err(e), None),
+        };
+        let code = match result {
             Ok(Outcome::Promoted { .. }) => {
                 eprintln!(
                     "error: rollout `{}` was already promoted; roll forward with a new spec",
@@ -379,11 +406,12 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
             }
             Err(e) => error_code(e),
         };
+        return unrecorded_code(unrecorded.as_deref(), code);
     }
     // A rollout is running: wait for it to record the rollback.
     let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
     loop {
-        if let Ok(Some(s)) = RolloutState::load(&spec.state_file())
+        if let Ok(Some(s)) = store.load().await
             && matches!(s.phase, Phase::RolledBack | Phase::Aborted)
         {
             eprintln!(

@@ -196,20 +196,48 @@ pub enum RolloutEvent {
     Weights {
         weights: Vec<BackendWeight>,
     },
+    /// One measurement of an analysis, before the strategy acts on it.
     Analysis {
-        verdict: Verdict,
+        name: String,
+        step: u32,
+        result: AnalysisResult,
         detail: String,
     },
+    /// An approval given by name, not proved by a signature (a spec
+    /// without `[approvals]`); signed approvals are `approval` entries.
     Approval {
+        step: u32,
         by: String,
+    },
+    /// An approval that was not counted, and why.
+    ApprovalRefused {
+        step: u32,
+        reason: String,
+        submitted_by: String,
     },
     Promote,
     Rollback {
         reason: String,
     },
+    /// The rollback finished: all traffic on stable, and what went wrong
+    /// on the way (stable health, hooks).
+    RolledBack {
+        problems: Vec<String>,
+    },
     Abort {
         reason: String,
     },
+}
+
+/// What one analysis measurement concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum AnalysisResult {
+    Success,
+    Failure,
+    Inconclusive,
+    Error,
 }
 
 /// One backend's share of traffic.

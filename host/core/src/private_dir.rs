@@ -128,6 +128,17 @@ impl PrivateDir {
         crate::atomic_file::write_in(&self.dir, &self.path, name, &[bytes])
     }
 
+    /// Removes the file `name` (a symlink named so is removed, never followed);
+    /// an absent file is not an error.
+    pub fn remove(&self, name: &str) -> Result<(), FileError> {
+        debug_assert!(!name.contains('/'), "one component: {name}");
+        match cap_primitives::fs::remove_file(&self.dir, Path::new(name)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(FileError::io("removing", self.shown(name), e)),
+        }
+    }
+
     /// Flushes the directory itself (a file created in it, or renamed into
     /// it, survives a crash once this returns).
     pub fn sync(&self) -> Result<(), String> {

@@ -4,7 +4,6 @@
 //! a recorded intent and followed by a recorded result, so a run killed at any
 //! point can be resumed by running `gate rollout` again.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,13 +17,15 @@ use super::events::Events;
 use super::failpoint;
 use super::health;
 use super::hooks;
+use super::record::{self, Recorder};
 use super::spec::Spec;
 use super::state::{
-    self, Approval, Command, CommandKind, HealthStatus, Intent, Lock, Phase, RolloutState,
-    pending_commands, unix_ms,
+    self, Approval, Command, CommandKind, HealthStatus, Intent, Phase, RolloutState, unix_ms,
 };
+use super::store::{self, Lease, Store, StoreError};
 use super::strategy::{DecideError, StrategyPlugin};
 use super::traffic::TrafficMode;
+use gate_audit::entry::{RolloutEvent, os_user};
 use gate_core::clock::Clock;
 use gate_eval::hosted::HostedChecks;
 use gate_sandbox::plugin::Runtime;
@@ -52,6 +53,24 @@ pub enum RolloutError {
     Usage(String),
     #[error("{0}")]
     Failed(String),
+    /// This runner lost its lease to another and stopped without touching
+    /// the router (exit 2).
+    #[error("{0}")]
+    Stopped(String),
+    /// The audit log could not record an action, so it did not happen
+    /// (exit 2).
+    #[error("the audit log {location} could not record this, so it did not happen: {reason}")]
+    Unrecorded { location: String, reason: String },
+}
+
+impl From<StoreError> for RolloutError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unusable(m) => RolloutError::Usage(m),
+            lost @ StoreError::LeaseLost { .. } => RolloutError::Stopped(lost.to_string()),
+            other => RolloutError::Failed(other.to_string()),
+        }
+    }
 }
 
 pub struct Options {
@@ -72,11 +91,15 @@ pub struct Controller {
     state: RolloutState,
     events: Events,
     windows: Windows,
-    state_path: PathBuf,
+    store: Box<dyn Store>,
+    lease: Lease,
+    recorder: Recorder,
+    /// Why an entry of a rollback could not be recorded: the rollback went
+    /// ahead (it must never wait on the log), and the run ends with exit 2.
+    unrecorded: Option<String>,
     clock: Clock,
     runtime: Arc<Runtime>,
     awaiting_announced: Option<u32>,
-    _lock: Lock,
     hosted: HostedChecks,
 }
 
@@ -87,70 +110,80 @@ pub fn whoami() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The name of the OS account running this process, from the password
-/// database (not `$USER`, which anyone can set); `uid N` if it has no entry.
-pub fn os_user() -> String {
-    // SAFETY: getuid cannot fail; getpwuid_r writes only into `pwd` and
-    // `buf`, which outlive the call, and `pw_name` points into `buf`.
-    unsafe {
-        let uid = libc::getuid();
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut buf = vec![0 as libc::c_char; 16 * 1024];
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found);
-        if rc == 0 && !found.is_null() && !pwd.pw_name.is_null() {
-            std::ffi::CStr::from_ptr(pwd.pw_name)
-                .to_string_lossy()
-                .into_owned()
-        } else {
-            format!("uid {uid}")
-        }
-    }
+/// The runner's name in a lease: host and pid.
+fn runner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", std::process::id())
 }
 
-pub fn acquire(spec: &Spec) -> Result<Option<Lock>, RolloutError> {
-    // Created 0700; refused when it is a symlink, another user's, or
-    // writable by others.
-    gate_core::private_dir::PrivateDir::open(&spec.state_dir, true)
-        .map_err(|e| RolloutError::Usage(format!("cannot use the state directory: {e}")))?;
-    Lock::try_acquire(&spec.lock_file()).map_err(RolloutError::Failed)
+/// The store of `spec`, opened.
+pub async fn open_store(spec: &Spec) -> Result<Box<dyn Store>, RolloutError> {
+    Ok(store::open(spec).await?)
 }
 
 impl Controller {
-    /// Takes the lock and loads (or creates) the state.
-    pub fn open(
+    /// Takes the lease and loads (or creates) the state.
+    pub async fn open(
         spec: Spec,
         runtime: Arc<Runtime>,
         opts: &Options,
     ) -> Result<Controller, RolloutError> {
-        let lock = acquire(&spec)?.ok_or_else(|| {
+        let store = open_store(&spec).await?;
+        let lease = store.acquire(&runner()).await?.map_err(|holder| {
             RolloutError::Usage(format!(
-                "rollout `{}` is already running (pid {}); use `gate status`, `gate promote`, `gate abort` or `gate rollback` against it",
+                "rollout `{}` is already running ({holder}); use `gate status`, `gate promote`, `gate abort` or `gate rollback` against it",
                 spec.name,
-                Lock::holder(&spec.lock_file()).map_or("?".into(), |p| p.to_string())
             ))
         })?;
-        let state_path = spec.state_file();
-        let existing = RolloutState::load(&state_path).map_err(RolloutError::Failed)?;
-        let mut state = match existing {
+        let state = Self::initial_state(&spec, &*store, &lease, opts).await?;
+        let strategy = StrategyPlugin::load(runtime.clone(), &spec, opts.clock)
+            .map_err(RolloutError::Usage)?;
+        let events =
+            Events::new(store.events()?, &spec.name, state.started_unix_ms).quiet(opts.quiet);
+        Ok(Controller {
+            plugin_spec: spec.to_plugin_spec(),
+            mode: TrafficMode::of(&spec),
+            driver: super::driver::for_router(&spec.router),
+            strategy,
+            state,
+            events,
+            windows: Windows::default(),
+            recorder: Recorder::new(&spec),
+            store,
+            lease,
+            unrecorded: None,
+            clock: opts.clock,
+            hosted: opts.hosted.clone(),
+            runtime,
+            awaiting_announced: None,
+            spec,
+        })
+    }
+
+    /// The stored state to resume, or a fresh one (setting a finished
+    /// rollout aside).
+    async fn initial_state(
+        spec: &Spec,
+        store: &dyn Store,
+        lease: &Lease,
+        opts: &Options,
+    ) -> Result<RolloutState, RolloutError> {
+        let mut state = match store.load().await? {
             Some(s) if s.spec_digest == spec.digest && !(s.phase.terminal() && opts.restart) => s,
             Some(s) if !s.phase.terminal() => {
                 return Err(RolloutError::Usage(format!(
-                    "a rollout of another revision of spec `{}` is still in progress ({:?}, state {}); finish it by running that spec again, or `gate rollback`",
+                    "a rollout of another revision of spec `{}` is still in progress ({:?}, state in {}); finish it by running that spec again, or `gate rollback`",
                     spec.name,
                     s.phase,
-                    state_path.display()
+                    store.describe()
                 )));
             }
             other => {
                 if let Some(old) = other {
-                    let archived = spec
-                        .state_dir
-                        .join(format!("{}.state.{}.json", spec.name, old.started_unix_ms));
-                    let _ = std::fs::rename(&state_path, archived);
+                    store.archive(lease, &old).await?;
                 }
-                // Commands sent before this rollout existed do not apply to it.
-                let _ = std::fs::remove_dir_all(spec.commands_dir());
                 let mut fresh =
                     RolloutState::new(&spec.name, &spec.digest, spec.strategy.kind(), unix_ms());
                 fresh.started_by = os_user();
@@ -161,27 +194,7 @@ impl Controller {
         if state.run_id.is_empty() {
             state.run_id = state::new_run_id();
         }
-        let strategy = StrategyPlugin::load(runtime.clone(), &spec, opts.clock)
-            .map_err(RolloutError::Usage)?;
-        let events = Events::new(&spec.events_file(), &spec.name, state.started_unix_ms)
-            .map_err(RolloutError::Failed)?
-            .quiet(opts.quiet);
-        Ok(Controller {
-            plugin_spec: spec.to_plugin_spec(),
-            mode: TrafficMode::of(&spec),
-            driver: super::driver::for_router(&spec.router),
-            strategy,
-            state,
-            events,
-            windows: Windows::default(),
-            state_path,
-            clock: opts.clock,
-            hosted: opts.hosted.clone(),
-            runtime,
-            awaiting_announced: None,
-            spec,
-            _lock: lock,
-        })
+        Ok(state)
     }
 
     pub fn state(&self) -> &RolloutState {
@@ -192,10 +205,58 @@ impl Controller {
         unix_ms().saturating_sub(self.state.started_unix_ms)
     }
 
-    fn save(&mut self) -> Result<(), RolloutError> {
-        self.state
-            .save(&self.state_path)
-            .map_err(RolloutError::Failed)
+    /// Why an entry could not be recorded, then run ended with exit 2.
+    pub fn unrecorded(&self) -> Option<&str> {
+        self.unrecorded.as_deref()
+    }
+
+    async fn save(&mut self) -> Result<(), RolloutError> {
+        Ok(self.store.save(&self.lease, &mut self.state).await?)
+    }
+
+    /// Records `draft` before the action it describes; if it cannot be
+    /// written, the action must not happen.
+    async fn record_draft(&mut self, draft: gate_audit::Draft) -> Result<(), RolloutError> {
+        self.store
+            .record(draft)
+            .await
+            .map(drop)
+            .map_err(|e| RolloutError::Unrecorded {
+                location: self.store.audit_location(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Records a rollout event (see [`Self::record_draft`]).
+    async fn record(&mut self, event: RolloutEvent) -> Result<(), RolloutError> {
+        let draft = self.recorder.rollout(&self.state.run_id, event);
+        self.record_draft(draft).await
+    }
+
+    /// Records a step of a rollback, which goes ahead even when the log
+    /// cannot take it: the failure is kept for the exit code.
+    async fn record_rollback(&mut self, event: RolloutEvent) {
+        if let Err(e) = self.record(event).await {
+            self.events.emit("error", &e.to_string(), json!({}));
+            self.unrecorded.get_or_insert(e.to_string());
+        }
+    }
+
+    /// The lease is still this runner's (extended); checked before every
+    /// router write.
+    async fn fence(&mut self) -> Result<(), RolloutError> {
+        Ok(self.store.fence(&self.lease).await?)
+    }
+
+    async fn pending_commands(&self) -> Vec<Command> {
+        match self.store.pending().await {
+            Ok(c) => c,
+            Err(e) => {
+                self.events
+                    .emit("error", &format!("reading commands: {e}"), json!({}));
+                Vec::new()
+            }
+        }
     }
 
     /// Runs the rollout to an outcome.
@@ -265,6 +326,7 @@ impl Controller {
     /// One round: commands, reconciliation with the router, then one decision
     /// of the strategy plugin, carried out. `Some` once the rollout has ended.
     async fn tick(&mut self) -> Result<Option<Outcome>, RolloutError> {
+        self.fence().await?;
         if let Some(outcome) = self.process_commands().await? {
             return Ok(Some(outcome));
         }
@@ -293,7 +355,7 @@ impl Controller {
         if self.state.candidate_percent == 0 && self.state.replaced.is_empty() {
             self.state.phase = Phase::Aborted;
             self.state.outcome = Some(e.clone());
-            self.save()?;
+            self.save().await?;
             return Err(RolloutError::Usage(e));
         }
         self.rollback(&format!("strategy error: {e}")).await
@@ -308,9 +370,9 @@ impl Controller {
                 step,
             } => match u8::try_from(candidate_percent).ok().filter(|p| *p <= 100) {
                 Some(p) => self.set_weights(p, step, &reason).await,
-                None => Err(
+                None => Err(RolloutError::Failed(
                     "strategy returned set-weights without a valid candidate_percent".to_string(),
-                ),
+                )),
             },
             Action::Wait { ms } => {
                 self.wait(Duration::from_millis(ms.clamp(1, 60_000))).await;
@@ -337,16 +399,25 @@ impl Controller {
         };
         match result {
             Ok(()) => Ok(None),
-            Err(e) => {
+            // The router or a health check failed: back to stable.
+            Err(RolloutError::Failed(e)) => {
                 self.events.emit("error", &e, json!({}));
                 self.rollback(&e).await.map(Some)
             }
+            // Not recorded, or no longer this runner's: stop, touching nothing.
+            Err(e) => Err(e),
         }
     }
 
     /// Pre-flight gate and `pre_rollout` hooks, then `progressing`.
     async fn start(&mut self) -> Result<Option<Outcome>, RolloutError> {
-        self.save()?;
+        self.record(RolloutEvent::Start {
+            strategy: self.spec.strategy.kind().to_string(),
+            stable: self.spec.stable.version.clone(),
+            candidate: self.spec.candidate.version.clone(),
+        })
+        .await?;
+        self.save().await?;
         self.events.emit(
             "start",
             &format!(
@@ -396,7 +467,9 @@ impl Controller {
                     json!({}),
                 ),
                 Err(reason) => {
-                    return self.abort_before_traffic(&format!("pre-flight failed: {reason}"));
+                    return self
+                        .abort_before_traffic(&format!("pre-flight failed: {reason}"))
+                        .await;
                 }
             }
         }
@@ -404,7 +477,8 @@ impl Controller {
             let out = self.hook("pre_rollout", &cmd).await;
             if !out.ok {
                 return self
-                    .abort_before_traffic(&format!("pre_rollout hook failed: {}", out.summary));
+                    .abort_before_traffic(&format!("pre_rollout hook failed: {}", out.summary))
+                    .await;
             }
         }
         self.state.candidate_percent = self.mode.percent_of(&servers).unwrap_or(0);
@@ -412,16 +486,23 @@ impl Controller {
         // Step 0 (before any traffic moves) starts now, not when pre-flight began.
         self.state.step_started_ms = self.now_ms();
         self.state.begin_approval_window();
-        self.save()?;
+        self.save().await?;
         failpoint::hit("after-state-write");
         self.windows.reset(&*self.driver).await;
         Ok(None)
     }
 
-    fn abort_before_traffic(&mut self, reason: &str) -> Result<Option<Outcome>, RolloutError> {
+    async fn abort_before_traffic(
+        &mut self,
+        reason: &str,
+    ) -> Result<Option<Outcome>, RolloutError> {
+        self.record(RolloutEvent::Abort {
+            reason: reason.to_string(),
+        })
+        .await?;
         self.state.phase = Phase::Aborted;
         self.state.outcome = Some(reason.to_string());
-        self.save()?;
+        self.save().await?;
         self.events.emit("aborted", reason, json!({}));
         Ok(Some(Outcome::Aborted {
             reason: reason.to_string(),
@@ -466,19 +547,21 @@ impl Controller {
             Intent::Weights {
                 candidate_percent,
                 step,
-            } => {
-                if let Err(e) = self.apply_weights(candidate_percent, step, "resumed").await {
+            } => match self.apply_weights(candidate_percent, step, "resumed").await {
+                Err(RolloutError::Failed(e)) => {
                     self.events.emit("error", &e, json!({}));
-                    return self.rollback(&e).await.map(Some);
+                    self.rollback(&e).await.map(Some)
                 }
-                Ok(None)
-            }
+                other => other.map(|()| None),
+            },
             Intent::Replace { server, step, .. } => {
-                if let Err(e) = self.replace(&server, step, "resumed").await {
-                    self.events.emit("error", &e, json!({}));
-                    return self.rollback(&e).await.map(Some);
+                match self.replace(&server, step, "resumed").await {
+                    Err(RolloutError::Failed(e)) => {
+                        self.events.emit("error", &e, json!({}));
+                        self.rollback(&e).await.map(Some)
+                    }
+                    other => other.map(|()| None),
                 }
-                Ok(None)
             }
             Intent::Rollback => {
                 let reason = self
@@ -494,11 +577,11 @@ impl Controller {
 
     /// Approvals are recorded; a rollback or abort wins over everything.
     async fn process_commands(&mut self) -> Result<Option<Outcome>, RolloutError> {
-        for cmd in pending_commands(&self.spec.commands_dir()) {
+        for cmd in self.pending_commands().await {
             match cmd.kind {
                 CommandKind::Approve | CommandKind::Promote => {
-                    self.record_approval(&cmd)?;
-                    let _ = std::fs::remove_file(&cmd.file);
+                    self.record_approval(&cmd).await?;
+                    self.store.done(&cmd).await?;
                 }
                 CommandKind::Abort | CommandKind::Rollback => {
                     let verb = if cmd.kind == CommandKind::Abort {
@@ -508,7 +591,7 @@ impl Controller {
                     };
                     let reason = format!("{verb} by {} at {}", cmd.by, cmd.at);
                     let outcome = self.rollback(&reason).await;
-                    let _ = std::fs::remove_file(&cmd.file);
+                    self.store.done(&cmd).await?;
                     return outcome.map(Some);
                 }
             }
@@ -521,7 +604,7 @@ impl Controller {
     /// and its principal has not approved this step yet. A refusal is an
     /// `approval-refused` event; the step is approved once `required`
     /// distinct principals have signed.
-    fn record_approval(&mut self, cmd: &Command) -> Result<(), RolloutError> {
+    async fn record_approval(&mut self, cmd: &Command) -> Result<(), RolloutError> {
         let action = match cmd.kind {
             CommandKind::Promote => ApprovalAction::Promote,
             _ => ApprovalAction::Approve,
@@ -537,14 +620,32 @@ impl Controller {
             statement: None,
         };
         let Some(rules) = self.spec.approvals.clone() else {
+            self.record(RolloutEvent::Approval {
+                step,
+                by: cmd.by.clone(),
+            })
+            .await?;
             self.state.approvals.push(record);
-            return self.approved(&cmd.by, &cmd.at, json!({ "verified": false }));
+            return self
+                .approved(&cmd.by, &cmd.at, json!({ "verified": false }))
+                .await;
         };
         let now = self.clock.now();
         let statement =
             match approvals::check(&rules, &self.state, action, cmd.signed.as_ref(), now) {
                 Ok(statement) => statement,
                 Err(refusal) => {
+                    // A refusal changes nothing, so failing to record it stops nothing.
+                    if let Err(e) = self
+                        .record(RolloutEvent::ApprovalRefused {
+                            step,
+                            reason: refusal.to_string(),
+                            submitted_by: cmd.by.clone(),
+                        })
+                        .await
+                    {
+                        self.events.emit("error", &e.to_string(), json!({}));
+                    }
                     self.events.emit(
                         "approval-refused",
                         &format!("step {step}: approval refused: {refusal}"),
@@ -562,6 +663,11 @@ impl Controller {
             );
             return Ok(());
         }
+        let draft = self
+            .recorder
+            .approval(&self.state.run_id, step, &statement)
+            .map_err(RolloutError::Failed)?;
+        self.record_draft(draft).await?;
         record.by = principal.clone();
         record.verified = true;
         record.statement = Some(statement.clone());
@@ -577,19 +683,20 @@ impl Controller {
             json!({ "step": step, "action": action, "statement": statement, "tally": tally }),
         );
         if tally.missing > 0 {
-            return self.save();
+            return self.save().await;
         }
         let by = tally.approved_by.join(", ");
         self.approved(&by, &cmd.at, json!({ "verified": true }))
+            .await
     }
 
     /// The current step is approved: the strategy sees it on the next tick.
-    fn approved(&mut self, by: &str, at: &str, extra: Value) -> Result<(), RolloutError> {
+    async fn approved(&mut self, by: &str, at: &str, extra: Value) -> Result<(), RolloutError> {
         self.state.approval = Some(Approval {
             by: by.to_string(),
             at: at.to_string(),
         });
-        self.save()?;
+        self.save().await?;
         let mut fields = json!({ "by": by, "at": at, "step": self.state.step });
         if let (Value::Object(f), Value::Object(e)) = (&mut fields, extra) {
             f.extend(e);
@@ -602,10 +709,8 @@ impl Controller {
         Ok(())
     }
 
-    fn rollback_pending(&self) -> bool {
-        pending_commands(&self.spec.commands_dir())
-            .iter()
-            .any(|c| matches!(c.kind, CommandKind::Abort | CommandKind::Rollback))
+    async fn rollback_pending(&self) -> bool {
+        store::stops(&self.pending_commands().await)
     }
 
     /// Puts the router back to the recorded split if someone changed it.
@@ -656,15 +761,20 @@ impl Controller {
         }
     }
 
-    async fn set_weights(&mut self, percent: u8, step: u32, reason: &str) -> Result<(), String> {
+    async fn set_weights(
+        &mut self,
+        percent: u8,
+        step: u32,
+        reason: &str,
+    ) -> Result<(), RolloutError> {
         if percent > 0 {
-            let servers = self.driver.servers().await?;
+            let servers = self.driver.servers().await.map_err(RolloutError::Failed)?;
             let failing =
                 health::check_all(&servers, &self.spec.candidate.servers, &self.spec.health).await;
             if !failing.is_empty() {
                 self.state.health.candidate = HealthStatus::Unhealthy;
                 self.state.health.failing = failing.iter().map(|f| f.0.clone()).collect();
-                self.save().map_err(|e| e.to_string())?;
+                self.save().await?;
                 self.events.emit(
                     "health-failed",
                     &format!(
@@ -682,40 +792,48 @@ impl Controller {
             self.state.health.candidate = HealthStatus::Healthy;
             self.state.health.failing.clear();
         }
-        if self.rollback_pending() {
+        if self.rollback_pending().await {
             return Ok(());
         }
+        self.record(self.recorder.weights(percent)).await?;
         self.state.intent = Some(Intent::Weights {
             candidate_percent: percent,
             step,
         });
-        self.save().map_err(|e| e.to_string())?;
+        self.save().await?;
         failpoint::hit("after-intent");
         self.apply_weights(percent, step, reason).await
     }
 
     /// Router write, read-back and the recorded result of a `set-weights`.
-    async fn apply_weights(&mut self, percent: u8, step: u32, reason: &str) -> Result<(), String> {
+    async fn apply_weights(
+        &mut self,
+        percent: u8,
+        step: u32,
+        reason: &str,
+    ) -> Result<(), RolloutError> {
         let decided = unix_ms();
-        if self.mode.split(&*self.driver, percent).await?.is_none() {
-            return Err(
+        self.fence().await?;
+        let split = self.mode.split(&*self.driver, percent).await;
+        if split.map_err(RolloutError::Failed)?.is_none() {
+            return Err(RolloutError::Failed(
                 "the strategy returned set-weights, but this rollout replaces servers rather than splitting traffic"
                     .into(),
-            );
+            ));
         }
         let applied = unix_ms();
         failpoint::hit("after-router-write");
-        let servers = self.driver.servers().await?;
+        let servers = self.driver.servers().await.map_err(RolloutError::Failed)?;
         let actual = self.mode.percent_of(&servers).unwrap_or(0);
         if actual.abs_diff(percent) > 1 {
-            return Err(format!(
+            return Err(RolloutError::Failed(format!(
                 "the router reports {actual}% on the candidate after setting {percent}%"
-            ));
+            )));
         }
         self.state.candidate_percent = percent;
         self.begin_step(step);
         self.state.intent = None;
-        self.save().map_err(|e| e.to_string())?;
+        self.save().await?;
         failpoint::hit("after-state-write");
         self.windows.reset(&*self.driver).await;
         let weights: serde_json::Map<String, Value> = servers
@@ -751,7 +869,7 @@ impl Controller {
     async fn wait(&mut self, total: Duration) {
         let until = Instant::now() + total;
         while Instant::now() < until {
-            if !pending_commands(&self.spec.commands_dir()).is_empty() {
+            if !self.pending_commands().await.is_empty() {
                 return;
             }
             let left = until.saturating_duration_since(Instant::now());
@@ -779,11 +897,13 @@ impl Controller {
         self.wait(Duration::from_secs(1)).await;
     }
 
-    async fn analyse(&mut self, names: &[String]) -> Result<(), String> {
+    async fn analyse(&mut self, names: &[String]) -> Result<(), RolloutError> {
         let candidate = self.mode.candidate_servers(&self.state.replaced);
         for name in names {
             let Some(a) = self.spec.analysis(name).cloned() else {
-                return Err(format!("the strategy asked for unknown analysis `{name}`"));
+                return Err(RolloutError::Failed(format!(
+                    "the strategy asked for unknown analysis `{name}`"
+                )));
             };
             let now = self.now_ms();
             let m = analysis::measure(
@@ -802,6 +922,9 @@ impl Controller {
             if let Some(msg) = &m.message {
                 text.push_str(&format!(" ({msg})"));
             }
+            if let Some(event) = record::analysis(name, self.state.step, &m, text.clone()) {
+                self.record(event).await?;
+            }
             self.events.emit(
                 "analysis",
                 &text,
@@ -809,31 +932,33 @@ impl Controller {
             );
             self.state.analysis.entry(name.clone()).or_default().push(m);
         }
-        self.save().map_err(|e| e.to_string())?;
+        self.save().await?;
         failpoint::hit("after-analysis");
         Ok(())
     }
 
     /// Rolling: replaces one server with the candidate version.
-    async fn replace(&mut self, server: &str, step: u32, reason: &str) -> Result<(), String> {
+    async fn replace(&mut self, server: &str, step: u32, reason: &str) -> Result<(), RolloutError> {
         let Some(rolling) = self.spec.rolling.clone() else {
-            return Err(
+            return Err(RolloutError::Failed(
                 "the strategy asked to replace a server, but the spec has no [rolling] table"
                     .into(),
-            );
+            ));
         };
         if !rolling.servers.iter().any(|s| s == server) {
-            return Err(format!(
+            return Err(RolloutError::Failed(format!(
                 "the strategy asked to replace unknown server `{server}`"
-            ));
+            )));
         }
+        let of = u32::try_from(rolling.servers.len()).unwrap_or(u32::MAX);
+        self.record(RolloutEvent::Step { step, of }).await?;
         let version = self.spec.candidate.version.clone();
         self.state.intent = Some(Intent::Replace {
             server: server.to_string(),
             step,
             version: version.clone(),
         });
-        self.save().map_err(|e| e.to_string())?;
+        self.save().await?;
         failpoint::hit("after-intent");
         self.events.emit(
             "replace",
@@ -847,6 +972,7 @@ impl Controller {
             ),
             json!({ "step": step, "server": server, "version": version }),
         );
+        self.fence().await?;
         let result = self.replace_server(server, &version).await;
         if !self.state.replaced.iter().any(|s| s == server) {
             self.state.replaced.push(server.to_string());
@@ -857,7 +983,7 @@ impl Controller {
                 self.state.health.candidate = HealthStatus::Healthy;
                 self.state.health.failing.clear();
                 self.begin_step(step);
-                self.save().map_err(|e| e.to_string())?;
+                self.save().await?;
                 failpoint::hit("after-state-write");
                 self.windows.reset(&*self.driver).await;
                 self.events.emit(
@@ -869,7 +995,7 @@ impl Controller {
             Err(e) => {
                 self.state.health.candidate = HealthStatus::Unhealthy;
                 self.state.health.failing = vec![server.to_string()];
-                self.save().map_err(|e| e.to_string())?;
+                self.save().await?;
                 self.events.emit(
                     "health-failed",
                     &format!("`{server}` with {version}: {e}"),
@@ -962,8 +1088,10 @@ impl Controller {
     }
 
     async fn promote(&mut self, reason: &str) -> Result<Outcome, RolloutError> {
+        self.record(RolloutEvent::Promote).await?;
         self.state.intent = Some(Intent::Promote);
-        self.save()?;
+        self.save().await?;
+        self.fence().await?;
         if self.state.candidate_percent != 100 {
             match self.mode.split(&*self.driver, 100).await {
                 Ok(Some(percent)) => self.state.candidate_percent = percent,
@@ -981,7 +1109,7 @@ impl Controller {
         } else {
             reason.to_string()
         });
-        self.save()?;
+        self.save().await?;
         self.events.emit(
             "promote",
             &format!(
@@ -1013,7 +1141,12 @@ impl Controller {
         self.state.phase = Phase::RollingBack;
         self.state.intent = Some(Intent::Rollback);
         self.state.outcome = Some(reason.to_string());
-        self.save()?;
+        self.record_rollback(RolloutEvent::Rollback {
+            reason: reason.to_string(),
+        })
+        .await;
+        self.save().await?;
+        self.fence().await?;
         self.events.emit(
             "rollback",
             &format!("rolling back to {}: {reason}", self.spec.stable.version),
@@ -1031,9 +1164,13 @@ impl Controller {
                 problems.push(out.summary);
             }
         }
+        self.record_rollback(RolloutEvent::RolledBack {
+            problems: problems.clone(),
+        })
+        .await;
         self.state.phase = Phase::RolledBack;
         self.state.intent = None;
-        self.save()?;
+        self.save().await?;
         let switch_ms = switched.saturating_sub(started);
         let mut message = format!(
             "all traffic is on {} ({switch_ms} ms to switch)",
@@ -1088,7 +1225,7 @@ impl Controller {
             match self.replace_server(&server, &stable_version).await {
                 Ok(()) => {
                     self.state.replaced.retain(|s| s != &server);
-                    self.save()?;
+                    self.save().await?;
                     self.events.emit(
                         "step",
                         &format!("`{server}` runs {stable_version} again"),
@@ -1126,34 +1263,37 @@ impl Controller {
     }
 }
 
-/// `gate rollback` / `gate abort` with no rollout running: take the lock and
+/// `gate rollback` / `gate abort` with no rollout running: take the lease and
 /// finish the job in this process.
 pub async fn rollback_now(
     spec: Spec,
     runtime: Arc<Runtime>,
     opts: &Options,
     reason: &str,
-) -> Result<Outcome, RolloutError> {
-    let mut c = Controller::open(spec, runtime, opts)?;
-    if c.state.phase == Phase::Starting {
-        return Ok(c.abort_before_traffic(reason)?.unwrap_or(Outcome::Aborted {
-            reason: reason.to_string(),
-        }));
-    }
-    if c.state.phase == Phase::RolledBack {
-        return Ok(Outcome::RolledBack {
+) -> Result<(Outcome, Option<String>), RolloutError> {
+    let mut c = Controller::open(spec, runtime, opts).await?;
+    let outcome = match c.state.phase {
+        Phase::Starting => c
+            .abort_before_traffic(reason)
+            .await?
+            .unwrap_or(Outcome::Aborted {
+                reason: reason.to_string(),
+            }),
+        Phase::RolledBack => Outcome::RolledBack {
             reason: c.state.outcome.clone().unwrap_or_default(),
-        });
-    }
-    c.rollback(reason).await
+        },
+        _ => c.rollback(reason).await?,
+    };
+    Ok((outcome, c.unrecorded))
 }
 
-/// Drops a command for a running rollout.
-pub fn send(
+/// Sends a command to a running rollout through its store.
+pub async fn send(
     spec: &Spec,
     kind: CommandKind,
     by: &str,
     signed: Option<approvals::Submission>,
-) -> Result<PathBuf, String> {
-    state::send_command(&spec.commands_dir(), kind, by, signed)
+) -> Result<String, RolloutError> {
+    let store = open_store(spec).await?;
+    Ok(store.send(&Command::new(kind, by, signed)).await?)
 }

@@ -1,17 +1,16 @@
-//! Rollout events: one JSON object per line in `<state_dir>/<name>.events.jsonl`,
-//! and a progress line on stderr.
+//! Rollout events: one JSON object each, written to the store's event log
+//! (`<state_dir>/<name>.events.jsonl` for the file store), and a progress
+//! line on stderr.
 
-use std::fs::File;
-use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::io::IsTerminal;
 
 use serde_json::{Map, Value, json};
 
 use super::state::unix_ms;
+use super::store::EventSink;
 
 pub struct Events {
-    /// The event log, opened once for appending, never through a symlink.
-    log: File,
+    log: Box<dyn EventSink>,
     rollout: String,
     started_unix_ms: u64,
     quiet: bool,
@@ -19,26 +18,16 @@ pub struct Events {
 }
 
 impl Events {
-    /// Opens the event log at `path` in the private state directory.
-    pub fn new(path: &Path, rollout: &str, started_unix_ms: u64) -> Result<Events, String> {
+    /// Events of `rollout` written to `log`.
+    pub fn new(log: Box<dyn EventSink>, rollout: &str, started_unix_ms: u64) -> Events {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let log = gate_core::private_dir::PrivateDir::open(dir, true)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{}: no directory", dir.display()))?
-            .append(&name)
-            .map_err(|e| e.to_string())?;
-        Ok(Events {
+        Events {
             log,
             rollout: rollout.to_string(),
             started_unix_ms,
             quiet: false,
             color,
-        })
+        }
     }
 
     pub fn quiet(mut self, quiet: bool) -> Events {
@@ -61,9 +50,7 @@ impl Events {
         if let Value::Object(f) = fields {
             obj.extend(f);
         }
-        let line = Value::Object(obj).to_string();
-        // One write per line: O_APPEND keeps concurrent writers' lines whole.
-        let _ = (&self.log).write_all(format!("{line}\n").as_bytes());
+        self.log.write(&Value::Object(obj));
         if !self.quiet {
             let elapsed = ts_ms.saturating_sub(self.started_unix_ms) as f64 / 1000.0;
             let label = if self.color {

@@ -12,8 +12,10 @@ pub mod haproxy;
 pub mod health;
 pub mod hooks;
 pub mod preflight;
+pub mod record;
 pub mod spec;
 pub mod state;
+pub mod store;
 pub mod strategy;
 pub mod traffic;
 

@@ -66,6 +66,9 @@ pub struct Spec {
     pub metrics: BTreeMap<String, MetricsProvider>,
     /// `[approvals]`: approvals must be signed (docs/approvals.md).
     pub approvals: Option<ApprovalRules>,
+    /// `[audit] dir`: the audit log of a rollout kept in files
+    /// (docs/audit.md); `.gate/audit` beside the spec by default.
+    pub audit_dir: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -313,20 +316,6 @@ impl Spec {
                 })
                 .collect(),
         }
-    }
-
-    /// The state file, lock, command directory and event log of this rollout.
-    pub fn state_file(&self) -> PathBuf {
-        self.state_dir.join(format!("{}.state.json", self.name))
-    }
-    pub fn lock_file(&self) -> PathBuf {
-        self.state_dir.join(format!("{}.lock", self.name))
-    }
-    pub fn commands_dir(&self) -> PathBuf {
-        self.state_dir.join(format!("{}.commands", self.name))
-    }
-    pub fn events_file(&self) -> PathBuf {
-        self.state_dir.join(format!("{}.events.jsonl", self.name))
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -308,8 +308,22 @@ pub struct Command {
     /// A signed approval (`gate approve --key|--signature`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed: Option<Submission>,
+    /// The store's name for it (a file name, a row id), set when read back.
     #[serde(skip)]
-    pub file: PathBuf,
+    pub id: String,
+}
+
+impl Command {
+    /// A command by `by`, now.
+    pub fn new(kind: CommandKind, by: &str, signed: Option<Submission>) -> Command {
+        Command {
+            kind,
+            by: by.to_string(),
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            signed,
+            id: String::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,31 +336,20 @@ pub enum CommandKind {
 }
 
 /// Drops a command into the rollout's inbox (atomically: a reader never sees
-/// half a file).
-pub fn send_command(
-    dir: &Path,
-    kind: CommandKind,
-    by: &str,
-    signed: Option<Submission>,
-) -> Result<PathBuf, String> {
+/// half a file); returns the file's name.
+pub fn send_command(dir: &Path, cmd: &Command) -> Result<String, String> {
     let inbox = PrivateDir::open(dir, true)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{}: not created", dir.display()))?;
-    let cmd = Command {
-        kind,
-        by: by.to_string(),
-        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        signed,
-        file: PathBuf::new(),
-    };
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let name = format!("{nanos:024}-{}.json", std::process::id());
+    let bytes = serde_json::to_vec(cmd).map_err(|e| e.to_string())?;
     inbox
-        .write_atomic(&name, &serde_json::to_vec(&cmd).unwrap())
+        .write_atomic(&name, &bytes)
         .map_err(|e| e.to_string())?;
-    Ok(dir.join(name))
+    Ok(name)
 }
 
 /// Pending commands, oldest first. Unreadable files are skipped (a writer
@@ -363,7 +366,7 @@ pub fn pending_commands(dir: &Path) -> Vec<Command> {
         .filter_map(|name| {
             let bytes = inbox.read(&name, MAX_STATE_BYTES).ok()??;
             let mut c: Command = serde_json::from_slice(&bytes).ok()?;
-            c.file = dir.join(name);
+            c.id = name;
             Some(c)
         })
         .collect()
@@ -427,14 +430,13 @@ mod tests {
             challenge: "c".into(),
             signature: "s".into(),
         };
+        let approve = Command::new(CommandKind::Approve, "alice", Some(signed.clone()));
+        send_command(dir.path(), &approve).unwrap();
         send_command(
             dir.path(),
-            CommandKind::Approve,
-            "alice",
-            Some(signed.clone()),
+            &Command::new(CommandKind::Rollback, "bob", None),
         )
         .unwrap();
-        send_command(dir.path(), CommandKind::Rollback, "bob", None).unwrap();
         let cmds = pending_commands(dir.path());
         assert_eq!(cmds.len(), 2);
         assert_eq!(cmds[0].kind, CommandKind::Approve);

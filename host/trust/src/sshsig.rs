@@ -43,6 +43,27 @@ pub struct SignedStatement {
     pub fingerprint: String,
 }
 
+impl SignedStatement {
+    /// The signature's binary form (what the armor wraps, starting with
+    /// `SSHSIG`), for records that keep it as bytes.
+    pub fn signature_blob(&self) -> Result<Vec<u8>, VerifyError> {
+        use base64ct::Encoding;
+        // Checked first, so only a well-formed armor is unwrapped.
+        let _: SshSig = self
+            .signature
+            .trim()
+            .parse()
+            .map_err(|e| VerifyError::Malformed(format!("{e}")))?;
+        let body: String = self
+            .signature
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        base64ct::Base64::decode_vec(&body).map_err(|e| VerifyError::Malformed(format!("{e}")))
+    }
+}
+
 /// Why a signature was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {

@@ -13,7 +13,7 @@ use toml::de::DeValue;
 use super::super::approvals::ApprovalRules;
 use super::super::driver;
 use super::raw::{
-    RawAnalysis, RawApprovals, RawBlueGreen, RawCanary, RawHealth, RawHooks, RawMetrics,
+    RawAnalysis, RawApprovals, RawAudit, RawBlueGreen, RawCanary, RawHealth, RawHooks, RawMetrics,
     RawRolling, RawRollout, RawRouter, RawSide, RawStrategy,
 };
 use super::{Pause, Preflight, Router, Side, Spec, SpecErrors, StrategyRef, parse_duration};
@@ -37,6 +37,7 @@ const KEYS: &[&str] = &[
     "analysis",
     "metrics",
     "approvals",
+    "audit",
 ];
 
 pub(super) const DURATION_HELP: &str = "write a duration such as `500ms`, `5s`, `2m` or `1h`";
@@ -86,6 +87,7 @@ struct Tables {
     analysis: Vec<Located<RawAnalysis>>,
     metrics: Vec<(String, Located<RawMetrics>)>,
     approvals: Option<Located<RawApprovals>>,
+    audit: Option<Located<RawAudit>>,
     clean: bool,
 }
 
@@ -207,6 +209,7 @@ impl Cx<'_> {
                 "analysis" => t.analysis = self.analysis_tables(value, clean),
                 "metrics" => t.metrics = self.metrics_tables(value, clean),
                 "approvals" => t.approvals = self.table(value, &what, clean),
+                "audit" => t.audit = self.table(value, &what, clean),
                 _ => {
                     let error = unknown_key(self.src, &key, "a rollout spec", KEYS);
                     self.errors.push(error);
@@ -321,6 +324,7 @@ impl Cx<'_> {
         let metrics = self.metrics(t.metrics);
         let analysis = self.analyses(t.analysis, &metrics);
         let approvals = t.approvals.map(|a| self.approvals(a));
+        let audit_dir = self.audit_dir(t.audit);
         let RawRollout {
             name,
             state_dir,
@@ -352,8 +356,28 @@ impl Cx<'_> {
             analysis,
             metrics: metrics.into_iter().collect(),
             approvals,
+            audit_dir,
             dir: self.dir.clone(),
         })
+    }
+
+    /// `[audit] dir`, else `.gate/audit` beside the spec (as for policies).
+    fn audit_dir(&mut self, audit: Option<Located<RawAudit>>) -> PathBuf {
+        let dir = audit.and_then(|a| {
+            let at = a.at("dir").clone();
+            match a.item.dir {
+                Some(d) if d.as_os_str().is_empty() => {
+                    self.error_help(
+                        &at,
+                        "`dir` is empty",
+                        "name the audit directory, or remove `dir` for `.gate/audit` beside the spec",
+                    );
+                    None
+                }
+                d => d,
+            }
+        });
+        self.resolve(&dir.unwrap_or_else(|| PathBuf::from(".gate/audit")))
     }
 
     fn required<T>(

@@ -136,6 +136,13 @@ pub(super) struct RawApprovals {
     pub self_approval: Option<bool>,
 }
 
+/// `[audit]`: where the rollout's decisions are recorded.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    pub dir: Option<PathBuf>,
+}
+
 /// `[metrics.NAME]`
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,3 +164,4 @@ impl Item for RawHooks {}
 impl Item for RawAnalysis {}
 impl Item for RawMetrics {}
 impl Item for RawApprovals {}
+impl Item for RawAudit {}
