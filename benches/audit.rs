@@ -64,6 +64,10 @@ fn record(n: usize) -> Record {
             .collect(),
         exemptions_used: Vec::new(),
         exemptions_expired: Vec::new(),
+        inputs: vec![PolicyRef {
+            file: "policies/production.toml".into(),
+            sha256: format!("{:064x}", n),
+        }],
     })
 }
 

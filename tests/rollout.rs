@@ -637,6 +637,12 @@ env = ["GATE_TEST_SURELY_UNSET_VARIABLE"]
         "pre_rollout ran although pre-flight failed"
     );
     assert_eq!(state(&bed, "pf")["phase"], "aborted");
+    // Without [[stage]], the pre-flight gate is the first stage: failed, and
+    // the rollout's stage never started.
+    let stages = state(&bed, "pf")["stages"].clone();
+    assert_eq!(stages[0]["name"], "pre-flight");
+    assert_eq!(stages[0]["progress"], "failed");
+    assert_eq!(stages[1]["progress"], "skipped");
 
     // The same rollout without the pre-flight gate runs its hooks in order.
     let plain = write_spec(&bed, "hooks", "canary", &body);
@@ -898,4 +904,263 @@ fn rollout_check_validates_specs_without_touching_anything() {
         text(&out)
     );
     assert!(!dir.path().join(".gate").exists(), "--check wrote state");
+}
+
+/// A policy whose one gate passes: `GATE_USER` is set for every gate run here.
+fn passing_policy(bed: &RolloutBed) -> PathBuf {
+    let policy = bed.dir.join("scan.toml");
+    std::fs::write(
+        &policy,
+        r#"[policy]
+name = "scan"
+
+[[gate]]
+name = "security"
+checks = ["config.env-vars"]
+
+[[check]]
+id = "config.env-vars"
+params = { required = ["GATE_USER"] }
+
+[[plugin]]
+name = "config"
+[plugin.grants]
+env = ["GATE_USER"]
+"#,
+    )
+    .unwrap();
+    policy
+}
+
+fn pipeline_stages(policy: &std::path::Path, verify: &str) -> String {
+    format!(
+        r#"
+[audit]
+dir = "audit"
+
+[[stage]]
+name = "security-scan"
+kind = "gate"
+policy = "{}"
+gate = "security"
+
+[[stage]]
+name = "sign-off"
+kind = "approval"
+
+[[stage]]
+name = "deploy"
+kind = "rollout"
+
+[[stage]]
+name = "bake"
+kind = "verify"
+{verify}
+analysis = ["error-rate"]
+"#,
+        policy.display()
+    )
+}
+
+/// The audit log's entries as `gate audit show --format json` gives them.
+fn audit_entries(dir: &std::path::Path) -> Vec<Value> {
+    let out = run(&[
+        "audit",
+        "show",
+        "--audit",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("audit show is JSON");
+    shown
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| shown["entries"].as_array().cloned().expect("entries"))
+}
+
+/// A pipeline runs its stages in order: the gate stage's evaluation, then an
+/// approval before any traffic moves, the canary, and a verify period after
+/// promotion, every stage and audit entry under one run id.
+#[test]
+fn pipeline_stages_run_in_order_under_one_run_id() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let policy = passing_policy(&bed);
+    let body = format!(
+        "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"200ms\"\n{}{}",
+        error_rate("300ms", 5),
+        pipeline_stages(&policy, "duration = \"2s\"")
+    );
+    let spec = write_spec(&bed, "pipe", "canary", &body);
+    let load = load(&bed, 100.0);
+    let spec_arg = spec.to_str().unwrap();
+    let child = spawn(&["rollout", "--quiet", "--spec", spec_arg]);
+    wait_event(&bed, "pipe", "awaiting-approval", Duration::from_secs(30));
+    // Approval before any traffic moves.
+    assert_eq!(bed.weights()["green1"], 0);
+    let out = run(&["status", "--spec", spec_arg, "--format", "json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let progress: Vec<(&str, &str)> = status["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["progress"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        progress,
+        [
+            ("security-scan", "passed"),
+            ("sign-off", "running"),
+            ("deploy", "pending"),
+            ("bake", "pending")
+        ]
+    );
+    let human = run(&["status", "--spec", spec_arg]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains(
+            "stages: security-scan passed → sign-off running → deploy pending → bake pending"
+        ),
+        "{}",
+        text(&human)
+    );
+    let out = run(&["approve", "--spec", spec_arg, "--by", "alice"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = child.wait_with_output().unwrap();
+    let _ = load.stop();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let st = state(&bed, "pipe");
+    assert_eq!(st["phase"], "promoted");
+    assert!(
+        st["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["progress"] == "passed"),
+        "{st:#}"
+    );
+    let evs = events(&bed, "pipe");
+    assert!(!of_kind(&evs, "verify").is_empty(), "no verify stage");
+    // The bake measured after promotion, for its whole period.
+    let promoted_at = of_kind(&evs, "verify")[0]["ts_ms"].as_u64().unwrap();
+    let after: Vec<&Value> = of_kind(&evs, "analysis")
+        .into_iter()
+        .filter(|e| e["ts_ms"].as_u64().unwrap() > promoted_at)
+        .collect();
+    assert!(after.len() >= 3, "verify measured {} times", after.len());
+
+    // The record: one run id; stages in order; the evaluation is in it; no
+    // weights entry before the approval stage passed.
+    let audit = bed.dir.join("audit");
+    let entries = audit_entries(&audit);
+    let run_id = st["run_id"].as_str().unwrap();
+    assert!(
+        entries.iter().all(|e| e["run_id"] == run_id),
+        "{entries:#?}"
+    );
+    let stages: Vec<String> = entries
+        .iter()
+        .filter(|e| e["kind"] == "stage")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["detail"]["name"].as_str().unwrap(),
+                e["detail"]["state"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "security-scan started",
+            "security-scan passed",
+            "sign-off started",
+            "sign-off passed",
+            "deploy started",
+            "deploy passed",
+            "bake started",
+            "bake passed"
+        ]
+    );
+    let seq = |pred: &dyn Fn(&Value) -> bool| entries.iter().position(|e| pred(e)).unwrap();
+    let signed_off = seq(&|e| {
+        e["kind"] == "stage"
+            && e["detail"]["name"] == "sign-off"
+            && e["detail"]["state"] == "passed"
+    });
+    let first_weights = seq(&|e| e["detail"]["event"]["event"] == "weights");
+    assert!(
+        signed_off < first_weights,
+        "traffic moved before the approval stage passed"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "evaluation" && e["detail"]["policy_name"] == "scan")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["detail"]["event"]["event"] == "approval"
+                && e["detail"]["event"]["by"] == "alice")
+    );
+    let out = run(&["audit", "verify", "--audit", audit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A candidate that fails after promotion is rolled back by the verify
+/// stage, and the stage is recorded as failed.
+#[test]
+fn verify_stage_rolls_back_a_candidate_that_fails_after_promotion() {
+    let bad = Backend {
+        name: "green1",
+        version: "v2",
+        error_percent: 5,
+        healthy: true,
+    };
+    let bed = RolloutBed::start(&[backend("blue1", "v1"), bad], &[100, 0]);
+    let policy = passing_policy(&bed);
+    // The blue-green switch itself measures nothing; only the verify stage does.
+    let stages = pipeline_stages(&policy, "duration = \"60s\"").replace(
+        "[[stage]]\nname = \"sign-off\"\nkind = \"approval\"\n\n",
+        "",
+    );
+    let body = format!(
+        "{SIDES}\n[blue_green]\npause = \"200ms\"\npost_promotion_analysis = []\n{}{stages}",
+        error_rate("500ms", 50)
+    );
+    let spec = write_spec(&bed, "bake", "blue-green", &body);
+    let load = load(&bed, 400.0);
+    wait_requests(&load, 200, Duration::from_secs(5));
+    let out = run(&["rollout", "--quiet", "--spec", spec.to_str().unwrap()]);
+    let _ = load.stop();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("verify: analysis error-rate failed after promotion"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(bed.weights()["green1"], 0);
+    let st = state(&bed, "bake");
+    assert_eq!(st["phase"], "rolled-back");
+    let progress: Vec<&str> = st["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["progress"].as_str().unwrap())
+        .collect();
+    assert_eq!(progress, ["passed", "passed", "failed"]);
+    let entries = audit_entries(&bed.dir.join("audit"));
+    assert!(entries.iter().any(|e| e["kind"] == "stage"
+        && e["detail"]["name"] == "bake"
+        && e["detail"]["state"] == "failed"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["detail"]["event"]["event"] == "rolled-back")
+    );
 }

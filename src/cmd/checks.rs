@@ -119,5 +119,6 @@ fn empty_policy() -> Policy {
         exemptions: Vec::new(),
         migrations: Default::default(),
         audit: Default::default(),
+        inputs: Vec::new(),
     }
 }

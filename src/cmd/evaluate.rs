@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use gate_eval::evaluate::{self, EvaluateOptions};
 use gate_eval::report::{self, Format, RenderOptions, Verdict};
 
-use super::record::{self, RecordArgs};
+use super::record::RecordArgs;
 use super::shared;
 use crate::exit;
 
@@ -56,11 +56,8 @@ async fn evaluate(args: Args) -> Result<u8, u8> {
         .map_err(exit::report)?;
     // Recorded before anything is shown: a decision that is not on record
     // is not reported.
-    let entry = record::evaluation(
-        &report,
-        record::policy_ref(&args.policy)?,
-        args.gate.as_deref(),
-    );
+    let entry = gate_eval::audit_record::evaluation(&report, &policy, args.gate.as_deref())
+        .map_err(|e| exit::report(format_args!("reading {}: {e}", policy.source.display())))?;
     args.record.append(Some(&policy), entry)?;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();

@@ -5,14 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use gate_audit::entry::{
-    CheckOutcome, Evaluation, ExemptionUse, Migrate, MigrateCommand, MigrationRef, PolicyRef,
-    Verdict,
-};
+use gate_audit::entry::{Migrate, MigrateCommand, MigrationRef, PolicyRef, Verdict};
 use gate_audit::{AuditLog, Draft, Record, key};
 use gate_core::finding::FindingReport;
+use gate_eval::audit_record::{self, outcomes};
 use gate_eval::policy::Policy;
-use gate_eval::report::{ExemptionRef, NoticeKind, Report};
+use gate_eval::report::Report;
 use gate_migrate::layout::Migration;
 use sha2::{Digest, Sha256};
 
@@ -75,56 +73,8 @@ impl RecordArgs {
 
 /// The policy file as it is now: its path and digest.
 pub fn policy_ref(path: &Path) -> Result<PolicyRef, u8> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| exit::report(format_args!("reading {}: {e}", path.display())))?;
-    Ok(PolicyRef {
-        file: path.display().to_string(),
-        sha256: hex::encode(Sha256::digest(bytes)),
-    })
-}
-
-fn exemption(e: &ExemptionRef) -> ExemptionUse {
-    ExemptionUse {
-        check: e.check.clone(),
-        subject_match: e.subject_match.clone(),
-        approved_by: e.approved_by.clone(),
-        expires: e.expires,
-        source: e.source.clone(),
-    }
-}
-
-fn outcomes(report: &Report) -> Vec<CheckOutcome> {
-    report
-        .checks()
-        .map(|(g, c)| CheckOutcome {
-            gate: g.name.clone(),
-            id: c.id.clone(),
-            status: c.status,
-            findings: c.non_pass().count() as u64,
-        })
-        .collect()
-}
-
-/// The `evaluation` record of `report`.
-pub fn evaluation(report: &Report, policy: PolicyRef, gate: Option<&str>) -> Record {
-    Record::Evaluation(Evaluation {
-        policy_name: report.policy.clone(),
-        policy,
-        gate: gate.map(str::to_string),
-        verdict: report.verdict,
-        checks: outcomes(report),
-        exemptions_used: report
-            .applied_exemptions()
-            .into_iter()
-            .map(exemption)
-            .collect(),
-        exemptions_expired: report
-            .exemption_notices
-            .iter()
-            .filter(|n| n.kind == NoticeKind::Expired)
-            .map(|n| exemption(&n.exemption))
-            .collect(),
-    })
+    audit_record::policy_ref(path)
+        .map_err(|e| exit::report(format_args!("reading {}: {e}", path.display())))
 }
 
 fn migration_refs(migrations: &[Migration]) -> Vec<MigrationRef> {

@@ -248,6 +248,10 @@ pub async fn status(args: StatusArgs) -> u8 {
         "approvals": state.as_ref().map(|s| s.approvals.clone()).unwrap_or_default(),
         "replaced": state.as_ref().map(|s| s.replaced.clone()).unwrap_or_default(),
         "outcome": state.as_ref().and_then(|s| s.outcome.clone()),
+        "stages": state.as_ref().map_or_else(
+            || spec.stages.iter().map(gate_rollout::pipeline::StageState::pending).collect(),
+            |s| s.stages.clone(),
+        ),
         "last_action": state.as_ref().and_then(|s| s.last_action.clone()),
         "runner": holder,
         "state": store.describe(),
@@ -317,6 +321,22 @@ fn print_status(
     for (name, m) in last_analysis {
         println!("analysis {name}: {m}");
     }
+    if !s.stages.is_empty() {
+        let stages: Vec<String> = s
+            .stages
+            .iter()
+            .map(|st| format!("{} {}", st.name, st.progress))
+            .collect();
+        println!("stages: {}", stages.join(" → "));
+        for st in s.stages.iter().filter(|st| st.detail.is_some()) {
+            println!(
+                "  {}: {}",
+                st.name,
+                st.detail.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    println!("run {}", s.run_id);
     if let Some(a) = &s.approval {
         println!("approved by {} at {}", a.by, a.at);
     }

@@ -136,6 +136,10 @@ pub struct Evaluation {
     pub checks: Vec<CheckOutcome>,
     pub exemptions_used: Vec<ExemptionUse>,
     pub exemptions_expired: Vec<ExemptionUse>,
+    /// Every file the policy was read from (itself, what it extends, its
+    /// exemption files), as read for this evaluation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<PolicyRef>,
 }
 
 /// Which `gate migrate` command decided.

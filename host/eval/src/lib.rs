@@ -6,10 +6,12 @@
 //! - [`evaluate`]: plans the plugins a policy needs, runs each selected check
 //!   in the sandbox (`gate-sandbox`), applies exemptions and enforcement;
 //! - [`hosted`]: checks the host runs itself, registered through a trait;
-//! - [`report`]: the one internal report and its renderers.
+//! - [`report`]: the one internal report and its renderers;
+//! - [`audit_record`]: the audit-log entry of an evaluation.
 //!
 //! See ARCHITECTURE.md.
 
+pub mod audit_record;
 pub mod evaluate;
 pub mod hosted;
 pub mod policy;

@@ -25,6 +25,8 @@ use super::state::{
 use super::store::{self, Lease, Store, StoreError};
 use super::strategy::{DecideError, StrategyPlugin};
 use super::traffic::TrafficMode;
+
+mod stages;
 use gate_audit::entry::{RolloutEvent, os_user};
 use gate_core::clock::Clock;
 use gate_eval::hosted::HostedChecks;
@@ -299,6 +301,15 @@ impl Controller {
                 reason: reason.unwrap_or_default(),
             })),
             Phase::Starting => self.start().await,
+            Phase::Verifying => {
+                self.events.emit(
+                    "resume",
+                    "resuming the verify stage after promotion",
+                    json!({}),
+                );
+                self.windows.reset(&*self.driver).await;
+                Ok(None)
+            }
             Phase::RollingBack => {
                 self.events
                     .emit("resume", "resuming an interrupted rollback", json!({}));
@@ -330,6 +341,13 @@ impl Controller {
         if let Some(outcome) = self.process_commands().await? {
             return Ok(Some(outcome));
         }
+        if self.state.phase == Phase::Verifying {
+            return self.verify_tick().await;
+        }
+        if self.approval_stage().await? {
+            return Ok(None);
+        }
+        self.rollout_stage_running().await?;
         if let Err(e) = self.reconcile().await {
             self.events.emit("error", &e, json!({}));
         }
@@ -388,7 +406,7 @@ impl Controller {
                 Ok(())
             }
             Action::Replace { server, step } => self.replace(&server, step, &reason).await,
-            Action::Promote | Action::Done => return self.promote(&reason).await.map(Some),
+            Action::Promote | Action::Done => return self.promote(&reason).await,
             Action::Rollback if reason.is_empty() => {
                 return self
                     .rollback("the strategy decided to roll back")
@@ -451,27 +469,9 @@ impl Controller {
                 )));
             }
         }
-        if let Some(pf) = self.spec.preflight.clone() {
-            match super::preflight::run(
-                &self.runtime,
-                &pf,
-                &self.spec.dir,
-                self.clock,
-                &self.hosted,
-            )
-            .await
-            {
-                Ok(summary) => self.events.emit(
-                    "preflight",
-                    &format!("pre-flight passed: {summary}"),
-                    json!({}),
-                ),
-                Err(reason) => {
-                    return self
-                        .abort_before_traffic(&format!("pre-flight failed: {reason}"))
-                        .await;
-                }
-            }
+        self.init_stages();
+        if let Some(reason) = self.gate_stages().await? {
+            return self.abort_before_traffic(&reason).await;
         }
         for cmd in self.spec.hooks.pre_rollout.clone() {
             let out = self.hook("pre_rollout", &cmd).await;
@@ -500,6 +500,7 @@ impl Controller {
             reason: reason.to_string(),
         })
         .await?;
+        self.stop_stages(reason).await;
         self.state.phase = Phase::Aborted;
         self.state.outcome = Some(reason.to_string());
         self.save().await?;
@@ -571,7 +572,7 @@ impl Controller {
                     .unwrap_or_else(|| "interrupted rollback".into());
                 self.rollback(&reason).await.map(Some)
             }
-            Intent::Promote => self.promote("resumed").await.map(Some),
+            Intent::Promote => self.promote("resumed").await,
         }
     }
 
@@ -1087,7 +1088,9 @@ impl Controller {
         }
     }
 
-    async fn promote(&mut self, reason: &str) -> Result<Outcome, RolloutError> {
+    /// All traffic to the candidate; then the `verify` stage, if the
+    /// pipeline has one, else the end of the rollout.
+    async fn promote(&mut self, reason: &str) -> Result<Option<Outcome>, RolloutError> {
         self.record(RolloutEvent::Promote).await?;
         self.state.intent = Some(Intent::Promote);
         self.save().await?;
@@ -1098,10 +1101,30 @@ impl Controller {
                 Ok(None) => {}
                 Err(e) => {
                     self.events.emit("error", &e, json!({}));
-                    return self.rollback(&format!("promotion failed: {e}")).await;
+                    return self
+                        .rollback(&format!("promotion failed: {e}"))
+                        .await
+                        .map(Some);
                 }
             }
         }
+        self.state.intent = None;
+        if self.begin_verify().await? {
+            self.events.emit(
+                "verify",
+                &format!(
+                    "{} serves all traffic; the verify stage measures before the rollout ends",
+                    self.spec.candidate.version
+                ),
+                json!({ "version": self.spec.candidate.version }),
+            );
+            return Ok(None);
+        }
+        self.finish_promotion(reason).await.map(Some)
+    }
+
+    /// The rollout ends promoted: recorded, then `post_promote` hooks.
+    async fn finish_promotion(&mut self, reason: &str) -> Result<Outcome, RolloutError> {
         self.state.phase = Phase::Promoted;
         self.state.intent = None;
         self.state.outcome = Some(if reason.is_empty() {
@@ -1145,6 +1168,7 @@ impl Controller {
             reason: reason.to_string(),
         })
         .await;
+        self.stop_stages(reason).await;
         self.save().await?;
         self.fence().await?;
         self.events.emit(

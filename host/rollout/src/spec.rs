@@ -17,6 +17,7 @@ use gate_eval::policy::{PolicyError, PolicyErrors};
 mod checks;
 mod parse;
 mod raw;
+mod stages;
 
 /// A spec error: file, line and column (1:1 when the file as a whole is
 /// meant), and what to do about it when there is something to suggest.
@@ -69,6 +70,9 @@ pub struct Spec {
     /// `[audit] dir`: the audit log of a rollout kept in files
     /// (docs/audit.md); `.gate/audit` beside the spec by default.
     pub audit_dir: PathBuf,
+    /// The pipeline's stages in order (`[[stage]]`; without any, the
+    /// `preflight` gate, if set, then the rollout).
+    pub stages: Vec<crate::pipeline::Stage>,
 }
 
 #[derive(Clone, Debug)]
@@ -92,7 +96,7 @@ impl StrategyRef {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Preflight {
     pub policy: PathBuf,
     pub gate: Option<String>,
@@ -423,6 +427,66 @@ servers = ["green1"]
         );
         assert!(
             err.contains("specs/web.toml:21:1: unknown metrics provider kind `datadog`\n  help: known kinds: prometheus"),
+            "{err}"
+        );
+    }
+
+    /// `[[stage]]`: the pipeline in order; misplaced kinds, keys that do
+    /// not apply, unknown analyses and a `preflight` beside stages are
+    /// errors at their keys.
+    #[test]
+    fn stages_are_checked_and_located() {
+        let analysis = "[[analysis]]\nname = \"errors\"\nprovider = \"haproxy\"\nquery = \"candidate_5xx_ratio\"\nmax = 0.01\n";
+        let good = format!(
+            "{BASE}\n{analysis}\n[[stage]]\nname = \"scan\"\nkind = \"gate\"\npolicy = \"p.toml\"\ngate = \"security\"\n\n[[stage]]\nname = \"sign-off\"\nkind = \"approval\"\n\n[[stage]]\nname = \"deploy\"\nkind = \"rollout\"\n\n[[stage]]\nname = \"bake\"\nkind = \"verify\"\nduration = \"10m\"\nanalysis = [\"errors\"]\n"
+        );
+        let spec = parse(&good).unwrap();
+        let kinds: Vec<&str> = spec.stages.iter().map(|s| s.kind.name()).collect();
+        assert_eq!(kinds, ["gate", "approval", "rollout", "verify"]);
+        let crate::pipeline::StageKind::Gate(gate) = &spec.stages[0].kind else {
+            panic!("{:?}", spec.stages[0]);
+        };
+        assert_eq!(gate.policy, PathBuf::from("specs/p.toml"));
+        assert_eq!(
+            spec.stages[3].kind,
+            crate::pipeline::StageKind::Verify {
+                duration: Duration::from_secs(600),
+                analysis: vec!["errors".into()],
+            }
+        );
+        // Without [[stage]]: the rollout alone.
+        assert_eq!(parse(BASE).unwrap().stages.len(), 1);
+
+        let bad = format!(
+            "{BASE}\n{analysis}\n[[stage]]\nname = \"deploy\"\nkind = \"rollout\"\nduration = \"1m\"\n\n[[stage]]\nname = \"scan\"\nkind = \"gate\"\n\n[[stage]]\nname = \"bake\"\nkind = \"verify\"\nanalysis = [\"latency\"]\n\n[[stage]]\nname = \"x\"\nkind = \"deploy\"\n"
+        );
+        let err = parse(&bad).unwrap_err().to_string();
+        for expected in [
+            "specs/web.toml:26:1: `duration` does not apply to a `rollout` stage",
+            "specs/web.toml:30:1: a `gate` stage needs `policy`",
+            "specs/web.toml:35:1: `latency` is not an `[[analysis]]` of this spec\n  help: define it, or use one of: errors",
+            "specs/web.toml:39:1: unknown stage kind `deploy`\n  help: write `gate`, `approval`, `rollout` or `verify`",
+        ] {
+            assert!(err.contains(expected), "{expected}\n{err}");
+        }
+        let late_gate = format!(
+            "{BASE}\n[[stage]]\nname = \"deploy\"\nkind = \"rollout\"\n\n[[stage]]\nname = \"scan\"\nkind = \"gate\"\npolicy = \"p.toml\"\n"
+        );
+        let err = parse(&late_gate).unwrap_err().to_string();
+        assert!(
+            err.contains("specs/web.toml:23:1: a `gate` stage cannot follow a `rollout` stage"),
+            "{err}"
+        );
+        let both = format!(
+            "{}\n[[stage]]\nname = \"deploy\"\nkind = \"rollout\"\n",
+            BASE.replace(
+                "strategy = \"canary\"",
+                "strategy = \"canary\"\npreflight = { policy = \"p.toml\" }"
+            )
+        );
+        let err = parse(&both).unwrap_err().to_string();
+        assert!(
+            err.contains("specs/web.toml:5:1: `preflight` and `[[stage]]` cannot both be set"),
             "{err}"
         );
     }

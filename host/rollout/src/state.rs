@@ -47,6 +47,9 @@ pub enum Phase {
     Starting,
     Progressing,
     RollingBack,
+    /// The candidate serves all traffic and the `verify` stage's analyses
+    /// are still measuring; a failure rolls back.
+    Verifying,
     /// Terminal: the candidate serves all traffic.
     Promoted,
     /// Terminal: all traffic is back on stable.
@@ -122,6 +125,12 @@ pub struct RolloutState {
     pub last_action: Option<Decision>,
     /// Why the rollout ended (promoted, rolled back, aborted), and who asked.
     pub outcome: Option<String>,
+    /// The pipeline's stages and how far each got in this run.
+    #[serde(default)]
+    pub stages: Vec<crate::pipeline::StageState>,
+    /// When the `verify` stage began (ms since the rollout started).
+    #[serde(default)]
+    pub verify_started_ms: Option<u64>,
 }
 
 impl RolloutState {
@@ -150,6 +159,8 @@ impl RolloutState {
             replaced: vec![],
             last_action: None,
             outcome: None,
+            stages: Vec::new(),
+            verify_started_ms: None,
         }
     }
 

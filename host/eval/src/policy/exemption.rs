@@ -43,6 +43,7 @@ impl Exemption {
 pub(crate) fn load_files(
     doc: &PolicyDoc,
     seen: &mut HashSet<PathBuf>,
+    inputs: &mut Vec<super::InputFile>,
     errors: &mut Errors,
 ) -> Vec<ExemptionDecl> {
     let dir = doc.file.parent().unwrap_or(std::path::Path::new(""));
@@ -62,6 +63,7 @@ pub(crate) fn load_files(
             }
             errors.note_file(&path);
             if let Some(src) = SourceFile::read(&path, Some(&pattern.origin), errors) {
+                inputs.push(super::InputFile::of(&src));
                 exemptions.extend(parse_exemption_file(&src, errors));
             }
         }

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::document::PolicyDoc;
 use super::errors::Errors;
 use super::source::{SourceFile, resolve};
-use super::{Origin, Policy, PolicyError, PolicyErrors, exemption, merge, validate};
+use super::{InputFile, Origin, Policy, PolicyError, PolicyErrors, exemption, merge, validate};
 
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -43,7 +43,10 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Policy, PolicyErrors> 
     let mut loader = Loader::default();
     loader.visit(path, None);
     let Loader {
-        mut errors, docs, ..
+        mut errors,
+        docs,
+        inputs,
+        ..
     } = loader;
 
     // Files are pushed after their bases, so the last one is `path` itself; there
@@ -64,7 +67,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Policy, PolicyErrors> 
         options,
         &mut errors,
     );
-    errors.into_result(policy)
+    errors.into_result(Policy { inputs, ..policy })
 }
 
 #[derive(Default)]
@@ -78,6 +81,8 @@ struct Loader {
     /// The `extends` chain being followed, to detect cycles.
     stack: Vec<(PathBuf, PathBuf)>,
     exemption_files: HashSet<PathBuf>,
+    /// Every policy and exemption file read, with its digest, in reading order.
+    inputs: Vec<InputFile>,
 }
 
 impl Loader {
@@ -111,6 +116,7 @@ impl Loader {
             }
             return;
         };
+        self.inputs.push(InputFile::of(&src));
         let mut doc = PolicyDoc::parse(&src, &mut self.errors);
         validate::check_document(&doc, &mut self.errors);
 
@@ -125,7 +131,12 @@ impl Loader {
         self.stack.pop();
 
         // Loaded after `check_document` ran on `doc`, so checked here.
-        let exemptions = exemption::load_files(&doc, &mut self.exemption_files, &mut self.errors);
+        let exemptions = exemption::load_files(
+            &doc,
+            &mut self.exemption_files,
+            &mut self.inputs,
+            &mut self.errors,
+        );
         validate::check_exemptions(&exemptions, &mut self.errors);
         doc.exemptions.extend(exemptions);
         self.docs.push(doc);

@@ -65,6 +65,27 @@ pub struct Policy {
     pub migrations: MigrationsConfig,
     /// `[audit]`; `.gate/audit` beside the policy file when it has none.
     pub audit: AuditConfig,
+    /// Every file the policy was read from (itself, what it extends, its
+    /// exemption files) with its digest, for the audit record.
+    pub inputs: Vec<InputFile>,
+}
+
+/// A file a policy was read from, as it was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+}
+
+impl InputFile {
+    fn of(src: &source::SourceFile) -> InputFile {
+        use sha2::Digest;
+        InputFile {
+            path: src.path.clone(),
+            sha256: hex::encode(sha2::Sha256::digest(src.text.as_bytes())),
+        }
+    }
 }
 
 /// `[audit]`: where decisions are recorded ([docs/audit.md](../../../../docs/audit.md)).

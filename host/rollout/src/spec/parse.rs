@@ -14,7 +14,7 @@ use super::super::approvals::ApprovalRules;
 use super::super::driver;
 use super::raw::{
     RawAnalysis, RawApprovals, RawAudit, RawBlueGreen, RawCanary, RawHealth, RawHooks, RawMetrics,
-    RawRolling, RawRollout, RawRouter, RawSide, RawStrategy,
+    RawRolling, RawRollout, RawRouter, RawSide, RawStage, RawStrategy,
 };
 use super::{Pause, Preflight, Router, Side, Spec, SpecErrors, StrategyRef, parse_duration};
 use gate_eval::policy::toml_spans::{
@@ -38,6 +38,7 @@ const KEYS: &[&str] = &[
     "metrics",
     "approvals",
     "audit",
+    "stage",
 ];
 
 pub(super) const DURATION_HELP: &str = "write a duration such as `500ms`, `5s`, `2m` or `1h`";
@@ -88,6 +89,7 @@ struct Tables {
     metrics: Vec<(String, Located<RawMetrics>)>,
     approvals: Option<Located<RawApprovals>>,
     audit: Option<Located<RawAudit>>,
+    stages: Vec<Located<RawStage>>,
     clean: bool,
 }
 
@@ -206,7 +208,8 @@ impl Cx<'_> {
                 "blue_green" | "blue-green" => t.blue_green = self.table(value, &what, clean),
                 "rolling" => t.rolling = self.table(value, &what, clean),
                 "hooks" => t.hooks = self.table(value, &what, clean),
-                "analysis" => t.analysis = self.analysis_tables(value, clean),
+                "analysis" => t.analysis = self.array_tables(value, "analysis", clean),
+                "stage" => t.stages = self.array_tables(value, "stage", clean),
                 "metrics" => t.metrics = self.metrics_tables(value, clean),
                 "approvals" => t.approvals = self.table(value, &what, clean),
                 "audit" => t.audit = self.table(value, &what, clean),
@@ -244,26 +247,29 @@ impl Cx<'_> {
     }
 
     /// `[[analysis]]`: an array of tables.
-    fn analysis_tables(
+    /// `[[key]]`: an array of tables.
+    fn array_tables<T: Item>(
         &mut self,
         value: Spanned<DeValue<'_>>,
+        key: &str,
         clean: &mut bool,
-    ) -> Vec<Located<RawAnalysis>> {
+    ) -> Vec<Located<T>> {
         let at = self.src.origin_of(&value.span());
+        let what = format!("[[{key}]]");
         match value.into_inner() {
             DeValue::Array(items) => items
                 .into_iter()
-                .filter_map(|item| self.table(item, "[[analysis]]", clean))
+                .filter_map(|item| self.table(item, &what, clean))
                 .collect(),
             other => {
                 *clean = false;
                 self.error_help(
                     &at,
                     format!(
-                        "`analysis` must be an array of tables, found {}",
+                        "`{key}` must be an array of tables, found {}",
                         other.type_str()
                     ),
-                    "write `[[analysis]]` with double brackets: a spec may have many",
+                    format!("write `{what}` with double brackets: a spec may have many"),
                 );
                 Vec::new()
             }
@@ -325,11 +331,18 @@ impl Cx<'_> {
         let analysis = self.analyses(t.analysis, &metrics);
         let approvals = t.approvals.map(|a| self.approvals(a));
         let audit_dir = self.audit_dir(t.audit);
+        let preflight = rollout.item.preflight.as_ref().map(|p| Preflight {
+            policy: self.resolve(&p.policy),
+            gate: p.gate.clone(),
+        });
+        let stages = self.stages(
+            t.stages,
+            preflight.as_ref(),
+            rollout.at("preflight"),
+            &names,
+        );
         let RawRollout {
-            name,
-            state_dir,
-            preflight,
-            ..
+            name, state_dir, ..
         } = rollout.item;
         let side = |s: RawSide, default: &str| Side {
             servers: s.servers,
@@ -341,10 +354,7 @@ impl Cx<'_> {
             name,
             strategy,
             state_dir: self.resolve(&state_dir.unwrap_or_else(|| PathBuf::from(".gate/state"))),
-            preflight: preflight.map(|p| Preflight {
-                policy: self.resolve(&p.policy),
-                gate: p.gate,
-            }),
+            preflight,
             router,
             stable: side(stable.item, "stable"),
             candidate: side(candidate.item, "candidate"),
@@ -357,6 +367,7 @@ impl Cx<'_> {
             metrics: metrics.into_iter().collect(),
             approvals,
             audit_dir,
+            stages,
             dir: self.dir.clone(),
         })
     }

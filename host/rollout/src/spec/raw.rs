@@ -136,6 +136,20 @@ pub(super) struct RawApprovals {
     pub self_approval: Option<bool>,
 }
 
+/// `[[stage]]`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStage {
+    pub name: String,
+    pub kind: String,
+    /// `gate`: the policy and, optionally, the one gate of it to evaluate.
+    pub policy: Option<PathBuf>,
+    pub gate: Option<String>,
+    /// `verify`: how long, and which analyses.
+    pub duration: Option<String>,
+    pub analysis: Option<Vec<String>>,
+}
+
 /// `[audit]`: where the rollout's decisions are recorded.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -165,3 +179,4 @@ impl Item for RawAnalysis {}
 impl Item for RawMetrics {}
 impl Item for RawApprovals {}
 impl Item for RawAudit {}
+impl Item for RawStage {}

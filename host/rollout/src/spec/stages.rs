@@ -1,0 +1,147 @@
+//! `[[stage]]`: the pipeline's stages, checked and normalised
+//! ([`crate::pipeline`] owns their meaning and order rules).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use gate_eval::policy::Origin;
+
+use super::super::pipeline::{self, Stage, StageKind};
+use super::Preflight;
+use super::parse::{Cx, Located};
+use super::raw::RawStage;
+
+const KINDS: &str = "`gate`, `approval`, `rollout` or `verify`";
+
+impl Cx<'_> {
+    /// The declared stages, or the implicit ones when there are none.
+    pub(super) fn stages(
+        &mut self,
+        tables: Vec<Located<RawStage>>,
+        preflight: Option<&Preflight>,
+        preflight_at: &Origin,
+        analyses: &[String],
+    ) -> Vec<Stage> {
+        if tables.is_empty() {
+            return pipeline::implicit(preflight);
+        }
+        if preflight.is_some() {
+            self.error_help(
+                preflight_at,
+                "`preflight` and `[[stage]]` cannot both be set",
+                "declare the pre-flight gate as a `[[stage]]` with `kind = \"gate\"`",
+            );
+        }
+        let mut seen = HashSet::new();
+        let mut stages = Vec::new();
+        let mut origins = Vec::new();
+        for t in tables {
+            if !seen.insert(t.item.name.clone()) {
+                let message = format!("duplicate stage `{}`", t.item.name);
+                self.error_help(t.at("name"), message, "give every stage a name of its own");
+            }
+            if let Some(kind) = self.stage_kind(&t, analyses) {
+                origins.push(t.at("kind").clone());
+                stages.push(Stage {
+                    name: t.item.name,
+                    kind,
+                });
+            }
+        }
+        if let Some((i, message)) = pipeline::order_error(&stages) {
+            let at = origins.get(i).or(origins.last()).cloned();
+            if let Some(at) = at {
+                self.error_help(
+                    &at,
+                    message,
+                    "order the stages: gates, approval, rollout, verify",
+                );
+            }
+        }
+        stages
+    }
+
+    fn stage_kind(&mut self, t: &Located<RawStage>, analyses: &[String]) -> Option<StageKind> {
+        let s = &t.item;
+        let misplaced = |key: &str, set: bool| set.then(|| key.to_string());
+        let stray: Vec<String> = match s.kind.as_str() {
+            "gate" => [
+                misplaced("duration", s.duration.is_some()),
+                misplaced("analysis", s.analysis.is_some()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            "verify" => [
+                misplaced("policy", s.policy.is_some()),
+                misplaced("gate", s.gate.is_some()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            _ => [
+                misplaced("policy", s.policy.is_some()),
+                misplaced("gate", s.gate.is_some()),
+                misplaced("duration", s.duration.is_some()),
+                misplaced("analysis", s.analysis.is_some()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        };
+        for key in stray {
+            let message = format!("`{key}` does not apply to a `{}` stage", s.kind);
+            self.error_help(t.at(&key), message, "remove it, or change `kind`");
+        }
+        match s.kind.as_str() {
+            "gate" => self.gate_stage(t),
+            "approval" => Some(StageKind::Approval),
+            "rollout" => Some(StageKind::Rollout),
+            "verify" => Some(self.verify_stage(t, analyses)),
+            other => {
+                let message = format!("unknown stage kind `{other}`");
+                self.error_help(t.at("kind"), message, format!("write {KINDS}"));
+                None
+            }
+        }
+    }
+
+    fn gate_stage(&mut self, t: &Located<RawStage>) -> Option<StageKind> {
+        let Some(policy) = &t.item.policy else {
+            self.error_help(
+                t.at("kind"),
+                "a `gate` stage needs `policy`",
+                "e.g. `policy = \"../policies/production.toml\"` (and optionally `gate = \"security\"`)",
+            );
+            return None;
+        };
+        Some(StageKind::Gate(Preflight {
+            policy: self.resolve(policy),
+            gate: t.item.gate.clone(),
+        }))
+    }
+
+    fn verify_stage(&mut self, t: &Located<RawStage>, analyses: &[String]) -> StageKind {
+        let duration = self.duration(
+            t.at("duration"),
+            t.item.duration.as_deref(),
+            Duration::from_secs(300),
+        );
+        let analysis = t.item.analysis.clone().unwrap_or_default();
+        if analysis.is_empty() {
+            self.error_help(
+                t.at("analysis"),
+                "a `verify` stage needs `analysis`: the analyses that must keep passing after promotion",
+                "name one or more `[[analysis]]` tables, e.g. `analysis = [\"error-rate\"]`",
+            );
+        }
+        for name in &analysis {
+            if !analyses.contains(name) {
+                let message = format!("`{name}` is not an `[[analysis]]` of this spec");
+                let help = format!("define it, or use one of: {}", analyses.join(", "));
+                self.error_help(t.at("analysis"), message, help);
+            }
+        }
+        StageKind::Verify { duration, analysis }
+    }
+}
