@@ -1085,7 +1085,7 @@ fn pipeline_stages_run_in_order_under_one_run_id() {
             "bake passed"
         ]
     );
-    let seq = |pred: &dyn Fn(&Value) -> bool| entries.iter().position(|e| pred(e)).unwrap();
+    let seq = |pred: &dyn Fn(&Value) -> bool| entries.iter().position(pred).unwrap();
     let signed_off = seq(&|e| {
         e["kind"] == "stage"
             && e["detail"]["name"] == "sign-off"
