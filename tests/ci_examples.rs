@@ -405,20 +405,35 @@ impl Run {
         }
     }
 
-    /// Stores `dir/path` as artifact `name`: a directory's contents, or a file.
-    fn store(&self, dir: &Path, path: &str, name: &str) {
-        let from = dir.join(path);
-        let to = self.artifact_dir(name);
+    /// Copies `from` into the directory `to`: a directory's contents, or a
+    /// file.
+    fn store(&self, from: &Path, to: &Path) {
         assert!(
             from.exists(),
-            "{}: artifact {name}: {path} does not exist",
-            self.file
+            "{}: artifact path {} does not exist",
+            self.file,
+            from.display()
         );
         if from.is_dir() {
-            copy_dir(&from, &to);
+            copy_dir(from, to);
         } else {
-            std::fs::create_dir_all(&to).unwrap();
-            std::fs::copy(&from, to.join(from.file_name().unwrap())).unwrap();
+            std::fs::create_dir_all(to).unwrap();
+            std::fs::copy(from, to.join(from.file_name().unwrap())).unwrap();
+        }
+    }
+
+    /// Checks report `file` with `valid` and keeps it for [`Run::assert_outcome`].
+    fn report(&mut self, job: &str, file: PathBuf, valid: fn(&Path)) {
+        valid(&file);
+        self.reports.entry(job.into()).or_default().push(file);
+    }
+
+    /// After the audit job: the logs it verified hold the pipeline's run id.
+    fn audit_job_done(&self, job: &str, ok: bool, dir: &Path) {
+        if job == "audit" && ok {
+            for log in ["preflight", "migrations"] {
+                self.assert_run_ids(dir, &format!(".gate/audit/{log}"), RUN_ID);
+            }
         }
     }
 
@@ -608,16 +623,14 @@ fn run_github_job(run: &mut Run, workflow: &Value, name: &str, job: &Value) -> b
             "actions/cache/restore" => assert_eq!(text(&with["path"]), "gate-bin"),
             "github/codeql-action/upload-sarif" => {
                 assert!(condition.starts_with("always()"), "{name}: {condition}");
-                let file = dir.join(text(&with["sarif_file"]));
-                assert_sarif(&file);
-                run.reports.entry(name.into()).or_default().push(file);
+                run.report(name, dir.join(text(&with["sarif_file"])), assert_sarif);
             }
             "actions/upload-artifact" => {
                 let path = text(&with["path"]);
                 if path.starts_with('.') {
                     assert_eq!(with["include-hidden-files"], Value::Bool(true), "{name}");
                 }
-                run.store(&dir, path, text(&with["name"]));
+                run.store(&dir.join(path), &run.artifact_dir(text(&with["name"])));
             }
             "actions/download-artifact" => {
                 let pattern = text(&with["pattern"]);
@@ -635,11 +648,7 @@ fn run_github_job(run: &mut Run, workflow: &Value, name: &str, job: &Value) -> b
             other => panic!("{GITHUB}: job {name}: this test does not know the action {other}"),
         }
     }
-    if name == "audit" && ok {
-        for log in ["preflight", "migrations"] {
-            run.assert_run_ids(&dir, &format!(".gate/audit/{log}"), RUN_ID);
-        }
-    }
+    run.audit_job_done(name, ok, &dir);
     ok
 }
 
@@ -807,33 +816,25 @@ fn run_gitlab_job(run: &mut Run, file: &Value, name: &str, job: &Value) -> bool 
     let artifacts = &job["artifacts"];
     if ok || text(&artifacts["when"]) == "always" {
         for path in names(&artifacts["paths"]) {
-            let to = run.artifact_dir(name).join(&path);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            // GitLab keeps each path where it was in the job's directory.
             let from = dir.join(&path);
-            assert!(from.exists(), "{GITLAB}: job {name}: no {path}");
-            if from.is_dir() {
-                copy_dir(&from, &to);
+            let to = run.artifact_dir(name).join(&path);
+            let to = if from.is_dir() {
+                &to
             } else {
-                std::fs::copy(&from, &to).unwrap();
-            }
+                to.parent().unwrap()
+            };
+            run.store(&from, to);
         }
         if let Some(junit) = artifacts["reports"]["junit"].as_str() {
             assert_eq!(
                 artifacts["when"], "always",
                 "{name}: reports kept on failure"
             );
-            assert_junit(&dir.join(junit));
-            run.reports
-                .entry(name.into())
-                .or_default()
-                .push(dir.join(junit));
+            run.report(name, dir.join(junit), assert_junit);
         }
     }
-    if name == "audit" && ok {
-        for log in ["preflight", "migrations"] {
-            run.assert_run_ids(&dir, &format!(".gate/audit/{log}"), RUN_ID);
-        }
-    }
+    run.audit_job_done(name, ok, &dir);
     ok
 }
 
