@@ -134,6 +134,11 @@ fn words(line: &str, var: &dyn Fn(&str) -> String) -> Vec<String> {
     let mut chars = line.chars().peekable();
     let (mut single, mut double) = (false, false);
     while let Some(c) = chars.next() {
+        if c.is_whitespace() && !single && !double {
+            out.extend(word.take());
+            continue;
+        }
+        // A word starts at its first character, quote or not: "" is a word.
         let w = word.get_or_insert_with(String::new);
         match c {
             '\'' if !double => single = !single,
@@ -163,11 +168,6 @@ fn words(line: &str, var: &dyn Fn(&str) -> String) -> Vec<String> {
                 assert!(!name.is_empty(), "`{line}`: a `$` this test cannot map");
                 w.push_str(&var(&name));
             }
-            c if c.is_whitespace() && !double => {
-                if let Some(done) = word.take().filter(|w| !w.is_empty()) {
-                    out.push(done);
-                }
-            }
             c if !double && "|&;<>()`".contains(c) => {
                 panic!(
                     "`{line}`: `{c}` makes it more than one gate command; this test cannot map it"
@@ -178,7 +178,7 @@ fn words(line: &str, var: &dyn Fn(&str) -> String) -> Vec<String> {
         }
     }
     assert!(!single && !double, "`{line}`: unbalanced quotes");
-    out.extend(word.filter(|w| !w.is_empty()));
+    out.extend(word);
     out
 }
 
@@ -921,8 +921,8 @@ fn shell_parsing_maps_what_it_can_and_refuses_the_rest() {
         ["gate a --b c", "gate d"]
     );
     assert_eq!(
-        words(r#"gate x --p "$P" --q ${P} 'lit $P' \"q"#, &vars),
-        ["gate", "x", "--p", "a b", "--q", "a b", "lit $P", "\"q"]
+        words(r#"gate x --p "$P" --q ${P} 'lit $P' \"q """#, &vars),
+        ["gate", "x", "--p", "a b", "--q", "a b", "lit $P", "\"q", ""]
     );
     for refused in [
         "gate a | tee x",
