@@ -244,26 +244,55 @@ impl Vars {
 
 // -------------------------------------------------------------- pipeline ---
 
+/// What started the pipeline.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Event {
+    /// A pull request (GitHub) or merge request (GitLab).
+    Change,
+    /// The change merged: a push to the default branch.
+    Push,
+}
+
 /// What a run of the pipeline starts from and what it expects.
 struct Scenario {
     name: &'static str,
+    event: Event,
     /// Migrations the change adds to the history.
     adds: &'static [&'static str],
     /// The exit of `gate migrate lint` over them.
     lint_exit: i32,
 }
 
-const CLEAN: Scenario = Scenario {
+impl Scenario {
+    /// Whether the deploy job runs: on the default branch, every gate passed.
+    fn deploys(&self) -> bool {
+        self.event == Event::Push && self.lint_exit == 0
+    }
+}
+
+const CLEAN_CHANGE: Scenario = Scenario {
     name: "a change adding a safe migration",
+    event: Event::Change,
     adds: &[SAFE],
     lint_exit: 0,
 };
 
 const BREAKING_CHANGE: Scenario = Scenario {
     name: "a change adding a breaking migration",
+    event: Event::Change,
     adds: &[SAFE, BREAKING],
     lint_exit: 1,
 };
+
+const CLEAN_PUSH: Scenario = Scenario {
+    name: "the safe change pushed to the default branch",
+    event: Event::Push,
+    adds: &[SAFE],
+    lint_exit: 0,
+};
+
+/// A commit id GitLab gives `CI_COMMIT_BEFORE_SHA` in merge request pipelines.
+const NO_COMMIT: &str = "0000000000000000000000000000000000000000";
 
 /// A run of one CI file: a fixture repository to clone, the artifacts the
 /// jobs stored, what ran and how each job ended.
@@ -467,17 +496,25 @@ impl Run {
     fn assert_outcome(&self) {
         let kinds: BTreeSet<&str> = self.ran.iter().map(|k| &**k).collect();
         let mut expected = BTreeSet::from(["evaluate", "migrate lint", "audit verify"]);
-        if self.scenario.lint_exit == 0 {
+        if self.scenario.deploys() {
             expected.extend(["rollout --check", "rollout"]);
         }
         assert_eq!(kinds, expected, "{}: {}", self.file, self.scenario.name);
         let deployed = self.jobs.get("deploy").copied();
-        if self.scenario.lint_exit == 0 {
-            assert_eq!(deployed, Some(true), "{}: deploy", self.file);
-        } else {
-            assert_eq!(deployed, None, "{}: deploys after a failed gate", self.file);
-            assert_eq!(self.jobs.get("migrations"), Some(&false), "{}", self.file);
-        }
+        assert_eq!(
+            deployed,
+            self.scenario.deploys().then_some(true),
+            "{}: deploy job for {}",
+            self.file,
+            self.scenario.name
+        );
+        let migrations_ok = self.scenario.lint_exit == 0;
+        assert_eq!(
+            self.jobs.get("migrations"),
+            Some(&migrations_ok),
+            "{}",
+            self.file
+        );
         // The audit job verified the failed stage's log too.
         assert_eq!(self.jobs.get("audit"), Some(&true), "{}: audit", self.file);
         let reports = self.reports.get("migrations").expect("a migrations report");
@@ -563,13 +600,27 @@ fn github_vars(run: &Run, workflow: &Value, job: &Value, step: &Value) -> Vars {
         exprs: BTreeMap::from([
             ("github.run_id".into(), RUN_ID.into()),
             ("vars.GATE_AUDIT_VKEY".into(), run.vkey.clone()),
-            // The migrations' base: origin/<base branch> on a pull request.
+            // The migrations' base: origin/<base branch> on a pull request,
+            // the commit before the push on main.
             (
                 "github.event_name == 'pull_request' && format('origin/{0}', github.base_ref) || github.event.before"
                     .into(),
-                "origin/main".into(),
+                match run.scenario.event {
+                    Event::Change => "origin/main".into(),
+                    Event::Push => run.base.clone(),
+                },
             ),
         ]),
+    }
+}
+
+/// The event part of a job's `if:` in the workflow (whether a job runs
+/// after a failure is [`runs_after_failure`]'s part).
+fn github_condition(condition: &str, event: Event) -> bool {
+    match condition {
+        "" | "${{ !cancelled() && needs.build.result == 'success' }}" => true,
+        "github.event_name == 'push' && github.ref == 'refs/heads/main'" => event == Event::Push,
+        other => panic!("{GITHUB}: the job condition `{other}` has no meaning in this test"),
     }
 }
 
@@ -585,7 +636,10 @@ fn run_github(scenario: &'static Scenario) -> Run {
         let needs_ok = needs
             .iter()
             .all(|n| n == "build" || run.jobs.get(n) == Some(&true));
-        if !needs_ok && !runs_after_failure(text(&job["if"])) {
+        let condition = text(&job["if"]);
+        if !github_condition(condition, scenario.event)
+            || !needs_ok && !runs_after_failure(condition)
+        {
             continue;
         }
         let ok = run_github_job(&mut run, &workflow, &name, job);
@@ -721,7 +775,13 @@ fn github_workflow_structure() {
 
 #[test]
 fn github_workflow_commands_run_for_a_clean_change() {
-    let run = run_github(&CLEAN);
+    let run = run_github(&CLEAN_CHANGE);
+    run.assert_outcome();
+}
+
+#[test]
+fn github_workflow_commands_run_and_deploy_on_main() {
+    let run = run_github(&CLEAN_PUSH);
     run.assert_outcome();
 }
 
@@ -733,19 +793,38 @@ fn github_workflow_commands_run_for_a_breaking_change() {
 
 // ---------------------------------------------------------------- GitLab ---
 
-/// The rule that applies in a merge request pipeline (or the job's only
-/// rule, for jobs of the default branch).
-fn gitlab_rule(job: &Value) -> Option<&Value> {
+/// Whether a rule's `if:` holds for `event`.
+fn gitlab_if(condition: &str, event: Event) -> bool {
+    match condition {
+        "" => true,
+        "$CI_PIPELINE_SOURCE == \"merge_request_event\"" => event == Event::Change,
+        "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" => event == Event::Push,
+        other => panic!("{GITLAB}: the rule `{other}` has no meaning in this test"),
+    }
+}
+
+/// Whether the job is in the pipeline for `event`, and the rule that put it
+/// there (`None` for a job without rules).
+fn gitlab_rule(job: &Value, event: Event) -> Option<Option<&Value>> {
     let rules = items(&job["rules"]);
+    if rules.is_empty() {
+        return Some(None);
+    }
     rules
-        .iter()
-        .find(|r| text(&r["if"]).contains("merge_request_event"))
-        .or(rules.first())
-        .copied()
+        .into_iter()
+        .find(|r| gitlab_if(text(&r["if"]), event))
+        .map(Some)
 }
 
 fn gitlab_vars(run: &Run, file: &Value, job: &Value, dir: &Path) -> Vars {
-    let rule = gitlab_rule(job).map(|r| string_map(&r["variables"]));
+    let rule = gitlab_rule(job, run.scenario.event)
+        .flatten()
+        .map(|r| string_map(&r["variables"]));
+    // Each pipeline has the variables of its kind.
+    let before = match run.scenario.event {
+        Event::Change => ("CI_MERGE_REQUEST_DIFF_BASE_SHA", run.base.clone()),
+        Event::Push => ("CI_COMMIT_BEFORE_SHA", run.base.clone()),
+    };
     Vars {
         scopes: vec![
             string_map(&job["variables"]),
@@ -755,10 +834,15 @@ fn gitlab_vars(run: &Run, file: &Value, job: &Value, dir: &Path) -> Vars {
         provided: BTreeMap::from([
             ("CI_PIPELINE_ID".into(), RUN_ID.into()),
             ("CI_PROJECT_DIR".into(), dir.display().to_string()),
-            ("CI_MERGE_REQUEST_DIFF_BASE_SHA".into(), run.base.clone()),
-            ("CI_COMMIT_BEFORE_SHA".into(), run.base.clone()),
+            (before.0.into(), before.1),
             ("GATE_AUDIT_VKEY".into(), run.vkey.clone()),
-        ]),
+        ])
+        .into_iter()
+        .chain(
+            (run.scenario.event == Event::Change)
+                .then(|| ("CI_COMMIT_BEFORE_SHA".into(), NO_COMMIT.into())),
+        )
+        .collect(),
         exprs: BTreeMap::new(),
     }
 }
@@ -782,7 +866,12 @@ fn run_gitlab(scenario: &'static Scenario) -> Run {
             let needs_ok = needs
                 .iter()
                 .all(|n| n == "build" || run.jobs.get(n) == Some(&true));
-            let always = gitlab_rule(job).is_some_and(|r| text(&r["when"]) == "always");
+            // A job no rule matches is not in this pipeline; a manual one
+            // is started, as the person deploying would.
+            let Some(rule) = gitlab_rule(job, scenario.event) else {
+                continue;
+            };
+            let always = rule.is_some_and(|r| text(&r["when"]) == "always");
             if !needs_ok && !always {
                 continue;
             }
@@ -870,7 +959,9 @@ fn gitlab_pipeline_structure() {
         assert_eq!(stage_of(job), stage, "{job}");
         assert_eq!(names(&f[job]["needs"]), needs, "{job}");
     }
-    let mr = gitlab_rule(&f["migrations"]).unwrap();
+    let mr = gitlab_rule(&f["migrations"], Event::Change)
+        .flatten()
+        .unwrap();
     assert_eq!(
         mr["variables"]["MIGRATIONS_BASE"],
         "$CI_MERGE_REQUEST_DIFF_BASE_SHA"
@@ -898,7 +989,13 @@ fn gitlab_pipeline_structure() {
 
 #[test]
 fn gitlab_pipeline_commands_run_for_a_clean_change() {
-    let run = run_gitlab(&CLEAN);
+    let run = run_gitlab(&CLEAN_CHANGE);
+    run.assert_outcome();
+}
+
+#[test]
+fn gitlab_pipeline_commands_run_and_deploy_on_the_default_branch() {
+    let run = run_gitlab(&CLEAN_PUSH);
     run.assert_outcome();
 }
 
