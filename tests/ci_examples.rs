@@ -3,9 +3,10 @@
 //! needs, the deploy job only on the default branch and after every stage,
 //! reports and audit logs kept when a gate fails), then every `gate` command
 //! of its `run:`/`script:` blocks is run with the real binary, job after job,
-//! each job in its own clone of a fixture repository (the example policy, the
-//! rollout specs, a sqlx migration history and a change adding migrations),
-//! with artifacts passed between jobs as the CI passes them. CI variables get
+//! for a pull (merge) request and for a push to the default branch, each job
+//! in its own clone of a fixture repository (the example policy, the rollout
+//! specs, a sqlx migration history and a change adding migrations), with
+//! artifacts passed between jobs as the CI passes them. CI variables get
 //! test values; a `gate` command, variable or action the test cannot map
 //! fails it, so the files and this test cannot drift apart. `gate rollout` is
 //! run with `--check` only: a real rollout needs a router.
