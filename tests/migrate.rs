@@ -11,19 +11,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/migr
 
 /// Copies `tests/fixtures/migrations/<name>` into the workspace as `<name>`.
 fn fixture(ws: &Workspace, name: &str) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    copy(&Path::new(FIXTURES).join(name), &ws.path().join(name));
+    copy_dir(&Path::new(FIXTURES).join(name), &ws.path().join(name));
 }
 
 fn findings(report: &serde_json::Value) -> Vec<serde_json::Value> {

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 /// A sqlx history: `store` is created, then indexed by a later migration
@@ -181,20 +179,7 @@ fn applied_through_an_unknown_version_is_a_usage_error() {
 }
 
 fn git(ws: &Workspace, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(ws.path())
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::git(ws.path(), args);
 }
 
 #[test]

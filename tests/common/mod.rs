@@ -60,9 +60,15 @@ impl Workspace {
     }
 
     pub fn gate_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.gate_in(self.dir.path(), args, env)
+    }
+
+    /// Runs `gate` in `dir` (e.g. a subdirectory of the workspace), with the
+    /// workspace's cache, config and audit key.
+    pub fn gate_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(GATE);
         cmd.args(args)
-            .current_dir(self.dir.path())
+            .current_dir(dir)
             .env("GATE_CACHE_DIR", &self.cache)
             // The cache key lives under the config dir: keep tests off ~/.config.
             .env("XDG_CONFIG_HOME", shared_config())
@@ -80,6 +86,40 @@ impl Workspace {
             cmd.env(k, v);
         }
         cmd.output().expect("run gate")
+    }
+}
+
+/// Runs `git` in `dir` with a fixed identity; panics with its stderr when it
+/// fails. Returns its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Copies the directory tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }
 
