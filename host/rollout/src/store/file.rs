@@ -17,6 +17,9 @@ use super::{EventSink, Holder, Lease, Store, StoreError};
 use crate::spec::Spec;
 use crate::state::{self, Command, Lock, RolloutState};
 
+/// The largest event log read back.
+const MAX_EVENT_LOG_BYTES: u64 = 256 << 20;
+
 pub struct FileStore {
     name: String,
     state_dir: PathBuf,
@@ -25,10 +28,15 @@ pub struct FileStore {
 
 impl FileStore {
     pub fn new(spec: &Spec) -> FileStore {
+        FileStore::at(&spec.name, &spec.state_dir, &spec.audit_dir)
+    }
+
+    /// The store of rollout `name` in `state_dir`, recording in `audit_dir`.
+    pub fn at(name: &str, state_dir: &Path, audit_dir: &Path) -> FileStore {
         FileStore {
-            name: spec.name.clone(),
-            state_dir: spec.state_dir.clone(),
-            audit_dir: spec.audit_dir.clone(),
+            name: name.to_string(),
+            state_dir: state_dir.to_path_buf(),
+            audit_dir: audit_dir.to_path_buf(),
         }
     }
 
@@ -132,6 +140,34 @@ impl Store for FileStore {
         Ok(Box::new(EventFile(log)))
     }
 
+    async fn read_events(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Value)>, StoreError> {
+        let Some(dir) =
+            PrivateDir::open(&self.state_dir, false).map_err(|e| StoreError::Io(e.to_string()))?
+        else {
+            return Ok(Vec::new());
+        };
+        let name = format!("{}.events.jsonl", self.name);
+        let bytes = dir
+            .read(&name, MAX_EVENT_LOG_BYTES)
+            .map_err(|e| StoreError::Io(e.to_string()))?
+            .unwrap_or_default();
+        // The position is the line number; a line still being written (no
+        // newline yet) or unreadable is left for the next call.
+        let start = after.map_or(0, |a| a + 1);
+        Ok(bytes
+            .split_inclusive(|b| *b == b'\n')
+            .filter(|l| l.ends_with(b"\n"))
+            .enumerate()
+            .skip(usize::try_from(start).unwrap_or(usize::MAX))
+            .filter_map(|(i, l)| Some((i as u64, serde_json::from_slice(l).ok()?)))
+            .take(limit)
+            .collect())
+    }
+
     async fn record(&self, draft: Draft) -> Result<Appended, StoreError> {
         append(&self.audit_dir, draft)
     }
@@ -161,5 +197,39 @@ impl EventSink for EventFile {
         use std::io::Write;
         // One write per line: O_APPEND keeps concurrent writers' lines whole.
         let _ = (&self.0).write_all(format!("{event}\n").as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn events_come_back_with_positions_and_a_partial_line_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::at("web", &dir.path().join("state"), &dir.path().join("audit"));
+        assert!(store.read_events(None, 10).await.unwrap().is_empty());
+        let sink = store.events().unwrap();
+        for i in 0..5 {
+            sink.write(&json!({ "event": "step", "n": i }));
+        }
+        let all = store.read_events(None, 10).await.unwrap();
+        assert_eq!(
+            all.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
+        assert_eq!(all[3].1["n"], 3);
+        let newer = store.read_events(Some(2), 1).await.unwrap();
+        assert_eq!(newer.len(), 1);
+        assert_eq!(newer[0].0, 3);
+        // A line being written (no newline yet) is not returned.
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(store.events_file())
+            .unwrap();
+        f.write_all(b"{\"event\":\"ha").unwrap();
+        assert_eq!(store.read_events(Some(4), 10).await.unwrap().len(), 0);
     }
 }

@@ -110,6 +110,15 @@ pub trait Store: Send + Sync {
     /// The event log's writer.
     fn events(&self) -> Result<Box<dyn EventSink>, StoreError>;
 
+    /// Events after position `after` (all with `None`), oldest first, at
+    /// most `limit`, each with its position: the next call passes the last
+    /// position seen to get only newer ones.
+    async fn read_events(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Value)>, StoreError>;
+
     /// Appends an audit entry, durably, before returning.
     async fn record(&self, draft: Draft) -> Result<Appended, StoreError>;
 
