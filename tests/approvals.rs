@@ -93,6 +93,45 @@ fn keygen_verify(signers: &Path, statement: &Value) -> bool {
     child.wait().unwrap().success()
 }
 
+/// The `approval` entries of the spec's audit log (`.gate/audit` beside it).
+fn audited_approvals(bed: &RolloutBed) -> Vec<Value> {
+    audited(bed, "approval")
+}
+
+/// The entries of one kind in the spec's audit log.
+fn audited(bed: &RolloutBed, kind: &str) -> Vec<Value> {
+    let dir = bed.dir.join(".gate/audit");
+    let out = run(&[
+        "audit",
+        "show",
+        "--audit",
+        dir.to_str().unwrap(),
+        "--kind",
+        kind,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("entries")
+}
+
+/// The armored form of an SSHSIG blob kept as hex, as `ssh-keygen -Y sign` writes it.
+fn armor(hex_blob: &str) -> String {
+    let blob = hex::decode(hex_blob).unwrap();
+    let mut child = Command::new("base64")
+        .arg("-w70")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("base64 runs");
+    child.stdin.take().unwrap().write_all(&blob).unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "-----BEGIN SSH SIGNATURE-----\n{}-----END SSH SIGNATURE-----\n",
+        String::from_utf8(out.stdout).unwrap()
+    )
+}
+
 fn os_user() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
@@ -357,6 +396,29 @@ fn signed_approvals_need_k_distinct_principals_for_this_step_of_this_run() {
     assert_eq!(recorded[1]["by"], "bob@example.com");
     assert_eq!(recorded[2]["by"], "carol@example.com");
     assert_eq!(recorded[2]["step"], 2);
+    // The audit log keeps each counted approval's message and signature:
+    // ssh-keygen verifies them from the log alone.
+    let logged = audited_approvals(&bed);
+    assert_eq!(logged.len(), 3, "{logged:#?}");
+    for (entry, r) in logged.iter().zip(&recorded) {
+        assert_eq!(entry["detail"]["principal"], r["by"]);
+        assert_eq!(entry["run_id"], st["run_id"]);
+        let statement = serde_json::json!({
+            "principal": entry["detail"]["principal"],
+            "message": entry["detail"]["message"],
+            "signature": armor(entry["detail"]["signature"].as_str().unwrap()),
+        });
+        assert!(
+            keygen_verify(&keys.signers, &statement),
+            "ssh-keygen refused the logged {entry}"
+        );
+    }
+    // Refusals (a duplicate principal, a replay) are on record too.
+    let refused = audited(&bed, "rollout")
+        .into_iter()
+        .filter(|e| e["detail"]["event"]["event"] == "approval-refused")
+        .count();
+    assert!(refused >= 1, "no refusal in the audit log");
     let signed_events = events(&bed, "approval-signed");
     assert_eq!(signed_events.len(), 3);
     assert!(

@@ -279,6 +279,35 @@ pub async fn status(args: StatusArgs) -> u8 {
     exit::PASS
 }
 
+/// No rollout runs: this process takes the lease and rolls back itself.
+async fn rollback_here(spec: Spec, opts: &Options, verb: &str, by: &str) -> u8 {
+    let runtime = match shared::runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let reason = format!(
+        "{verb} by {by} at {}",
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    let name = spec.name.clone();
+    let (result, unrecorded) = match controller::rollback_now(spec, runtime, opts, &reason).await {
+        Ok((outcome, unrecorded)) => (Ok(outcome), unrecorded),
+        Err(e) => (Err(e), None),
+    };
+    let code = match result {
+        Ok(Outcome::Promoted { .. }) => {
+            eprintln!("error: rollout `{name}` was already promoted; roll forward with a new spec");
+            exit::FAIL
+        }
+        Ok(Outcome::RolledBack { reason } | Outcome::Aborted { reason }) => {
+            eprintln!("rollout `{name}` rolled back: {reason}");
+            exit::PASS
+        }
+        Err(e) => error_code(e),
+    };
+    unrecorded_code(unrecorded.as_deref(), code)
+}
+
 /// The human form of `gate status` for a rollout that has a state.
 fn print_status(
     spec: &Spec,
@@ -399,34 +428,7 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
         Err(e) => return error_code(e.into()),
     };
     if lock_free {
-        let runtime = match shared::runtime() {
-            Ok(r) => r,
-            Err(c) => return c,
-        };
-        let reason = format!(
-            "{verb} by {by} at {}",
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        );
-        let result = controller::rollback_now(spec.clone(), runtime, &opts, &reason).await;
-        let (result, unrecorded) = match result {
-            Ok((outcome, unrecorded)) => (Ok(outcome), unrecorded),
-            Err(e) => (Err(e), None),
-        };
-        let code = match result {
-            Ok(Outcome::Promoted { .. }) => {
-                eprintln!(
-                    "error: rollout `{}` was already promoted; roll forward with a new spec",
-                    spec.name
-                );
-                exit::FAIL
-            }
-            Ok(Outcome::RolledBack { reason } | Outcome::Aborted { reason }) => {
-                eprintln!("rollout `{}` rolled back: {reason}", spec.name);
-                exit::PASS
-            }
-            Err(e) => error_code(e),
-        };
-        return unrecorded_code(unrecorded.as_deref(), code);
+        return rollback_here(spec, &opts, verb, &by).await;
     }
     // A rollout is running: wait for it to record the rollback.
     let deadline = Instant::now() + Duration::from_secs(args.wait_secs);

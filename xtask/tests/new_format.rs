@@ -19,7 +19,9 @@ fn copy_tree(dir: &Path) {
             "host/sandbox",
             "host/eval",
             "host/trust",
+            "host/audit",
             "plugins/sqlkit",
+            "plugins/redact",
             "plugins/Cargo.lock",
             "wit",
             "Cargo.lock",
@@ -27,7 +29,7 @@ fn copy_tree(dir: &Path) {
             "docs/reports.md",
         ],
     );
-    copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sqlkit"]);
+    copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sqlkit", "redact"]);
     // The root manifest is also the `gate` package: keep only the workspace
     // and its profiles.
     let manifest = fs::read_to_string(repo().join("Cargo.toml")).unwrap();
@@ -49,7 +51,7 @@ fn copy_tree(dir: &Path) {
         .to_string();
     let kept = kept.replace(
         &members,
-        r#"members = ["host/core", "host/sandbox", "host/eval", "host/trust"]"#,
+        r#"members = ["host/core", "host/sandbox", "host/eval", "host/trust", "host/audit"]"#,
     );
     fs::write(dir.join("Cargo.toml"), kept).unwrap();
 }
