@@ -589,27 +589,7 @@ fn failed_preflight_stops_before_any_traffic_moves_and_hooks_run() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let policy = bed.dir.join("preflight.toml");
-    std::fs::write(
-        &policy,
-        r#"[policy]
-name = "preflight"
-
-[[gate]]
-name = "preflight"
-checks = ["config.env-vars"]
-
-[[check]]
-id = "config.env-vars"
-params = { required = ["GATE_TEST_SURELY_UNSET_VARIABLE"] }
-
-[[plugin]]
-name = "config"
-[plugin.grants]
-env = ["GATE_TEST_SURELY_UNSET_VARIABLE"]
-"#,
-    )
-    .unwrap();
+    let policy = env_policy(&bed, "preflight", "GATE_TEST_SURELY_UNSET_VARIABLE");
     let marker = bed.dir.join("hooks.log");
     let body = format!(
         "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"200ms\"\n\n[hooks]\npre_rollout = [\"echo pre-$GATE_CANDIDATE_VERSION >> {m}\"]\npost_promote = [\"echo post-promote >> {m}\"]\n",
@@ -906,30 +886,36 @@ fn rollout_check_validates_specs_without_touching_anything() {
     assert!(!dir.path().join(".gate").exists(), "--check wrote state");
 }
 
-/// A policy whose one gate passes: `GATE_USER` is set for every gate run here.
-fn passing_policy(bed: &RolloutBed) -> PathBuf {
-    let policy = bed.dir.join("scan.toml");
-    std::fs::write(
-        &policy,
+/// `NAME.toml`: a policy whose gate `NAME` requires the environment
+/// variable `var`, so it passes or fails with it.
+fn env_policy(bed: &RolloutBed, name: &str, var: &str) -> PathBuf {
+    let policy = bed.dir.join(format!("{name}.toml"));
+    let text = format!(
         r#"[policy]
-name = "scan"
+name = "{name}"
 
 [[gate]]
-name = "security"
+name = "{name}"
 checks = ["config.env-vars"]
 
 [[check]]
 id = "config.env-vars"
-params = { required = ["GATE_USER"] }
+params = {{ required = ["{var}"] }}
 
 [[plugin]]
 name = "config"
 [plugin.grants]
-env = ["GATE_USER"]
-"#,
-    )
-    .unwrap();
+env = ["{var}"]
+"#
+    );
+    std::fs::write(&policy, text).unwrap();
     policy
+}
+
+/// A policy whose gate `security` passes: `GATE_USER` is set for every
+/// gate run here.
+fn passing_policy(bed: &RolloutBed) -> PathBuf {
+    env_policy(bed, "security", "GATE_USER")
 }
 
 fn pipeline_stages(policy: &std::path::Path, verify: &str) -> String {
@@ -1099,7 +1085,7 @@ fn pipeline_stages_run_in_order_under_one_run_id() {
     assert!(
         entries
             .iter()
-            .any(|e| e["kind"] == "evaluation" && e["detail"]["policy_name"] == "scan")
+            .any(|e| e["kind"] == "evaluation" && e["detail"]["policy_name"] == "security")
     );
     assert!(
         entries
