@@ -1121,9 +1121,22 @@ fn verify_stage_rolls_back_a_candidate_that_fails_after_promotion() {
     let spec = write_spec(&bed, "bake", "blue-green", &body);
     let load = load(&bed, 400.0);
     wait_requests(&load, 200, Duration::from_secs(5));
-    let out = run(&["rollout", "--quiet", "--spec", spec.to_str().unwrap()]);
+    // `--audit DIR` replaces the spec's [audit] dir.
+    let elsewhere = bed.dir.join("record");
+    let out = run(&[
+        "rollout",
+        "--quiet",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--audit",
+        elsewhere.to_str().unwrap(),
+    ]);
     let _ = load.stop();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        !bed.dir.join("audit").exists(),
+        "recorded in the spec's [audit] dir"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("verify: analysis error-rate failed after promotion"),
@@ -1140,7 +1153,7 @@ fn verify_stage_rolls_back_a_candidate_that_fails_after_promotion() {
         .map(|s| s["progress"].as_str().unwrap())
         .collect();
     assert_eq!(progress, ["passed", "passed", "failed"]);
-    let entries = audit_entries(&bed.dir.join("audit"));
+    let entries = audit_entries(&elsewhere);
     assert!(entries.iter().any(|e| e["kind"] == "stage"
         && e["detail"]["name"] == "bake"
         && e["detail"]["state"] == "failed"));

@@ -52,11 +52,14 @@ pub struct ApproveArgs {
     /// How long to wait for the running rollout to count the approval
     #[arg(long, default_value = "10")]
     pub wait_secs: u64,
+    /// Audit directory to record the rollout's decisions in (default: the spec's [audit] dir, else .gate/audit beside the spec)
+    #[arg(long, value_name = "DIR")]
+    pub audit: Option<PathBuf>,
 }
 
 /// `gate approve` (`promote = false`) and `gate promote`.
 pub async fn run(args: ApproveArgs, promote: bool) -> u8 {
-    let spec = match load_spec(&args.spec) {
+    let spec = match load_spec(&args.spec, args.audit.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
     };

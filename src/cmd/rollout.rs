@@ -30,6 +30,9 @@ pub struct RolloutArgs {
     /// No progress lines on stderr (the JSON-lines event log is still written)
     #[arg(long, short)]
     pub quiet: bool,
+    /// Audit directory to record the rollout's decisions in (default: the spec's [audit] dir, else .gate/audit beside the spec)
+    #[arg(long, value_name = "DIR")]
+    pub audit: Option<PathBuf>,
     /// Test hook: kill this process at a named point (see docs/rollouts.md)
     #[arg(long, hide = true)]
     pub failpoint: Option<String>,
@@ -56,13 +59,24 @@ pub struct CommandArgs {
     /// How long to wait for a running rollout to finish rolling back
     #[arg(long, default_value = "120")]
     pub wait_secs: u64,
+    /// Audit directory to record the rollout's decisions in (default: the spec's [audit] dir, else .gate/audit beside the spec)
+    #[arg(long, value_name = "DIR")]
+    pub audit: Option<PathBuf>,
 }
 
-pub(super) fn load_spec(path: &std::path::Path) -> Result<Spec, u8> {
-    Spec::load(path).map_err(|e| {
+/// The spec at `path`; `audit` (`--audit DIR`) replaces its `[audit] dir`.
+pub(super) fn load_spec(
+    path: &std::path::Path,
+    audit: Option<&std::path::Path>,
+) -> Result<Spec, u8> {
+    let mut spec = Spec::load(path).map_err(|e| {
         eprintln!("{e}");
         exit::ERROR
-    })
+    })?;
+    if let Some(dir) = audit {
+        spec.audit_dir = dir.to_path_buf();
+    }
+    Ok(spec)
 }
 
 fn options(quiet: bool, restart: bool) -> Result<Options, u8> {
@@ -109,7 +123,7 @@ fn error_code(e: RolloutError) -> u8 {
 
 pub async fn rollout(args: RolloutArgs) -> u8 {
     failpoint::configure(args.failpoint.as_deref());
-    let spec = match load_spec(&args.spec) {
+    let spec = match load_spec(&args.spec, args.audit.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -176,7 +190,7 @@ async fn check(
 }
 
 pub async fn status(args: StatusArgs) -> u8 {
-    let spec = match load_spec(&args.spec) {
+    let spec = match load_spec(&args.spec, None) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -379,7 +393,7 @@ fn print_status(
 /// no rollout running, this process takes the lock and rolls back itself.
 pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
     let started = Instant::now();
-    let spec = match load_spec(&args.spec) {
+    let spec = match load_spec(&args.spec, args.audit.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
     };
