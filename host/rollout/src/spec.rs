@@ -12,6 +12,7 @@ use gate_strategy_protocol as protocol;
 use super::analysis::ProviderKind;
 use super::approvals::ApprovalRules;
 use super::driver;
+use super::store::postgres::DbUrl;
 use gate_eval::policy::{PolicyError, PolicyErrors};
 
 mod checks;
@@ -53,6 +54,12 @@ pub struct Spec {
     pub name: String,
     pub strategy: StrategyRef,
     pub state_dir: PathBuf,
+    /// `[rollout] state = "postgres://…"`: the shared store in PostgreSQL
+    /// (docs/rollouts.md, "Shared state in PostgreSQL"); files in
+    /// `state_dir` when unset.
+    pub state_db: Option<DbUrl>,
+    /// `[rollout] lease_ttl`: how long a PostgreSQL lease lasts unless renewed.
+    pub lease_ttl: Duration,
     pub preflight: Option<Preflight>,
     pub router: Router,
     pub stable: Side,
