@@ -182,7 +182,10 @@ mod tests {
     fn pgpassword_and_the_os_user_fill_what_the_url_leaves_out() {
         let url = parse("postgresql://db.example.com/deploys", Some("fromenv")).unwrap();
         assert_eq!(url.config().get_password(), Some(&b"fromenv"[..]));
-        assert_eq!(url.shown(), "postgres://deployer@db.example.com/deploys");
+        assert_eq!(
+            url.shown(),
+            "postgres://deployer@db.example.com:5432/deploys"
+        );
         // A password in the URL wins over PGPASSWORD.
         let url = parse("postgres://u:inurl@h/d", Some("fromenv")).unwrap();
         assert_eq!(url.config().get_password(), Some(&b"inurl"[..]));
