@@ -55,7 +55,7 @@ pub async fn acquire(
         .query_opt(
             &format!(
                 "INSERT INTO {SCHEMA}.rollouts AS r (name, lease_holder, lease_token, lease_expires)
-                 VALUES ($1, $2, 1, now() + $3 * interval '1 millisecond')
+                 VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond')
                  ON CONFLICT (name) DO UPDATE
                     SET lease_holder = EXCLUDED.lease_holder,
                         lease_token = r.lease_token + 1,
@@ -106,7 +106,7 @@ pub async fn renew(
     let renewed = client
         .execute(
             &format!(
-                "UPDATE {SCHEMA}.rollouts SET lease_expires = now() + $4 * interval '1 millisecond'
+                "UPDATE {SCHEMA}.rollouts SET lease_expires = now() + $4::bigint * interval '1 millisecond'
                   WHERE name = $1 AND lease_token = $2 AND lease_holder = $3
                     AND lease_expires >= now()"
             ),
