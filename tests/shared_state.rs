@@ -202,6 +202,26 @@ fn router_percent(bed: &RolloutBed) -> u32 {
     (green * 100).checked_div(green + blue).unwrap_or(0)
 }
 
+/// Waits until `runner` holds the lease.
+fn wait_holder(pg: &Postgres, runner: &Child) -> Row {
+    wait_for(pg, "the runner holds the lease", 30, |r| {
+        !r.holder.is_empty() && pid_of(&r.holder) == runner.id()
+    })
+}
+
+/// Waits until the runner's log at `log` says `what`.
+fn wait_log(log: &Path, what: &str) {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap();
+        if text.contains(what) {
+            return;
+        }
+        assert!(Instant::now() < until, "no `{what}` in:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn pid_of(holder: &str) -> u32 {
     holder.rsplit(':').next().unwrap().parse().unwrap()
 }
@@ -287,9 +307,7 @@ fn two_machines_share_one_rollout_and_the_second_takes_over_after_a_kill() {
     let expired_after = killed.elapsed();
     let log_b = bed.dir.join("b.log");
     let mut b = spawn(&spec_b, &log_b, &[]);
-    let taken = wait_for(&pg, "B holds the lease", 30, |r| {
-        !r.holder.is_empty() && pid_of(&r.holder) == b.id()
-    });
+    let taken = wait_holder(&pg, &b);
     let takeover = killed.elapsed();
     assert!(taken.token > at_a.token, "{taken:?} after {at_a:?}");
     assert!(
@@ -297,18 +315,7 @@ fn two_machines_share_one_rollout_and_the_second_takes_over_after_a_kill() {
         "the 2 s lease expired {expired_after:?} after the kill"
     );
     eprintln!("lease expired {expired_after:?} after kill -9; B took over after {takeover:?}");
-    let until = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_to_string(&log_b)
-        .unwrap()
-        .contains("resuming at step 2")
-    {
-        assert!(
-            Instant::now() < until,
-            "{}",
-            std::fs::read_to_string(&log_b).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_log(&log_b, "resuming at step 2");
     // B finishes on approvals sent from A's machine.
     let until = Instant::now() + Duration::from_secs(60);
     while b.try_wait().unwrap().is_none() {
@@ -405,22 +412,9 @@ fn a_runner_that_lost_its_lease_touches_neither_router_nor_state() {
     wait_for(&pg, "A's lease expires", 10, |r| r.expired);
     let log_b = bed.dir.join("b.log");
     let mut b = spawn(&spec_b, &log_b, &[]);
-    let taken = wait_for(&pg, "B holds the lease", 30, |r| {
-        !r.holder.is_empty() && pid_of(&r.holder) == b.id()
-    });
+    let taken = wait_holder(&pg, &b);
     assert!(taken.token > at_a.token);
-    let until = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_to_string(&log_b)
-        .unwrap()
-        .contains("resuming at step 1")
-    {
-        assert!(
-            Instant::now() < until,
-            "{}",
-            std::fs::read_to_string(&log_b).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_log(&log_b, "resuming at step 1");
     // An approval waits in the inbox when A wakes: A must not act on it.
     let approve = run(&spec_b, &["approve", "--by", "alice", "--wait-secs", "0"]);
     assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
