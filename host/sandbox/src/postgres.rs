@@ -93,12 +93,22 @@ pub async fn connect_with(name: &str, config: &Config) -> Result<Session, Connec
         .await
         .map_err(|e| ConnectError::Connect {
             name: name.to_string(),
-            reason: hide_password(e.to_string(), config),
+            reason: hide_password(with_cause(&e), config),
         })?;
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
     Ok(Session { client, driver })
+}
+
+/// The client's error and what caused it ("error connecting to server:
+/// Connection refused").
+fn with_cause(e: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 /// `text` with the configuration's password, if any, replaced.

@@ -162,8 +162,11 @@ impl Heartbeat {
                     }
                     () = tokio::time::sleep(renew_every(ttl)) => {
                         let session = session.lock().await;
-                        if renew(&session.client, &rollout, &held, ttl).await.is_err() {
-                            // Lost (or unreachable): the next fence says so.
+                        // Lost for good: the next fence says so. A failed
+                        // round trip is tried again at the next beat.
+                        if let Err(StoreError::LeaseLost { .. }) =
+                            renew(&session.client, &rollout, &held, ttl).await
+                        {
                             return;
                         }
                     }
