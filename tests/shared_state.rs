@@ -293,7 +293,8 @@ fn two_machines_share_one_rollout_and_the_second_takes_over_after_a_kill() {
     assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
     let at_2 = wait_awaiting(&pg, 2);
     let counted = sent.elapsed();
-    assert!(counted < Duration::from_secs(5), "{counted:?}");
+    // Counted on A's next tick (a waiting step ticks every second).
+    assert!(counted < Duration::from_secs(10), "{counted:?}");
     assert_eq!(at_2.holder, at_a.holder);
     assert_eq!(router_percent(&bed), 50, "{:?}", bed.weights());
 
@@ -311,8 +312,8 @@ fn two_machines_share_one_rollout_and_the_second_takes_over_after_a_kill() {
     let takeover = killed.elapsed();
     assert!(taken.token > at_a.token, "{taken:?} after {at_a:?}");
     assert!(
-        expired_after <= Duration::from_millis(2500),
-        "the 2 s lease expired {expired_after:?} after the kill"
+        expired_after <= Duration::from_secs(5),
+        "the 2 s lease expired {expired_after:?} after the kill, not within about its TTL"
     );
     eprintln!("lease expired {expired_after:?} after kill -9; B took over after {takeover:?}");
     wait_log(&log_b, "resuming at step 2");
