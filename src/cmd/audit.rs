@@ -27,8 +27,8 @@ pub enum AuditCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct DirArg {
-    /// Audit directory
-    #[arg(long, value_name = "DIR", default_value = ".gate/audit")]
+    /// Audit directory, or the postgres:// URL of a rollout's shared state (password from PGPASSWORD)
+    #[arg(long, value_name = "DIR|URL", default_value = ".gate/audit")]
     pub audit: PathBuf,
 }
 
@@ -110,9 +110,9 @@ fn since_help(s: &str) -> String {
 
 pub async fn run(cmd: AuditCommand) -> u8 {
     let result = match cmd {
-        AuditCommand::Verify(args) => verify(args),
-        AuditCommand::Show(args) => show(args),
-        AuditCommand::Prove(args) => prove(args),
+        AuditCommand::Verify(args) => verify(args).await,
+        AuditCommand::Show(args) => show(args).await,
+        AuditCommand::Prove(args) => prove(args).await,
         AuditCommand::CheckProof(args) => check_proof(args),
         AuditCommand::Key => print_key(),
     };
@@ -129,14 +129,53 @@ fn failed(e: AuditError) -> u8 {
     if tampered { exit::FAIL } else { exit::ERROR }
 }
 
-fn snapshot(dir: &Path) -> Result<Snapshot, u8> {
-    match AuditLog::open(dir, false).map_err(failed)? {
-        Some(log) => log.snapshot().map_err(failed),
-        None => Err(exit::report(format_args!(
-            "{}: no audit log here\nhelp: pass the audit directory with --audit DIR \
-             (a policy's [audit] dir, else .gate/audit beside the policy)",
-            dir.display()
+/// A log as read: its snapshot, and for a log in PostgreSQL the size its
+/// head row records.
+struct Loaded {
+    snap: Snapshot,
+    recorded_size: Option<u64>,
+}
+
+/// The log at `--audit`: a directory, or a `postgres://` URL.
+async fn snapshot(at: &Path) -> Result<Loaded, u8> {
+    let text = at.to_string_lossy();
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        return pg_snapshot(&text).await;
+    }
+    let snap = match AuditLog::open(at, false).map_err(failed)? {
+        Some(log) => log.snapshot().map_err(failed)?,
+        None => {
+            return Err(exit::report(format_args!(
+                "{}: no audit log here\nhelp: pass the audit directory with --audit DIR \
+                 (a policy's [audit] dir, else .gate/audit beside the policy), or the \
+                 postgres:// URL of a rollout's `state`",
+                at.display()
+            )));
+        }
+    };
+    Ok(Loaded {
+        snap,
+        recorded_size: None,
+    })
+}
+
+/// The log in the `gate` schema of the database at `url`.
+async fn pg_snapshot(url: &str) -> Result<Loaded, u8> {
+    use gate_rollout::store::postgres::{self, DbUrl, schema::SCHEMA};
+    let url = DbUrl::parse(url)
+        .map_err(|e| exit::report(format_args!("--audit: {e}\nhelp: {}", e.help())))?;
+    let mut session = postgres::session(&url).await.map_err(exit::report)?;
+    match gate_audit::pg::read(&mut session.client, SCHEMA, url.shown()).await {
+        Ok(Some(read)) => Ok(Loaded {
+            snap: read.snapshot,
+            recorded_size: Some(read.recorded_size),
+        }),
+        Ok(None) => Err(exit::report(format_args!(
+            "{}: no audit log here (no {SCHEMA}.audit_head table)\nhelp: pass the `state` URL \
+             of a rollout that has run",
+            url.shown()
         ))),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -151,9 +190,10 @@ fn verifier(vkey: Option<&str>) -> Result<Verifier, u8> {
     }
 }
 
-fn verify(args: VerifyArgs) -> Result<u8, u8> {
+async fn verify(args: VerifyArgs) -> Result<u8, u8> {
     let verifier = verifier(args.vkey.as_deref())?;
-    let snap = snapshot(&args.dir.audit)?;
+    let loaded = snapshot(&args.dir.audit).await?;
+    let snap = &loaded.snap;
     let note = match &args.checkpoint {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -166,7 +206,10 @@ fn verify(args: VerifyArgs) -> Result<u8, u8> {
         .as_deref()
         .zip(note.as_deref())
         .map(|(path, note)| Earlier { path, note });
-    let verified = gate_audit::verify(&snap, &verifier, earlier).map_err(failed)?;
+    let verified = gate_audit::verify(snap, &verifier, earlier).map_err(failed)?;
+    if let Some(recorded) = loaded.recorded_size {
+        gate_audit::pg::check_size(snap, recorded, &verified).map_err(failed)?;
+    }
     println!(
         "verified: {} entries, {} checkpoints, tree head {} ({})",
         verified.entries,
@@ -180,8 +223,8 @@ fn verify(args: VerifyArgs) -> Result<u8, u8> {
     Ok(exit::PASS)
 }
 
-fn show(args: ShowArgs) -> Result<u8, u8> {
-    let snap = snapshot(&args.dir.audit)?;
+async fn show(args: ShowArgs) -> Result<u8, u8> {
+    let snap = snapshot(&args.dir.audit).await?.snap;
     let entries: Vec<Entry> = snap
         .entries()
         .map_err(failed)?
@@ -297,8 +340,8 @@ fn rollout_event(event: &RolloutEvent) -> String {
     }
 }
 
-fn prove(args: ProveArgs) -> Result<u8, u8> {
-    let snap = snapshot(&args.dir.audit)?;
+async fn prove(args: ProveArgs) -> Result<u8, u8> {
+    let snap = snapshot(&args.dir.audit).await?.snap;
     let proof = InclusionProof::build(&snap, args.seq).map_err(failed)?;
     println!(
         "{}",

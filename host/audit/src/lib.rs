@@ -5,7 +5,9 @@
 //! - [`merkle`]: the RFC 9162 tree, its frontier, inclusion and consistency proofs;
 //! - [`note`]: signed checkpoints (C2SP `tlog-checkpoint` and `signed-note`);
 //! - [`key`]: the signing key outside the log;
+//! - [`seal`]: numbering, masking and signing an entry, for every backend;
 //! - [`log`]: the audit directory, locking and durable appends;
+//! - [`pg`]: the same log in PostgreSQL tables, one transaction per append;
 //! - [`recover`]: cutting off what an interrupted append left, on record;
 //! - [`snapshot`]: the files as read at one moment;
 //! - [`verify`]: checking every entry and checkpoint, naming the first bad entry;
@@ -19,8 +21,10 @@ pub mod key;
 pub mod log;
 pub mod merkle;
 pub mod note;
+pub mod pg;
 pub mod proof;
 mod recover;
+pub mod seal;
 pub mod snapshot;
 #[cfg(test)]
 mod tests;

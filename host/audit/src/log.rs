@@ -22,15 +22,15 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use gate_core::private_dir::PrivateDir;
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Entry, Record, Recovery, os_user};
 use crate::error::AuditError;
 use crate::failpoint;
-use crate::merkle::{Frontier, Hash, leaf_hash};
-use crate::note::{Checkpoint, KEY_NAME, Signer};
+use crate::merkle::Frontier;
+use crate::note::Signer;
+use crate::seal::{Head, seal};
 
 pub const ENTRIES: &str = "entries.jsonl";
 pub const CHECKPOINTS: &str = "checkpoints";
@@ -73,47 +73,33 @@ pub struct Appended {
     pub recovered: Option<Recovery>,
 }
 
-/// The frontier and the files' lengths after the last complete append.
+/// The tree and the files' lengths after the last complete append.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct State {
-    pub size: u64,
+    #[serde(flatten)]
+    pub head: Head,
     pub entries_len: u64,
     pub checkpoints_len: u64,
     /// Where the last checkpoint starts in the checkpoints file.
     pub last_checkpoint_at: u64,
-    pub last_time: Option<DateTime<Utc>>,
-    /// `(height, hex root)` of each perfect subtree.
-    pub frontier: Vec<(u32, String)>,
 }
 
 impl State {
     pub fn empty() -> State {
         State {
-            size: 0,
+            head: Head::default(),
             entries_len: 0,
             checkpoints_len: 0,
             last_checkpoint_at: 0,
-            last_time: None,
-            frontier: Vec::new(),
         }
     }
 
     pub fn frontier(&self) -> Option<Frontier> {
-        let nodes = self
-            .frontier
-            .iter()
-            .map(|(h, root)| Some((*h, hex::decode(root).ok()?.try_into().ok()?)))
-            .collect::<Option<Vec<(u32, Hash)>>>()?;
-        Frontier::from_nodes(self.size, nodes)
+        self.head.frontier()
     }
 
     pub fn set_frontier(&mut self, frontier: &Frontier) {
-        self.size = frontier.size();
-        self.frontier = frontier
-            .nodes()
-            .iter()
-            .map(|(h, root)| (*h, hex::encode(root)))
-            .collect();
+        self.head.set_frontier(frontier);
     }
 }
 
@@ -204,7 +190,7 @@ impl AuditLog {
         {
             return None;
         }
-        if state.size == 0 {
+        if state.head.size == 0 {
             return Some(state);
         }
         let file = self.dir.open_rw(CHECKPOINTS, false).ok()??;
@@ -218,7 +204,7 @@ impl AuditLog {
             .verifier()
             .open(std::str::from_utf8(&note).ok()?)
             .ok()?;
-        (checkpoint.size == state.size && checkpoint.root == frontier.root()).then_some(state)
+        (checkpoint.size == state.head.size && checkpoint.root == frontier.root()).then_some(state)
     }
 
     fn len_of(&self, name: &str) -> u64 {
@@ -236,43 +222,21 @@ impl AuditLog {
         state: &mut State,
         draft: Draft,
     ) -> Result<(Entry, String), AuditError> {
-        let mut frontier = state
-            .frontier()
-            .ok_or_else(|| AuditError::io(self.file(STATE), "the saved tree is inconsistent"))?;
-        let now = Utc::now()
-            .duration_trunc(TimeDelta::milliseconds(1))
-            .unwrap_or_else(|_| Utc::now());
-        let entry = Entry {
-            seq: state.size,
-            time: state.last_time.map_or(now, |last| now.max(last)),
-            actor: draft.actor,
-            run_id: draft.run_id,
-            record: draft.record,
-        };
-        let mut line = entry.encode();
-        let leaf = leaf_hash(&line);
+        let sealed =
+            seal(signer, &state.head, draft).map_err(|e| AuditError::io(self.file(STATE), e))?;
+        let mut line = sealed.line;
         line.push(b'\n');
-        let first = state.size == 0;
+        let first = state.head.size == 0;
         self.write_durably(ENTRIES, &line, "mid-entry", first)?;
         failpoint::hit("after-entry");
-        frontier.push(leaf);
-        let checkpoint = Checkpoint {
-            origin: KEY_NAME.to_string(),
-            size: frontier.size(),
-            root: frontier.root(),
-        };
-        let note = signer.sign(&checkpoint);
-        self.write_durably(CHECKPOINTS, note.as_bytes(), "mid-checkpoint", first)?;
+        self.write_durably(CHECKPOINTS, sealed.note.as_bytes(), "mid-checkpoint", first)?;
         failpoint::hit("after-checkpoint");
-        state.set_frontier(&frontier);
+        state.head = sealed.head;
         state.entries_len += line.len() as u64;
         state.last_checkpoint_at = state.checkpoints_len;
-        state.checkpoints_len += note.len() as u64;
-        state.last_time = Some(entry.time);
+        state.checkpoints_len += sealed.note.len() as u64;
         self.save_state(state)?;
-        let written = Entry::decode(&line[..line.len() - 1])
-            .map_err(|e| AuditError::io(self.file(ENTRIES), e))?;
-        Ok((written, note))
+        Ok((sealed.entry, sealed.note))
     }
 
     /// Appends `bytes` to `name` and fsyncs it (and the directory when the

@@ -104,7 +104,7 @@ pub(crate) fn rebuild(
     state.entries_len = entries_len as u64;
     state.checkpoints_len = checkpoints_len as u64;
     state.last_checkpoint_at = notes.complete.last().map_or(0, |(at, _)| *at as u64);
-    state.last_time = last_time;
+    state.head.last_time = last_time;
     Ok((state, recovery))
 }
 

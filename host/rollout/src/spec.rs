@@ -12,6 +12,7 @@ use gate_strategy_protocol as protocol;
 use super::analysis::ProviderKind;
 use super::approvals::ApprovalRules;
 use super::driver;
+use super::store::postgres::DbUrl;
 use gate_eval::policy::{PolicyError, PolicyErrors};
 
 mod checks;
@@ -54,6 +55,12 @@ pub struct Spec {
     pub name: String,
     pub strategy: StrategyRef,
     pub state_dir: PathBuf,
+    /// `[rollout] state = "postgres://…"`: the shared store in PostgreSQL
+    /// (docs/rollouts.md, "Shared state in PostgreSQL"); files in
+    /// `state_dir` when unset.
+    pub state_db: Option<DbUrl>,
+    /// `[rollout] lease_ttl`: how long a PostgreSQL lease lasts unless renewed.
+    pub lease_ttl: Duration,
     pub preflight: Option<Preflight>,
     pub router: Router,
     pub stable: Side,
@@ -522,6 +529,84 @@ servers = ["green1"]
             assert_eq!(json.strategy, spec.strategy.kind(), "{name}");
             assert!(!json.analysis.is_empty(), "{name}");
         }
+    }
+
+    /// `state = "postgres://…"` with `lease_ttl`; `state` and `state_dir`
+    /// together, other schemes and TLS modes are located errors with help,
+    /// and no message repeats the password.
+    #[test]
+    fn shared_state_in_postgres() {
+        let with = |lines: &str| {
+            BASE.replace(
+                "strategy = \"canary\"\n",
+                &format!("strategy = \"canary\"\n{lines}"),
+            )
+        };
+        let spec = parse(&with(
+            "state = \"postgres://gate:pw@db/deploys\"\nlease_ttl = \"4s\"\n",
+        ))
+        .unwrap();
+        let url = spec.state_db.clone().expect("a database state");
+        assert_eq!(url.shown(), "postgres://gate@db:5432/deploys");
+        assert_eq!(spec.lease_ttl, Duration::from_secs(4));
+        assert!(
+            !format!("{spec:?}").contains("pw"),
+            "the spec's Debug shows the password"
+        );
+        let spec = parse(&with("state = \"postgresql://gate@db/deploys\"\n")).unwrap();
+        assert_eq!(spec.lease_ttl, Duration::from_secs(15));
+        assert!(parse(BASE).unwrap().state_db.is_none());
+
+        let err = parse(&with(
+            "state = \"postgres://gate:pw@db/d\"\nstate_dir = \"s\"\n",
+        ))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("specs/web.toml:5:1: `state` and `state_dir` are both set"),
+            "{text}"
+        );
+        assert!(text.contains("help: keep one"), "{text}");
+        let err = parse(&with("state = \"mysql://gate:pw@db/d\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("specs/web.toml:5:1: `state`: not a PostgreSQL URL"),
+            "{err}"
+        );
+        assert!(err.contains("help:"), "{err}");
+        let err = parse(&with(
+            "state = \"postgres://gate:pw@db/d?sslmode=verify-full\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sslmode=verify-full asks for TLS"), "{err}");
+        assert!(!err.contains("pw"), "{err}");
+        let err = parse(&with("state = \"postgres://db/d\"\nlease_ttl = \"soon\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("specs/web.toml:6:1: `soon` is not a duration"),
+            "{err}"
+        );
+        let err = parse(&with(
+            "state = \"postgres://db/d\"\nlease_ttl = \"100ms\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`lease_ttl` must be at least 1000 ms"),
+            "{err}"
+        );
+        let err = parse(&with("lease_ttl = \"5s\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "specs/web.toml:5:1: `lease_ttl` applies to a rollout whose state is in PostgreSQL"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, Config, NoTls};
 
 use crate::resources::Connection;
 
@@ -73,20 +73,53 @@ pub fn url_of(conn: &Connection, name: &str) -> Result<String, ConnectError> {
     }
 }
 
-/// Connects to `url`: the one place gate opens a PostgreSQL connection.
-/// Errors name the connection, never the URL.
+/// Connects to `url` (see [`connect_with`]). Errors name the connection,
+/// never the URL.
 pub async fn connect(name: &str, url: &str) -> Result<Session, ConnectError> {
-    let (client, connection) =
-        tokio_postgres::connect(url, NoTls)
-            .await
-            .map_err(|e| ConnectError::Connect {
-                name: name.to_string(),
-                reason: e.to_string().replace(url, "<url>"),
-            })?;
+    let config: Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| ConnectError::Connect {
+            name: name.to_string(),
+            reason: e.to_string().replace(url, "<url>"),
+        })?;
+    connect_with(name, &config).await
+}
+
+/// Connects with a parsed configuration: the one place gate opens a
+/// PostgreSQL connection. Errors name the connection, never the password.
+pub async fn connect_with(name: &str, config: &Config) -> Result<Session, ConnectError> {
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| ConnectError::Connect {
+            name: name.to_string(),
+            reason: hide_password(with_cause(&e), config),
+        })?;
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
     Ok(Session { client, driver })
+}
+
+/// The client's error and what caused it ("error connecting to server:
+/// Connection refused").
+fn with_cause(e: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+/// `text` with the configuration's password, if any, replaced.
+fn hide_password(text: String, config: &Config) -> String {
+    match config
+        .get_password()
+        .and_then(|p| std::str::from_utf8(p).ok())
+    {
+        Some(password) if !password.is_empty() => text.replace(password, "<password>"),
+        _ => text,
+    }
 }
 
 /// Connects for statements run on a plugin's behalf: the session's roles

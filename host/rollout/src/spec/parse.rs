@@ -12,6 +12,7 @@ use toml::de::DeValue;
 
 use super::super::approvals::ApprovalRules;
 use super::super::driver;
+use super::super::store::postgres::DbUrl;
 use super::raw::{
     RawAnalysis, RawApprovals, RawAudit, RawBlueGreen, RawCanary, RawHealth, RawHooks, RawMetrics,
     RawRolling, RawRollout, RawRouter, RawSide, RawStage, RawStrategy,
@@ -40,6 +41,11 @@ const KEYS: &[&str] = &[
     "audit",
     "stage",
 ];
+
+/// How long a PostgreSQL lease lasts unless `lease_ttl` says otherwise.
+const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
+/// The shortest `lease_ttl`: renewals every third of it must stay possible.
+const MIN_LEASE_TTL: Duration = Duration::from_secs(1);
 
 pub(super) const DURATION_HELP: &str = "write a duration such as `500ms`, `5s`, `2m` or `1h`";
 
@@ -341,6 +347,7 @@ impl Cx<'_> {
             rollout.at("preflight"),
             &names,
         );
+        let (state_db, lease_ttl) = self.shared_state(&rollout);
         let RawRollout {
             name, state_dir, ..
         } = rollout.item;
@@ -354,6 +361,8 @@ impl Cx<'_> {
             name,
             strategy,
             state_dir: self.resolve(&state_dir.unwrap_or_else(|| PathBuf::from(".gate/state"))),
+            state_db,
+            lease_ttl,
             preflight,
             router,
             stable: side(stable.item, "stable"),
@@ -370,6 +379,49 @@ impl Cx<'_> {
             stages,
             dir: self.dir.clone(),
         })
+    }
+
+    /// `state = "postgres://…"` and its `lease_ttl`; `state` excludes `state_dir`.
+    fn shared_state(&mut self, rollout: &Located<RawRollout>) -> (Option<DbUrl>, Duration) {
+        let raw = &rollout.item;
+        let ttl_at = rollout.at("lease_ttl").clone();
+        let lease_ttl = self.duration(&ttl_at, raw.lease_ttl.as_deref(), DEFAULT_LEASE_TTL);
+        if raw.lease_ttl.is_some() && raw.state.is_none() {
+            self.error_help(
+                &ttl_at,
+                "`lease_ttl` applies to a rollout whose state is in PostgreSQL",
+                "set `state = \"postgres://…\"` too, or remove `lease_ttl` (the file state is locked while its runner lives)",
+            );
+        } else if lease_ttl < MIN_LEASE_TTL {
+            self.error_help(
+                &ttl_at,
+                format!(
+                    "`lease_ttl` must be at least {} ms",
+                    MIN_LEASE_TTL.as_millis()
+                ),
+                "the runner renews its lease every third of it; write e.g. `lease_ttl = \"15s\"`",
+            );
+        }
+        let Some(text) = raw.state.as_deref() else {
+            return (None, lease_ttl);
+        };
+        let at = rollout.at("state").clone();
+        if raw.state_dir.is_some() {
+            self.error_help(
+                &at,
+                "`state` and `state_dir` are both set",
+                "keep one: `state = \"postgres://…\"` shares the rollout between machines, `state_dir` keeps it in files on this one",
+            );
+            return (None, lease_ttl);
+        }
+        match DbUrl::parse(text) {
+            Ok(url) => (Some(url), lease_ttl),
+            Err(e) => {
+                let help = e.help();
+                self.error_help(&at, format!("`state`: {e}"), help);
+                (None, lease_ttl)
+            }
+        }
     }
 
     /// `[audit] dir`, else `.gate/audit` beside the spec (as for policies).

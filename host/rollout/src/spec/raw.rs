@@ -15,6 +15,11 @@ pub(super) struct RawRollout {
     pub name: String,
     pub strategy: RawStrategy,
     pub state_dir: Option<PathBuf>,
+    /// `postgres://…`: the rollout's state, lease, commands, events and
+    /// audit log in PostgreSQL instead of files.
+    pub state: Option<String>,
+    /// How long a PostgreSQL lease lasts unless renewed (`15s`).
+    pub lease_ttl: Option<String>,
     pub preflight: Option<RawPreflight>,
 }
 

@@ -3,13 +3,16 @@
 //! audit log. [`open`] picks the backend the spec names; the controller and
 //! the CLI speak only to the [`Store`] trait.
 //!
-//! - [`file`]: the default, a private directory on one machine (flock lease).
+//! - [`file`]: the default, a private directory on one machine (flock lease);
+//! - [`postgres`]: `state = "postgres://…"`, shared by every machine with
+//!   the spec (a lease with fencing tokens on the database clock).
 //!
 //! Every write of the state is *fenced*: it is refused unless the writer
 //! still holds the lease it took, so a runner that lost its lease (paused,
 //! partitioned, expired) can neither record nor move traffic again.
 
 pub mod file;
+pub mod postgres;
 
 use async_trait::async_trait;
 use gate_audit::{Appended, Draft};
@@ -128,7 +131,10 @@ pub trait Store: Send + Sync {
 
 /// The store `spec` names.
 pub async fn open(spec: &Spec) -> Result<Box<dyn Store>, StoreError> {
-    Ok(Box::new(file::FileStore::new(spec)))
+    Ok(match &spec.state_db {
+        Some(url) => Box::new(postgres::PgStore::open(spec, url).await?),
+        None => Box::new(file::FileStore::new(spec)),
+    })
 }
 
 /// Whether a pending command asks to stop the rollout.
