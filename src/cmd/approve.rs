@@ -8,18 +8,14 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gate_audit::entry::RolloutEvent;
 use gate_rollout::Spec;
 use gate_rollout::approvals::{
     self, ApprovalAction, ApprovalRules, Challenge, Refusal, Submission, Tally,
 };
 use gate_rollout::controller;
-use gate_rollout::events::Events;
-use gate_rollout::record::Recorder;
 use gate_rollout::state::{Command, CommandKind, RolloutState};
 use gate_rollout::store::Store;
 use gate_trust::SigningKey;
-use serde_json::json;
 
 use super::rollout::load_spec;
 use super::shared;
@@ -117,7 +113,7 @@ pub async fn run(args: ApproveArgs, promote: bool) -> u8 {
             };
             approval.submit(kind, submission, &statement, &args).await
         }
-        Err(refusal) => refuse(&spec, &*store, &state, &refusal).await,
+        Err(refusal) => refuse(&*store, kind, submission, &refusal, args.wait_secs).await,
     }
 }
 
@@ -207,30 +203,50 @@ fn read_signature(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// A refused approval: recorded in the audit log and the event log, exit 1.
-async fn refuse(spec: &Spec, store: &dyn Store, state: &RolloutState, refusal: &Refusal) -> u8 {
-    let by = controller::whoami();
-    let event = RolloutEvent::ApprovalRefused {
-        step: state.step,
-        reason: refusal.to_string(),
-        submitted_by: by.clone(),
-    };
-    let draft = Recorder::new(spec).rollout(&state.run_id, event);
-    if let Err(e) = store.record(draft).await {
-        eprintln!("warning: the refusal could not be recorded in the audit log: {e}");
-    }
-    match store.events() {
-        Ok(log) => Events::new(log, &spec.name, state.started_unix_ms)
-            .quiet(true)
-            .emit(
-                "approval-refused",
-                &format!("step {}: approval refused: {refusal}", state.step),
-                json!({ "step": state.step, "reason": refusal.kind(), "submitted_by": by }),
-            ),
-        Err(e) => eprintln!("warning: the refusal could not be recorded: {e}"),
-    }
+/// A refused approval, exit 1. It is still sent to the rollout, whose
+/// runner checks it again, refuses it and records the refusal (audit log
+/// and event log): only the runner, which holds the log's signing key,
+/// appends to a rollout's record, so an approver's machine needs no key.
+async fn refuse(
+    store: &dyn Store,
+    kind: CommandKind,
+    submission: Submission,
+    refusal: &Refusal,
+    wait_secs: u64,
+) -> u8 {
     eprintln!("error: approval refused: {refusal}");
+    let command = Command::new(kind, &controller::whoami(), Some(submission));
+    match store.send(&command).await {
+        Ok(id) => {
+            if !processed(store, &id, wait_secs).await {
+                eprintln!("the refusal is recorded when the rollout's runner picks it up");
+            }
+        }
+        Err(e) => eprintln!("warning: the refusal could not be sent to the rollout: {e}"),
+    }
     exit::FAIL
+}
+
+/// Waits (at most `wait_secs`) while a runner holds the rollout and command
+/// `id` is pending; whether it was handled.
+async fn processed(store: &dyn Store, id: &str, wait_secs: u64) -> bool {
+    if !matches!(store.holder().await, Ok(Some(_))) {
+        return false;
+    }
+    let deadline = Instant::now() + Duration::from_secs(wait_secs);
+    loop {
+        let pending = store
+            .pending()
+            .await
+            .map_or(true, |cmds| cmds.iter().any(|c| c.id == id));
+        if !pending {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A verified approval on its way to the rollout.
@@ -281,16 +297,7 @@ impl Approval<'_> {
             eprintln!("no rollout is running: the approval is counted when `gate rollout` resumes");
             return exit::PASS;
         }
-        let pending = || async {
-            store
-                .pending()
-                .await
-                .map_or(true, |cmds| cmds.iter().any(|c| c.id == id))
-        };
-        let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
-        while pending().await && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let handled = processed(store, &id, args.wait_secs).await;
         let after = store.load().await.ok().flatten();
         let counted = after.as_ref().is_some_and(|s| {
             s.approvals.iter().any(|r| {
@@ -299,7 +306,7 @@ impl Approval<'_> {
                     .is_some_and(|st| st.signature == statement.signature)
             })
         });
-        match (counted, pending().await) {
+        match (counted, !handled) {
             (true, _) => {
                 let tally = Tally::of(after.as_ref().unwrap_or(state), rules.required);
                 eprintln!("approvals: {}", tally.summary());
