@@ -253,7 +253,7 @@ pub async fn status(args: StatusArgs) -> u8 {
         "candidate_percent": state.as_ref().map(|s| s.candidate_percent),
         "router_candidate_percent": router_percent,
         "router": weights,
-        "router_error": live.as_ref().err(),
+        "router_error": live.as_ref().err().map(ToString::to_string),
         "last_analysis": last_analysis,
         "run_id": state.as_ref().map(|s| s.run_id.clone()),
         "revision": state.as_ref().map(|s| s.revision),
@@ -327,7 +327,7 @@ fn print_status(
     spec: &Spec,
     s: &RolloutState,
     running: bool,
-    live: &Result<Vec<driver::ServerState>, String>,
+    live: &Result<Vec<driver::ServerState>, driver::RouterError>,
     router_percent: Option<u8>,
     last_analysis: &serde_json::Map<String, serde_json::Value>,
 ) {

@@ -369,7 +369,10 @@ enforcement = "block"
 
 [[check]]
 id = "infra.disk-space"
-params = {{ paths = [{data_dir}, {backups}], min_free_percent = 10, min_free_bytes = "2GiB", min_free_inodes_percent = 5 }}
+# The data and backup directories live on the test machine's own disk, whose fill level this
+# test does not control: the thresholds ask for what the services here need,
+# not a production margin.
+params = {{ paths = [{data_dir}, {backups}], min_free_percent = 2, min_free_bytes = "1GiB", min_free_inodes_percent = 5 }}
 
 [[check]]
 id = "infra.certificates"

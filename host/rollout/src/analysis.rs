@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use super::driver::{ServerCounters, TrafficDriver};
+use super::driver::{RouterError, ServerCounters, TrafficDriver};
 use super::spec::{Analysis, MetricsProvider, Spec};
 
 /// The classified measurement and its verdict are the protocol's own types:
@@ -124,7 +124,28 @@ pub struct Probe<'a> {
 }
 
 /// The candidate's and the stable side's samples.
-pub type Measured<'a> = Pin<Box<dyn Future<Output = Result<(Sample, Sample), String>> + Send + 'a>>;
+pub type Measured<'a> =
+    Pin<Box<dyn Future<Output = Result<(Sample, Sample), MeasureError>> + Send + 'a>>;
+
+/// Why an analysis could not be measured; the measurement is then `error`,
+/// never a success.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    #[error(transparent)]
+    Router(#[from] RouterError),
+    #[error("bad {provider} query `{query}`")]
+    Query {
+        provider: &'static str,
+        query: String,
+    },
+    #[error("Prometheus {url}: timed out")]
+    Timeout { url: String },
+    /// The metrics capability's refusal or failure, worded by it.
+    #[error("{0}")]
+    Metrics(String),
+    #[error("{0}")]
+    Answer(String),
+}
 
 /// An analysis provider kind, as `[[analysis]] provider` (a built-in) or
 /// `[metrics.NAME] kind` names it.
@@ -175,7 +196,7 @@ impl ProviderKind {
     }
 }
 
-async fn haproxy_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
+async fn haproxy_measure(p: Probe<'_>) -> Result<(Sample, Sample), MeasureError> {
     let Probe {
         spec,
         analysis,
@@ -183,7 +204,10 @@ async fn haproxy_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
         windows,
         candidate,
     } = p;
-    let q = HaproxyQuery::parse(&analysis.query).ok_or("bad HAProxy query")?;
+    let q = HaproxyQuery::parse(&analysis.query).ok_or_else(|| MeasureError::Query {
+        provider: "HAProxy",
+        query: analysis.query.clone(),
+    })?;
     let now = driver.counters().await?;
     let key = analysis.name.clone();
     let (since, then) = match windows
@@ -226,28 +250,35 @@ async fn haproxy_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
 }
 
 /// An instant PromQL query: the first series' value, `None` for an empty vector.
-pub async fn promql(provider: &MetricsProvider, query: &str) -> Result<Option<f64>, String> {
+pub async fn promql(provider: &MetricsProvider, query: &str) -> Result<Option<f64>, MeasureError> {
     let call = gate_sandbox::capabilities::metrics::promql(
         format!("{}/api/v1/query", provider.url),
         vec![("query", query.to_string())],
     );
     let data = tokio::time::timeout(provider.timeout, call)
         .await
-        .map_err(|_| format!("Prometheus {}: timed out", provider.url))??;
+        .map_err(|_| MeasureError::Timeout {
+            url: provider.url.clone(),
+        })?
+        .map_err(MeasureError::Metrics)?;
     let value = match data["resultType"].as_str() {
         Some("vector") => data["result"]
             .as_array()
             .and_then(|r| r.first())
             .map(|s| s["value"][1].clone()),
         Some("scalar") => Some(data["result"][1].clone()),
-        other => return Err(format!("unsupported PromQL result type {other:?}")),
+        other => {
+            return Err(MeasureError::Answer(format!(
+                "unsupported PromQL result type {other:?}"
+            )));
+        }
     };
     Ok(match value {
         None => None,
         Some(v) => Some(
             v.as_str()
                 .and_then(|s| s.parse::<f64>().ok())
-                .ok_or_else(|| format!("PromQL value {v} is not a number"))?,
+                .ok_or_else(|| MeasureError::Answer(format!("PromQL value {v} is not a number")))?,
         ),
     })
 }
@@ -260,7 +291,7 @@ pub fn render_query(q: &str, servers: &[String], backend: &str, window: Duration
         .replace("{{window}}", &format!("{secs}s"))
 }
 
-async fn prometheus_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
+async fn prometheus_measure(p: Probe<'_>) -> Result<(Sample, Sample), MeasureError> {
     let Probe {
         spec,
         analysis,
@@ -290,7 +321,7 @@ async fn prometheus_measure(p: Probe<'_>) -> Result<(Sample, Sample), String> {
             Some(s) => promql(provider, &s).await?.unwrap_or(0.0).max(0.0).round() as u64,
             None => u64::MAX,
         };
-        Ok::<_, String>(Sample { value, samples })
+        Ok::<_, MeasureError>(Sample { value, samples })
     };
     let cand = fetch(side(candidate)).await?;
     let stab = if analysis.relative() {
@@ -389,7 +420,7 @@ pub async fn measure(
             value: None,
             stable_value: None,
             samples: 0,
-            message: Some(e),
+            message: Some(e.to_string()),
         },
         Ok((cand, stable)) => {
             let (result, message) = classify(analysis, cand, stable);

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::analysis::{self, Windows};
 use super::approvals::{self, ApprovalAction, ApprovalRecord, Tally};
-use super::driver::{AdminState, TrafficDriver};
+use super::driver::{RouterError, TrafficDriver};
 use super::events::Events;
 use super::failpoint;
 use super::health;
@@ -26,6 +26,7 @@ use super::store::{self, Lease, Store, StoreError};
 use super::strategy::{DecideError, StrategyPlugin};
 use super::traffic::TrafficMode;
 
+mod replace;
 mod stages;
 use gate_audit::entry::{RolloutEvent, os_user};
 use gate_core::clock::Clock;
@@ -63,6 +64,13 @@ pub enum RolloutError {
     /// (exit 2).
     #[error("the audit log {location} could not record this, so it did not happen: {reason}")]
     Unrecorded { location: String, reason: String },
+}
+
+/// The router failed: the rollout goes back to stable.
+impl From<RouterError> for RolloutError {
+    fn from(e: RouterError) -> Self {
+        RolloutError::Failed(e.to_string())
+    }
 }
 
 impl From<StoreError> for RolloutError {
@@ -349,7 +357,7 @@ impl Controller {
         }
         self.rollout_stage_running().await?;
         if let Err(e) = self.reconcile().await {
-            self.events.emit("error", &e, json!({}));
+            self.events.emit("error", &e.to_string(), json!({}));
         }
         let observed = self.observed();
         let decision = match self.strategy.decide(&self.plugin_spec, &observed).await {
@@ -450,7 +458,7 @@ impl Controller {
                     "stable": self.spec.stable.version, "candidate": self.spec.candidate.version }),
         );
         // The router must be reachable and every named server present before anything runs.
-        let servers = self.driver.servers().await.map_err(RolloutError::Failed)?;
+        let servers = self.driver.servers().await?;
         let mut named: Vec<&String> = self
             .spec
             .stable
@@ -715,7 +723,7 @@ impl Controller {
     }
 
     /// Puts the router back to the recorded split if someone changed it.
-    async fn reconcile(&mut self) -> Result<(), String> {
+    async fn reconcile(&mut self) -> Result<(), RouterError> {
         if self.state.intent.is_some() {
             return Ok(());
         }
@@ -769,7 +777,7 @@ impl Controller {
         reason: &str,
     ) -> Result<(), RolloutError> {
         if percent > 0 {
-            let servers = self.driver.servers().await.map_err(RolloutError::Failed)?;
+            let servers = self.driver.servers().await?;
             let failing =
                 health::check_all(&servers, &self.spec.candidate.servers, &self.spec.health).await;
             if !failing.is_empty() {
@@ -816,7 +824,7 @@ impl Controller {
         let decided = unix_ms();
         self.fence().await?;
         let split = self.mode.split(&*self.driver, percent).await;
-        if split.map_err(RolloutError::Failed)?.is_none() {
+        if split?.is_none() {
             return Err(RolloutError::Failed(
                 "the strategy returned set-weights, but this rollout replaces servers rather than splitting traffic"
                     .into(),
@@ -824,7 +832,7 @@ impl Controller {
         }
         let applied = unix_ms();
         failpoint::hit("after-router-write");
-        let servers = self.driver.servers().await.map_err(RolloutError::Failed)?;
+        let servers = self.driver.servers().await?;
         let actual = self.mode.percent_of(&servers).unwrap_or(0);
         if actual.abs_diff(percent) > 1 {
             return Err(RolloutError::Failed(format!(
@@ -1007,87 +1015,6 @@ impl Controller {
         Ok(())
     }
 
-    /// Drain, wait for connections to end, stop, start `version`, health-check,
-    /// ready. Each part is safe to repeat after a crash.
-    async fn replace_server(&mut self, server: &str, version: &str) -> Result<(), String> {
-        let rolling = self.spec.rolling.clone().ok_or("no [rolling] table")?;
-        self.driver.set_admin(server, AdminState::Drain).await?;
-        let deadline = Instant::now() + rolling.drain_timeout;
-        loop {
-            let sessions = self
-                .driver
-                .counters()
-                .await?
-                .get(server)
-                .map_or(0, |c| c.current_sessions);
-            if sessions == 0 {
-                break;
-            }
-            if Instant::now() >= deadline {
-                self.events.emit(
-                    "drain-timeout",
-                    &format!(
-                        "`{server}` still has {sessions} sessions after {} s; stopping it anyway",
-                        rolling.drain_timeout.as_secs()
-                    ),
-                    json!({ "server": server, "sessions": sessions }),
-                );
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let env = [
-            ("GATE_ROLLOUT", self.spec.name.as_str()),
-            ("GATE_SERVER", server),
-            ("GATE_VERSION", version),
-        ];
-        let stop = hooks::substitute(&rolling.stop, server, version);
-        let out = hooks::run(&stop, &self.spec.dir, &env, self.spec.hooks.timeout).await;
-        if !out.ok {
-            return Err(format!("stop command failed: {}", out.summary));
-        }
-        failpoint::hit("in-replace");
-        let start = hooks::substitute(&rolling.start, server, version);
-        let out = hooks::run(&start, &self.spec.dir, &env, self.spec.hooks.timeout).await;
-        if !out.ok {
-            return Err(format!("start command failed: {}", out.summary));
-        }
-        let servers = self.driver.servers().await?;
-        let me = servers
-            .iter()
-            .find(|s| s.name == server)
-            .ok_or_else(|| format!("server `{server}` vanished from the router"))?
-            .clone();
-        // Give a starting instance a few seconds before calling it unhealthy.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match health::check(&me, &self.spec.health).await {
-                Ok(()) => break,
-                Err(e) if Instant::now() >= deadline => return Err(format!("health check: {e}")),
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-        self.driver.set_admin(server, AdminState::Ready).await?;
-        // Wait for the router's own checks to see it up, so the next server
-        // is not drained while this one cannot take traffic yet.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let up = self
-                .driver
-                .servers()
-                .await?
-                .iter()
-                .any(|s| s.name == server && s.up);
-            if up {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("the router did not mark `{server}` up within 10 s"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     /// All traffic to the candidate; then the `verify` stage, if the
     /// pipeline has one, else the end of the rollout.
     async fn promote(&mut self, reason: &str) -> Result<Option<Outcome>, RolloutError> {
@@ -1100,7 +1027,7 @@ impl Controller {
                 Ok(Some(percent)) => self.state.candidate_percent = percent,
                 Ok(None) => {}
                 Err(e) => {
-                    self.events.emit("error", &e, json!({}));
+                    self.events.emit("error", &e.to_string(), json!({}));
                     return self
                         .rollback(&format!("promotion failed: {e}"))
                         .await
@@ -1267,7 +1194,7 @@ impl Controller {
         let stable = self.mode.stable_servers().to_vec();
         let servers = match self.driver.servers().await {
             Ok(servers) => servers,
-            Err(e) => return vec![e],
+            Err(e) => return vec![e.to_string()],
         };
         let failing = health::check_all(&servers, &stable, &self.spec.health).await;
         if failing.is_empty() {

@@ -51,7 +51,28 @@ pub struct ServerCounters {
     pub avg_response_ms: f64,
 }
 
-pub type DriverFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+pub type DriverFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RouterError>> + Send + 'a>>;
+
+/// Why the router could not be read or changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouterError {
+    /// Its control channel failed: connect, write, read or timeout.
+    #[error("{channel}: {detail}")]
+    Unreachable { channel: String, detail: String },
+    /// It refused a command.
+    #[error("{router} refused `{command}`: {answer}")]
+    Refused {
+        router: String,
+        command: String,
+        answer: String,
+    },
+    /// An answer that does not read as the command's.
+    #[error("unexpected answer to `{command}`: {answer}")]
+    Unexpected { command: String, answer: String },
+    /// The backend, or a server the spec names, is not there.
+    #[error("{0}")]
+    Missing(String),
+}
 
 /// A router the controller can drive. Every method is one small, idempotent
 /// operation, so a step interrupted by a crash can simply be repeated.
@@ -128,11 +149,14 @@ pub async fn apply_split(
     stable: &[String],
     candidate: &[String],
     percent: u8,
-) -> Result<(), String> {
+) -> Result<(), RouterError> {
     let current = driver.servers().await?;
     for name in stable.iter().chain(candidate) {
         if !current.iter().any(|s| &s.name == name) {
-            return Err(format!("server `{name}` is not in {}", driver.describe()));
+            return Err(RouterError::Missing(format!(
+                "server `{name}` is not in {}",
+                driver.describe()
+            )));
         }
     }
     let now = candidate_percent(&current, stable, candidate);

@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use super::driver::{AdminState, DriverFuture, ServerCounters, ServerState, TrafficDriver};
+use super::driver::{
+    AdminState, DriverFuture, RouterError, ServerCounters, ServerState, TrafficDriver,
+};
 use super::spec::Router;
 
 pub struct HaproxyDriver {
@@ -29,40 +31,48 @@ impl HaproxyDriver {
     }
 
     /// Runs one runtime-API command and returns HAProxy's answer.
-    pub async fn command(&self, cmd: &str) -> Result<String, String> {
+    pub async fn command(&self, cmd: &str) -> Result<String, RouterError> {
+        let channel = format!("HAProxy admin socket {}", self.socket.display());
+        let unreachable = |detail: String| RouterError::Unreachable {
+            channel: channel.clone(),
+            detail,
+        };
         let run = async {
             let mut stream = UnixStream::connect(&self.socket)
                 .await
-                .map_err(|e| format!("HAProxy admin socket {}: {e}", self.socket.display()))?;
+                .map_err(|e| unreachable(e.to_string()))?;
             stream
                 .write_all(format!("{cmd}\n").as_bytes())
                 .await
-                .map_err(|e| format!("HAProxy admin socket: writing `{cmd}`: {e}"))?;
+                .map_err(|e| unreachable(format!("writing `{cmd}`: {e}")))?;
             let mut out = String::new();
             stream
                 .read_to_string(&mut out)
                 .await
-                .map_err(|e| format!("HAProxy admin socket: reading the answer to `{cmd}`: {e}"))?;
+                .map_err(|e| unreachable(format!("reading the answer to `{cmd}`: {e}")))?;
             Ok(out)
         };
         match tokio::time::timeout(self.timeout, run).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
-                "HAProxy admin socket {}: `{cmd}` timed out after {} ms",
-                self.socket.display(),
+            Err(_) => Err(unreachable(format!(
+                "`{cmd}` timed out after {} ms",
                 self.timeout.as_millis()
-            )),
+            ))),
         }
     }
 
     /// A command that answers nothing on success.
-    async fn set(&self, cmd: &str) -> Result<(), String> {
+    async fn set(&self, cmd: &str) -> Result<(), RouterError> {
         let out = self.command(cmd).await?;
         let out = out.trim();
         if out.is_empty() {
             Ok(())
         } else {
-            Err(format!("HAProxy refused `{cmd}`: {out}"))
+            Err(RouterError::Refused {
+                router: "HAProxy".into(),
+                command: cmd.to_string(),
+                answer: out.to_string(),
+            })
         }
     }
 }
@@ -86,13 +96,13 @@ fn table(text: &str, sep: char) -> Vec<BTreeMap<&str, &str>> {
     rows
 }
 
-pub fn parse_servers_state(text: &str, backend: &str) -> Result<Vec<ServerState>, String> {
+pub fn parse_servers_state(text: &str, backend: &str) -> Result<Vec<ServerState>, RouterError> {
     let rows = table(text, ' ');
     if rows.is_empty() && !text.contains("# be_id") {
-        return Err(format!(
-            "unexpected answer to `show servers state`: {}",
-            text.trim()
-        ));
+        return Err(RouterError::Unexpected {
+            command: "show servers state".into(),
+            answer: text.trim().to_string(),
+        });
     }
     let mut out = Vec::new();
     for row in rows {
@@ -157,11 +167,11 @@ impl TrafficDriver for HaproxyDriver {
                 .await?;
             let servers = parse_servers_state(&text, &self.backend)?;
             if servers.is_empty() {
-                return Err(format!(
+                return Err(RouterError::Missing(format!(
                     "HAProxy has no backend `{}` (or it has no servers): {}",
                     self.backend,
                     text.trim()
-                ));
+                )));
             }
             Ok(servers)
         })
@@ -192,7 +202,10 @@ impl TrafficDriver for HaproxyDriver {
         Box::pin(async move {
             let text = self.command("show stat").await?;
             if !text.starts_with("# pxname") {
-                return Err(format!("unexpected answer to `show stat`: {}", text.trim()));
+                return Err(RouterError::Unexpected {
+                    command: "show stat".into(),
+                    answer: text.trim().to_string(),
+                });
             }
             Ok(parse_stat(&text, &self.backend))
         })

@@ -3,7 +3,7 @@
 //! candidate servers; rolling replaces the servers themselves and leaves the
 //! weights alone.
 
-use super::driver::{self, ServerState, TrafficDriver};
+use super::driver::{self, RouterError, ServerState, TrafficDriver};
 use super::spec::Spec;
 
 pub enum TrafficMode {
@@ -59,7 +59,10 @@ impl TrafficMode {
 
     /// Reads the router's split; `None` (without asking the router) when this
     /// mode does not split traffic.
-    pub async fn router_percent(&self, driver: &dyn TrafficDriver) -> Result<Option<u8>, String> {
+    pub async fn router_percent(
+        &self,
+        driver: &dyn TrafficDriver,
+    ) -> Result<Option<u8>, RouterError> {
         match self {
             TrafficMode::Split { .. } => Ok(self.percent_of(&driver.servers().await?)),
             TrafficMode::Replace { .. } => Ok(None),
@@ -72,7 +75,7 @@ impl TrafficMode {
         &self,
         driver: &dyn TrafficDriver,
         percent: u8,
-    ) -> Result<Option<u8>, String> {
+    ) -> Result<Option<u8>, RouterError> {
         match self {
             TrafficMode::Split { stable, candidate } => {
                 driver::apply_split(driver, stable, candidate, percent).await?;
