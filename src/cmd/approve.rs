@@ -8,18 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gate_audit::entry::RolloutEvent;
 use gate_rollout::Spec;
-use gate_rollout::approvals::{
-    self, ApprovalAction, ApprovalRules, Challenge, Refusal, Submission, Tally,
-};
+use gate_rollout::approvals::{self, ApprovalAction, Challenge, Submission, Tally};
 use gate_rollout::controller;
-use gate_rollout::events::Events;
-use gate_rollout::record::Recorder;
+use gate_rollout::signed_approval::{Accepted, NotSent, SignedApproval};
 use gate_rollout::state::{Command, CommandKind, RolloutState};
 use gate_rollout::store::Store;
 use gate_trust::SigningKey;
-use serde_json::json;
 
 use super::rollout::load_spec;
 use super::shared;
@@ -104,17 +99,37 @@ pub async fn run(args: ApproveArgs, promote: bool) -> u8 {
         Ok(c) => c.now(),
         Err(code) => return code,
     };
-    match approvals::check(&rules, &state, action, Some(&submission), now) {
-        Ok(statement) => {
-            let approval = Approval {
-                spec: &spec,
-                store: &*store,
-                rules: &rules,
-                state: &state,
-            };
-            approval.submit(kind, submission, &statement, &args).await
+    let approval = SignedApproval {
+        spec: &spec,
+        store: &*store,
+        rules: &rules,
+        state: &state,
+        submitted_by: &controller::whoami(),
+    };
+    match approval.submit(action, submission, now).await {
+        Ok(Accepted::AlreadyCounted { statement }) => {
+            eprintln!(
+                "{} has already approved step {} of rollout `{}`; an approval counts once per principal",
+                statement.principal, state.step, spec.name
+            );
+            exit::PASS
         }
-        Err(refusal) => refuse(&spec, &*store, &state, &refusal).await,
+        Ok(Accepted::Sent { id, statement }) => {
+            let sent = Sent {
+                approval: &approval,
+                id,
+                statement,
+            };
+            sent.wait(args.wait_secs).await
+        }
+        Err(NotSent::Refused(refusal)) => {
+            eprintln!("error: approval refused: {refusal}");
+            exit::FAIL
+        }
+        Err(NotSent::Store(e)) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
     }
 }
 
@@ -204,75 +219,27 @@ fn read_signature(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// A refused approval: recorded in the audit log and the event log, exit 1.
-async fn refuse(spec: &Spec, store: &dyn Store, state: &RolloutState, refusal: &Refusal) -> u8 {
-    let by = controller::whoami();
-    let event = RolloutEvent::ApprovalRefused {
-        step: state.step,
-        reason: refusal.to_string(),
-        submitted_by: by.clone(),
-    };
-    let draft = Recorder::new(spec).rollout(&state.run_id, event);
-    if let Err(e) = store.record(draft).await {
-        eprintln!("warning: the refusal could not be recorded in the audit log: {e}");
-    }
-    match store.events() {
-        Ok(log) => Events::new(log, &spec.name, state.started_unix_ms)
-            .quiet(true)
-            .emit(
-                "approval-refused",
-                &format!("step {}: approval refused: {refusal}", state.step),
-                json!({ "step": state.step, "reason": refusal.kind(), "submitted_by": by }),
-            ),
-        Err(e) => eprintln!("warning: the refusal could not be recorded: {e}"),
-    }
-    eprintln!("error: approval refused: {refusal}");
-    exit::FAIL
+/// A verified approval sent to the rollout.
+struct Sent<'a> {
+    approval: &'a SignedApproval<'a>,
+    id: String,
+    statement: gate_trust::SignedStatement,
 }
 
-/// A verified approval on its way to the rollout.
-struct Approval<'a> {
-    spec: &'a Spec,
-    store: &'a dyn Store,
-    rules: &'a ApprovalRules,
-    state: &'a RolloutState,
-}
-
-impl Approval<'_> {
-    /// Sends the approval, then (when a rollout is running) waits until it
-    /// has counted it.
-    async fn submit(
-        &self,
-        kind: CommandKind,
-        submission: Submission,
-        statement: &gate_trust::SignedStatement,
-        args: &ApproveArgs,
-    ) -> u8 {
-        let Approval {
+impl Sent<'_> {
+    /// When a rollout is running, waits until it has counted the approval.
+    async fn wait(&self, wait_secs: u64) -> u8 {
+        let SignedApproval {
             spec,
             store,
             rules,
             state,
-        } = *self;
-        let principal = &statement.principal;
-        if Tally::of(state, rules.required).has(principal) {
-            eprintln!(
-                "{principal} has already approved step {} of rollout `{}`; an approval counts once per principal",
-                state.step, spec.name
-            );
-            return exit::PASS;
-        }
-        let command = Command::new(kind, &controller::whoami(), Some(submission));
-        let id = match store.send(&command).await {
-            Ok(id) => id,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::ERROR;
-            }
-        };
+            ..
+        } = *self.approval;
+        let (id, statement) = (&self.id, &self.statement);
         eprintln!(
-            "step {} of rollout `{}` signed by {principal} ({})",
-            state.step, spec.name, statement.fingerprint
+            "step {} of rollout `{}` signed by {} ({})",
+            state.step, spec.name, statement.principal, statement.fingerprint
         );
         if !matches!(store.holder().await, Ok(Some(_))) {
             eprintln!("no rollout is running: the approval is counted when `gate rollout` resumes");
@@ -282,9 +249,9 @@ impl Approval<'_> {
             store
                 .pending()
                 .await
-                .map_or(true, |cmds| cmds.iter().any(|c| c.id == id))
+                .map_or(true, |cmds| cmds.iter().any(|c| &c.id == id))
         };
-        let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
+        let deadline = Instant::now() + Duration::from_secs(wait_secs);
         while pending().await && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -304,8 +271,7 @@ impl Approval<'_> {
             }
             (false, true) => {
                 eprintln!(
-                    "the running rollout has not picked the approval up within {} s; it is counted when it does",
-                    args.wait_secs
+                    "the running rollout has not picked the approval up within {wait_secs} s; it is counted when it does"
                 );
                 exit::PASS
             }

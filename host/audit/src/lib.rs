@@ -22,6 +22,7 @@ pub mod note;
 pub mod proof;
 mod recover;
 pub mod snapshot;
+mod summary;
 #[cfg(test)]
 mod tests;
 pub mod verify;
