@@ -102,6 +102,7 @@ name = "security"
 fs = ["./src"]
 
 [metrics.prom]
+kind = "prometheus"
 url = "http://dash:{DB_PASSWORD}@127.0.0.1:9/"
 
 [[gate]]
@@ -269,14 +270,26 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn spawn_rollout(spec: &Path) -> Child {
-    gate()
-        .args(["rollout", "--quiet", "--spec"])
-        .arg(spec)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// A `gate rollout` process, killed when the test ends (or fails).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_rollout(spec: &Path) -> Running {
+    Running(
+        gate()
+            .args(["rollout", "--quiet", "--spec"])
+            .arg(spec)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 fn approve_by(spec: &Path, by: &str) {
@@ -505,7 +518,7 @@ fn api_events_metrics_and_refusals_against_a_running_rollout() {
         s.host()
     )
     .unwrap();
-    let mut rollout = spawn_rollout(&e.plain);
+    let rollout = spawn_rollout(&e.plain);
     wait_until("step 1 of web", Duration::from_secs(60), || {
         state(&e.bed, "web")["step"] == 1
     });
@@ -575,8 +588,7 @@ fn api_events_metrics_and_refusals_against_a_running_rollout() {
             .any(|l| l["matching"].as_u64() > Some(0))
     );
     assert_eq!(s.get("/api/audit?kind=nonsense").0, 400);
-    let _ = rollout.kill();
-    let _ = rollout.wait();
+    drop(rollout);
     let _ = &e.policy;
 }
 
@@ -595,7 +607,7 @@ impl Drop for Browser {
     }
 }
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecb";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     fn start() -> Browser {
@@ -646,23 +658,11 @@ impl Browser {
             body.len()
         )
         .unwrap();
-        let mut raw = String::new();
-        let _ = stream.read_to_string(&mut raw);
-        let (head, payload) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-        let payload = if head.to_ascii_lowercase().contains("chunked") {
-            dechunk(payload)
-        } else {
-            payload.to_string()
-        };
+        let (head, payload) = read_response(&mut stream);
+        let raw = format!("{head}\r\n\r\n{payload}");
         let v: Value = serde_json::from_str(&payload)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}: {raw}"));
-        v.get("value").cloned().map_or(v.clone(), |inner| {
-            if path == "/session" {
-                v["value"].clone()
-            } else {
-                inner
-            }
-        })
+        v.get("value").cloned().unwrap_or(v)
     }
 
     fn session(&self, rest: &str) -> String {
@@ -742,6 +742,49 @@ impl Browser {
     }
 }
 
+/// Reads one HTTP response: headers, then `Content-Length` bytes (or chunks
+/// to the last one); chromedriver keeps the connection open.
+fn read_response(stream: &mut TcpStream) -> (String, String) {
+    let mut raw: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 65536];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return (String::from_utf8_lossy(&raw).into_owned(), String::new()),
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let lower = head.to_ascii_lowercase();
+    let length: Option<usize> = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok());
+    let mut body = raw[head_end + 4..].to_vec();
+    loop {
+        let done = match length {
+            Some(n) => body.len() >= n,
+            None => body.ends_with(b"0\r\n\r\n"),
+        };
+        if done {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let body = if length.is_none() && lower.contains("chunked") {
+        dechunk(&body)
+    } else {
+        body
+    };
+    (head, body)
+}
+
 fn base64_decode(text: &str) -> Vec<u8> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
@@ -799,14 +842,19 @@ fn dashboard_in_chromium_follows_a_rollout_live_and_takes_a_signed_approval() {
     assert_eq!(b.text("[data-field=\"router-percent\"]"), "20");
     let before = b.text("[data-weight=\"green1\"]");
     approve_by(&e.plain, "dana");
-    wait_until(
-        "the page's weights to follow the router",
-        Duration::from_secs(30),
-        || {
-            b.text("[data-field=\"router-percent\"]") == "60"
-                && b.text("[data-weight=\"green1\"]") != before
-        },
-    );
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let percent = b.text("[data-field=\"router-percent\"]");
+        let weight = b.text("[data-weight=\"green1\"]");
+        if percent == "60" && weight != before {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the page's weights did not follow the router: {percent}%, green1 weight {weight} (was {before})"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     wait_until(
         "the approval in the timeline",
         Duration::from_secs(30),
@@ -828,14 +876,25 @@ fn dashboard_in_chromium_follows_a_rollout_live_and_takes_a_signed_approval() {
     ] {
         b.open(&s.url(path));
         assert!(b.text("main").len() > 20, "{path} is empty");
+        if path == "/" {
+            assert!(
+                b.text("#rollouts").contains("web-signed"),
+                "{}",
+                b.text("main")
+            );
+        }
         b.screenshot(shot);
         assert_clean_log(&b, path);
     }
-    assert!(b.text("#rollouts").contains("web"));
     // Finish the plain rollout, then run the signed one and approve it from the page.
     approve_by(&e.plain, "dana");
-    let _ = rollout.wait();
-    let mut signed = spawn_rollout(&e.signed);
+    wait_until("step 3 of web", Duration::from_secs(60), || {
+        state(&e.bed, "web")["step"] == 3
+    });
+    approve_by(&e.plain, "dana");
+    let _ = rollout.0.wait();
+    assert_eq!(state(&e.bed, "web")["phase"], "promoted");
+    let signed = spawn_rollout(&e.signed);
     wait_until("step 1 of web-signed", Duration::from_secs(60), || {
         state(&e.bed, "web-signed")["step"] == 1
     });
@@ -886,8 +945,7 @@ fn dashboard_in_chromium_follows_a_rollout_live_and_takes_a_signed_approval() {
     let approvals = state(&e.bed, "web-signed")["approvals"].clone();
     assert_eq!(approvals[0]["by"], "alice@example.com", "{approvals}");
     assert_clean_log(&b, "approval");
-    let _ = signed.kill();
-    let _ = signed.wait();
+    drop(signed);
     let _ = &e.policy;
 }
 

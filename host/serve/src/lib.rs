@@ -47,6 +47,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/checks/{id}", get(pages::check_doc))
         .route("/static/style.css", get(pages::style))
         .route("/static/live.js", get(pages::script))
+        .route("/static/icon.svg", get(pages::icon))
+        .route("/favicon.ico", get(pages::icon))
         .route("/api/overview", get(api::overview))
         .route("/api/rollouts", get(api::rollouts))
         .route("/api/rollouts/{name}", get(api::rollout))

@@ -159,3 +159,10 @@ pub async fn script() -> impl IntoResponse {
         include_str!("../static/live.js"),
     )
 }
+
+pub async fn icon() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        include_str!("../static/icon.svg"),
+    )
+}
