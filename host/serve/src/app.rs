@@ -169,3 +169,42 @@ fn hosts(listen: SocketAddr, extra: &[String]) -> Vec<String> {
     }
     hosts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_names_are_plain_names() {
+        for good in ["web", "web-signed", "api_v2", "security.no-secrets"] {
+            assert!(valid_name(good, "rollout").is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../etc",
+            "/etc/passwd",
+            "a/b",
+            "a\\b",
+            "web%2f",
+            "x\0",
+        ] {
+            assert!(
+                matches!(valid_name(bad, "rollout"), Err(ApiError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hosts_include_localhost_only_on_loopback() {
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(hosts(loopback, &[]), ["127.0.0.1:8080", "localhost:8080"]);
+        let remote: SocketAddr = "10.0.0.5:9000".parse().unwrap();
+        assert_eq!(
+            hosts(remote, &["gate.example".into(), "proxy:443".into()]),
+            ["10.0.0.5:9000", "gate.example:9000", "proxy:443"]
+        );
+    }
+}

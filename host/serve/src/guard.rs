@@ -85,3 +85,60 @@ pub fn check(app: &App, method: &Method, headers: &HeaderMap) -> Result<(), ApiE
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> App {
+        App {
+            specs: Vec::new(),
+            policies: Vec::new(),
+            audits: Vec::new(),
+            verifier: None,
+            hosts: vec!["127.0.0.1:8080".into(), "localhost:8080".into()],
+            submitter: "test".into(),
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn own_host_and_origin_pass_others_are_refused() {
+        let app = app();
+        let ok = |m: &Method, h: &[(&'static str, &str)]| check(&app, m, &headers(h)).is_ok();
+        assert!(ok(&Method::GET, &[("host", "127.0.0.1:8080")]));
+        assert!(ok(&Method::GET, &[("host", "LOCALHOST:8080")]));
+        assert!(!ok(&Method::GET, &[("host", "rebound.example:8080")]));
+        assert!(!ok(&Method::GET, &[]));
+        assert!(!ok(
+            &Method::GET,
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://evil.example")
+            ]
+        ));
+        assert!(!ok(
+            &Method::GET,
+            &[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")]
+        ));
+        assert!(ok(
+            &Method::POST,
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080")
+            ]
+        ));
+        assert!(!ok(&Method::POST, &[("host", "127.0.0.1:8080")]));
+        assert!(!ok(
+            &Method::POST,
+            &[("host", "127.0.0.1:8080"), ("origin", "null")]
+        ));
+    }
+}

@@ -167,3 +167,16 @@ fn evaluation_counts(app: &App) -> Result<BTreeMap<(String, String), u64>, ApiEr
     }
     Ok(counts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let mut t = Text::default();
+        t.sample("m", &[("k", "v\"")], 3);
+        assert_eq!(t.0, "m{k=\"v\\\"\"} 3\n");
+    }
+}
