@@ -23,7 +23,7 @@ use services::{Prometheus, free_port, require_bin};
 
 /// A database password and a token planted in what is served.
 const DB_PASSWORD: &str = "Pl4nted-db-pass-93af";
-const TOKEN: &str = "sk_live_51PlantedToken9a8b7c6d5e4f3g2h";
+const TOKEN: &str = "AKIAQZRWKXPBMJNTVHLD";
 
 fn gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
@@ -89,7 +89,7 @@ fn write_policy(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(
         dir.join("src/app.py"),
-        format!("STRIPE_KEY = \"{TOKEN}\"\n"),
+        format!("aws_access_key_id = \"{TOKEN}\"\n"),
     )
     .unwrap();
     let text = format!(
@@ -375,6 +375,7 @@ fn env() -> Env {
     );
     let policy = write_policy(&bed.dir.join("policy"));
     let out = gate()
+        .current_dir(policy.parent().unwrap())
         .args(["evaluate", "--policy"])
         .arg(&policy)
         .output()
@@ -578,6 +579,11 @@ fn api_events_metrics_and_refusals_against_a_running_rollout() {
     assert_eq!(
         latest[0]["evaluation"]["checks"][0]["id"],
         "security.no-secrets"
+    );
+    // The planted token was found (a finding exists), and is shown nowhere.
+    assert!(
+        latest[0]["evaluation"]["checks"][0]["findings"].as_u64() > Some(0),
+        "{latest}"
     );
     let audit = s.json("/api/audit?kind=evaluation");
     assert!(
