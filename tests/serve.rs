@@ -537,6 +537,13 @@ fn api_events_metrics_and_refusals_against_a_running_rollout() {
     wait_until("step 2 of web", Duration::from_secs(60), || {
         state(&e.bed, "web")["step"] == 2
     });
+    // The analysis chart covers the run (from the events), not only the current step.
+    wait_until("an analysis measurement", Duration::from_secs(30), || {
+        let d = s.json("/api/rollouts/web");
+        d["analyses"][0]["measurements"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty())
+    });
     // The stream sent the step and approval events, each once.
     let mut seen = String::new();
     let mut buf = [0u8; 8192];

@@ -209,6 +209,7 @@ pub async fn detail(spec: &Spec) -> Result<Detail, ApiError> {
     let (summary, status) = read(spec).await?;
     let store = store::open(spec).await?;
     let all = store.read_events(None, usize::MAX).await?;
+    let history = measurements(&all);
     let skip = all.len().saturating_sub(EVENTS_SHOWN);
     let events = all
         .into_iter()
@@ -224,11 +225,7 @@ pub async fn detail(spec: &Spec) -> Result<Detail, ApiError> {
         .analysis
         .iter()
         .map(|a| {
-            let measurements: Vec<Measurement> = status
-                .state
-                .as_ref()
-                .and_then(|s| s.analysis.get(&a.name).cloned())
-                .unwrap_or_default();
+            let measurements: Vec<Measurement> = history.get(&a.name).cloned().unwrap_or_default();
             AnalysisView {
                 name: a.name.clone(),
                 query: gate_redact::scrub(&a.query),
@@ -250,6 +247,22 @@ pub async fn detail(spec: &Spec) -> Result<Detail, ApiError> {
         events,
         approvals: approvals(spec, &status),
     })
+}
+
+/// Every measurement of the run per analysis, from the `analysis` events
+/// (the state keeps only the current step's).
+fn measurements(events: &[(u64, Value)]) -> std::collections::BTreeMap<String, Vec<Measurement>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Measurement>> = Default::default();
+    for (_, e) in events.iter().filter(|(_, e)| e["event"] == "analysis") {
+        let (Some(name), Ok(m)) = (
+            e["analysis"].as_str(),
+            serde_json::from_value::<Measurement>(e["measurement"].clone()),
+        ) else {
+            continue;
+        };
+        out.entry(name.to_string()).or_default().push(m);
+    }
+    out
 }
 
 fn approvals(spec: &Spec, status: &RolloutStatus) -> Option<Approvals> {
