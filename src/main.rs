@@ -77,6 +77,8 @@ enum Command {
     Abort(cmd::rollout::CommandArgs),
     /// Move all traffic back to the stable version now
     Rollback(cmd::rollout::CommandArgs),
+    /// Serve the deployment dashboard: rollouts, checklist, exemptions, audit log (read-only but for signed approvals)
+    Serve(cmd::serve::ServeArgs),
 }
 
 /// When `main` started: the reference for the report's start-up timing.
@@ -124,6 +126,7 @@ fn main() -> ExitCode {
             Command::Approve(a) => cmd::approve::run(a, false).await,
             Command::Abort(a) => cmd::rollout::rollback(a, true).await,
             Command::Rollback(a) => cmd::rollout::rollback(a, false).await,
+            Command::Serve(a) => cmd::serve::run(a).await,
         }
     });
     // Skip tearing down the engine, its memory pool and the runtime: the

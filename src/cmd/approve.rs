@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gate_rollout::Spec;
-use gate_rollout::approvals::{
-    self, ApprovalAction, ApprovalRules, Challenge, Refusal, Submission, Tally,
-};
+use gate_rollout::approvals::{self, ApprovalAction, Challenge, Submission, Tally};
 use gate_rollout::controller;
+use gate_rollout::signed_approval::{Accepted, NotSent, SignedApproval};
 use gate_rollout::state::{Command, CommandKind, RolloutState};
 use gate_rollout::store::Store;
 use gate_trust::SigningKey;
@@ -103,17 +102,42 @@ pub async fn run(args: ApproveArgs, promote: bool) -> u8 {
         Ok(c) => c.now(),
         Err(code) => return code,
     };
-    match approvals::check(&rules, &state, action, Some(&submission), now) {
-        Ok(statement) => {
-            let approval = Approval {
-                spec: &spec,
-                store: &*store,
-                rules: &rules,
-                state: &state,
-            };
-            approval.submit(kind, submission, &statement, &args).await
+    let approval = SignedApproval {
+        spec: &spec,
+        store: &*store,
+        rules: &rules,
+        state: &state,
+        submitted_by: &controller::whoami(),
+    };
+    match approval.submit(action, Some(submission), now).await {
+        Ok(Accepted::AlreadyCounted { statement }) => {
+            eprintln!(
+                "{} has already approved step {} of rollout `{}`; an approval counts once per principal",
+                statement.principal, state.step, spec.name
+            );
+            exit::PASS
         }
-        Err(refusal) => refuse(&*store, kind, submission, &refusal, args.wait_secs).await,
+        Ok(Accepted::Sent { id, statement }) => {
+            let sent = Sent {
+                approval: &approval,
+                id,
+                statement,
+            };
+            sent.wait(args.wait_secs).await
+        }
+        Err(NotSent::Refused { refusal, forwarded }) => {
+            eprintln!("error: approval refused: {refusal}");
+            match forwarded {
+                Ok(id) if processed(&*store, &id, args.wait_secs).await => {}
+                Ok(_) => eprintln!("the refusal is recorded when the rollout's runner picks it up"),
+                Err(e) => eprintln!("warning: the refusal could not be sent to the rollout: {e}"),
+            }
+            exit::FAIL
+        }
+        Err(NotSent::Store(e)) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
     }
 }
 
@@ -203,30 +227,6 @@ fn read_signature(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// A refused approval, exit 1. It is still sent to the rollout, whose
-/// runner checks it again, refuses it and records the refusal (audit log
-/// and event log): only the runner, which holds the log's signing key,
-/// appends to a rollout's record, so an approver's machine needs no key.
-async fn refuse(
-    store: &dyn Store,
-    kind: CommandKind,
-    submission: Submission,
-    refusal: &Refusal,
-    wait_secs: u64,
-) -> u8 {
-    eprintln!("error: approval refused: {refusal}");
-    let command = Command::new(kind, &controller::whoami(), Some(submission));
-    match store.send(&command).await {
-        Ok(id) => {
-            if !processed(store, &id, wait_secs).await {
-                eprintln!("the refusal is recorded when the rollout's runner picks it up");
-            }
-        }
-        Err(e) => eprintln!("warning: the refusal could not be sent to the rollout: {e}"),
-    }
-    exit::FAIL
-}
-
 /// Waits (at most `wait_secs`) while a runner holds the rollout and command
 /// `id` is pending; whether it was handled.
 async fn processed(store: &dyn Store, id: &str, wait_secs: u64) -> bool {
@@ -249,55 +249,33 @@ async fn processed(store: &dyn Store, id: &str, wait_secs: u64) -> bool {
     }
 }
 
-/// A verified approval on its way to the rollout.
-struct Approval<'a> {
-    spec: &'a Spec,
-    store: &'a dyn Store,
-    rules: &'a ApprovalRules,
-    state: &'a RolloutState,
+/// A verified approval sent to the rollout.
+struct Sent<'a> {
+    approval: &'a SignedApproval<'a>,
+    id: String,
+    statement: gate_trust::SignedStatement,
 }
 
-impl Approval<'_> {
-    /// Sends the approval, then (when a rollout is running) waits until it
-    /// has counted it.
-    async fn submit(
-        &self,
-        kind: CommandKind,
-        submission: Submission,
-        statement: &gate_trust::SignedStatement,
-        args: &ApproveArgs,
-    ) -> u8 {
-        let Approval {
+impl Sent<'_> {
+    /// When a rollout is running, waits until it has counted the approval.
+    async fn wait(&self, wait_secs: u64) -> u8 {
+        let SignedApproval {
             spec,
             store,
             rules,
             state,
-        } = *self;
-        let principal = &statement.principal;
-        if Tally::of(state, rules.required).has(principal) {
-            eprintln!(
-                "{principal} has already approved step {} of rollout `{}`; an approval counts once per principal",
-                state.step, spec.name
-            );
-            return exit::PASS;
-        }
-        let command = Command::new(kind, &controller::whoami(), Some(submission));
-        let id = match store.send(&command).await {
-            Ok(id) => id,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::ERROR;
-            }
-        };
+            ..
+        } = *self.approval;
+        let (id, statement) = (&self.id, &self.statement);
         eprintln!(
-            "step {} of rollout `{}` signed by {principal} ({})",
-            state.step, spec.name, statement.fingerprint
+            "step {} of rollout `{}` signed by {} ({})",
+            state.step, spec.name, statement.principal, statement.fingerprint
         );
         if !matches!(store.holder().await, Ok(Some(_))) {
             eprintln!("no rollout is running: the approval is counted when `gate rollout` resumes");
             return exit::PASS;
         }
-        let handled = processed(store, &id, args.wait_secs).await;
+        let handled = processed(store, id, wait_secs).await;
         let after = store.load().await.ok().flatten();
         let counted = after.as_ref().is_some_and(|s| {
             s.approvals.iter().any(|r| {
@@ -314,8 +292,7 @@ impl Approval<'_> {
             }
             (false, true) => {
                 eprintln!(
-                    "the running rollout has not picked the approval up within {} s; it is counted when it does",
-                    args.wait_secs
+                    "the running rollout has not picked the approval up within {wait_secs} s; it is counted when it does"
                 );
                 exit::PASS
             }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use gate_audit::entry::{CheckStatus, Entry, Record, RolloutEvent};
+use gate_audit::entry::Entry;
 use gate_audit::{AuditError, AuditLog, Earlier, InclusionProof, Kind, Snapshot, Verifier, key};
 
 use super::shared::ListFormat;
@@ -250,94 +250,12 @@ async fn show(args: ShowArgs) -> Result<u8, u8> {
                     e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     e.record.kind().to_string(),
                     e.actor,
-                    summary(&e.record)
+                    e.record.summary()
                 );
             }
         }
     }
     Ok(exit::PASS)
-}
-
-/// One line saying what an entry records.
-fn summary(record: &Record) -> String {
-    match record {
-        Record::Evaluation(e) => {
-            let problems = e
-                .checks
-                .iter()
-                .filter(|c| {
-                    matches!(
-                        c.status,
-                        CheckStatus::Warn | CheckStatus::Fail | CheckStatus::Error
-                    )
-                })
-                .count();
-            format!(
-                "{} {} ({}): {} checks, {problems} warn/fail/error, {} exemptions used",
-                e.policy_name,
-                e.verdict,
-                e.policy.file,
-                e.checks.len(),
-                e.exemptions_used.len()
-            )
-        }
-        Record::Migrate(m) => format!(
-            "{} {}: {} migrations, {} findings",
-            m.command,
-            m.verdict,
-            m.migrations.len(),
-            m.findings
-        ),
-        Record::Rollout(r) => format!("{} {}", r.service, rollout_event(&r.event)),
-        Record::Approval(a) => format!("{} approved by {}", a.subject, a.principal),
-        Record::Stage(s) => format!("{} {}", s.name, s.state),
-        Record::Recovery(r) => format!(
-            "cut off an interrupted append: {} bytes ({} entries, sha256 {}), {} checkpoint bytes",
-            r.discarded_bytes,
-            r.discarded_entries,
-            r.discarded_sha256,
-            r.discarded_checkpoint_bytes
-        ),
-    }
-}
-
-fn rollout_event(event: &RolloutEvent) -> String {
-    match event {
-        RolloutEvent::Start {
-            strategy,
-            stable,
-            candidate,
-        } => format!("start {strategy}: {stable} → {candidate}"),
-        RolloutEvent::Step { step, of } => format!("step {step}/{of}"),
-        RolloutEvent::Weights { weights } => {
-            let w: Vec<String> = weights
-                .iter()
-                .map(|w| format!("{} {}%", w.backend, w.percent))
-                .collect();
-            format!("weights {}", w.join(", "))
-        }
-        RolloutEvent::Analysis {
-            name,
-            step,
-            result,
-            detail,
-        } => format!("step {step} analysis {name} {result}: {detail}"),
-        RolloutEvent::Approval { step, by } => format!("step {step} approved by {by} (unverified)"),
-        RolloutEvent::ApprovalRefused {
-            step,
-            reason,
-            submitted_by,
-        } => format!("step {step} approval by {submitted_by} refused: {reason}"),
-        RolloutEvent::Promote => "promote".into(),
-        RolloutEvent::Rollback { reason } => format!("rollback: {reason}"),
-        RolloutEvent::RolledBack { problems } if problems.is_empty() => {
-            "rolled back: all traffic on stable, healthy".into()
-        }
-        RolloutEvent::RolledBack { problems } => {
-            format!("rolled back with problems: {}", problems.join("; "))
-        }
-        RolloutEvent::Abort { reason } => format!("abort: {reason}"),
-    }
 }
 
 async fn prove(args: ProveArgs) -> Result<u8, u8> {

@@ -9,4 +9,5 @@ pub mod migrate;
 pub mod policy;
 mod record;
 pub mod rollout;
+pub mod serve;
 mod shared;

@@ -3,14 +3,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gate_rollout::approvals::Tally;
 use gate_rollout::controller::{self, Controller, Options, Outcome, RolloutError};
 use gate_rollout::driver;
 use gate_rollout::state::{CommandKind, Phase, RolloutState};
-use gate_rollout::store::Holder;
+use gate_rollout::status::RolloutStatus;
 use gate_rollout::strategy::{self, StrategyPlugin};
 use gate_rollout::{Spec, failpoint};
-use serde_json::json;
 
 use super::shared;
 use crate::exit;
@@ -198,96 +196,39 @@ pub async fn status(args: StatusArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return error_code(e),
     };
-    let state = match store.load().await {
+    let status = match RolloutStatus::read(&spec, &*store).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::ERROR;
         }
     };
-    // A probe that takes no lease and writes nothing: status is read-only.
-    let holder: Option<Holder> = match store.holder().await {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
-    let running = holder.is_some();
-    let driver = driver::for_router(&spec.router);
-    let live = driver.servers().await;
-    let last_analysis: serde_json::Map<String, serde_json::Value> = state
-        .as_ref()
-        .map(|s| {
-            s.analysis
-                .iter()
-                .filter_map(|(k, v)| v.last().map(|m| (k.clone(), json!(m))))
-                .collect()
-        })
-        .unwrap_or_default();
-    let weights: Option<serde_json::Map<String, serde_json::Value>> =
-        live.as_ref().ok().map(|servers| {
-            servers
-                .iter()
-                .map(|s| {
-                    (
-                        s.name.clone(),
-                        json!({ "weight": s.weight, "state": s.admin.as_str(), "up": s.up }),
-                    )
-                })
-                .collect()
-        });
-    let router_percent = live.as_ref().ok().map(|servers| {
-        driver::candidate_percent(servers, &spec.stable.servers, &spec.candidate.servers)
-    });
-    let tally = state
-        .as_ref()
-        .zip(spec.approvals.as_ref())
-        .map(|(s, rules)| Tally::of(s, rules.required));
-    let doc = json!({
-        "name": spec.name,
-        "strategy": spec.strategy.kind(),
-        "running": running,
-        "phase": state.as_ref().map(|s| s.phase),
-        "step": state.as_ref().map(|s| s.step),
-        "candidate_percent": state.as_ref().map(|s| s.candidate_percent),
-        "router_candidate_percent": router_percent,
-        "router": weights,
-        "router_error": live.as_ref().err().map(ToString::to_string),
-        "last_analysis": last_analysis,
-        "run_id": state.as_ref().map(|s| s.run_id.clone()),
-        "revision": state.as_ref().map(|s| s.revision),
-        "approval": state.as_ref().and_then(|s| s.approval.clone()),
-        "approvals_tally": tally,
-        "approvals": state.as_ref().map(|s| s.approvals.clone()).unwrap_or_default(),
-        "replaced": state.as_ref().map(|s| s.replaced.clone()).unwrap_or_default(),
-        "outcome": state.as_ref().and_then(|s| s.outcome.clone()),
-        "stages": state.as_ref().map_or_else(
-            || spec.stages.iter().map(gate_rollout::pipeline::StageState::pending).collect(),
-            |s| s.stages.clone(),
-        ),
-        "last_action": state.as_ref().and_then(|s| s.last_action.clone()),
-        "runner": holder,
-        "state": store.describe(),
-        "audit": store.audit_location(),
-    });
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status.to_json(&spec)).unwrap()
+        );
         return exit::PASS;
     }
-    let Some(s) = state else {
+    let Some(s) = &status.state else {
         println!(
             "rollout `{}`: never started (no state in {})",
-            spec.name,
-            store.describe()
+            spec.name, status.describe
         );
-        if let Some(p) = router_percent {
+        if let Some(p) = status.router_percent {
             println!("router: {p}% on the candidate servers");
         }
         return exit::PASS;
     };
-    print_status(&spec, &s, running, &live, router_percent, &last_analysis);
-    if let Some(t) = &tally {
+    print_status(
+        &spec,
+        s,
+        status.running(),
+        &status.live,
+        status.router_percent,
+        &status.last_analysis(),
+    );
+    if let Some(t) = &status.tally {
         println!("approvals: {}", t.summary());
     }
     exit::PASS

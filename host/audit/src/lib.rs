@@ -26,6 +26,7 @@ pub mod proof;
 mod recover;
 pub mod seal;
 pub mod snapshot;
+mod summary;
 #[cfg(test)]
 mod tests;
 pub mod verify;
