@@ -11,12 +11,14 @@
 //! - [`recover`]: cutting off what an interrupted append left, on record;
 //! - [`snapshot`]: the files as read at one moment;
 //! - [`verify`]: checking every entry and checkpoint, naming the first bad entry;
+//! - [`follow`]: verifying only what was appended since the last look;
 //! - [`proof`]: inclusion proofs for third parties;
 //! - [`error`]: the one error type.
 
 pub mod entry;
 pub mod error;
 mod failpoint;
+pub mod follow;
 pub mod key;
 pub mod log;
 pub mod merkle;
@@ -33,7 +35,8 @@ pub mod verify;
 
 pub use entry::{Entry, Kind, Record};
 pub use error::AuditError;
-pub use log::{Appended, AuditLog, Draft};
+pub use follow::Follower;
+pub use log::{Appended, AuditLog, Draft, Tail};
 pub use note::{Signer, Verifier};
 pub use proof::InclusionProof;
 pub use snapshot::Snapshot;

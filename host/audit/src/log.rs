@@ -64,6 +64,16 @@ impl Draft {
     }
 }
 
+/// What [`AuditLog::tail`] read: the bytes after the offsets asked for, and
+/// each file's whole length.
+#[derive(Debug, Default)]
+pub struct Tail {
+    pub entries_len: u64,
+    pub entries: Vec<u8>,
+    pub checkpoints_len: u64,
+    pub checkpoints: Vec<u8>,
+}
+
 /// The result of an append: the entry as written (masked) and its checkpoint.
 #[derive(Clone, Debug)]
 pub struct Appended {
@@ -285,6 +295,41 @@ impl AuditLog {
         file.set_len(len)
             .and_then(|()| file.sync_all())
             .map_err(|e| AuditError::io(&path, format!("truncating: {e}")))
+    }
+
+    /// What was appended to both files since byte `entries_from` of the
+    /// entries file and `checkpoints_from` of the checkpoints file, read
+    /// under the shared lock (so no append is half-seen), with the files'
+    /// lengths: a file shorter than its offset was cut, not appended to.
+    pub fn tail(&self, entries_from: u64, checkpoints_from: u64) -> Result<Tail, AuditError> {
+        let _lock = self.lock(false)?;
+        let read = |name: &str, from: u64| {
+            self.dir
+                .read_from(name, from, READ_CAP)
+                .map(Option::unwrap_or_default)
+                .map_err(|e| AuditError::io(self.file(name), e))
+        };
+        let (checkpoints_len, checkpoints) = read(CHECKPOINTS, checkpoints_from)?;
+        let (entries_len, entries) = read(ENTRIES, entries_from)?;
+        Ok(Tail {
+            entries_len,
+            entries,
+            checkpoints_len,
+            checkpoints,
+        })
+    }
+
+    /// The entry lines at these `(offset, len)` ranges of the entries file
+    /// (as a [`crate::Follower`] located them).
+    pub fn read_lines(&self, ranges: &[(u64, u64)]) -> Result<Vec<Vec<u8>>, AuditError> {
+        self.dir
+            .read_ranges(ENTRIES, ranges)
+            .map_err(|e| AuditError::io(self.file(ENTRIES), e))
+    }
+
+    /// The entries file's path and the checkpoints file's, for messages.
+    pub fn files(&self) -> (PathBuf, PathBuf) {
+        (self.file(ENTRIES), self.file(CHECKPOINTS))
     }
 
     /// Both files as they are now, read under the shared lock.

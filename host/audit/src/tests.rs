@@ -381,3 +381,98 @@ fn secrets_never_reach_the_file() {
     assert!(!text.contains(secret), "{text}");
     assert_eq!(check(&log).unwrap().entries, 1);
 }
+
+/// Follows `log` from where `follower` stopped.
+fn follow(log: &AuditLog, follower: &mut crate::Follower) -> Result<usize, AuditError> {
+    let (e, c) = follower.offsets();
+    let tail = log.tail(e, c)?;
+    assert_eq!(follower.continues(&tail), crate::follow::Continues::Yes);
+    follower
+        .advance(Some(signer().verifier()), &tail)
+        .map(|a| a.len())
+}
+
+#[test]
+fn a_follower_verifies_what_is_appended_as_a_full_verification_does() {
+    let t = tempfile::tempdir().unwrap();
+    let log = log_with(t.path(), 3);
+    let (entries, checkpoints) = log.files();
+    let mut follower = crate::Follower::new(entries, checkpoints);
+    assert_eq!(follow(&log, &mut follower).unwrap(), 3);
+    assert_eq!(follower.verified(), check(&log).unwrap());
+    let mut unread = 0;
+    for i in 3..40 {
+        log.append(&signer(), draft(i)).unwrap();
+        unread += 1;
+        if i % 7 == 0 {
+            assert_eq!(follow(&log, &mut follower).unwrap(), unread);
+            assert_eq!(follower.verified(), check(&log).unwrap());
+            unread = 0;
+        }
+    }
+    follow(&log, &mut follower).unwrap();
+    assert_eq!(follower.verified(), check(&log).unwrap());
+    assert_eq!(follower.entries(), 40);
+    // Nothing appended: nothing read, nothing changes.
+    assert_eq!(follow(&log, &mut follower).unwrap(), 0);
+    assert_eq!(follower.verified().entries, 40);
+}
+
+#[test]
+fn a_follower_refuses_an_edited_new_entry_and_a_foreign_checkpoint() {
+    let t = tempfile::tempdir().unwrap();
+    let log = log_with(t.path(), 4);
+    let (entries, checkpoints) = log.files();
+    let mut follower = crate::Follower::new(entries, checkpoints);
+    follow(&log, &mut follower).unwrap();
+    let before = follower.verified();
+    log.append(&signer(), draft(4)).unwrap();
+    let mut all = lines(&log);
+    all[4] = all[4].replace("stage 4", "stage X");
+    set_lines(&log, &all);
+    match follow(&log, &mut follower) {
+        Err(AuditError::Tampered { seq, .. }) => assert_eq!(seq, 4),
+        other => panic!("expected entry 4 to be refused, got {other:?}"),
+    }
+    // A refused look leaves the follower where it was.
+    assert_eq!(follower.verified(), before);
+
+    let t = tempfile::tempdir().unwrap();
+    let log = log_with(t.path(), 2);
+    let (entries, checkpoints) = log.files();
+    let mut follower = crate::Follower::new(entries, checkpoints);
+    follow(&log, &mut follower).unwrap();
+    // The third checkpoint is replaced by one with the right head, signed by another key.
+    log.append(&signer(), draft(2)).unwrap();
+    let notes = String::from_utf8(read(&log, CHECKPOINTS)).unwrap();
+    let (split, _) = crate::note::split_notes(&notes);
+    let (at, third) = split[2];
+    let checkpoint = signer().verifier().open(third).unwrap();
+    let forged = Signer::from_seed(&[7u8; 32]).sign(&checkpoint);
+    write(
+        &log,
+        CHECKPOINTS,
+        format!("{}{forged}", &notes[..at]).as_bytes(),
+    );
+    assert!(
+        matches!(
+            follow(&log, &mut follower),
+            Err(AuditError::Checkpoint { number: 3, .. })
+        ),
+        "a checkpoint signed by another key must be refused"
+    );
+}
+
+#[test]
+fn a_cut_file_is_not_followed() {
+    let t = tempfile::tempdir().unwrap();
+    let log = log_with(t.path(), 3);
+    let (entries, checkpoints) = log.files();
+    let mut follower = crate::Follower::new(entries, checkpoints);
+    follow(&log, &mut follower).unwrap();
+    let all = lines(&log);
+    set_lines(&log, &all[..2]);
+    let (e, c) = follower.offsets();
+    let tail = log.tail(e, c).unwrap();
+    assert_eq!(follower.continues(&tail), crate::follow::Continues::Cut);
+}

@@ -78,8 +78,13 @@ pub fn verify(
 }
 
 fn bad(snap: &Snapshot, seq: u64, problem: &str) -> AuditError {
+    tampered(&snap.entries_path, seq, problem)
+}
+
+/// Entry `seq` of the log at `path` is not what was recorded.
+pub(crate) fn tampered(path: &Path, seq: u64, problem: &str) -> AuditError {
     AuditError::Tampered {
-        path: snap.entries_path.clone(),
+        path: path.to_path_buf(),
         seq,
         line: seq + 1,
         problem: problem.to_string(),
@@ -94,35 +99,37 @@ fn check_entries(snap: &Snapshot, lines: &[&[u8]]) -> Option<AuditError> {
     let mut previous: Option<DateTime<Utc>> = None;
     for (i, line) in lines.iter().enumerate() {
         let seq = i as u64;
-        let entry = match Entry::decode(line) {
-            Ok(e) => e,
-            Err(e) => return Some(bad(snap, seq, &format!("not a valid entry: {e}"))),
-        };
-        if entry.seq != seq {
-            return Some(bad(
-                snap,
-                seq,
-                &format!(
-                    "out of sequence: line {} holds entry {} (entries were removed, \
-                     reordered or inserted)",
-                    seq + 1,
-                    entry.seq
-                ),
-            ));
+        match check_entry(line, seq, previous) {
+            Ok(entry) => previous = Some(entry.time),
+            Err(problem) => return Some(bad(snap, seq, &problem)),
         }
-        if previous.is_some_and(|p| entry.time < p) {
-            return Some(bad(
-                snap,
-                seq,
-                &format!(
-                    "its time {} is earlier than the entry before it",
-                    entry.time
-                ),
-            ));
-        }
-        previous = Some(entry.time);
     }
     None
+}
+
+/// Entry `seq`, parsed from its line: it must parse, hold its own `seq`
+/// and not go back in time from the entry before it; else what is wrong.
+pub(crate) fn check_entry(
+    line: &[u8],
+    seq: u64,
+    previous: Option<DateTime<Utc>>,
+) -> Result<Entry, String> {
+    let entry = Entry::decode(line).map_err(|e| format!("not a valid entry: {e}"))?;
+    if entry.seq != seq {
+        return Err(format!(
+            "out of sequence: line {} holds entry {} (entries were removed, reordered or \
+             inserted)",
+            seq + 1,
+            entry.seq
+        ));
+    }
+    if previous.is_some_and(|p| entry.time < p) {
+        return Err(format!(
+            "its time {} is earlier than the entry before it",
+            entry.time
+        ));
+    }
+    Ok(entry)
 }
 
 /// Checks every checkpoint; a head that does not match points at the
@@ -211,7 +218,10 @@ fn check_checkpoints(
 
 /// Every note's signature checked and its checkpoint parsed, on all cores
 /// (signatures are most of a verification's time).
-fn open_all(verifier: &Verifier, notes: &[Located<'_>]) -> Vec<Result<Checkpoint, NoteError>> {
+pub(crate) fn open_all(
+    verifier: &Verifier,
+    notes: &[Located<'_>],
+) -> Vec<Result<Checkpoint, NoteError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = notes.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {

@@ -102,6 +102,64 @@ impl PrivateDir {
         Ok(Some(buf))
     }
 
+    /// The bytes of the regular file `name` from byte `from` to its end (at
+    /// most `cap` of them), and the file's length; `None` when absent. A
+    /// reader following a file that only grows reads just what was added.
+    pub fn read_from(
+        &self,
+        name: &str,
+        from: u64,
+        cap: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, FileError> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = match self.open_file(name, OpenOptions::new().read(true)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.refused(name, e)),
+        };
+        let md = file.metadata().map_err(|e| self.refused(name, e))?;
+        if !md.is_file() {
+            return Err(FileError::NotRegularFile(self.shown(name)));
+        }
+        let len = md.len();
+        if from >= len {
+            return Ok(Some((len, Vec::new())));
+        }
+        if len - from > cap {
+            return Err(FileError::TooLarge {
+                path: self.shown(name),
+                cap,
+            });
+        }
+        let mut buf = Vec::with_capacity((len - from) as usize);
+        file.seek(SeekFrom::Start(from))
+            .and_then(|_| file.take(len - from).read_to_end(&mut buf))
+            .map_err(|e| FileError::io("reading", self.shown(name), e))?;
+        Ok(Some((len, buf)))
+    }
+
+    /// The byte ranges `(offset, len)` of the regular file `name`, opened
+    /// once; a range past the end of the file is an error.
+    pub fn read_ranges(
+        &self,
+        name: &str,
+        ranges: &[(u64, u64)],
+    ) -> Result<Vec<Vec<u8>>, FileError> {
+        use std::os::unix::fs::FileExt;
+        let file = self
+            .open_file(name, OpenOptions::new().read(true))
+            .map_err(|e| self.refused(name, e))?;
+        ranges
+            .iter()
+            .map(|&(offset, len)| {
+                let mut buf = vec![0u8; len as usize];
+                file.read_exact_at(&mut buf, offset)
+                    .map(|()| buf)
+                    .map_err(|e| FileError::io("reading", self.shown(name), e))
+            })
+            .collect()
+    }
+
     /// Opens `name` for appending, creating it (0600).
     pub fn append(&self, name: &str) -> Result<File, FileError> {
         self.open_file(name, OpenOptions::new().append(true).create(true))

@@ -4,13 +4,15 @@
 //! are looked up here among the configured objects, never used as paths.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::Utc;
 use gate_audit::Verifier;
 use gate_eval::policy::{self, LoadOptions, Policy};
 use gate_rollout::Spec;
 
+use crate::audit_index::AuditIndex;
 use crate::error::{ApiError, ServeError};
 
 /// `gate serve`'s options.
@@ -28,17 +30,12 @@ pub struct Config {
     pub vkey: Option<String>,
 }
 
-/// An audit log the dashboard reads: a policy's or a spec's.
-#[derive(Clone, Debug)]
-pub struct AuditSource {
-    pub dir: PathBuf,
-}
-
 /// Everything the handlers share.
 pub struct App {
     pub specs: Vec<Spec>,
     pub policies: Vec<Policy>,
-    pub audits: Vec<AuditSource>,
+    /// Every served audit log (a policy's or a spec's), once each.
+    pub audits: Vec<Arc<AuditIndex>>,
     pub verifier: Option<Verifier>,
     /// `Host` values accepted (`127.0.0.1:8080`, `localhost:8080`, …).
     pub hosts: Vec<String>,
@@ -68,25 +65,20 @@ impl App {
             .iter()
             .map(|p| policy::load(p, &options).map_err(|e| ServeError::Policy(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut audits: Vec<AuditSource> = Vec::new();
+        let verifier = verifier(config.vkey.as_deref())?;
         let dirs = policies
             .iter()
             .map(|p| p.audit.dir.clone())
             .chain(specs.iter().map(|s| s.audit_dir.clone()));
-        for dir in dirs {
-            let key = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-            if !audits
-                .iter()
-                .any(|a| a.dir.canonicalize().unwrap_or_else(|_| a.dir.clone()) == key)
-            {
-                audits.push(AuditSource { dir });
-            }
-        }
+        let audits = crate::audit_index::distinct(dirs)
+            .into_iter()
+            .map(|dir| AuditIndex::new(dir, verifier.clone()))
+            .collect();
         Ok(App {
             specs,
             policies,
             audits,
-            verifier: verifier(config.vkey.as_deref())?,
+            verifier,
             hosts: hosts(config.listen, &config.hosts),
             submitter: format!("gate serve on {}", config.listen),
         })
@@ -100,6 +92,18 @@ impl App {
             .iter()
             .find(|s| s.name == name)
             .ok_or_else(|| ApiError::NotFound(format!("no rollout `{name}` is served here")))
+    }
+
+    /// The index of the audit log in `dir` (a served policy's or spec's).
+    pub fn audit(&self, dir: &Path) -> Result<&Arc<AuditIndex>, ApiError> {
+        let key = |d: &Path| d.canonicalize().unwrap_or_else(|_| d.to_path_buf());
+        let wanted = key(dir);
+        self.audits
+            .iter()
+            .find(|a| key(&a.dir) == wanted)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("no audit log in {} is served here", dir.display()))
+            })
     }
 
     /// The configured policy named `name` (its `[policy] name`).

@@ -8,6 +8,7 @@
 //!
 //! - [`app`]: configuration, the served specs and policies, lookups by name;
 //! - [`guard`]: Host/Origin checks and security headers on every request;
+//! - [`audit_index`]: each audit log's index, followed as it grows;
 //! - [`view`]: what is shown, as typed data (rollouts, evaluations,
 //!   exemptions, audit, migrations);
 //! - [`api`], [`pages`], [`events`], [`metrics`]: the four ways it is served;
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod app;
 pub mod approve;
+pub mod audit_index;
 pub mod chart;
 pub mod docs;
 pub mod error;
@@ -80,6 +82,15 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     })?;
     app.bound(addr, &config.hosts);
     let app = Arc::new(app);
+    // Index (and verify) every audit log before the first page asks.
+    for index in &app.audits {
+        let index = index.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = index.look() {
+                tracing::warn!("reading the audit log in {}: {e}", index.dir.display());
+            }
+        });
+    }
     eprintln!(
         "gate serve: http://{addr}/ ({} rollouts, {} policies)",
         app.specs.len(),

@@ -9,12 +9,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use gate_audit::Record;
 
 use crate::app::App;
 use crate::blocking;
 use crate::error::ApiError;
-use crate::view::{audit, exemptions, rollouts};
+use crate::view::{exemptions, rollouts};
 
 /// The phases a rollout can be in (and `not-started`).
 const PHASES: &[&str] = &[
@@ -156,13 +155,10 @@ fn rollout_metrics(text: &mut Text, rollouts: &[rollouts::Summary]) {
 /// Evaluation entries per (policy name, verdict) over every served policy's log.
 fn evaluation_counts(app: &App) -> Result<BTreeMap<(String, String), u64>, ApiError> {
     let mut counts = BTreeMap::new();
-    for source in &app.audits {
-        for e in audit::entries(&source.dir)? {
-            if let Record::Evaluation(ev) = e.record {
-                *counts
-                    .entry((ev.policy_name, ev.verdict.to_string()))
-                    .or_insert(0) += 1;
-            }
+    for index in &app.audits {
+        let looked = index.look()?;
+        for (key, n) in looked.evaluations() {
+            *counts.entry(key.clone()).or_insert(0) += n;
         }
     }
     Ok(counts)

@@ -1,13 +1,12 @@
 //! The audit logs the served policies and specs write: their entries (each
 //! with its one-line summary) and whether the log verifies.
 
-use std::path::Path;
-
 use chrono::{DateTime, Utc};
-use gate_audit::{AuditLog, Entry, Kind, Snapshot, Verifier};
+use gate_audit::{Entry, Kind};
 use serde::Serialize;
 
 use crate::app::App;
+use crate::audit_index::Slot;
 use crate::error::ApiError;
 
 /// Whether a log verified against the checkpoints' key.
@@ -118,77 +117,33 @@ impl Filter {
     }
 }
 
-/// The log's files as read now; `None` when there is no log yet.
-pub fn snapshot(dir: &Path) -> Result<Option<Snapshot>, ApiError> {
-    match AuditLog::open(dir, false)? {
-        Some(log) => Ok(Some(log.snapshot()?)),
-        None => Ok(None),
-    }
-}
-
-/// Every entry of the log at `dir`, oldest first (none when there is no log).
-pub fn entries(dir: &Path) -> Result<Vec<Entry>, ApiError> {
-    match snapshot(dir)? {
-        Some(snap) => Ok(snap.entries()?),
-        None => Ok(Vec::new()),
-    }
-}
-
-pub fn verify(snap: &Snapshot, verifier: Option<&Verifier>) -> Verification {
-    let Some(verifier) = verifier else {
-        return Verification::Unchecked {
-            detail: "no verifier key: pass --vkey (gate audit key prints it)".into(),
-        };
-    };
-    match gate_audit::verify(snap, verifier, None) {
-        Ok(v) => Verification::Verified {
-            entries: v.entries,
-            checkpoints: v.checkpoints,
-        },
-        Err(e) if e.is_tampering() => Verification::Tampered {
-            detail: gate_redact::scrub(&e.to_string()),
-        },
-        Err(e) => Verification::Unchecked {
-            detail: gate_redact::scrub(&e.to_string()),
-        },
-    }
-}
-
-/// Every served log, verified, with the entries `filter` selects (at most
-/// `limit` per log, newest first).
+/// Every served log, with its verification and the entries `filter`
+/// selects (at most `limit` per log, newest first).
 pub fn logs(app: &App, filter: &ParsedFilter, limit: usize) -> Result<Vec<LogView>, ApiError> {
     let mut out = Vec::new();
-    for source in &app.audits {
-        let dir = source.dir.display().to_string();
-        let Some(snap) = snapshot(&source.dir)? else {
-            out.push(LogView {
-                dir,
-                verification: Verification::Empty,
-                matching: 0,
-                entries: Vec::new(),
-            });
-            continue;
-        };
-        let verification = verify(&snap, app.verifier.as_ref());
-        let selected: Vec<Entry> = snap
-            .entries()?
-            .into_iter()
-            .filter(|e| filter.kind.is_none_or(|k| e.record.kind() == k))
-            .filter(|e| filter.since.is_none_or(|t| e.time >= t))
+    for index in &app.audits {
+        let looked = index.look()?;
+        let selected: Vec<Slot> = looked
+            .slots()
+            .iter()
+            .rev()
+            .filter(|s| filter.kind.is_none_or(|k| s.kind == k))
+            .filter(|s| filter.since.is_none_or(|t| s.time >= t))
+            .copied()
             .collect();
         let matching = selected.len();
-        let entries = selected
+        let shown = &selected[..limit.min(matching)];
+        let entries = looked
+            .read(shown)?
             .into_iter()
-            .rev()
-            .take(limit)
             .map(|entry| ShownEntry {
                 summary: entry.record.summary(),
                 entry,
             })
             .collect();
         out.push(LogView {
-            dir,
-            verification,
+            dir: index.dir.display().to_string(),
+            verification: looked.verification.clone(),
             matching,
             entries,
         });

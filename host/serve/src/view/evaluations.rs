@@ -3,14 +3,13 @@
 //! count, the last time it passed (from the policy's earlier evaluation
 //! entries) and its documentation page.
 
-use gate_audit::entry::{CheckStatus, Evaluation, Verdict};
-use gate_audit::{Entry, Record};
+use gate_audit::Record;
+use gate_audit::entry::{CheckStatus, Verdict};
 use gate_eval::policy::Policy;
 use serde::Serialize;
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::view::audit;
 
 /// The latest evaluation of one policy.
 #[derive(Clone, Debug, Serialize)]
@@ -73,34 +72,23 @@ impl ChecklistItem {
     }
 }
 
-fn evaluation_of<'a>(entry: &'a Entry, policy: &Policy) -> Option<&'a Evaluation> {
-    match &entry.record {
-        Record::Evaluation(e) if e.policy_name == policy.name => Some(e),
-        _ => None,
-    }
-}
-
 /// The latest evaluation of `policy`, with its checklist.
-pub fn latest(policy: &Policy) -> Result<Latest, ApiError> {
-    let entries = audit::entries(&policy.audit.dir)?;
-    let Some((entry, eval)) = entries
-        .iter()
-        .rev()
-        .find_map(|e| evaluation_of(e, policy).map(|ev| (e, ev)))
-    else {
+pub fn latest(app: &App, policy: &Policy) -> Result<Latest, ApiError> {
+    let looked = app.audit(&policy.audit.dir)?.look()?;
+    let entry = looked.latest_evaluation(&policy.name)?;
+    let Some((entry, eval)) = entry.as_ref().and_then(|e| match &e.record {
+        Record::Evaluation(ev) => Some((e, ev)),
+        _ => None,
+    }) else {
         return Ok(Latest {
             policy: policy.name.clone(),
             evaluation: None,
         });
     };
-    let last_passed = |gate: &str, id: &str| -> Option<String> {
-        entries.iter().rev().find_map(|e| {
-            let ev = evaluation_of(e, policy)?;
-            ev.checks
-                .iter()
-                .any(|c| c.gate == gate && c.id == id && c.status == CheckStatus::Pass)
-                .then(|| e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        })
+    let last_passed = |gate: &str, id: &str| {
+        looked
+            .last_passed(&policy.name, gate, id)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     };
     let checks = eval
         .checks
@@ -132,5 +120,5 @@ pub fn latest(policy: &Policy) -> Result<Latest, ApiError> {
 
 /// The latest evaluation of every served policy.
 pub fn all(app: &App) -> Result<Vec<Latest>, ApiError> {
-    app.policies.iter().map(latest).collect()
+    app.policies.iter().map(|p| latest(app, p)).collect()
 }

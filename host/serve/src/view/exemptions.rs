@@ -129,7 +129,7 @@ pub fn all(app: &App) -> Result<Vec<ExemptionView>, ApiError> {
     let today = Utc::now().date_naive();
     let mut out = Vec::new();
     for policy in &app.policies {
-        let latest = evaluations::latest(policy)?;
+        let latest = evaluations::latest(app, policy)?;
         let used = latest
             .evaluation
             .map(|e| e.exemptions_used)

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::view::audit;
 
 /// How many of the latest decisions are shown per policy.
 pub const SHOWN: usize = 20;
@@ -46,9 +45,18 @@ pub fn all(app: &App) -> Result<Vec<PolicyMigrations>, ApiError> {
         .iter()
         .filter(|p| p.migrations.origin.is_some())
     {
-        let decisions = audit::entries(&policy.audit.dir)?
-            .into_iter()
+        let looked = app.audit(&policy.audit.dir)?.look()?;
+        let newest: Vec<_> = looked
+            .slots()
+            .iter()
             .rev()
+            .filter(|s| s.kind == gate_audit::Kind::Migrate)
+            .take(SHOWN)
+            .copied()
+            .collect();
+        let decisions = looked
+            .read(&newest)?
+            .into_iter()
             .filter_map(|e| match e.record {
                 Record::Migrate(m) => Some(Decision {
                     seq: e.seq,
@@ -58,7 +66,6 @@ pub fn all(app: &App) -> Result<Vec<PolicyMigrations>, ApiError> {
                 }),
                 _ => None,
             })
-            .take(SHOWN)
             .collect();
         out.push(PolicyMigrations {
             policy: policy.name.clone(),
