@@ -12,7 +12,8 @@
 //!   wakes, touching neither the router nor the state;
 //! - the schema: created on a fresh database by runners starting at once,
 //!   and a newer schema version refused;
-//! - tampering with the audit rows is detected, naming the entry.
+//! - tampering with the audit rows is detected, naming the entry;
+//! - `gate serve` shows the shared rollout and its audit log in PostgreSQL.
 
 #[path = "services/mod.rs"]
 mod services;
@@ -610,4 +611,63 @@ fn tampering_with_the_audit_rows_is_detected_naming_the_entry() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("entry {last}")), "{err}");
     assert!(err.contains("head records"), "{err}");
+}
+
+#[test]
+fn the_dashboard_shows_a_shared_rollout_and_its_audit_log_in_postgresql() {
+    let bed = bed();
+    let pg = Postgres::start();
+    let url = secret_url(&pg);
+    let machine = bed.dir.join("machine-a");
+    let spec = spec(&bed, "machine-a", &url, "0s");
+    let log = bed.dir.join("a.log");
+    let mut a = spawn(&spec, &log, &[]);
+    assert_eq!(
+        wait_exit(&mut a, 60),
+        0,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    let port = services::free_port();
+    let mut serve = gate(&machine)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--spec"])
+        .arg(&spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let get = |path: &str| services::http_get(&format!("http://127.0.0.1:{port}{path}"));
+    let until = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        match get("/api/audit") {
+            Ok((200, body)) => break body,
+            _ if Instant::now() < until => std::thread::sleep(Duration::from_millis(100)),
+            other => {
+                let _ = serve.kill();
+                panic!("gate serve did not answer: {other:?}");
+            }
+        }
+    };
+    let rollout = get("/api/rollouts/shared")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(!body.contains(PASSWORD) && !rollout.contains(PASSWORD));
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let logs = doc["logs"].as_array().unwrap();
+    let shared = logs
+        .iter()
+        .find(|l| l["dir"].as_str().is_some_and(|d| d.starts_with("postgres")))
+        .unwrap_or_else(|| panic!("no log in PostgreSQL is served: {body}"));
+    assert_eq!(shared["verification"]["state"], "verified", "{body}");
+    let count: u64 = pg
+        .psql("SELECT count(*) FROM gate.audit_entries")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(shared["matching"], count, "{body}");
+    assert_eq!(shared["verification"]["entries"], count, "{body}");
+    let rollout: Value = serde_json::from_str(&rollout).unwrap();
+    assert_eq!(rollout["status"]["phase"], "promoted", "{rollout}");
 }

@@ -12,7 +12,7 @@ use gate_audit::Verifier;
 use gate_eval::policy::{self, LoadOptions, Policy};
 use gate_rollout::Spec;
 
-use crate::audit_index::AuditIndex;
+use crate::audit_index::{AuditIndex, Source};
 use crate::error::{ApiError, ServeError};
 
 /// `gate serve`'s options.
@@ -66,13 +66,15 @@ impl App {
             .map(|p| policy::load(p, &options).map_err(|e| ServeError::Policy(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
         let verifier = verifier(config.vkey.as_deref())?;
-        let dirs = policies
-            .iter()
-            .map(|p| p.audit.dir.clone())
-            .chain(specs.iter().map(|s| s.audit_dir.clone()));
+        let dirs = policies.iter().map(|p| p.audit.dir.clone()).chain(
+            specs
+                .iter()
+                .filter(|s| s.state_db.is_none())
+                .map(|s| s.audit_dir.clone()),
+        );
         let audits = crate::audit_index::distinct(dirs)
             .into_iter()
-            .map(|dir| AuditIndex::new(dir, verifier.clone()))
+            .map(|dir| AuditIndex::new(Source::Dir(dir), verifier.clone()))
             .collect();
         Ok(App {
             specs,
@@ -100,7 +102,7 @@ impl App {
         let wanted = key(dir);
         self.audits
             .iter()
-            .find(|a| key(&a.dir) == wanted)
+            .find(|a| a.dir().is_some_and(|d| key(d) == wanted))
             .ok_or_else(|| {
                 ApiError::NotFound(format!("no audit log in {} is served here", dir.display()))
             })
@@ -150,6 +152,22 @@ fn verifier(vkey: Option<&str>) -> Result<Option<Verifier>, ServeError> {
 }
 
 impl App {
+    /// Adds the audit log of each database that served rollouts keep their
+    /// state in (once per database), read through a rollout's store.
+    pub async fn open_databases(&mut self) -> Result<(), ServeError> {
+        for spec in self.specs.iter().filter(|s| s.state_db.is_some()) {
+            let store = gate_rollout::store::open(spec)
+                .await
+                .map_err(|e| ServeError::Spec(format!("{}: {e}", spec.file.display())))?;
+            let location = store.audit_location();
+            if !self.audits.iter().any(|a| a.location == location) {
+                self.audits
+                    .push(AuditIndex::new(Source::Store(store), self.verifier.clone()));
+            }
+        }
+        Ok(())
+    }
+
     /// Answers to `addr` as bound (a `--listen` port 0 becomes the real one).
     pub fn bound(&mut self, addr: SocketAddr, extra: &[String]) {
         self.hosts = hosts(addr, extra);

@@ -13,6 +13,10 @@
 //! its own; a refusal there is shown as the log's state until the log is
 //! looked at afresh. A file shorter than what was read (a recovery's cut, or
 //! tampering) starts the index over.
+//!
+//! A rollout whose state is in PostgreSQL keeps its audit log there; that
+//! log is read whole through the rollout's store on each look (there are no
+//! files to read the tail of) and followed the same way.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -22,7 +26,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use gate_audit::entry::{CheckStatus, Record};
 use gate_audit::follow::{Continues, Located};
-use gate_audit::{AuditError, AuditLog, Entry, Follower, Kind, Verifier};
+use gate_audit::{AuditError, AuditLog, Entry, Follower, Kind, Snapshot, Tail, Verifier};
+use gate_rollout::store::Store;
+use tokio::runtime::Handle;
 
 use crate::error::ApiError;
 use crate::view::audit::Verification;
@@ -61,9 +67,75 @@ struct Indexed {
     full_started: Option<Instant>,
 }
 
+/// Where a served audit log is.
+pub enum Source {
+    /// An audit directory (a policy's, or a rollout's with file state).
+    Dir(PathBuf),
+    /// The log of rollouts whose state is in PostgreSQL, read through a store.
+    Store(Box<dyn Store>),
+}
+
+/// A log as opened for one look.
+enum Reader {
+    File(AuditLog),
+    /// A log read whole (from PostgreSQL).
+    Whole(Snapshot),
+}
+
+impl Reader {
+    fn tail(&self, entries_from: u64, checkpoints_from: u64) -> Result<Tail, AuditError> {
+        match self {
+            Reader::File(log) => log.tail(entries_from, checkpoints_from),
+            Reader::Whole(snap) => {
+                let from = |bytes: &[u8], at: u64| {
+                    bytes
+                        .get(usize::try_from(at).unwrap_or(usize::MAX)..)
+                        .unwrap_or_default()
+                        .to_vec()
+                };
+                Ok(Tail {
+                    entries_len: snap.entries.len() as u64,
+                    entries: from(&snap.entries, entries_from),
+                    checkpoints_len: snap.checkpoints.len() as u64,
+                    checkpoints: from(&snap.checkpoints, checkpoints_from),
+                })
+            }
+        }
+    }
+
+    fn files(&self) -> (PathBuf, PathBuf) {
+        match self {
+            Reader::File(log) => log.files(),
+            Reader::Whole(snap) => (snap.entries_path.clone(), snap.checkpoints_path.clone()),
+        }
+    }
+
+    fn read_lines(&self, ranges: &[(u64, u64)]) -> Result<Vec<Vec<u8>>, AuditError> {
+        match self {
+            Reader::File(log) => log.read_lines(ranges),
+            Reader::Whole(snap) => Ok(ranges
+                .iter()
+                .map(|&(at, len)| {
+                    let (at, len) = (at as usize, len as usize);
+                    snap.entries.get(at..at + len).unwrap_or_default().to_vec()
+                })
+                .collect()),
+        }
+    }
+
+    fn snapshot(self) -> Result<Snapshot, AuditError> {
+        match self {
+            Reader::File(log) => log.snapshot(),
+            Reader::Whole(snap) => Ok(snap),
+        }
+    }
+}
+
 /// One served audit log and its index.
 pub struct AuditIndex {
-    pub dir: PathBuf,
+    /// Where it is, as shown (a directory, or a database without its password).
+    pub location: String,
+    source: Source,
     verifier: Option<Verifier>,
     state: Mutex<Indexed>,
 }
@@ -73,13 +145,18 @@ pub struct AuditIndex {
 pub struct Looked<'a> {
     pub verification: Verification,
     index: MutexGuard<'a, Indexed>,
-    log: Option<AuditLog>,
+    reader: Option<Reader>,
 }
 
 impl AuditIndex {
-    pub fn new(dir: PathBuf, verifier: Option<Verifier>) -> Arc<AuditIndex> {
+    pub fn new(source: Source, verifier: Option<Verifier>) -> Arc<AuditIndex> {
+        let location = match &source {
+            Source::Dir(dir) => dir.display().to_string(),
+            Source::Store(store) => store.audit_location(),
+        };
         Arc::new(AuditIndex {
-            dir,
+            location,
+            source,
             verifier,
             state: Mutex::new(Indexed::default()),
         })
@@ -88,17 +165,18 @@ impl AuditIndex {
     /// Reads what was appended since the last look and returns the log's
     /// state; a blocking call (file reads, signature checks).
     pub fn look(self: &Arc<Self>) -> Result<Looked<'_>, ApiError> {
+        let reader = self.open()?;
         let mut index = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(log) = AuditLog::open(&self.dir, false)? else {
+        let Some(reader) = reader else {
             *index = Indexed::default();
             return Ok(Looked {
                 verification: Verification::Empty,
                 index,
-                log: None,
+                reader: None,
             });
         };
         if index.refused.is_none() {
-            match self.follow(&log, &mut index) {
+            match self.follow(&reader, &mut index) {
                 Ok(()) => {}
                 Err(e) if e.is_tampering() => index.refused = Some(refusal(&e)),
                 Err(e) => return Err(e.into()),
@@ -109,11 +187,37 @@ impl AuditIndex {
         Ok(Looked {
             verification,
             index,
-            log: Some(log),
+            reader: Some(reader),
         })
     }
 
-    fn follow(&self, log: &AuditLog, index: &mut Indexed) -> Result<(), AuditError> {
+    /// The directory if the source is one.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.source {
+            Source::Dir(dir) => Some(dir),
+            Source::Store(_) => None,
+        }
+    }
+
+    /// Opens the log for a look; `None` when there is none yet. Reading
+    /// through a store needs the server's runtime (requests run in its
+    /// blocking threads).
+    fn open(&self) -> Result<Option<Reader>, ApiError> {
+        match &self.source {
+            Source::Dir(dir) => Ok(AuditLog::open(dir, false)?.map(Reader::File)),
+            Source::Store(store) => {
+                let handle = Handle::try_current().map_err(|e| {
+                    ApiError::Unavailable(format!(
+                        "reading the audit log in {}: {e}",
+                        self.location
+                    ))
+                })?;
+                Ok(handle.block_on(store.audit_snapshot())?.map(Reader::Whole))
+            }
+        }
+    }
+
+    fn follow(&self, log: &Reader, index: &mut Indexed) -> Result<(), AuditError> {
         let (e, c) = index.follower.as_ref().map_or((0, 0), Follower::offsets);
         let mut tail = log.tail(e, c)?;
         let cut = index
@@ -151,33 +255,38 @@ impl AuditIndex {
         }
         index.full_started = Some(now);
         let this = self.clone();
+        let runtime = Handle::try_current().ok();
         std::thread::spawn(move || {
+            let _entered = runtime.as_ref().map(Handle::enter);
             let refused = match this.verify_whole() {
-                Ok(()) => return,
-                Err(e) if e.is_tampering() => refusal(&e),
+                Ok(Ok(())) => return,
+                Ok(Err(e)) if e.is_tampering() => refusal(&e),
+                Ok(Err(e)) => {
+                    tracing::warn!("verifying the audit log in {}: {e}", this.location);
+                    return;
+                }
                 Err(e) => {
-                    tracing::warn!("verifying the audit log in {}: {e}", this.dir.display());
+                    tracing::warn!("reading the audit log in {}: {e}", this.location);
                     return;
                 }
             };
             tracing::warn!(
                 "the audit log in {} no longer verifies: {}",
-                this.dir.display(),
+                this.location,
                 refused.detail()
             );
             this.state.lock().unwrap_or_else(|p| p.into_inner()).refused = Some(refused);
         });
     }
 
-    fn verify_whole(&self) -> Result<(), AuditError> {
-        let Some(log) = AuditLog::open(&self.dir, false)? else {
-            return Ok(());
+    /// Verifies the whole log: `Err` when it cannot be read, `Ok(Err)` when
+    /// it does not verify.
+    fn verify_whole(&self) -> Result<Result<(), AuditError>, ApiError> {
+        let (Some(reader), Some(verifier)) = (self.open()?, &self.verifier) else {
+            return Ok(Ok(()));
         };
-        let snap = log.snapshot()?;
-        match &self.verifier {
-            Some(v) => gate_audit::verify(&snap, v, None).map(|_| ()),
-            None => Ok(()),
-        }
+        let snap = reader.snapshot()?;
+        Ok(gate_audit::verify(&snap, verifier, None).map(|_| ()))
     }
 
     fn verification(&self, index: &Indexed) -> Verification {
@@ -245,12 +354,12 @@ impl Looked<'_> {
 
     /// The entries at these slots, read back from the file.
     pub fn read(&self, slots: &[Slot]) -> Result<Vec<Entry>, ApiError> {
-        let Some(log) = &self.log else {
+        let Some(reader) = &self.reader else {
             return Ok(Vec::new());
         };
         let ranges: Vec<(u64, u64)> = slots.iter().map(|s| (s.offset, s.len)).collect();
-        let lines = log.read_lines(&ranges)?;
-        let path = log.files().0;
+        let lines = reader.read_lines(&ranges)?;
+        let path = reader.files().0;
         lines
             .iter()
             .zip(slots)
@@ -336,7 +445,7 @@ mod tests {
     fn the_index_follows_appends_and_reads_entries_back() {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("audit");
-        let index = AuditIndex::new(dir.clone(), Some(signer().verifier().clone()));
+        let index = AuditIndex::new(Source::Dir(dir.clone()), Some(signer().verifier().clone()));
         assert!(matches!(
             index.look().unwrap().verification,
             Verification::Empty
@@ -361,7 +470,7 @@ mod tests {
     fn an_edited_appended_entry_or_a_cut_log_is_seen() {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("audit");
-        let index = AuditIndex::new(dir.clone(), Some(signer().verifier().clone()));
+        let index = AuditIndex::new(Source::Dir(dir.clone()), Some(signer().verifier().clone()));
         let log = AuditLog::open(&dir, true).unwrap().unwrap();
         for n in 0..3 {
             append(&log, n);
@@ -378,7 +487,11 @@ mod tests {
         // An appended entry edited after it was written is tampering.
         append(&log, 3);
         let entries = std::fs::read_to_string(dir.join("entries.jsonl")).unwrap();
-        std::fs::write(dir.join("entries.jsonl"), entries.replace("stage 3", "stage X")).unwrap();
+        std::fs::write(
+            dir.join("entries.jsonl"),
+            entries.replace("stage 3", "stage X"),
+        )
+        .unwrap();
         match index.look().unwrap().verification {
             Verification::Tampered { detail } => assert!(detail.contains("entry 2"), "{detail}"),
             other => panic!("expected tampering, got {other:?}"),

@@ -70,6 +70,7 @@ pub fn router(app: Arc<App>) -> Router {
 /// Loads what `config` names and serves it until the process stops.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let mut app = App::load(&config)?;
+    app.open_databases().await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -87,7 +88,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let index = index.clone();
         tokio::task::spawn_blocking(move || {
             if let Err(e) = index.look() {
-                tracing::warn!("reading the audit log in {}: {e}", index.dir.display());
+                tracing::warn!("reading the audit log in {}: {e}", index.location);
             }
         });
     }

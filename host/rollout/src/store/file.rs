@@ -175,6 +175,13 @@ impl Store for FileStore {
     fn audit_location(&self) -> String {
         self.audit_dir.display().to_string()
     }
+
+    async fn audit_snapshot(&self) -> Result<Option<gate_audit::Snapshot>, StoreError> {
+        match gate_audit::AuditLog::open(&self.audit_dir, false)? {
+            Some(log) => Ok(Some(log.snapshot()?)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Appends to the audit log in `dir` with the user's signing key.

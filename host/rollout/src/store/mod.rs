@@ -127,6 +127,10 @@ pub trait Store: Send + Sync {
 
     /// Where the audit log is, as `gate audit --audit` takes it.
     fn audit_location(&self) -> String;
+
+    /// The whole audit log as read now, for readers such as the dashboard;
+    /// `None` when nothing was recorded yet.
+    async fn audit_snapshot(&self) -> Result<Option<gate_audit::Snapshot>, StoreError>;
 }
 
 /// The store `spec` names.

@@ -142,7 +142,7 @@ pub fn logs(app: &App, filter: &ParsedFilter, limit: usize) -> Result<Vec<LogVie
             })
             .collect();
         out.push(LogView {
-            dir: index.dir.display().to_string(),
+            dir: index.location.clone(),
             verification: looked.verification.clone(),
             matching,
             entries,

@@ -352,4 +352,10 @@ impl Store for PgStore {
     fn audit_location(&self) -> String {
         self.url.shown().to_string()
     }
+
+    async fn audit_snapshot(&self) -> Result<Option<gate_audit::Snapshot>, StoreError> {
+        let mut session = self.session.lock().await;
+        let read = gate_audit::pg::read(&mut session.client, SCHEMA, self.url.shown()).await?;
+        Ok(read.map(|r| r.snapshot))
+    }
 }
