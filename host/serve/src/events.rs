@@ -1,7 +1,9 @@
 //! `/api/events`: the served rollouts' events as server-sent events, as they
 //! happen. Each rollout's event log is polled through its store with
 //! `read_events` from the last position sent, so every event is sent once
-//! per connection; a comment line keeps idle connections open.
+//! per connection; a comment line keeps idle connections open. A connection
+//! opens each rollout's store once (for a database, one client) and opens it
+//! again only after a read through it failed.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
+use gate_rollout::store::Store;
 use serde_json::json;
 
 use crate::app::App;
@@ -33,6 +36,8 @@ struct Cursor {
     app: Arc<App>,
     /// Per served spec (same order), the last position sent.
     positions: Vec<Option<u64>>,
+    /// Per served spec, its store while reads through it succeed.
+    stores: Vec<Option<Box<dyn Store>>>,
     queue: VecDeque<Event>,
 }
 
@@ -58,6 +63,7 @@ pub async fn stream(
         }
     };
     let cursor = Cursor {
+        stores: app.specs.iter().map(|_| None).collect(),
         app,
         positions,
         queue: VecDeque::new(),
@@ -80,14 +86,23 @@ impl Cursor {
     /// Reads what each rollout recorded since the last poll into the queue.
     async fn poll(&mut self) {
         for (i, spec) in self.app.specs.iter().enumerate() {
-            let read = match gate_rollout::store::open(spec).await {
-                Ok(store) => store.read_events(self.positions[i], BATCH).await,
-                Err(e) => Err(e),
+            if self.stores[i].is_none() {
+                match gate_rollout::store::open(spec).await {
+                    Ok(store) => self.stores[i] = Some(store),
+                    Err(e) => {
+                        tracing::warn!("opening the state of rollout `{}`: {e}", spec.name);
+                        continue;
+                    }
+                }
+            }
+            let Some(store) = &self.stores[i] else {
+                continue;
             };
-            let events = match read {
+            let events = match store.read_events(self.positions[i], BATCH).await {
                 Ok(events) => events,
                 Err(e) => {
                     tracing::warn!("reading the events of rollout `{}`: {e}", spec.name);
+                    self.stores[i] = None;
                     continue;
                 }
             };
