@@ -11,8 +11,10 @@
 //! of `GATE_BENCH_ENTRIES` entries (default 100 000; nine evaluations of the
 //! served policy to one rollout entry) shared by every spec and the policy.
 //! The audit log is built once with `AuditLog::append` (fsyncs included:
-//! about 2-3 minutes for 100 000 entries on the 2-core machine) into
-//! `target/bench-serve/audit-COUNT`, and copied for each run.
+//! 3.1 ms an append, about 5 minutes for 100 000 entries, on the 2-core
+//! machine; several times that while it compiles) into
+//! `target/bench-serve/audit-COUNT` (an interrupted build resumes), and
+//! copied for each run.
 //!
 //! **Requests.** The real `gate serve` binary (target/release/gate) on a
 //! free 127.0.0.1 port answers `GATE_BENCH_REQUESTS` requests (default 20)

@@ -43,8 +43,13 @@ fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
     }
 }
 
-/// A canary spec on the bed: `signed` adds `[approvals]`.
-fn write_spec(bed: &RolloutBed, name: &str, stable: &str, candidate: &str, extra: &str) -> PathBuf {
+/// The rollout, router, health and sides of a spec on the bed, then `rest`.
+fn write_spec_file(
+    bed: &RolloutBed,
+    name: &str,
+    (stable, candidate): (&str, &str),
+    rest: &str,
+) -> PathBuf {
     let text = format!(
         r#"[rollout]
 name = "{name}"
@@ -66,7 +71,19 @@ version = "v-{stable}"
 [candidate]
 servers = ["{candidate}"]
 version = "v-{candidate}"
+{rest}"#,
+        socket = bed.admin_socket.display()
+    );
+    let path = bed.dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
 
+/// A canary spec on the bed that waits for approval at each step; `extra`
+/// is appended (`[approvals]`, metrics).
+fn write_spec(bed: &RolloutBed, name: &str, stable: &str, candidate: &str, extra: &str) -> PathBuf {
+    let rest = format!(
+        r#"
 [canary]
 steps = [20, 60, 100]
 pause = "until-approved"
@@ -79,12 +96,9 @@ max = 0.05
 interval = "1s"
 min_samples = 0
 {extra}
-"#,
-        socket = bed.admin_socket.display()
+"#
     );
-    let path = bed.dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    write_spec_file(bed, name, (stable, candidate), &rest)
 }
 
 /// A policy with one exemption and a source file holding a token.
@@ -1058,28 +1072,8 @@ const PROM_SAMPLES: &str = r#"sum(increase(haproxy_server_http_responses_total{p
 /// A canary that steps on its own (a pause per step) and is analysed by a
 /// real Prometheus scraping HAProxy.
 fn write_loaded_spec(bed: &RolloutBed, name: &str, candidate: &str, prom: &str) -> PathBuf {
-    let text = format!(
-        r#"[rollout]
-name = "{name}"
-strategy = "canary"
-state_dir = "state"
-
-[router]
-kind = "haproxy"
-admin_socket = "{socket}"
-backend = "web"
-
-[health]
-path = "/healthz"
-
-[stable]
-servers = ["blue1"]
-version = "v-blue1"
-
-[candidate]
-servers = ["{candidate}"]
-version = "v-{candidate}"
-
+    let rest = format!(
+        r#"
 [canary]
 steps = [25, 50, 100]
 pause = "7s"
@@ -1096,12 +1090,9 @@ inconclusive_limit = 20
 
 [metrics.prom]
 url = "{prom}"
-"#,
-        socket = bed.admin_socket.display()
+"#
     );
-    let path = bed.dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    write_spec_file(bed, name, ("blue1", candidate), &rest)
 }
 
 /// The measured points of the rollout page's analysis chart, as drawn.
