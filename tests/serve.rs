@@ -4,7 +4,10 @@
 //! over HTTP, `/metrics` scraped by a real Prometheus, and every page in
 //! headless Chromium driven over WebDriver (chromedriver), where the weights
 //! must change without a reload as the rollout steps, approvals must appear
-//! as they arrive, and the browser log must stay free of errors. Refusals:
+//! as they arrive, the analysis chart must fill with measurements, a canary
+//! under load must be followed to promotion and to rollback, and the
+//! browser log must stay free of errors. Signed approvals and a signed
+//! promotion are taken from the page. Refusals:
 //! unsigned and invalid approvals, other origins and hosts, path traversal
 //! in every route parameter. Planted secrets never appear in any answer.
 
@@ -40,8 +43,13 @@ fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
     }
 }
 
-/// A canary spec on the bed: `signed` adds `[approvals]`.
-fn write_spec(bed: &RolloutBed, name: &str, stable: &str, candidate: &str, extra: &str) -> PathBuf {
+/// The rollout, router, health and sides of a spec on the bed, then `rest`.
+fn write_spec_file(
+    bed: &RolloutBed,
+    name: &str,
+    (stable, candidate): (&str, &str),
+    rest: &str,
+) -> PathBuf {
     let text = format!(
         r#"[rollout]
 name = "{name}"
@@ -63,7 +71,19 @@ version = "v-{stable}"
 [candidate]
 servers = ["{candidate}"]
 version = "v-{candidate}"
+{rest}"#,
+        socket = bed.admin_socket.display()
+    );
+    let path = bed.dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
 
+/// A canary spec on the bed that waits for approval at each step; `extra`
+/// is appended (`[approvals]`, metrics).
+fn write_spec(bed: &RolloutBed, name: &str, stable: &str, candidate: &str, extra: &str) -> PathBuf {
+    let rest = format!(
+        r#"
 [canary]
 steps = [20, 60, 100]
 pause = "until-approved"
@@ -76,12 +96,9 @@ max = 0.05
 interval = "1s"
 min_samples = 0
 {extra}
-"#,
-        socket = bed.admin_socket.display()
+"#
     );
-    let path = bed.dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    write_spec_file(bed, name, (stable, candidate), &rest)
 }
 
 /// A policy with one exemption and a source file holding a token.
@@ -324,6 +341,8 @@ fn keygen(dir: &Path, name: &str) -> PathBuf {
 fn sign(key: &Path, message: &str) -> String {
     let file = key.with_extension("msg");
     std::fs::write(&file, message).unwrap();
+    // ssh-keygen does not overwrite an earlier signature.
+    let _ = std::fs::remove_file(file.with_extension("msg.sig"));
     let out = Command::new("ssh-keygen")
         .args(["-Y", "sign", "-n", "gate-approval", "-f"])
         .arg(key)
@@ -970,8 +989,233 @@ fn dashboard_in_chromium_follows_a_rollout_live_and_takes_a_signed_approval() {
     let approvals = state(&e.bed, "web-signed")["approvals"].clone();
     assert_eq!(approvals[0]["by"], "alice@example.com", "{approvals}");
     assert_clean_log(&b, "approval");
+    promote_from_the_page(&e, &b);
     drop(signed);
     let _ = &e.policy;
+}
+
+/// The signed rollout, on step 2, is signed on to its last step, where the
+/// page asks for a signed promote: an unsigned one is refused (403), and
+/// alice's signature of the promote challenge, pasted into the form,
+/// promotes the candidate.
+fn promote_from_the_page(e: &Env, b: &Browser) {
+    let s = &e.served;
+    let alice = e.keys.join("alice");
+    let challenge = s.json("/api/rollouts/web-signed")["approvals"]["challenge"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.contains("step=2\n"), "{challenge}");
+    let (status, body) = s.post_form(
+        "/rollouts/web-signed/approve",
+        Some(&s.url("")),
+        &[
+            ("action", "approve"),
+            ("challenge", &challenge),
+            ("signature", &sign(&alice, &challenge)),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    wait_until("step 3 of web-signed", Duration::from_secs(60), || {
+        state(&e.bed, "web-signed")["step"] == 3
+    });
+    let promote = s.json("/api/rollouts/web-signed")["approvals"]["promote_challenge"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(promote.ends_with("action=promote\n"), "{promote}");
+    b.open(&s.url("/rollouts/web-signed"));
+    assert_eq!(
+        b.eval("return document.querySelectorAll('form.approve').length;"),
+        0,
+        "the last step asks for a promote, not an approval"
+    );
+    let shown = b.eval(
+        "return document.querySelector('form.promote textarea[name=challenge]').value + '|' + document.querySelector('form.promote input[name=action]').value;",
+    );
+    assert_eq!(shown.as_str(), Some(format!("{promote}|promote").as_str()));
+    let (status, body) = s.post_form(
+        "/rollouts/web-signed/approve",
+        Some(&s.url("")),
+        &[
+            ("action", "promote"),
+            ("challenge", &promote),
+            ("signature", ""),
+        ],
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(state(&e.bed, "web-signed")["phase"], "progressing");
+    b.type_into(
+        "form.promote textarea[name=signature]",
+        &sign(&alice, &promote),
+    );
+    b.click("form.promote button");
+    wait_until("the outcome page", Duration::from_secs(10), || {
+        b.text("#outcome") == "Promotion sent"
+    });
+    wait_until("web-signed promoted", Duration::from_secs(60), || {
+        state(&e.bed, "web-signed")["phase"] == "promoted"
+    });
+    let approvals = state(&e.bed, "web-signed")["approvals"].clone();
+    let last = approvals.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "promote", "{approvals}");
+    assert_eq!(last["step"], 3, "{approvals}");
+    assert_eq!(last["verified"], true, "{approvals}");
+    assert_clean_log(b, "promote");
+}
+
+/// Prometheus queries over HAProxy's exporter: the candidate's 5xx share
+/// of its responses, and its responses, over the analysis window.
+const PROM_5XX_RATIO: &str = r#"sum(increase(haproxy_server_http_responses_total{proxy="{{backend}}",server=~"{{servers}}",code="5xx"}[{{window}}])) / sum(increase(haproxy_server_http_responses_total{proxy="{{backend}}",server=~"{{servers}}"}[{{window}}]))"#;
+const PROM_SAMPLES: &str = r#"sum(increase(haproxy_server_http_responses_total{proxy="{{backend}}",server=~"{{servers}}"}[{{window}}]))"#;
+
+/// A canary that steps on its own (a pause per step) and is analysed by a
+/// real Prometheus scraping HAProxy.
+fn write_loaded_spec(bed: &RolloutBed, name: &str, candidate: &str, prom: &str) -> PathBuf {
+    let rest = format!(
+        r#"
+[canary]
+steps = [25, 50, 100]
+pause = "7s"
+
+[[analysis]]
+name = "error-rate"
+provider = "prom"
+query = '{PROM_5XX_RATIO}'
+samples_query = '{PROM_SAMPLES}'
+max = 0.05
+interval = "3s"
+min_samples = 10
+inconclusive_limit = 20
+
+[metrics.prom]
+url = "{prom}"
+"#
+    );
+    write_spec_file(bed, name, ("blue1", candidate), &rest)
+}
+
+/// The measured points of the rollout page's analysis chart, as drawn.
+fn chart_points(b: &Browser) -> Vec<(f64, String)> {
+    let v = b.eval(
+        "return Array.from(document.querySelectorAll('#analysis svg circle.point')).map(c => [c.dataset.value, c.dataset.result]);",
+    );
+    v.as_array()
+        .unwrap_or_else(|| panic!("no chart points: {v}"))
+        .iter()
+        .map(|p| {
+            let value = p[0].as_str().and_then(|t| t.parse().ok());
+            (
+                value.unwrap_or_else(|| panic!("a point without a value: {p}")),
+                p[1].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Opens `name`'s page before its rollout starts, runs the rollout, and
+/// follows it on that page (never reloaded) until the phase reads `until`.
+fn follow_on_the_page(
+    b: &Browser,
+    s: &Served,
+    spec: &Path,
+    name: &str,
+    until: &str,
+) -> Vec<(f64, String)> {
+    b.open(&s.url(&format!("/rollouts/{name}")));
+    wait_until("the live badge", Duration::from_secs(10), || {
+        b.eval("return !document.getElementById('live').hidden;") == true
+    });
+    assert_eq!(b.text("[data-field=\"phase\"]"), "not started");
+    assert!(chart_points(b).is_empty(), "a chart before any measurement");
+    b.eval("window.__loaded = 'same-page'; return 1;");
+    let rollout = spawn_rollout(spec);
+    wait_until(
+        &format!("{name} to read {until} on the page"),
+        Duration::from_secs(150),
+        || b.text("[data-field=\"phase\"]") == until,
+    );
+    drop(rollout);
+    // The chart is redrawn as measurements arrive; the last one may follow the phase.
+    let mut points = Vec::new();
+    wait_until(
+        "measured points on the chart",
+        Duration::from_secs(10),
+        || {
+            points = chart_points(b);
+            !points.is_empty()
+        },
+    );
+    assert_eq!(
+        b.eval("return window.__loaded;"),
+        "same-page",
+        "the page was reloaded"
+    );
+    assert_clean_log(b, name);
+    points
+}
+
+/// "A person can follow a canary from start to promotion, or to rollback,
+/// on the page alone": under a steady load through HAProxy, a canary of a
+/// good candidate analysed by Prometheus reaches `promoted` on its page,
+/// whose chart shows the measured error rates; a candidate answering half
+/// its requests with 500s reaches `rolled-back`, with the failed analysis
+/// on the chart and in the timeline. The page is opened before each run
+/// and never reloaded.
+#[test]
+fn loaded_canary_followed_on_the_page_to_promotion_and_to_rollback() {
+    let mut bed = RolloutBed::start(
+        &[
+            backend("blue1", "v1"),
+            backend("green1", "v2"),
+            Backend {
+                name: "red1",
+                version: "v3",
+                error_percent: 50,
+                healthy: true,
+            },
+        ],
+        &[100, 0, 0],
+    );
+    let prom = bed.with_prometheus();
+    let good = write_loaded_spec(&bed, "canary-good", "green1", &prom);
+    let bad = write_loaded_spec(&bed, "canary-bad", "red1", &prom);
+    let s = Served::start(&[&good, &bad], &[]);
+    let load = services::rollout::Load::start(
+        &bed.frontend,
+        services::rollout::LoadOptions {
+            concurrency: 4,
+            rate_per_sec: Some(200.0),
+            max_requests: 200_000,
+            max_duration: Duration::from_secs(400),
+        },
+    );
+    let b = Browser::start();
+    let bad_points = follow_on_the_page(&b, &s, &bad, "canary-bad", "rolled-back");
+    assert!(
+        bad_points.iter().any(|(v, r)| r == "failure" && *v > 0.05),
+        "no failed measurement on the chart: {bad_points:?}"
+    );
+    let timeline = b.text("#events");
+    assert!(
+        timeline.contains("error-rate: failure") && timeline.contains("rollback"),
+        "{timeline}"
+    );
+    b.screenshot("canary-rolled-back");
+    assert_eq!(state(&bed, "canary-bad")["phase"], "rolled-back");
+    let good_points = follow_on_the_page(&b, &s, &good, "canary-good", "promoted");
+    assert!(
+        good_points.iter().any(|(_, r)| r == "success")
+            && good_points
+                .iter()
+                .all(|(v, r)| r != "failure" && (0.0..=0.05).contains(v)),
+        "the good candidate's chart: {good_points:?}"
+    );
+    assert_eq!(b.text("[data-field=\"percent\"]"), "100");
+    b.screenshot("canary-promoted");
+    assert_eq!(state(&bed, "canary-good")["phase"], "promoted");
+    let report = load.stop();
+    assert!(report.total() > 1000, "{}", report.summary());
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! The dashboard's one write: a signed approval of a rollout's current step,
-//! posted from the rollout page (the challenge shown there, signed with
+//! The dashboard's one write: a signed approval (or, on the last step, a
+//! signed promotion) of a rollout's current step, posted from the rollout
+//! page (the challenge shown there, signed with
 //! `ssh-keygen -Y sign -n gate-approval`, pasted back). It is checked and
 //! sent exactly as `gate approve --signature` does it
 //! ([`SignedApproval`]); a missing or invalid signature is refused with 403
@@ -86,10 +87,16 @@ pub async fn submit(
     let (status, title, detail) = match outcome {
         Ok(Accepted::Sent { statement, .. }) => (
             StatusCode::OK,
-            "Approval sent",
+            match action {
+                ApprovalAction::Approve => "Approval sent",
+                ApprovalAction::Promote => "Promotion sent",
+            },
             format!(
-                "step {} of rollout `{name}` signed by {} ({}); the running rollout counts it at its next tick",
-                state.step, statement.principal, statement.fingerprint
+                "{} step {} of rollout `{name}` signed by {} ({}); the running rollout counts it at its next tick",
+                <&str>::from(action),
+                state.step,
+                statement.principal,
+                statement.fingerprint
             ),
         ),
         Ok(Accepted::AlreadyCounted { statement }) => (

@@ -1,8 +1,10 @@
 //! Hand-written inline SVG charts of an analysis metric over a rollout: the
 //! candidate's measurements, the stable side's beside them for relative
 //! analyses, and the threshold (absolute `max`/`min`, or the limit derived
-//! from the stable side for `max_increase`/`max_ratio`). No script, no
-//! external assets: the SVG is part of the page.
+//! from the stable side for `max_increase`/`max_ratio`); each measured value
+//! is a point carrying its value and verdict (`data-value`, `data-result`,
+//! a `<title>`), failures drawn larger. No script, no external assets: the
+//! SVG is part of the page.
 
 use std::fmt::Write as _;
 
@@ -129,15 +131,23 @@ fn draw(name: &str, series: &[Series], points: &[Measurement]) -> String {
             l = s.label,
         );
     }
-    for m in points.iter().filter(|m| m.result == Verdict::Failure) {
-        if let Some(v) = m.value.filter(|v| v.is_finite()) {
-            let _ = write!(
-                out,
-                r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="#c0392b"><title>failure</title></circle>"##,
-                x(m.at_ms),
-                y(v)
-            );
-        }
+    for m in points {
+        let Some(v) = m.value.filter(|v| v.is_finite()) else {
+            continue;
+        };
+        let (r, fill) = if m.result == Verdict::Failure {
+            (4.0, "#c0392b")
+        } else {
+            (2.5, "#fff")
+        };
+        let result = m.result.as_str();
+        let _ = write!(
+            out,
+            r##"<circle class="point" cx="{:.1}" cy="{:.1}" r="{r}" fill="{fill}" stroke="#c0392b" data-value="{v}" data-result="{result}"><title>{result}: {}</title></circle>"##,
+            x(m.at_ms),
+            y(v),
+            number(v),
+        );
     }
     out.push_str("</svg>");
     out
@@ -169,6 +179,46 @@ mod tests {
         assert_eq!(
             escape(r#"<a href="x">&"#),
             "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
+    }
+
+    #[test]
+    fn every_measured_value_is_a_point_with_its_value_and_verdict() {
+        let spec = gate_rollout::Spec::parse(
+            std::path::Path::new("web.toml"),
+            "[rollout]\nname = \"web\"\nstrategy = \"canary\"\n[router]\nkind = \"haproxy\"\nadmin_socket = \"/run/haproxy.sock\"\nbackend = \"web\"\n[stable]\nservers = [\"a\"]\nversion = \"1\"\n[candidate]\nservers = [\"b\"]\nversion = \"2\"\n[canary]\nsteps = [50]\n[[analysis]]\nname = \"errors\"\nprovider = \"haproxy\"\nquery = \"candidate_5xx_ratio\"\nmax = 0.05\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let m = |at_ms, result, value| Measurement {
+            at_ms,
+            result,
+            value,
+            stable_value: None,
+            samples: 100,
+            message: None,
+        };
+        let svg = svg(
+            &spec.analysis[0],
+            &[
+                m(1_000, Verdict::Success, Some(0.01)),
+                m(2_000, Verdict::Error, None),
+                m(3_000, Verdict::Failure, Some(0.25)),
+            ],
+        );
+        assert_eq!(svg.matches(r#"class="point""#).count(), 2, "{svg}");
+        assert!(
+            svg.contains(r#"data-value="0.01" data-result="success""#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"data-value="0.25" data-result="failure""#),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>failure: 0.250</title>"), "{svg}");
+        let empty = super::svg(&spec.analysis[0], &[]);
+        assert!(
+            empty.contains("no measurements yet") && !empty.contains("point"),
+            "{empty}"
         );
     }
 }

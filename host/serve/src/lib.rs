@@ -42,6 +42,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(pages::overview))
         .route("/checklist", get(pages::checklist))
         .route("/rollouts/{name}", get(pages::rollout))
+        .route("/rollouts/{name}/analysis", get(pages::analysis))
         .route("/rollouts/{name}/approve", post(approve::submit))
         .route("/exemptions", get(pages::exemptions))
         .route("/audit", get(pages::audit))

@@ -1,6 +1,7 @@
 //! The server-rendered pages (askama templates under `templates/`): every
 //! page works without JavaScript; `/static/live.js` updates the rollout
-//! figures in place from `/api/events`.
+//! figures in place from `/api/events` and redraws the analysis charts from
+//! `/rollouts/NAME/analysis` as measurements arrive.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use crate::view::audit::{self, Filter, LogView};
 use crate::view::evaluations::{self, Latest};
 use crate::view::exemptions::{self, ExemptionView};
 use crate::view::migrations::{self, PolicyMigrations};
-use crate::view::rollouts::{self, Detail, Summary};
+use crate::view::rollouts::{self, AnalysisView, Detail, Summary};
 
 /// Audit entries shown per log on the audit page.
 pub const AUDIT_SHOWN: usize = 500;
@@ -47,6 +48,16 @@ pub struct Checklist {
 #[template(path = "rollout.html")]
 pub struct RolloutPage {
     pub r: Detail,
+    /// The analysis section, rendered by [`AnalysisSection`].
+    pub analysis: String,
+}
+
+/// A rollout's analyses and their charts: part of the rollout page, and
+/// served alone (`/rollouts/NAME/analysis`) for the page to redraw.
+#[derive(Template)]
+#[template(path = "analysis.html")]
+pub struct AnalysisSection<'a> {
+    pub analyses: &'a [AnalysisView],
 }
 
 #[derive(Template)]
@@ -106,8 +117,22 @@ pub async fn rollout(
     Path(name): Path<String>,
 ) -> Result<Html<String>, ApiError> {
     let spec = app.spec(&name)?;
-    page(&RolloutPage {
-        r: rollouts::detail(spec).await?,
+    let r = rollouts::detail(spec).await?;
+    let analysis = render(&AnalysisSection {
+        analyses: &r.analyses,
+    })?;
+    page(&RolloutPage { r, analysis })
+}
+
+/// The rollout page's analysis section alone, as it is now.
+pub async fn analysis(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let spec = app.spec(&name)?;
+    let analyses = rollouts::analyses(spec).await?;
+    page(&AnalysisSection {
+        analyses: &analyses,
     })
 }
 

@@ -1,7 +1,8 @@
 // Live updates of the rollout figures: every rollout event from
 // /api/events refreshes the figures of the rollouts on the page from
-// /api/rollouts, and on a rollout's page appends the event to its timeline.
-// The page is complete without this script.
+// /api/rollouts, and on a rollout's page appends the event to its timeline
+// and, for an analysis event, redraws the charts from the server's
+// /rollouts/NAME/analysis section. The page is complete without this script.
 "use strict";
 (function () {
   const rows = () => document.querySelectorAll("[data-rollout]");
@@ -57,13 +58,28 @@
     list.append(li);
   }
 
+  function redrawAnalysis() {
+    const section = document.getElementById("analysis");
+    if (!section || !page) return;
+    fetch("/rollouts/" + encodeURIComponent(page) + "/analysis", { headers: { "Accept": "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null) return;
+        const parsed = new DOMParser().parseFromString(html, "text/html");
+        section.replaceChildren.apply(section, Array.from(parsed.body.childNodes));
+      })
+      .catch(function () {});
+  }
+
   const source = new EventSource("/api/events");
   const badge = document.getElementById("live");
   source.onopen = function () { if (badge) badge.hidden = false; };
   source.onerror = function () { if (badge) badge.hidden = true; };
   source.addEventListener("rollout", function (ev) {
-    append(JSON.parse(ev.data));
+    const data = JSON.parse(ev.data);
+    append(data);
     refresh();
+    if (data.rollout === page && data.event && data.event.event === "analysis") redrawAnalysis();
   });
   setInterval(refresh, 5000);
 })();

@@ -138,6 +138,43 @@ pub struct Approvals {
     /// The exact text to sign for `approve` (and `promote`), while the rollout runs.
     pub challenge: Option<String>,
     pub promote_challenge: Option<String>,
+    /// Whether the rollout is on its last step, where the approval that
+    /// goes on promotes the candidate: the page then asks for a signed
+    /// `promote` (what `gate promote --key` signs).
+    pub promotes: bool,
+}
+
+impl Approvals {
+    /// The action the page's form signs: `promote` on the last step, `approve` before.
+    pub fn form_action(&self) -> &'static str {
+        self.action().into()
+    }
+
+    /// The challenge the page's form shows, while the rollout runs.
+    pub fn form_challenge(&self) -> Option<&str> {
+        match self.action() {
+            ApprovalAction::Promote => self.promote_challenge.as_deref(),
+            ApprovalAction::Approve => self.challenge.as_deref(),
+        }
+    }
+
+    fn action(&self) -> ApprovalAction {
+        if self.promotes {
+            ApprovalAction::Promote
+        } else {
+            ApprovalAction::Approve
+        }
+    }
+}
+
+/// Whether `state` is on the strategy's last step: the candidate serves all
+/// traffic as recorded, or a canary is on the last of its steps.
+fn on_last_step(spec: &Spec, state: &gate_rollout::state::RolloutState) -> bool {
+    state.candidate_percent >= 100
+        || spec
+            .canary
+            .as_ref()
+            .is_some_and(|c| state.step as usize == c.steps.len())
 }
 
 fn side(spec: &Spec, server: &str) -> &'static str {
@@ -221,8 +258,31 @@ pub async fn detail(spec: &Spec) -> Result<Detail, ApiError> {
             message: gate_redact::scrub(e["message"].as_str().unwrap_or_default()),
         })
         .collect();
-    let analyses = spec
-        .analysis
+    let analyses = analysis_views(spec, &history);
+    Ok(Detail {
+        summary,
+        stable_version: spec.stable.version.clone(),
+        candidate_version: spec.candidate.version.clone(),
+        analyses,
+        events,
+        approvals: approvals(spec, &status),
+    })
+}
+
+/// The analyses of `spec` with their measurements and charts, read from
+/// the rollout's events (the rollout page's analysis section, also served
+/// alone so the page can redraw it as measurements arrive).
+pub async fn analyses(spec: &Spec) -> Result<Vec<AnalysisView>, ApiError> {
+    let store = store::open(spec).await?;
+    let all = store.read_events(None, usize::MAX).await?;
+    Ok(analysis_views(spec, &measurements(&all)))
+}
+
+fn analysis_views(
+    spec: &Spec,
+    history: &std::collections::BTreeMap<String, Vec<Measurement>>,
+) -> Vec<AnalysisView> {
+    spec.analysis
         .iter()
         .map(|a| {
             let measurements: Vec<Measurement> = history.get(&a.name).cloned().unwrap_or_default();
@@ -238,15 +298,7 @@ pub async fn detail(spec: &Spec) -> Result<Detail, ApiError> {
                 measurements,
             }
         })
-        .collect();
-    Ok(Detail {
-        summary,
-        stable_version: spec.stable.version.clone(),
-        candidate_version: spec.candidate.version.clone(),
-        analyses,
-        events,
-        approvals: approvals(spec, &status),
-    })
+        .collect()
 }
 
 /// Every measurement of the run per analysis, from the `analysis` events
@@ -298,5 +350,6 @@ fn approvals(spec: &Spec, status: &RolloutStatus) -> Option<Approvals> {
         still_to_sign,
         challenge: challenge(ApprovalAction::Approve),
         promote_challenge: challenge(ApprovalAction::Promote),
+        promotes: state.is_some_and(|s| on_last_step(spec, s)),
     })
 }
