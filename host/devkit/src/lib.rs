@@ -1,0 +1,22 @@
+//! The plugin author's workflow: `gate plugin new`, `build`, `test` and
+//! `inspect`.
+//!
+//! A plugin project is a directory with a `gate-plugin.toml` manifest
+//! ([`manifest::Manifest`]) that names the plugin, its language and the WIT
+//! version it implements. Each language has one [`lang::Toolchain`]: it
+//! writes a new project and builds its component. Everything after the build
+//! (digest, world and version checks, case files, inspection) is the same for
+//! every language and lives once, here.
+
+pub mod error;
+pub mod lang;
+pub mod manifest;
+pub mod wit;
+
+mod js;
+mod python;
+mod rust;
+
+pub use error::DevkitError;
+pub use lang::{Language, Toolchain};
+pub use manifest::Manifest;
