@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Instant;
 
-use catalogue::{CHECKS, Catalogue, Evaluation, GATE};
+use catalogue::{CHECKS, Catalogue, Evaluation, GATE, listed_builtins};
 use serde_json::Value;
 
 /// `gate checks list --format json`: every check id, sorted. Run while the
@@ -83,8 +83,10 @@ fn the_whole_catalogue_passes_on_healthy_services_and_fails_as_they_break() {
     let mut configured: Vec<String> = CHECKS.iter().map(|c| c.to_string()).collect();
     configured.sort();
     assert_eq!(
-        configured, listed,
-        "the catalogue must run every check `gate checks list` shows"
+        listed_builtins(),
+        listed,
+        "the catalogue must run every checklist check `gate checks list` shows; \
+         the others are in BEYOND_CHECKLIST, with their own end-to-end tests"
     );
 
     // Healthy: every check passes.

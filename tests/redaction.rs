@@ -31,7 +31,9 @@
 //! its own configuration; both print through the same SDK masking
 //! (`gate_plugin_sdk::redact`) as the sources above. No check is skipped:
 //! [`every_listed_check_runs`] fails if `gate checks list` grows a check the
-//! scenario does not run.
+//! scenario does not run, unless it is one of the catalogue's
+//! `BEYOND_CHECKLIST` checks, whose own end-to-end file plants secrets the
+//! same way (`rego.conftest`: tests/rego.rs).
 
 #[path = "catalogue/mod.rs"]
 mod catalogue;
@@ -43,7 +45,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use catalogue::{CHECKS, Catalogue, GATE};
+use catalogue::{Catalogue, GATE, listed_builtins};
 use serde_json::Value;
 
 struct Secrets {
@@ -268,9 +270,7 @@ fn listed_checks() -> Vec<String> {
 
 #[test]
 fn every_listed_check_runs() {
-    let listed = listed_checks();
-    assert_eq!(listed.len(), CHECKS.len(), "{listed:?}");
-    assert_eq!(listed, CHECKS.map(String::from).to_vec());
+    assert_eq!(listed_checks(), listed_builtins());
 }
 
 #[test]

@@ -17,6 +17,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("infra", "gate_plugin_infra"),
     ("security", "gate_plugin_security"),
     ("config", "gate_plugin_config"),
+    ("rego", "gate_plugin_rego"),
     ("strategies", "gate_plugin_strategies"),
     ("migrations", "gate_plugin_migrations"),
 ];

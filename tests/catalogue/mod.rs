@@ -79,6 +79,24 @@ pub const CHECKS: [&str; 28] = [
     "security.tls",
 ];
 
+/// Built-in checks beyond the pre-deployment checklist: `gate checks list`
+/// shows them beside [`CHECKS`], and each is run end to end by its own test
+/// file (`rego.conftest`: tests/rego.rs, planted secrets included) rather than
+/// by the catalogue's policy, which runs the checklist.
+pub const BEYOND_CHECKLIST: [&str; 1] = ["rego.conftest"];
+
+/// Every built-in check `gate checks list` shows: [`CHECKS`] and
+/// [`BEYOND_CHECKLIST`], sorted.
+pub fn listed_builtins() -> Vec<String> {
+    let mut all: Vec<String> = CHECKS
+        .iter()
+        .chain(BEYOND_CHECKLIST.iter())
+        .map(|c| c.to_string())
+        .collect();
+    all.sort();
+    all
+}
+
 /// The gate the policy defines.
 pub const GATE_NAME: &str = "preflight";
 
