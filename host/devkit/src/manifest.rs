@@ -70,7 +70,7 @@ impl Manifest {
             path: project.join(FILE),
             message: e.to_string(),
         })?;
-        crate::files::write(
+        crate::files::create(
             project,
             FILE,
             &format!(

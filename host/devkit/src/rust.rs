@@ -21,7 +21,7 @@ impl Toolchain for Rust {
         manifest.output = PathBuf::from(format!("build/{name}.wasm"));
         manifest.write(dir)?;
         for (rel, contents) in templates(name, &manifest) {
-            crate::files::write(dir, rel, &contents)?;
+            crate::files::create(dir, rel, &contents)?;
         }
         crate::sdk::vendor_into(dir)
     }

@@ -20,7 +20,7 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Writes the SDK and the crates it needs beside it under `dir/vendor/`.
 pub fn vendor_into(dir: &Path) -> Result<(), DevkitError> {
     for (krate, rel, contents) in FILES {
-        crate::files::write(dir, &format!("{VENDOR_DIR}/{krate}/{rel}"), contents)?;
+        crate::files::create(dir, &format!("{VENDOR_DIR}/{krate}/{rel}"), contents)?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ pub const GATE_PLUGIN: &str = include_str!("../../../wit/v0.1.0/gate-plugin.wit"
 
 /// Writes the WIT into `dir/wit/gate-plugin.wit`.
 pub fn write_into(dir: &Path) -> Result<(), DevkitError> {
-    crate::files::write(dir, "wit/gate-plugin.wit", GATE_PLUGIN)
+    crate::files::create(dir, "wit/gate-plugin.wit", GATE_PLUGIN)
 }
 
 /// Whether this gate runs components built against `gate:plugin@version`.

@@ -92,7 +92,7 @@ fn human(c: &Component) -> String {
         if items.is_empty() {
             "(none)".to_string()
         } else {
-            items.join("\n               ")
+            items.join("\n             ")
         }
     };
     let mut out = format!(
