@@ -40,19 +40,6 @@ fn ok(out: &Output, what: &str) {
     );
 }
 
-/// `gate plugin new NAME --lang rust` in the workspace, then `gate plugin
-/// build --format json` in the project. Returns the build's JSON.
-fn new_and_build(ws: &Workspace, name: &str) -> serde_json::Value {
-    ok(
-        &ws.gate(&["plugin", "new", name, "--lang", "rust"]),
-        "plugin new",
-    );
-    let project = ws.path().join(name);
-    let out = gate_in(ws, &project, &["plugin", "build", "--format", "json"]);
-    ok(&out, "plugin build");
-    json(&out)
-}
-
 #[test]
 fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
     let ws = Workspace::new();
@@ -274,9 +261,8 @@ fn new_refuses_a_non_empty_directory_and_bad_names() {
 
 /// A project whose code exports the `strategy` world instead of `check`.
 const STRATEGY_LIB: &str = r#"
+// `PluginInfo` comes into scope from the world's `use types.{plugin-info}`.
 wit_bindgen::generate!({ path: "vendor/gate-plugin-sdk/wit", world: "gate:plugin/strategy" });
-
-use gate::plugin::types::PluginInfo;
 
 struct Strategy;
 
