@@ -59,6 +59,9 @@ enum Command {
     /// List the checks that built-in (and a policy's external) plugins provide
     #[command(subcommand)]
     Checks(cmd::checks::ChecksCommand),
+    /// Write, build, test and inspect plugins: from an empty directory to a pinned component
+    #[command(subcommand)]
+    Plugin(cmd::plugin::PluginCommand),
     /// Lint, plan and trace SQL migrations
     #[command(subcommand)]
     Migrate(cmd::migrate::MigrateCommand),
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
             Command::Policy(c) => cmd::policy::run(c).await,
             Command::Exemption(c) => cmd::exemption::run(c).await,
             Command::Checks(c) => cmd::checks::run(c).await,
+            Command::Plugin(c) => cmd::plugin::run(c).await,
             Command::Migrate(c) => cmd::migrate::run(c).await,
             Command::Audit(c) => cmd::audit::run(c).await,
             Command::Rollout(a) => cmd::rollout::rollout(a).await,

@@ -133,72 +133,26 @@ impl Precompiler {
     }
 }
 
-/// The plugins' compilation target. rustup installs it from
-/// `rust-toolchain.toml` only when it installs the toolchain itself, and not at
-/// all under `RUSTUP_AUTO_INSTALL=0`, so a fresh machine may lack it.
-const WASM_TARGET: &str = "wasm32-wasip2";
+// The target and how it is added: shared with `gate plugin build`.
+#[allow(dead_code)]
+#[path = "src/wasm_target.rs"]
+mod wasm_target;
 
-/// Makes sure the standard library for [`WASM_TARGET`] is installed: adds it
-/// through rustup when it is missing, or stops the build with one line saying
-/// what to run. A missing target never reaches the compiler (whose error,
-/// `can't find crate for core`, names neither the target nor the fix).
+/// Makes sure the standard library for `wasm32-wasip2` is installed: adds it
+/// through rustup when it is missing (saying so in a warning), or stops the
+/// build with one line saying what to run.
 fn ensure_wasm_target(root: &Path) {
-    println!("cargo:rerun-if-env-changed=GATE_NO_TARGET_INSTALL");
+    println!("cargo:rerun-if-env-changed={}", wasm_target::NO_INSTALL_ENV);
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    if wasm_target_installed(&rustc) {
-        return;
-    }
-    let fix = format!("rustup target add {WASM_TARGET}");
-    if env::var_os("GATE_NO_TARGET_INSTALL").is_some_and(|v| v == "1") {
-        stop(&format!(
-            "the {WASM_TARGET} target is not installed for this toolchain (GATE_NO_TARGET_INSTALL=1); run: {fix}"
-        ));
-    }
-    // `rustup` may be off PATH (a CI image with only ~/.cargo/bin/cargo on it).
-    let rustup = env::var_os("CARGO_HOME")
-        .map(|h| PathBuf::from(h).join("bin").join("rustup"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("rustup"));
     // Run from the repository root so rust-toolchain.toml (or the
     // RUSTUP_TOOLCHAIN the outer cargo was started with) picks the toolchain.
-    let added = Command::new(&rustup)
-        .current_dir(root)
-        .args(["target", "add", WASM_TARGET])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    match added {
-        Ok(s) if s.success() && wasm_target_installed(&rustc) => {
-            println!("cargo:warning=installed the {WASM_TARGET} target with `{fix}`");
+    match wasm_target::ensure(&rustc, root) {
+        Ok(wasm_target::Ensured::Present) => {}
+        Ok(wasm_target::Ensured::Added) => {
+            println!("cargo:warning={}", wasm_target::Ensured::added_message());
         }
-        Ok(s) if s.success() => stop(&format!(
-            "`{fix}` succeeded but {rustc} still has no {WASM_TARGET} standard library; run: {fix}"
-        )),
-        Ok(s) => stop(&format!(
-            "the {WASM_TARGET} target is not installed and `{fix}` failed ({s}); run: {fix}"
-        )),
-        Err(e) => stop(&format!(
-            "the {WASM_TARGET} target is not installed and rustup could not be run ({e}); install it with: {fix}"
-        )),
+        Err(missing) => stop(&missing.to_string()),
     }
-}
-
-/// `true` when `rustc` has a standard library for [`WASM_TARGET`].
-fn wasm_target_installed(rustc: &str) -> bool {
-    let out = Command::new(rustc)
-        .args(["--print", "target-libdir", "--target", WASM_TARGET])
-        .output();
-    let Some(out) = out.ok().filter(|o| o.status.success()) else {
-        return false;
-    };
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().any(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("libcore-") && name.ends_with(".rlib")
-        })
-    })
 }
 
 /// Fails the build with `message` as cargo's one error line.
@@ -216,7 +170,7 @@ fn build_plugins(plugins: &Path, target_dir: &Path) {
             "--release",
             "--workspace",
             "--target",
-            "wasm32-wasip2",
+            wasm_target::TARGET,
             "--target-dir",
         ])
         .arg(target_dir);

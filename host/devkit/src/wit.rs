@@ -5,19 +5,37 @@ use std::path::Path;
 
 use crate::error::DevkitError;
 
-/// The `gate:plugin` version new projects implement.
+/// The `gate:plugin` version new projects implement: the newest this gate runs.
 pub const VERSION: &str = "0.1.0";
 
-/// `wit/gate-plugin.wit` at [`VERSION`].
-pub const GATE_PLUGIN: &str = include_str!("../../../wit/gate-plugin.wit");
+/// `wit/v0.1.0/gate-plugin.wit`, frozen.
+pub const GATE_PLUGIN: &str = include_str!("../../../wit/v0.1.0/gate-plugin.wit");
 
 /// Writes the WIT into `dir/wit/gate-plugin.wit`.
 pub fn write_into(dir: &Path) -> Result<(), DevkitError> {
-    let wit_dir = dir.join("wit");
-    std::fs::create_dir_all(&wit_dir).map_err(|source| DevkitError::Io {
-        path: wit_dir.clone(),
-        source,
-    })?;
-    let path = wit_dir.join("gate-plugin.wit");
-    std::fs::write(&path, GATE_PLUGIN).map_err(|source| DevkitError::Io { path, source })
+    crate::files::create(dir, "wit/gate-plugin.wit", GATE_PLUGIN)
+}
+
+/// Whether this gate runs components built against `gate:plugin@version`.
+pub fn supported(version: &str) -> bool {
+    gate_sandbox::plugin::SUPPORTED_VERSIONS.contains(&version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_projects_get_the_newest_supported_version() {
+        assert!(supported(VERSION));
+        assert_eq!(
+            gate_sandbox::plugin::SUPPORTED_VERSIONS.last(),
+            Some(&VERSION)
+        );
+        assert!(GATE_PLUGIN.contains(&format!("package gate:plugin@{VERSION};")));
+        assert_eq!(
+            gate_sandbox::plugin::World::PACKAGE,
+            format!("gate:plugin@{VERSION}")
+        );
+    }
 }

@@ -1,10 +1,10 @@
-//! Host-side bindings of the WIT package `gate:plugin@0.1.0` (wit/gate-plugin.wit).
+//! Host-side bindings of the WIT package `gate:plugin@0.1.0` (wit/v0.1.0/gate-plugin.wit, frozen).
 //!
 //! Every import is async (host calls do I/O under a deadline) and trappable (a
 //! plugin that overruns its output budget is stopped).
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "gate:plugin/check",
     imports: { default: async | trappable },
     exports: { default: async },
@@ -15,7 +15,7 @@ wasmtime::component::bindgen!({
 macro_rules! world_sharing_check_imports {
     ($world:tt) => {
         wasmtime::component::bindgen!({
-            path: "../../wit",
+            path: "../../wit/v0.1.0",
             world: $world,
             imports: { default: async | trappable },
             exports: { default: async },

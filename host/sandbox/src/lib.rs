@@ -20,3 +20,4 @@ pub mod ids;
 pub mod plugin;
 pub mod postgres;
 pub mod resources;
+pub mod wasm_target;

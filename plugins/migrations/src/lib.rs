@@ -150,7 +150,7 @@ pub fn describe() -> Vec<RuleInfo> {
 #[cfg(target_arch = "wasm32")]
 mod component {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/v0.1.0",
         world: "gate:plugin/migration-validator",
         generate_all,
     });

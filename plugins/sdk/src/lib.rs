@@ -15,11 +15,12 @@
 //! gate_plugin_sdk::plugin!(Plugin);
 //! ```
 
-/// Bindings generated from `wit/gate-plugin.wit` (world `check`).
+/// Bindings generated from the crate's own `wit/gate-plugin.wit` (world
+/// `check`), a copy of the frozen `gate:plugin` version this SDK speaks.
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "gate:plugin/check",
         pub_export_macro: true,
         export_macro_name: "export_check",

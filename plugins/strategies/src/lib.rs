@@ -24,7 +24,7 @@ pub fn decide_json(spec: &str, state: &str) -> Result<String, String> {
 #[cfg(target_arch = "wasm32")]
 mod component {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/v0.1.0",
         world: "gate:plugin/strategy",
         generate_all,
     });

@@ -4,6 +4,7 @@
 mod builtin;
 pub mod call;
 mod catalog;
+mod inspect;
 mod runner;
 mod source;
 mod spec;
@@ -14,7 +15,8 @@ pub use builtin::{
     BUILTINS, Builtin, Builtins, PLUGIN_BUILD_DIR, STRATEGIES, VALIDATORS, builtin, strategy,
     validator,
 };
-pub use catalog::{CheckMeta, ParamMeta, PluginMeta};
+pub use catalog::{CheckMeta, ParamMeta, PluginMeta, id_problem};
+pub use inspect::{ImportName, Inspection, PACKAGE_NAME, SUPPORTED_VERSIONS, imports, wit_version};
 pub use runner::{CheckRun, LoadedPlugin, RawFinding, Runtime, explain};
 pub use source::{PluginError, PluginSource};
 pub use spec::PluginSpec;

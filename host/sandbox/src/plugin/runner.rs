@@ -25,7 +25,7 @@ use gate_core::model::{Location, Status};
 pub struct Runtime {
     pub(super) engine: GateEngine,
     pub(super) cache: Cache,
-    linker: Linker<HostState>,
+    pub(super) linker: Linker<HostState>,
     /// Linker for the `migration-validator` world (see `validator.rs`).
     pub(super) validator_linker: Linker<HostState>,
     pub(super) stores: Arc<Semaphore>,

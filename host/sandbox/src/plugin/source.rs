@@ -56,13 +56,24 @@ pub enum PluginError {
     },
     #[error(
         "plugin `{name}`: {path} is a component, but of no world this host runs (worlds: {worlds} of {package}); \
-         rebuild it against this gate's wit/"
+         rebuild it with this gate's SDK"
     )]
     UnknownWorld {
         name: String,
         path: String,
         worlds: String,
         package: &'static str,
+    },
+    /// The component imports `gate:plugin` at a version this host does not run.
+    #[error(
+        "plugin `{name}`: {path} was built against {found}, which this gate does not run (it runs {supported}); \
+         rebuild it with this gate's SDK (`gate plugin new` writes it), or run it with a gate that supports {found}"
+    )]
+    UnsupportedWit {
+        name: String,
+        path: String,
+        found: String,
+        supported: String,
     },
     #[error(
         "plugin `{name}`: {path} implements the `{found}` world, but a `{expected}` component is needed here"

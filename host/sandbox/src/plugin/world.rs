@@ -4,12 +4,9 @@
 
 use std::fmt;
 
+use super::inspect::{exported_world, shown_path, unknown_world};
 use super::runner::Runtime;
 use super::source::{PluginError, PluginSource};
-use crate::bindings::CheckPre;
-use crate::bindings::strategy::StrategyPre;
-use crate::bindings::validator::MigrationValidatorPre;
-use crate::capabilities::HostState;
 
 /// The worlds of `gate:plugin` that the host can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
@@ -21,7 +18,9 @@ pub enum World {
 }
 
 impl World {
-    /// The WIT package every world belongs to, at the version this host speaks.
+    /// The WIT package every world belongs to, at the version new plugins
+    /// are built against (every version this host runs:
+    /// [`SUPPORTED_VERSIONS`](super::inspect::SUPPORTED_VERSIONS)).
     pub const PACKAGE: &'static str = "gate:plugin@0.1.0";
     pub const ALL: [World; 3] = [World::Check, World::Strategy, World::MigrationValidator];
 
@@ -38,25 +37,23 @@ impl fmt::Display for World {
 
 impl Runtime {
     /// Compiles (or loads from the cache) `source` and finds the world it
-    /// implements: its imports must link against this host's interfaces (the
-    /// same package version) and its exports must have one world's types.
-    /// Blocking, like [`Runtime::compile`].
+    /// implements: its imports must be of a `gate:plugin` version this host
+    /// runs and link against this host's interfaces, and its exports must
+    /// have one world's types. Blocking, like [`Runtime::compile`].
     pub fn world_of(&self, source: &PluginSource) -> Result<World, PluginError> {
-        let (pre, _) = self.instance_pre(source).map_err(|e| match e {
-            PluginError::Invalid { name, error } => PluginError::NotLoadable {
-                name,
-                path: shown_path(source),
-                error,
-            },
-            other => other,
-        })?;
-        let world = World::ALL.into_iter().find(|w| exports(*w, &pre));
-        world.ok_or_else(|| PluginError::UnknownWorld {
+        let not_loadable = |e: wasmtime::Error| PluginError::NotLoadable {
             name: source.name.clone(),
             path: shown_path(source),
-            worlds: World::ALL.map(|w| w.name()).join(", "),
-            package: World::PACKAGE,
-        })
+            error: format!("{e:#}"),
+        };
+        let (component, _) = self.component(source).map_err(not_loadable)?;
+        let imports = super::inspect::imports(&component, &self.engine.engine);
+        super::inspect::wit_version(&source.name, &shown_path(source), &imports)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(not_loadable)?;
+        exported_world(&pre).ok_or_else(|| unknown_world(source))
     }
 
     /// [`Runtime::world_of`], requiring `expected`.
@@ -71,19 +68,4 @@ impl Runtime {
             }),
         }
     }
-}
-
-fn exports(world: World, pre: &wasmtime::component::InstancePre<HostState>) -> bool {
-    match world {
-        World::Check => CheckPre::new(pre.clone()).is_ok(),
-        World::Strategy => StrategyPre::new(pre.clone()).is_ok(),
-        World::MigrationValidator => MigrationValidatorPre::new(pre.clone()).is_ok(),
-    }
-}
-
-fn shown_path(source: &PluginSource) -> String {
-    source
-        .path
-        .as_ref()
-        .map_or_else(|| "(built in)".to_string(), |p| p.display().to_string())
 }
