@@ -62,6 +62,9 @@ enum Command {
     /// Lint, plan and trace SQL migrations
     #[command(subcommand)]
     Migrate(cmd::migrate::MigrateCommand),
+    /// Write, build, test and inspect check plugins
+    #[command(subcommand)]
+    Plugin(cmd::plugin::PluginCommand),
     /// Verify, show and prove entries of the tamper-evident audit log
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
             Command::Exemption(c) => cmd::exemption::run(c).await,
             Command::Checks(c) => cmd::checks::run(c).await,
             Command::Migrate(c) => cmd::migrate::run(c).await,
+            Command::Plugin(c) => cmd::plugin::run(c).await,
             Command::Audit(c) => cmd::audit::run(c).await,
             Command::Rollout(a) => cmd::rollout::rollout(a).await,
             Command::Status(a) => cmd::rollout::status(a).await,

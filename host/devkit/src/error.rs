@@ -20,6 +20,9 @@ pub enum DevkitError {
         message: String,
         help: Option<String>,
     },
+    /// A case file that cannot be used (`gate plugin test`).
+    #[error(transparent)]
+    Cases(#[from] crate::cases::CaseFileError),
     #[error("{0}")]
     Other(String),
 }

@@ -8,6 +8,7 @@
 //! (digest, world and version checks, case files, inspection) is the same for
 //! every language and lives once, here.
 
+pub mod cases;
 pub mod error;
 pub mod lang;
 pub mod manifest;

@@ -14,8 +14,10 @@ pub use builtin::{
     BUILTINS, Builtin, Builtins, PLUGIN_BUILD_DIR, STRATEGIES, VALIDATORS, builtin, strategy,
     validator,
 };
-pub use catalog::{CheckMeta, ParamMeta, PluginMeta};
-pub use runner::{CheckRun, LoadedPlugin, RawFinding, Runtime, explain};
+pub use catalog::{
+    CAPABILITIES, CheckMeta, ParamMeta, PluginMeta, catalogue_problems, check_problems,
+};
+pub use runner::{CheckRun, LoadedPlugin, NO_FINDINGS, RawFinding, Runtime, explain};
 pub use source::{PluginError, PluginSource};
 pub use spec::PluginSpec;
 pub use validator::{LoadedValidator, MigrationFile, ValidatorRun};
