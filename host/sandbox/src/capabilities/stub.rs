@@ -25,7 +25,7 @@ use super::{HostState, Sandbox};
 use crate::bindings::gate::plugin::http::Response;
 use crate::bindings::gate::plugin::net::ConnectResult;
 use crate::bindings::gate::plugin::sql::QueryResult;
-use crate::grant::{NetTarget, check_url};
+use crate::grant::NetTarget;
 use crate::grants::{FsGrant, Grants};
 use gate_core::clock::Clock;
 
@@ -193,6 +193,7 @@ impl HostState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grant::check_url;
 
     fn stubs() -> Stubs {
         Stubs {
