@@ -185,7 +185,7 @@ params = { connection = "app", query = "SELECT name, email FROM users" }
 
 [[case.sql]]
 connection = "app"
-statement = "select name, email\n  FROM users"
+statement = "SELECT name, email\n  FROM users"
 columns = ["name", "email"]
 rows = [{ name = "alice", email = "a@example.com" }]
 
