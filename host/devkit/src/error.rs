@@ -39,6 +39,9 @@ pub enum DevkitError {
     /// The built component is not what the project promises.
     #[error("{path}: {message}")]
     Component { path: PathBuf, message: String },
+    /// A case file that cannot be used (`gate plugin test`).
+    #[error(transparent)]
+    Cases(#[from] crate::cases::CaseFileError),
     #[error("{0}")]
     Other(String),
 }

@@ -11,6 +11,7 @@
 //! [`component`] holds a built component to its project, [`pin`] writes the
 //! block that pins it in a policy.
 
+pub mod cases;
 pub mod component;
 pub mod error;
 pub mod files;

@@ -47,7 +47,7 @@ pub enum Missing {
     /// [`NO_INSTALL_ENV`] is `1`.
     Refused,
     /// rustup said it added the target, but `rustc` still has no standard library for it.
-    StillMissing { rustc: String },
+    NoStdAfterAdd { rustc: String },
     /// `rustup target add` failed.
     AddFailed(ExitStatus),
     /// rustup could not be run at all.
@@ -62,7 +62,7 @@ impl fmt::Display for Missing {
                 f,
                 "the {TARGET} target is not installed for this toolchain ({NO_INSTALL_ENV}=1); run: {fix}"
             ),
-            Missing::StillMissing { rustc } => write!(
+            Missing::NoStdAfterAdd { rustc } => write!(
                 f,
                 "`{fix}` succeeded but {rustc} still has no {TARGET} standard library; run: {fix}"
             ),
@@ -103,7 +103,7 @@ pub fn ensure(rustc: &str, dir: &Path) -> Result<Ensured, Missing> {
         .status();
     match added {
         Ok(s) if s.success() && installed(rustc, dir) => Ok(Ensured::Added),
-        Ok(s) if s.success() => Err(Missing::StillMissing {
+        Ok(s) if s.success() => Err(Missing::NoStdAfterAdd {
             rustc: rustc.to_string(),
         }),
         Ok(s) => Err(Missing::AddFailed(s)),

@@ -14,7 +14,7 @@ use crate::grant::{check_headers, check_url};
 
 const MAX_REDIRECTS: usize = 5;
 /// Ceiling on any response body, whatever the plugin asks for.
-const MAX_BODY: u32 = 16 << 20;
+pub(super) const MAX_BODY: u32 = 16 << 20;
 
 fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
@@ -41,17 +41,41 @@ fn client_with_ca(ca: &str, pem: &[u8]) -> Result<reqwest::Client, String> {
 
 /// The parsed URL, when it passes [`check_url`] and some grant covers it.
 fn granted_url(sandbox: &Sandbox, raw: &str) -> Result<Url, String> {
-    let url = check_url(raw).map_err(|e| format!("plugin `{}`: {e}", sandbox.plugin))?;
+    allowed_url(sandbox, parsed_url(sandbox, raw)?)
+}
+
+/// `raw` parsed and checked by [`check_url`].
+fn parsed_url(sandbox: &Sandbox, raw: &str) -> Result<Url, String> {
+    check_url(raw).map_err(|e| format!("plugin `{}`: {e}", sandbox.plugin))
+}
+
+/// `url`, when some grant covers it.
+fn allowed_url(sandbox: &Sandbox, url: Url) -> Result<Url, String> {
     if !sandbox.grants.http.iter().any(|g| g.allows(&url)) {
-        let exact = &url[..url::Position::AfterPath];
-        return Err(sandbox.denied("http", url.as_str(), exact));
+        return Err(denied_url(sandbox, &url));
     }
     Ok(url)
 }
 
+/// The message for a URL outside the grants.
+fn denied_url(sandbox: &Sandbox, url: &Url) -> String {
+    let exact = &url[..url::Position::AfterPath];
+    sandbox.denied("http", url.as_str(), exact)
+}
+
 impl Host for HostState {
     async fn fetch(&mut self, req: Request) -> wasmtime::Result<Result<Response, String>> {
-        let first = match granted_url(&self.sandbox, &req.url) {
+        let url = match parsed_url(&self.sandbox, &req.url) {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Some(stubbed) = self.stubbed(
+            |s| s.http(&req.method, &url, req.max_bytes),
+            |s| denied_url(s, &url),
+        ) {
+            return Ok(stubbed);
+        }
+        let first = match allowed_url(&self.sandbox, url) {
             Ok(u) => u,
             Err(e) => return Ok(Err(e)),
         };

@@ -32,11 +32,13 @@ mod log;
 pub mod metrics;
 mod net;
 mod sql;
+mod stub;
 mod system;
 mod tls;
 mod unix;
 
 pub use files::preopen as preopen_files;
+pub use stub::{ConnectStub, HttpStub, NetStub, SqlStub, StatementMatch, Stubs};
 
 /// The largest `ca_file` (a PEM bundle) a plugin may name.
 pub(crate) const CA_FILE_CAP: u64 = 1 << 20;
@@ -86,6 +88,9 @@ pub struct Sandbox {
     pub limits: Limits,
     pub clock: Clock,
     pub resources: Arc<Resources>,
+    /// Canned answers that replace the real `env`, `http`, `net` and `sql`
+    /// (`gate plugin test`); `None` everywhere else. See [`Sandbox::stubbed`].
+    pub stubs: Option<Arc<Stubs>>,
 }
 
 impl Sandbox {
@@ -109,6 +114,7 @@ impl Sandbox {
             cwd: cwd.to_path_buf(),
             clock,
             resources,
+            stubs: None,
         }
     }
 

@@ -20,7 +20,11 @@ use crate::grant::{NetTarget, request_host};
 impl Sandbox {
     /// The parsed target, when a `net` grant covers it.
     pub(super) fn net_target(&self, text: &str) -> Result<NetTarget, String> {
-        let target = NetTarget::parse(text).map_err(|e| e.to_string())?;
+        self.allowed_target(text, NetTarget::parse(text).map_err(|e| e.to_string())?)
+    }
+
+    /// `target` (parsed from `text`), when a `net` grant covers it.
+    fn allowed_target(&self, text: &str, target: NetTarget) -> Result<NetTarget, String> {
         if !self.grants.net.iter().any(|g| g.allows(&target)) {
             return Err(self.denied("net", text, &target.to_string()));
         }
@@ -114,7 +118,17 @@ impl Host for HostState {
         target: String,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<ConnectResult, String>> {
-        let checked = match self.sandbox.net_target(&target) {
+        let parsed = match NetTarget::parse(&target) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if let Some(stubbed) = self.stubbed(
+            |s| s.connect(&parsed),
+            |s| s.denied("net", &target, &parsed.to_string()),
+        ) {
+            return Ok(stubbed);
+        }
+        let checked = match self.sandbox.allowed_target(&target, parsed) {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
@@ -150,7 +164,17 @@ impl Host for HostState {
         data: Vec<u8>,
         opts: ExchangeOptions,
     ) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        let checked = match self.sandbox.net_target(&target) {
+        let parsed = match NetTarget::parse(&target) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if let Some(stubbed) = self.stubbed(
+            |s| s.exchange(&parsed, opts.max_bytes),
+            |s| s.denied("net", &target, &parsed.to_string()),
+        ) {
+            return Ok(stubbed);
+        }
+        let checked = match self.sandbox.allowed_target(&target, parsed) {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };

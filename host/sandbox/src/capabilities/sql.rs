@@ -31,6 +31,12 @@ impl Host for HostState {
         params: Vec<Option<String>>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<QueryResult, String>> {
+        if let Some(stubbed) = self.stubbed(
+            |s| s.query(&connection, &statement),
+            |s| s.denied("sql", &connection, &connection),
+        ) {
+            return Ok(stubbed);
+        }
         if !granted(&self.sandbox.grants.sql, &connection) {
             return Ok(Err(self.sandbox.denied("sql", &connection, &connection)));
         }

@@ -15,9 +15,11 @@ pub use builtin::{
     BUILTINS, Builtin, Builtins, PLUGIN_BUILD_DIR, STRATEGIES, VALIDATORS, builtin, strategy,
     validator,
 };
-pub use catalog::{CheckMeta, ParamMeta, PluginMeta, id_problem};
+pub use catalog::{
+    CAPABILITIES, CheckMeta, ParamMeta, PluginMeta, catalogue_problems, check_problems, id_problem,
+};
 pub use inspect::{ImportName, Inspection, PACKAGE_NAME, SUPPORTED_VERSIONS, imports, wit_version};
-pub use runner::{CheckRun, LoadedPlugin, RawFinding, Runtime, explain};
+pub use runner::{CheckRun, LoadedPlugin, NO_FINDINGS, RawFinding, Runtime, explain};
 pub use source::{PluginError, PluginSource};
 pub use spec::PluginSpec;
 pub use validator::{LoadedValidator, MigrationFile, ValidatorRun};

@@ -43,6 +43,26 @@ pub struct LoadedPlugin {
     pre: CheckPre<HostState>,
 }
 
+/// The reason of a run whose plugin returned an empty list of findings.
+pub const NO_FINDINGS: &str = "the plugin returned no findings; a check must report what it saw";
+
+impl LoadedPlugin {
+    /// The same compiled plugin under another sandbox (other grants, another
+    /// working directory, stubbed capabilities), without compiling or
+    /// describing it again.
+    pub fn with_sandbox(&self, sandbox: Arc<Sandbox>) -> LoadedPlugin {
+        LoadedPlugin {
+            name: self.name.clone(),
+            sha256: self.sha256.clone(),
+            builtin: self.builtin,
+            meta: self.meta.clone(),
+            sandbox,
+            cache: self.cache,
+            pre: self.pre.clone(),
+        }
+    }
+}
+
 /// What running one check produced.
 #[derive(Debug)]
 pub struct CheckRun {
@@ -362,9 +382,7 @@ impl Runtime {
             .await?;
             within_output_cap(&store, sandbox, findings.iter().map(finding_size).sum())?;
             if findings.is_empty() {
-                return Err(
-                    "the plugin returned no findings; a check must report what it saw".to_string(),
-                );
+                return Err(NO_FINDINGS.to_string());
             }
             Ok(findings.into_iter().map(RawFinding::from).collect())
         }
