@@ -11,10 +11,12 @@
 pub mod error;
 pub mod lang;
 pub mod manifest;
+pub mod scaffold;
+pub mod tool;
 pub mod wit;
 
-mod js;
-mod python;
+pub mod js;
+pub mod python;
 mod rust;
 
 pub use error::DevkitError;
