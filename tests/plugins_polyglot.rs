@@ -94,7 +94,10 @@ fn message<'a>(check: &'a serde_json::Value, subject: &str) -> &'a str {
 fn end_to_end(language: Language) {
     let wasm = component(language);
     let ws = Workspace::new();
-    ws.write("runbooks/web.md", "# web\n## Alerts\n## Rollback\n## Contacts\n");
+    ws.write(
+        "runbooks/web.md",
+        "# web\n## Alerts\n## Rollback\n## Contacts\n",
+    );
     ws.write("runbooks/api.md", "# api\n## Alerts\n## Contacts\n");
     std::fs::create_dir_all(ws.path().join("elsewhere")).unwrap();
 
@@ -197,17 +200,15 @@ fn end_to_end(language: Language) {
     let exemption = "[[exemption]]\ncheck = \"acme.runbook\"\nmatch = \"api\"\nreason = \"runbook in review\"\napproved_by = \"sre@example.com\"\nexpires = 2027-01-31\n";
     ws.write(
         "policy.toml",
-        &policy(
-            &wasm,
-            GRANTS,
-            r#"{ services = ["web", "api"] }"#,
-            exemption,
-        ),
+        &policy(&wasm, GRANTS, r#"{ services = ["web", "api"] }"#, exemption),
     );
     let (c, report, err) = evaluate(&ws);
     assert_eq!(c, 0, "{language}: {err}\n{report:#}");
     let runbook = check(&report, "preflight", "acme.runbook");
-    assert_eq!(findings(runbook), pairs(&[("web", "pass"), ("api", "fail")]));
+    assert_eq!(
+        findings(runbook),
+        pairs(&[("web", "pass"), ("api", "fail")])
+    );
     assert!(
         runbook["findings"][1]["exemption"].is_object(),
         "{language}: {runbook:#}"
@@ -281,7 +282,14 @@ fn scaffold_builds_and_loads(language: Language) {
     assert_eq!(findings(example), pairs(&[("README.md", "fail")]));
 
     // `gate checks list` shows what describe() declares.
-    let out = ws.gate(&["checks", "list", "--policy", "policy.toml", "--format", "json"]);
+    let out = ws.gate(&[
+        "checks",
+        "list",
+        "--policy",
+        "policy.toml",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         stdout(&out).contains("team-checks.example"),
@@ -319,11 +327,16 @@ fn examples_carry_the_sdk_and_cases_as_shipped() {
             let copy = example_dir(language).join(path);
             let found = std::fs::read_to_string(&copy)
                 .unwrap_or_else(|e| panic!("{}: {e}; {fix}", copy.display()));
-            assert!(found == text, "{} differs from the SDK; {fix}", copy.display());
+            assert!(
+                found == text,
+                "{} differs from the SDK; {fix}",
+                copy.display()
+            );
         }
     }
     let wit = std::fs::read_to_string(repo().join("wit/gate-plugin.wit")).unwrap();
-    let cases = std::fs::read_to_string(example_dir(Language::Rust).join("cases/acme.toml")).unwrap();
+    let cases =
+        std::fs::read_to_string(example_dir(Language::Rust).join("cases/acme.toml")).unwrap();
     for language in polyglot::LANGUAGES {
         let dir = example_dir(language);
         assert_eq!(
@@ -337,7 +350,10 @@ fn examples_carry_the_sdk_and_cases_as_shipped() {
             "{language}"
         );
         let manifest = gate_devkit::Manifest::load(&dir).unwrap();
-        assert_eq!((manifest.name.as_str(), manifest.language), ("acme", language));
+        assert_eq!(
+            (manifest.name.as_str(), manifest.language),
+            ("acme", language)
+        );
     }
 }
 
@@ -373,7 +389,11 @@ fn run_unit_tests(dir: &Path, program: &str, args: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{program} {args:?} in {}:\n{said}", dir.display());
+    assert!(
+        out.status.success(),
+        "{program} {args:?} in {}:\n{said}",
+        dir.display()
+    );
 }
 
 #[test]

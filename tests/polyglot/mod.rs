@@ -69,7 +69,13 @@ fn build_rust(project: &Path) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(project)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         // The outer build's flags are for the host, not the plugin.
         .env_remove("RUSTFLAGS")
@@ -84,7 +90,8 @@ fn build_rust(project: &Path) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     let built = target_dir.join("wasm32-wasip2/release/acme_checks.wasm");
-    let manifest = gate_devkit::Manifest::load(project).expect("examples/plugins/rust/gate-plugin.toml");
+    let manifest =
+        gate_devkit::Manifest::load(project).expect("examples/plugins/rust/gate-plugin.toml");
     let output = project.join(&manifest.output);
     std::fs::create_dir_all(output.parent().unwrap()).unwrap();
     std::fs::copy(&built, &output).unwrap();

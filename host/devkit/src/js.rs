@@ -127,7 +127,15 @@ impl Toolchain for Js {
         let mut cmd = Command::new("node");
         cmd.current_dir(project)
             .arg(&jco)
-            .args(["componentize", ENTRY, "--bundle", "--wit", "wit", "-n", "check"])
+            .args([
+                "componentize",
+                ENTRY,
+                "--bundle",
+                "--wit",
+                "wit",
+                "-n",
+                "check",
+            ])
             .arg("--disable")
             .args(DISABLED_FEATURES)
             .arg("-o")
@@ -164,7 +172,11 @@ fn install(project: &Path, log: &mut dyn std::io::Write) -> Result<(), DevkitErr
     let wanted = std::fs::read_to_string(&manifest)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|m| m["devDependencies"]["@bytecodealliance/jco"].as_str().map(str::to_string));
+        .and_then(|m| {
+            m["devDependencies"]["@bytecodealliance/jco"]
+                .as_str()
+                .map(str::to_string)
+        });
     let installed_at = project.join("node_modules/@bytecodealliance/jco/package.json");
     let installed = std::fs::read_to_string(&installed_at)
         .ok()
@@ -193,10 +205,7 @@ mod tests {
 
     #[test]
     fn the_tools_are_pinned_exactly() {
-        for package in [
-            "@bytecodealliance/jco",
-            "@bytecodealliance/componentize-js",
-        ] {
+        for package in ["@bytecodealliance/jco", "@bytecodealliance/componentize-js"] {
             let v = pinned(package).unwrap_or_else(|| panic!("{package} is not pinned"));
             assert!(
                 v.split('.').count() == 3 && v.split('.').all(|p| p.parse::<u32>().is_ok()),

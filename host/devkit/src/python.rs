@@ -2,8 +2,8 @@
 //! `sdk/python/build-requirements.txt` pins) builds `src/app.py` and the
 //! SDK next to it into a component of the `check` world.
 
-use std::path::{Path, PathBuf};
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::DevkitError;
@@ -120,7 +120,14 @@ impl Toolchain for Python {
             // Only the project's own sources go into the component, never
             // the site-packages of an active virtual environment.
             .env_remove("VIRTUAL_ENV")
-            .args(["-d", "wit", "-w", "gate:plugin/check", "componentize", APP_MODULE])
+            .args([
+                "-d",
+                "wit",
+                "-w",
+                "gate:plugin/check",
+                "componentize",
+                APP_MODULE,
+            ])
             .args(["-p", SOURCE_DIR, "-o"])
             .arg(&output);
         tool::run(
@@ -165,7 +172,13 @@ fn componentize_py(project: &Path, log: &mut dyn std::io::Write) -> Result<PathB
     }
     tool::run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--quiet",
+            ])
             .arg(format!("componentize-py=={pin}")),
         "pip",
         &help,
@@ -230,7 +243,9 @@ mod tests {
         // Never over an existing project.
         let again = Python.scaffold("acme", &project).unwrap_err();
         assert!(again.to_string().contains("not empty"), "{again}");
-        let bad = Python.scaffold("Acme_Checks", &dir.path().join("x")).unwrap_err();
+        let bad = Python
+            .scaffold("Acme_Checks", &dir.path().join("x"))
+            .unwrap_err();
         assert!(bad.to_string().contains("kebab-case"), "{bad}");
     }
 

@@ -76,7 +76,10 @@ pub fn write_new(dir: &Path, relative: &str, contents: &[u8]) -> Result<(), Devk
     let mut parent = dir.to_path_buf();
     let components: Vec<Component> = relative.components().collect();
     let Some((file, parents)) = components.split_last() else {
-        return Err(DevkitError::Other(format!("empty path in {}", dir.display())));
+        return Err(DevkitError::Other(format!(
+            "empty path in {}",
+            dir.display()
+        )));
     };
     for c in parents {
         let Component::Normal(part) = c else {

@@ -26,7 +26,10 @@ pub fn run(
         message: if e.kind() == std::io::ErrorKind::NotFound {
             format!("`{}` was not found", cmd.get_program().to_string_lossy())
         } else {
-            format!("could not start `{}`: {e}", cmd.get_program().to_string_lossy())
+            format!(
+                "could not start `{}`: {e}",
+                cmd.get_program().to_string_lossy()
+            )
         },
         help: Some(help.to_string()),
     })?;
@@ -104,7 +107,10 @@ pub fn built(tool: &str, path: PathBuf) -> Result<PathBuf, DevkitError> {
         Ok(m) if m.is_file() && m.len() > 0 => Ok(path),
         _ => Err(DevkitError::Tool {
             tool: tool.to_string(),
-            message: format!("reported success but wrote no component at {}", path.display()),
+            message: format!(
+                "reported success but wrote no component at {}",
+                path.display()
+            ),
             help: None,
         }),
     }
@@ -151,6 +157,9 @@ mod tests {
         assert!(shown.starts_with("componentize-py: `sh -c"), "{shown}");
         assert!(shown.contains("no module named app"), "{shown}");
         let log = String::from_utf8(log).unwrap();
-        assert!(log.contains("working") && log.contains("no module named app"), "{log}");
+        assert!(
+            log.contains("working") && log.contains("no module named app"),
+            "{log}"
+        );
     }
 }

@@ -49,7 +49,12 @@ impl Check for Runbook {
                 .into(),
             default_severity: Severity::Medium,
             params: vec![
-                param("services", "list<string>", true, "the services that need a runbook"),
+                param(
+                    "services",
+                    "list<string>",
+                    true,
+                    "the services that need a runbook",
+                ),
                 param_default(
                     "dir",
                     "string",
@@ -166,7 +171,11 @@ impl Check for Env {
             let finding = match host::env::get(name) {
                 // A denied grant: the check cannot see the variable.
                 Err(e) => {
-                    return vec![ctx.finding(name, Status::Error).message(format!("env: {e}")).build()];
+                    return vec![
+                        ctx.finding(name, Status::Error)
+                            .message(format!("env: {e}"))
+                            .build(),
+                    ];
                 }
                 Ok(None) => ctx
                     .finding(name, Status::Fail)

@@ -99,9 +99,11 @@ export const files = {
   exists: (path) => files.stat(path) !== undefined,
 };
 
-// The host's message for a path that does not exist (ENOENT).
+// The host's message for a granted path that does not exist (ENOENT): the
+// path was resolved under a grant first, so a refusal never reads as missing.
 function missing(e) {
-  return /No such file or directory|not found|does not exist/i.test(String(e?.payload ?? ''));
+  const message = String(e?.payload ?? '');
+  return /No such file or directory/i.test(message) && !/not granted/.test(message);
 }
 
 /** HTTP requests to the URL patterns in the `http` grant. */
