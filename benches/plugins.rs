@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gate_core::clock::Clock;
+use gate_sandbox::cache::CacheOutcome;
 use gate_devkit::Language;
 use gate_sandbox::capabilities::Sandbox;
 use gate_sandbox::grants::{FsGrant, Grants};
@@ -111,7 +112,7 @@ fn measure(language: Language, runs: usize, rt: &tokio::runtime::Runtime) -> Row
         .map(|_| {
             let t = Instant::now();
             let (_, outcome) = cached.compile(&source).expect("load");
-            assert_eq!(format!("{outcome:?}"), "Hit");
+            assert_eq!(outcome, CacheOutcome::Hit);
             t.elapsed()
         })
         .collect();
@@ -140,7 +141,7 @@ fn measure(language: Language, runs: usize, rt: &tokio::runtime::Runtime) -> Row
             plugin = Some(loaded);
         }
         let plugin = plugin.unwrap();
-        let mut per_check = |check: &'static str, params: serde_json::Value| {
+        let per_check = |check: &'static str, params: serde_json::Value| {
             let plugin = &plugin;
             let cached = &cached;
             async move {
