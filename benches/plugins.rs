@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gate_core::clock::Clock;
-use gate_sandbox::cache::CacheOutcome;
 use gate_devkit::Language;
+use gate_sandbox::cache::CacheOutcome;
 use gate_sandbox::capabilities::Sandbox;
 use gate_sandbox::grants::{FsGrant, Grants};
 use gate_sandbox::plugin::{PluginSource, Runtime};

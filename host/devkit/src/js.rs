@@ -126,7 +126,7 @@ impl Toolchain for Js {
         let jco = project.join("node_modules").join(".bin").join("jco");
         let mut cmd = Command::new("node");
         cmd.current_dir(project)
-            .arg(&jco)
+            .arg(jco)
             .args([
                 "componentize",
                 ENTRY,

@@ -115,7 +115,7 @@ impl Toolchain for Python {
         let manifest = tool::manifest_for(project, Language::Python)?;
         let output = tool::output_path(project, &manifest)?;
         let componentize = componentize_py(project, log)?;
-        let mut cmd = Command::new(&componentize);
+        let mut cmd = Command::new(componentize);
         cmd.current_dir(project)
             // Only the project's own sources go into the component, never
             // the site-packages of an active virtual environment.
@@ -164,14 +164,14 @@ fn componentize_py(project: &Path, log: &mut dyn std::io::Write) -> Result<PathB
     let python = venv.join("bin").join("python");
     if !python.exists() {
         tool::run(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            Command::new("python3").arg("-m").arg("venv").arg(venv),
             "python3",
             &help,
             log,
         )?;
     }
     tool::run(
-        Command::new(&python)
+        Command::new(python)
             .args([
                 "-m",
                 "pip",
