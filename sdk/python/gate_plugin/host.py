@@ -5,10 +5,30 @@ finding naming the capability and the grant to add, so a check that cannot
 see what it checks never passes.
 
 The bindings (``wit_world``) exist only inside the component that
-componentize-py builds; they are imported on first use.
+componentize-py builds, which imports them while it builds.
 """
 
 import os
+
+from .redact import scrub
+from .redact import url as masked
+
+try:
+    # Imported while componentize-py builds the component (it runs the
+    # app's imports then), so every interface the SDK calls is bound.
+    from componentize_py_types import Err as _Err
+    from wit_world.imports import clock as _clock
+    from wit_world.imports import env as _env
+    from wit_world.imports import files as _files
+    from wit_world.imports import http as _http
+    from wit_world.imports import log as _log
+    from wit_world.imports import metrics as _metrics
+    from wit_world.imports import net as _net
+    from wit_world.imports import sql as _sql
+    from wit_world.imports import system as _system
+    from wit_world.imports import unix as _unix
+except ImportError:  # outside a component: the SDK's own unit tests
+    _Err = None
 
 
 class CapabilityError(Exception):
@@ -26,11 +46,9 @@ class CapabilityError(Exception):
 
 
 def _call(capability, fn, *args, subject=None):
-    from componentize_py_types import Err
-
     try:
         return fn(*args)
-    except Err as e:
+    except _Err as e:
         raise CapabilityError(capability, str(e.value), subject) from None
 
 
@@ -39,10 +57,7 @@ class log:
 
     @staticmethod
     def _log(level, message):
-        from wit_world.imports import log as wit
-
-        from .redact import scrub
-
+        wit = _log
         wit.log(getattr(wit.Level, level), scrub(str(message)))
 
     @staticmethod
@@ -68,8 +83,7 @@ class clock:
     @staticmethod
     def now():
         """Seconds since the Unix epoch, UTC, as a float."""
-        from wit_world.imports import clock as wit
-
+        wit = _clock
         seconds, nanos = wit.now()
         return seconds + nanos / 1e9
 
@@ -80,8 +94,7 @@ class env:
     @staticmethod
     def get(name):
         """The variable's value, ``None`` when granted but unset."""
-        from wit_world.imports import env as wit
-
+        wit = _env
         return _call("env", wit.get, name, subject=name)
 
 
@@ -92,16 +105,14 @@ class files:
     @staticmethod
     def resolve(path, write=False):
         """The absolute path to open for ``path`` (relative to the working directory)."""
-        from wit_world.imports import files as wit
-
+        wit = _files
         return _call("fs", wit.resolve, path, write, subject=path)
 
     @staticmethod
     def read_bytes(path, max_bytes=1 << 20):
         """The file's bytes, or ``None`` when it does not exist. Larger than
         ``max_bytes`` or refused: ``CapabilityError``."""
-        from wit_world.imports import files as wit
-
+        wit = _files
         absolute = files.resolve(path)
         try:
             with open(absolute, "rb") as f:
@@ -146,8 +157,7 @@ class files:
     @staticmethod
     def stat(path):
         """Mode, owner and mtime (``kind``, ``size``, ``mode``, ``uid``, ``gid``, ``owner``, ``group``, ``modified``)."""
-        from wit_world.imports import files as wit
-
+        wit = _files
         return _call("fs", wit.stat, path, subject=path)
 
 
@@ -157,10 +167,7 @@ class http:
     @staticmethod
     def fetch(url, method="GET", headers=(), body=None, timeout_ms=5000, max_bytes=1 << 20, ca_file=None):
         """The response (``status``, ``headers``, ``body`` bytes, ``truncated``, ``elapsed_ms``)."""
-        from wit_world.imports import http as wit
-
-        from .redact import url as masked
-
+        wit = _http
         request = wit.Request(
             method=method,
             url=url,
@@ -178,35 +185,30 @@ class net:
 
     @staticmethod
     def resolve(host, timeout_ms=5000):
-        from wit_world.imports import net as wit
-
+        wit = _net
         return _call("net", wit.resolve, host, timeout_ms, subject=host)
 
     @staticmethod
     def connect(target, timeout_ms=5000):
         """``connected``, ``address``, ``elapsed_ms``, ``error``: a refused connect is not an error."""
-        from wit_world.imports import net as wit
-
+        wit = _net
         return _call("net", wit.connect, target, timeout_ms, subject=target)
 
     @staticmethod
     def exchange(target, data, max_bytes=65536, delimiter=None, timeout_ms=5000):
-        from wit_world.imports import net as wit
-
+        wit = _net
         opts = wit.ExchangeOptions(max_bytes=max_bytes, delimiter=delimiter, timeout_ms=timeout_ms)
         return _call("net", wit.exchange, target, bytes(data), opts, subject=target)
 
     @staticmethod
     def tls_inspect(target, server_name=None, ca_file=None, timeout_ms=5000):
-        from wit_world.imports import net as wit
-
+        wit = _net
         opts = wit.TlsOptions(server_name=server_name, ca_file=ca_file, timeout_ms=timeout_ms)
         return _call("net", wit.tls_inspect, target, opts, subject=target)
 
     @staticmethod
     def tls_accepts_version(target, version, server_name=None, ca_file=None, timeout_ms=5000):
-        from wit_world.imports import net as wit
-
+        wit = _net
         opts = wit.TlsOptions(server_name=server_name, ca_file=ca_file, timeout_ms=timeout_ms)
         return _call("net", wit.tls_accepts_version, target, version, opts, subject=target)
 
@@ -216,10 +218,8 @@ class unix:
 
     @staticmethod
     def exchange(path, data, max_bytes=65536, delimiter=None, timeout_ms=5000):
-        from wit_world.imports import net as wit_net
-        from wit_world.imports import unix as wit
-
-        opts = wit_net.ExchangeOptions(max_bytes=max_bytes, delimiter=delimiter, timeout_ms=timeout_ms)
+        wit = _unix
+        opts = _net.ExchangeOptions(max_bytes=max_bytes, delimiter=delimiter, timeout_ms=timeout_ms)
         return _call("unix", wit.exchange, path, bytes(data), opts, subject=path)
 
 
@@ -229,8 +229,7 @@ class sql:
     @staticmethod
     def query(connection, statement, params=(), timeout_ms=5000):
         """``columns``, ``rows`` (cells as text, ``None`` for NULL), ``elapsed_ms``."""
-        from wit_world.imports import sql as wit
-
+        wit = _sql
         return _call("sql", wit.query, connection, statement, list(params), timeout_ms, subject=connection)
 
 
@@ -239,21 +238,18 @@ class metrics:
 
     @staticmethod
     def instant(provider, query, timeout_ms=5000):
-        from wit_world.imports import metrics as wit
-
+        wit = _metrics
         return _call("metrics", wit.instant, provider, query, timeout_ms, subject=provider)
 
     @staticmethod
     def range(provider, query, start, end, step_seconds, timeout_ms=5000):
-        from wit_world.imports import metrics as wit
-
+        wit = _metrics
         return _call("metrics", wit.range, provider, query, int(start), int(end), step_seconds, timeout_ms, subject=provider)
 
     @staticmethod
     def api(provider, path, timeout_ms=5000):
         """``(status, body)`` of a GET under ``/api/v1/`` or ``/-/``."""
-        from wit_world.imports import metrics as wit
-
+        wit = _metrics
         return _call("metrics", wit.api, provider, path, timeout_ms, subject=provider)
 
 
@@ -262,12 +258,10 @@ class system:
 
     @staticmethod
     def disk_usage(path):
-        from wit_world.imports import system as wit
-
+        wit = _system
         return _call("system", wit.disk_usage, path, subject=path)
 
     @staticmethod
     def limits():
-        from wit_world.imports import system as wit
-
+        wit = _system
         return _call("system", wit.limits)
