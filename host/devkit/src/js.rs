@@ -3,7 +3,6 @@
 //! `src/app.js` with the SDK next to it and builds a component of the
 //! `check` world.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

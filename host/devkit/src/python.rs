@@ -2,7 +2,6 @@
 //! `sdk/python/build-requirements.txt` pins) builds `src/app.py` and the
 //! SDK next to it into a component of the `check` world.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
