@@ -20,10 +20,11 @@ pub mod manifest;
 pub mod pin;
 pub mod project;
 pub mod sdk;
+pub mod tool;
 pub mod wit;
 
-mod js;
-mod python;
+pub mod js;
+pub mod python;
 mod rust;
 
 pub use error::DevkitError;

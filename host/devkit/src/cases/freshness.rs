@@ -13,7 +13,7 @@ const NOT_SOURCES: [&str; 5] = ["target", "node_modules", "__pycache__", ".git",
 
 /// `true` when `manifest.output` is missing or older than any source file of
 /// `project`. Sources are the project's files except the case files, the
-/// output's own directory, hidden directories and [`NOT_SOURCES`].
+/// policy snippet, the output's own directory, hidden directories and [`NOT_SOURCES`].
 pub fn stale(project: &Path, manifest: &Manifest) -> Result<bool, DevkitError> {
     let output = project.join(&manifest.output);
     let built = match std::fs::metadata(&output) {
@@ -31,6 +31,8 @@ pub fn stale(project: &Path, manifest: &Manifest) -> Result<bool, DevkitError> {
     };
     let skip = [
         project.join(&manifest.cases),
+        // `gate plugin build` rewrites the snippet's pin after the component.
+        project.join(crate::pin::SNIPPET),
         output
             .parent()
             .map_or_else(|| project.to_path_buf(), Path::to_path_buf),
@@ -58,7 +60,7 @@ fn newest(dir: &Path, skip: &[std::path::PathBuf]) -> Result<Option<SystemTime>,
                 || NOT_SOURCES.contains(&name.as_ref())
                 || skip.iter().any(|s| s == &path);
             if ignored { None } else { newest(&path, skip)? }
-        } else if kind.is_file() {
+        } else if kind.is_file() && !skip.iter().any(|s| s == &path) {
             Some(entry.metadata().map_err(io)?.modified().map_err(io)?)
         } else {
             None
@@ -112,6 +114,7 @@ mod tests {
         touch(&p.join("node_modules/x/index.js"), 1);
         touch(&p.join(".git/index"), 1);
         touch(&p.join("build/other"), 1);
+        touch(&p.join("policy-snippet.toml"), 1);
         assert!(!stale(p, &manifest()).unwrap());
     }
 }
