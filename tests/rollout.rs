@@ -240,7 +240,11 @@ fn canary_moves_traffic_step_by_step_with_zero_failed_requests() {
     assert_eq!(split.get("v1"), None, "{split:?}");
     let w = bed.weights();
     assert_eq!((w["blue1"], w["green1"]), (0, 200));
-    assert_eq!(state(&bed, "canary")["phase"], "promoted");
+    let st = state(&bed, "canary");
+    assert_eq!(st["phase"], "promoted");
+    // A spec without [[stage]] has the one implicit stage, and it passed.
+    assert_eq!(st["stages"][0]["name"], "rollout", "{st:#}");
+    assert_eq!(st["stages"][0]["progress"], "passed", "{st:#}");
     eprintln!(
         "canary: {} requests, 0 failed, rollout took {:.1} s",
         report.total(),

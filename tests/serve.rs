@@ -1201,6 +1201,12 @@ fn loaded_canary_followed_on_the_page_to_promotion_and_to_rollback() {
         timeline.contains("error-rate: failure") && timeline.contains("rollback"),
         "{timeline}"
     );
+    // The stage list follows too: the rollout stage failed.
+    let stages = b.text("#stages");
+    assert!(
+        stages.starts_with("rollout: failed"),
+        "the stages on the page: {stages}"
+    );
     b.screenshot("canary-rolled-back");
     assert_eq!(state(&bed, "canary-bad")["phase"], "rolled-back");
     let good_points = follow_on_the_page(&b, &s, &good, "canary-good", "promoted");
@@ -1212,6 +1218,11 @@ fn loaded_canary_followed_on_the_page_to_promotion_and_to_rollback() {
         "the good candidate's chart: {good_points:?}"
     );
     assert_eq!(b.text("[data-field=\"percent\"]"), "100");
+    assert_eq!(
+        b.text("#stages"),
+        "rollout: passed",
+        "the stages on the page"
+    );
     b.screenshot("canary-promoted");
     assert_eq!(state(&bed, "canary-good")["phase"], "promoted");
     let report = load.stop();

@@ -1,7 +1,7 @@
 // Live updates of the rollout figures: every rollout event from
 // /api/events refreshes the figures of the rollouts on the page from
-// /api/rollouts, and on a rollout's page appends the event to its timeline
-// and, for an analysis event, redraws the charts from the server's
+// /api/rollouts (on a rollout's page, its stages too), appends the event to
+// its timeline and, for an analysis event, redraws the charts from the server's
 // /rollouts/NAME/analysis section. The page is complete without this script.
 "use strict";
 (function () {
@@ -28,6 +28,7 @@
           if (el.dataset.weight === srv.name) text(el, srv.weight);
         });
       });
+      if (summary.name === page && Array.isArray(s.stages)) stages(s.stages);
       const tally = s.approvals_tally;
       if (tally) {
         text(root.querySelector('[data-field="approved-by"]'),
@@ -35,6 +36,27 @@
         text(root.querySelector('[data-field="missing"]'), tally.missing);
       }
     });
+  }
+
+  // The rollout page's stage list, rebuilt from the status (text only).
+  function stages(list) {
+    const ol = document.getElementById("stages");
+    if (!ol) return;
+    const items = list.map(function (st) {
+      const li = document.createElement("li");
+      const progress = document.createElement("span");
+      progress.className = "stage";
+      progress.textContent = st.progress || "";
+      li.append((st.name || "") + ": ", progress);
+      if (st.detail) li.append(" \u2014 " + st.detail);
+      return li;
+    });
+    if (items.length === 0) {
+      const li = document.createElement("li");
+      li.textContent = "no stages";
+      items.push(li);
+    }
+    ol.replaceChildren.apply(ol, items);
   }
 
   function refresh() {
