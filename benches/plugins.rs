@@ -223,7 +223,7 @@ fn main() {
         .map(|l| measure(l, runs, &rt))
         .collect();
 
-    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
     println!(
         "| language | component | first compile | warm load | describe() | acme.runbook | acme.env | gate evaluate, cold | gate evaluate, warm |"
     );
