@@ -9,8 +9,8 @@
 //! evaluation, evaluations by verdict, and when each check last passed.
 //!
 //! Following sees appends, not an earlier byte edited in place, so the whole
-//! log is verified again from the start every [`FULL_EVERY`] in a thread of
-//! its own; a refusal there is shown as the log's state until the log is
+//! log is verified again from the start every [`FULL_EVERY`] on one
+//! long-lived thread; a refusal there is shown as the log's state until the log is
 //! looked at afresh. A file shorter than what was read (a recovery's cut, or
 //! tampering) starts the index over.
 //!
@@ -256,7 +256,7 @@ impl AuditIndex {
         index.full_started = Some(now);
         let this = self.clone();
         let runtime = Handle::try_current().ok();
-        std::thread::spawn(move || {
+        full_checks::run(Box::new(move || {
             let _entered = runtime.as_ref().map(Handle::enter);
             let refused = match this.verify_whole() {
                 Ok(Ok(())) => return,
@@ -276,7 +276,7 @@ impl AuditIndex {
                 refused.detail()
             );
             this.state.lock().unwrap_or_else(|p| p.into_inner()).refused = Some(refused);
-        });
+        }));
     }
 
     /// Verifies the whole log: `Err` when it cannot be read, `Ok(Err)` when
@@ -308,6 +308,37 @@ impl AuditIndex {
         Verification::Verified {
             entries: verified.entries,
             checkpoints: verified.checkpoints,
+        }
+    }
+}
+
+/// The one thread that runs full verifications, one after another. A
+/// thread per verification would get a fresh malloc arena each time and
+/// keep its freed pages: the server's memory grew by the size of a
+/// verification every [`FULL_EVERY`].
+mod full_checks {
+    use std::sync::Mutex;
+    use std::sync::OnceLock;
+    use std::sync::mpsc::{Sender, channel};
+
+    type Job = Box<dyn FnOnce() + Send>;
+
+    static QUEUE: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+
+    pub(super) fn run(job: Job) {
+        let queue = QUEUE.get_or_init(|| {
+            let (send, receive) = channel::<Job>();
+            let started = std::thread::Builder::new()
+                .name("audit-verify".into())
+                .spawn(move || receive.into_iter().for_each(|job| job()));
+            if let Err(e) = started {
+                tracing::warn!("cannot start the audit verification thread: {e}");
+            }
+            Mutex::new(send)
+        });
+        let send = queue.lock().unwrap_or_else(|p| p.into_inner());
+        if send.send(job).is_err() {
+            tracing::warn!("the audit verification thread is gone: the log is only followed");
         }
     }
 }
