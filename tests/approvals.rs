@@ -138,8 +138,15 @@ fn os_user() -> String {
 }
 
 fn state(bed: &RolloutBed) -> Value {
+    try_state(bed).expect("the rollout has a state file")
+}
+
+/// The state, or `None` while there is none (a `--restart` sets the
+/// previous run's state aside before the new run writes its first).
+fn try_state(bed: &RolloutBed) -> Option<Value> {
     let path = bed.dir.join("state").join("signed.state.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(serde_json::from_str(&text).unwrap())
 }
 
 fn events(bed: &RolloutBed, kind: &str) -> Vec<Value> {
@@ -436,7 +443,7 @@ fn signed_approvals_need_k_distinct_principals_for_this_step_of_this_run() {
     let first_run = state(&bed)["run_id"].clone();
     child = spawn_rollout(s, &["--restart"]);
     let until = Instant::now() + Duration::from_secs(30);
-    while state(&bed)["run_id"] == first_run || state(&bed)["step"] != 1 {
+    while try_state(&bed).is_none_or(|st| st["run_id"] == first_run || st["step"] != 1) {
         assert!(
             Instant::now() < until,
             "the second run did not reach step 1"
