@@ -457,10 +457,13 @@ rename_column = { table = "users", from = "name", to = "full_name" }
 
 [[operation]]
 change_type = { table = "users", column = "amount", type = "bigint", up = "amount::bigint * 100", down = "(amount / 100)::integer" }
+
+[[operation]]
+drop_column = { table = "users", column = "note", down = "'from ' || split_part(full_name, ' ', 1)" }
 "#;
 
 #[test]
-fn rename_and_change_type_serve_both_versions_then_contract() {
+fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
     let (pg, ws) = setup();
     ws.write("add_note.toml", ADD_NOTE);
     ws.write("cents.toml", RENAME_RETYPE);
@@ -540,6 +543,20 @@ fn rename_and_change_type_serve_both_versions_then_contract() {
         ),
         "t"
     );
+    // The dropped column: gone from the new version, given by `down` (over
+    // the new version's columns) in rows the new version wrote.
+    assert_eq!(
+        conn.one("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public_cents' AND column_name = 'note'"),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public_add_note.users WHERE name LIKE 'New %' AND note IS DISTINCT FROM 'from New'"),
+        "0"
+    );
+    assert!(
+        conn.one("SELECT count(*) FROM public_add_note.users WHERE note = 'from New'") != "0",
+        "the new version wrote no row"
+    );
 
     let old = old.stop();
     let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
@@ -560,7 +577,7 @@ fn rename_and_change_type_serve_both_versions_then_contract() {
             "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) \
              FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attnum > 0 AND NOT attisdropped"
         ),
-        "id bigint, full_name text, note text, amount bigint"
+        "id bigint, full_name text, amount bigint"
     );
     assert_eq!(
         conn.one("SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'amount'"),

@@ -50,7 +50,7 @@ pub fn tables_to_fill(ops: &[Operation]) -> Vec<String> {
         .filter(|o| match o {
             Operation::AddColumn { up, default, .. } => up.is_some() || default.is_some(),
             Operation::ChangeType { .. } => true,
-            Operation::RenameColumn { .. } => false,
+            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => false,
         })
         .map(|o| o.table().to_string())
         .collect();

@@ -21,6 +21,9 @@
 //!
 //! [[operation]]
 //! change_type = { table = "orders", column = "amount", type = "bigint", up = "amount::bigint", down = "amount::integer" }
+//!
+//! [[operation]]
+//! drop_column = { table = "users", column = "legacy", down = "'n/a'" }
 //! ```
 
 use std::collections::BTreeSet;
@@ -71,6 +74,13 @@ pub enum Operation {
         up: String,
         down: String,
     },
+    /// The new version no longer sees the column; it is dropped at
+    /// complete. `down` gives it a value in rows the new version writes.
+    DropColumn {
+        table: String,
+        column: String,
+        down: Option<String>,
+    },
 }
 
 impl Operation {
@@ -79,6 +89,7 @@ impl Operation {
             Operation::AddColumn { .. } => "add_column",
             Operation::RenameColumn { .. } => "rename_column",
             Operation::ChangeType { .. } => "change_type",
+            Operation::DropColumn { .. } => "drop_column",
         }
     }
 
@@ -86,7 +97,8 @@ impl Operation {
         match self {
             Operation::AddColumn { table, .. }
             | Operation::RenameColumn { table, .. }
-            | Operation::ChangeType { table, .. } => table,
+            | Operation::ChangeType { table, .. }
+            | Operation::DropColumn { table, .. } => table,
         }
     }
 
@@ -96,15 +108,20 @@ impl Operation {
         match self {
             Operation::AddColumn { .. } => None,
             Operation::RenameColumn { from, .. } => Some(from),
-            Operation::ChangeType { column, .. } => Some(column),
+            Operation::ChangeType { column, .. } | Operation::DropColumn { column, .. } => {
+                Some(column)
+            }
         }
     }
 
-    /// The new version's name of the column.
-    pub fn new_column(&self) -> &str {
+    /// The new version's name of the column (none for a dropped one).
+    pub fn new_column(&self) -> Option<&str> {
         match self {
-            Operation::AddColumn { column, .. } | Operation::ChangeType { column, .. } => column,
-            Operation::RenameColumn { to, .. } => to,
+            Operation::AddColumn { column, .. } | Operation::ChangeType { column, .. } => {
+                Some(column)
+            }
+            Operation::RenameColumn { to, .. } => Some(to),
+            Operation::DropColumn { .. } => None,
         }
     }
 
@@ -126,6 +143,7 @@ impl Operation {
                 type_,
                 ..
             } => format!("add_column {table}.{column} {type_}"),
+            Operation::DropColumn { table, column, .. } => format!("drop_column {table}.{column}"),
         }
     }
 }
@@ -176,6 +194,15 @@ enum RawOperation {
     AddColumn(RawAddColumn),
     RenameColumn(RawRenameColumn),
     ChangeType(RawChangeType),
+    DropColumn(RawDropColumn),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDropColumn {
+    table: Spanned<String>,
+    column: Spanned<String>,
+    down: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -338,7 +365,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
     if raw.operation.is_empty() {
         return Err(source.error(
             0..0,
-            "no operations; add at least one [[operation]] (add_column, rename_column, change_type)",
+            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column)",
         ));
     }
     let mut operations = Vec::new();
@@ -347,7 +374,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
     for raw_op in raw.operation {
         let span = raw_op.span();
         let op = typed(&source, span.clone(), raw_op.into_inner())?;
-        let mut names = BTreeSet::from([op.new_column().to_string()]);
+        let mut names: BTreeSet<String> = op.new_column().map(str::to_string).into_iter().collect();
         names.extend(op.old_column().map(str::to_string));
         for column in names {
             if !touched.insert((op.table().to_string(), column.clone())) {
@@ -429,7 +456,7 @@ fn typed(
                 from: source.ident("from", r.from)?,
                 to: source.ident("to", r.to)?,
             };
-            if op.old_column() == Some(op.new_column()) {
+            if op.old_column() == op.new_column() {
                 return Err(source.error(span, "rename_column: `from` and `to` are the same"));
             }
             op
@@ -440,6 +467,11 @@ fn typed(
             type_: source.expr("type", c.type_)?,
             up: source.expr("up", c.up)?,
             down: source.expr("down", c.down)?,
+        },
+        RawOperation::DropColumn(d) => Operation::DropColumn {
+            table: source.ident("table", d.table)?,
+            column: source.ident("column", d.column)?,
+            down: source.opt_expr("down", d.down)?,
         },
     })
 }

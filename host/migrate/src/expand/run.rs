@@ -257,6 +257,43 @@ async fn check_plan(
                     ));
                 }
             }
+            Operation::DropColumn { column, down, .. } => {
+                let Some(c) = table.column(column) else {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("no column {}.{column}", table.name),
+                    ));
+                };
+                if table.primary_key.contains(column) {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("{}.{column} is part of the primary key", table.name),
+                    ));
+                }
+                let has_default: bool = tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_attrdef d JOIN pg_attribute a \
+                         ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+                         WHERE d.adrelid = to_regclass($1) AND a.attname = $2)",
+                        &[&qualified(&file.schema, &table.name), column],
+                    )
+                    .await
+                    .map_err(db("reading the column's default"))?
+                    .get(0);
+                if c.not_null && !has_default && down.is_none() {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!(
+                            "{}.{column} is NOT NULL without a default: rows the new version inserts \
+                             need a value for the old version; give `down`",
+                            table.name
+                        ),
+                    ));
+                }
+            }
             Operation::ChangeType { column, .. } => {
                 if !has(column) {
                     return Err(misfit(
@@ -388,7 +425,7 @@ async fn expand(
                 let temp = ident(&new_column_of(column));
                 sql.push(format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}"));
             }
-            Operation::RenameColumn { .. } => {}
+            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
         }
     }
     sql.push(format!("CREATE SCHEMA {}", ident(&new_version)));
@@ -567,6 +604,12 @@ async fn contract(
                     sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
                 }
             }
+            Operation::DropColumn { column, .. } => {
+                sql.push(format!(
+                    "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
+                    ident(column)
+                ));
+            }
         }
     }
     for statement in &sql {
@@ -628,7 +671,7 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
                     ident(&new_column_of(column))
                 ));
             }
-            Operation::RenameColumn { .. } => {}
+            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
         }
     }
     for statement in &sql {

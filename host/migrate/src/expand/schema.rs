@@ -109,7 +109,7 @@ pub fn old_projection(table: &Table, ops: &[Operation]) -> Projection {
         .filter_map(|o| match o {
             Operation::AddColumn { column, .. } => Some(column.clone()),
             Operation::ChangeType { column, .. } => Some(new_column_of(column)),
-            Operation::RenameColumn { .. } => None,
+            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => None,
         })
         .collect();
     table
@@ -133,6 +133,12 @@ pub fn new_projection(table: &Table, ops: &[Operation]) -> Projection {
         let retyped = mine
             .iter()
             .any(|o| matches!(o, Operation::ChangeType { column, .. } if *column == view));
+        let dropped = mine
+            .iter()
+            .any(|o| matches!(o, Operation::DropColumn { column, .. } if *column == view));
+        if dropped {
+            continue;
+        }
         match (renamed, retyped) {
             (Some(to), _) => out.push((to, physical)),
             (None, true) => out.push((view.clone(), new_column_of(&view))),

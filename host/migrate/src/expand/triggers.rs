@@ -93,7 +93,12 @@ pub fn trigger_sql(
                 });
                 downs.push((column.clone(), down.clone()));
             }
-            Operation::RenameColumn { .. } => {}
+            Operation::DropColumn {
+                column,
+                down: Some(down),
+                ..
+            } => downs.push((column.clone(), down.clone())),
+            Operation::RenameColumn { .. } | Operation::DropColumn { down: None, .. } => {}
         }
     }
     if fills.is_empty() && downs.is_empty() {

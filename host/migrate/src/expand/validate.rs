@@ -150,7 +150,7 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
                 });
             }
         }
-        Operation::RenameColumn { .. } => {}
+        Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
     }
     out
 }
