@@ -374,6 +374,19 @@ fn add_column_serves_both_versions_then_contracts() {
         s["migration"]["backfill"]["users"]["finished"], true,
         "{s:#}"
     );
+    let (c, human, err) = gate(&ws, &pg, &["migrate", "status"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        human.starts_with(
+            "phase: old-only -> expanded -> backfilled -> [validated] -> contracted\nmigration: add_email (add_email.toml, sha256 "
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("new version: search_path = public_add_email\n"),
+        "{human}"
+    );
+    assert!(human.contains("  add_column users.email text\n"), "{human}");
     let mismatched = conn.one(
         "SELECT count(*) FROM public.users o FULL JOIN public_add_email.users n USING (id) \
          WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.amount <> n.amount",
