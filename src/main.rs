@@ -62,7 +62,7 @@ enum Command {
     /// Write, build, test and inspect plugins: from an empty directory to a pinned component
     #[command(subcommand)]
     Plugin(cmd::plugin::PluginCommand),
-    /// Lint, plan and trace SQL migrations
+    /// Lint, plan and trace SQL migrations; run expand/contract migrations side by side
     #[command(subcommand)]
     Migrate(cmd::migrate::MigrateCommand),
     /// Verify, show and prove entries of the tamper-evident audit log

@@ -406,6 +406,12 @@ fn help_snapshots() {
         &["migrate", "plan", "--help"],
         &["migrate", "rules", "--help"],
         &["migrate", "trace", "--help"],
+        &["migrate", "start", "--help"],
+        &["migrate", "validate", "--help"],
+        &["migrate", "complete", "--help"],
+        &["migrate", "rollback", "--help"],
+        &["migrate", "status", "--help"],
+        &["migrate", "set-rate", "--help"],
     ] {
         let out = ws.gate(args);
         assert_eq!(code(&out), 0);

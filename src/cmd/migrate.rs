@@ -1,6 +1,9 @@
 //! `gate migrate`: lint, plan, list rules and trace SQL migrations; the
 //! commands that decide (lint, plan, trace) record their decision in the
-//! audit log before they show it.
+//! audit log before they show it. Expand/contract migrations that gate runs
+//! (start, validate, complete, rollback, status, set-rate) are in `expand`.
+
+mod expand;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -33,6 +36,18 @@ pub enum MigrateCommand {
     },
     /// Apply migrations to a scratch PostgreSQL and report locks, rewrites and unvalidated constraints
     Trace(TraceArgs),
+    /// Expand an operations file: new columns, dual-write triggers, a schema of views per version; then backfill and validate
+    Start(expand::StartArgs),
+    /// Check the backfilled columns again (after fixing rows that failed validation)
+    Validate(expand::ValidateArgs),
+    /// Contract: drop the old version's schema, triggers and columns (after validation)
+    Complete(expand::StepArgs),
+    /// Undo the expand of the migration in progress; the old version's data is not touched
+    Rollback(expand::StepArgs),
+    /// Show the expand/contract state machine and the migration in progress
+    Status(expand::StatusArgs),
+    /// Change the backfill rate of the migration in progress while it runs
+    SetRate(expand::SetRateArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,7 +116,7 @@ pub struct TraceArgs {
     pub record: RecordArgs,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num
@@ -121,6 +136,12 @@ pub async fn run(cmd: MigrateCommand) -> u8 {
         MigrateCommand::Plan(args) => plan_cmd(args).await,
         MigrateCommand::Rules { format } => rules_cmd(format).await,
         MigrateCommand::Trace(args) => trace_cmd(args).await,
+        MigrateCommand::Start(args) => expand::start(args).await,
+        MigrateCommand::Validate(args) => expand::validate(args).await,
+        MigrateCommand::Complete(args) => expand::complete(args).await,
+        MigrateCommand::Rollback(args) => expand::rollback(args).await,
+        MigrateCommand::Status(args) => expand::status(args).await,
+        MigrateCommand::SetRate(args) => expand::set_rate(args).await,
     };
     match result {
         Ok(code) | Err(code) => code,

@@ -66,6 +66,11 @@ impl Workspace {
     /// Runs `gate` in `dir` (e.g. a subdirectory of the workspace), with the
     /// workspace's cache, config and audit key.
     pub fn gate_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command_in(dir, args, env).output().expect("run gate")
+    }
+
+    /// The `gate` command [`Workspace::gate_in`] runs, to spawn it instead.
+    pub fn command_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(GATE);
         cmd.args(args)
             .current_dir(dir)
@@ -85,7 +90,7 @@ impl Workspace {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().expect("run gate")
+        cmd
     }
 }
 

@@ -150,6 +150,12 @@ pub enum MigrateCommand {
     Lint,
     Plan,
     Trace,
+    /// `gate migrate start`: an expand/contract migration's expand.
+    Start,
+    /// `gate migrate complete`: its contract.
+    Complete,
+    /// `gate migrate rollback`: its expand undone.
+    Rollback,
 }
 
 /// A migration file the decision covered.
@@ -160,7 +166,7 @@ pub struct MigrationRef {
     pub sha256: String,
 }
 
-/// `gate migrate lint`, `plan` or `trace`.
+/// `gate migrate lint`, `plan`, `trace`, `start`, `complete` or `rollback`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Migrate {

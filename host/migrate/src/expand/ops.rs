@@ -1,0 +1,565 @@
+//! The operations file of an expand/contract migration: TOML, one or more
+//! `[[operation]]` tables, each holding one operation by its kind. Read into
+//! typed [`Operation`]s; every error names the file, the line and the
+//! column.
+//!
+//! ```toml
+//! name = "add_email"        # default: the file name without .toml
+//! schema = "public"         # the schema of the tables (default public)
+//!
+//! [[operation]]
+//! [operation.add_column]
+//! table = "users"
+//! column = "email"
+//! type = "text"
+//! not_null = true
+//! up = "lower(name) || '@example.com'"   # existing rows, and rows the old version writes
+//! check = "email LIKE '%@%'"
+//!
+//! [[operation]]
+//! rename_column = { table = "users", from = "name", to = "full_name" }
+//!
+//! [[operation]]
+//! change_type = { table = "orders", column = "amount", type = "bigint", up = "amount::bigint", down = "amount::integer" }
+//!
+//! [[operation]]
+//! drop_column = { table = "users", column = "legacy", down = "'n/a'" }
+//! ```
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+/// PostgreSQL's identifier limit (NAMEDATALEN - 1).
+const MAX_IDENT: usize = 63;
+/// Version schemas are `<schema>_<name>`: the name leaves room for the schema.
+const MAX_NAME: usize = 40;
+
+/// One operation, with its expand, backfill and contract halves (see
+/// [`super::plan`]). Stored as JSON in the state table, so `complete` and
+/// `rollback` need only the database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Operation {
+    /// A new column; `up` computes it for existing rows and for rows the old
+    /// version writes (else `default`).
+    AddColumn {
+        table: String,
+        column: String,
+        #[serde(rename = "type")]
+        type_: String,
+        default: Option<String>,
+        not_null: bool,
+        check: Option<String>,
+        up: Option<String>,
+    },
+    /// The new version sees `from` as `to`; the column is renamed at complete.
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    /// A new column of the new type beside the old one, kept in step by
+    /// `up` (old → new) and `down` (new → old); it replaces the old one at
+    /// complete.
+    ChangeType {
+        table: String,
+        column: String,
+        #[serde(rename = "type")]
+        type_: String,
+        up: String,
+        down: String,
+    },
+    /// The new version no longer sees the column; it is dropped at
+    /// complete. `down` gives it a value in rows the new version writes.
+    DropColumn {
+        table: String,
+        column: String,
+        down: Option<String>,
+    },
+}
+
+impl Operation {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Operation::AddColumn { .. } => "add_column",
+            Operation::RenameColumn { .. } => "rename_column",
+            Operation::ChangeType { .. } => "change_type",
+            Operation::DropColumn { .. } => "drop_column",
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        match self {
+            Operation::AddColumn { table, .. }
+            | Operation::RenameColumn { table, .. }
+            | Operation::ChangeType { table, .. }
+            | Operation::DropColumn { table, .. } => table,
+        }
+    }
+
+    /// The old version's column the operation is about (none for a new
+    /// column).
+    pub fn old_column(&self) -> Option<&str> {
+        match self {
+            Operation::AddColumn { .. } => None,
+            Operation::RenameColumn { from, .. } => Some(from),
+            Operation::ChangeType { column, .. } | Operation::DropColumn { column, .. } => {
+                Some(column)
+            }
+        }
+    }
+
+    /// The new version's name of the column (none for a dropped one).
+    pub fn new_column(&self) -> Option<&str> {
+        match self {
+            Operation::AddColumn { column, .. } | Operation::ChangeType { column, .. } => {
+                Some(column)
+            }
+            Operation::RenameColumn { to, .. } => Some(to),
+            Operation::DropColumn { .. } => None,
+        }
+    }
+
+    /// One line for status output: `add_column users.email`.
+    pub fn describe(&self) -> String {
+        match self {
+            Operation::RenameColumn { table, from, to } => {
+                format!("rename_column {table}.{from} -> {to}")
+            }
+            Operation::ChangeType {
+                table,
+                column,
+                type_,
+                ..
+            } => format!("change_type {table}.{column} -> {type_}"),
+            Operation::AddColumn {
+                table,
+                column,
+                type_,
+                ..
+            } => format!("add_column {table}.{column} {type_}"),
+            Operation::DropColumn { table, column, .. } => format!("drop_column {table}.{column}"),
+        }
+    }
+}
+
+/// An operation and where the file gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    pub op: Operation,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A parsed operations file.
+#[derive(Clone, Debug)]
+pub struct MigrationFile {
+    pub path: PathBuf,
+    /// The migration's name: `[a-z0-9_]`, at most 40 characters.
+    pub name: String,
+    /// The schema of the tables.
+    pub schema: String,
+    pub operations: Vec<Located>,
+    /// Of the file's bytes, recorded with the migration.
+    pub sha256: String,
+}
+
+/// An operations file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}\nhelp: see docs/migrations.md#expandcontract-migrations-that-gate-runs for the operations file format", .file.display())]
+pub struct OpsError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    name: Option<Spanned<String>>,
+    schema: Option<Spanned<String>>,
+    #[serde(default)]
+    operation: Vec<Spanned<RawOperation>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawOperation {
+    AddColumn(RawAddColumn),
+    RenameColumn(RawRenameColumn),
+    ChangeType(RawChangeType),
+    DropColumn(RawDropColumn),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDropColumn {
+    table: Spanned<String>,
+    column: Spanned<String>,
+    down: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAddColumn {
+    table: Spanned<String>,
+    column: Spanned<String>,
+    #[serde(rename = "type")]
+    type_: Spanned<String>,
+    default: Option<Spanned<String>>,
+    #[serde(default)]
+    not_null: bool,
+    check: Option<Spanned<String>>,
+    up: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRenameColumn {
+    table: Spanned<String>,
+    from: Spanned<String>,
+    to: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChangeType {
+    table: Spanned<String>,
+    column: Spanned<String>,
+    #[serde(rename = "type")]
+    type_: Spanned<String>,
+    up: Spanned<String>,
+    down: Spanned<String>,
+}
+
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> OpsError {
+        let (line, column) = line_column(self.text, span.start);
+        OpsError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// An identifier: non-empty, at most 63 bytes, no NUL.
+    fn ident(&self, what: &str, value: Spanned<String>) -> Result<String, OpsError> {
+        let span = value.span();
+        let name = value.into_inner();
+        if name.is_empty() {
+            return Err(self.error(span, format!("`{what}` is empty")));
+        }
+        if name.len() > MAX_IDENT {
+            return Err(self.error(
+                span,
+                format!(
+                    "`{what}` `{name}` is {} bytes; PostgreSQL names are at most {MAX_IDENT}",
+                    name.len()
+                ),
+            ));
+        }
+        if name.contains('\0') {
+            return Err(self.error(span, format!("`{what}` holds a NUL character")));
+        }
+        Ok(name)
+    }
+
+    /// An SQL expression or type: not blank, no `;` outside quotes would be
+    /// nicer, but the expression is the file author's SQL like any migration's.
+    fn expr(&self, what: &str, value: Spanned<String>) -> Result<String, OpsError> {
+        let span = value.span();
+        let text = value.into_inner();
+        if text.trim().is_empty() {
+            return Err(self.error(span, format!("`{what}` is empty")));
+        }
+        Ok(text)
+    }
+
+    fn opt_expr(
+        &self,
+        what: &str,
+        value: Option<Spanned<String>>,
+    ) -> Result<Option<String>, OpsError> {
+        value.map(|v| self.expr(what, v)).transpose()
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
+/// Reads an operations file from disk, without following a symlink.
+pub fn read(path: &Path) -> Result<MigrationFile, OpsError> {
+    let at_file = |message: String| OpsError {
+        file: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message,
+    };
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| at_file(format!("cannot read the operations file: {e}")))?;
+    if !meta.file_type().is_file() {
+        return Err(at_file(
+            "not a regular file (gate does not follow symlinks to operations files)".into(),
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| at_file(format!("cannot read the operations file: {e}")))?;
+    parse(path, &text)
+}
+
+/// Parses the text of an operations file named `path`.
+pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
+    let source = Source { file: path, text };
+    let raw: RawFile = toml::from_str(text)
+        .map_err(|e| source.error(e.span().unwrap_or(0..0), e.message().trim_end().to_string()))?;
+    let name = match raw.name {
+        Some(n) => {
+            let span = n.span();
+            let name = n.into_inner();
+            check_name(&name).map_err(|m| source.error(span, m))?;
+            name
+        }
+        None => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            check_name(&stem).map_err(|m| {
+                source.error(
+                    0..0,
+                    format!(
+                        "the file name does not make a migration name ({m}); set `name = \"...\"`"
+                    ),
+                )
+            })?;
+            stem
+        }
+    };
+    let schema = match raw.schema {
+        Some(s) => source.ident("schema", s)?,
+        None => "public".to_string(),
+    };
+    if schema.len() + 1 + name.len() > MAX_IDENT {
+        return Err(source.error(
+            0..0,
+            format!("version schema `{schema}_{name}` would be longer than {MAX_IDENT} bytes; shorten `name`"),
+        ));
+    }
+    if raw.operation.is_empty() {
+        return Err(source.error(
+            0..0,
+            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column)",
+        ));
+    }
+    let mut operations = Vec::new();
+    // (table, column) pairs an earlier operation touches, old and new names.
+    let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+    for raw_op in raw.operation {
+        let span = raw_op.span();
+        let op = typed(&source, span.clone(), raw_op.into_inner())?;
+        let mut names: BTreeSet<String> = op.new_column().map(str::to_string).into_iter().collect();
+        names.extend(op.old_column().map(str::to_string));
+        for column in names {
+            if !touched.insert((op.table().to_string(), column.clone())) {
+                return Err(source.error(
+                    span.clone(),
+                    format!(
+                        "{}: column {}.{column} is already changed by an earlier operation of this migration; \
+                         one operation per column per migration",
+                        op.kind(),
+                        op.table()
+                    ),
+                ));
+            }
+        }
+        let (line, column) = line_column(text, span.start);
+        operations.push(Located { op, line, column });
+    }
+    Ok(MigrationFile {
+        path: path.to_path_buf(),
+        name,
+        schema,
+        operations,
+        sha256: hex::encode(Sha256::digest(text.as_bytes())),
+    })
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > MAX_NAME
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!(
+            "migration name `{name}` must be 1 to {MAX_NAME} characters of a-z, 0-9 and _"
+        ));
+    }
+    Ok(())
+}
+
+fn typed(
+    source: &Source<'_>,
+    span: Range<usize>,
+    raw: RawOperation,
+) -> Result<Operation, OpsError> {
+    Ok(match raw {
+        RawOperation::AddColumn(a) => {
+            let op = Operation::AddColumn {
+                table: source.ident("table", a.table)?,
+                column: source.ident("column", a.column)?,
+                type_: source.expr("type", a.type_)?,
+                default: source.opt_expr("default", a.default)?,
+                not_null: a.not_null,
+                check: source.opt_expr("check", a.check)?,
+                up: source.opt_expr("up", a.up)?,
+            };
+            if let Operation::AddColumn {
+                not_null: true,
+                default: None,
+                up: None,
+                table,
+                column,
+                ..
+            } = &op
+            {
+                return Err(source.error(
+                    span,
+                    format!(
+                        "add_column {table}.{column} is NOT NULL but gives neither `default` nor `up`: \
+                         existing rows and rows the old version inserts would have no value"
+                    ),
+                ));
+            }
+            op
+        }
+        RawOperation::RenameColumn(r) => {
+            let op = Operation::RenameColumn {
+                table: source.ident("table", r.table)?,
+                from: source.ident("from", r.from)?,
+                to: source.ident("to", r.to)?,
+            };
+            if op.old_column() == op.new_column() {
+                return Err(source.error(span, "rename_column: `from` and `to` are the same"));
+            }
+            op
+        }
+        RawOperation::ChangeType(c) => Operation::ChangeType {
+            table: source.ident("table", c.table)?,
+            column: source.ident("column", c.column)?,
+            type_: source.expr("type", c.type_)?,
+            up: source.expr("up", c.up)?,
+            down: source.expr("down", c.down)?,
+        },
+        RawOperation::DropColumn(d) => Operation::DropColumn {
+            table: source.ident("table", d.table)?,
+            column: source.ident("column", d.column)?,
+            down: source.opt_expr("down", d.down)?,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<MigrationFile, OpsError> {
+        parse(Path::new("m/02_email.toml"), text)
+    }
+
+    #[test]
+    fn reads_each_operation_with_its_location() {
+        let file = parse_str(
+            "[[operation]]\n[operation.add_column]\ntable = \"users\"\ncolumn = \"email\"\ntype = \"text\"\n\
+             not_null = true\ndefault = \"''\"\n\n\
+             [[operation]]\nrename_column = { table = \"users\", from = \"name\", to = \"full_name\" }\n\n\
+             [[operation]]\nchange_type = { table = \"orders\", column = \"amount\", type = \"bigint\", up = \"amount\", down = \"amount::int\" }\n",
+        )
+        .unwrap();
+        assert_eq!(file.name, "02_email");
+        assert_eq!(file.schema, "public");
+        let kinds: Vec<_> = file.operations.iter().map(|o| o.op.kind()).collect();
+        assert_eq!(kinds, ["add_column", "rename_column", "change_type"]);
+        // An operation is located at its `[[operation]]` header.
+        assert_eq!(file.operations[1].line, 9);
+        assert!(matches!(
+            &file.operations[0].op,
+            Operation::AddColumn { not_null: true, default: Some(d), .. } if d == "''"
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_line_and_column() {
+        let e = parse_str(
+            "[[operation]]\nrename_column = { table = \"users\", from = \"a\", too = \"b\" }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 48), "{e}");
+        assert!(e.message.contains("too"), "{e}");
+        assert!(e.to_string().starts_with("m/02_email.toml:2:48: "), "{e}");
+
+        let e = parse_str("[[operation]]\ndrop_everything = { table = \"users\" }\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("drop_everything"), "{e}");
+
+        let e = parse_str(
+            "[[operation]]\nadd_column = { table = \"users\", column = \"c\", type = \"int\", not_null = true }\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 1, "{e}");
+        assert!(e.message.contains("neither `default` nor `up`"), "{e}");
+
+        let e = parse_str(
+            "[[operation]]\nrename_column = { table = \"\", from = \"a\", to = \"b\" }\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("`table` is empty"), "{e}");
+
+        let e = parse_str("name = \"Bad-Name\"\n[[operation]]\nrename_column = { table = \"t\", from = \"a\", to = \"b\" }\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (1, 8), "{e}");
+
+        let e = parse_str("name = \"x\"\n").unwrap_err();
+        assert!(e.message.contains("no operations"), "{e}");
+    }
+
+    #[test]
+    fn one_operation_per_column() {
+        let e = parse_str(
+            "[[operation]]\nrename_column = { table = \"t\", from = \"a\", to = \"b\" }\n\
+             [[operation]]\nchange_type = { table = \"t\", column = \"a\", type = \"int\", up = \"a\", down = \"a\" }\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("already changed"), "{e}");
+    }
+
+    #[test]
+    fn operations_round_trip_through_the_state_table_json() {
+        let file = parse_str(
+            "[[operation]]\nchange_type = { table = \"t\", column = \"a\", type = \"int\", up = \"a\", down = \"a\" }\n",
+        )
+        .unwrap();
+        let json = serde_json::to_string(&file.operations[0].op).unwrap();
+        assert!(json.contains("\"kind\":\"change_type\""), "{json}");
+        let back: Operation = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, file.operations[0].op);
+    }
+}

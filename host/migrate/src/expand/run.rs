@@ -1,0 +1,705 @@
+//! The commands: `start` (expand, backfill, validate), `validate`,
+//! `complete` (contract), `rollback`, `status` and `set-rate`. Each step
+//! that changes the schema is one transaction that also records the new
+//! phase, so a step is either done and recorded or not done at all:
+//! killing gate anywhere and running the command again resumes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio_postgres::{Client, GenericClient, Transaction};
+
+use super::ExpandError;
+use super::backfill::{self, BackfillOptions, Batch};
+use super::ops::{Located, MigrationFile, Operation};
+use super::schema::{self, Table, new_column_of};
+use super::sql::{ident, qualified};
+use super::state::{self, Phase, Record, STATE_SCHEMA, Status};
+use super::triggers::{self, function_prefix};
+use super::validate::{self, not_null_name};
+
+/// Seconds a command waits for the migration lock before it says who
+/// holds it.
+const LOCK_WAIT: u64 = 5;
+
+/// How the commands run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `lock_timeout` of each schema change and of each backfill batch.
+    pub lock_timeout: Duration,
+    /// Attempts after a lock timeout or deadlock, per step.
+    pub retries: u32,
+    pub batch_size: u64,
+    /// Least pause between backfill batches.
+    pub pause: Duration,
+    /// Backfill rows per second (`None`: unlimited, or as already set).
+    pub rate: Option<i64>,
+}
+
+impl Options {
+    fn backfill(&self) -> BackfillOptions {
+        BackfillOptions {
+            batch_size: self.batch_size,
+            lock_timeout: self.lock_timeout,
+            pause: self.pause,
+            retries: self.retries,
+        }
+    }
+}
+
+/// What `start` reports as it goes.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Both versions are served (`resumed`: by an earlier run).
+    Expanded {
+        old_version: String,
+        new_version: String,
+        resumed: bool,
+    },
+    Batch(Batch),
+    Backfilled,
+    Validated,
+}
+
+/// Runs `step` again after a lock timeout or a deadlock, pausing longer
+/// each time, up to `retries` times.
+macro_rules! retrying {
+    ($options:expr, $what:expr, $step:expr) => {{
+        let mut attempt = 0u32;
+        loop {
+            match $step.await {
+                Err(e) if e.retryable() && attempt < $options.retries => {
+                    attempt += 1;
+                    tracing::info!("{} retried ({attempt}/{}): {e}", $what, $options.retries);
+                    tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+fn db(during: impl Into<String>) -> impl Fn(tokio_postgres::Error) -> ExpandError {
+    let during = during.into();
+    move |e| ExpandError::db(during.clone(), &e)
+}
+
+async fn set_lock_timeout(tx: &Transaction<'_>, timeout: Duration) -> Result<(), ExpandError> {
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        timeout.as_millis()
+    ))
+    .await
+    .map_err(db("setting lock_timeout"))
+}
+
+/// `start`: expands (or finds the expand of an earlier run), backfills and
+/// validates. A validation failure is `ExpandError::Validation`, with the
+/// migration left `backfilled`.
+pub async fn start(
+    client: &mut Client,
+    file: &MigrationFile,
+    options: &Options,
+    events: &mut dyn FnMut(Event),
+) -> Result<Record, ExpandError> {
+    // A killed gate's session may take a moment to end on the server.
+    state::lock_waiting(client, LOCK_WAIT).await?;
+    state::ensure(client).await?;
+    let mut record = match state::active(&*client).await? {
+        Some(active) if active.name != file.name => {
+            return Err(ExpandError::State(format!(
+                "migration `{}` is in progress (phase {}); complete it or roll it back before starting `{}`",
+                active.name, active.phase, file.name
+            )));
+        }
+        Some(active) if active.file_sha256 != file.sha256 => {
+            return Err(ExpandError::State(format!(
+                "migration `{}` was started from a different version of {} (sha256 {}); \
+                 roll it back before starting the changed file",
+                active.name, active.file, active.file_sha256
+            )));
+        }
+        Some(active) => {
+            events(Event::Expanded {
+                old_version: active.old_version.clone(),
+                new_version: active.new_version.clone(),
+                resumed: true,
+            });
+            active
+        }
+        None => {
+            match state::get(&*client, &file.name).await? {
+                Some(done) if done.phase == Phase::Contracted => {
+                    return Err(ExpandError::State(format!(
+                        "migration `{}` is already complete (phase contracted)",
+                        file.name
+                    )));
+                }
+                Some(_) => state::delete(&*client, &file.name).await?,
+                None => {}
+            }
+            let record = retrying!(options, "expand", expand(client, file, options))?;
+            events(Event::Expanded {
+                old_version: record.old_version.clone(),
+                new_version: record.new_version.clone(),
+                resumed: false,
+            });
+            record
+        }
+    };
+    state::set_cancel(client, &record.name, false).await?;
+    if let Some(rate) = options.rate {
+        let rate = (rate > 0).then_some(rate);
+        state::set_rate(client, rate).await?;
+        record.rate = rate;
+    }
+    if record.phase == Phase::Expanded {
+        let tables = schema::tables(&*client, &record.schema).await?;
+        let mut on_batch = |b: &Batch| events(Event::Batch(b.clone()));
+        backfill::run(
+            client,
+            &mut record,
+            &tables,
+            &options.backfill(),
+            &mut on_batch,
+        )
+        .await?;
+        state::set_phase(&*client, &record.name, Phase::Backfilled).await?;
+        record.phase = Phase::Backfilled;
+        events(Event::Backfilled);
+    }
+    if record.phase == Phase::Backfilled {
+        run_validation(client, &mut record, options).await?;
+        events(Event::Validated);
+    }
+    Ok(record)
+}
+
+async fn run_validation(
+    client: &mut Client,
+    record: &mut Record,
+    options: &Options,
+) -> Result<(), ExpandError> {
+    let tables = schema::tables(&*client, &record.schema).await?;
+    let result = retrying!(
+        options,
+        "validation",
+        validate::validate(client, record, &tables, options.lock_timeout)
+    )?;
+    match result {
+        Some(failures) => {
+            let json = serde_json::to_value(&failures).expect("serialisable");
+            state::set_validation(&*client, &record.name, Some(&json)).await?;
+            Err(ExpandError::Validation(failures))
+        }
+        None => {
+            state::set_validation(&*client, &record.name, None).await?;
+            state::set_phase(&*client, &record.name, Phase::Validated).await?;
+            record.phase = Phase::Validated;
+            record.validation = None;
+            Ok(())
+        }
+    }
+}
+
+/// An operation that does not fit the database, at its place in the file.
+fn misfit(file: &MigrationFile, at: &Located, message: impl std::fmt::Display) -> ExpandError {
+    ExpandError::Plan(format!(
+        "{}:{}:{}: {}: {message}",
+        file.path.display(),
+        at.line,
+        at.column,
+        at.op.kind()
+    ))
+}
+
+/// Checks every operation against the catalog before anything changes.
+async fn check_plan(
+    tx: &Transaction<'_>,
+    file: &MigrationFile,
+    tables: &BTreeMap<String, Table>,
+) -> Result<(), ExpandError> {
+    let fill = backfill::tables_to_fill(
+        &file
+            .operations
+            .iter()
+            .map(|l| l.op.clone())
+            .collect::<Vec<_>>(),
+    );
+    for at in &file.operations {
+        let Some(table) = tables.get(at.op.table()) else {
+            return Err(misfit(
+                file,
+                at,
+                format!("no table {}.{}", file.schema, at.op.table()),
+            ));
+        };
+        let has = |c: &str| table.column(c).is_some();
+        match &at.op {
+            Operation::AddColumn { column, .. } => {
+                if has(column) {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("{}.{column} already exists", table.name),
+                    ));
+                }
+            }
+            Operation::RenameColumn { from, to, .. } => {
+                if !has(from) {
+                    return Err(misfit(file, at, format!("no column {}.{from}", table.name)));
+                }
+                if has(to) {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("{}.{to} already exists", table.name),
+                    ));
+                }
+            }
+            Operation::DropColumn { column, down, .. } => {
+                let Some(c) = table.column(column) else {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("no column {}.{column}", table.name),
+                    ));
+                };
+                if table.primary_key.contains(column) {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("{}.{column} is part of the primary key", table.name),
+                    ));
+                }
+                let has_default: bool = tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_attrdef d JOIN pg_attribute a \
+                         ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+                         WHERE d.adrelid = to_regclass($1) AND a.attname = $2)",
+                        &[&qualified(&file.schema, &table.name), column],
+                    )
+                    .await
+                    .map_err(db("reading the column's default"))?
+                    .get(0);
+                if c.not_null && !has_default && down.is_none() {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!(
+                            "{}.{column} is NOT NULL without a default: rows the new version inserts \
+                             need a value for the old version; give `down`",
+                            table.name
+                        ),
+                    ));
+                }
+            }
+            Operation::ChangeType { column, .. } => {
+                if !has(column) {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("no column {}.{column}", table.name),
+                    ));
+                }
+                let temp = new_column_of(column);
+                if temp.len() > 63 || has(&temp) {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!(
+                            "the new values' column {temp} cannot be added (too long, or it exists)"
+                        ),
+                    ));
+                }
+                if schema::constrained_columns(tx, &file.schema, &table.name)
+                    .await?
+                    .contains(column)
+                {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!(
+                            "{}.{column} is used by an index, a key or a constraint; changing the type of \
+                             such a column is not built yet",
+                            table.name
+                        ),
+                    ));
+                }
+            }
+        }
+        if fill.contains(&table.name) && table.primary_key.is_empty() {
+            return Err(misfit(
+                file,
+                at,
+                format!(
+                    "table {} has no primary key: the backfill walks rows by primary key",
+                    table.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The table's oid, which names its trigger function.
+async fn oid_of(tx: &Transaction<'_>, schema: &str, table: &str) -> Result<u32, ExpandError> {
+    Ok(tx
+        .query_one("SELECT to_regclass($1)::oid", &[&qualified(schema, table)])
+        .await
+        .map_err(db("reading the table's oid"))?
+        .get(0))
+}
+
+/// The expand, in one transaction: version schemas, new columns, NOT VALID
+/// constraints, triggers, and the state row in phase `expanded`.
+async fn expand(
+    client: &mut Client,
+    file: &MigrationFile,
+    options: &Options,
+) -> Result<Record, ExpandError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(db("beginning the expand"))?;
+    set_lock_timeout(&tx, options.lock_timeout).await?;
+    let s = &file.schema;
+    let tables = schema::tables(&tx, s).await?;
+    check_plan(&tx, file, &tables).await?;
+    let ops: Vec<Operation> = file.operations.iter().map(|l| l.op.clone()).collect();
+    let old_version = state::current_version(&tx, s)
+        .await?
+        .unwrap_or_else(|| s.clone());
+    let new_version = format!("{s}_{}", file.name);
+    if schema::schema_exists(&tx, &new_version).await? {
+        return Err(ExpandError::Plan(format!(
+            "schema {new_version} already exists; gate creates it for the new version of migration `{}`",
+            file.name
+        )));
+    }
+    let mut sql = Vec::new();
+    // The old version's views, for tables it has none for yet.
+    if old_version != *s {
+        for table in tables.values() {
+            let exists: bool = tx
+                .query_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[&qualified(&old_version, &table.name)],
+                )
+                .await
+                .map_err(db("looking for the old version's views"))?
+                .get(0);
+            if !exists {
+                sql.push(schema::view_sql(
+                    &old_version,
+                    s,
+                    &table.name,
+                    &schema::old_projection(table, &ops),
+                ));
+            }
+        }
+    }
+    // The new version's constraints come at validation, NOT VALID then
+    // VALIDATE, once no row breaks them: until then neither version's
+    // writes can fail on them.
+    for op in &ops {
+        let rel = qualified(s, op.table());
+        match op {
+            Operation::AddColumn {
+                column,
+                type_,
+                default,
+                ..
+            } => {
+                let c = ident(column);
+                // No DEFAULT on ADD COLUMN: a volatile one would rewrite the
+                // table under its lock. Existing rows get it from the backfill.
+                sql.push(format!("ALTER TABLE {rel} ADD COLUMN {c} {type_}"));
+                if let Some(d) = default {
+                    sql.push(format!(
+                        "ALTER TABLE {rel} ALTER COLUMN {c} SET DEFAULT ({d})"
+                    ));
+                }
+            }
+            Operation::ChangeType { column, type_, .. } => {
+                let temp = ident(&new_column_of(column));
+                sql.push(format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}"));
+            }
+            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
+        }
+    }
+    sql.push(format!("CREATE SCHEMA {}", ident(&new_version)));
+    for table in tables.values() {
+        sql.push(schema::view_sql(
+            &new_version,
+            s,
+            &table.name,
+            &schema::new_projection(table, &ops),
+        ));
+    }
+    for statement in &sql {
+        tx.batch_execute(statement)
+            .await
+            .map_err(db(format!("expand: `{statement}`")))?;
+    }
+    for table in tables.values() {
+        if ops.iter().any(|o| o.table() == table.name) {
+            let oid = oid_of(&tx, s, &table.name).await?;
+            if let Some(trigger) =
+                triggers::trigger_sql(&file.name, &new_version, s, table, oid, &ops)
+            {
+                tx.batch_execute(&trigger).await.map_err(db(format!(
+                    "expand: creating the trigger on {} (check the `up` and `down` expressions)",
+                    table.name
+                )))?;
+            }
+        }
+    }
+    let record = Record {
+        name: file.name.clone(),
+        schema: s.clone(),
+        old_version,
+        new_version,
+        phase: Phase::Expanded,
+        operations: ops,
+        file: file.path.display().to_string(),
+        file_sha256: file.sha256.clone(),
+        backfill: BTreeMap::new(),
+        rate: options.rate,
+        validation: None,
+        started_at: String::new(),
+        updated_at: String::new(),
+    };
+    state::insert(&tx, &record).await?;
+    tx.commit().await.map_err(db("committing the expand"))?;
+    Ok(record)
+}
+
+/// The migration in progress, or an error saying there is none.
+async fn in_progress(client: &impl GenericClient) -> Result<Record, ExpandError> {
+    state::active(client).await?.ok_or_else(|| {
+        ExpandError::State(
+            "no migration in progress (phase old-only); start one with `gate migrate start FILE`"
+                .into(),
+        )
+    })
+}
+
+/// `validate`: checks a backfilled migration again (after rows were fixed).
+pub async fn validate_cmd(client: &mut Client, options: &Options) -> Result<Record, ExpandError> {
+    // A killed gate's session may take a moment to end on the server.
+    state::lock_waiting(client, LOCK_WAIT).await?;
+    state::ensure(client).await?;
+    let mut record = in_progress(&*client).await?;
+    if record.phase == Phase::Expanded {
+        return Err(ExpandError::State(format!(
+            "migration `{}` is still being backfilled (phase expanded); run `gate migrate start {}` again to resume it",
+            record.name, record.file
+        )));
+    }
+    run_validation(client, &mut record, options).await?;
+    Ok(record)
+}
+
+/// DROP FUNCTION … CASCADE of the migration's trigger functions (their
+/// triggers go with them).
+async fn drop_triggers(tx: &Transaction<'_>, migration: &str) -> Result<Vec<String>, ExpandError> {
+    let rows = tx
+        .query(
+            "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE n.nspname = $1 AND starts_with(p.proname::text, $2)",
+            &[&STATE_SCHEMA, &function_prefix(migration)],
+        )
+        .await
+        .map_err(db("finding the migration's triggers"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            format!(
+                "DROP FUNCTION IF EXISTS {}() CASCADE",
+                qualified(STATE_SCHEMA, r.get::<_, &str>(0))
+            )
+        })
+        .collect())
+}
+
+/// `complete`: validates if it has not, then contracts in one transaction.
+pub async fn complete(client: &mut Client, options: &Options) -> Result<Record, ExpandError> {
+    // A killed gate's session may take a moment to end on the server.
+    state::lock_waiting(client, LOCK_WAIT).await?;
+    state::ensure(client).await?;
+    let mut record = in_progress(&*client).await?;
+    match record.phase {
+        Phase::Expanded => {
+            return Err(ExpandError::State(format!(
+                "migration `{}` is not backfilled yet (phase expanded); run `gate migrate start {}` again to resume the backfill",
+                record.name, record.file
+            )));
+        }
+        Phase::Backfilled => run_validation(client, &mut record, options).await?,
+        _ => {}
+    }
+    retrying!(options, "complete", contract(client, &record, options))?;
+    record.phase = Phase::Contracted;
+    Ok(record)
+}
+
+async fn contract(
+    client: &mut Client,
+    record: &Record,
+    options: &Options,
+) -> Result<(), ExpandError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(db("beginning the contract"))?;
+    set_lock_timeout(&tx, options.lock_timeout).await?;
+    let mut sql = Vec::new();
+    if record.old_version != record.schema {
+        sql.push(format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            ident(&record.old_version)
+        ));
+    }
+    sql.extend(drop_triggers(&tx, &record.name).await?);
+    let tables = schema::tables(&tx, &record.schema).await?;
+    for (index, op) in record.operations.iter().enumerate() {
+        let rel = qualified(&record.schema, op.table());
+        let nn = ident(&not_null_name(&record.name, index));
+        match op {
+            Operation::AddColumn {
+                column, not_null, ..
+            } => {
+                if *not_null {
+                    sql.push(format!(
+                        "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
+                        ident(column)
+                    ));
+                    sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
+                }
+            }
+            Operation::RenameColumn { from, to, .. } => {
+                sql.push(format!(
+                    "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
+                    ident(from),
+                    ident(to)
+                ));
+            }
+            Operation::ChangeType { column, .. } => {
+                let not_null = tables
+                    .get(op.table())
+                    .and_then(|t| t.column(column))
+                    .is_some_and(|c| c.not_null);
+                sql.push(format!("ALTER TABLE {rel} DROP COLUMN {}", ident(column)));
+                sql.push(format!(
+                    "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
+                    ident(&new_column_of(column)),
+                    ident(column)
+                ));
+                if not_null {
+                    sql.push(format!(
+                        "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
+                        ident(column)
+                    ));
+                    sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
+                }
+            }
+            Operation::DropColumn { column, .. } => {
+                sql.push(format!(
+                    "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
+                    ident(column)
+                ));
+            }
+        }
+    }
+    for statement in &sql {
+        tx.batch_execute(statement)
+            .await
+            .map_err(db(format!("complete: `{statement}`")))?;
+    }
+    state::set_phase(&tx, &record.name, Phase::Contracted).await?;
+    tx.commit().await.map_err(db("committing the contract"))
+}
+
+/// `rollback`: undoes the expand in one transaction. The old version's
+/// columns and rows are not touched. A backfill running in another gate is
+/// asked to stop first.
+pub async fn rollback(client: &mut Client, options: &Options) -> Result<Record, ExpandError> {
+    match state::lock(client).await {
+        Ok(()) => {}
+        // Ask a running backfill to stop between batches, then wait for it.
+        Err(ExpandError::Busy(msg)) => match state::active(&*client).await {
+            Ok(Some(active)) => {
+                state::set_cancel(client, &active.name, true).await?;
+                state::lock_waiting(client, 30).await?;
+            }
+            _ => return Err(ExpandError::Busy(msg)),
+        },
+        Err(e) => return Err(e),
+    }
+    state::ensure(client).await?;
+    let record = in_progress(&*client).await?;
+    retrying!(options, "rollback", undo(client, &record, options))?;
+    let mut record = record;
+    record.phase = Phase::RolledBack;
+    Ok(record)
+}
+
+async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result<(), ExpandError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(db("beginning the rollback"))?;
+    set_lock_timeout(&tx, options.lock_timeout).await?;
+    let mut sql = vec![format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        ident(&record.new_version)
+    )];
+    sql.extend(drop_triggers(&tx, &record.name).await?);
+    for op in &record.operations {
+        let rel = qualified(&record.schema, op.table());
+        match op {
+            Operation::AddColumn { column, .. } => {
+                sql.push(format!(
+                    "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
+                    ident(column)
+                ));
+            }
+            Operation::ChangeType { column, .. } => {
+                sql.push(format!(
+                    "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
+                    ident(&new_column_of(column))
+                ));
+            }
+            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
+        }
+    }
+    for statement in &sql {
+        tx.batch_execute(statement)
+            .await
+            .map_err(db(format!("rollback: `{statement}`")))?;
+    }
+    state::set_phase(&tx, &record.name, Phase::RolledBack).await?;
+    tx.commit().await.map_err(db("committing the rollback"))
+}
+
+/// `status`: the migration in progress, else the latest, else `old-only`.
+pub async fn status(client: &Client) -> Result<Status, ExpandError> {
+    if !state::exists(client).await? {
+        return Ok(Status::of(None));
+    }
+    let shown = match state::active(client).await? {
+        Some(active) => Some(active),
+        None => state::history(client).await?.into_iter().next(),
+    };
+    Ok(Status::of(shown))
+}
+
+/// `set-rate`: the backfill's rows per second (0: unlimited).
+pub async fn set_rate(client: &Client, rate: u64) -> Result<String, ExpandError> {
+    if !state::exists(client).await? {
+        return Err(ExpandError::State("no migration in progress".into()));
+    }
+    let rate = (rate > 0).then_some(rate as i64);
+    state::set_rate(client, rate).await
+}

@@ -1,0 +1,286 @@
+//! Validation before contract: the new columns against the old. For each
+//! operation: the row count through both versions, NULLs where NOT NULL is
+//! coming, values the `up` expression did not produce, and the constraints
+//! the expand added `NOT VALID`, checked for offending rows and then
+//! validated (`VALIDATE CONSTRAINT` takes a lock that lets reads and writes
+//! go on). Offending rows are named by their primary key.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use super::ExpandError;
+use super::ops::Operation;
+use super::schema::{Table, new_column_of};
+use super::sql::{ident, qualified};
+use super::state::Record;
+
+/// Rows named per failure, at most.
+const SAMPLE: i64 = 10;
+
+/// One check that failed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// The operation, as `status` describes it.
+    pub operation: String,
+    pub problem: String,
+    /// Primary keys of offending rows (at most 10), e.g. `id=42`.
+    pub rows: Vec<String>,
+    /// How many rows offend.
+    pub count: i64,
+}
+
+/// Every failed check: complete is blocked until they pass.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failures {
+    pub migration: String,
+    pub failures: Vec<Failure>,
+}
+
+impl fmt::Display for Failures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "validation of migration `{}` failed; complete is blocked until these rows are fixed \
+             (then run `gate migrate validate`), or roll back with `gate migrate rollback`:",
+            self.migration
+        )?;
+        for x in &self.failures {
+            if x.rows.is_empty() {
+                writeln!(f, "  {}: {}", x.operation, x.problem)?;
+                continue;
+            }
+            writeln!(
+                f,
+                "  {}: {}: {} row(s): {}{}",
+                x.operation,
+                x.problem,
+                x.count,
+                x.rows.join(", "),
+                if x.count > x.rows.len() as i64 {
+                    ", …"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The name of the NOT NULL check the expand adds for operation `index`.
+pub fn not_null_name(migration: &str, index: usize) -> String {
+    format!("gate_{migration}_{index}_not_null")
+}
+
+/// The name of an added column's check constraint.
+pub fn check_name(table: &str, column: &str) -> String {
+    let name = format!("{table}_{column}_check");
+    if name.len() <= 63 {
+        name
+    } else {
+        format!("{}_check", &column[..column.len().min(57)])
+    }
+}
+
+/// What one operation promises about its rows: a condition every row must
+/// meet, and the constraint that enforces it from validation on
+/// (name, `CHECK (…)`).
+struct Rule {
+    problem: String,
+    /// Rows that fail.
+    offending: String,
+    constraint: Option<(String, String)>,
+}
+
+fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Rule> {
+    let mut out = Vec::new();
+    match op {
+        Operation::AddColumn {
+            column,
+            not_null,
+            check,
+            up,
+            ..
+        } => {
+            let c = ident(column);
+            if *not_null {
+                out.push(Rule {
+                    problem: format!(
+                        "{column} is NULL where NOT NULL is coming{}",
+                        if up.is_some() {
+                            " (the `up` expression gave NULL)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    offending: format!("{c} IS NULL"),
+                    constraint: Some((
+                        not_null_name(&record.name, index),
+                        format!("CHECK ({c} IS NOT NULL)"),
+                    )),
+                });
+            }
+            if let Some(check) = check {
+                out.push(Rule {
+                    problem: format!("fails the check ({check})"),
+                    offending: format!("NOT coalesce(({check}), true)"),
+                    constraint: Some((check_name(&table.name, column), format!("CHECK ({check})"))),
+                });
+            }
+        }
+        Operation::ChangeType { column, .. } => {
+            let old = ident(column);
+            let new = ident(&new_column_of(column));
+            out.push(Rule {
+                problem: format!("the `up` expression gave NULL for a {column} that is not NULL"),
+                offending: format!("{new} IS NULL AND {old} IS NOT NULL"),
+                constraint: None,
+            });
+            if table.column(column).is_some_and(|c| c.not_null) {
+                out.push(Rule {
+                    problem: format!("{column} is NULL in the new type where it is NOT NULL"),
+                    offending: format!("{new} IS NULL"),
+                    constraint: Some((
+                        not_null_name(&record.name, index),
+                        format!("CHECK ({new} IS NOT NULL)"),
+                    )),
+                });
+            }
+        }
+        Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
+    }
+    out
+}
+
+/// Runs every check; `Ok(None)` when all pass (constraints validated).
+pub async fn validate(
+    client: &Client,
+    record: &Record,
+    tables: &std::collections::BTreeMap<String, Table>,
+    lock_timeout: Duration,
+) -> Result<Option<Failures>, ExpandError> {
+    let mut failures = Vec::new();
+    let db = |during: String| move |e: tokio_postgres::Error| ExpandError::db(during.clone(), &e);
+    for (index, op) in record.operations.iter().enumerate() {
+        let Some(table) = tables.get(op.table()) else {
+            return Err(ExpandError::Plan(format!(
+                "table {}.{} is gone; roll the migration back",
+                record.schema,
+                op.table()
+            )));
+        };
+        let relation = qualified(&record.schema, &table.name);
+        // The same rows through both versions.
+        if record.old_version != record.schema {
+            // One statement, one snapshot: concurrent writes count the same
+            // through both.
+            let counts = client
+                .query_one(
+                    &format!(
+                        "SELECT (SELECT count(*) FROM {}), (SELECT count(*) FROM {})",
+                        qualified(&record.old_version, &table.name),
+                        qualified(&record.new_version, &table.name)
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(db(format!("counting {} through both versions", table.name)))?;
+            let (old, new): (i64, i64) = (counts.get(0), counts.get(1));
+            if old != new {
+                failures.push(Failure {
+                    operation: op.describe(),
+                    problem: format!("the old version shows {old} rows, the new one {new}"),
+                    rows: Vec::new(),
+                    count: (old - new).abs(),
+                });
+            }
+        }
+        for rule in rules(record, index, op, table) {
+            let key = if table.primary_key.is_empty() {
+                "ctid::text".to_string()
+            } else {
+                table
+                    .primary_key
+                    .iter()
+                    .map(|k| format!("{} || '=' || {}::text", super::sql::literal(k), ident(k)))
+                    .collect::<Vec<_>>()
+                    .join(" || ', ' || ")
+            };
+            let offending = format!(
+                "SELECT {key}, count(*) OVER () FROM {relation} WHERE {} LIMIT {SAMPLE}",
+                rule.offending
+            );
+            let found = |rows: Vec<tokio_postgres::Row>| {
+                rows.first().map(|first| Failure {
+                    operation: op.describe(),
+                    problem: rule.problem.clone(),
+                    rows: rows.iter().map(|r| r.get(0)).collect(),
+                    count: first.get(1),
+                })
+            };
+            let rows = client
+                .query(&offending, &[])
+                .await
+                .map_err(db(format!("checking {}", op.describe())))?;
+            if let Some(failure) = found(rows) {
+                failures.push(failure);
+                continue;
+            }
+            let Some((name, definition)) = &rule.constraint else {
+                continue;
+            };
+            // (exists, validated)
+            let existing = client
+                .query_opt(
+                    "SELECT k.convalidated FROM pg_constraint k \
+                     JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3",
+                    &[&record.schema, &table.name, name],
+                )
+                .await
+                .map_err(db("reading pg_constraint".to_string()))?
+                .map(|r| r.get::<_, bool>(0));
+            let timeout = format!("SET lock_timeout = '{}ms'; ", lock_timeout.as_millis());
+            if existing.is_none() {
+                client
+                    .batch_execute(&format!(
+                        "{timeout}ALTER TABLE {relation} ADD CONSTRAINT {} {definition} NOT VALID",
+                        ident(name)
+                    ))
+                    .await
+                    .map_err(db(format!("adding constraint {name} NOT VALID")))?;
+            }
+            if existing != Some(true) {
+                let validated = client
+                    .batch_execute(&format!(
+                        "{timeout}ALTER TABLE {relation} VALIDATE CONSTRAINT {}",
+                        ident(name)
+                    ))
+                    .await;
+                match validated {
+                    Ok(()) => {}
+                    // A row written since the check above breaks it.
+                    Err(e)
+                        if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) =>
+                    {
+                        let rows = client
+                            .query(&offending, &[])
+                            .await
+                            .map_err(db(format!("checking {}", op.describe())))?;
+                        failures.extend(found(rows));
+                    }
+                    Err(e) => {
+                        return Err(ExpandError::db(format!("validating constraint {name}"), &e));
+                    }
+                }
+            }
+        }
+    }
+    Ok((!failures.is_empty()).then(|| Failures {
+        migration: record.name.clone(),
+        failures,
+    }))
+}

@@ -1,0 +1,888 @@
+//! `gate migrate start | validate | complete | rollback | status | set-rate`
+//! on a real PostgreSQL 15 (tests/services), with two application
+//! workloads running through every phase: one at the old version and one at
+//! the new, each on its own connection with its own `search_path`,
+//! inserting, updating and reading continuously. A third connection samples
+//! lock waits from `pg_locks`. Also: kill and resume, rollback from every
+//! phase, and a failed validation that blocks complete.
+
+mod common;
+#[path = "services/mod.rs"]
+mod services;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::*;
+use services::Postgres;
+
+/// Rows in the migrated table.
+const ROWS: i64 = 20_000;
+/// The per-batch and per-step lock_timeout the tests give gate.
+const LOCK_TIMEOUT_MS: u64 = 1000;
+
+/// A client connection of its own, driven synchronously.
+struct Conn {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+fn reason(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{}: {}", d.code().code(), d.message()),
+        None => e.to_string(),
+    }
+}
+
+impl Conn {
+    fn open(url: &str) -> Conn {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (client, connection) = rt
+            .block_on(tokio_postgres::connect(url, tokio_postgres::NoTls))
+            .expect("connect");
+        rt.spawn(async move {
+            let _ = connection.await;
+        });
+        Conn { rt, client }
+    }
+
+    fn exec(&self, sql: &str) -> Result<(), String> {
+        self.rt
+            .block_on(self.client.batch_execute(sql))
+            .map_err(|e| reason(&e))
+    }
+
+    /// Every row of the last result, each column as text ("" for NULL).
+    fn rows(&self, sql: &str) -> Result<Vec<Vec<String>>, String> {
+        let messages = self
+            .rt
+            .block_on(self.client.simple_query(sql))
+            .map_err(|e| reason(&e))?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("").to_string())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn one(&self, sql: &str) -> String {
+        let rows = self.rows(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.first()
+            .and_then(|r| r.first())
+            .cloned()
+            .unwrap_or_else(|| panic!("{sql}: no row"))
+    }
+}
+
+/// What one workload did.
+#[derive(Debug, Default)]
+struct Report {
+    iterations: u64,
+    errors: Vec<String>,
+    inserted: Vec<i64>,
+}
+
+type Insert = dyn Fn(&Conn, i64) -> Result<(), String> + Send + Sync;
+type Touch = dyn Fn(&Conn, i64, u64) -> Result<(), String> + Send + Sync;
+
+/// An application at one version: from the moment its schema exists until
+/// stopped, it inserts a fresh row, updates an existing one and reads it,
+/// in a loop.
+struct Workload {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Report>,
+}
+
+impl Workload {
+    fn start(
+        url: &str,
+        search_path: &str,
+        ids: Arc<AtomicI64>,
+        insert: Arc<Insert>,
+        touch: Arc<Touch>,
+    ) -> Workload {
+        let stop = Arc::new(AtomicBool::new(false));
+        let url = url.to_string();
+        let search_path = search_path.to_string();
+        let stopped = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let conn = Conn::open(&url);
+            let mut report = Report::default();
+            // The new version's schema appears when `start` has expanded.
+            loop {
+                let exists = conn.one(&format!(
+                    "SELECT count(*) FROM pg_namespace WHERE nspname = '{search_path}'"
+                ));
+                if exists == "1" {
+                    break;
+                }
+                if stopped.load(Ordering::SeqCst) {
+                    report
+                        .errors
+                        .push(format!("schema {search_path} never appeared"));
+                    return report;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            conn.exec(&format!("SET search_path TO \"{search_path}\""))
+                .expect("search_path");
+            let mut n = 0u64;
+            while !stopped.load(Ordering::SeqCst) {
+                n += 1;
+                report.iterations = n;
+                let id = ids.fetch_add(1, Ordering::SeqCst);
+                match insert(&conn, id) {
+                    Ok(()) => report.inserted.push(id),
+                    Err(e) => report.errors.push(format!("insert {id}: {e}")),
+                }
+                let existing = 1 + (n as i64 * 7919) % ROWS;
+                if let Err(e) = touch(&conn, existing, n) {
+                    report.errors.push(format!("update/read {existing}: {e}"));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            report
+        });
+        Workload { stop, handle }
+    }
+
+    fn stop(self) -> Report {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().expect("workload thread")
+    }
+}
+
+/// Samples lock waits (`pg_locks.waitstart` of locks not granted) every
+/// 10 ms; reports the longest wait seen, in seconds, and what waited.
+struct LockSampler {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<(f64, String)>,
+}
+
+impl LockSampler {
+    fn start(url: &str) -> LockSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let url = url.to_string();
+        let handle = std::thread::spawn(move || {
+            let conn = Conn::open(&url);
+            let mut longest = (0.0f64, String::new());
+            while !stopped.load(Ordering::SeqCst) {
+                let rows = conn
+                    .rows(
+                        "SELECT extract(epoch FROM clock_timestamp() - l.waitstart)::float8::text, \
+                         l.locktype || ' ' || l.mode || ': ' || left(a.query, 80) \
+                         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                         WHERE NOT l.granted AND l.waitstart IS NOT NULL",
+                    )
+                    .expect("sample pg_locks");
+                for r in rows {
+                    let secs: f64 = r[0].parse().unwrap_or(0.0);
+                    if secs > longest.0 {
+                        longest = (secs, r[1].clone());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            longest
+        });
+        LockSampler { stop, handle }
+    }
+
+    fn stop(self) -> (f64, String) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().expect("sampler thread")
+    }
+}
+
+fn setup() -> (Postgres, Workspace) {
+    let pg = Postgres::start();
+    pg.psql(&format!(
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL, amount integer NOT NULL DEFAULT 0);
+         INSERT INTO users SELECT g, 'User ' || g, g % 1000 FROM generate_series(1, {ROWS}) g;"
+    ));
+    (pg, Workspace::new())
+}
+
+fn gate(ws: &Workspace, pg: &Postgres, args: &[&str]) -> (i32, String, String) {
+    let out = ws.gate_env(args, &[("DATABASE_URL", &pg.url)]);
+    (code(&out), stdout(&out), stderr(&out))
+}
+
+fn start_args(file: &str) -> Vec<String> {
+    [
+        "migrate",
+        "start",
+        file,
+        "--batch-size",
+        "500",
+        "--lock-timeout",
+        &format!("{LOCK_TIMEOUT_MS}ms"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn run(ws: &Workspace, pg: &Postgres, args: &[String]) -> (i32, String, String) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    gate(ws, pg, &args)
+}
+
+fn status(ws: &Workspace, pg: &Postgres) -> serde_json::Value {
+    let (c, out, err) = gate(ws, pg, &["migrate", "status", "--format", "json"]);
+    assert_eq!(c, 0, "{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn assert_clean(name: &str, report: &Report) {
+    assert!(
+        report.errors.is_empty(),
+        "{name} workload: {} errors of {} iterations, first: {:#?}",
+        report.errors.len(),
+        report.iterations,
+        &report.errors[..report.errors.len().min(5)]
+    );
+    assert!(
+        report.iterations > 20,
+        "{name} workload ran only {} iterations",
+        report.iterations
+    );
+}
+
+fn assert_present(pg: &Postgres, reports: &[&Report]) {
+    let conn = Conn::open(&pg.url);
+    for r in reports {
+        if r.inserted.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = r.inserted.iter().map(i64::to_string).collect();
+        let found = conn.one(&format!(
+            "SELECT count(*) FROM public.users WHERE id IN ({})",
+            ids.join(", ")
+        ));
+        assert_eq!(found, r.inserted.len().to_string(), "rows lost");
+    }
+}
+
+const ADD_EMAIL: &str = r#"
+name = "add_email"
+
+[[operation]]
+[operation.add_column]
+table = "users"
+column = "email"
+type = "text"
+not_null = true
+up = "lower(replace(name, ' ', '.')) || '@example.com'"
+check = "email LIKE '%@%'"
+"#;
+
+#[test]
+fn add_column_serves_both_versions_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("add_email.toml", ADD_EMAIL);
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let sampler = LockSampler::start(&pg.url);
+    // Before any gate migration, the old version is the tables' own schema.
+    let old = Workload::start(
+        &pg.url,
+        "public",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount) VALUES ({id}, 'Old {id}', 1)"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'Old touched {n}', amount = amount + 1 WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!(
+                "SELECT id, name, amount FROM users WHERE id = {id}"
+            ))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    let new = Workload::start(
+        &pg.url,
+        "public_add_email",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, email) VALUES ({id}, 'New {id}', 'new.{id}@example.com')"
+            ))
+        }),
+        // Updates rows the backfill may not have reached yet, without
+        // naming the new column.
+        Arc::new(|c: &Conn, id, _| {
+            c.exec(&format!(
+                "UPDATE users SET amount = amount + 1 WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!(
+                "SELECT id, name, amount, email FROM users WHERE id = {id}"
+            ))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("add_email.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert!(out.contains("old version: search_path = public\n"), "{out}");
+    assert!(
+        out.contains("new version: search_path = public_add_email"),
+        "{out}"
+    );
+    assert!(out.contains("validated"), "{out}");
+    assert!(err.contains("backfill users: "), "{err}");
+    assert!(!out.contains(&pg.url) && !err.contains(&pg.url));
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Both versions served: every row the same through both, every email
+    // filled as `up` computes it or as the new version wrote it.
+    let conn = Conn::open(&pg.url);
+    let s = status(&ws, &pg);
+    assert_eq!(s["phase"], "validated", "{s:#}");
+    assert_eq!(
+        s["phases"],
+        serde_json::json!([
+            "old-only",
+            "expanded",
+            "backfilled",
+            "validated",
+            "contracted"
+        ])
+    );
+    assert_eq!(
+        s["migration"]["backfill"]["users"]["finished"], true,
+        "{s:#}"
+    );
+    let (c, human, err) = gate(&ws, &pg, &["migrate", "status"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        human.starts_with(
+            "phase: old-only -> expanded -> backfilled -> [validated] -> contracted\nmigration: add_email (add_email.toml, sha256 "
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("new version: search_path = public_add_email\n"),
+        "{human}"
+    );
+    assert!(human.contains("  add_column users.email text\n"), "{human}");
+    let mismatched = conn.one(
+        "SELECT count(*) FROM public.users o FULL JOIN public_add_email.users n USING (id) \
+         WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.amount <> n.amount",
+    );
+    assert_eq!(mismatched, "0");
+    let wrong = conn.one(
+        "SELECT count(*) FROM public_add_email.users WHERE email IS NULL \
+         OR (name NOT LIKE 'New %' AND email <> lower(replace(name, ' ', '.')) || '@example.com')",
+    );
+    assert_eq!(wrong, "0");
+
+    // Old applications go; complete while the new version keeps working.
+    let old = old.stop();
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete", "--lock-timeout", "1s"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert!(out.contains("contracted"), "{out}");
+    std::thread::sleep(Duration::from_millis(300));
+    let new = new.stop();
+    let (longest, what) = sampler.stop();
+
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    assert_eq!(
+        conn.one("SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'email'"),
+        "true"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_constraint WHERE conname = 'users_email_check' AND convalidated"),
+        "1"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'gate_%'"),
+        "0"
+    );
+    assert_eq!(status(&ws, &pg)["phase"], "contracted");
+    // start and complete were recorded in the audit log, without the URL.
+    let out = ws.gate(&[
+        "audit",
+        "show",
+        "--audit",
+        ".gate/audit",
+        "--kind",
+        "migrate",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let commands: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"]["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["start", "complete"], "{shown:#}");
+    assert_eq!(
+        shown[0]["detail"]["migrations"][0]["path"],
+        "add_email.toml"
+    );
+    let log = std::fs::read_to_string(ws.path().join(".gate/audit/entries.jsonl")).unwrap();
+    assert!(!log.contains(&pg.url), "the URL reached the audit log");
+    let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
+    eprintln!("longest lock wait: {longest:.3}s ({what})");
+    assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
+}
+
+/// `add_note` first, so the old version of the migration under test is a
+/// version schema (`public_add_note`), as for every migration after the
+/// first.
+const ADD_NOTE: &str = r#"
+[[operation]]
+add_column = { table = "users", column = "note", type = "text" }
+"#;
+
+const RENAME_RETYPE: &str = r#"
+name = "cents"
+
+[[operation]]
+rename_column = { table = "users", from = "name", to = "full_name" }
+
+[[operation]]
+change_type = { table = "users", column = "amount", type = "bigint", up = "amount::bigint * 100", down = "(amount / 100)::integer" }
+
+[[operation]]
+drop_column = { table = "users", column = "note", down = "'from ' || split_part(full_name, ' ', 1)" }
+"#;
+
+#[test]
+fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
+    let (pg, ws) = setup();
+    ws.write("add_note.toml", ADD_NOTE);
+    ws.write("cents.toml", RENAME_RETYPE);
+    let (c, out, err) = run(&ws, &pg, &start_args("add_note.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{err}");
+
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let sampler = LockSampler::start(&pg.url);
+    let old = Workload::start(
+        &pg.url,
+        "public_add_note",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount, note) VALUES ({id}, 'Old {id}', 7, 'o')"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'Old touched {n}', amount = amount + 1 WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!("SELECT name, amount FROM users WHERE id = {id}"))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    let new = Workload::start(
+        &pg.url,
+        "public_cents",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, full_name, amount) VALUES ({id}, 'New {id}', 500)"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET full_name = 'New touched {n}', amount = amount + 100 WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!(
+                "SELECT full_name, amount FROM users WHERE id = {id}"
+            ))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("cents.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert!(
+        out.contains("old version: search_path = public_add_note"),
+        "{out}"
+    );
+    assert!(
+        out.contains("new version: search_path = public_cents"),
+        "{out}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+
+    // One snapshot, both versions: the same rows, the name under both
+    // names, the amount in units and in cents.
+    let conn = Conn::open(&pg.url);
+    let mismatched = conn.one(
+        "SELECT count(*) FROM public_add_note.users o FULL JOIN public_cents.users n USING (id) \
+         WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.full_name OR o.amount::bigint * 100 <> n.amount",
+    );
+    assert_eq!(mismatched, "0");
+    assert_eq!(
+        conn.one(
+            "SELECT (SELECT count(*) FROM public_add_note.users) = (SELECT count(*) FROM public_cents.users)"
+        ),
+        "t"
+    );
+    // The dropped column: gone from the new version, given by `down` (over
+    // the new version's columns) in rows the new version wrote.
+    assert_eq!(
+        conn.one("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public_cents' AND column_name = 'note'"),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public_add_note.users WHERE name LIKE 'New %' AND note IS DISTINCT FROM 'from New'"),
+        "0"
+    );
+    assert!(
+        conn.one("SELECT count(*) FROM public_add_note.users WHERE note = 'from New'") != "0",
+        "the new version wrote no row"
+    );
+
+    let old = old.stop();
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let new = new.stop();
+    let (longest, what) = sampler.stop();
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    // The old version's schema is gone; the table has the new names and type.
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_add_note'"),
+        "0"
+    );
+    assert_eq!(
+        conn.one(
+            "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) \
+             FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attnum > 0 AND NOT attisdropped"
+        ),
+        "id bigint, full_name text, amount bigint"
+    );
+    assert_eq!(
+        conn.one("SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'amount'"),
+        "true"
+    );
+    // The new version's views follow the contracted table.
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public_cents.users WHERE amount % 100 <> 0 AND full_name LIKE 'New%'"),
+        "0"
+    );
+    let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
+    eprintln!("longest lock wait: {longest:.3}s ({what})");
+    assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
+}
+
+/// A `gate` child process, killed and reaped when dropped (also when a test
+/// fails half-way).
+struct Child(std::process::Child);
+
+impl Child {
+    fn spawn(cmd: &mut std::process::Command) -> Child {
+        Child(
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn gate"),
+        )
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    fn wait(&mut self) -> Option<i32> {
+        self.0.wait().expect("reap gate").code()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn md5_of_old_data(pg: &Postgres) -> String {
+    pg.psql("SELECT md5(string_agg(id || ':' || name || ':' || amount, ',' ORDER BY id)) FROM public.users")
+}
+
+/// `gate migrate start` killed in the middle of its backfill; run again,
+/// it resumes after the last committed batch.
+#[test]
+fn killed_backfill_resumes_then_rolls_back_untouched() {
+    let (pg, ws) = setup();
+    ws.write("add_email.toml", ADD_EMAIL);
+    let before = md5_of_old_data(&pg);
+    let mut child = Child::spawn(&mut ws.command_in(
+        ws.path(),
+        &[
+            "migrate",
+            "start",
+            "add_email.toml",
+            "--batch-size",
+            "200",
+            "--rate",
+            "4000",
+        ],
+        &[("DATABASE_URL", &pg.url)],
+    ));
+    let conn = Conn::open(&pg.url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done_at_kill = loop {
+        assert!(Instant::now() < deadline, "the backfill never started");
+        let done = conn
+            .rows("SELECT (backfill -> 'users' ->> 'done')::bigint FROM gate_migrate.migrations")
+            .unwrap_or_default();
+        let done: i64 = done.first().and_then(|r| r[0].parse().ok()).unwrap_or(0);
+        if done >= 2000 {
+            child.kill();
+            break done;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(done_at_kill < ROWS, "killed too late: {done_at_kill}");
+    let s = status(&ws, &pg);
+    assert_eq!(s["phase"], "expanded", "{s:#}");
+    let recorded = s["migration"]["backfill"]["users"]["done"]
+        .as_i64()
+        .unwrap();
+    assert!((2000..ROWS).contains(&recorded), "{s:#}");
+
+    // A human raises the rate while nothing runs; the next run keeps it.
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "set-rate", "0"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("unlimited"), "{out}");
+
+    let (c, out, err) = run(&ws, &pg, &start_args("add_email.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert!(out.contains("resumed"), "{out}");
+    let s = status(&ws, &pg);
+    assert_eq!(s["phase"], "validated", "{s:#}");
+    // Resumed after the last batch: no row backfilled twice.
+    assert_eq!(s["migration"]["backfill"]["users"]["done"], ROWS, "{s:#}");
+    assert_eq!(s["migration"]["backfill"]["users"]["total"], ROWS, "{s:#}");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE email IS NULL"),
+        "0"
+    );
+
+    // Rollback from validated: the new version and its column are gone, the
+    // old version's data is as it was.
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert!(out.contains("rolled back"), "{out}");
+    assert_eq!(md5_of_old_data(&pg), before);
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'email' AND NOT attisdropped"),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_add_email'"),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'gate_%'"),
+        "0"
+    );
+    let s = status(&ws, &pg);
+    assert_eq!(s["phase"], "rolled-back", "{s:#}");
+    // Nothing in progress: complete and rollback say so.
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("no migration in progress"), "{err}");
+}
+
+/// Rollback from `expanded` (mid-backfill, with a running `start` asked to
+/// stop) and from `backfilled` (a failed validation), each leaving the old
+/// version's data untouched; the failed validation names rows and blocks
+/// complete until they are fixed.
+#[test]
+fn failed_validation_blocks_complete_and_rollback_works_from_each_phase() {
+    let (pg, ws) = setup();
+    let before = md5_of_old_data(&pg);
+    ws.write(
+        "bad_email.toml",
+        r#"
+[[operation]]
+add_column = { table = "users", column = "email", type = "text", not_null = true, up = "CASE WHEN id % 5000 = 0 THEN NULL ELSE 'u' || id || '@example.com' END", check = "email LIKE '%@%'" }
+"#,
+    );
+    let (c, out, err) = run(&ws, &pg, &start_args("bad_email.toml"));
+    assert_eq!(c, 1, "{out}\n{err}");
+    assert!(
+        err.contains("validation of migration `bad_email` failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("email is NULL where NOT NULL is coming"),
+        "{err}"
+    );
+    for id in ["id=5000", "id=10000", "id=15000", "id=20000"] {
+        assert!(err.contains(id), "{id} not named: {err}");
+    }
+    assert_eq!(status(&ws, &pg)["phase"], "backfilled");
+
+    // Complete is blocked, naming the rows again.
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("id=5000"), "{err}");
+    assert_eq!(status(&ws, &pg)["phase"], "backfilled");
+    let conn = Conn::open(&pg.url);
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_bad_email'"),
+        "1"
+    );
+
+    // Rollback from backfilled.
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(md5_of_old_data(&pg), before);
+    assert_eq!(status(&ws, &pg)["phase"], "rolled-back");
+
+    // Started again (the same name after a rollback), fixed through the new
+    // version, validated, completed.
+    let (c, _, err) = run(&ws, &pg, &start_args("bad_email.toml"));
+    assert_eq!(c, 1, "{err}");
+    conn.exec("SET search_path TO public_bad_email; UPDATE users SET email = 'fixed@example.com' WHERE email IS NULL")
+        .expect("fix rows");
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "validate"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE email = 'fixed@example.com'"),
+        "4"
+    );
+
+    // Rollback from expanded, while a slow backfill runs in another gate:
+    // it is asked to stop, and the rollback goes ahead.
+    ws.write(ADD_NOTE_SLOW.0, ADD_NOTE_SLOW.1);
+    let mut child = Child::spawn(&mut ws.command_in(
+        ws.path(),
+        &[
+            "migrate",
+            "start",
+            ADD_NOTE_SLOW.0,
+            "--batch-size",
+            "100",
+            "--rate",
+            "500",
+        ],
+        &[("DATABASE_URL", &pg.url)],
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while conn
+        .rows("SELECT 1 FROM gate_migrate.migrations WHERE name = 'slow_note' AND (backfill -> 'users' ->> 'done')::bigint > 0")
+        .map(|r| r.is_empty())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "the backfill never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The running backfill keeps to a rate changed while it runs: 2000 more
+    // rows take 4 s at 500 rows/s, 0.4 s at 5000.
+    let done = || -> i64 {
+        conn.one("SELECT backfill -> 'users' ->> 'done' FROM gate_migrate.migrations WHERE name = 'slow_note'")
+            .parse()
+            .unwrap()
+    };
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "set-rate", "5000"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert!(out.contains("5000 rows/s"), "{out}");
+    let from = done();
+    let raised = Instant::now();
+    while done() < from + 2000 {
+        assert!(
+            raised.elapsed() < Duration::from_millis(2500),
+            "the backfill did not speed up: {} rows in {:?}",
+            done() - from,
+            raised.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(done() < ROWS, "the backfill finished before the rollback");
+    let before = md5_of_old_data(&pg);
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(child.wait(), Some(2), "the stopped start exits 2");
+    assert_eq!(md5_of_old_data(&pg), before);
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'note2' AND NOT attisdropped"),
+        "0"
+    );
+    assert_eq!(status(&ws, &pg)["phase"], "rolled-back");
+}
+
+const ADD_NOTE_SLOW: (&str, &str) = (
+    "slow_note.toml",
+    r#"
+[[operation]]
+add_column = { table = "users", column = "note2", type = "text", default = "'n'" }
+"#,
+);
+
+#[test]
+fn a_bad_operations_file_is_named_at_its_line_and_column() {
+    let (pg, ws) = setup();
+    ws.write(
+        "bad.toml",
+        "[[operation]]\nrename_column = { table = \"users\", from = \"name\", too = \"x\" }\n",
+    );
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "start", "bad.toml"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("bad.toml:2:51: unknown field `too`"), "{err}");
+    ws.write(
+        "missing.toml",
+        "\n[[operation]]\nrename_column = { table = \"users\", from = \"nope\", to = \"x\" }\n",
+    );
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "start", "missing.toml"]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("missing.toml:2:1: rename_column: no column users.nope"),
+        "{err}"
+    );
+    // Nothing changed, and the URL is never printed.
+    assert_eq!(status(&ws, &pg)["phase"], "old-only");
+    let out = ws.gate_env(
+        &["migrate", "status"],
+        &[("DATABASE_URL", "postgres://gate:s3cret@127.0.0.1:1/gate")],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(!stderr(&out).contains("s3cret"), "{}", stderr(&out));
+    let out = ws.gate_env(&["migrate", "status"], &[]);
+    assert!(stderr(&out).contains("DATABASE_URL"), "{}", stderr(&out));
+}
