@@ -886,3 +886,144 @@ fn a_bad_operations_file_is_named_at_its_line_and_column() {
     let out = ws.gate_env(&["migrate", "status"], &[]);
     assert!(stderr(&out).contains("DATABASE_URL"), "{}", stderr(&out));
 }
+
+const CITY_REQUIRED: &str = r#"
+name = "city_required"
+
+[[operation]]
+set_not_null = { table = "users", column = "city", up = "'unknown'" }
+"#;
+
+/// An old-version workload on `public` that leaves `city` NULL, and a
+/// new-version one on `public_city_required` that always gives it.
+fn city_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let old = Workload::start(
+        &pg.url,
+        "public",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount) VALUES ({id}, 'Old {id}', 1)"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'Old touched {n}', city = NULL WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!("SELECT name, city FROM users WHERE id = {id}"))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    let new = Workload::start(
+        &pg.url,
+        "public_city_required",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount, city) VALUES ({id}, 'New {id}', 2, 'New city')"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'New touched {n}', city = 'Touched' WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!("SELECT name, city FROM users WHERE id = {id}"))?;
+            if rows.len() != 1 || rows[0][1].is_empty() {
+                return Err(format!("read {rows:?}"));
+            }
+            Ok(())
+        }),
+    );
+    (old, new)
+}
+
+#[test]
+fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    pg.psql("ALTER TABLE users ADD COLUMN city text; UPDATE users SET city = 'C' || id WHERE id % 2 = 0;");
+    ws.write("city_required.toml", CITY_REQUIRED);
+    let conn = Conn::open(&pg.url);
+    let constraint = "SELECT count(*) FROM pg_constraint WHERE conname = 'gate_city_required_0_not_null' AND convalidated";
+    let not_null = "SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'city'";
+
+    // First run: expanded, backfilled, validated under both workloads,
+    // then rolled back.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let (old, new) = city_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("city_required.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    // NULLs got `up` (existing rows by the backfill, old-version writes by
+    // the trigger); values written are kept; both versions see the same rows.
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE city IS NULL"),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE name = 'User ' || id AND id % 2 = 0 AND city <> 'C' || id"),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE name = 'User ' || id AND id % 2 = 1 AND city <> 'unknown'"),
+        "0"
+    );
+    assert!(conn.one("SELECT count(*) FROM public.users WHERE city = 'unknown'") != "0");
+    assert_eq!(
+        conn.one(
+            "SELECT count(*) FROM public.users o FULL JOIN public_city_required.users n USING (id) \
+             WHERE o.id IS NULL OR n.id IS NULL OR o.city IS DISTINCT FROM n.city"
+        ),
+        "0"
+    );
+    assert_eq!(conn.one(constraint), "1");
+    assert_eq!(conn.one(not_null), "false");
+    let (old, new) = (old.stop(), new.stop());
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one(constraint), "0");
+    assert_eq!(conn.one(not_null), "false");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_city_required'"),
+        "0"
+    );
+    conn.exec("INSERT INTO public.users (id, name, amount) VALUES (-1, 'null city', 0)")
+        .expect("NULL is allowed again after the rollback");
+
+    // Second run, completed: the column is NOT NULL, the check is gone.
+    let (old, new) = city_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("city_required.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let old = old.stop();
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let new = new.stop();
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    assert_eq!(conn.one(not_null), "true");
+    assert_eq!(
+        conn.one(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'gate_city_required_0_not_null'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT city FROM public.users WHERE id = -1"),
+        "unknown"
+    );
+    let e = conn
+        .exec("INSERT INTO public_city_required.users (id, name, amount) VALUES (-2, 'x', 0)")
+        .unwrap_err();
+    assert!(e.starts_with("23502"), "{e}");
+}

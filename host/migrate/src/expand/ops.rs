@@ -24,6 +24,9 @@
 //!
 //! [[operation]]
 //! drop_column = { table = "users", column = "legacy", down = "'n/a'" }
+//!
+//! [[operation]]
+//! set_not_null = { table = "users", column = "city", up = "coalesce(city, 'unknown')" }
 //! ```
 
 use std::collections::BTreeSet;
@@ -81,6 +84,14 @@ pub enum Operation {
         column: String,
         down: Option<String>,
     },
+    /// The column becomes NOT NULL: `up` gives NULLs a value in existing
+    /// rows and in rows the old version writes; a check validated before
+    /// complete, then `SET NOT NULL` at complete.
+    SetNotNull {
+        table: String,
+        column: String,
+        up: Option<String>,
+    },
 }
 
 impl Operation {
@@ -90,6 +101,7 @@ impl Operation {
             Operation::RenameColumn { .. } => "rename_column",
             Operation::ChangeType { .. } => "change_type",
             Operation::DropColumn { .. } => "drop_column",
+            Operation::SetNotNull { .. } => "set_not_null",
         }
     }
 
@@ -98,7 +110,8 @@ impl Operation {
             Operation::AddColumn { table, .. }
             | Operation::RenameColumn { table, .. }
             | Operation::ChangeType { table, .. }
-            | Operation::DropColumn { table, .. } => table,
+            | Operation::DropColumn { table, .. }
+            | Operation::SetNotNull { table, .. } => table,
         }
     }
 
@@ -108,18 +121,18 @@ impl Operation {
         match self {
             Operation::AddColumn { .. } => None,
             Operation::RenameColumn { from, .. } => Some(from),
-            Operation::ChangeType { column, .. } | Operation::DropColumn { column, .. } => {
-                Some(column)
-            }
+            Operation::ChangeType { column, .. }
+            | Operation::DropColumn { column, .. }
+            | Operation::SetNotNull { column, .. } => Some(column),
         }
     }
 
     /// The new version's name of the column (none for a dropped one).
     pub fn new_column(&self) -> Option<&str> {
         match self {
-            Operation::AddColumn { column, .. } | Operation::ChangeType { column, .. } => {
-                Some(column)
-            }
+            Operation::AddColumn { column, .. }
+            | Operation::ChangeType { column, .. }
+            | Operation::SetNotNull { column, .. } => Some(column),
             Operation::RenameColumn { to, .. } => Some(to),
             Operation::DropColumn { .. } => None,
         }
@@ -144,6 +157,9 @@ impl Operation {
                 ..
             } => format!("add_column {table}.{column} {type_}"),
             Operation::DropColumn { table, column, .. } => format!("drop_column {table}.{column}"),
+            Operation::SetNotNull { table, column, .. } => {
+                format!("set_not_null {table}.{column}")
+            }
         }
     }
 }
@@ -195,6 +211,15 @@ enum RawOperation {
     RenameColumn(RawRenameColumn),
     ChangeType(RawChangeType),
     DropColumn(RawDropColumn),
+    SetNotNull(RawSetNotNull),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSetNotNull {
+    table: Spanned<String>,
+    column: Spanned<String>,
+    up: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -365,7 +390,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
     if raw.operation.is_empty() {
         return Err(source.error(
             0..0,
-            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column)",
+            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, set_not_null)",
         ));
     }
     let mut operations = Vec::new();
@@ -473,6 +498,11 @@ fn typed(
             column: source.ident("column", d.column)?,
             down: source.opt_expr("down", d.down)?,
         },
+        RawOperation::SetNotNull(n) => Operation::SetNotNull {
+            table: source.ident("table", n.table)?,
+            column: source.ident("column", n.column)?,
+            up: source.opt_expr("up", n.up)?,
+        },
     })
 }
 
@@ -538,6 +568,33 @@ mod tests {
 
         let e = parse_str("name = \"x\"\n").unwrap_err();
         assert!(e.message.contains("no operations"), "{e}");
+    }
+
+    #[test]
+    fn set_not_null_is_read_and_its_errors_located() {
+        let file = parse_str(
+            "[[operation]]\nset_not_null = { table = \"users\", column = \"city\", up = \"'x'\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.operations[0].op,
+            Operation::SetNotNull {
+                table: "users".into(),
+                column: "city".into(),
+                up: Some("'x'".into()),
+            }
+        );
+        assert_eq!(file.operations[0].op.describe(), "set_not_null users.city");
+        let e = parse_str(
+            "\n[[operation]]\nset_not_null = { table = \"users\", column = \"city\", up = \" \" }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (3, 57), "{e}");
+        assert!(e.message.contains("`up` is empty"), "{e}");
+        let e = parse_str("[[operation]]\nset_not_null = { table = \"users\", columns = \"c\" }\n")
+            .unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("columns"), "{e}");
     }
 
     #[test]

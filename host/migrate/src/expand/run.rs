@@ -294,6 +294,22 @@ async fn check_plan(
                     ));
                 }
             }
+            Operation::SetNotNull { column, .. } => {
+                let Some(c) = table.column(column) else {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("no column {}.{column}", table.name),
+                    ));
+                };
+                if c.not_null {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("{}.{column} is already NOT NULL", table.name),
+                    ));
+                }
+            }
             Operation::ChangeType { column, .. } => {
                 if !has(column) {
                     return Err(misfit(
@@ -425,7 +441,9 @@ async fn expand(
                 let temp = ident(&new_column_of(column));
                 sql.push(format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}"));
             }
-            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
+            Operation::RenameColumn { .. }
+            | Operation::DropColumn { .. }
+            | Operation::SetNotNull { .. } => {}
         }
     }
     sql.push(format!("CREATE SCHEMA {}", ident(&new_version)));
@@ -567,17 +585,19 @@ async fn contract(
         let rel = qualified(&record.schema, op.table());
         let nn = ident(&not_null_name(&record.name, index));
         match op {
-            Operation::AddColumn {
-                column, not_null, ..
+            Operation::SetNotNull { column, .. }
+            | Operation::AddColumn {
+                column,
+                not_null: true,
+                ..
             } => {
-                if *not_null {
-                    sql.push(format!(
-                        "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
-                        ident(column)
-                    ));
-                    sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
-                }
+                sql.push(format!(
+                    "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
+                    ident(column)
+                ));
+                sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
             }
+            Operation::AddColumn { .. } => {}
             Operation::RenameColumn { from, to, .. } => {
                 sql.push(format!(
                     "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
@@ -656,7 +676,7 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
         ident(&record.new_version)
     )];
     sql.extend(drop_triggers(&tx, &record.name).await?);
-    for op in &record.operations {
+    for (index, op) in record.operations.iter().enumerate() {
         let rel = qualified(&record.schema, op.table());
         match op {
             Operation::AddColumn { column, .. } => {
@@ -669,6 +689,13 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
                 sql.push(format!(
                     "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
                     ident(&new_column_of(column))
+                ));
+            }
+            // The check validation added; the column itself is untouched.
+            Operation::SetNotNull { .. } => {
+                sql.push(format!(
+                    "ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {}",
+                    ident(&not_null_name(&record.name, index))
                 ));
             }
             Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}

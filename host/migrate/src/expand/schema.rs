@@ -109,7 +109,9 @@ pub fn old_projection(table: &Table, ops: &[Operation]) -> Projection {
         .filter_map(|o| match o {
             Operation::AddColumn { column, .. } => Some(column.clone()),
             Operation::ChangeType { column, .. } => Some(new_column_of(column)),
-            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => None,
+            Operation::RenameColumn { .. }
+            | Operation::DropColumn { .. }
+            | Operation::SetNotNull { .. } => None,
         })
         .collect();
     table

@@ -150,6 +150,24 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
                 });
             }
         }
+        Operation::SetNotNull { column, up, .. } => {
+            let c = ident(column);
+            out.push(Rule {
+                problem: format!(
+                    "{column} is NULL where NOT NULL is coming{}",
+                    if up.is_some() {
+                        " (the `up` expression gave NULL)"
+                    } else {
+                        " (give `up`, or fix the rows)"
+                    }
+                ),
+                offending: format!("{c} IS NULL"),
+                constraint: Some((
+                    not_null_name(&record.name, index),
+                    format!("CHECK ({c} IS NOT NULL)"),
+                )),
+            });
+        }
         Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
     }
     out
