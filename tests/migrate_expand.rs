@@ -1027,3 +1027,142 @@ fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
         .unwrap_err();
     assert!(e.starts_with("23502"), "{e}");
 }
+
+const CREATE_ORDERS: &str = r#"
+name = "orders"
+
+[[operation]]
+[operation.create_table]
+table = "orders"
+primary_key = ["id"]
+columns = [
+  { name = "id", type = "bigint" },
+  { name = "user_id", type = "bigint", not_null = true },
+  { name = "note", type = "text", not_null = true, default = "'none'" },
+]
+"#;
+
+/// An old-version workload on `public_add_note` (users only) and a
+/// new-version one on `public_orders` that also writes and reads orders.
+fn orders_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let old = Workload::start(
+        &pg.url,
+        "public_add_note",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount, note) VALUES ({id}, 'Old {id}', 1, 'o')"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'Old touched {n}' WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!("SELECT name, note FROM users WHERE id = {id}"))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    let new = Workload::start(
+        &pg.url,
+        "public_orders",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount, note) VALUES ({id}, 'New {id}', 2, 'n'); \
+                 INSERT INTO orders (id, user_id) VALUES ({id}, {id})"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'New touched {n}' WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!(
+                "SELECT u.name, o.note FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.id = {id}"
+            ))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    (old, new)
+}
+
+#[test]
+fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("add_note.toml", ADD_NOTE);
+    ws.write("orders.toml", CREATE_ORDERS);
+    let (c, out, err) = run(&ws, &pg, &start_args("add_note.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{err}");
+    let conn = Conn::open(&pg.url);
+    let users_equal = "SELECT count(*) FROM public_add_note.users o FULL JOIN public_orders.users n USING (id) \
+                       WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.note IS DISTINCT FROM n.note";
+
+    // First run, under both workloads, then rolled back.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let (old, new) = orders_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("orders.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(conn.one(users_equal), "0");
+    assert_eq!(
+        conn.one("SELECT to_regclass('public_add_note.orders') IS NULL"),
+        "t",
+        "the old version sees the created table"
+    );
+    assert!(conn.one("SELECT count(*) FROM public_orders.orders WHERE note = 'none'") != "0");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public_orders.orders o LEFT JOIN public.users u ON u.id = o.user_id WHERE u.id IS NULL"),
+        "0"
+    );
+    let (old, new) = (old.stop(), new.stop());
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one("SELECT to_regclass('public.orders') IS NULL"), "t");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_orders'"),
+        "0"
+    );
+
+    // Second run, completed: the table stays, served by the new version.
+    let (old, new) = orders_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("orders.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(conn.one(users_equal), "0");
+    let old = old.stop();
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let new = new.stop();
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    assert_eq!(
+        conn.one("SELECT (SELECT count(*) FROM public.orders) = (SELECT count(*) FROM public_orders.orders)"),
+        "t"
+    );
+    assert!(conn.one("SELECT count(*) FROM public.orders") != "0");
+    assert_eq!(
+        conn.one(
+            "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull, ', ' ORDER BY attnum) \
+             FROM pg_attribute WHERE attrelid = 'public.orders'::regclass AND attnum > 0 AND NOT attisdropped"
+        ),
+        "id bigint true, user_id bigint true, note text true"
+    );
+    // Started again: refused.
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "start", "orders.toml"]);
+    assert_ne!(c, 0);
+    assert!(err.contains("already"), "{err}");
+}

@@ -27,6 +27,12 @@
 //!
 //! [[operation]]
 //! set_not_null = { table = "users", column = "city", up = "coalesce(city, 'unknown')" }
+//!
+//! [[operation]]
+//! [operation.create_table]
+//! table = "orders"
+//! primary_key = ["id"]
+//! columns = [{ name = "id", type = "bigint" }, { name = "note", type = "text", not_null = true, default = "''" }]
 //! ```
 
 use std::collections::BTreeSet;
@@ -92,6 +98,23 @@ pub enum Operation {
         column: String,
         up: Option<String>,
     },
+    /// A new table, seen by the new version only; kept at complete, dropped
+    /// at rollback.
+    CreateTable {
+        table: String,
+        columns: Vec<ColumnDef>,
+        primary_key: Vec<String>,
+    },
+}
+
+/// A column of a created table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub not_null: bool,
+    pub default: Option<String>,
 }
 
 impl Operation {
@@ -102,6 +125,7 @@ impl Operation {
             Operation::ChangeType { .. } => "change_type",
             Operation::DropColumn { .. } => "drop_column",
             Operation::SetNotNull { .. } => "set_not_null",
+            Operation::CreateTable { .. } => "create_table",
         }
     }
 
@@ -111,7 +135,8 @@ impl Operation {
             | Operation::RenameColumn { table, .. }
             | Operation::ChangeType { table, .. }
             | Operation::DropColumn { table, .. }
-            | Operation::SetNotNull { table, .. } => table,
+            | Operation::SetNotNull { table, .. }
+            | Operation::CreateTable { table, .. } => table,
         }
     }
 
@@ -119,7 +144,7 @@ impl Operation {
     /// column).
     pub fn old_column(&self) -> Option<&str> {
         match self {
-            Operation::AddColumn { .. } => None,
+            Operation::AddColumn { .. } | Operation::CreateTable { .. } => None,
             Operation::RenameColumn { from, .. } => Some(from),
             Operation::ChangeType { column, .. }
             | Operation::DropColumn { column, .. }
@@ -134,7 +159,7 @@ impl Operation {
             | Operation::ChangeType { column, .. }
             | Operation::SetNotNull { column, .. } => Some(column),
             Operation::RenameColumn { to, .. } => Some(to),
-            Operation::DropColumn { .. } => None,
+            Operation::DropColumn { .. } | Operation::CreateTable { .. } => None,
         }
     }
 
@@ -160,6 +185,7 @@ impl Operation {
             Operation::SetNotNull { table, column, .. } => {
                 format!("set_not_null {table}.{column}")
             }
+            Operation::CreateTable { table, .. } => format!("create_table {table}"),
         }
     }
 }
@@ -212,6 +238,27 @@ enum RawOperation {
     ChangeType(RawChangeType),
     DropColumn(RawDropColumn),
     SetNotNull(RawSetNotNull),
+    CreateTable(RawCreateTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCreateTable {
+    table: Spanned<String>,
+    columns: Spanned<Vec<Spanned<RawColumnDef>>>,
+    #[serde(default)]
+    primary_key: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumnDef {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    type_: Spanned<String>,
+    #[serde(default)]
+    not_null: bool,
+    default: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -390,7 +437,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
     if raw.operation.is_empty() {
         return Err(source.error(
             0..0,
-            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, set_not_null)",
+            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, set_not_null, create_table)",
         ));
     }
     let mut operations = Vec::new();
@@ -498,6 +545,53 @@ fn typed(
             column: source.ident("column", d.column)?,
             down: source.opt_expr("down", d.down)?,
         },
+        RawOperation::CreateTable(t) => {
+            let table = source.ident("table", t.table)?;
+            let columns_span = t.columns.span();
+            let mut columns: Vec<ColumnDef> = Vec::new();
+            for raw in t.columns.into_inner() {
+                let at = raw.span();
+                let raw = raw.into_inner();
+                let name = source.ident("name", raw.name)?;
+                if columns.iter().any(|c| c.name == name) {
+                    return Err(source.error(
+                        at,
+                        format!("create_table {table}: column `{name}` is given twice"),
+                    ));
+                }
+                columns.push(ColumnDef {
+                    name,
+                    type_: source.expr("type", raw.type_)?,
+                    not_null: raw.not_null,
+                    default: source.opt_expr("default", raw.default)?,
+                });
+            }
+            if columns.is_empty() {
+                return Err(source.error(
+                    columns_span,
+                    format!("create_table {table}: `columns` is empty"),
+                ));
+            }
+            let mut primary_key = Vec::new();
+            for key in t.primary_key {
+                let at = key.span();
+                let key = source.ident("primary_key", key)?;
+                if !columns.iter().any(|c| c.name == key) {
+                    return Err(source.error(
+                        at,
+                        format!(
+                            "create_table {table}: primary key column `{key}` is not in `columns`"
+                        ),
+                    ));
+                }
+                primary_key.push(key);
+            }
+            Operation::CreateTable {
+                table,
+                columns,
+                primary_key,
+            }
+        }
         RawOperation::SetNotNull(n) => Operation::SetNotNull {
             table: source.ident("table", n.table)?,
             column: source.ident("column", n.column)?,
@@ -595,6 +689,50 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         assert!(e.message.contains("columns"), "{e}");
+    }
+
+    #[test]
+    fn create_table_is_read_and_its_errors_located() {
+        let file = parse_str(
+            "[[operation]]\n[operation.create_table]\ntable = \"orders\"\nprimary_key = [\"id\"]\n\
+             columns = [{ name = \"id\", type = \"bigint\" }, { name = \"note\", type = \"text\", not_null = true, default = \"''\" }]\n",
+        )
+        .unwrap();
+        let Operation::CreateTable {
+            table,
+            columns,
+            primary_key,
+        } = &file.operations[0].op
+        else {
+            panic!("{:?}", file.operations[0].op);
+        };
+        assert_eq!(table, "orders");
+        assert_eq!(primary_key, &["id"]);
+        assert_eq!(columns[1].name, "note");
+        assert!(columns[1].not_null);
+        assert_eq!(columns[1].default.as_deref(), Some("''"));
+
+        let e = parse_str(
+            "[[operation]]\n[operation.create_table]\ntable = \"orders\"\nprimary_key = [\"nope\"]\n\
+             columns = [{ name = \"id\", type = \"bigint\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 16), "{e}");
+        assert!(e.message.contains("`nope` is not in `columns`"), "{e}");
+
+        let e = parse_str(
+            "[[operation]]\n[operation.create_table]\ntable = \"orders\"\n\
+             columns = [{ name = \"id\", type = \"bigint\" }, { name = \"id\", type = \"int\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 46), "{e}");
+        assert!(e.message.contains("given twice"), "{e}");
+
+        let e = parse_str(
+            "[[operation]]\n[operation.create_table]\ntable = \"orders\"\ncolumns = []\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 11), "{e}");
     }
 
     #[test]

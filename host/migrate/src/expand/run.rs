@@ -227,6 +227,24 @@ async fn check_plan(
             .collect::<Vec<_>>(),
     );
     for at in &file.operations {
+        if let Operation::CreateTable { table, .. } = &at.op {
+            let taken: bool = tx
+                .query_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[&qualified(&file.schema, table)],
+                )
+                .await
+                .map_err(db("looking for the table"))?
+                .get(0);
+            if taken {
+                return Err(misfit(
+                    file,
+                    at,
+                    format!("{}.{table} already exists", file.schema),
+                ));
+            }
+            continue;
+        }
         let Some(table) = tables.get(at.op.table()) else {
             return Err(misfit(
                 file,
@@ -310,6 +328,7 @@ async fn check_plan(
                     ));
                 }
             }
+            Operation::CreateTable { .. } => {}
             Operation::ChangeType { column, .. } => {
                 if !has(column) {
                     return Err(misfit(
@@ -441,6 +460,11 @@ async fn expand(
                 let temp = ident(&new_column_of(column));
                 sql.push(format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}"));
             }
+            Operation::CreateTable {
+                table,
+                columns,
+                primary_key,
+            } => sql.push(schema::create_table_sql(s, table, columns, primary_key)),
             Operation::RenameColumn { .. }
             | Operation::DropColumn { .. }
             | Operation::SetNotNull { .. } => {}
@@ -454,6 +478,16 @@ async fn expand(
             &table.name,
             &schema::new_projection(table, &ops),
         ));
+    }
+    // Created tables: a view in the new version's schema only.
+    for op in &ops {
+        if let Operation::CreateTable { table, columns, .. } = op {
+            let projection = columns
+                .iter()
+                .map(|c| (c.name.clone(), c.name.clone()))
+                .collect();
+            sql.push(schema::view_sql(&new_version, s, table, &projection));
+        }
     }
     for statement in &sql {
         tx.batch_execute(statement)
@@ -597,7 +631,8 @@ async fn contract(
                 ));
                 sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
             }
-            Operation::AddColumn { .. } => {}
+            // Created tables are kept as they are.
+            Operation::AddColumn { .. } | Operation::CreateTable { .. } => {}
             Operation::RenameColumn { from, to, .. } => {
                 sql.push(format!(
                     "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
@@ -697,6 +732,9 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
                     "ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {}",
                     ident(&not_null_name(&record.name, index))
                 ));
+            }
+            Operation::CreateTable { .. } => {
+                sql.push(format!("DROP TABLE IF EXISTS {rel}"));
             }
             Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
         }

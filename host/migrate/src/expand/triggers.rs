@@ -110,7 +110,8 @@ pub fn trigger_sql(
             }),
             Operation::RenameColumn { .. }
             | Operation::DropColumn { down: None, .. }
-            | Operation::SetNotNull { up: None, .. } => {}
+            | Operation::SetNotNull { up: None, .. }
+            | Operation::CreateTable { .. } => {}
         }
     }
     if fills.is_empty() && downs.is_empty() {

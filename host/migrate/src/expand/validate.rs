@@ -168,7 +168,9 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
                 )),
             });
         }
-        Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
+        Operation::RenameColumn { .. }
+        | Operation::DropColumn { .. }
+        | Operation::CreateTable { .. } => {}
     }
     out
 }
@@ -192,7 +194,8 @@ pub async fn validate(
         };
         let relation = qualified(&record.schema, &table.name);
         // The same rows through both versions.
-        if record.old_version != record.schema {
+        // A created table has no old version to count through.
+        if record.old_version != record.schema && !matches!(op, Operation::CreateTable { .. }) {
             // One statement, one snapshot: concurrent writes count the same
             // through both.
             let counts = client
