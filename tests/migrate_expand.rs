@@ -1166,3 +1166,92 @@ fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
     assert_ne!(c, 0);
     assert!(err.contains("already"), "{err}");
 }
+
+const AMOUNT_INDEX: &str = r#"
+name = "amount_idx"
+
+[[operation]]
+create_index = { table = "users", name = "users_amount_idx", columns = ["amount", "id"] }
+"#;
+
+fn amount_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let workload = |path: &str, who: &'static str| {
+        Workload::start(
+            &pg.url,
+            path,
+            ids.clone(),
+            Arc::new(move |c: &Conn, id| {
+                c.exec(&format!(
+                    "INSERT INTO users (id, name, amount) VALUES ({id}, '{who} {id}', {id} % 1000)"
+                ))
+            }),
+            Arc::new(move |c: &Conn, id, n| {
+                c.exec(&format!(
+                    "UPDATE users SET name = '{who} touched {n}', amount = amount + 1 WHERE id = {id}"
+                ))?;
+                let rows = c.rows(&format!("SELECT name FROM users WHERE id = {id}"))?;
+                if rows.len() != 1 {
+                    return Err(format!("read {} rows", rows.len()));
+                }
+                Ok(())
+            }),
+        )
+    };
+    (
+        workload("public", "Old"),
+        workload("public_amount_idx", "New"),
+    )
+}
+
+#[test]
+fn create_index_is_built_concurrently_rebuilt_when_invalid_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("amount_idx.toml", AMOUNT_INDEX);
+    let conn = Conn::open(&pg.url);
+    // What a failed or killed build leaves: an invalid index of the name.
+    assert!(
+        conn.exec("CREATE UNIQUE INDEX CONCURRENTLY users_amount_idx ON users (amount)")
+            .is_err()
+    );
+    let index = "SELECT coalesce((SELECT indisvalid::text || ' ' || indisunique::text || ' ' || indkey::text \
+                 FROM pg_index WHERE indexrelid = to_regclass('public.users_amount_idx')), 'none')";
+    assert_eq!(conn.one(index), "false true 3");
+
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let (old, new) = amount_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("amount_idx.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    // Dropped and built again, valid, as the file says.
+    assert_eq!(conn.one(index), "true false 3 1");
+    assert_eq!(
+        conn.one(
+            "SELECT count(*) FROM public.users o FULL JOIN public_amount_idx.users n USING (id) \
+             WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.amount <> n.amount"
+        ),
+        "0"
+    );
+    let (old, new) = (old.stop(), new.stop());
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one(index), "none");
+
+    let (old, new) = amount_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("amount_idx.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let old = old.stop();
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let new = new.stop();
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    assert_eq!(conn.one(index), "true false 3 1");
+}

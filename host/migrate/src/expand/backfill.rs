@@ -51,7 +51,7 @@ pub fn tables_to_fill(ops: &[Operation]) -> Vec<String> {
         .filter(|o| match o {
             Operation::AddColumn { up, default, .. } => up.is_some() || default.is_some(),
             Operation::SetNotNull { up, .. } => up.is_some(),
-            Operation::CreateTable { .. } => false,
+            Operation::CreateTable { .. } | Operation::CreateIndex { .. } => false,
             Operation::ChangeType { .. } => true,
             Operation::RenameColumn { .. } | Operation::DropColumn { .. } => false,
         })

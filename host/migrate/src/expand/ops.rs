@@ -98,6 +98,14 @@ pub enum Operation {
         column: String,
         up: Option<String>,
     },
+    /// An index built `CONCURRENTLY` after the expand; kept at complete,
+    /// dropped at rollback.
+    CreateIndex {
+        table: String,
+        name: String,
+        columns: Vec<String>,
+        unique: bool,
+    },
     /// A new table, seen by the new version only; kept at complete, dropped
     /// at rollback.
     CreateTable {
@@ -126,6 +134,7 @@ impl Operation {
             Operation::DropColumn { .. } => "drop_column",
             Operation::SetNotNull { .. } => "set_not_null",
             Operation::CreateTable { .. } => "create_table",
+            Operation::CreateIndex { .. } => "create_index",
         }
     }
 
@@ -136,7 +145,8 @@ impl Operation {
             | Operation::ChangeType { table, .. }
             | Operation::DropColumn { table, .. }
             | Operation::SetNotNull { table, .. }
-            | Operation::CreateTable { table, .. } => table,
+            | Operation::CreateTable { table, .. }
+            | Operation::CreateIndex { table, .. } => table,
         }
     }
 
@@ -144,7 +154,9 @@ impl Operation {
     /// column).
     pub fn old_column(&self) -> Option<&str> {
         match self {
-            Operation::AddColumn { .. } | Operation::CreateTable { .. } => None,
+            Operation::AddColumn { .. }
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => None,
             Operation::RenameColumn { from, .. } => Some(from),
             Operation::ChangeType { column, .. }
             | Operation::DropColumn { column, .. }
@@ -159,7 +171,9 @@ impl Operation {
             | Operation::ChangeType { column, .. }
             | Operation::SetNotNull { column, .. } => Some(column),
             Operation::RenameColumn { to, .. } => Some(to),
-            Operation::DropColumn { .. } | Operation::CreateTable { .. } => None,
+            Operation::DropColumn { .. }
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => None,
         }
     }
 
@@ -186,6 +200,7 @@ impl Operation {
                 format!("set_not_null {table}.{column}")
             }
             Operation::CreateTable { table, .. } => format!("create_table {table}"),
+            Operation::CreateIndex { table, name, .. } => format!("create_index {name} on {table}"),
         }
     }
 }
@@ -239,6 +254,17 @@ enum RawOperation {
     DropColumn(RawDropColumn),
     SetNotNull(RawSetNotNull),
     CreateTable(RawCreateTable),
+    CreateIndex(RawCreateIndex),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCreateIndex {
+    table: Spanned<String>,
+    name: Spanned<String>,
+    columns: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    unique: bool,
 }
 
 #[derive(Deserialize)]
@@ -437,7 +463,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
     if raw.operation.is_empty() {
         return Err(source.error(
             0..0,
-            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, set_not_null, create_table)",
+            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, set_not_null, create_table, create_index)",
         ));
     }
     let mut operations = Vec::new();
@@ -592,6 +618,24 @@ fn typed(
                 primary_key,
             }
         }
+        RawOperation::CreateIndex(i) => {
+            let span = i.columns.span();
+            let columns = i
+                .columns
+                .into_inner()
+                .into_iter()
+                .map(|c| source.ident("columns", c))
+                .collect::<Result<Vec<_>, _>>()?;
+            if columns.is_empty() {
+                return Err(source.error(span, "create_index: `columns` is empty"));
+            }
+            Operation::CreateIndex {
+                table: source.ident("table", i.table)?,
+                name: source.ident("name", i.name)?,
+                columns,
+                unique: i.unique,
+            }
+        }
         RawOperation::SetNotNull(n) => Operation::SetNotNull {
             table: source.ident("table", n.table)?,
             column: source.ident("column", n.column)?,
@@ -733,6 +777,29 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!((e.line, e.column), (4, 11), "{e}");
+    }
+
+    #[test]
+    fn create_index_is_read_and_its_errors_located() {
+        let file = parse_str(
+            "[[operation]]\ncreate_index = { table = \"users\", name = \"users_amount_idx\", columns = [\"amount\"] }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.operations[0].op,
+            Operation::CreateIndex {
+                table: "users".into(),
+                name: "users_amount_idx".into(),
+                columns: vec!["amount".into()],
+                unique: false,
+            }
+        );
+        let e = parse_str(
+            "[[operation]]\ncreate_index = { table = \"users\", name = \"i\", columns = [] }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 57), "{e}");
+        assert!(e.message.contains("`columns` is empty"), "{e}");
     }
 
     #[test]

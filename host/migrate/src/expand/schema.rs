@@ -112,7 +112,8 @@ pub fn old_projection(table: &Table, ops: &[Operation]) -> Projection {
             Operation::RenameColumn { .. }
             | Operation::DropColumn { .. }
             | Operation::SetNotNull { .. }
-            | Operation::CreateTable { .. } => None,
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => None,
         })
         .collect();
     table

@@ -111,7 +111,8 @@ pub fn trigger_sql(
             Operation::RenameColumn { .. }
             | Operation::DropColumn { down: None, .. }
             | Operation::SetNotNull { up: None, .. }
-            | Operation::CreateTable { .. } => {}
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => {}
         }
     }
     if fills.is_empty() && downs.is_empty() {

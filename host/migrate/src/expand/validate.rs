@@ -170,7 +170,8 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
         }
         Operation::RenameColumn { .. }
         | Operation::DropColumn { .. }
-        | Operation::CreateTable { .. } => {}
+        | Operation::CreateTable { .. }
+        | Operation::CreateIndex { .. } => {}
     }
     out
 }
