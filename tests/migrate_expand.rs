@@ -886,3 +886,372 @@ fn a_bad_operations_file_is_named_at_its_line_and_column() {
     let out = ws.gate_env(&["migrate", "status"], &[]);
     assert!(stderr(&out).contains("DATABASE_URL"), "{}", stderr(&out));
 }
+
+const CITY_REQUIRED: &str = r#"
+name = "city_required"
+
+[[operation]]
+set_not_null = { table = "users", column = "city", up = "'unknown'" }
+"#;
+
+/// An old-version workload on `public` that leaves `city` NULL, and a
+/// new-version one on `public_city_required` that always gives it.
+fn city_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let old = Workload::start(
+        &pg.url,
+        "public",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount) VALUES ({id}, 'Old {id}', 1)"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'Old touched {n}', city = NULL WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!("SELECT name, city FROM users WHERE id = {id}"))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    let new = Workload::start(
+        &pg.url,
+        "public_city_required",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount, city) VALUES ({id}, 'New {id}', 2, 'New city')"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'New touched {n}', city = 'Touched' WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!("SELECT name, city FROM users WHERE id = {id}"))?;
+            if rows.len() != 1 || rows[0][1].is_empty() {
+                return Err(format!("read {rows:?}"));
+            }
+            Ok(())
+        }),
+    );
+    (old, new)
+}
+
+#[test]
+fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    pg.psql("ALTER TABLE users ADD COLUMN city text; UPDATE users SET city = 'C' || id WHERE id % 2 = 0;");
+    ws.write("city_required.toml", CITY_REQUIRED);
+    let conn = Conn::open(&pg.url);
+    let constraint = "SELECT count(*) FROM pg_constraint WHERE conname = 'gate_city_required_0_not_null' AND convalidated";
+    let not_null = "SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'city'";
+
+    // First run: expanded, backfilled, validated under both workloads,
+    // then rolled back.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let (old, new) = city_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("city_required.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    // NULLs got `up` (existing rows by the backfill, old-version writes by
+    // the trigger); values written are kept; both versions see the same rows.
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE city IS NULL"),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE name = 'User ' || id AND id % 2 = 0 AND city <> 'C' || id"),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE name = 'User ' || id AND id % 2 = 1 AND city <> 'unknown'"),
+        "0"
+    );
+    assert!(conn.one("SELECT count(*) FROM public.users WHERE city = 'unknown'") != "0");
+    assert_eq!(
+        conn.one(
+            "SELECT count(*) FROM public.users o FULL JOIN public_city_required.users n USING (id) \
+             WHERE o.id IS NULL OR n.id IS NULL OR o.city IS DISTINCT FROM n.city"
+        ),
+        "0"
+    );
+    assert_eq!(conn.one(constraint), "1");
+    assert_eq!(conn.one(not_null), "false");
+    let (old, new) = (old.stop(), new.stop());
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one(constraint), "0");
+    assert_eq!(conn.one(not_null), "false");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_city_required'"),
+        "0"
+    );
+    conn.exec("INSERT INTO public.users (id, name, amount) VALUES (-1, 'null city', 0)")
+        .expect("NULL is allowed again after the rollback");
+
+    // Second run, completed: the column is NOT NULL, the check is gone.
+    let (old, new) = city_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("city_required.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let old = old.stop();
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let new = new.stop();
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    assert_eq!(conn.one(not_null), "true");
+    assert_eq!(
+        conn.one(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'gate_city_required_0_not_null'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        conn.one("SELECT city FROM public.users WHERE id = -1"),
+        "unknown"
+    );
+    let e = conn
+        .exec("INSERT INTO public_city_required.users (id, name, amount) VALUES (-2, 'x', 0)")
+        .unwrap_err();
+    assert!(e.starts_with("23502"), "{e}");
+}
+
+const CREATE_ORDERS: &str = r#"
+name = "orders"
+
+[[operation]]
+[operation.create_table]
+table = "orders"
+primary_key = ["id"]
+columns = [
+  { name = "id", type = "bigint" },
+  { name = "user_id", type = "bigint", not_null = true },
+  { name = "note", type = "text", not_null = true, default = "'none'" },
+]
+"#;
+
+/// An old-version workload on `public_add_note` (users only) and a
+/// new-version one on `public_orders` that also writes and reads orders.
+fn orders_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let old = Workload::start(
+        &pg.url,
+        "public_add_note",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount, note) VALUES ({id}, 'Old {id}', 1, 'o')"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'Old touched {n}' WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!("SELECT name, note FROM users WHERE id = {id}"))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    let new = Workload::start(
+        &pg.url,
+        "public_orders",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount, note) VALUES ({id}, 'New {id}', 2, 'n'); \
+                 INSERT INTO orders (id, user_id) VALUES ({id}, {id})"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'New touched {n}' WHERE id = {id}"
+            ))?;
+            let rows = c.rows(&format!(
+                "SELECT u.name, o.note FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.id = {id}"
+            ))?;
+            if rows.len() != 1 {
+                return Err(format!("read {} rows", rows.len()));
+            }
+            Ok(())
+        }),
+    );
+    (old, new)
+}
+
+#[test]
+fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("add_note.toml", ADD_NOTE);
+    ws.write("orders.toml", CREATE_ORDERS);
+    let (c, out, err) = run(&ws, &pg, &start_args("add_note.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{err}");
+    let conn = Conn::open(&pg.url);
+    let users_equal = "SELECT count(*) FROM public_add_note.users o FULL JOIN public_orders.users n USING (id) \
+                       WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.note IS DISTINCT FROM n.note";
+
+    // First run, under both workloads, then rolled back.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let (old, new) = orders_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("orders.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(conn.one(users_equal), "0");
+    assert_eq!(
+        conn.one("SELECT to_regclass('public_add_note.orders') IS NULL"),
+        "t",
+        "the old version sees the created table"
+    );
+    assert!(conn.one("SELECT count(*) FROM public_orders.orders WHERE note = 'none'") != "0");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public_orders.orders o LEFT JOIN public.users u ON u.id = o.user_id WHERE u.id IS NULL"),
+        "0"
+    );
+    let (old, new) = (old.stop(), new.stop());
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one("SELECT to_regclass('public.orders') IS NULL"), "t");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_orders'"),
+        "0"
+    );
+
+    // Second run, completed: the table stays, served by the new version.
+    let (old, new) = orders_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("orders.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(conn.one(users_equal), "0");
+    let old = old.stop();
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let new = new.stop();
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    assert_eq!(
+        conn.one("SELECT (SELECT count(*) FROM public.orders) = (SELECT count(*) FROM public_orders.orders)"),
+        "t"
+    );
+    assert!(conn.one("SELECT count(*) FROM public.orders") != "0");
+    assert_eq!(
+        conn.one(
+            "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull, ', ' ORDER BY attnum) \
+             FROM pg_attribute WHERE attrelid = 'public.orders'::regclass AND attnum > 0 AND NOT attisdropped"
+        ),
+        "id bigint true, user_id bigint true, note text true"
+    );
+    // Started again: refused.
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "start", "orders.toml"]);
+    assert_ne!(c, 0);
+    assert!(err.contains("already"), "{err}");
+}
+
+const AMOUNT_INDEX: &str = r#"
+name = "amount_idx"
+
+[[operation]]
+create_index = { table = "users", name = "users_amount_idx", columns = ["amount", "id"] }
+"#;
+
+fn amount_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let workload = |path: &str, who: &'static str| {
+        Workload::start(
+            &pg.url,
+            path,
+            ids.clone(),
+            Arc::new(move |c: &Conn, id| {
+                c.exec(&format!(
+                    "INSERT INTO users (id, name, amount) VALUES ({id}, '{who} {id}', {id} % 1000)"
+                ))
+            }),
+            Arc::new(move |c: &Conn, id, n| {
+                c.exec(&format!(
+                    "UPDATE users SET name = '{who} touched {n}', amount = amount + 1 WHERE id = {id}"
+                ))?;
+                let rows = c.rows(&format!("SELECT name FROM users WHERE id = {id}"))?;
+                if rows.len() != 1 {
+                    return Err(format!("read {} rows", rows.len()));
+                }
+                Ok(())
+            }),
+        )
+    };
+    (
+        workload("public", "Old"),
+        workload("public_amount_idx", "New"),
+    )
+}
+
+#[test]
+fn create_index_is_built_concurrently_rebuilt_when_invalid_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("amount_idx.toml", AMOUNT_INDEX);
+    let conn = Conn::open(&pg.url);
+    // What a failed or killed build leaves: an invalid index of the name.
+    assert!(
+        conn.exec("CREATE UNIQUE INDEX CONCURRENTLY users_amount_idx ON users (amount)")
+            .is_err()
+    );
+    let index = "SELECT coalesce((SELECT indisvalid::text || ' ' || indisunique::text || ' ' || indkey::text \
+                 FROM pg_index WHERE indexrelid = to_regclass('public.users_amount_idx')), 'none')";
+    assert_eq!(conn.one(index), "false true 3");
+
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let (old, new) = amount_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("amount_idx.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    // Dropped and built again, valid, as the file says.
+    assert_eq!(conn.one(index), "true false 3 1");
+    assert_eq!(
+        conn.one(
+            "SELECT count(*) FROM public.users o FULL JOIN public_amount_idx.users n USING (id) \
+             WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.amount <> n.amount"
+        ),
+        "0"
+    );
+    let (old, new) = (old.stop(), new.stop());
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one(index), "none");
+
+    let (old, new) = amount_workloads(&pg, &ids);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, out, err) = run(&ws, &pg, &start_args("amount_idx.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let old = old.stop();
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let new = new.stop();
+    assert_clean("old", &old);
+    assert_clean("new", &new);
+    assert_present(&pg, &[&old, &new]);
+    assert_eq!(conn.one(index), "true false 3 1");
+}

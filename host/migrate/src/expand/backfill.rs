@@ -43,12 +43,15 @@ pub struct Batch {
 }
 
 /// The tables whose rows need a backfill: those with an added column that
-/// has an `up` or a `default`, or a changed type.
+/// has an `up` or a `default`, a changed type, or a column made NOT NULL
+/// with an `up`.
 pub fn tables_to_fill(ops: &[Operation]) -> Vec<String> {
     let mut out: Vec<String> = ops
         .iter()
         .filter(|o| match o {
             Operation::AddColumn { up, default, .. } => up.is_some() || default.is_some(),
+            Operation::SetNotNull { up, .. } => up.is_some(),
+            Operation::CreateTable { .. } | Operation::CreateIndex { .. } => false,
             Operation::ChangeType { .. } => true,
             Operation::RenameColumn { .. } | Operation::DropColumn { .. } => false,
         })

@@ -24,6 +24,15 @@
 //!
 //! [[operation]]
 //! drop_column = { table = "users", column = "legacy", down = "'n/a'" }
+//!
+//! [[operation]]
+//! set_not_null = { table = "users", column = "city", up = "coalesce(city, 'unknown')" }
+//!
+//! [[operation]]
+//! [operation.create_table]
+//! table = "orders"
+//! primary_key = ["id"]
+//! columns = [{ name = "id", type = "bigint" }, { name = "note", type = "text", not_null = true, default = "''" }]
 //! ```
 
 use std::collections::BTreeSet;
@@ -81,6 +90,39 @@ pub enum Operation {
         column: String,
         down: Option<String>,
     },
+    /// The column becomes NOT NULL: `up` gives NULLs a value in existing
+    /// rows and in rows the old version writes; a check validated before
+    /// complete, then `SET NOT NULL` at complete.
+    SetNotNull {
+        table: String,
+        column: String,
+        up: Option<String>,
+    },
+    /// An index built `CONCURRENTLY` after the expand; kept at complete,
+    /// dropped at rollback.
+    CreateIndex {
+        table: String,
+        name: String,
+        columns: Vec<String>,
+        unique: bool,
+    },
+    /// A new table, seen by the new version only; kept at complete, dropped
+    /// at rollback.
+    CreateTable {
+        table: String,
+        columns: Vec<ColumnDef>,
+        primary_key: Vec<String>,
+    },
+}
+
+/// A column of a created table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub not_null: bool,
+    pub default: Option<String>,
 }
 
 impl Operation {
@@ -90,6 +132,9 @@ impl Operation {
             Operation::RenameColumn { .. } => "rename_column",
             Operation::ChangeType { .. } => "change_type",
             Operation::DropColumn { .. } => "drop_column",
+            Operation::SetNotNull { .. } => "set_not_null",
+            Operation::CreateTable { .. } => "create_table",
+            Operation::CreateIndex { .. } => "create_index",
         }
     }
 
@@ -98,7 +143,10 @@ impl Operation {
             Operation::AddColumn { table, .. }
             | Operation::RenameColumn { table, .. }
             | Operation::ChangeType { table, .. }
-            | Operation::DropColumn { table, .. } => table,
+            | Operation::DropColumn { table, .. }
+            | Operation::SetNotNull { table, .. }
+            | Operation::CreateTable { table, .. }
+            | Operation::CreateIndex { table, .. } => table,
         }
     }
 
@@ -106,22 +154,26 @@ impl Operation {
     /// column).
     pub fn old_column(&self) -> Option<&str> {
         match self {
-            Operation::AddColumn { .. } => None,
+            Operation::AddColumn { .. }
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => None,
             Operation::RenameColumn { from, .. } => Some(from),
-            Operation::ChangeType { column, .. } | Operation::DropColumn { column, .. } => {
-                Some(column)
-            }
+            Operation::ChangeType { column, .. }
+            | Operation::DropColumn { column, .. }
+            | Operation::SetNotNull { column, .. } => Some(column),
         }
     }
 
     /// The new version's name of the column (none for a dropped one).
     pub fn new_column(&self) -> Option<&str> {
         match self {
-            Operation::AddColumn { column, .. } | Operation::ChangeType { column, .. } => {
-                Some(column)
-            }
+            Operation::AddColumn { column, .. }
+            | Operation::ChangeType { column, .. }
+            | Operation::SetNotNull { column, .. } => Some(column),
             Operation::RenameColumn { to, .. } => Some(to),
-            Operation::DropColumn { .. } => None,
+            Operation::DropColumn { .. }
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => None,
         }
     }
 
@@ -144,6 +196,11 @@ impl Operation {
                 ..
             } => format!("add_column {table}.{column} {type_}"),
             Operation::DropColumn { table, column, .. } => format!("drop_column {table}.{column}"),
+            Operation::SetNotNull { table, column, .. } => {
+                format!("set_not_null {table}.{column}")
+            }
+            Operation::CreateTable { table, .. } => format!("create_table {table}"),
+            Operation::CreateIndex { table, name, .. } => format!("create_index {name} on {table}"),
         }
     }
 }
@@ -195,6 +252,47 @@ enum RawOperation {
     RenameColumn(RawRenameColumn),
     ChangeType(RawChangeType),
     DropColumn(RawDropColumn),
+    SetNotNull(RawSetNotNull),
+    CreateTable(RawCreateTable),
+    CreateIndex(RawCreateIndex),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCreateIndex {
+    table: Spanned<String>,
+    name: Spanned<String>,
+    columns: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    unique: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCreateTable {
+    table: Spanned<String>,
+    columns: Spanned<Vec<Spanned<RawColumnDef>>>,
+    #[serde(default)]
+    primary_key: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumnDef {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    type_: Spanned<String>,
+    #[serde(default)]
+    not_null: bool,
+    default: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSetNotNull {
+    table: Spanned<String>,
+    column: Spanned<String>,
+    up: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -365,7 +463,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
     if raw.operation.is_empty() {
         return Err(source.error(
             0..0,
-            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column)",
+            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, set_not_null, create_table, create_index)",
         ));
     }
     let mut operations = Vec::new();
@@ -473,6 +571,76 @@ fn typed(
             column: source.ident("column", d.column)?,
             down: source.opt_expr("down", d.down)?,
         },
+        RawOperation::CreateTable(t) => {
+            let table = source.ident("table", t.table)?;
+            let columns_span = t.columns.span();
+            let mut columns: Vec<ColumnDef> = Vec::new();
+            for raw in t.columns.into_inner() {
+                let at = raw.span();
+                let raw = raw.into_inner();
+                let name = source.ident("name", raw.name)?;
+                if columns.iter().any(|c| c.name == name) {
+                    return Err(source.error(
+                        at,
+                        format!("create_table {table}: column `{name}` is given twice"),
+                    ));
+                }
+                columns.push(ColumnDef {
+                    name,
+                    type_: source.expr("type", raw.type_)?,
+                    not_null: raw.not_null,
+                    default: source.opt_expr("default", raw.default)?,
+                });
+            }
+            if columns.is_empty() {
+                return Err(source.error(
+                    columns_span,
+                    format!("create_table {table}: `columns` is empty"),
+                ));
+            }
+            let mut primary_key = Vec::new();
+            for key in t.primary_key {
+                let at = key.span();
+                let key = source.ident("primary_key", key)?;
+                if !columns.iter().any(|c| c.name == key) {
+                    return Err(source.error(
+                        at,
+                        format!(
+                            "create_table {table}: primary key column `{key}` is not in `columns`"
+                        ),
+                    ));
+                }
+                primary_key.push(key);
+            }
+            Operation::CreateTable {
+                table,
+                columns,
+                primary_key,
+            }
+        }
+        RawOperation::CreateIndex(i) => {
+            let span = i.columns.span();
+            let columns = i
+                .columns
+                .into_inner()
+                .into_iter()
+                .map(|c| source.ident("columns", c))
+                .collect::<Result<Vec<_>, _>>()?;
+            if columns.is_empty() {
+                return Err(source.error(span, "create_index: `columns` is empty"));
+            }
+            Operation::CreateIndex {
+                table: source.ident("table", i.table)?,
+                name: source.ident("name", i.name)?,
+                columns,
+                unique: i.unique,
+            }
+        }
+        RawOperation::SetNotNull(n) => Operation::SetNotNull {
+            table: source.ident("table", n.table)?,
+            column: source.ident("column", n.column)?,
+            up: source.opt_expr("up", n.up)?,
+        },
     })
 }
 
@@ -538,6 +706,100 @@ mod tests {
 
         let e = parse_str("name = \"x\"\n").unwrap_err();
         assert!(e.message.contains("no operations"), "{e}");
+    }
+
+    #[test]
+    fn set_not_null_is_read_and_its_errors_located() {
+        let file = parse_str(
+            "[[operation]]\nset_not_null = { table = \"users\", column = \"city\", up = \"'x'\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.operations[0].op,
+            Operation::SetNotNull {
+                table: "users".into(),
+                column: "city".into(),
+                up: Some("'x'".into()),
+            }
+        );
+        assert_eq!(file.operations[0].op.describe(), "set_not_null users.city");
+        let e = parse_str(
+            "\n[[operation]]\nset_not_null = { table = \"users\", column = \"city\", up = \" \" }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (3, 57), "{e}");
+        assert!(e.message.contains("`up` is empty"), "{e}");
+        let e = parse_str("[[operation]]\nset_not_null = { table = \"users\", columns = \"c\" }\n")
+            .unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("columns"), "{e}");
+    }
+
+    #[test]
+    fn create_table_is_read_and_its_errors_located() {
+        let file = parse_str(
+            "[[operation]]\n[operation.create_table]\ntable = \"orders\"\nprimary_key = [\"id\"]\n\
+             columns = [{ name = \"id\", type = \"bigint\" }, { name = \"note\", type = \"text\", not_null = true, default = \"''\" }]\n",
+        )
+        .unwrap();
+        let Operation::CreateTable {
+            table,
+            columns,
+            primary_key,
+        } = &file.operations[0].op
+        else {
+            panic!("{:?}", file.operations[0].op);
+        };
+        assert_eq!(table, "orders");
+        assert_eq!(primary_key, &["id"]);
+        assert_eq!(columns[1].name, "note");
+        assert!(columns[1].not_null);
+        assert_eq!(columns[1].default.as_deref(), Some("''"));
+
+        let e = parse_str(
+            "[[operation]]\n[operation.create_table]\ntable = \"orders\"\nprimary_key = [\"nope\"]\n\
+             columns = [{ name = \"id\", type = \"bigint\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 16), "{e}");
+        assert!(e.message.contains("`nope` is not in `columns`"), "{e}");
+
+        let e = parse_str(
+            "[[operation]]\n[operation.create_table]\ntable = \"orders\"\n\
+             columns = [{ name = \"id\", type = \"bigint\" }, { name = \"id\", type = \"int\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 46), "{e}");
+        assert!(e.message.contains("given twice"), "{e}");
+
+        let e = parse_str(
+            "[[operation]]\n[operation.create_table]\ntable = \"orders\"\ncolumns = []\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 11), "{e}");
+    }
+
+    #[test]
+    fn create_index_is_read_and_its_errors_located() {
+        let file = parse_str(
+            "[[operation]]\ncreate_index = { table = \"users\", name = \"users_amount_idx\", columns = [\"amount\"] }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.operations[0].op,
+            Operation::CreateIndex {
+                table: "users".into(),
+                name: "users_amount_idx".into(),
+                columns: vec!["amount".into()],
+                unique: false,
+            }
+        );
+        let e = parse_str(
+            "[[operation]]\ncreate_index = { table = \"users\", name = \"i\", columns = [] }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 57), "{e}");
+        assert!(e.message.contains("`columns` is empty"), "{e}");
     }
 
     #[test]

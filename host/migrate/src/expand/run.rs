@@ -154,6 +154,7 @@ pub async fn start(
         record.rate = rate;
     }
     if record.phase == Phase::Expanded {
+        build_indexes(client, &record).await?;
         let tables = schema::tables(&*client, &record.schema).await?;
         let mut on_batch = |b: &Batch| events(Event::Batch(b.clone()));
         backfill::run(
@@ -227,6 +228,24 @@ async fn check_plan(
             .collect::<Vec<_>>(),
     );
     for at in &file.operations {
+        if let Operation::CreateTable { table, .. } = &at.op {
+            let taken: bool = tx
+                .query_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[&qualified(&file.schema, table)],
+                )
+                .await
+                .map_err(db("looking for the table"))?
+                .get(0);
+            if taken {
+                return Err(misfit(
+                    file,
+                    at,
+                    format!("{}.{table} already exists", file.schema),
+                ));
+            }
+            continue;
+        }
         let Some(table) = tables.get(at.op.table()) else {
             return Err(misfit(
                 file,
@@ -291,6 +310,48 @@ async fn check_plan(
                              need a value for the old version; give `down`",
                             table.name
                         ),
+                    ));
+                }
+            }
+            Operation::SetNotNull { column, .. } => {
+                let Some(c) = table.column(column) else {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("no column {}.{column}", table.name),
+                    ));
+                };
+                if c.not_null {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("{}.{column} is already NOT NULL", table.name),
+                    ));
+                }
+            }
+            Operation::CreateTable { .. } => {}
+            Operation::CreateIndex { name, columns, .. } => {
+                if let Some(c) = columns.iter().find(|c| !has(c)) {
+                    return Err(misfit(file, at, format!("no column {}.{c}", table.name)));
+                }
+                // An invalid index of that name on the table is what a killed
+                // build leaves: it is dropped and built again.
+                let taken: bool = tx
+                    .query_one(
+                        "SELECT to_regclass($1) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_index i                          WHERE i.indexrelid = to_regclass($1) AND i.indrelid = to_regclass($2) AND NOT i.indisvalid)",
+                        &[
+                            &qualified(&file.schema, name),
+                            &qualified(&file.schema, &table.name),
+                        ],
+                    )
+                    .await
+                    .map_err(db("looking for the index"))?
+                    .get(0);
+                if taken {
+                    return Err(misfit(
+                        file,
+                        at,
+                        format!("{}.{name} already exists", file.schema),
                     ));
                 }
             }
@@ -425,7 +486,16 @@ async fn expand(
                 let temp = ident(&new_column_of(column));
                 sql.push(format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}"));
             }
-            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
+            Operation::CreateTable {
+                table,
+                columns,
+                primary_key,
+            } => sql.push(schema::create_table_sql(s, table, columns, primary_key)),
+            // Built CONCURRENTLY after the expand (see `build_indexes`).
+            Operation::RenameColumn { .. }
+            | Operation::DropColumn { .. }
+            | Operation::SetNotNull { .. }
+            | Operation::CreateIndex { .. } => {}
         }
     }
     sql.push(format!("CREATE SCHEMA {}", ident(&new_version)));
@@ -436,6 +506,16 @@ async fn expand(
             &table.name,
             &schema::new_projection(table, &ops),
         ));
+    }
+    // Created tables: a view in the new version's schema only.
+    for op in &ops {
+        if let Operation::CreateTable { table, columns, .. } = op {
+            let projection = columns
+                .iter()
+                .map(|c| (c.name.clone(), c.name.clone()))
+                .collect();
+            sql.push(schema::view_sql(&new_version, s, table, &projection));
+        }
     }
     for statement in &sql {
         tx.batch_execute(statement)
@@ -473,6 +553,84 @@ async fn expand(
     state::insert(&tx, &record).await?;
     tx.commit().await.map_err(db("committing the expand"))?;
     Ok(record)
+}
+
+/// Whether index `name` of `schema` exists, and is valid.
+async fn index_state(
+    client: &Client,
+    schema: &str,
+    name: &str,
+) -> Result<Option<bool>, ExpandError> {
+    Ok(client
+        .query_opt(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+            &[&qualified(schema, name)],
+        )
+        .await
+        .map_err(db("reading pg_index"))?
+        .map(|r| r.get(0)))
+}
+
+/// `CREATE INDEX CONCURRENTLY` of each created index, outside any
+/// transaction. A valid index is done; an invalid one (a build that was
+/// killed or failed) is dropped and built again.
+async fn build_indexes(client: &Client, record: &Record) -> Result<(), ExpandError> {
+    for op in &record.operations {
+        let Operation::CreateIndex {
+            table,
+            name,
+            columns,
+            unique,
+        } = op
+        else {
+            continue;
+        };
+        match index_state(client, &record.schema, name).await? {
+            Some(true) => continue,
+            Some(false) => {
+                let statement = format!(
+                    "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                    qualified(&record.schema, name)
+                );
+                client
+                    .batch_execute(&statement)
+                    .await
+                    .map_err(db(format!("start: `{statement}`")))?;
+            }
+            None => {}
+        }
+        let columns: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+        let statement = format!(
+            "CREATE {}INDEX CONCURRENTLY {} ON {} ({})",
+            if *unique { "UNIQUE " } else { "" },
+            ident(name),
+            qualified(&record.schema, table),
+            columns.join(", ")
+        );
+        client
+            .batch_execute(&statement)
+            .await
+            .map_err(db(format!("start: `{statement}`")))?;
+    }
+    Ok(())
+}
+
+/// `DROP INDEX CONCURRENTLY` of each created index, before the rollback's
+/// transaction.
+async fn drop_indexes(client: &Client, record: &Record) -> Result<(), ExpandError> {
+    for op in &record.operations {
+        if let Operation::CreateIndex { name, .. } = op {
+            let statement = format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                qualified(&record.schema, name)
+            );
+            client
+                .batch_execute(&statement)
+                .await
+                .map_err(db(format!("rollback: `{statement}`")))?;
+        }
+    }
+    Ok(())
 }
 
 /// The migration in progress, or an error saying there is none.
@@ -567,17 +725,22 @@ async fn contract(
         let rel = qualified(&record.schema, op.table());
         let nn = ident(&not_null_name(&record.name, index));
         match op {
-            Operation::AddColumn {
-                column, not_null, ..
+            Operation::SetNotNull { column, .. }
+            | Operation::AddColumn {
+                column,
+                not_null: true,
+                ..
             } => {
-                if *not_null {
-                    sql.push(format!(
-                        "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
-                        ident(column)
-                    ));
-                    sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
-                }
+                sql.push(format!(
+                    "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
+                    ident(column)
+                ));
+                sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
             }
+            // Created tables are kept as they are.
+            Operation::AddColumn { .. }
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => {}
             Operation::RenameColumn { from, to, .. } => {
                 sql.push(format!(
                     "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
@@ -639,6 +802,7 @@ pub async fn rollback(client: &mut Client, options: &Options) -> Result<Record, 
     }
     state::ensure(client).await?;
     let record = in_progress(&*client).await?;
+    drop_indexes(client, &record).await?;
     retrying!(options, "rollback", undo(client, &record, options))?;
     let mut record = record;
     record.phase = Phase::RolledBack;
@@ -656,7 +820,7 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
         ident(&record.new_version)
     )];
     sql.extend(drop_triggers(&tx, &record.name).await?);
-    for op in &record.operations {
+    for (index, op) in record.operations.iter().enumerate() {
         let rel = qualified(&record.schema, op.table());
         match op {
             Operation::AddColumn { column, .. } => {
@@ -671,7 +835,20 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
                     ident(&new_column_of(column))
                 ));
             }
-            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
+            // The check validation added; the column itself is untouched.
+            Operation::SetNotNull { .. } => {
+                sql.push(format!(
+                    "ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {}",
+                    ident(&not_null_name(&record.name, index))
+                ));
+            }
+            Operation::CreateTable { .. } => {
+                sql.push(format!("DROP TABLE IF EXISTS {rel}"));
+            }
+            // Dropped CONCURRENTLY before (see `drop_indexes`).
+            Operation::RenameColumn { .. }
+            | Operation::DropColumn { .. }
+            | Operation::CreateIndex { .. } => {}
         }
     }
     for statement in &sql {

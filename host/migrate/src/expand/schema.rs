@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use tokio_postgres::GenericClient;
 
 use super::ExpandError;
-use super::ops::Operation;
+use super::ops::{ColumnDef, Operation};
 use super::sql::{ident, qualified};
 
 /// The prefix of the physical column that holds a changed type's new
@@ -109,7 +109,11 @@ pub fn old_projection(table: &Table, ops: &[Operation]) -> Projection {
         .filter_map(|o| match o {
             Operation::AddColumn { column, .. } => Some(column.clone()),
             Operation::ChangeType { column, .. } => Some(new_column_of(column)),
-            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => None,
+            Operation::RenameColumn { .. }
+            | Operation::DropColumn { .. }
+            | Operation::SetNotNull { .. }
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => None,
         })
         .collect();
     table
@@ -172,6 +176,37 @@ pub fn view_sql(version: &str, schema: &str, table: &str, projection: &Projectio
         qualified(version, table),
         columns.join(", "),
         qualified(schema, table)
+    )
+}
+
+/// `CREATE TABLE` of a created table, in the tables' own schema.
+pub fn create_table_sql(
+    schema: &str,
+    table: &str,
+    columns: &[ColumnDef],
+    primary_key: &[String],
+) -> String {
+    let mut parts: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let mut d = format!("{} {}", ident(&c.name), c.type_);
+            if c.not_null {
+                d.push_str(" NOT NULL");
+            }
+            if let Some(default) = &c.default {
+                d.push_str(&format!(" DEFAULT ({default})"));
+            }
+            d
+        })
+        .collect();
+    if !primary_key.is_empty() {
+        let key: Vec<String> = primary_key.iter().map(|k| ident(k)).collect();
+        parts.push(format!("PRIMARY KEY ({})", key.join(", ")));
+    }
+    format!(
+        "CREATE TABLE {} ({})",
+        qualified(schema, table),
+        parts.join(", ")
     )
 }
 

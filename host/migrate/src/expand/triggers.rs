@@ -98,7 +98,21 @@ pub fn trigger_sql(
                 down: Some(down),
                 ..
             } => downs.push((column.clone(), down.clone())),
-            Operation::RenameColumn { .. } | Operation::DropColumn { down: None, .. } => {}
+            // NULLs get `up`; values written are kept.
+            Operation::SetNotNull {
+                column,
+                up: Some(up),
+                ..
+            } => fills.push(Fill {
+                target: column.clone(),
+                value: up.clone(),
+                always: false,
+            }),
+            Operation::RenameColumn { .. }
+            | Operation::DropColumn { down: None, .. }
+            | Operation::SetNotNull { up: None, .. }
+            | Operation::CreateTable { .. }
+            | Operation::CreateIndex { .. } => {}
         }
     }
     if fills.is_empty() && downs.is_empty() {

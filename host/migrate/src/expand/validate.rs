@@ -150,7 +150,28 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
                 });
             }
         }
-        Operation::RenameColumn { .. } | Operation::DropColumn { .. } => {}
+        Operation::SetNotNull { column, up, .. } => {
+            let c = ident(column);
+            out.push(Rule {
+                problem: format!(
+                    "{column} is NULL where NOT NULL is coming{}",
+                    if up.is_some() {
+                        " (the `up` expression gave NULL)"
+                    } else {
+                        " (give `up`, or fix the rows)"
+                    }
+                ),
+                offending: format!("{c} IS NULL"),
+                constraint: Some((
+                    not_null_name(&record.name, index),
+                    format!("CHECK ({c} IS NOT NULL)"),
+                )),
+            });
+        }
+        Operation::RenameColumn { .. }
+        | Operation::DropColumn { .. }
+        | Operation::CreateTable { .. }
+        | Operation::CreateIndex { .. } => {}
     }
     out
 }
@@ -174,7 +195,8 @@ pub async fn validate(
         };
         let relation = qualified(&record.schema, &table.name);
         // The same rows through both versions.
-        if record.old_version != record.schema {
+        // A created table has no old version to count through.
+        if record.old_version != record.schema && !matches!(op, Operation::CreateTable { .. }) {
             // One statement, one snapshot: concurrent writes count the same
             // through both.
             let counts = client
