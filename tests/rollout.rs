@@ -1167,3 +1167,198 @@ fn verify_stage_rolls_back_a_candidate_that_fails_after_promotion() {
             .any(|e| e["detail"]["event"]["event"] == "rolled-back")
     );
 }
+
+/// The operations file of the migration stage tests: a NOT NULL column
+/// filled from `name`.
+const ADD_EMAIL: &str = r#"
+name = "add_email"
+
+[[operation]]
+[operation.add_column]
+table = "users"
+column = "email"
+type = "text"
+not_null = true
+up = "lower(name) || '@example.com'"
+"#;
+
+/// A PostgreSQL with a `users` table, the operations file beside the bed's
+/// specs, and the spec's `[[stage]]` tables for a migration stage on it.
+/// The backends here do not query the database (the expand/contract tests,
+/// tests/migrate_expand.rs, run applications on both versions); these tests
+/// check what the rollout does with the migration and when.
+fn migration_bed(bed: &RolloutBed) -> (services::Postgres, String) {
+    let pg = services::Postgres::start();
+    pg.psql(
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);
+         INSERT INTO users SELECT g, 'User' || g FROM generate_series(1, 5000) g;",
+    );
+    std::fs::write(bed.dir.join("add_email.toml"), ADD_EMAIL).unwrap();
+    let stages = r#"
+[audit]
+dir = "audit"
+
+[[stage]]
+name = "schema"
+kind = "migration"
+file = "add_email.toml"
+url_env = "APP_DATABASE_URL"
+batch_size = 500
+
+[[stage]]
+name = "deploy"
+kind = "rollout"
+"#;
+    (pg, stages.to_string())
+}
+
+fn migration_phase(pg: &services::Postgres) -> String {
+    let out = gate()
+        .args(["migrate", "status", "--format", "json"])
+        .env("DATABASE_URL", &pg.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    status["phase"].as_str().unwrap().to_string()
+}
+
+/// The migration expands and backfills before any traffic moves and
+/// contracts when the rollout is promoted; both are `migrate` entries of
+/// the run in the audit log.
+#[test]
+fn migration_stage_expands_before_traffic_and_completes_at_promotion() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let (pg, stages) = migration_bed(&bed);
+    let body = format!(
+        "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"300ms\"\n{}{stages}",
+        error_rate("300ms", 5)
+    );
+    let spec = write_spec(&bed, "schema", "canary", &body);
+    let load = load(&bed, 100.0);
+    let out = gate()
+        .args(["rollout", "--quiet", "--spec", spec.to_str().unwrap()])
+        .env("APP_DATABASE_URL", &pg.url)
+        .output()
+        .unwrap();
+    let report = load.stop();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_no_failures(&report, 50);
+    assert_eq!(migration_phase(&pg), "contracted");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM users WHERE email = lower(name) || '@example.com'"),
+        "5000"
+    );
+    let evs = events(&bed, "schema");
+    let expanded = of_kind(&evs, "migration")
+        .into_iter()
+        .find(|e| e["expanded"] == true)
+        .expect("no expand event");
+    let first_step = of_kind(&evs, "step")[0]["ts_ms"].as_u64().unwrap();
+    assert!(
+        expanded["ts_ms"].as_u64().unwrap() < first_step,
+        "traffic moved before the expand"
+    );
+    let st = state(&bed, "schema");
+    assert_eq!(st["stages"][0]["progress"], "passed", "{st:#}");
+    let entries = audit_entries(&bed.dir.join("audit"));
+    let migrate: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["kind"] == "migrate" && e["run_id"] == st["run_id"])
+        .map(|e| e["detail"]["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(migrate, ["start", "complete"], "{entries:#?}");
+}
+
+/// A bad canary is rolled back, and so is its migration: only after the
+/// last request reached the candidate, leaving the old version's rows as
+/// they were.
+#[test]
+fn rollback_of_a_bad_canary_rolls_back_its_migration() {
+    let bad = Backend {
+        name: "green1",
+        version: "v2",
+        error_percent: 5,
+        healthy: true,
+    };
+    let bed = RolloutBed::start(&[backend("blue1", "v1"), bad], &[100, 0]);
+    let (pg, stages) = migration_bed(&bed);
+    let before = pg.psql("SELECT md5(string_agg(id || name, ',' ORDER BY id)) FROM users");
+    let body = format!(
+        "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"30s\"\n{}{stages}",
+        error_rate("1s", 100)
+    );
+    let spec = write_spec(&bed, "bad-schema", "canary", &body);
+    let load = load(&bed, 600.0);
+    wait_requests(&load, 300, Duration::from_secs(5));
+    let out = gate()
+        .args(["rollout", "--quiet", "--spec", spec.to_str().unwrap()])
+        .env("APP_DATABASE_URL", &pg.url)
+        .output()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let report = load.stop();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(migration_phase(&pg), "rolled-back");
+    assert_eq!(
+        pg.psql("SELECT md5(string_agg(id || name, ',' ORDER BY id)) FROM users"),
+        before
+    );
+    assert_eq!(
+        pg.psql(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'"
+        ),
+        "0"
+    );
+    let evs = events(&bed, "bad-schema");
+    let undone = of_kind(&evs, "migration")
+        .into_iter()
+        .find(|e| e["rolled_back"] == true)
+        .expect("no migration rollback event");
+    let last_v2 = report.last_at("v2").expect("the candidate served requests");
+    assert!(
+        undone["ts_ms"].as_u64().unwrap() >= last_v2,
+        "the new version was dropped while the candidate still served"
+    );
+    let st = state(&bed, "bad-schema");
+    assert_eq!(st["stages"][0]["progress"], "failed", "{st:#}");
+    let entries = audit_entries(&bed.dir.join("audit"));
+    let migrate: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["kind"] == "migrate")
+        .map(|e| e["detail"]["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(migrate, ["start", "rollback"], "{entries:#?}");
+}
+
+/// A migration stage whose operations file is bad stops the spec at the
+/// file's line and column, before anything runs.
+#[test]
+fn a_migration_stage_with_a_bad_operations_file_is_refused() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    std::fs::write(
+        bed.dir.join("ops-broken.toml"),
+        "name = \"broken\"\n\n[[operation]]\nadd_column = { table = \"users\" }\n",
+    )
+    .unwrap();
+    let body = format!(
+        "{SIDES}\n[canary]\nsteps = [100]\n\n[[stage]]\nname = \"schema\"\nkind = \"migration\"\nfile = \"ops-broken.toml\"\nduration = \"1s\"\n\n[[stage]]\nname = \"deploy\"\nkind = \"rollout\"\n"
+    );
+    let spec = write_spec(&bed, "broken", "canary", &body);
+    let out = run(&["rollout", "--check", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad operations file: "), "{err}");
+    assert!(err.contains("ops-broken.toml:4:"), "{err}");
+    assert!(
+        err.contains("`duration` does not apply to a `migration` stage"),
+        "{err}"
+    );
+    assert_eq!(bed.weights()["green1"], 0);
+}

@@ -88,14 +88,12 @@ fn options(quiet: bool, restart: bool) -> Result<Options, u8> {
 
 fn outcome_code(outcome: Outcome) -> u8 {
     match outcome {
-        Outcome::Promoted { hook_error: None } => {
+        Outcome::Promoted { problem: None } => {
             eprintln!("rollout promoted");
             exit::PASS
         }
-        Outcome::Promoted {
-            hook_error: Some(e),
-        } => {
-            eprintln!("rollout promoted, but a post_promote hook failed: {e}");
+        Outcome::Promoted { problem: Some(e) } => {
+            eprintln!("rollout promoted, but {e}");
             exit::FAIL
         }
         Outcome::RolledBack { reason } => {

@@ -26,6 +26,7 @@ use super::store::{self, Lease, Store, StoreError};
 use super::strategy::{DecideError, StrategyPlugin};
 use super::traffic::TrafficMode;
 
+mod migration;
 mod replace;
 mod stages;
 use gate_audit::entry::{RolloutEvent, os_user};
@@ -36,9 +37,10 @@ use gate_sandbox::plugin::Runtime;
 /// How a rollout ended.
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
-    /// The candidate serves all traffic. `hook_error` is a failed `post_promote` hook.
+    /// The candidate serves all traffic. `problem`: the migration stage
+    /// could not complete, or a `post_promote` hook failed.
     Promoted {
-        hook_error: Option<String>,
+        problem: Option<String>,
     },
     RolledBack {
         reason: String,
@@ -292,7 +294,7 @@ impl Controller {
                     "this spec was already promoted; pass --restart to run it again",
                     json!({}),
                 );
-                Ok(Some(Outcome::Promoted { hook_error: None }))
+                Ok(Some(Outcome::Promoted { problem: None }))
             }
             Phase::RolledBack => {
                 let reason = reason.unwrap_or_default();
@@ -481,6 +483,9 @@ impl Controller {
         if let Some(reason) = self.gate_stages().await? {
             return self.abort_before_traffic(&reason).await;
         }
+        if let Some(reason) = self.migration_start().await? {
+            return self.abort_before_traffic(&reason).await;
+        }
         for cmd in self.spec.hooks.pre_rollout.clone() {
             let out = self.hook("pre_rollout", &cmd).await;
             if !out.ok {
@@ -509,6 +514,9 @@ impl Controller {
         })
         .await?;
         self.stop_stages(reason).await;
+        if let Some(problem) = self.migration_rollback().await {
+            self.events.emit("error", &problem, json!({}));
+        }
         self.state.phase = Phase::Aborted;
         self.state.outcome = Some(reason.to_string());
         self.save().await?;
@@ -1052,6 +1060,8 @@ impl Controller {
 
     /// The rollout ends promoted: recorded, then `post_promote` hooks.
     async fn finish_promotion(&mut self, reason: &str) -> Result<Outcome, RolloutError> {
+        // Before the promotion is saved, so a killed runner completes it on resume.
+        let mut problem = self.migration_complete().await?;
         self.state.phase = Phase::Promoted;
         self.state.intent = None;
         self.state.outcome = Some(if reason.is_empty() {
@@ -1073,15 +1083,14 @@ impl Controller {
             ),
             json!({ "version": self.spec.candidate.version }),
         );
-        let mut hook_error = None;
         for cmd in self.spec.hooks.post_promote.clone() {
             let out = self.hook("post_promote", &cmd).await;
             if !out.ok {
-                hook_error = Some(out.summary);
+                problem.get_or_insert(format!("a post_promote hook failed: {}", out.summary));
                 break;
             }
         }
-        Ok(Outcome::Promoted { hook_error })
+        Ok(Outcome::Promoted { problem })
     }
 
     /// Returns all traffic to stable, make-before-break, verifies its health
@@ -1109,6 +1118,8 @@ impl Controller {
         };
         let switched = unix_ms();
         problems.extend(self.stable_health_after_rollback().await);
+        // Only now that no request reaches the candidate: it used the new version.
+        problems.extend(self.migration_rollback().await);
         for cmd in self.spec.hooks.post_rollback.clone() {
             let out = self.hook("post_rollback", &cmd).await;
             if !out.ok {

@@ -11,6 +11,7 @@ pub mod failpoint;
 pub mod haproxy;
 pub mod health;
 pub mod hooks;
+pub mod migration;
 pub mod pipeline;
 pub mod preflight;
 pub mod record;

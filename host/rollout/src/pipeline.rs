@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::migration::Migration;
 use crate::spec::Preflight;
 
 /// One declared stage.
@@ -25,6 +26,10 @@ pub struct Stage {
 pub enum StageKind {
     /// A policy's blocking gates must pass (`gate evaluate`).
     Gate(Preflight),
+    /// An expand/contract migration: started (expanded, backfilled,
+    /// validated) before any traffic moves, completed at promotion, rolled
+    /// back with the rollout.
+    Migration(Migration),
     /// The step before any traffic moves waits for approval: `required`
     /// signatures under `[approvals]`, else one `gate approve --by`.
     Approval,
@@ -42,20 +47,22 @@ impl StageKind {
     pub fn name(&self) -> &'static str {
         match self {
             StageKind::Gate(_) => "gate",
+            StageKind::Migration(_) => "migration",
             StageKind::Approval => "approval",
             StageKind::Rollout => "rollout",
             StageKind::Verify { .. } => "verify",
         }
     }
 
-    /// Where the kind may stand: gates, then approval, then the rollout,
-    /// then verify.
+    /// Where the kind may stand: gates, then the migration, the approval,
+    /// the rollout, and verify.
     pub fn rank(&self) -> u8 {
         match self {
             StageKind::Gate(_) => 0,
-            StageKind::Approval => 1,
-            StageKind::Rollout => 2,
-            StageKind::Verify { .. } => 3,
+            StageKind::Migration(_) => 1,
+            StageKind::Approval => 2,
+            StageKind::Rollout => 3,
+            StageKind::Verify { .. } => 4,
         }
     }
 }
@@ -125,7 +132,8 @@ pub fn implicit(preflight: Option<&Preflight>) -> Vec<Stage> {
 }
 
 /// What is wrong with the order of `stages`, if anything: exactly one
-/// rollout, at most one approval and one verify, and kinds in rank order.
+/// rollout, at most one migration, one approval and one verify, and kinds
+/// in rank order.
 pub fn order_error(stages: &[Stage]) -> Option<(usize, String)> {
     let count = |name: &str| stages.iter().filter(|s| s.kind.name() == name).count();
     if count("rollout") != 1 {
@@ -138,7 +146,7 @@ pub fn order_error(stages: &[Stage]) -> Option<(usize, String)> {
             "a pipeline has exactly one `kind = \"rollout\"` stage".into(),
         ));
     }
-    for kind in ["approval", "verify"] {
+    for kind in ["migration", "approval", "verify"] {
         if count(kind) > 1 {
             let at = stages.iter().rposition(|s| s.kind.name() == kind)?;
             return Some((at, format!("a pipeline has at most one `{kind}` stage")));
@@ -149,7 +157,7 @@ pub fn order_error(stages: &[Stage]) -> Option<(usize, String)> {
             (
                 i + 1,
                 format!(
-                    "a `{}` stage cannot follow a `{}` stage: the order is gates, approval, rollout, verify",
+                    "a `{}` stage cannot follow a `{}` stage: the order is gates, migration, approval, rollout, verify",
                     pair[1].kind.name(),
                     pair[0].kind.name()
                 ),

@@ -23,11 +23,11 @@ impl Controller {
         }
     }
 
-    fn stage_of(&self, kind: &str) -> Option<usize> {
+    pub(super) fn stage_of(&self, kind: &str) -> Option<usize> {
         self.spec.stages.iter().position(|s| s.kind.name() == kind)
     }
 
-    fn progress(&self, i: usize) -> Progress {
+    pub(super) fn progress(&self, i: usize) -> Progress {
         self.state
             .stages
             .get(i)
@@ -35,7 +35,7 @@ impl Controller {
     }
 
     /// Moves stage `i` to `progress`, recording it first.
-    async fn set_stage(
+    pub(super) async fn set_stage(
         &mut self,
         i: usize,
         progress: Progress,

@@ -153,6 +153,33 @@ pub(super) struct RawStage {
     /// `verify`: how long, and which analyses.
     pub duration: Option<String>,
     pub analysis: Option<Vec<String>>,
+    /// `migration`: the operations file, the database (`policy` and
+    /// `connection`, or `url_env`) and the backfill's tuning.
+    pub file: Option<PathBuf>,
+    pub connection: Option<String>,
+    pub url_env: Option<String>,
+    pub batch_size: Option<u64>,
+    pub lock_timeout: Option<String>,
+}
+
+impl RawStage {
+    /// The optional keys this table sets.
+    pub fn keys_set(&self) -> Vec<&'static str> {
+        [
+            ("policy", self.policy.is_some()),
+            ("gate", self.gate.is_some()),
+            ("duration", self.duration.is_some()),
+            ("analysis", self.analysis.is_some()),
+            ("file", self.file.is_some()),
+            ("connection", self.connection.is_some()),
+            ("url_env", self.url_env.is_some()),
+            ("batch_size", self.batch_size.is_some()),
+            ("lock_timeout", self.lock_timeout.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
+    }
 }
 
 /// `[audit]`: where the rollout's decisions are recorded.

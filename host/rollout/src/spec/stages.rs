@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use gate_eval::policy::Origin;
 
+use gate_migrate::expand::ops;
+
+use super::super::migration::{Database, Migration};
 use super::super::pipeline::{self, Stage, StageKind};
 use super::Preflight;
 use super::parse::{Cx, Located};
 use super::raw::RawStage;
 
-const KINDS: &str = "`gate`, `approval`, `rollout` or `verify`";
+const KINDS: &str = "`gate`, `migration`, `approval`, `rollout` or `verify`";
 
 impl Cx<'_> {
     /// The declared stages, or the implicit ones when there are none.
@@ -54,7 +57,7 @@ impl Cx<'_> {
                 self.error_help(
                     &at,
                     message,
-                    "order the stages: gates, approval, rollout, verify",
+                    "order the stages: gates, migration, approval, rollout, verify",
                 );
             }
         }
@@ -63,38 +66,26 @@ impl Cx<'_> {
 
     fn stage_kind(&mut self, t: &Located<RawStage>, analyses: &[String]) -> Option<StageKind> {
         let s = &t.item;
-        let misplaced = |key: &str, set: bool| set.then(|| key.to_string());
-        let stray: Vec<String> = match s.kind.as_str() {
-            "gate" => [
-                misplaced("duration", s.duration.is_some()),
-                misplaced("analysis", s.analysis.is_some()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-            "verify" => [
-                misplaced("policy", s.policy.is_some()),
-                misplaced("gate", s.gate.is_some()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-            _ => [
-                misplaced("policy", s.policy.is_some()),
-                misplaced("gate", s.gate.is_some()),
-                misplaced("duration", s.duration.is_some()),
-                misplaced("analysis", s.analysis.is_some()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
+        let allowed: &[&str] = match s.kind.as_str() {
+            "gate" => &["policy", "gate"],
+            "migration" => &[
+                "file",
+                "policy",
+                "connection",
+                "url_env",
+                "batch_size",
+                "lock_timeout",
+            ],
+            "verify" => &["duration", "analysis"],
+            _ => &[],
         };
-        for key in stray {
+        for key in s.keys_set().into_iter().filter(|k| !allowed.contains(k)) {
             let message = format!("`{key}` does not apply to a `{}` stage", s.kind);
-            self.error_help(t.at(&key), message, "remove it, or change `kind`");
+            self.error_help(t.at(key), message, "remove it, or change `kind`");
         }
         match s.kind.as_str() {
             "gate" => self.gate_stage(t),
+            "migration" => self.migration_stage(t),
             "approval" => Some(StageKind::Approval),
             "rollout" => Some(StageKind::Rollout),
             "verify" => Some(self.verify_stage(t, analyses)),
@@ -104,6 +95,57 @@ impl Cx<'_> {
                 None
             }
         }
+    }
+
+    /// A `migration` stage: the operations file must parse now, so a bad
+    /// file stops the spec before anything runs.
+    fn migration_stage(&mut self, t: &Located<RawStage>) -> Option<StageKind> {
+        let s = &t.item;
+        let Some(file) = &s.file else {
+            self.error_help(
+                t.at("kind"),
+                "a `migration` stage needs `file`: the operations file to run",
+                "e.g. `file = \"../migrations/add_email.toml\"` (docs/migrations.md)",
+            );
+            return None;
+        };
+        let file = self.resolve(file);
+        if let Err(e) = ops::read(&file) {
+            self.error(t.at("file"), format!("bad operations file: {e}"));
+            return None;
+        }
+        let database = match (&s.policy, &s.connection, &s.url_env) {
+            (Some(policy), Some(name), None) => Database::Connection {
+                policy: self.resolve(policy),
+                name: name.clone(),
+            },
+            (None, None, url_env) => {
+                Database::UrlEnv(url_env.clone().unwrap_or_else(|| "DATABASE_URL".into()))
+            }
+            _ => {
+                self.error_help(
+                    t.at("kind"),
+                    "a `migration` stage names its database with `policy` and `connection`, or with `url_env`",
+                    "e.g. `policy = \"../policies/production.toml\"` and `connection = \"app\"`, or `url_env = \"DATABASE_URL\"`",
+                );
+                return None;
+            }
+        };
+        let batch_size = s.batch_size.unwrap_or(1000);
+        if !(1..=1_000_000).contains(&batch_size) {
+            self.error(t.at("batch_size"), "`batch_size` is 1 to 1000000 rows");
+        }
+        let lock_timeout = self.duration(
+            t.at("lock_timeout"),
+            s.lock_timeout.as_deref(),
+            Duration::from_secs(2),
+        );
+        Some(StageKind::Migration(Migration {
+            file,
+            database,
+            batch_size,
+            lock_timeout,
+        }))
     }
 
     fn gate_stage(&mut self, t: &Located<RawStage>) -> Option<StageKind> {
