@@ -436,3 +436,118 @@ fn a_symlink_out_of_the_grant_is_denied() {
     let msg = chk["findings"][0]["message"].as_str().unwrap();
     assert!(msg.contains("not granted `fs` access"), "{msg}");
 }
+
+/// An expand/contract migration in progress on the connection is reported
+/// (its phase and both versions' search_path); a pending SQL migration that
+/// alters one of its tables fails at that statement's line, one that alters
+/// another table does not; and a failed validation fails the check.
+#[test]
+fn an_expand_contract_migration_in_progress_is_known() {
+    let pg = Postgres::start();
+    let reader = pg.monitor_url();
+    pg.psql(
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text);
+         INSERT INTO users SELECT g, 'User ' || g FROM generate_series(1, 100) g;
+         UPDATE users SET name = NULL WHERE id = 7;
+         CREATE TABLE orders (id bigint PRIMARY KEY);
+         CREATE TABLE _sqlx_migrations (version bigint PRIMARY KEY, description text, success boolean NOT NULL);",
+    );
+    let ws = Workspace::new();
+    ws.write(
+        "name_not_null.toml",
+        "name = \"name_not_null\"\n\n[[operation]]\nset_not_null = { table = \"users\", column = \"name\" }\n",
+    );
+    ws.write(
+        "migrations/20240101000000_orders.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN note text;\n",
+    );
+    ws.write(
+        "migrations/20240102000000_users.sql",
+        "SET lock_timeout = '2s';\n\nALTER TABLE public.users ADD COLUMN nickname text;\n",
+    );
+    ws.write(
+        "policy.toml",
+        &policy(
+            "fs = [\"./migrations\"]\nsql = [\"db\"]",
+            "paths = [\"migrations\"], connection = \"db\"",
+            "",
+        ),
+    );
+    // Nothing in progress: no expand/contract finding.
+    let (c, report, err) = eval(&ws, &reader);
+    assert_eq!(c, 0, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert!(!rules(chk).iter().any(|r| r.starts_with("expand-contract")));
+
+    // Row 7 has no name: the validation at the end of start fails.
+    let out = ws.gate_env(
+        &["migrate", "start", "name_not_null.toml"],
+        &[("DATABASE_URL", &pg.url)],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let (c, report, err) = eval(&ws, &reader);
+    assert_eq!(c, 1, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    let finding = |rule: &str| -> Vec<serde_json::Value> {
+        chk["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .cloned()
+            .collect()
+    };
+    let progress = &finding("expand-contract-in-progress")[0];
+    assert_eq!(progress["status"], "warn");
+    assert_eq!(progress["evidence"]["migration"], "name_not_null");
+    assert_eq!(progress["evidence"]["phase"], "backfilled");
+    assert!(
+        progress["evidence"]["new_version"]
+            .as_str()
+            .unwrap()
+            .contains("name_not_null"),
+        "{progress:#}"
+    );
+    let conflicts = finding("expand-contract-conflict");
+    assert_eq!(conflicts.len(), 1, "{chk:#}");
+    assert_eq!(conflicts[0]["status"], "fail");
+    assert_eq!(
+        conflicts[0]["location"]["file"],
+        "migrations/20240102000000_users.sql"
+    );
+    assert_eq!(conflicts[0]["location"]["line"], 3);
+    let validation = finding("expand-contract-validation");
+    assert_eq!(validation.len(), 1, "{chk:#}");
+    assert_eq!(validation[0]["status"], "fail");
+    assert!(
+        validation[0]["evidence"]["failures"]
+            .as_str()
+            .unwrap()
+            .contains("id=7"),
+        "{validation:#?}"
+    );
+
+    // The row fixed and validated again: only the migration in progress and the conflict.
+    pg.psql("UPDATE users SET name = 'seven' WHERE id = 7");
+    let out = ws.gate_env(&["migrate", "validate"], &[("DATABASE_URL", &pg.url)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (_, report, _) = eval(&ws, &reader);
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    let r = rules(chk);
+    assert!(
+        r.contains(&"expand-contract-in-progress".to_string()),
+        "{r:?}"
+    );
+    assert!(
+        !r.contains(&"expand-contract-validation".to_string()),
+        "{r:?}"
+    );
+
+    // Once the migration is contracted, nothing is in progress.
+    let out = ws.gate_env(&["migrate", "complete"], &[("DATABASE_URL", &pg.url)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (c, report, err) = eval(&ws, &reader);
+    assert_eq!(c, 0, "{err} {report:#}");
+    let chk = check(&report, "preflight", "config.migrations-tested");
+    assert!(!rules(chk).iter().any(|r| r.starts_with("expand-contract")));
+}

@@ -16,6 +16,8 @@ use serde_json::{Map, Value};
 
 use gate_eval::hosted::{CheckFuture, HostedCheck};
 
+use super::expand::state::Record;
+use super::in_progress;
 use super::layout::{self, Migration, Tool};
 use super::lint::{VALIDATOR, config_json};
 use super::pending::Scope;
@@ -23,6 +25,7 @@ use gate_core::model::{Severity, Status};
 use gate_eval::policy::{Grants, MigrationsConfig, Policy, RuleRef};
 use gate_sandbox::capabilities::{Sandbox, granted};
 use gate_sandbox::plugin::{CheckMeta, CheckRun, LoadedPlugin, ParamMeta, RawFinding, Runtime};
+use gate_sandbox::postgres::Session;
 
 pub const ID: &str = "config.migrations-tested";
 
@@ -396,6 +399,12 @@ async fn findings(
     };
     let (done, pending) = split_applied(&migrations, applied);
     let mut out = vec![summary(&p, &migrations, done, pending.len())];
+    if let Some(name) = &p.connection
+        && let Some(record) = expand_in_progress(sandbox, name).await?
+    {
+        let conflicts = in_progress::conflicts(&pending, &record);
+        out.extend(in_progress::findings(name, &record, &conflicts));
+    }
     out.extend(notes.into_iter().map(|note| RawFinding {
         rule: Some("migration-table".into()),
         subject: p.table.clone(),
@@ -644,17 +653,39 @@ async fn trace(
 }
 
 /// The versions recorded in the migration table; `None` when it does not exist.
+/// A least-privileged session on connection `name` (the caller checked the
+/// `sql` grant).
+async fn session_on(sandbox: &Sandbox, name: &str) -> Result<Session, String> {
+    let url = gate_sandbox::postgres::url(&sandbox.resources.connections, name)
+        .map_err(|e| e.to_string())?;
+    gate_sandbox::postgres::connect_least_privileged(name, &url)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The expand/contract migration in progress on connection `name`, read in
+/// a read-only transaction.
+async fn expand_in_progress(sandbox: &Sandbox, name: &str) -> Result<Option<Record>, String> {
+    let session = session_on(sandbox, name).await?;
+    let client = &session.client;
+    client
+        .batch_execute("BEGIN READ ONLY")
+        .await
+        .map_err(|e| format!("`{name}`: {e}"))?;
+    let record = in_progress::read(client)
+        .await
+        .map_err(|e| format!("`{name}`: reading expand/contract migrations: {e}"));
+    let _ = client.batch_execute("ROLLBACK").await;
+    record
+}
+
 async fn applied_versions(
     sandbox: &Sandbox,
     name: &str,
     table: &str,
     golang: bool,
 ) -> Result<Option<Vec<String>>, String> {
-    let url = gate_sandbox::postgres::url(&sandbox.resources.connections, name)
-        .map_err(|e| e.to_string())?;
-    let session = gate_sandbox::postgres::connect_least_privileged(name, &url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let session = session_on(sandbox, name).await?;
     let client = &session.client;
     let bare = table.rsplit('.').next().unwrap_or(table);
     // golang-migrate: a dirty version failed half-way, so only the versions

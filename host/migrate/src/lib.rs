@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod expand;
+pub mod in_progress;
 pub mod layout;
 pub mod lint;
 pub mod pending;
