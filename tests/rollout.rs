@@ -1204,6 +1204,8 @@ kind = "migration"
 file = "add_email.toml"
 url_env = "APP_DATABASE_URL"
 batch_size = 500
+flagd = "flags.json"
+flag = "users-schema"
 
 [[stage]]
 name = "deploy"
@@ -1233,6 +1235,12 @@ fn migration_stage_expands_before_traffic_and_completes_at_promotion() {
         &[100, 0],
     );
     let (pg, stages) = migration_bed(&bed);
+    // The team reads the new version everywhere once it exists.
+    std::fs::write(
+        bed.dir.join("flags.json"),
+        r#"{"flags": {"users-schema": {"state": "ENABLED", "variants": {}, "defaultVariant": "new"}}}"#,
+    )
+    .unwrap();
     let body = format!(
         "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"300ms\"\n{}{stages}",
         error_rate("300ms", 5)
@@ -1271,6 +1279,11 @@ fn migration_stage_expands_before_traffic_and_completes_at_promotion() {
         .map(|e| e["detail"]["command"].as_str().unwrap())
         .collect();
     assert_eq!(migrate, ["start", "complete"], "{entries:#?}");
+    let flags = std::fs::read_to_string(bed.dir.join("flags.json")).unwrap();
+    let flag: Value =
+        serde_json::from_str::<Value>(&flags).unwrap()["flags"]["users-schema"].clone();
+    assert_eq!(flag["variants"]["old"], flag["variants"]["new"], "{flag:#}");
+    assert_ne!(flag["variants"]["new"], "public", "{flag:#}");
 }
 
 /// A bad canary is rolled back, and so is its migration: only after the
@@ -1332,6 +1345,11 @@ fn rollback_of_a_bad_canary_rolls_back_its_migration() {
         .map(|e| e["detail"]["command"].as_str().unwrap())
         .collect();
     assert_eq!(migrate, ["start", "rollback"], "{entries:#?}");
+    let flags = std::fs::read_to_string(bed.dir.join("flags.json")).unwrap();
+    let flag: Value =
+        serde_json::from_str::<Value>(&flags).unwrap()["flags"]["users-schema"].clone();
+    assert_eq!(flag["variants"]["new"], "public", "{flag:#}");
+    assert_eq!(flag["defaultVariant"], "old", "{flag:#}");
 }
 
 /// A migration stage whose operations file is bad stops the spec at the

@@ -11,3 +11,4 @@ pub mod lint;
 pub mod pending;
 pub mod plan;
 pub mod trace;
+pub mod version_flag;

@@ -17,6 +17,7 @@ use gate_core::clock::Clock;
 use gate_eval::policy::{self, LoadOptions};
 use gate_migrate::expand::state::{self, Record};
 use gate_migrate::expand::{self, ExpandError, Options, Phase, ops};
+use gate_migrate::version_flag::VersionFlag;
 use gate_sandbox::postgres::Session;
 
 /// Which database the migration runs on.
@@ -38,6 +39,8 @@ pub struct Migration {
     pub batch_size: u64,
     /// lock_timeout of each schema change and backfill batch.
     pub lock_timeout: Duration,
+    /// The flagd flag that pins which version applications read, if any.
+    pub flag: Option<VersionFlag>,
 }
 
 /// What a rollback of the stage did.
@@ -127,6 +130,10 @@ impl Migration {
         let record = expand::start(&mut session.client, &file, &self.options(), &mut events)
             .await
             .map_err(|e| describe(&file.name, e))?;
+        if let Some(flag) = &self.flag {
+            flag.expanded(&record.old_version, &record.new_version)
+                .map_err(|e| e.to_string())?;
+        }
         Ok(format!(
             "migration {} {}: old version search_path = {}, new version search_path = {}",
             record.name, record.phase, record.old_version, record.new_version
@@ -153,9 +160,16 @@ impl Migration {
             }
             None => return Err(format!("migration {} was never started", file.name)),
         }
+        if let Some(flag) = &self.flag {
+            flag.ready_to_complete().map_err(|e| e.to_string())?;
+        }
         let record = expand::complete(&mut session.client, &self.options())
             .await
             .map_err(|e| describe(&file.name, e))?;
+        if let Some(flag) = &self.flag {
+            flag.settled(&record.new_version, "new")
+                .map_err(|e| e.to_string())?;
+        }
         Ok(format!(
             "migration {} contracted: the only version is search_path = {}",
             record.name, record.new_version
@@ -203,6 +217,10 @@ impl Migration {
         let record = expand::rollback(&mut session.client, &self.options())
             .await
             .map_err(|e| describe(&file.name, e))?;
+        if let Some(flag) = &self.flag {
+            flag.settled(&record.old_version, "old")
+                .map_err(|e| format!("{} rolled back, but {e}", record.name))?;
+        }
         Ok(Undone::RolledBack(format!(
             "migration {} rolled back: the only version is search_path = {}",
             record.name, record.old_version

@@ -14,6 +14,7 @@ use gate_eval::policy::Policy;
 use gate_migrate::expand::run::Event;
 use gate_migrate::expand::state::Record;
 use gate_migrate::expand::{self, ExpandError, Options, Status, ops};
+use gate_migrate::version_flag::VersionFlag;
 use gate_sandbox::postgres::Session;
 
 use super::parse_duration;
@@ -46,6 +47,26 @@ pub struct Tuning {
     pub retries: u32,
 }
 
+/// The flagd flag that pins which version applications read.
+#[derive(clap::Args, Debug)]
+pub struct FlagArgs {
+    /// flagd flag file whose flag (--flag) gives each application its version's search_path
+    #[arg(long, value_name = "FILE", requires = "flag")]
+    pub flagd: Option<PathBuf>,
+    /// The flag's key in the --flagd file: variants `old` and `new`
+    #[arg(long, value_name = "KEY", requires = "flagd")]
+    pub flag: Option<String>,
+}
+
+impl FlagArgs {
+    fn flag(&self) -> Option<VersionFlag> {
+        Some(VersionFlag {
+            file: self.flagd.clone()?,
+            key: self.flag.clone()?,
+        })
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct StartArgs {
     /// The operations file (TOML, [[operation]] tables)
@@ -64,6 +85,8 @@ pub struct StartArgs {
     #[arg(long, value_name = "ROWS_PER_SEC")]
     pub rate: Option<u64>,
     #[command(flatten)]
+    pub flag: FlagArgs,
+    #[command(flatten)]
     pub record: RecordArgs,
 }
 
@@ -73,6 +96,8 @@ pub struct StepArgs {
     pub database: Database,
     #[command(flatten)]
     pub tuning: Tuning,
+    #[command(flatten)]
+    pub flag: FlagArgs,
     #[command(flatten)]
     pub record: RecordArgs,
 }
@@ -241,9 +266,20 @@ pub async fn start(args: StartArgs) -> Result<u8, u8> {
             file.name
         ),
     };
-    expand::start(&mut session.client, &file, &options, &mut events)
+    let record = expand::start(&mut session.client, &file, &options, &mut events)
         .await
         .map_err(failed)?;
+    if let Some(flag) = args.flag.flag() {
+        flag.expanded(&record.old_version, &record.new_version)
+            .map_err(exit::report)?;
+        println!(
+            "flag {} in {}: variants old = {}, new = {}",
+            flag.key,
+            flag.file.display(),
+            record.old_version,
+            record.new_version
+        );
+    }
     Ok(exit::PASS)
 }
 
@@ -271,6 +307,13 @@ async fn active(session: &Session) -> Result<Record, u8> {
 pub async fn complete(args: StepArgs) -> Result<u8, u8> {
     let (mut session, policy) = connect(&args.database).await?;
     let m = active(&session).await?;
+    let flag = args.flag.flag();
+    if let Some(flag) = &flag {
+        flag.ready_to_complete().map_err(|e| {
+            eprintln!("error: {e}");
+            exit::FAIL
+        })?;
+    }
     args.record.append(
         policy.as_ref(),
         audit(Decided::Complete, m.file, m.file_sha256),
@@ -282,6 +325,10 @@ pub async fn complete(args: StepArgs) -> Result<u8, u8> {
         "migration {}: contracted; the only version is search_path = {}",
         record.name, record.new_version
     );
+    if let Some(flag) = flag {
+        flag.settled(&record.new_version, "new")
+            .map_err(exit::report)?;
+    }
     Ok(exit::PASS)
 }
 
@@ -299,6 +346,10 @@ pub async fn rollback(args: StepArgs) -> Result<u8, u8> {
         "migration {}: rolled back; the only version is search_path = {}",
         record.name, record.old_version
     );
+    if let Some(flag) = args.flag.flag() {
+        flag.settled(&record.old_version, "old")
+            .map_err(exit::report)?;
+    }
     Ok(exit::PASS)
 }
 

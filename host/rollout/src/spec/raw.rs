@@ -160,6 +160,9 @@ pub(super) struct RawStage {
     pub url_env: Option<String>,
     pub batch_size: Option<u64>,
     pub lock_timeout: Option<String>,
+    /// `migration`: the flagd file and flag that pin the version applications read.
+    pub flagd: Option<PathBuf>,
+    pub flag: Option<String>,
 }
 
 impl RawStage {
@@ -175,6 +178,8 @@ impl RawStage {
             ("url_env", self.url_env.is_some()),
             ("batch_size", self.batch_size.is_some()),
             ("lock_timeout", self.lock_timeout.is_some()),
+            ("flagd", self.flagd.is_some()),
+            ("flag", self.flag.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))

@@ -7,6 +7,7 @@ use std::time::Duration;
 use gate_eval::policy::Origin;
 
 use gate_migrate::expand::ops;
+use gate_migrate::version_flag::VersionFlag;
 
 use super::super::migration::{Database, Migration};
 use super::super::pipeline::{self, Stage, StageKind};
@@ -75,6 +76,8 @@ impl Cx<'_> {
                 "url_env",
                 "batch_size",
                 "lock_timeout",
+                "flagd",
+                "flag",
             ],
             "verify" => &["duration", "analysis"],
             _ => &[],
@@ -140,11 +143,33 @@ impl Cx<'_> {
             s.lock_timeout.as_deref(),
             Duration::from_secs(2),
         );
+        let flag = match (&s.flagd, &s.flag) {
+            (Some(file), Some(key)) => Some(VersionFlag {
+                file: self.resolve(file),
+                key: key.clone(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                self.error(
+                    t.at("flagd"),
+                    "`flagd` needs `flag`: the flag's key in the file",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.error(
+                    t.at("flag"),
+                    "`flag` needs `flagd`: the flagd file that holds it",
+                );
+                None
+            }
+        };
         Some(StageKind::Migration(Migration {
             file,
             database,
             batch_size,
             lock_timeout,
+            flag,
         }))
     }
 
