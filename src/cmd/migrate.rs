@@ -86,6 +86,12 @@ pub struct LintArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub source: Source,
+    /// Also write the statements as an expand/contract operations file for `gate migrate start` (a new file)
+    #[arg(long, value_name = "FILE")]
+    pub operations: Option<PathBuf>,
+    /// The migration's name in the operations file (default: the file's name)
+    #[arg(long, requires = "operations")]
+    pub name: Option<String>,
     #[command(flatten)]
     pub record: RecordArgs,
 }
@@ -299,7 +305,73 @@ async fn plan_cmd(args: PlanArgs) -> Result<u8, u8> {
     let entry = record::migrate_plan(policy_ref(&args.source)?, &migrations, &findings);
     args.record.append(policy.as_ref(), entry)?;
     print!("{}", gate_migrate::plan::render(&migrations, &findings));
+    if let Some(path) = &args.operations {
+        write_operations(path, args.name.as_deref(), &migrations)?;
+    }
     Ok(exit::PASS)
+}
+
+/// `plan --operations FILE`: a new file (never one that exists, nor a
+/// symlink), and what it holds.
+fn write_operations(path: &Path, name: Option<&str>, migrations: &[Migration]) -> Result<(), u8> {
+    use gate_migrate::to_operations::{self, Outcome};
+    let name = name.map_or_else(|| migration_name(path), str::to_string);
+    let planned = to_operations::plan(migrations);
+    let text = to_operations::render(&name, &planned);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            exit::report(format_args!(
+                "{}: {e} (plan writes a new file only)",
+                path.display()
+            ))
+        })?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| exit::report(format_args!("{}: {e}", path.display())))?;
+    let count = |f: &dyn Fn(&Outcome) -> bool| planned.iter().filter(|p| f(&p.outcome)).count();
+    let ops = count(&|o| matches!(o, Outcome::Operation { .. }));
+    let decide = count(&|o| {
+        matches!(
+            o,
+            Outcome::Operation {
+                decide: Some(_),
+                ..
+            }
+        )
+    });
+    let raw = count(&|o| matches!(o, Outcome::Raw));
+    let left = count(&|o| matches!(o, Outcome::Left(_)));
+    println!(
+        "wrote {}: migration `{name}`, {ops} operation(s), {raw} raw_sql, {left} statement(s) left out",
+        path.display()
+    );
+    if decide > 0 {
+        println!(
+            "  {decide} operation(s) need a decision (`# decide:` in the file); `gate migrate start` refuses the file until then"
+        );
+    }
+    Ok(())
+}
+
+/// A migration name from a file name: `[a-z0-9_]`, at most 40 characters.
+fn migration_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(40)
+        .collect();
+    if name.is_empty() {
+        "migration".into()
+    } else {
+        name
+    }
 }
 
 async fn rules_cmd(format: ListFormat) -> Result<u8, u8> {

@@ -10,5 +10,6 @@ pub mod layout;
 pub mod lint;
 pub mod pending;
 pub mod plan;
+pub mod to_operations;
 pub mod trace;
 pub mod version_flag;
