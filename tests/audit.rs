@@ -211,7 +211,7 @@ fn a_crash_mid_append_is_cut_off_and_recorded() {
             &["evaluate", "--policy", "policy.toml", "--format", "json"],
             &[
                 ("GATE_AUDIT_KEY", key.to_str().unwrap()),
-                ("GATE_AUDIT_FAILPOINT", point),
+                ("GATE_FAILPOINT", point),
             ],
         );
         assert!(out.status.code().is_none(), "{point}: killed, not exited");

@@ -17,7 +17,6 @@
 
 pub mod entry;
 pub mod error;
-mod failpoint;
 pub mod follow;
 pub mod key;
 pub mod log;

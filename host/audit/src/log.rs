@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::entry::{Entry, Record, Recovery, os_user};
 use crate::error::AuditError;
-use crate::failpoint;
 use crate::merkle::Frontier;
 use crate::note::Signer;
 use crate::seal::{Head, seal};
+use gate_core::failpoint;
 
 pub const ENTRIES: &str = "entries.jsonl";
 pub const CHECKPOINTS: &str = "checkpoints";

@@ -11,6 +11,7 @@
 pub mod atomic_file;
 pub mod beneath;
 pub mod clock;
+pub mod failpoint;
 pub mod file_error;
 pub mod finding;
 pub mod model;

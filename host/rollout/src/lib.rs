@@ -7,7 +7,7 @@ pub mod approvals;
 pub mod controller;
 pub mod driver;
 pub mod events;
-pub mod failpoint;
+pub use gate_core::failpoint;
 pub mod haproxy;
 pub mod health;
 pub mod hooks;
