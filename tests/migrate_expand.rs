@@ -276,6 +276,71 @@ fn assert_present(pg: &Postgres, reports: &[&Report]) {
     }
 }
 
+/// Both versions' applications and a lock sampler, running through a
+/// migration: the scenario of every test under load. `start` waits until
+/// the workloads are going; `expand` runs `gate migrate start`;
+/// `stop` (or `complete`: the old version's applications go first, then
+/// `gate migrate complete` runs under the new one's) ends them and asserts
+/// that neither saw an error, no row either inserted is lost and no lock
+/// wait outlasted the lock_timeout gate was given.
+struct UnderLoad {
+    sampler: LockSampler,
+    old: Workload,
+    new: Workload,
+}
+
+impl UnderLoad {
+    fn start(pg: &Postgres, (old, new): (Workload, Workload)) -> UnderLoad {
+        let sampler = LockSampler::start(&pg.url);
+        std::thread::sleep(Duration::from_millis(300));
+        UnderLoad { sampler, old, new }
+    }
+
+    /// `gate migrate start FILE`, which must succeed; its stdout.
+    fn expand(&self, ws: &Workspace, pg: &Postgres, file: &str) -> String {
+        let (c, out, err) = run(ws, pg, &start_args(file));
+        assert_eq!(c, 0, "{out}\n{err}");
+        assert!(!out.contains(&pg.url) && !err.contains(&pg.url));
+        std::thread::sleep(Duration::from_millis(300));
+        out
+    }
+
+    fn stop(self, pg: &Postgres) {
+        let (old, new) = (self.old.stop(), self.new.stop());
+        finish(pg, self.sampler, &old, &new);
+    }
+
+    /// The old version's applications stop; `gate migrate complete` runs
+    /// while the new version's keep going.
+    fn complete(self, ws: &Workspace, pg: &Postgres) {
+        let old = self.old.stop();
+        let (c, out, err) = gate(ws, pg, &["migrate", "complete", "--lock-timeout", "1s"]);
+        assert_eq!(c, 0, "{out}\n{err}");
+        assert!(out.contains("contracted"), "{out}");
+        std::thread::sleep(Duration::from_millis(300));
+        let new = self.new.stop();
+        finish(pg, self.sampler, &old, &new);
+    }
+}
+
+fn finish(pg: &Postgres, sampler: LockSampler, old: &Report, new: &Report) {
+    let (longest, what) = sampler.stop();
+    assert_clean("old", old);
+    assert_clean("new", new);
+    assert_present(pg, &[old, new]);
+    let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
+    eprintln!("longest lock wait: {longest:.3}s ({what})");
+    assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
+}
+
+/// A workload's read: exactly one row.
+fn one_row(rows: Vec<Vec<String>>) -> Result<(), String> {
+    if rows.len() != 1 {
+        return Err(format!("read {} rows", rows.len()));
+    }
+    Ok(())
+}
+
 const ADD_EMAIL: &str = r#"
 name = "add_email"
 
@@ -289,13 +354,10 @@ up = "lower(replace(name, ' ', '.')) || '@example.com'"
 check = "email LIKE '%@%'"
 "#;
 
-#[test]
-fn add_column_serves_both_versions_then_contracts() {
-    let (pg, ws) = setup();
-    ws.write("add_email.toml", ADD_EMAIL);
-    let ids = Arc::new(AtomicI64::new(1_000_000));
-    let sampler = LockSampler::start(&pg.url);
-    // Before any gate migration, the old version is the tables' own schema.
+/// An old-version workload on `public` and a new-version one on
+/// `public_add_email` that updates rows the backfill may not have reached
+/// yet, without naming the new column.
+fn email_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
     let old = Workload::start(
         &pg.url,
         "public",
@@ -309,13 +371,9 @@ fn add_column_serves_both_versions_then_contracts() {
             c.exec(&format!(
                 "UPDATE users SET name = 'Old touched {n}', amount = amount + 1 WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!(
+            one_row(c.rows(&format!(
                 "SELECT id, name, amount FROM users WHERE id = {id}"
-            ))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            ))?)
         }),
     );
     let new = Workload::start(
@@ -327,33 +385,32 @@ fn add_column_serves_both_versions_then_contracts() {
                 "INSERT INTO users (id, name, email) VALUES ({id}, 'New {id}', 'new.{id}@example.com')"
             ))
         }),
-        // Updates rows the backfill may not have reached yet, without
-        // naming the new column.
         Arc::new(|c: &Conn, id, _| {
             c.exec(&format!(
                 "UPDATE users SET amount = amount + 1 WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!(
+            one_row(c.rows(&format!(
                 "SELECT id, name, amount, email FROM users WHERE id = {id}"
-            ))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            ))?)
         }),
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("add_email.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
+    (old, new)
+}
+
+#[test]
+fn add_column_serves_both_versions_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("add_email.toml", ADD_EMAIL);
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    // Before any gate migration, the old version is the tables' own schema.
+    let load = UnderLoad::start(&pg, email_workloads(&pg, &ids));
+    let out = load.expand(&ws, &pg, "add_email.toml");
     assert!(out.contains("old version: search_path = public\n"), "{out}");
     assert!(
         out.contains("new version: search_path = public_add_email"),
         "{out}"
     );
     assert!(out.contains("validated"), "{out}");
-    assert!(err.contains("backfill users: "), "{err}");
-    assert!(!out.contains(&pg.url) && !err.contains(&pg.url));
-    std::thread::sleep(Duration::from_millis(300));
 
     // Both versions served: every row the same through both, every email
     // filled as `up` computes it or as the new version wrote it.
@@ -399,17 +456,7 @@ fn add_column_serves_both_versions_then_contracts() {
     assert_eq!(wrong, "0");
 
     // Old applications go; complete while the new version keeps working.
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete", "--lock-timeout", "1s"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    assert!(out.contains("contracted"), "{out}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    let (longest, what) = sampler.stop();
-
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.complete(&ws, &pg);
     assert_eq!(
         conn.one("SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'email'"),
         "true"
@@ -449,9 +496,6 @@ fn add_column_serves_both_versions_then_contracts() {
     );
     let log = std::fs::read_to_string(ws.path().join(".gate/audit/entries.jsonl")).unwrap();
     assert!(!log.contains(&pg.url), "the URL reached the audit log");
-    let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
-    eprintln!("longest lock wait: {longest:.3}s ({what})");
-    assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
 }
 
 /// `add_note` first, so the old version of the migration under test is a
@@ -475,18 +519,9 @@ change_type = { table = "users", column = "amount", type = "bigint", up = "amoun
 drop_column = { table = "users", column = "note", down = "'from ' || split_part(full_name, ' ', 1)" }
 "#;
 
-#[test]
-fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
-    let (pg, ws) = setup();
-    ws.write("add_note.toml", ADD_NOTE);
-    ws.write("cents.toml", RENAME_RETYPE);
-    let (c, out, err) = run(&ws, &pg, &start_args("add_note.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{err}");
-
-    let ids = Arc::new(AtomicI64::new(1_000_000));
-    let sampler = LockSampler::start(&pg.url);
+/// An old-version workload on `public_add_note` and a new-version one on
+/// `public_cents` that writes the renamed column and amounts in cents.
+fn cents_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
     let old = Workload::start(
         &pg.url,
         "public_add_note",
@@ -500,11 +535,7 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
             c.exec(&format!(
                 "UPDATE users SET name = 'Old touched {n}', amount = amount + 1 WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!("SELECT name, amount FROM users WHERE id = {id}"))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            one_row(c.rows(&format!("SELECT name, amount FROM users WHERE id = {id}"))?)
         }),
     );
     let new = Workload::start(
@@ -520,18 +551,32 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
             c.exec(&format!(
                 "UPDATE users SET full_name = 'New touched {n}', amount = amount + 100 WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!(
+            one_row(c.rows(&format!(
                 "SELECT full_name, amount FROM users WHERE id = {id}"
-            ))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            ))?)
         }),
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("cents.toml"));
+    (old, new)
+}
+
+/// `add_note` run and completed: the old version of the next migration is
+/// the version schema `public_add_note`.
+fn after_add_note(ws: &Workspace, pg: &Postgres) {
+    ws.write("add_note.toml", ADD_NOTE);
+    let (c, out, err) = run(ws, pg, &start_args("add_note.toml"));
     assert_eq!(c, 0, "{out}\n{err}");
+    let (c, _, err) = gate(ws, pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{err}");
+}
+
+#[test]
+fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
+    let (pg, ws) = setup();
+    after_add_note(&ws, &pg);
+    ws.write("cents.toml", RENAME_RETYPE);
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(&pg, cents_workloads(&pg, &ids));
+    let out = load.expand(&ws, &pg, "cents.toml");
     assert!(
         out.contains("old version: search_path = public_add_note"),
         "{out}"
@@ -540,7 +585,6 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
         out.contains("new version: search_path = public_cents"),
         "{out}"
     );
-    std::thread::sleep(Duration::from_millis(300));
 
     // One snapshot, both versions: the same rows, the name under both
     // names, the amount in units and in cents.
@@ -571,15 +615,7 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
         "the new version wrote no row"
     );
 
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    let (longest, what) = sampler.stop();
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.complete(&ws, &pg);
     // The old version's schema is gone; the table has the new names and type.
     assert_eq!(
         conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_add_note'"),
@@ -601,9 +637,6 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
         conn.one("SELECT count(*) FROM public_cents.users WHERE amount % 100 <> 0 AND full_name LIKE 'New%'"),
         "0"
     );
-    let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
-    eprintln!("longest lock wait: {longest:.3}s ({what})");
-    assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
 }
 
 /// A `gate` child process, killed and reaped when dropped (also when a test
@@ -910,11 +943,7 @@ fn city_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
             c.exec(&format!(
                 "UPDATE users SET name = 'Old touched {n}', city = NULL WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!("SELECT name, city FROM users WHERE id = {id}"))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            one_row(c.rows(&format!("SELECT name, city FROM users WHERE id = {id}"))?)
         }),
     );
     let new = Workload::start(
@@ -952,11 +981,8 @@ fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
     // First run: expanded, backfilled, validated under both workloads,
     // then rolled back.
     let ids = Arc::new(AtomicI64::new(1_000_000));
-    let (old, new) = city_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("city_required.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
+    let load = UnderLoad::start(&pg, city_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "city_required.toml");
     // NULLs got `up` (existing rows by the backfill, old-version writes by
     // the trigger); values written are kept; both versions see the same rows.
     assert_eq!(
@@ -981,10 +1007,7 @@ fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
     );
     assert_eq!(conn.one(constraint), "1");
     assert_eq!(conn.one(not_null), "false");
-    let (old, new) = (old.stop(), new.stop());
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.stop(&pg);
 
     let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
     assert_eq!(c, 0, "{out}\n{err}");
@@ -998,19 +1021,9 @@ fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
         .expect("NULL is allowed again after the rollback");
 
     // Second run, completed: the column is NOT NULL, the check is gone.
-    let (old, new) = city_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("city_required.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    let load = UnderLoad::start(&pg, city_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "city_required.toml");
+    load.complete(&ws, &pg);
     assert_eq!(conn.one(not_null), "true");
     assert_eq!(
         conn.one(
@@ -1058,11 +1071,7 @@ fn orders_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload)
             c.exec(&format!(
                 "UPDATE users SET name = 'Old touched {n}' WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!("SELECT name, note FROM users WHERE id = {id}"))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            one_row(c.rows(&format!("SELECT name, note FROM users WHERE id = {id}"))?)
         }),
     );
     let new = Workload::start(
@@ -1094,23 +1103,16 @@ fn orders_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload)
 #[test]
 fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
     let (pg, ws) = setup();
-    ws.write("add_note.toml", ADD_NOTE);
+    after_add_note(&ws, &pg);
     ws.write("orders.toml", CREATE_ORDERS);
-    let (c, out, err) = run(&ws, &pg, &start_args("add_note.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{err}");
     let conn = Conn::open(&pg.url);
     let users_equal = "SELECT count(*) FROM public_add_note.users o FULL JOIN public_orders.users n USING (id) \
                        WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.note IS DISTINCT FROM n.note";
 
     // First run, under both workloads, then rolled back.
     let ids = Arc::new(AtomicI64::new(1_000_000));
-    let (old, new) = orders_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("orders.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
+    let load = UnderLoad::start(&pg, orders_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "orders.toml");
     assert_eq!(conn.one(users_equal), "0");
     assert_eq!(
         conn.one("SELECT to_regclass('public_add_note.orders') IS NULL"),
@@ -1122,10 +1124,7 @@ fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
         conn.one("SELECT count(*) FROM public_orders.orders o LEFT JOIN public.users u ON u.id = o.user_id WHERE u.id IS NULL"),
         "0"
     );
-    let (old, new) = (old.stop(), new.stop());
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.stop(&pg);
     let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
     assert_eq!(c, 0, "{out}\n{err}");
     assert_eq!(conn.one("SELECT to_regclass('public.orders') IS NULL"), "t");
@@ -1135,20 +1134,10 @@ fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
     );
 
     // Second run, completed: the table stays, served by the new version.
-    let (old, new) = orders_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("orders.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
+    let load = UnderLoad::start(&pg, orders_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "orders.toml");
     assert_eq!(conn.one(users_equal), "0");
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.complete(&ws, &pg);
     assert_eq!(
         conn.one("SELECT (SELECT count(*) FROM public.orders) = (SELECT count(*) FROM public_orders.orders)"),
         "t"
@@ -1189,11 +1178,7 @@ fn amount_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload)
                 c.exec(&format!(
                     "UPDATE users SET name = '{who} touched {n}', amount = amount + 1 WHERE id = {id}"
                 ))?;
-                let rows = c.rows(&format!("SELECT name FROM users WHERE id = {id}"))?;
-                if rows.len() != 1 {
-                    return Err(format!("read {} rows", rows.len()));
-                }
-                Ok(())
+                one_row(c.rows(&format!("SELECT name FROM users WHERE id = {id}"))?)
             }),
         )
     };
@@ -1218,11 +1203,8 @@ fn create_index_is_built_concurrently_rebuilt_when_invalid_rolls_back_then_contr
     assert_eq!(conn.one(index), "false true 3");
 
     let ids = Arc::new(AtomicI64::new(1_000_000));
-    let (old, new) = amount_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("amount_idx.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
+    let load = UnderLoad::start(&pg, amount_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "amount_idx.toml");
     // Dropped and built again, valid, as the file says.
     assert_eq!(conn.one(index), "true false 3 1");
     assert_eq!(
@@ -1232,26 +1214,13 @@ fn create_index_is_built_concurrently_rebuilt_when_invalid_rolls_back_then_contr
         ),
         "0"
     );
-    let (old, new) = (old.stop(), new.stop());
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.stop(&pg);
     let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
     assert_eq!(c, 0, "{out}\n{err}");
     assert_eq!(conn.one(index), "none");
 
-    let (old, new) = amount_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("amount_idx.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    let load = UnderLoad::start(&pg, amount_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "amount_idx.toml");
+    load.complete(&ws, &pg);
     assert_eq!(conn.one(index), "true false 3 1");
 }

@@ -513,134 +513,149 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The typed operation of a raw one; `span` is its `[[operation]]`.
 fn typed(
     source: &Source<'_>,
     span: Range<usize>,
     raw: RawOperation,
 ) -> Result<Operation, OpsError> {
-    Ok(match raw {
-        RawOperation::AddColumn(a) => {
-            let op = Operation::AddColumn {
-                table: source.ident("table", a.table)?,
-                column: source.ident("column", a.column)?,
-                type_: source.expr("type", a.type_)?,
-                default: source.opt_expr("default", a.default)?,
-                not_null: a.not_null,
-                check: source.opt_expr("check", a.check)?,
-                up: source.opt_expr("up", a.up)?,
-            };
-            if let Operation::AddColumn {
-                not_null: true,
-                default: None,
-                up: None,
-                table,
-                column,
-                ..
-            } = &op
-            {
-                return Err(source.error(
-                    span,
-                    format!(
-                        "add_column {table}.{column} is NOT NULL but gives neither `default` nor `up`: \
-                         existing rows and rows the old version inserts would have no value"
-                    ),
-                ));
-            }
-            op
-        }
-        RawOperation::RenameColumn(r) => {
-            let op = Operation::RenameColumn {
-                table: source.ident("table", r.table)?,
-                from: source.ident("from", r.from)?,
-                to: source.ident("to", r.to)?,
-            };
-            if op.old_column() == op.new_column() {
-                return Err(source.error(span, "rename_column: `from` and `to` are the same"));
-            }
-            op
-        }
-        RawOperation::ChangeType(c) => Operation::ChangeType {
+    match raw {
+        RawOperation::AddColumn(a) => add_column(source, span, a),
+        RawOperation::RenameColumn(r) => rename_column(source, span, r),
+        RawOperation::ChangeType(c) => Ok(Operation::ChangeType {
             table: source.ident("table", c.table)?,
             column: source.ident("column", c.column)?,
             type_: source.expr("type", c.type_)?,
             up: source.expr("up", c.up)?,
             down: source.expr("down", c.down)?,
-        },
-        RawOperation::DropColumn(d) => Operation::DropColumn {
+        }),
+        RawOperation::DropColumn(d) => Ok(Operation::DropColumn {
             table: source.ident("table", d.table)?,
             column: source.ident("column", d.column)?,
             down: source.opt_expr("down", d.down)?,
-        },
-        RawOperation::CreateTable(t) => {
-            let table = source.ident("table", t.table)?;
-            let columns_span = t.columns.span();
-            let mut columns: Vec<ColumnDef> = Vec::new();
-            for raw in t.columns.into_inner() {
-                let at = raw.span();
-                let raw = raw.into_inner();
-                let name = source.ident("name", raw.name)?;
-                if columns.iter().any(|c| c.name == name) {
-                    return Err(source.error(
-                        at,
-                        format!("create_table {table}: column `{name}` is given twice"),
-                    ));
-                }
-                columns.push(ColumnDef {
-                    name,
-                    type_: source.expr("type", raw.type_)?,
-                    not_null: raw.not_null,
-                    default: source.opt_expr("default", raw.default)?,
-                });
-            }
-            if columns.is_empty() {
-                return Err(source.error(
-                    columns_span,
-                    format!("create_table {table}: `columns` is empty"),
-                ));
-            }
-            let mut primary_key = Vec::new();
-            for key in t.primary_key {
-                let at = key.span();
-                let key = source.ident("primary_key", key)?;
-                if !columns.iter().any(|c| c.name == key) {
-                    return Err(source.error(
-                        at,
-                        format!(
-                            "create_table {table}: primary key column `{key}` is not in `columns`"
-                        ),
-                    ));
-                }
-                primary_key.push(key);
-            }
-            Operation::CreateTable {
-                table,
-                columns,
-                primary_key,
-            }
-        }
-        RawOperation::CreateIndex(i) => {
-            let span = i.columns.span();
-            let columns = i
-                .columns
-                .into_inner()
-                .into_iter()
-                .map(|c| source.ident("columns", c))
-                .collect::<Result<Vec<_>, _>>()?;
-            if columns.is_empty() {
-                return Err(source.error(span, "create_index: `columns` is empty"));
-            }
-            Operation::CreateIndex {
-                table: source.ident("table", i.table)?,
-                name: source.ident("name", i.name)?,
-                columns,
-                unique: i.unique,
-            }
-        }
-        RawOperation::SetNotNull(n) => Operation::SetNotNull {
+        }),
+        RawOperation::CreateTable(t) => create_table(source, t),
+        RawOperation::CreateIndex(i) => create_index(source, i),
+        RawOperation::SetNotNull(n) => Ok(Operation::SetNotNull {
             table: source.ident("table", n.table)?,
             column: source.ident("column", n.column)?,
             up: source.opt_expr("up", n.up)?,
-        },
+        }),
+    }
+}
+
+fn add_column(
+    source: &Source<'_>,
+    span: Range<usize>,
+    a: RawAddColumn,
+) -> Result<Operation, OpsError> {
+    let op = Operation::AddColumn {
+        table: source.ident("table", a.table)?,
+        column: source.ident("column", a.column)?,
+        type_: source.expr("type", a.type_)?,
+        default: source.opt_expr("default", a.default)?,
+        not_null: a.not_null,
+        check: source.opt_expr("check", a.check)?,
+        up: source.opt_expr("up", a.up)?,
+    };
+    if let Operation::AddColumn {
+        not_null: true,
+        default: None,
+        up: None,
+        table,
+        column,
+        ..
+    } = &op
+    {
+        return Err(source.error(
+            span,
+            format!(
+                "add_column {table}.{column} is NOT NULL but gives neither `default` nor `up`: \
+                 existing rows and rows the old version inserts would have no value"
+            ),
+        ));
+    }
+    Ok(op)
+}
+
+fn rename_column(
+    source: &Source<'_>,
+    span: Range<usize>,
+    r: RawRenameColumn,
+) -> Result<Operation, OpsError> {
+    let op = Operation::RenameColumn {
+        table: source.ident("table", r.table)?,
+        from: source.ident("from", r.from)?,
+        to: source.ident("to", r.to)?,
+    };
+    if op.old_column() == op.new_column() {
+        return Err(source.error(span, "rename_column: `from` and `to` are the same"));
+    }
+    Ok(op)
+}
+
+fn create_table(source: &Source<'_>, t: RawCreateTable) -> Result<Operation, OpsError> {
+    let table = source.ident("table", t.table)?;
+    let columns_span = t.columns.span();
+    let mut columns: Vec<ColumnDef> = Vec::new();
+    for raw in t.columns.into_inner() {
+        let at = raw.span();
+        let raw = raw.into_inner();
+        let name = source.ident("name", raw.name)?;
+        if columns.iter().any(|c| c.name == name) {
+            return Err(source.error(
+                at,
+                format!("create_table {table}: column `{name}` is given twice"),
+            ));
+        }
+        columns.push(ColumnDef {
+            name,
+            type_: source.expr("type", raw.type_)?,
+            not_null: raw.not_null,
+            default: source.opt_expr("default", raw.default)?,
+        });
+    }
+    if columns.is_empty() {
+        return Err(source.error(
+            columns_span,
+            format!("create_table {table}: `columns` is empty"),
+        ));
+    }
+    let mut primary_key = Vec::new();
+    for key in t.primary_key {
+        let at = key.span();
+        let key = source.ident("primary_key", key)?;
+        if !columns.iter().any(|c| c.name == key) {
+            return Err(source.error(
+                at,
+                format!("create_table {table}: primary key column `{key}` is not in `columns`"),
+            ));
+        }
+        primary_key.push(key);
+    }
+    Ok(Operation::CreateTable {
+        table,
+        columns,
+        primary_key,
+    })
+}
+
+fn create_index(source: &Source<'_>, i: RawCreateIndex) -> Result<Operation, OpsError> {
+    let span = i.columns.span();
+    let columns = i
+        .columns
+        .into_inner()
+        .into_iter()
+        .map(|c| source.ident("columns", c))
+        .collect::<Result<Vec<_>, _>>()?;
+    if columns.is_empty() {
+        return Err(source.error(span, "create_index: `columns` is empty"));
+    }
+    Ok(Operation::CreateIndex {
+        table: source.ident("table", i.table)?,
+        name: source.ident("name", i.name)?,
+        columns,
+        unique: i.unique,
     })
 }
 

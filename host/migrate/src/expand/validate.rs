@@ -176,6 +176,11 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
     out
 }
 
+fn db(during: impl Into<String>) -> impl Fn(tokio_postgres::Error) -> ExpandError {
+    let during = during.into();
+    move |e| ExpandError::db(during.clone(), &e)
+}
+
 /// Runs every check; `Ok(None)` when all pass (constraints validated).
 pub async fn validate(
     client: &Client,
@@ -184,7 +189,6 @@ pub async fn validate(
     lock_timeout: Duration,
 ) -> Result<Option<Failures>, ExpandError> {
     let mut failures = Vec::new();
-    let db = |during: String| move |e: tokio_postgres::Error| ExpandError::db(during.clone(), &e);
     for (index, op) in record.operations.iter().enumerate() {
         let Some(table) = tables.get(op.table()) else {
             return Err(ExpandError::Plan(format!(
@@ -193,116 +197,161 @@ pub async fn validate(
                 op.table()
             )));
         };
-        let relation = qualified(&record.schema, &table.name);
-        // The same rows through both versions.
         // A created table has no old version to count through.
         if record.old_version != record.schema && !matches!(op, Operation::CreateTable { .. }) {
-            // One statement, one snapshot: concurrent writes count the same
-            // through both.
-            let counts = client
-                .query_one(
-                    &format!(
-                        "SELECT (SELECT count(*) FROM {}), (SELECT count(*) FROM {})",
-                        qualified(&record.old_version, &table.name),
-                        qualified(&record.new_version, &table.name)
-                    ),
-                    &[],
-                )
-                .await
-                .map_err(db(format!("counting {} through both versions", table.name)))?;
-            let (old, new): (i64, i64) = (counts.get(0), counts.get(1));
-            if old != new {
-                failures.push(Failure {
-                    operation: op.describe(),
-                    problem: format!("the old version shows {old} rows, the new one {new}"),
-                    rows: Vec::new(),
-                    count: (old - new).abs(),
-                });
-            }
+            failures.extend(count_both_versions(client, record, op, table).await?);
         }
         for rule in rules(record, index, op, table) {
-            let key = if table.primary_key.is_empty() {
-                "ctid::text".to_string()
-            } else {
-                table
-                    .primary_key
-                    .iter()
-                    .map(|k| format!("{} || '=' || {}::text", super::sql::literal(k), ident(k)))
-                    .collect::<Vec<_>>()
-                    .join(" || ', ' || ")
+            let checked = Checked {
+                record,
+                op,
+                table,
+                rule: &rule,
             };
-            let offending = format!(
-                "SELECT {key}, count(*) OVER () FROM {relation} WHERE {} LIMIT {SAMPLE}",
-                rule.offending
-            );
-            let found = |rows: Vec<tokio_postgres::Row>| {
-                rows.first().map(|first| Failure {
-                    operation: op.describe(),
-                    problem: rule.problem.clone(),
-                    rows: rows.iter().map(|r| r.get(0)).collect(),
-                    count: first.get(1),
-                })
-            };
-            let rows = client
-                .query(&offending, &[])
-                .await
-                .map_err(db(format!("checking {}", op.describe())))?;
-            if let Some(failure) = found(rows) {
-                failures.push(failure);
-                continue;
-            }
-            let Some((name, definition)) = &rule.constraint else {
-                continue;
-            };
-            // (exists, validated)
-            let existing = client
-                .query_opt(
-                    "SELECT k.convalidated FROM pg_constraint k \
-                     JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3",
-                    &[&record.schema, &table.name, name],
-                )
-                .await
-                .map_err(db("reading pg_constraint".to_string()))?
-                .map(|r| r.get::<_, bool>(0));
-            let timeout = format!("SET lock_timeout = '{}ms'; ", lock_timeout.as_millis());
-            if existing.is_none() {
-                client
-                    .batch_execute(&format!(
-                        "{timeout}ALTER TABLE {relation} ADD CONSTRAINT {} {definition} NOT VALID",
-                        ident(name)
-                    ))
-                    .await
-                    .map_err(db(format!("adding constraint {name} NOT VALID")))?;
-            }
-            if existing != Some(true) {
-                let validated = client
-                    .batch_execute(&format!(
-                        "{timeout}ALTER TABLE {relation} VALIDATE CONSTRAINT {}",
-                        ident(name)
-                    ))
-                    .await;
-                match validated {
-                    Ok(()) => {}
-                    // A row written since the check above breaks it.
-                    Err(e)
-                        if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) =>
-                    {
-                        let rows = client
-                            .query(&offending, &[])
-                            .await
-                            .map_err(db(format!("checking {}", op.describe())))?;
-                        failures.extend(found(rows));
-                    }
-                    Err(e) => {
-                        return Err(ExpandError::db(format!("validating constraint {name}"), &e));
-                    }
-                }
-            }
+            failures.extend(checked.run(client, lock_timeout).await?);
         }
     }
     Ok((!failures.is_empty()).then(|| Failures {
         migration: record.name.clone(),
         failures,
     }))
+}
+
+/// The same rows through both versions, counted in one statement (one
+/// snapshot: concurrent writes count the same through both).
+async fn count_both_versions(
+    client: &Client,
+    record: &Record,
+    op: &Operation,
+    table: &Table,
+) -> Result<Option<Failure>, ExpandError> {
+    let counts = client
+        .query_one(
+            &format!(
+                "SELECT (SELECT count(*) FROM {}), (SELECT count(*) FROM {})",
+                qualified(&record.old_version, &table.name),
+                qualified(&record.new_version, &table.name)
+            ),
+            &[],
+        )
+        .await
+        .map_err(db(format!("counting {} through both versions", table.name)))?;
+    let (old, new): (i64, i64) = (counts.get(0), counts.get(1));
+    Ok((old != new).then(|| Failure {
+        operation: op.describe(),
+        problem: format!("the old version shows {old} rows, the new one {new}"),
+        rows: Vec::new(),
+        count: (old - new).abs(),
+    }))
+}
+
+/// One rule of one operation, checked against the rows of its table.
+struct Checked<'a> {
+    record: &'a Record,
+    op: &'a Operation,
+    table: &'a Table,
+    rule: &'a Rule,
+}
+
+impl Checked<'_> {
+    fn relation(&self) -> String {
+        qualified(&self.record.schema, &self.table.name)
+    }
+
+    /// Offending rows by primary key (ctid without one), at most
+    /// [`SAMPLE`], with their count.
+    fn offending_sql(&self) -> String {
+        let key = if self.table.primary_key.is_empty() {
+            "ctid::text".to_string()
+        } else {
+            self.table
+                .primary_key
+                .iter()
+                .map(|k| format!("{} || '=' || {}::text", super::sql::literal(k), ident(k)))
+                .collect::<Vec<_>>()
+                .join(" || ', ' || ")
+        };
+        format!(
+            "SELECT {key}, count(*) OVER () FROM {} WHERE {} LIMIT {SAMPLE}",
+            self.relation(),
+            self.rule.offending
+        )
+    }
+
+    /// The rows that break the rule now, as a failure (none: `None`).
+    async fn offending(&self, client: &Client) -> Result<Option<Failure>, ExpandError> {
+        let rows = client
+            .query(&self.offending_sql(), &[])
+            .await
+            .map_err(db(format!("checking {}", self.op.describe())))?;
+        Ok(rows.first().map(|first| Failure {
+            operation: self.op.describe(),
+            problem: self.rule.problem.clone(),
+            rows: rows.iter().map(|r| r.get(0)).collect(),
+            count: first.get(1),
+        }))
+    }
+
+    /// Offending rows first; with none, the rule's constraint is added
+    /// `NOT VALID` (if it is not there yet) and validated.
+    async fn run(
+        &self,
+        client: &Client,
+        lock_timeout: Duration,
+    ) -> Result<Option<Failure>, ExpandError> {
+        if let Some(failure) = self.offending(client).await? {
+            return Ok(Some(failure));
+        }
+        let Some((name, definition)) = &self.rule.constraint else {
+            return Ok(None);
+        };
+        let existing = self.constraint_validated(client, name).await?;
+        let relation = self.relation();
+        let timeout = format!("SET lock_timeout = '{}ms'; ", lock_timeout.as_millis());
+        if existing.is_none() {
+            client
+                .batch_execute(&format!(
+                    "{timeout}ALTER TABLE {relation} ADD CONSTRAINT {} {definition} NOT VALID",
+                    ident(name)
+                ))
+                .await
+                .map_err(db(format!("adding constraint {name} NOT VALID")))?;
+        }
+        if existing == Some(true) {
+            return Ok(None);
+        }
+        let validated = client
+            .batch_execute(&format!(
+                "{timeout}ALTER TABLE {relation} VALIDATE CONSTRAINT {}",
+                ident(name)
+            ))
+            .await;
+        match validated {
+            Ok(()) => Ok(None),
+            // A row written since the check above breaks it.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => {
+                self.offending(client).await
+            }
+            Err(e) => Err(ExpandError::db(format!("validating constraint {name}"), &e)),
+        }
+    }
+
+    /// Whether constraint `name` is on the table: `None` no, else whether
+    /// it is validated.
+    async fn constraint_validated(
+        &self,
+        client: &Client,
+        name: &str,
+    ) -> Result<Option<bool>, ExpandError> {
+        Ok(client
+            .query_opt(
+                "SELECT k.convalidated FROM pg_constraint k \
+                 JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3",
+                &[&self.record.schema, &self.table.name, &name],
+            )
+            .await
+            .map_err(db("reading pg_constraint"))?
+            .map(|r| r.get::<_, bool>(0)))
+    }
 }
