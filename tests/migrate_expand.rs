@@ -261,7 +261,8 @@ fn assert_clean(name: &str, report: &Report) {
     );
 }
 
-fn assert_present(pg: &Postgres, reports: &[&Report]) {
+/// Every row the workloads inserted is in `table`.
+fn assert_present_in(pg: &Postgres, table: &str, reports: &[&Report]) {
     let conn = Conn::open(&pg.url);
     for r in reports {
         if r.inserted.is_empty() {
@@ -269,7 +270,7 @@ fn assert_present(pg: &Postgres, reports: &[&Report]) {
         }
         let ids: Vec<String> = r.inserted.iter().map(i64::to_string).collect();
         let found = conn.one(&format!(
-            "SELECT count(*) FROM public.users WHERE id IN ({})",
+            "SELECT count(*) FROM {table} WHERE id IN ({})",
             ids.join(", ")
         ));
         assert_eq!(found, r.inserted.len().to_string(), "rows lost");
@@ -287,13 +288,25 @@ struct UnderLoad {
     sampler: LockSampler,
     old: Workload,
     new: Workload,
+    /// The physical table the workloads' rows are looked for in at the end.
+    table: &'static str,
 }
 
 impl UnderLoad {
     fn start(pg: &Postgres, (old, new): (Workload, Workload)) -> UnderLoad {
         let sampler = LockSampler::start(&pg.url);
         std::thread::sleep(Duration::from_millis(300));
-        UnderLoad { sampler, old, new }
+        UnderLoad {
+            sampler,
+            old,
+            new,
+            table: "public.users",
+        }
+    }
+
+    /// The workloads' rows are in `table` at the end (a renamed one).
+    fn rows_in(self, table: &'static str) -> UnderLoad {
+        UnderLoad { table, ..self }
     }
 
     /// `gate migrate start FILE`, which must succeed; its stdout.
@@ -307,7 +320,7 @@ impl UnderLoad {
 
     fn stop(self, pg: &Postgres) {
         let (old, new) = (self.old.stop(), self.new.stop());
-        finish(pg, self.sampler, &old, &new);
+        finish(pg, self.sampler, self.table, &old, &new);
     }
 
     /// The old version's applications stop; `gate migrate complete` runs
@@ -319,15 +332,15 @@ impl UnderLoad {
         assert!(out.contains("contracted"), "{out}");
         std::thread::sleep(Duration::from_millis(300));
         let new = self.new.stop();
-        finish(pg, self.sampler, &old, &new);
+        finish(pg, self.sampler, self.table, &old, &new);
     }
 }
 
-fn finish(pg: &Postgres, sampler: LockSampler, old: &Report, new: &Report) {
+fn finish(pg: &Postgres, sampler: LockSampler, table: &str, old: &Report, new: &Report) {
     let (longest, what) = sampler.stop();
     assert_clean("old", old);
     assert_clean("new", new);
-    assert_present(pg, &[old, new]);
+    assert_present_in(pg, table, &[old, new]);
     let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
     eprintln!("longest lock wait: {longest:.3}s ({what})");
     assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
@@ -1223,4 +1236,194 @@ fn create_index_is_built_concurrently_rebuilt_when_invalid_rolls_back_then_contr
     load.expand(&ws, &pg, "amount_idx.toml");
     load.complete(&ws, &pg);
     assert_eq!(conn.one(index), "true false 3 1");
+}
+
+/// Both versions insert, update and read users: the old one by the name
+/// `users`, the new one (on `new_path`) by `new_name`.
+fn renamed_workloads(
+    pg: &Postgres,
+    ids: &Arc<AtomicI64>,
+    new_path: &str,
+    new_name: &'static str,
+) -> (Workload, Workload) {
+    let workload = |path: &str, table: &'static str, who: &'static str| {
+        Workload::start(
+            &pg.url,
+            path,
+            ids.clone(),
+            Arc::new(move |c: &Conn, id| {
+                c.exec(&format!(
+                    "INSERT INTO {table} (id, name, amount) VALUES ({id}, '{who} {id}', 1)"
+                ))
+            }),
+            Arc::new(move |c: &Conn, id, n| {
+                c.exec(&format!(
+                    "UPDATE {table} SET name = '{who} touched {n}', amount = amount + 1 WHERE id = {id}"
+                ))?;
+                one_row(c.rows(&format!("SELECT name FROM {table} WHERE id = {id}"))?)
+            }),
+        )
+    };
+    (
+        workload("public", "users", "Old"),
+        workload(new_path, new_name, "New"),
+    )
+}
+
+const RENAME_USERS: &str = r#"
+name = "customers"
+
+[[operation]]
+rename_table = { table = "users", to = "customers" }
+"#;
+
+#[test]
+fn rename_table_serves_both_names_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("customers.toml", RENAME_USERS);
+    let conn = Conn::open(&pg.url);
+    let before = md5_of_old_data(&pg);
+    let same_rows = "SELECT count(*) FROM public.users o FULL JOIN public_customers.customers n USING (id) \
+                     WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.amount <> n.amount";
+
+    // First run: both names served, then rolled back.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(
+        &pg,
+        renamed_workloads(&pg, &ids, "public_customers", "customers"),
+    );
+    load.expand(&ws, &pg, "customers.toml");
+    assert_eq!(conn.one(same_rows), "0");
+    assert_eq!(
+        conn.one("SELECT to_regclass('public_customers.users') IS NULL AND to_regclass('public.customers') IS NULL"),
+        "t",
+        "the new version sees the old name, or the table was renamed early"
+    );
+    assert!(conn.one("SELECT count(*) FROM public.users WHERE name LIKE 'New %'") != "0");
+    load.stop(&pg);
+    let touched = md5_of_old_data(&pg);
+    assert_ne!(touched, before, "the workloads wrote nothing");
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(
+        md5_of_old_data(&pg),
+        touched,
+        "the rollback changed the old version's rows"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_customers'"),
+        "0"
+    );
+
+    // Second run, completed: the table has the new name.
+    let load = UnderLoad::start(
+        &pg,
+        renamed_workloads(&pg, &ids, "public_customers", "customers"),
+    )
+    .rows_in("public.customers");
+    load.expand(&ws, &pg, "customers.toml");
+    load.complete(&ws, &pg);
+    assert_eq!(
+        conn.one("SELECT to_regclass('public.users') IS NULL AND to_regclass('public.customers') IS NOT NULL"),
+        "t"
+    );
+    assert_eq!(
+        conn.one("SELECT (SELECT count(*) FROM public.customers) = (SELECT count(*) FROM public_customers.customers)"),
+        "t"
+    );
+}
+
+/// A table of notes both versions keep writing to through the old
+/// version, until the new version no longer sees it.
+fn legacy_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let old = Workload::start(
+        &pg.url,
+        "public",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount) VALUES ({id}, 'Old {id}', 1); \
+                 INSERT INTO legacy (id, note) VALUES ({id}, 'old')"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE legacy SET note = 'touched {n}' WHERE id = {id}"
+            ))?;
+            one_row(c.rows(&format!("SELECT note FROM legacy WHERE id = {id}"))?)
+        }),
+    );
+    let new = Workload::start(
+        &pg.url,
+        "public_drop_legacy",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount) VALUES ({id}, 'New {id}', 2)"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'New touched {n}' WHERE id = {id}"
+            ))?;
+            one_row(c.rows(&format!("SELECT name FROM users WHERE id = {id}"))?)
+        }),
+    );
+    (old, new)
+}
+
+const DROP_LEGACY: &str = r#"
+name = "drop_legacy"
+
+[[operation]]
+drop_table = { table = "legacy" }
+"#;
+
+#[test]
+fn drop_table_hides_it_from_the_new_version_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    pg.psql(&format!(
+        "CREATE TABLE legacy (id bigint PRIMARY KEY, note text);
+         INSERT INTO legacy SELECT g, 'note ' || g FROM generate_series(1, {ROWS}) g;
+         CREATE TABLE legacy_refs (id bigint PRIMARY KEY, legacy_id bigint REFERENCES legacy (id));"
+    ));
+    ws.write("drop_legacy.toml", DROP_LEGACY);
+    let conn = Conn::open(&pg.url);
+    let legacy = "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM public.legacy";
+
+    // A table another table's foreign key references is refused, at its
+    // place in the file.
+    let (c, _, err) = run(&ws, &pg, &start_args("drop_legacy.toml"));
+    assert_eq!(c, 2, "{err}");
+    assert!(
+        err.contains("drop_legacy.toml:4:1: drop_table: legacy is referenced by the foreign key of legacy_refs"),
+        "{err}"
+    );
+    assert_eq!(status(&ws, &pg)["phase"], "old-only");
+    pg.psql("DROP TABLE legacy_refs;");
+
+    // First run: the new version does not see it, the old one keeps
+    // writing to it; rolled back, it is as the old version left it.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(&pg, legacy_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "drop_legacy.toml");
+    assert_eq!(
+        conn.one("SELECT to_regclass('public_drop_legacy.legacy') IS NULL AND to_regclass('public_drop_legacy.users') IS NOT NULL"),
+        "t"
+    );
+    load.stop(&pg);
+    let written = conn.one(legacy);
+    assert!(conn.one("SELECT count(*) FROM public.legacy WHERE note = 'old'") != "0");
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one(legacy), written);
+
+    // Second run, completed: the table is gone.
+    let load = UnderLoad::start(&pg, legacy_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "drop_legacy.toml");
+    load.complete(&ws, &pg);
+    assert_eq!(conn.one("SELECT to_regclass('public.legacy') IS NULL"), "t");
+    assert!(
+        conn.one("SELECT count(*) FROM public_drop_legacy.users WHERE name LIKE 'New %'") != "0"
+    );
 }

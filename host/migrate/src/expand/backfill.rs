@@ -53,7 +53,10 @@ pub fn tables_to_fill(ops: &[Operation]) -> Vec<String> {
             Operation::SetNotNull { up, .. } => up.is_some(),
             Operation::CreateTable { .. } | Operation::CreateIndex { .. } => false,
             Operation::ChangeType { .. } => true,
-            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => false,
+            Operation::RenameColumn { .. }
+            | Operation::DropColumn { .. }
+            | Operation::RenameTable { .. }
+            | Operation::DropTable { .. } => false,
         })
         .map(|o| o.table().to_string())
         .collect();

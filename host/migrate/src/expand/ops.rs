@@ -33,6 +33,12 @@
 //! table = "orders"
 //! primary_key = ["id"]
 //! columns = [{ name = "id", type = "bigint" }, { name = "note", type = "text", not_null = true, default = "''" }]
+//!
+//! [[operation]]
+//! rename_table = { table = "users", to = "customers" }
+//!
+//! [[operation]]
+//! drop_table = { table = "legacy" }
 //! ```
 
 use std::collections::BTreeSet;
@@ -113,6 +119,12 @@ pub enum Operation {
         columns: Vec<ColumnDef>,
         primary_key: Vec<String>,
     },
+    /// The new version sees the table as `to`, the old one by its name;
+    /// the table is renamed at complete.
+    RenameTable { table: String, to: String },
+    /// The new version no longer sees the table; it is dropped at
+    /// complete.
+    DropTable { table: String },
 }
 
 /// A column of a created table.
@@ -135,6 +147,8 @@ impl Operation {
             Operation::SetNotNull { .. } => "set_not_null",
             Operation::CreateTable { .. } => "create_table",
             Operation::CreateIndex { .. } => "create_index",
+            Operation::RenameTable { .. } => "rename_table",
+            Operation::DropTable { .. } => "drop_table",
         }
     }
 
@@ -146,7 +160,9 @@ impl Operation {
             | Operation::DropColumn { table, .. }
             | Operation::SetNotNull { table, .. }
             | Operation::CreateTable { table, .. }
-            | Operation::CreateIndex { table, .. } => table,
+            | Operation::CreateIndex { table, .. }
+            | Operation::RenameTable { table, .. }
+            | Operation::DropTable { table } => table,
         }
     }
 
@@ -156,7 +172,9 @@ impl Operation {
         match self {
             Operation::AddColumn { .. }
             | Operation::CreateTable { .. }
-            | Operation::CreateIndex { .. } => None,
+            | Operation::CreateIndex { .. }
+            | Operation::RenameTable { .. }
+            | Operation::DropTable { .. } => None,
             Operation::RenameColumn { from, .. } => Some(from),
             Operation::ChangeType { column, .. }
             | Operation::DropColumn { column, .. }
@@ -173,8 +191,30 @@ impl Operation {
             Operation::RenameColumn { to, .. } => Some(to),
             Operation::DropColumn { .. }
             | Operation::CreateTable { .. }
-            | Operation::CreateIndex { .. } => None,
+            | Operation::CreateIndex { .. }
+            | Operation::RenameTable { .. }
+            | Operation::DropTable { .. } => None,
         }
+    }
+
+    /// The name the new version sees the operation's table by (none for a
+    /// dropped one).
+    pub fn new_table(&self) -> Option<&str> {
+        match self {
+            Operation::RenameTable { to, .. } => Some(to),
+            Operation::DropTable { .. } => None,
+            other => Some(other.table()),
+        }
+    }
+
+    /// Whether the operation is about a whole table that the old version
+    /// already has (renamed or dropped): no other operation of the
+    /// migration may touch that table.
+    pub fn whole_table(&self) -> bool {
+        matches!(
+            self,
+            Operation::RenameTable { .. } | Operation::DropTable { .. }
+        )
     }
 
     /// One line for status output: `add_column users.email`.
@@ -201,6 +241,8 @@ impl Operation {
             }
             Operation::CreateTable { table, .. } => format!("create_table {table}"),
             Operation::CreateIndex { table, name, .. } => format!("create_index {name} on {table}"),
+            Operation::RenameTable { table, to } => format!("rename_table {table} -> {to}"),
+            Operation::DropTable { table } => format!("drop_table {table}"),
         }
     }
 }
@@ -255,6 +297,21 @@ enum RawOperation {
     SetNotNull(RawSetNotNull),
     CreateTable(RawCreateTable),
     CreateIndex(RawCreateIndex),
+    RenameTable(RawRenameTable),
+    DropTable(RawDropTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRenameTable {
+    table: Spanned<String>,
+    to: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDropTable {
+    table: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -463,15 +520,18 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
     if raw.operation.is_empty() {
         return Err(source.error(
             0..0,
-            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, set_not_null, create_table, create_index)",
+            "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, \
+             set_not_null, create_table, create_index, rename_table, drop_table)",
         ));
     }
     let mut operations = Vec::new();
     // (table, column) pairs an earlier operation touches, old and new names.
     let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut tables = Tables::default();
     for raw_op in raw.operation {
         let span = raw_op.span();
         let op = typed(&source, span.clone(), raw_op.into_inner())?;
+        check_tables(&source, &span, &op, &mut tables)?;
         let mut names: BTreeSet<String> = op.new_column().map(str::to_string).into_iter().collect();
         names.extend(op.old_column().map(str::to_string));
         for column in names {
@@ -497,6 +557,51 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
         operations,
         sha256: hex::encode(Sha256::digest(text.as_bytes())),
     })
+}
+
+/// The tables the operations so far name: every one, and those renamed or
+/// dropped (with a rename's new name).
+#[derive(Default)]
+struct Tables {
+    named: BTreeSet<String>,
+    whole: BTreeSet<String>,
+}
+
+/// A table renamed or dropped is the only thing its operation's migration
+/// does to it: the old and new versions would otherwise disagree on what
+/// the other operation is about.
+fn check_tables(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    op: &Operation,
+    tables: &mut Tables,
+) -> Result<(), OpsError> {
+    let mut names = vec![op.table().to_string()];
+    if let Operation::RenameTable { to, .. } = op {
+        names.push(to.clone());
+    }
+    for name in &names {
+        let clash = if op.whole_table() {
+            tables.named.contains(name)
+        } else {
+            tables.whole.contains(name)
+        };
+        if clash {
+            return Err(source.error(
+                span.clone(),
+                format!(
+                    "{}: table {name} is renamed or dropped by this migration and named by another of its \
+                     operations; a renamed or dropped table gets no other operation in the same migration",
+                    op.kind()
+                ),
+            ));
+        }
+    }
+    if op.whole_table() {
+        tables.whole.extend(names.iter().cloned());
+    }
+    tables.named.extend(names);
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), String> {
@@ -536,6 +641,19 @@ fn typed(
         }),
         RawOperation::CreateTable(t) => create_table(source, t),
         RawOperation::CreateIndex(i) => create_index(source, i),
+        RawOperation::RenameTable(r) => {
+            let op = Operation::RenameTable {
+                table: source.ident("table", r.table)?,
+                to: source.ident("to", r.to)?,
+            };
+            if Some(op.table()) == op.new_table() {
+                return Err(source.error(span, "rename_table: `table` and `to` are the same"));
+            }
+            Ok(op)
+        }
+        RawOperation::DropTable(d) => Ok(Operation::DropTable {
+            table: source.ident("table", d.table)?,
+        }),
         RawOperation::SetNotNull(n) => Ok(Operation::SetNotNull {
             table: source.ident("table", n.table)?,
             column: source.ident("column", n.column)?,
@@ -815,6 +933,36 @@ mod tests {
         .unwrap_err();
         assert_eq!((e.line, e.column), (2, 57), "{e}");
         assert!(e.message.contains("`columns` is empty"), "{e}");
+    }
+
+    #[test]
+    fn rename_and_drop_table_are_read_and_their_errors_located() {
+        let file = parse_str(
+            "[[operation]]\nrename_table = { table = \"users\", to = \"customers\" }\n\
+             [[operation]]\ndrop_table = { table = \"legacy\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.operations[0].op.describe(),
+            "rename_table users -> customers"
+        );
+        assert_eq!(file.operations[0].op.new_table(), Some("customers"));
+        assert_eq!(file.operations[1].op.new_table(), None);
+        let e = parse_str("[[operation]]\nrename_table = { table = \"users\", to = \"users\" }\n")
+            .unwrap_err();
+        assert_eq!(e.line, 1, "{e}");
+        assert!(e.message.contains("are the same"), "{e}");
+        let e = parse_str(
+            "[[operation]]\nadd_column = { table = \"users\", column = \"c\", type = \"int\" }\n\
+             [[operation]]\ndrop_table = { table = \"users\" }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (3, 1), "{e}");
+        assert!(e.message.contains("renamed or dropped"), "{e}");
+        let e = parse_str("[[operation]]\ndrop_table = { table = \"users\", cascade = true }\n")
+            .unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("cascade"), "{e}");
     }
 
     #[test]

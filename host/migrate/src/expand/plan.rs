@@ -127,7 +127,31 @@ impl Check<'_> {
                 self.create_index(table, name, columns).await
             }
             Operation::ChangeType { column, .. } => self.change_type(table, column).await,
+            Operation::RenameTable { to, .. } => self.table_is_free(to).await,
+            Operation::DropTable { .. } => self.not_referenced(table).await,
         }
+    }
+
+    /// No foreign key of another table references `table`: dropping it at
+    /// complete would fail, or take the other table's key with it.
+    async fn not_referenced(&self, table: &Table) -> Result<(), ExpandError> {
+        let referencing: Option<String> = self
+            .tx
+            .query_opt(
+                "SELECT k.conrelid::regclass::text || ' (' || k.conname || ')' FROM pg_constraint k \
+                 WHERE k.contype = 'f' AND k.confrelid = to_regclass($1) AND k.conrelid <> k.confrelid LIMIT 1",
+                &[&qualified(&self.file.schema, &table.name)],
+            )
+            .await
+            .map_err(db("reading the table's foreign keys"))?
+            .map(|r| r.get(0));
+        if let Some(other) = referencing {
+            return Err(self.misfit(format!(
+                "{} is referenced by the foreign key of {other}; drop that key in an earlier migration",
+                table.name
+            )));
+        }
+        Ok(())
     }
 
     /// Not part of the key; a NOT NULL column without a default needs

@@ -285,16 +285,21 @@ fn expand_sql(schema: &str, op: &Operation) -> Vec<String> {
             columns,
             primary_key,
         )],
-        // Built CONCURRENTLY after the expand (see `build_indexes`).
+        // Built CONCURRENTLY after the expand (see `build_indexes`); a
+        // renamed or dropped table changes only what the new version's
+        // views show.
         Operation::RenameColumn { .. }
         | Operation::DropColumn { .. }
         | Operation::SetNotNull { .. }
-        | Operation::CreateIndex { .. } => Vec::new(),
+        | Operation::CreateIndex { .. }
+        | Operation::RenameTable { .. }
+        | Operation::DropTable { .. } => Vec::new(),
     }
 }
 
-/// The new version's schema and its views: one per table, and one per
-/// created table (in the new version's schema only).
+/// The new version's schema and its views: one per table (under its new
+/// name if renamed, none if dropped), and one per created table (in the
+/// new version's schema only).
 fn new_version_views(
     new_version: &str,
     schema: &str,
@@ -303,8 +308,16 @@ fn new_version_views(
 ) -> Vec<String> {
     let mut sql = vec![format!("CREATE SCHEMA {}", ident(new_version))];
     for table in tables.values() {
-        sql.push(schema::view_sql(
+        let Some(view) = ops
+            .iter()
+            .find(|o| o.table() == table.name)
+            .map_or(Some(table.name.as_str()), Operation::new_table)
+        else {
+            continue;
+        };
+        sql.push(schema::view_sql_as(
             new_version,
+            view,
             schema,
             &table.name,
             &schema::new_projection(table, ops),
@@ -607,6 +620,11 @@ fn contract_sql(
             "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
             ident(column)
         )],
+        // The new version's view follows the table (views name it by oid).
+        Operation::RenameTable { to, .. } => {
+            vec![format!("ALTER TABLE {rel} RENAME TO {}", ident(to))]
+        }
+        Operation::DropTable { .. } => vec![format!("DROP TABLE IF EXISTS {rel}")],
     }
 }
 
@@ -685,10 +703,14 @@ fn undo_sql(record: &Record, index: usize, op: &Operation) -> Vec<String> {
             ident(&not_null_name(&record.name, index))
         )],
         Operation::CreateTable { .. } => vec![format!("DROP TABLE IF EXISTS {rel}")],
-        // Dropped CONCURRENTLY before (see `drop_indexes`).
+        // Dropped CONCURRENTLY before (see `drop_indexes`); a renamed or
+        // dropped table was not touched (its new-version view went with
+        // the schema).
         Operation::RenameColumn { .. }
         | Operation::DropColumn { .. }
-        | Operation::CreateIndex { .. } => Vec::new(),
+        | Operation::CreateIndex { .. }
+        | Operation::RenameTable { .. }
+        | Operation::DropTable { .. } => Vec::new(),
     }
 }
 

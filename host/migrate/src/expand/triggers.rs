@@ -104,7 +104,9 @@ fn fills_and_downs(mine: &[&Operation]) -> (Vec<Fill>, Vec<(String, String)>) {
             | Operation::DropColumn { down: None, .. }
             | Operation::SetNotNull { up: None, .. }
             | Operation::CreateTable { .. }
-            | Operation::CreateIndex { .. } => {}
+            | Operation::CreateIndex { .. }
+            | Operation::RenameTable { .. }
+            | Operation::DropTable { .. } => {}
         }
     }
     (fills, downs)

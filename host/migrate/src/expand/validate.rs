@@ -171,7 +171,9 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
         Operation::RenameColumn { .. }
         | Operation::DropColumn { .. }
         | Operation::CreateTable { .. }
-        | Operation::CreateIndex { .. } => {}
+        | Operation::CreateIndex { .. }
+        | Operation::RenameTable { .. }
+        | Operation::DropTable { .. } => {}
     }
     out
 }
@@ -197,9 +199,13 @@ pub async fn validate(
                 op.table()
             )));
         };
-        // A created table has no old version to count through.
-        if record.old_version != record.schema && !matches!(op, Operation::CreateTable { .. }) {
-            failures.extend(count_both_versions(client, record, op, table).await?);
+        // A created table has no old version to count through, a dropped
+        // one no new version.
+        if let Some(new_name) = op.new_table()
+            && record.old_version != record.schema
+            && !matches!(op, Operation::CreateTable { .. })
+        {
+            failures.extend(count_both_versions(client, record, op, table, new_name).await?);
         }
         for rule in rules(record, index, op, table) {
             let checked = Checked {
@@ -224,13 +230,14 @@ async fn count_both_versions(
     record: &Record,
     op: &Operation,
     table: &Table,
+    new_name: &str,
 ) -> Result<Option<Failure>, ExpandError> {
     let counts = client
         .query_one(
             &format!(
                 "SELECT (SELECT count(*) FROM {}), (SELECT count(*) FROM {})",
                 qualified(&record.old_version, &table.name),
-                qualified(&record.new_version, &table.name)
+                qualified(&record.new_version, new_name)
             ),
             &[],
         )
