@@ -1427,3 +1427,135 @@ fn drop_table_hides_it_from_the_new_version_rolls_back_then_contracts() {
         conn.one("SELECT count(*) FROM public_drop_legacy.users WHERE name LIKE 'New %'") != "0"
     );
 }
+
+const CONSTRAINTS: &str = r#"
+name = "constraints"
+
+[[operation]]
+add_constraint = { table = "users", name = "users_amount_positive", kind = "check", check = "amount >= 0" }
+
+[[operation]]
+add_constraint = { table = "orders", name = "orders_code_key", kind = "unique", columns = ["code"] }
+
+[[operation]]
+[operation.add_constraint]
+table = "orders"
+name = "orders_user_fk"
+kind = "foreign_key"
+columns = ["user_id"]
+references = { table = "users", columns = ["id"] }
+on_delete = "cascade"
+"#;
+
+/// Both versions insert a user and an order of theirs (keeping every
+/// constraint to come), rename users and read them with their orders.
+fn order_code_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let workload = |path: &str, who: &'static str| {
+        Workload::start(
+            &pg.url,
+            path,
+            ids.clone(),
+            Arc::new(move |c: &Conn, id| {
+                c.exec(&format!(
+                    "INSERT INTO users (id, name, amount) VALUES ({id}, '{who} {id}', 1); \
+                     INSERT INTO orders (id, user_id, code) VALUES ({id}, {id}, '{who}{id}')"
+                ))
+            }),
+            Arc::new(move |c: &Conn, id, n| {
+                c.exec(&format!(
+                    "UPDATE users SET name = '{who} touched {n}' WHERE id = {id}"
+                ))?;
+                one_row(c.rows(&format!(
+                    "SELECT u.name, o.code FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.id = {id}"
+                ))?)
+            }),
+        )
+    };
+    (
+        workload("public", "Old"),
+        workload("public_constraints", "New"),
+    )
+}
+
+#[test]
+fn add_constraint_reports_offending_rows_validates_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    pg.psql(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, code text);
+         INSERT INTO orders SELECT g, g, 'c' || g FROM generate_series(1, 5000) g;
+         UPDATE users SET amount = -1 WHERE id = 7;
+         UPDATE orders SET user_id = 999999 WHERE id = 11;
+         UPDATE orders SET code = 'c12' WHERE id = 13;",
+    );
+    ws.write("constraints.toml", CONSTRAINTS);
+    let conn = Conn::open(&pg.url);
+    let constraints = "SELECT coalesce(string_agg(conname || ' ' || contype::text || ' ' || convalidated, ', ' ORDER BY conname), '') \
+                       FROM pg_constraint WHERE conname IN ('users_amount_positive', 'orders_code_key', 'orders_user_fk')";
+    let index = "SELECT coalesce((SELECT indisvalid::text || ' ' || indisunique::text FROM pg_index \
+                 WHERE indexrelid = to_regclass('public.orders_code_key')), 'none')";
+    let data = "SELECT md5(string_agg(id || ':' || coalesce(user_id::text, '') || ':' || code, ',' ORDER BY id)) FROM public.orders";
+
+    // First run: the rows that break each constraint are named, complete
+    // is blocked; fixed, they validate; rolled back from there, nothing of
+    // the constraints is left.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(&pg, order_code_workloads(&pg, &ids));
+    let (c, out, err) = run(&ws, &pg, &start_args("constraints.toml"));
+    assert_eq!(c, 1, "{out}\n{err}");
+    for failure in [
+        "add_constraint users_amount_positive on users: fails the check (amount >= 0): 1 row(s): id=7",
+        "add_constraint orders_code_key on orders: duplicate (code): 2 row(s): ",
+        "add_constraint orders_user_fk on orders: references no row of users: 1 row(s): id=11",
+    ] {
+        assert!(err.contains(failure), "{failure} not in: {err}");
+    }
+    assert!(err.contains("id=12") && err.contains("id=13"), "{err}");
+    assert_eq!(status(&ws, &pg)["phase"], "backfilled");
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(conn.one(constraints), "");
+    pg.psql(
+        "UPDATE users SET amount = 0 WHERE id = 7;
+         UPDATE orders SET user_id = 11 WHERE id = 11;
+         UPDATE orders SET code = 'c13' WHERE id = 13;",
+    );
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "validate"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(
+        conn.one(constraints),
+        "orders_user_fk f true, users_amount_positive c true"
+    );
+    assert_eq!(conn.one(index), "true true");
+    // From validation on the constraints hold for the old version's writes
+    // too.
+    let e = conn
+        .exec("INSERT INTO public.users (id, name, amount) VALUES (-1, 'negative', -5)")
+        .unwrap_err();
+    assert!(e.starts_with("23514"), "{e}");
+    load.stop(&pg);
+    let before = (md5_of_old_data(&pg), conn.one(data));
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!((md5_of_old_data(&pg), conn.one(data)), before);
+    assert_eq!(conn.one(constraints), "");
+    assert_eq!(conn.one(index), "none");
+    conn.exec("INSERT INTO public.users (id, name, amount) VALUES (-1, 'negative', -5); DELETE FROM public.users WHERE id = -1")
+        .expect("the check is gone after the rollback");
+
+    // Second run, completed: the unique index becomes the constraint.
+    let load = UnderLoad::start(&pg, order_code_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "constraints.toml");
+    load.complete(&ws, &pg);
+    assert_eq!(
+        conn.one(constraints),
+        "orders_code_key u true, orders_user_fk f true, users_amount_positive c true"
+    );
+    let e = conn
+        .exec("INSERT INTO public_constraints.orders (id, user_id, code) VALUES (-2, 424242, 'zz')")
+        .unwrap_err();
+    assert!(e.starts_with("23503"), "{e}");
+    let e = conn
+        .exec("INSERT INTO public_constraints.orders (id, user_id, code) VALUES (-3, 1, 'c1')")
+        .unwrap_err();
+    assert!(e.starts_with("23505"), "{e}");
+}

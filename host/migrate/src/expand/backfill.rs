@@ -56,7 +56,8 @@ pub fn tables_to_fill(ops: &[Operation]) -> Vec<String> {
             Operation::RenameColumn { .. }
             | Operation::DropColumn { .. }
             | Operation::RenameTable { .. }
-            | Operation::DropTable { .. } => false,
+            | Operation::DropTable { .. }
+            | Operation::AddConstraint { .. } => false,
         })
         .map(|o| o.table().to_string())
         .collect();

@@ -39,6 +39,9 @@
 //!
 //! [[operation]]
 //! drop_table = { table = "legacy" }
+//!
+//! [[operation]]
+//! add_constraint = { table = "users", name = "users_amount_positive", kind = "check", check = "amount >= 0" }
 //! ```
 
 use std::collections::BTreeSet;
@@ -125,6 +128,62 @@ pub enum Operation {
     /// The new version no longer sees the table; it is dropped at
     /// complete.
     DropTable { table: String },
+    /// A constraint on existing rows: checked and enforced at validation
+    /// (see [`Constraint`]), dropped at rollback.
+    AddConstraint {
+        table: String,
+        name: String,
+        constraint: Constraint,
+    },
+}
+
+/// The kinds of constraint `add_constraint` adds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Constraint {
+    /// `CHECK (expression)`, added `NOT VALID` then validated.
+    Check { expression: String },
+    /// A unique index built `CONCURRENTLY`, made the constraint at complete.
+    Unique { columns: Vec<String> },
+    /// `FOREIGN KEY (columns) REFERENCES table (columns)`, added `NOT VALID`
+    /// then validated.
+    ForeignKey {
+        columns: Vec<String>,
+        references_table: String,
+        references_columns: Vec<String>,
+        on_delete: OnDelete,
+    },
+}
+
+/// What a foreign key does when the referenced row is deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl OnDelete {
+    const NAMES: [(&'static str, OnDelete); 5] = [
+        ("no_action", OnDelete::NoAction),
+        ("restrict", OnDelete::Restrict),
+        ("cascade", OnDelete::Cascade),
+        ("set_null", OnDelete::SetNull),
+        ("set_default", OnDelete::SetDefault),
+    ];
+
+    pub fn sql(self) -> &'static str {
+        match self {
+            OnDelete::NoAction => "NO ACTION",
+            OnDelete::Restrict => "RESTRICT",
+            OnDelete::Cascade => "CASCADE",
+            OnDelete::SetNull => "SET NULL",
+            OnDelete::SetDefault => "SET DEFAULT",
+        }
+    }
 }
 
 /// A column of a created table.
@@ -149,6 +208,7 @@ impl Operation {
             Operation::CreateIndex { .. } => "create_index",
             Operation::RenameTable { .. } => "rename_table",
             Operation::DropTable { .. } => "drop_table",
+            Operation::AddConstraint { .. } => "add_constraint",
         }
     }
 
@@ -162,7 +222,8 @@ impl Operation {
             | Operation::CreateTable { table, .. }
             | Operation::CreateIndex { table, .. }
             | Operation::RenameTable { table, .. }
-            | Operation::DropTable { table } => table,
+            | Operation::DropTable { table }
+            | Operation::AddConstraint { table, .. } => table,
         }
     }
 
@@ -174,7 +235,8 @@ impl Operation {
             | Operation::CreateTable { .. }
             | Operation::CreateIndex { .. }
             | Operation::RenameTable { .. }
-            | Operation::DropTable { .. } => None,
+            | Operation::DropTable { .. }
+            | Operation::AddConstraint { .. } => None,
             Operation::RenameColumn { from, .. } => Some(from),
             Operation::ChangeType { column, .. }
             | Operation::DropColumn { column, .. }
@@ -193,7 +255,8 @@ impl Operation {
             | Operation::CreateTable { .. }
             | Operation::CreateIndex { .. }
             | Operation::RenameTable { .. }
-            | Operation::DropTable { .. } => None,
+            | Operation::DropTable { .. }
+            | Operation::AddConstraint { .. } => None,
         }
     }
 
@@ -243,6 +306,9 @@ impl Operation {
             Operation::CreateIndex { table, name, .. } => format!("create_index {name} on {table}"),
             Operation::RenameTable { table, to } => format!("rename_table {table} -> {to}"),
             Operation::DropTable { table } => format!("drop_table {table}"),
+            Operation::AddConstraint { table, name, .. } => {
+                format!("add_constraint {name} on {table}")
+            }
         }
     }
 }
@@ -299,6 +365,26 @@ enum RawOperation {
     CreateIndex(RawCreateIndex),
     RenameTable(RawRenameTable),
     DropTable(RawDropTable),
+    AddConstraint(RawAddConstraint),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAddConstraint {
+    table: Spanned<String>,
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    check: Option<Spanned<String>>,
+    columns: Option<Spanned<Vec<Spanned<String>>>>,
+    references: Option<Spanned<RawReferences>>,
+    on_delete: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReferences {
+    table: Spanned<String>,
+    columns: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -521,7 +607,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
         return Err(source.error(
             0..0,
             "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, \
-             set_not_null, create_table, create_index, rename_table, drop_table)",
+             set_not_null, create_table, create_index, rename_table, drop_table, add_constraint)",
         ));
     }
     let mut operations = Vec::new();
@@ -651,6 +737,7 @@ fn typed(
             }
             Ok(op)
         }
+        RawOperation::AddConstraint(c) => add_constraint(source, span, c),
         RawOperation::DropTable(d) => Ok(Operation::DropTable {
             table: source.ident("table", d.table)?,
         }),
@@ -755,6 +842,138 @@ fn create_table(source: &Source<'_>, t: RawCreateTable) -> Result<Operation, Ops
         table,
         columns,
         primary_key,
+    })
+}
+
+/// Non-empty column names.
+fn column_list(
+    source: &Source<'_>,
+    what: &str,
+    columns: Spanned<Vec<Spanned<String>>>,
+) -> Result<Vec<String>, OpsError> {
+    let span = columns.span();
+    let columns = columns
+        .into_inner()
+        .into_iter()
+        .map(|c| source.ident(what, c))
+        .collect::<Result<Vec<_>, _>>()?;
+    if columns.is_empty() {
+        return Err(source.error(span, format!("`{what}` is empty")));
+    }
+    Ok(columns)
+}
+
+fn add_constraint(
+    source: &Source<'_>,
+    span: Range<usize>,
+    c: RawAddConstraint,
+) -> Result<Operation, OpsError> {
+    let kind_span = c.kind.span();
+    let kind = c.kind.into_inner();
+    // The fields each kind takes; any other is an error at the field.
+    let given: [(&str, Option<Range<usize>>); 4] = [
+        ("check", c.check.as_ref().map(|v| v.span())),
+        ("columns", c.columns.as_ref().map(|v| v.span())),
+        ("references", c.references.as_ref().map(|v| v.span())),
+        ("on_delete", c.on_delete.as_ref().map(|v| v.span())),
+    ];
+    let takes: &[&str] = match kind.as_str() {
+        "check" => &["check"],
+        "unique" => &["columns"],
+        "foreign_key" => &["columns", "references", "on_delete"],
+        other => {
+            return Err(source.error(
+                kind_span,
+                format!("add_constraint: unknown kind `{other}`; use check, unique or foreign_key"),
+            ));
+        }
+    };
+    for (field, at) in &given {
+        if let Some(at) = at
+            && !takes.contains(field)
+        {
+            return Err(source.error(
+                at.clone(),
+                format!("add_constraint: `{field}` does not apply to kind = \"{kind}\""),
+            ));
+        }
+    }
+    let needs = |field: &str| {
+        source.error(
+            span.clone(),
+            format!("add_constraint: kind = \"{kind}\" needs `{field}`"),
+        )
+    };
+    let constraint = match kind.as_str() {
+        "check" => Constraint::Check {
+            expression: source.expr("check", c.check.ok_or_else(|| needs("check"))?)?,
+        },
+        "unique" => Constraint::Unique {
+            columns: column_list(
+                source,
+                "columns",
+                c.columns.ok_or_else(|| needs("columns"))?,
+            )?,
+        },
+        _ => foreign_key(
+            source,
+            c.columns.ok_or_else(|| needs("columns"))?,
+            c.references.ok_or_else(|| needs("references"))?,
+            c.on_delete,
+        )?,
+    };
+    Ok(Operation::AddConstraint {
+        table: source.ident("table", c.table)?,
+        name: source.ident("name", c.name)?,
+        constraint,
+    })
+}
+
+fn foreign_key(
+    source: &Source<'_>,
+    columns: Spanned<Vec<Spanned<String>>>,
+    references: Spanned<RawReferences>,
+    on_delete: Option<Spanned<String>>,
+) -> Result<Constraint, OpsError> {
+    let columns = column_list(source, "columns", columns)?;
+    let at = references.span();
+    let references = references.into_inner();
+    let references_table = source.ident("references.table", references.table)?;
+    let references_columns = column_list(source, "references.columns", references.columns)?;
+    if references_columns.len() != columns.len() {
+        return Err(source.error(
+            at,
+            format!(
+                "add_constraint: {} column(s) reference {} column(s) of {references_table}",
+                columns.len(),
+                references_columns.len()
+            ),
+        ));
+    }
+    let on_delete = match on_delete {
+        None => OnDelete::NoAction,
+        Some(v) => {
+            let at = v.span();
+            let v = v.into_inner();
+            OnDelete::NAMES
+                .iter()
+                .find(|(name, _)| *name == v)
+                .map(|(_, o)| *o)
+                .ok_or_else(|| {
+                    source.error(
+                        at,
+                        format!(
+                            "add_constraint: on_delete `{v}`; use no_action, restrict, cascade, set_null or set_default"
+                        ),
+                    )
+                })?
+        }
+    };
+    Ok(Constraint::ForeignKey {
+        columns,
+        references_table,
+        references_columns,
+        on_delete,
     })
 }
 
@@ -963,6 +1182,57 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         assert!(e.message.contains("cascade"), "{e}");
+    }
+
+    #[test]
+    fn add_constraint_is_read_and_its_errors_located() {
+        let file = parse_str(
+            "[[operation]]\n[operation.add_constraint]\ntable = \"orders\"\nname = \"orders_user_fk\"\n\
+             kind = \"foreign_key\"\ncolumns = [\"user_id\"]\nreferences = { table = \"users\", columns = [\"id\"] }\n\
+             on_delete = \"cascade\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.operations[0].op,
+            Operation::AddConstraint {
+                table: "orders".into(),
+                name: "orders_user_fk".into(),
+                constraint: Constraint::ForeignKey {
+                    columns: vec!["user_id".into()],
+                    references_table: "users".into(),
+                    references_columns: vec!["id".into()],
+                    on_delete: OnDelete::Cascade,
+                },
+            }
+        );
+        let json = serde_json::to_string(&file.operations[0].op).unwrap();
+        let back: Operation = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, file.operations[0].op);
+        let at = |text: &str| {
+            let e = parse_str(text).unwrap_err();
+            (e.line, e.column, e.message)
+        };
+        let (line, column, m) = at(
+            "[[operation]]\nadd_constraint = { table = \"t\", name = \"c\", kind = \"primary\" }\n",
+        );
+        assert_eq!((line, column), (2, 52), "{m}");
+        assert!(m.contains("unknown kind `primary`"), "{m}");
+        let (line, column, m) = at(
+            "[[operation]]\nadd_constraint = { table = \"t\", name = \"c\", kind = \"check\", columns = [\"a\"] }\n",
+        );
+        assert_eq!((line, column), (2, 71), "{m}");
+        assert!(m.contains("`columns` does not apply"), "{m}");
+        let (line, _, m) = at(
+            "[[operation]]\nadd_constraint = { table = \"t\", name = \"c\", kind = \"unique\" }\n",
+        );
+        assert_eq!(line, 1, "{m}");
+        assert!(m.contains("needs `columns`"), "{m}");
+        let (line, _, m) = at(
+            "[[operation]]\nadd_constraint = { table = \"t\", name = \"c\", kind = \"foreign_key\", columns = [\"a\", \"b\"], \
+             references = { table = \"u\", columns = [\"id\"] } }\n",
+        );
+        assert_eq!(line, 2, "{m}");
+        assert!(m.contains("2 column(s) reference 1"), "{m}");
     }
 
     #[test]

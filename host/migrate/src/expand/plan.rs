@@ -9,7 +9,7 @@ use tokio_postgres::Transaction;
 
 use super::ExpandError;
 use super::backfill;
-use super::ops::{Located, MigrationFile, Operation};
+use super::ops::{Constraint, Located, MigrationFile, Operation};
 use super::schema::{self, Table, new_column_of};
 use super::sql::qualified;
 
@@ -37,7 +37,12 @@ pub async fn check_plan(
     let ops: Vec<Operation> = file.operations.iter().map(|l| l.op.clone()).collect();
     let fill = backfill::tables_to_fill(&ops);
     for at in &file.operations {
-        let check = Check { tx, file, at };
+        let check = Check {
+            tx,
+            file,
+            at,
+            tables,
+        };
         if let Operation::CreateTable { table, .. } = &at.op {
             check.table_is_free(table).await?;
             continue;
@@ -61,6 +66,7 @@ struct Check<'a> {
     tx: &'a Transaction<'a>,
     file: &'a MigrationFile,
     at: &'a Located,
+    tables: &'a BTreeMap<String, Table>,
 }
 
 impl Check<'_> {
@@ -129,7 +135,83 @@ impl Check<'_> {
             Operation::ChangeType { column, .. } => self.change_type(table, column).await,
             Operation::RenameTable { to, .. } => self.table_is_free(to).await,
             Operation::DropTable { .. } => self.not_referenced(table).await,
+            Operation::AddConstraint {
+                name, constraint, ..
+            } => self.add_constraint(table, name, constraint).await,
         }
+    }
+
+    /// The name is free on the table; the columns exist; a foreign key's
+    /// referenced columns exist and are a primary key or unique.
+    async fn add_constraint(
+        &self,
+        table: &Table,
+        name: &str,
+        constraint: &Constraint,
+    ) -> Result<(), ExpandError> {
+        let taken: bool = self
+            .tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2)",
+                &[&qualified(&self.file.schema, &table.name), &name],
+            )
+            .await
+            .map_err(db("reading the table's constraints"))?
+            .get(0);
+        if taken {
+            return Err(self.misfit(format!("{} already has a constraint {name}", table.name)));
+        }
+        match constraint {
+            Constraint::Check { .. } => Ok(()),
+            // The index name is free too (or an invalid index of it).
+            Constraint::Unique { columns } => self.create_index(table, name, columns).await,
+            Constraint::ForeignKey {
+                columns,
+                references_table,
+                references_columns,
+                ..
+            } => {
+                for c in columns {
+                    self.column(table, c)?;
+                }
+                let Some(referenced) = self.tables.get(references_table) else {
+                    return Err(self.misfit(format!(
+                        "no table {}.{references_table} to reference",
+                        self.file.schema
+                    )));
+                };
+                for c in references_columns {
+                    self.column(referenced, c)?;
+                }
+                self.unique_key(referenced, references_columns).await
+            }
+        }
+    }
+
+    /// `columns` of `table` are its primary key or a unique index, as a
+    /// foreign key needs.
+    async fn unique_key(&self, table: &Table, columns: &[String]) -> Result<(), ExpandError> {
+        let unique: bool = self
+            .tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) \
+                 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL \
+                 AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a \
+                      WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])) \
+                   = (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x))",
+                &[&qualified(&self.file.schema, &table.name), &columns],
+            )
+            .await
+            .map_err(db("reading the referenced table's keys"))?
+            .get(0);
+        if !unique {
+            return Err(self.misfit(format!(
+                "{} ({}) is not a primary key or unique: a foreign key references one",
+                table.name,
+                columns.join(", ")
+            )));
+        }
+        Ok(())
     }
 
     /// No foreign key of another table references `table`: dropping it at

@@ -11,7 +11,7 @@ use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::ExpandError;
 use super::backfill::{self, BackfillOptions, Batch};
-use super::ops::{MigrationFile, Operation};
+use super::ops::{Constraint, MigrationFile, Operation};
 use super::plan;
 use super::schema::{self, Table, new_column_of};
 use super::sql::{ident, qualified};
@@ -294,6 +294,8 @@ fn expand_sql(schema: &str, op: &Operation) -> Vec<String> {
         | Operation::CreateIndex { .. }
         | Operation::RenameTable { .. }
         | Operation::DropTable { .. } => Vec::new(),
+        // Added at validation, once no row breaks it.
+        Operation::AddConstraint { .. } => Vec::new(),
     }
 }
 
@@ -475,11 +477,17 @@ async fn build_indexes(client: &Client, record: &Record) -> Result<(), ExpandErr
     Ok(())
 }
 
-/// `DROP INDEX CONCURRENTLY` of each created index, before the rollback's
-/// transaction.
+/// `DROP INDEX CONCURRENTLY` of each created index (and unique
+/// constraint's index), before the rollback's transaction.
 async fn drop_indexes(client: &Client, record: &Record) -> Result<(), ExpandError> {
     for op in &record.operations {
-        if let Operation::CreateIndex { name, .. } = op {
+        if let Operation::CreateIndex { name, .. }
+        | Operation::AddConstraint {
+            name,
+            constraint: Constraint::Unique { .. },
+            ..
+        } = op
+        {
             let statement = format!(
                 "DROP INDEX CONCURRENTLY IF EXISTS {}",
                 qualified(&record.schema, name)
@@ -625,6 +633,17 @@ fn contract_sql(
             vec![format!("ALTER TABLE {rel} RENAME TO {}", ident(to))]
         }
         Operation::DropTable { .. } => vec![format!("DROP TABLE IF EXISTS {rel}")],
+        // The unique index validation built becomes the constraint; a check
+        // or foreign key is in place, validated, already.
+        Operation::AddConstraint {
+            name,
+            constraint: Constraint::Unique { .. },
+            ..
+        } => vec![format!(
+            "ALTER TABLE {rel} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}",
+            name = ident(name)
+        )],
+        Operation::AddConstraint { .. } => Vec::new(),
     }
 }
 
@@ -703,6 +722,14 @@ fn undo_sql(record: &Record, index: usize, op: &Operation) -> Vec<String> {
             ident(&not_null_name(&record.name, index))
         )],
         Operation::CreateTable { .. } => vec![format!("DROP TABLE IF EXISTS {rel}")],
+        Operation::AddConstraint {
+            name,
+            constraint: Constraint::Check { .. } | Constraint::ForeignKey { .. },
+            ..
+        } => vec![format!(
+            "ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {}",
+            ident(name)
+        )],
         // Dropped CONCURRENTLY before (see `drop_indexes`); a renamed or
         // dropped table was not touched (its new-version view went with
         // the schema).
@@ -710,7 +737,8 @@ fn undo_sql(record: &Record, index: usize, op: &Operation) -> Vec<String> {
         | Operation::DropColumn { .. }
         | Operation::CreateIndex { .. }
         | Operation::RenameTable { .. }
-        | Operation::DropTable { .. } => Vec::new(),
+        | Operation::DropTable { .. }
+        | Operation::AddConstraint { .. } => Vec::new(),
     }
 }
 

@@ -115,7 +115,8 @@ pub fn old_projection(table: &Table, ops: &[Operation]) -> Projection {
             | Operation::CreateTable { .. }
             | Operation::CreateIndex { .. }
             | Operation::RenameTable { .. }
-            | Operation::DropTable { .. } => None,
+            | Operation::DropTable { .. }
+            | Operation::AddConstraint { .. } => None,
         })
         .collect();
     table

@@ -106,7 +106,8 @@ fn fills_and_downs(mine: &[&Operation]) -> (Vec<Fill>, Vec<(String, String)>) {
             | Operation::CreateTable { .. }
             | Operation::CreateIndex { .. }
             | Operation::RenameTable { .. }
-            | Operation::DropTable { .. } => {}
+            | Operation::DropTable { .. }
+            | Operation::AddConstraint { .. } => {}
         }
     }
     (fills, downs)

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use super::ExpandError;
-use super::ops::Operation;
+use super::ops::{Constraint, Operation};
 use super::schema::{Table, new_column_of};
 use super::sql::{ident, qualified};
 use super::state::Record;
@@ -86,13 +87,85 @@ pub fn check_name(table: &str, column: &str) -> String {
 }
 
 /// What one operation promises about its rows: a condition every row must
-/// meet, and the constraint that enforces it from validation on
-/// (name, `CHECK (…)`).
+/// meet, and what enforces it from validation on.
 struct Rule {
     problem: String,
     /// Rows that fail.
     offending: String,
-    constraint: Option<(String, String)>,
+    constraint: Option<Enforce>,
+}
+
+/// How a rule is enforced once no row breaks it.
+enum Enforce {
+    /// A constraint (name, definition) added `NOT VALID`, then validated.
+    Constraint(String, String),
+    /// A unique index (name, columns) built `CONCURRENTLY`.
+    UniqueIndex(String, Vec<String>),
+}
+
+fn enforced(name: String, definition: String) -> Option<Enforce> {
+    Some(Enforce::Constraint(name, definition))
+}
+
+/// The rule of an added constraint.
+fn constraint_rule(schema: &str, table: &Table, name: &str, constraint: &Constraint) -> Rule {
+    let relation = qualified(schema, &table.name);
+    let list = |columns: &[String]| {
+        columns
+            .iter()
+            .map(|c| ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match constraint {
+        Constraint::Check { expression } => Rule {
+            problem: format!("fails the check ({expression})"),
+            offending: format!("NOT coalesce(({expression}), true)"),
+            constraint: enforced(name.to_string(), format!("CHECK ({expression})")),
+        },
+        Constraint::Unique { columns } => Rule {
+            problem: format!("duplicate ({})", columns.join(", ")),
+            offending: format!(
+                "({cols}) IN (SELECT {cols} FROM {relation} GROUP BY {cols} HAVING count(*) > 1)",
+                cols = list(columns)
+            ),
+            constraint: Some(Enforce::UniqueIndex(name.to_string(), columns.clone())),
+        },
+        Constraint::ForeignKey {
+            columns,
+            references_table,
+            references_columns,
+            on_delete,
+        } => {
+            let referenced = qualified(schema, references_table);
+            let present: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{relation}.{} IS NOT NULL", ident(c)))
+                .collect();
+            let matched: Vec<String> = columns
+                .iter()
+                .zip(references_columns)
+                .map(|(c, r)| format!("r.{} = {relation}.{}", ident(r), ident(c)))
+                .collect();
+            Rule {
+                problem: format!("references no row of {references_table}"),
+                offending: format!(
+                    "{} AND NOT EXISTS (SELECT 1 FROM {referenced} r WHERE {})",
+                    present.join(" AND "),
+                    matched.join(" AND ")
+                ),
+                constraint: enforced(
+                    name.to_string(),
+                    format!(
+                        "FOREIGN KEY ({}) REFERENCES {referenced} ({}) ON DELETE {}",
+                        list(columns),
+                        list(references_columns),
+                        on_delete.sql()
+                    ),
+                ),
+            }
+        }
+    }
 }
 
 fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Rule> {
@@ -117,17 +190,20 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
                         }
                     ),
                     offending: format!("{c} IS NULL"),
-                    constraint: Some((
+                    constraint: enforced(
                         not_null_name(&record.name, index),
                         format!("CHECK ({c} IS NOT NULL)"),
-                    )),
+                    ),
                 });
             }
             if let Some(check) = check {
                 out.push(Rule {
                     problem: format!("fails the check ({check})"),
                     offending: format!("NOT coalesce(({check}), true)"),
-                    constraint: Some((check_name(&table.name, column), format!("CHECK ({check})"))),
+                    constraint: enforced(
+                        check_name(&table.name, column),
+                        format!("CHECK ({check})"),
+                    ),
                 });
             }
         }
@@ -143,10 +219,10 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
                 out.push(Rule {
                     problem: format!("{column} is NULL in the new type where it is NOT NULL"),
                     offending: format!("{new} IS NULL"),
-                    constraint: Some((
+                    constraint: enforced(
                         not_null_name(&record.name, index),
                         format!("CHECK ({new} IS NOT NULL)"),
-                    )),
+                    ),
                 });
             }
         }
@@ -162,10 +238,10 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
                     }
                 ),
                 offending: format!("{c} IS NULL"),
-                constraint: Some((
+                constraint: enforced(
                     not_null_name(&record.name, index),
                     format!("CHECK ({c} IS NOT NULL)"),
-                )),
+                ),
             });
         }
         Operation::RenameColumn { .. }
@@ -174,6 +250,9 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
         | Operation::CreateIndex { .. }
         | Operation::RenameTable { .. }
         | Operation::DropTable { .. } => {}
+        Operation::AddConstraint {
+            name, constraint, ..
+        } => out.push(constraint_rule(&record.schema, table, name, constraint)),
     }
     out
 }
@@ -309,9 +388,27 @@ impl Checked<'_> {
         if let Some(failure) = self.offending(client).await? {
             return Ok(Some(failure));
         }
-        let Some((name, definition)) = &self.rule.constraint else {
-            return Ok(None);
-        };
+        match &self.rule.constraint {
+            None => Ok(None),
+            Some(Enforce::Constraint(name, definition)) => {
+                self.constraint(client, lock_timeout, name, definition)
+                    .await
+            }
+            Some(Enforce::UniqueIndex(name, columns)) => {
+                self.unique_index(client, name, columns).await
+            }
+        }
+    }
+
+    /// The constraint, added `NOT VALID` if it is not there yet, then
+    /// validated; rows written since the check that break it are a failure.
+    async fn constraint(
+        &self,
+        client: &Client,
+        lock_timeout: Duration,
+        name: &str,
+        definition: &str,
+    ) -> Result<Option<Failure>, ExpandError> {
         let existing = self.constraint_validated(client, name).await?;
         let relation = self.relation();
         let timeout = format!("SET lock_timeout = '{}ms'; ", lock_timeout.as_millis());
@@ -336,10 +433,70 @@ impl Checked<'_> {
         match validated {
             Ok(()) => Ok(None),
             // A row written since the check above breaks it.
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => {
+            Err(e)
+                if e.code() == Some(&SqlState::CHECK_VIOLATION)
+                    || e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) =>
+            {
                 self.offending(client).await
             }
             Err(e) => Err(ExpandError::db(format!("validating constraint {name}"), &e)),
+        }
+    }
+
+    /// The unique index, built `CONCURRENTLY` (an invalid one, left by a
+    /// build that was killed or failed, dropped first). A duplicate
+    /// written during the build fails it: the duplicates are the failure.
+    async fn unique_index(
+        &self,
+        client: &Client,
+        name: &str,
+        columns: &[String],
+    ) -> Result<Option<Failure>, ExpandError> {
+        let index = qualified(&self.record.schema, name);
+        let valid: Option<bool> = client
+            .query_opt(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+                &[&index],
+            )
+            .await
+            .map_err(db("reading pg_index"))?
+            .map(|r| r.get(0));
+        let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+        match valid {
+            Some(true) => return Ok(None),
+            Some(false) => client
+                .batch_execute(&drop)
+                .await
+                .map_err(db(format!("validate: `{drop}`")))?,
+            None => {}
+        }
+        let columns: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+        let create = format!(
+            "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({})",
+            ident(name),
+            self.relation(),
+            columns.join(", ")
+        );
+        match client.batch_execute(&create).await {
+            Ok(()) => Ok(None),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                client
+                    .batch_execute(&drop)
+                    .await
+                    .map_err(db(format!("validate: `{drop}`")))?;
+                Ok(Some(self.offending(client).await?.unwrap_or_else(|| {
+                    Failure {
+                        operation: self.op.describe(),
+                        problem: format!(
+                            "{}; a duplicate was written while the index was built, run `gate migrate validate` again",
+                            self.rule.problem
+                        ),
+                        rows: Vec::new(),
+                        count: 1,
+                    }
+                })))
+            }
+            Err(e) => Err(ExpandError::db(format!("validate: `{create}`"), &e)),
         }
     }
 
