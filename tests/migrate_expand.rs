@@ -309,13 +309,13 @@ impl UnderLoad {
         UnderLoad { table, ..self }
     }
 
-    /// `gate migrate start FILE`, which must succeed; its stdout.
-    fn expand(&self, ws: &Workspace, pg: &Postgres, file: &str) -> String {
+    /// `gate migrate start FILE`, which must succeed; its stdout and stderr.
+    fn expand(&self, ws: &Workspace, pg: &Postgres, file: &str) -> (String, String) {
         let (c, out, err) = run(ws, pg, &start_args(file));
         assert_eq!(c, 0, "{out}\n{err}");
         assert!(!out.contains(&pg.url) && !err.contains(&pg.url));
         std::thread::sleep(Duration::from_millis(300));
-        out
+        (out, err)
     }
 
     fn stop(self, pg: &Postgres) {
@@ -417,7 +417,7 @@ fn add_column_serves_both_versions_then_contracts() {
     let ids = Arc::new(AtomicI64::new(1_000_000));
     // Before any gate migration, the old version is the tables' own schema.
     let load = UnderLoad::start(&pg, email_workloads(&pg, &ids));
-    let out = load.expand(&ws, &pg, "add_email.toml");
+    let (out, _) = load.expand(&ws, &pg, "add_email.toml");
     assert!(out.contains("old version: search_path = public\n"), "{out}");
     assert!(
         out.contains("new version: search_path = public_add_email"),
@@ -589,7 +589,7 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
     ws.write("cents.toml", RENAME_RETYPE);
     let ids = Arc::new(AtomicI64::new(1_000_000));
     let load = UnderLoad::start(&pg, cents_workloads(&pg, &ids));
-    let out = load.expand(&ws, &pg, "cents.toml");
+    let (out, _) = load.expand(&ws, &pg, "cents.toml");
     assert!(
         out.contains("old version: search_path = public_add_note"),
         "{out}"
@@ -1558,4 +1558,75 @@ fn add_constraint_reports_offending_rows_validates_rolls_back_then_contracts() {
         .exec("INSERT INTO public_constraints.orders (id, user_id, code) VALUES (-3, 1, 'c1')")
         .unwrap_err();
     assert!(e.starts_with("23505"), "{e}");
+}
+
+const RAW_REFUSED: &str = r#"
+[[operation]]
+raw_sql = { up = "CREATE INDEX users_name_idx ON users (name)" }
+"#;
+
+const RAW: &str = r#"
+name = "raw"
+
+[[operation]]
+raw_sql = { up = "CREATE TABLE public.audit_log (id bigint PRIMARY KEY, note text)", down = "DROP TABLE public.audit_log" }
+
+[[operation]]
+raw_sql = { up = "CREATE INDEX users_name_idx ON users (name)", down = "DROP INDEX users_name_idx", lint = "warn" }
+"#;
+
+#[test]
+fn raw_sql_is_linted_first_runs_at_start_rolls_back_by_down_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("raw_refused.toml", RAW_REFUSED);
+    ws.write("raw.toml", RAW);
+    let conn = Conn::open(&pg.url);
+    let made = "SELECT (to_regclass('public.audit_log') IS NOT NULL)::text || ' ' || (to_regclass('public.users_name_idx') IS NOT NULL)::text";
+
+    // A finding that fails `gate migrate lint` refuses the file before
+    // anything runs.
+    let (c, out, err) = run(&ws, &pg, &start_args("raw_refused.toml"));
+    assert_eq!(c, 2, "{out}\n{err}");
+    assert!(
+        err.contains("raw_refused.toml:2:1: raw_sql: the migration validator"),
+        "{err}"
+    );
+    assert!(
+        err.contains("create-index-not-concurrently (fail)"),
+        "{err}"
+    );
+    assert!(err.contains("lint = \"warn\""), "{err}");
+    assert_eq!(status(&ws, &pg)["phase"], "old-only");
+    assert_eq!(conn.one(made), "false false");
+
+    // `lint = "warn"`: shown, and run at the start, seen by both versions.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(&pg, renamed_workloads(&pg, &ids, "public_raw", "users"));
+    let (_, err) = load.expand(&ws, &pg, "raw.toml");
+    assert!(
+        err.contains("warning: raw.toml:7:1: raw_sql: the migration validator"),
+        "{err}"
+    );
+    assert!(
+        err.contains("create-index-not-concurrently (fail)"),
+        "{err}"
+    );
+    assert_eq!(conn.one(made), "true true");
+    assert_eq!(
+        conn.one("SELECT to_regclass('public_raw.audit_log') IS NOT NULL"),
+        "t"
+    );
+    load.stop(&pg);
+    let before = md5_of_old_data(&pg);
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one(made), "false false", "the `down`s did not run");
+    assert_eq!(md5_of_old_data(&pg), before);
+
+    // Second run, completed: what the raw SQL made stays.
+    let load = UnderLoad::start(&pg, renamed_workloads(&pg, &ids, "public_raw", "users"));
+    load.expand(&ws, &pg, "raw.toml");
+    load.complete(&ws, &pg);
+    assert_eq!(conn.one(made), "true true");
+    assert_eq!(status(&ws, &pg)["phase"], "contracted");
 }

@@ -57,7 +57,8 @@ pub fn tables_to_fill(ops: &[Operation]) -> Vec<String> {
             | Operation::DropColumn { .. }
             | Operation::RenameTable { .. }
             | Operation::DropTable { .. }
-            | Operation::AddConstraint { .. } => false,
+            | Operation::AddConstraint { .. }
+            | Operation::RawSql { .. } => false,
         })
         .map(|o| o.table().to_string())
         .collect();

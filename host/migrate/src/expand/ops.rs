@@ -42,6 +42,9 @@
 //!
 //! [[operation]]
 //! add_constraint = { table = "users", name = "users_amount_positive", kind = "check", check = "amount >= 0" }
+//!
+//! [[operation]]
+//! raw_sql = { up = "COMMENT ON TABLE users IS 'people'", down = "COMMENT ON TABLE users IS NULL" }
 //! ```
 
 use std::collections::BTreeSet;
@@ -135,6 +138,25 @@ pub enum Operation {
         name: String,
         constraint: Constraint,
     },
+    /// SQL run as it is at the start of the expand, in its transaction;
+    /// `down` at rollback. Not phased: both versions see what it does at
+    /// once. Linted first by the migration validator.
+    RawSql {
+        up: String,
+        down: Option<String>,
+        lint: LintMode,
+    },
+}
+
+/// What a raw_sql operation's findings of the migration validator do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LintMode {
+    /// A finding that fails `gate migrate lint` refuses the file.
+    #[default]
+    Error,
+    /// Findings are shown; the file is run anyway.
+    Warn,
 }
 
 /// The kinds of constraint `add_constraint` adds.
@@ -209,11 +231,15 @@ impl Operation {
             Operation::RenameTable { .. } => "rename_table",
             Operation::DropTable { .. } => "drop_table",
             Operation::AddConstraint { .. } => "add_constraint",
+            Operation::RawSql { .. } => "raw_sql",
         }
     }
 
+    /// The table the operation is about ("" for raw_sql, which names none
+    /// gate knows of).
     pub fn table(&self) -> &str {
         match self {
+            Operation::RawSql { .. } => "",
             Operation::AddColumn { table, .. }
             | Operation::RenameColumn { table, .. }
             | Operation::ChangeType { table, .. }
@@ -236,7 +262,8 @@ impl Operation {
             | Operation::CreateIndex { .. }
             | Operation::RenameTable { .. }
             | Operation::DropTable { .. }
-            | Operation::AddConstraint { .. } => None,
+            | Operation::AddConstraint { .. }
+            | Operation::RawSql { .. } => None,
             Operation::RenameColumn { from, .. } => Some(from),
             Operation::ChangeType { column, .. }
             | Operation::DropColumn { column, .. }
@@ -256,7 +283,8 @@ impl Operation {
             | Operation::CreateIndex { .. }
             | Operation::RenameTable { .. }
             | Operation::DropTable { .. }
-            | Operation::AddConstraint { .. } => None,
+            | Operation::AddConstraint { .. }
+            | Operation::RawSql { .. } => None,
         }
     }
 
@@ -308,6 +336,11 @@ impl Operation {
             Operation::DropTable { table } => format!("drop_table {table}"),
             Operation::AddConstraint { table, name, .. } => {
                 format!("add_constraint {name} on {table}")
+            }
+            Operation::RawSql { up, .. } => {
+                let first = up.trim().lines().next().unwrap_or("");
+                let first: String = first.chars().take(60).collect();
+                format!("raw_sql {first}")
             }
         }
     }
@@ -366,6 +399,15 @@ enum RawOperation {
     RenameTable(RawRenameTable),
     DropTable(RawDropTable),
     AddConstraint(RawAddConstraint),
+    RawSql(RawRawSql),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRawSql {
+    up: Spanned<String>,
+    down: Option<Spanned<String>>,
+    lint: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -607,7 +649,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MigrationFile, OpsError> {
         return Err(source.error(
             0..0,
             "no operations; add at least one [[operation]] (add_column, rename_column, change_type, drop_column, \
-             set_not_null, create_table, create_index, rename_table, drop_table, add_constraint)",
+             set_not_null, create_table, create_index, rename_table, drop_table, add_constraint, raw_sql)",
         ));
     }
     let mut operations = Vec::new();
@@ -662,6 +704,9 @@ fn check_tables(
     op: &Operation,
     tables: &mut Tables,
 ) -> Result<(), OpsError> {
+    if matches!(op, Operation::RawSql { .. }) {
+        return Ok(());
+    }
     let mut names = vec![op.table().to_string()];
     if let Operation::RenameTable { to, .. } = op {
         names.push(to.clone());
@@ -738,6 +783,7 @@ fn typed(
             Ok(op)
         }
         RawOperation::AddConstraint(c) => add_constraint(source, span, c),
+        RawOperation::RawSql(r) => raw_sql(source, r),
         RawOperation::DropTable(d) => Ok(Operation::DropTable {
             table: source.ident("table", d.table)?,
         }),
@@ -842,6 +888,30 @@ fn create_table(source: &Source<'_>, t: RawCreateTable) -> Result<Operation, Ops
         table,
         columns,
         primary_key,
+    })
+}
+
+fn raw_sql(source: &Source<'_>, r: RawRawSql) -> Result<Operation, OpsError> {
+    let lint = match r.lint {
+        None => LintMode::Error,
+        Some(v) => {
+            let at = v.span();
+            match v.into_inner().as_str() {
+                "error" => LintMode::Error,
+                "warn" => LintMode::Warn,
+                other => {
+                    return Err(source.error(
+                        at,
+                        format!("raw_sql: lint `{other}`; use \"error\" (the default) or \"warn\""),
+                    ));
+                }
+            }
+        }
+    };
+    Ok(Operation::RawSql {
+        up: source.expr("up", r.up)?,
+        down: source.opt_expr("down", r.down)?,
+        lint,
     })
 }
 
@@ -1233,6 +1303,33 @@ mod tests {
         );
         assert_eq!(line, 2, "{m}");
         assert!(m.contains("2 column(s) reference 1"), "{m}");
+    }
+
+    #[test]
+    fn raw_sql_is_read_and_its_errors_located() {
+        let file = parse_str(
+            "[[operation]]\nraw_sql = { up = \"CREATE TABLE t (id int)\", down = \"DROP TABLE t\", lint = \"warn\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.operations[0].op,
+            Operation::RawSql {
+                up: "CREATE TABLE t (id int)".into(),
+                down: Some("DROP TABLE t".into()),
+                lint: LintMode::Warn,
+            }
+        );
+        assert_eq!(
+            file.operations[0].op.describe(),
+            "raw_sql CREATE TABLE t (id int)"
+        );
+        let e = parse_str("[[operation]]\nraw_sql = { up = \"SELECT 1\", lint = \"off\" }\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 37), "{e}");
+        assert!(e.message.contains("lint `off`"), "{e}");
+        let e = parse_str("[[operation]]\nraw_sql = { down = \"SELECT 1\" }\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("up"), "{e}");
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub async fn check_plan(
     let ops: Vec<Operation> = file.operations.iter().map(|l| l.op.clone()).collect();
     let fill = backfill::tables_to_fill(&ops);
     for at in &file.operations {
+        // Raw SQL has run already, in the same transaction: the catalog
+        // read shows what it did.
+        if matches!(at.op, Operation::RawSql { .. }) {
+            continue;
+        }
         let check = Check {
             tx,
             file,
@@ -128,7 +133,7 @@ impl Check<'_> {
                 }
                 Ok(())
             }
-            Operation::CreateTable { .. } => Ok(()),
+            Operation::CreateTable { .. } | Operation::RawSql { .. } => Ok(()),
             Operation::CreateIndex { name, columns, .. } => {
                 self.create_index(table, name, columns).await
             }

@@ -294,9 +294,32 @@ fn expand_sql(schema: &str, op: &Operation) -> Vec<String> {
         | Operation::CreateIndex { .. }
         | Operation::RenameTable { .. }
         | Operation::DropTable { .. } => Vec::new(),
-        // Added at validation, once no row breaks it.
-        Operation::AddConstraint { .. } => Vec::new(),
+        // Added at validation, once no row breaks it; raw SQL ran first
+        // (see `raw_ups`).
+        Operation::AddConstraint { .. } | Operation::RawSql { .. } => Vec::new(),
     }
+}
+
+/// Each raw_sql's `up`, as it is, first in the expand's transaction, so
+/// the catalog read after it (and the views made from it) shows what it
+/// did, and a misfit later in the expand undoes it too.
+async fn raw_ups(tx: &Transaction<'_>, file: &MigrationFile) -> Result<(), ExpandError> {
+    for at in &file.operations {
+        if let Operation::RawSql { up, .. } = &at.op {
+            tx.batch_execute(up).await.map_err(|e| {
+                ExpandError::db(
+                    format!(
+                        "{}:{}:{}: raw_sql `up`",
+                        file.path.display(),
+                        at.line,
+                        at.column
+                    ),
+                    &e,
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The new version's schema and its views: one per table (under its new
@@ -375,6 +398,7 @@ async fn expand(
         .map_err(db("beginning the expand"))?;
     set_lock_timeout(&tx, options.lock_timeout).await?;
     let s = &file.schema;
+    raw_ups(&tx, file).await?;
     let tables = schema::tables(&tx, s).await?;
     plan::check_plan(&tx, file, &tables).await?;
     let ops: Vec<Operation> = file.operations.iter().map(|l| l.op.clone()).collect();
@@ -643,7 +667,7 @@ fn contract_sql(
             "ALTER TABLE {rel} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}",
             name = ident(name)
         )],
-        Operation::AddConstraint { .. } => Vec::new(),
+        Operation::AddConstraint { .. } | Operation::RawSql { .. } => Vec::new(),
     }
 }
 
@@ -739,6 +763,8 @@ fn undo_sql(record: &Record, index: usize, op: &Operation) -> Vec<String> {
         | Operation::RenameTable { .. }
         | Operation::DropTable { .. }
         | Operation::AddConstraint { .. } => Vec::new(),
+        // Raw SQL is undone by its `down`, if it has one.
+        Operation::RawSql { down, .. } => down.iter().cloned().collect(),
     }
 }
 
@@ -753,7 +779,9 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
         ident(&record.new_version)
     )];
     sql.extend(drop_triggers(&tx, &record.name).await?);
-    for (index, op) in record.operations.iter().enumerate() {
+    // Last operation first: a raw_sql's `down` may depend on what came
+    // after it being undone.
+    for (index, op) in record.operations.iter().enumerate().rev() {
         sql.extend(undo_sql(record, index, op));
     }
     for statement in &sql {

@@ -116,7 +116,8 @@ pub fn old_projection(table: &Table, ops: &[Operation]) -> Projection {
             | Operation::CreateIndex { .. }
             | Operation::RenameTable { .. }
             | Operation::DropTable { .. }
-            | Operation::AddConstraint { .. } => None,
+            | Operation::AddConstraint { .. }
+            | Operation::RawSql { .. } => None,
         })
         .collect();
     table

@@ -107,7 +107,8 @@ fn fills_and_downs(mine: &[&Operation]) -> (Vec<Fill>, Vec<(String, String)>) {
             | Operation::CreateIndex { .. }
             | Operation::RenameTable { .. }
             | Operation::DropTable { .. }
-            | Operation::AddConstraint { .. } => {}
+            | Operation::AddConstraint { .. }
+            | Operation::RawSql { .. } => {}
         }
     }
     (fills, downs)

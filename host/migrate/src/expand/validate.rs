@@ -99,6 +99,9 @@ struct Rule {
 enum Enforce {
     /// A constraint (name, definition) added `NOT VALID`, then validated.
     Constraint(String, String),
+    /// A foreign key (name, definition, the referenced relation), added
+    /// `NOT VALID` under both tables' locks, then validated.
+    ForeignKey(String, String, String),
     /// A unique index (name, columns) built `CONCURRENTLY`.
     UniqueIndex(String, Vec<String>),
 }
@@ -154,7 +157,7 @@ fn constraint_rule(schema: &str, table: &Table, name: &str, constraint: &Constra
                     present.join(" AND "),
                     matched.join(" AND ")
                 ),
-                constraint: enforced(
+                constraint: Some(Enforce::ForeignKey(
                     name.to_string(),
                     format!(
                         "FOREIGN KEY ({}) REFERENCES {referenced} ({}) ON DELETE {}",
@@ -162,7 +165,8 @@ fn constraint_rule(schema: &str, table: &Table, name: &str, constraint: &Constra
                         list(references_columns),
                         on_delete.sql()
                     ),
-                ),
+                    referenced.clone(),
+                )),
             }
         }
     }
@@ -249,7 +253,8 @@ fn rules(record: &Record, index: usize, op: &Operation, table: &Table) -> Vec<Ru
         | Operation::CreateTable { .. }
         | Operation::CreateIndex { .. }
         | Operation::RenameTable { .. }
-        | Operation::DropTable { .. } => {}
+        | Operation::DropTable { .. }
+        | Operation::RawSql { .. } => {}
         Operation::AddConstraint {
             name, constraint, ..
         } => out.push(constraint_rule(&record.schema, table, name, constraint)),
@@ -271,6 +276,10 @@ pub async fn validate(
 ) -> Result<Option<Failures>, ExpandError> {
     let mut failures = Vec::new();
     for (index, op) in record.operations.iter().enumerate() {
+        // Raw SQL promises nothing gate could check.
+        if matches!(op, Operation::RawSql { .. }) {
+            continue;
+        }
         let Some(table) = tables.get(op.table()) else {
             return Err(ExpandError::Plan(format!(
                 "table {}.{} is gone; roll the migration back",
@@ -391,7 +400,11 @@ impl Checked<'_> {
         match &self.rule.constraint {
             None => Ok(None),
             Some(Enforce::Constraint(name, definition)) => {
-                self.constraint(client, lock_timeout, name, definition)
+                self.constraint(client, lock_timeout, name, definition, None)
+                    .await
+            }
+            Some(Enforce::ForeignKey(name, definition, referenced)) => {
+                self.constraint(client, lock_timeout, name, definition, Some(referenced))
                     .await
             }
             Some(Enforce::UniqueIndex(name, columns)) => {
@@ -402,20 +415,40 @@ impl Checked<'_> {
 
     /// The constraint, added `NOT VALID` if it is not there yet, then
     /// validated; rows written since the check that break it are a failure.
+    ///
+    /// A foreign key locks both tables (`SHARE ROW EXCLUSIVE`), its own
+    /// first: against an application that writes the referenced row first
+    /// and then its children, in one transaction, that order deadlocks, and
+    /// PostgreSQL aborts the application's transaction. So gate locks the
+    /// referenced table first, waiting at most lock_timeout while it holds
+    /// nothing else, then its own table `NOWAIT`: a lock gate waits for
+    /// while holding another is one an application could be waiting on it
+    /// for. Not available now is a lock timeout, retried.
     async fn constraint(
         &self,
         client: &Client,
         lock_timeout: Duration,
         name: &str,
         definition: &str,
+        referenced: Option<&str>,
     ) -> Result<Option<Failure>, ExpandError> {
         let existing = self.constraint_validated(client, name).await?;
         let relation = self.relation();
         let timeout = format!("SET lock_timeout = '{}ms'; ", lock_timeout.as_millis());
+        // One statement string: one implicit transaction, which keeps the
+        // locks until the constraint is added.
+        let locks = referenced
+            .map(|r| {
+                format!(
+                    "LOCK TABLE {r} IN SHARE ROW EXCLUSIVE MODE; \
+                     LOCK TABLE {relation} IN SHARE ROW EXCLUSIVE MODE NOWAIT; "
+                )
+            })
+            .unwrap_or_default();
         if existing.is_none() {
             client
                 .batch_execute(&format!(
-                    "{timeout}ALTER TABLE {relation} ADD CONSTRAINT {} {definition} NOT VALID",
+                    "{timeout}{locks}ALTER TABLE {relation} ADD CONSTRAINT {} {definition} NOT VALID",
                     ident(name)
                 ))
                 .await
