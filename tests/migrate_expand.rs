@@ -261,7 +261,8 @@ fn assert_clean(name: &str, report: &Report) {
     );
 }
 
-fn assert_present(pg: &Postgres, reports: &[&Report]) {
+/// Every row the workloads inserted is in `table`.
+fn assert_present_in(pg: &Postgres, table: &str, reports: &[&Report]) {
     let conn = Conn::open(&pg.url);
     for r in reports {
         if r.inserted.is_empty() {
@@ -269,11 +270,88 @@ fn assert_present(pg: &Postgres, reports: &[&Report]) {
         }
         let ids: Vec<String> = r.inserted.iter().map(i64::to_string).collect();
         let found = conn.one(&format!(
-            "SELECT count(*) FROM public.users WHERE id IN ({})",
+            "SELECT count(*) FROM {table} WHERE id IN ({})",
             ids.join(", ")
         ));
         assert_eq!(found, r.inserted.len().to_string(), "rows lost");
     }
+}
+
+/// Both versions' applications and a lock sampler, running through a
+/// migration: the scenario of every test under load. `start` waits until
+/// the workloads are going; `expand` runs `gate migrate start`;
+/// `stop` (or `complete`: the old version's applications go first, then
+/// `gate migrate complete` runs under the new one's) ends them and asserts
+/// that neither saw an error, no row either inserted is lost and no lock
+/// wait outlasted the lock_timeout gate was given.
+struct UnderLoad {
+    sampler: LockSampler,
+    old: Workload,
+    new: Workload,
+    /// The physical table the workloads' rows are looked for in at the end.
+    table: &'static str,
+}
+
+impl UnderLoad {
+    fn start(pg: &Postgres, (old, new): (Workload, Workload)) -> UnderLoad {
+        let sampler = LockSampler::start(&pg.url);
+        std::thread::sleep(Duration::from_millis(300));
+        UnderLoad {
+            sampler,
+            old,
+            new,
+            table: "public.users",
+        }
+    }
+
+    /// The workloads' rows are in `table` at the end (a renamed one).
+    fn rows_in(self, table: &'static str) -> UnderLoad {
+        UnderLoad { table, ..self }
+    }
+
+    /// `gate migrate start FILE`, which must succeed; its stdout and stderr.
+    fn expand(&self, ws: &Workspace, pg: &Postgres, file: &str) -> (String, String) {
+        let (c, out, err) = run(ws, pg, &start_args(file));
+        assert_eq!(c, 0, "{out}\n{err}");
+        assert!(!out.contains(&pg.url) && !err.contains(&pg.url));
+        std::thread::sleep(Duration::from_millis(300));
+        (out, err)
+    }
+
+    fn stop(self, pg: &Postgres) {
+        let (old, new) = (self.old.stop(), self.new.stop());
+        finish(pg, self.sampler, self.table, &old, &new);
+    }
+
+    /// The old version's applications stop; `gate migrate complete` runs
+    /// while the new version's keep going.
+    fn complete(self, ws: &Workspace, pg: &Postgres) {
+        let old = self.old.stop();
+        let (c, out, err) = gate(ws, pg, &["migrate", "complete", "--lock-timeout", "1s"]);
+        assert_eq!(c, 0, "{out}\n{err}");
+        assert!(out.contains("contracted"), "{out}");
+        std::thread::sleep(Duration::from_millis(300));
+        let new = self.new.stop();
+        finish(pg, self.sampler, self.table, &old, &new);
+    }
+}
+
+fn finish(pg: &Postgres, sampler: LockSampler, table: &str, old: &Report, new: &Report) {
+    let (longest, what) = sampler.stop();
+    assert_clean("old", old);
+    assert_clean("new", new);
+    assert_present_in(pg, table, &[old, new]);
+    let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
+    eprintln!("longest lock wait: {longest:.3}s ({what})");
+    assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
+}
+
+/// A workload's read: exactly one row.
+fn one_row(rows: Vec<Vec<String>>) -> Result<(), String> {
+    if rows.len() != 1 {
+        return Err(format!("read {} rows", rows.len()));
+    }
+    Ok(())
 }
 
 const ADD_EMAIL: &str = r#"
@@ -289,13 +367,10 @@ up = "lower(replace(name, ' ', '.')) || '@example.com'"
 check = "email LIKE '%@%'"
 "#;
 
-#[test]
-fn add_column_serves_both_versions_then_contracts() {
-    let (pg, ws) = setup();
-    ws.write("add_email.toml", ADD_EMAIL);
-    let ids = Arc::new(AtomicI64::new(1_000_000));
-    let sampler = LockSampler::start(&pg.url);
-    // Before any gate migration, the old version is the tables' own schema.
+/// An old-version workload on `public` and a new-version one on
+/// `public_add_email` that updates rows the backfill may not have reached
+/// yet, without naming the new column.
+fn email_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
     let old = Workload::start(
         &pg.url,
         "public",
@@ -309,13 +384,9 @@ fn add_column_serves_both_versions_then_contracts() {
             c.exec(&format!(
                 "UPDATE users SET name = 'Old touched {n}', amount = amount + 1 WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!(
+            one_row(c.rows(&format!(
                 "SELECT id, name, amount FROM users WHERE id = {id}"
-            ))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            ))?)
         }),
     );
     let new = Workload::start(
@@ -327,33 +398,32 @@ fn add_column_serves_both_versions_then_contracts() {
                 "INSERT INTO users (id, name, email) VALUES ({id}, 'New {id}', 'new.{id}@example.com')"
             ))
         }),
-        // Updates rows the backfill may not have reached yet, without
-        // naming the new column.
         Arc::new(|c: &Conn, id, _| {
             c.exec(&format!(
                 "UPDATE users SET amount = amount + 1 WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!(
+            one_row(c.rows(&format!(
                 "SELECT id, name, amount, email FROM users WHERE id = {id}"
-            ))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            ))?)
         }),
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("add_email.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
+    (old, new)
+}
+
+#[test]
+fn add_column_serves_both_versions_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("add_email.toml", ADD_EMAIL);
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    // Before any gate migration, the old version is the tables' own schema.
+    let load = UnderLoad::start(&pg, email_workloads(&pg, &ids));
+    let (out, _) = load.expand(&ws, &pg, "add_email.toml");
     assert!(out.contains("old version: search_path = public\n"), "{out}");
     assert!(
         out.contains("new version: search_path = public_add_email"),
         "{out}"
     );
     assert!(out.contains("validated"), "{out}");
-    assert!(err.contains("backfill users: "), "{err}");
-    assert!(!out.contains(&pg.url) && !err.contains(&pg.url));
-    std::thread::sleep(Duration::from_millis(300));
 
     // Both versions served: every row the same through both, every email
     // filled as `up` computes it or as the new version wrote it.
@@ -399,17 +469,7 @@ fn add_column_serves_both_versions_then_contracts() {
     assert_eq!(wrong, "0");
 
     // Old applications go; complete while the new version keeps working.
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete", "--lock-timeout", "1s"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    assert!(out.contains("contracted"), "{out}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    let (longest, what) = sampler.stop();
-
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.complete(&ws, &pg);
     assert_eq!(
         conn.one("SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'email'"),
         "true"
@@ -449,9 +509,6 @@ fn add_column_serves_both_versions_then_contracts() {
     );
     let log = std::fs::read_to_string(ws.path().join(".gate/audit/entries.jsonl")).unwrap();
     assert!(!log.contains(&pg.url), "the URL reached the audit log");
-    let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
-    eprintln!("longest lock wait: {longest:.3}s ({what})");
-    assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
 }
 
 /// `add_note` first, so the old version of the migration under test is a
@@ -475,18 +532,9 @@ change_type = { table = "users", column = "amount", type = "bigint", up = "amoun
 drop_column = { table = "users", column = "note", down = "'from ' || split_part(full_name, ' ', 1)" }
 "#;
 
-#[test]
-fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
-    let (pg, ws) = setup();
-    ws.write("add_note.toml", ADD_NOTE);
-    ws.write("cents.toml", RENAME_RETYPE);
-    let (c, out, err) = run(&ws, &pg, &start_args("add_note.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{err}");
-
-    let ids = Arc::new(AtomicI64::new(1_000_000));
-    let sampler = LockSampler::start(&pg.url);
+/// An old-version workload on `public_add_note` and a new-version one on
+/// `public_cents` that writes the renamed column and amounts in cents.
+fn cents_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
     let old = Workload::start(
         &pg.url,
         "public_add_note",
@@ -500,11 +548,7 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
             c.exec(&format!(
                 "UPDATE users SET name = 'Old touched {n}', amount = amount + 1 WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!("SELECT name, amount FROM users WHERE id = {id}"))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            one_row(c.rows(&format!("SELECT name, amount FROM users WHERE id = {id}"))?)
         }),
     );
     let new = Workload::start(
@@ -520,18 +564,32 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
             c.exec(&format!(
                 "UPDATE users SET full_name = 'New touched {n}', amount = amount + 100 WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!(
+            one_row(c.rows(&format!(
                 "SELECT full_name, amount FROM users WHERE id = {id}"
-            ))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            ))?)
         }),
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("cents.toml"));
+    (old, new)
+}
+
+/// `add_note` run and completed: the old version of the next migration is
+/// the version schema `public_add_note`.
+fn after_add_note(ws: &Workspace, pg: &Postgres) {
+    ws.write("add_note.toml", ADD_NOTE);
+    let (c, out, err) = run(ws, pg, &start_args("add_note.toml"));
     assert_eq!(c, 0, "{out}\n{err}");
+    let (c, _, err) = gate(ws, pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{err}");
+}
+
+#[test]
+fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
+    let (pg, ws) = setup();
+    after_add_note(&ws, &pg);
+    ws.write("cents.toml", RENAME_RETYPE);
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(&pg, cents_workloads(&pg, &ids));
+    let (out, _) = load.expand(&ws, &pg, "cents.toml");
     assert!(
         out.contains("old version: search_path = public_add_note"),
         "{out}"
@@ -540,7 +598,6 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
         out.contains("new version: search_path = public_cents"),
         "{out}"
     );
-    std::thread::sleep(Duration::from_millis(300));
 
     // One snapshot, both versions: the same rows, the name under both
     // names, the amount in units and in cents.
@@ -571,15 +628,7 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
         "the new version wrote no row"
     );
 
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    let (longest, what) = sampler.stop();
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.complete(&ws, &pg);
     // The old version's schema is gone; the table has the new names and type.
     assert_eq!(
         conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_add_note'"),
@@ -601,9 +650,6 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
         conn.one("SELECT count(*) FROM public_cents.users WHERE amount % 100 <> 0 AND full_name LIKE 'New%'"),
         "0"
     );
-    let bound = LOCK_TIMEOUT_MS as f64 / 1000.0 + 1.0;
-    eprintln!("longest lock wait: {longest:.3}s ({what})");
-    assert!(longest < bound, "a lock wait of {longest:.3}s: {what}");
 }
 
 /// A `gate` child process, killed and reaped when dropped (also when a test
@@ -724,6 +770,139 @@ fn killed_backfill_resumes_then_rolls_back_untouched() {
     let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
     assert_eq!(c, 2);
     assert!(err.contains("no migration in progress"), "{err}");
+}
+
+/// Runs gate with the failpoint `point` armed: it must kill itself there
+/// (SIGKILL, as `kill -9` or a power cut would).
+fn killed_at(ws: &Workspace, pg: &Postgres, point: &str, args: &[String]) {
+    use std::os::unix::process::ExitStatusExt;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ws.gate_env(
+        &args,
+        &[("DATABASE_URL", &pg.url), ("GATE_FAILPOINT", point)],
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "{point}: not killed there ({:?})\n{}\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!("failpoint {point}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// gate killed at each step of start, complete and rollback: the database
+/// keeps the last committed phase, the old version's data is untouched, and
+/// the same command run again carries on from there.
+#[test]
+fn killed_at_each_step_the_command_run_again_resumes() {
+    let (pg, ws) = setup();
+    ws.write("add_email.toml", ADD_EMAIL);
+    let before = md5_of_old_data(&pg);
+    let conn = Conn::open(&pg.url);
+    let done = |s: &serde_json::Value| s["migration"]["backfill"]["users"]["done"].as_i64();
+
+    // Killed once the expand committed: expanded, nothing backfilled; the
+    // new version is already served.
+    killed_at(
+        &ws,
+        &pg,
+        "migrate-after-expand",
+        &start_args("add_email.toml"),
+    );
+    let s = status(&ws, &pg);
+    assert_eq!(s["phase"], "expanded", "{s:#}");
+    assert_eq!(done(&s).unwrap_or(0), 0, "{s:#}");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public_add_email.users WHERE email IS NOT NULL"),
+        "0"
+    );
+
+    // Killed after the third batch committed: exactly three batches done.
+    killed_at(
+        &ws,
+        &pg,
+        "migrate-after-batch:3",
+        &start_args("add_email.toml"),
+    );
+    let s = status(&ws, &pg);
+    assert_eq!(s["phase"], "expanded", "{s:#}");
+    assert_eq!(done(&s), Some(1500), "{s:#}");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public.users WHERE email IS NOT NULL"),
+        "1500"
+    );
+
+    // Run again: resumes after the last batch and validates.
+    let (c, out, err) = run(&ws, &pg, &start_args("add_email.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert!(out.contains("resumed"), "{out}");
+    let s = status(&ws, &pg);
+    assert_eq!(s["phase"], "validated", "{s:#}");
+    assert_eq!(done(&s), Some(ROWS), "{s:#}");
+
+    // Rollback killed before its commit: nothing of it happened.
+    killed_at(
+        &ws,
+        &pg,
+        "migrate-before-rollback-commit",
+        &args(&["migrate", "rollback"]),
+    );
+    assert_eq!(status(&ws, &pg)["phase"], "validated");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public_add_email.users WHERE email IS NULL"),
+        "0"
+    );
+    // Run again: rolled back, the old version's data as it was.
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(status(&ws, &pg)["phase"], "rolled-back");
+    assert_eq!(md5_of_old_data(&pg), before);
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_add_email'"),
+        "0"
+    );
+
+    // Started afresh, then complete killed before its commit: still
+    // validated, both versions still served.
+    let (c, out, err) = run(&ws, &pg, &start_args("add_email.toml"));
+    assert_eq!(c, 0, "{out}\n{err}");
+    killed_at(
+        &ws,
+        &pg,
+        "migrate-before-contract-commit",
+        &args(&["migrate", "complete"]),
+    );
+    assert_eq!(status(&ws, &pg)["phase"], "validated");
+    assert_eq!(
+        conn.one("SELECT count(*) FROM public_add_email.users"),
+        ROWS.to_string()
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'gate_%'"),
+        "1"
+    );
+    // Run again: contracted, the column NOT NULL, no trigger left.
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(status(&ws, &pg)["phase"], "contracted");
+    assert_eq!(
+        conn.one("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'email'"),
+        "t"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'gate_%'"),
+        "0"
+    );
 }
 
 /// Rollback from `expanded` (mid-backfill, with a running `start` asked to
@@ -875,8 +1054,27 @@ fn a_bad_operations_file_is_named_at_its_line_and_column() {
         err.contains("missing.toml:2:1: rename_column: no column users.nope"),
         "{err}"
     );
+    // A check that reads a column whose type changes would be dropped with
+    // the old column at complete: refused at its place, nothing changed.
+    ws.write(
+        "lost_check.toml",
+        "[[operation]]\nchange_type = { table = \"users\", column = \"amount\", type = \"bigint\", up = \"amount\", down = \"amount::integer\" }\n\
+         \n[[operation]]\nadd_constraint = { table = \"users\", name = \"users_amount_positive\", kind = \"check\", check = \"name <> '' AND amount >= 0\" }\n",
+    );
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "start", "lost_check.toml"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(
+        err.contains("lost_check.toml:4:1: add_constraint: the check reads users.amount, which is replaced by change_type (line 1)"),
+        "{err}"
+    );
+    // (A check on a column that stays, beside a change_type of the same
+    // table, runs: tests/migrate_plan_operations.rs.)
     // Nothing changed, and the URL is never printed.
     assert_eq!(status(&ws, &pg)["phase"], "old-only");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM pg_class WHERE relname = 'gate_check_probe'"),
+        "0"
+    );
     let out = ws.gate_env(
         &["migrate", "status"],
         &[("DATABASE_URL", "postgres://gate:s3cret@127.0.0.1:1/gate")],
@@ -910,11 +1108,7 @@ fn city_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
             c.exec(&format!(
                 "UPDATE users SET name = 'Old touched {n}', city = NULL WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!("SELECT name, city FROM users WHERE id = {id}"))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            one_row(c.rows(&format!("SELECT name, city FROM users WHERE id = {id}"))?)
         }),
     );
     let new = Workload::start(
@@ -952,11 +1146,8 @@ fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
     // First run: expanded, backfilled, validated under both workloads,
     // then rolled back.
     let ids = Arc::new(AtomicI64::new(1_000_000));
-    let (old, new) = city_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("city_required.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
+    let load = UnderLoad::start(&pg, city_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "city_required.toml");
     // NULLs got `up` (existing rows by the backfill, old-version writes by
     // the trigger); values written are kept; both versions see the same rows.
     assert_eq!(
@@ -981,10 +1172,7 @@ fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
     );
     assert_eq!(conn.one(constraint), "1");
     assert_eq!(conn.one(not_null), "false");
-    let (old, new) = (old.stop(), new.stop());
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.stop(&pg);
 
     let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
     assert_eq!(c, 0, "{out}\n{err}");
@@ -998,19 +1186,9 @@ fn set_not_null_fills_nulls_under_both_versions_rolls_back_then_contracts() {
         .expect("NULL is allowed again after the rollback");
 
     // Second run, completed: the column is NOT NULL, the check is gone.
-    let (old, new) = city_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("city_required.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    let load = UnderLoad::start(&pg, city_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "city_required.toml");
+    load.complete(&ws, &pg);
     assert_eq!(conn.one(not_null), "true");
     assert_eq!(
         conn.one(
@@ -1058,11 +1236,7 @@ fn orders_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload)
             c.exec(&format!(
                 "UPDATE users SET name = 'Old touched {n}' WHERE id = {id}"
             ))?;
-            let rows = c.rows(&format!("SELECT name, note FROM users WHERE id = {id}"))?;
-            if rows.len() != 1 {
-                return Err(format!("read {} rows", rows.len()));
-            }
-            Ok(())
+            one_row(c.rows(&format!("SELECT name, note FROM users WHERE id = {id}"))?)
         }),
     );
     let new = Workload::start(
@@ -1094,23 +1268,16 @@ fn orders_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload)
 #[test]
 fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
     let (pg, ws) = setup();
-    ws.write("add_note.toml", ADD_NOTE);
+    after_add_note(&ws, &pg);
     ws.write("orders.toml", CREATE_ORDERS);
-    let (c, out, err) = run(&ws, &pg, &start_args("add_note.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{err}");
     let conn = Conn::open(&pg.url);
     let users_equal = "SELECT count(*) FROM public_add_note.users o FULL JOIN public_orders.users n USING (id) \
                        WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.note IS DISTINCT FROM n.note";
 
     // First run, under both workloads, then rolled back.
     let ids = Arc::new(AtomicI64::new(1_000_000));
-    let (old, new) = orders_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("orders.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
+    let load = UnderLoad::start(&pg, orders_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "orders.toml");
     assert_eq!(conn.one(users_equal), "0");
     assert_eq!(
         conn.one("SELECT to_regclass('public_add_note.orders') IS NULL"),
@@ -1122,10 +1289,7 @@ fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
         conn.one("SELECT count(*) FROM public_orders.orders o LEFT JOIN public.users u ON u.id = o.user_id WHERE u.id IS NULL"),
         "0"
     );
-    let (old, new) = (old.stop(), new.stop());
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.stop(&pg);
     let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
     assert_eq!(c, 0, "{out}\n{err}");
     assert_eq!(conn.one("SELECT to_regclass('public.orders') IS NULL"), "t");
@@ -1135,20 +1299,10 @@ fn create_table_is_seen_by_the_new_version_only_rolls_back_then_contracts() {
     );
 
     // Second run, completed: the table stays, served by the new version.
-    let (old, new) = orders_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("orders.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
+    let load = UnderLoad::start(&pg, orders_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "orders.toml");
     assert_eq!(conn.one(users_equal), "0");
-    let old = old.stop();
-    let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.complete(&ws, &pg);
     assert_eq!(
         conn.one("SELECT (SELECT count(*) FROM public.orders) = (SELECT count(*) FROM public_orders.orders)"),
         "t"
@@ -1189,11 +1343,7 @@ fn amount_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload)
                 c.exec(&format!(
                     "UPDATE users SET name = '{who} touched {n}', amount = amount + 1 WHERE id = {id}"
                 ))?;
-                let rows = c.rows(&format!("SELECT name FROM users WHERE id = {id}"))?;
-                if rows.len() != 1 {
-                    return Err(format!("read {} rows", rows.len()));
-                }
-                Ok(())
+                one_row(c.rows(&format!("SELECT name FROM users WHERE id = {id}"))?)
             }),
         )
     };
@@ -1218,11 +1368,8 @@ fn create_index_is_built_concurrently_rebuilt_when_invalid_rolls_back_then_contr
     assert_eq!(conn.one(index), "false true 3");
 
     let ids = Arc::new(AtomicI64::new(1_000_000));
-    let (old, new) = amount_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
-    let (c, out, err) = run(&ws, &pg, &start_args("amount_idx.toml"));
-    assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
+    let load = UnderLoad::start(&pg, amount_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "amount_idx.toml");
     // Dropped and built again, valid, as the file says.
     assert_eq!(conn.one(index), "true false 3 1");
     assert_eq!(
@@ -1232,26 +1379,421 @@ fn create_index_is_built_concurrently_rebuilt_when_invalid_rolls_back_then_contr
         ),
         "0"
     );
-    let (old, new) = (old.stop(), new.stop());
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+    load.stop(&pg);
     let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
     assert_eq!(c, 0, "{out}\n{err}");
     assert_eq!(conn.one(index), "none");
 
-    let (old, new) = amount_workloads(&pg, &ids);
-    std::thread::sleep(Duration::from_millis(300));
+    // An index gone since the start (dropped by hand) stops complete with
+    // nothing changed: a migration never completes without what it built.
     let (c, out, err) = run(&ws, &pg, &start_args("amount_idx.toml"));
     assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let old = old.stop();
+    pg.psql("DROP INDEX public.users_amount_idx");
     let (c, out, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_ne!(c, 0, "{out}\n{err}");
+    assert!(
+        err.contains("the index users_amount_idx on users would not survive the contract"),
+        "{err}"
+    );
+    assert_eq!(status(&ws, &pg)["phase"], "validated");
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
     assert_eq!(c, 0, "{out}\n{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let new = new.stop();
-    assert_clean("old", &old);
-    assert_clean("new", &new);
-    assert_present(&pg, &[&old, &new]);
+
+    let load = UnderLoad::start(&pg, amount_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "amount_idx.toml");
+    load.complete(&ws, &pg);
     assert_eq!(conn.one(index), "true false 3 1");
+}
+
+/// Both versions insert, update and read users: the old one by the name
+/// `users`, the new one (on `new_path`) by `new_name`.
+fn renamed_workloads(
+    pg: &Postgres,
+    ids: &Arc<AtomicI64>,
+    new_path: &str,
+    new_name: &'static str,
+) -> (Workload, Workload) {
+    let workload = |path: &str, table: &'static str, who: &'static str| {
+        Workload::start(
+            &pg.url,
+            path,
+            ids.clone(),
+            Arc::new(move |c: &Conn, id| {
+                c.exec(&format!(
+                    "INSERT INTO {table} (id, name, amount) VALUES ({id}, '{who} {id}', 1)"
+                ))
+            }),
+            Arc::new(move |c: &Conn, id, n| {
+                c.exec(&format!(
+                    "UPDATE {table} SET name = '{who} touched {n}', amount = amount + 1 WHERE id = {id}"
+                ))?;
+                one_row(c.rows(&format!("SELECT name FROM {table} WHERE id = {id}"))?)
+            }),
+        )
+    };
+    (
+        workload("public", "users", "Old"),
+        workload(new_path, new_name, "New"),
+    )
+}
+
+const RENAME_USERS: &str = r#"
+name = "customers"
+
+[[operation]]
+rename_table = { table = "users", to = "customers" }
+"#;
+
+#[test]
+fn rename_table_serves_both_names_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("customers.toml", RENAME_USERS);
+    let conn = Conn::open(&pg.url);
+    let before = md5_of_old_data(&pg);
+    let same_rows = "SELECT count(*) FROM public.users o FULL JOIN public_customers.customers n USING (id) \
+                     WHERE o.id IS NULL OR n.id IS NULL OR o.name <> n.name OR o.amount <> n.amount";
+
+    // First run: both names served, then rolled back.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(
+        &pg,
+        renamed_workloads(&pg, &ids, "public_customers", "customers"),
+    );
+    load.expand(&ws, &pg, "customers.toml");
+    assert_eq!(conn.one(same_rows), "0");
+    assert_eq!(
+        conn.one("SELECT to_regclass('public_customers.users') IS NULL AND to_regclass('public.customers') IS NULL"),
+        "t",
+        "the new version sees the old name, or the table was renamed early"
+    );
+    assert!(conn.one("SELECT count(*) FROM public.users WHERE name LIKE 'New %'") != "0");
+    load.stop(&pg);
+    let touched = md5_of_old_data(&pg);
+    assert_ne!(touched, before, "the workloads wrote nothing");
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(
+        md5_of_old_data(&pg),
+        touched,
+        "the rollback changed the old version's rows"
+    );
+    assert_eq!(
+        conn.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'public_customers'"),
+        "0"
+    );
+
+    // Second run, completed: the table has the new name.
+    let load = UnderLoad::start(
+        &pg,
+        renamed_workloads(&pg, &ids, "public_customers", "customers"),
+    )
+    .rows_in("public.customers");
+    load.expand(&ws, &pg, "customers.toml");
+    load.complete(&ws, &pg);
+    assert_eq!(
+        conn.one("SELECT to_regclass('public.users') IS NULL AND to_regclass('public.customers') IS NOT NULL"),
+        "t"
+    );
+    assert_eq!(
+        conn.one("SELECT (SELECT count(*) FROM public.customers) = (SELECT count(*) FROM public_customers.customers)"),
+        "t"
+    );
+}
+
+/// A table of notes both versions keep writing to through the old
+/// version, until the new version no longer sees it.
+fn legacy_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let old = Workload::start(
+        &pg.url,
+        "public",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount) VALUES ({id}, 'Old {id}', 1); \
+                 INSERT INTO legacy (id, note) VALUES ({id}, 'old')"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE legacy SET note = 'touched {n}' WHERE id = {id}"
+            ))?;
+            one_row(c.rows(&format!("SELECT note FROM legacy WHERE id = {id}"))?)
+        }),
+    );
+    let new = Workload::start(
+        &pg.url,
+        "public_drop_legacy",
+        ids.clone(),
+        Arc::new(|c: &Conn, id| {
+            c.exec(&format!(
+                "INSERT INTO users (id, name, amount) VALUES ({id}, 'New {id}', 2)"
+            ))
+        }),
+        Arc::new(|c: &Conn, id, n| {
+            c.exec(&format!(
+                "UPDATE users SET name = 'New touched {n}' WHERE id = {id}"
+            ))?;
+            one_row(c.rows(&format!("SELECT name FROM users WHERE id = {id}"))?)
+        }),
+    );
+    (old, new)
+}
+
+const DROP_LEGACY: &str = r#"
+name = "drop_legacy"
+
+[[operation]]
+drop_table = { table = "legacy" }
+"#;
+
+#[test]
+fn drop_table_hides_it_from_the_new_version_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    pg.psql(&format!(
+        "CREATE TABLE legacy (id bigint PRIMARY KEY, note text);
+         INSERT INTO legacy SELECT g, 'note ' || g FROM generate_series(1, {ROWS}) g;
+         CREATE TABLE legacy_refs (id bigint PRIMARY KEY, legacy_id bigint REFERENCES legacy (id));"
+    ));
+    ws.write("drop_legacy.toml", DROP_LEGACY);
+    let conn = Conn::open(&pg.url);
+    let legacy = "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM public.legacy";
+
+    // A table another table's foreign key references is refused, at its
+    // place in the file.
+    let (c, _, err) = run(&ws, &pg, &start_args("drop_legacy.toml"));
+    assert_eq!(c, 2, "{err}");
+    assert!(
+        err.contains("drop_legacy.toml:4:1: drop_table: legacy is referenced by the foreign key of legacy_refs"),
+        "{err}"
+    );
+    assert_eq!(status(&ws, &pg)["phase"], "old-only");
+    pg.psql("DROP TABLE legacy_refs;");
+
+    // First run: the new version does not see it, the old one keeps
+    // writing to it; rolled back, it is as the old version left it.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(&pg, legacy_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "drop_legacy.toml");
+    assert_eq!(
+        conn.one("SELECT to_regclass('public_drop_legacy.legacy') IS NULL AND to_regclass('public_drop_legacy.users') IS NOT NULL"),
+        "t"
+    );
+    load.stop(&pg);
+    let written = conn.one(legacy);
+    assert!(conn.one("SELECT count(*) FROM public.legacy WHERE note = 'old'") != "0");
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one(legacy), written);
+
+    // Second run, completed: the table is gone.
+    let load = UnderLoad::start(&pg, legacy_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "drop_legacy.toml");
+    load.complete(&ws, &pg);
+    assert_eq!(conn.one("SELECT to_regclass('public.legacy') IS NULL"), "t");
+    assert!(
+        conn.one("SELECT count(*) FROM public_drop_legacy.users WHERE name LIKE 'New %'") != "0"
+    );
+}
+
+const CONSTRAINTS: &str = r#"
+name = "constraints"
+
+[[operation]]
+add_constraint = { table = "users", name = "users_amount_positive", kind = "check", check = "amount >= 0" }
+
+[[operation]]
+add_constraint = { table = "orders", name = "orders_code_key", kind = "unique", columns = ["code"] }
+
+[[operation]]
+[operation.add_constraint]
+table = "orders"
+name = "orders_user_fk"
+kind = "foreign_key"
+columns = ["user_id"]
+references = { table = "users", columns = ["id"] }
+on_delete = "cascade"
+"#;
+
+/// Both versions insert a user and an order of theirs (keeping every
+/// constraint to come), rename users and read them with their orders.
+fn order_code_workloads(pg: &Postgres, ids: &Arc<AtomicI64>) -> (Workload, Workload) {
+    let workload = |path: &str, who: &'static str| {
+        Workload::start(
+            &pg.url,
+            path,
+            ids.clone(),
+            Arc::new(move |c: &Conn, id| {
+                c.exec(&format!(
+                    "INSERT INTO users (id, name, amount) VALUES ({id}, '{who} {id}', 1); \
+                     INSERT INTO orders (id, user_id, code) VALUES ({id}, {id}, '{who}{id}')"
+                ))
+            }),
+            Arc::new(move |c: &Conn, id, n| {
+                c.exec(&format!(
+                    "UPDATE users SET name = '{who} touched {n}' WHERE id = {id}"
+                ))?;
+                one_row(c.rows(&format!(
+                    "SELECT u.name, o.code FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.id = {id}"
+                ))?)
+            }),
+        )
+    };
+    (
+        workload("public", "Old"),
+        workload("public_constraints", "New"),
+    )
+}
+
+#[test]
+fn add_constraint_reports_offending_rows_validates_rolls_back_then_contracts() {
+    let (pg, ws) = setup();
+    pg.psql(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, code text);
+         INSERT INTO orders SELECT g, g, 'c' || g FROM generate_series(1, 5000) g;
+         UPDATE users SET amount = -1 WHERE id = 7;
+         UPDATE orders SET user_id = 999999 WHERE id = 11;
+         UPDATE orders SET code = 'c12' WHERE id = 13;",
+    );
+    ws.write("constraints.toml", CONSTRAINTS);
+    let conn = Conn::open(&pg.url);
+    let constraints = "SELECT coalesce(string_agg(conname || ' ' || contype::text || ' ' || convalidated, ', ' ORDER BY conname), '') \
+                       FROM pg_constraint WHERE conname IN ('users_amount_positive', 'orders_code_key', 'orders_user_fk')";
+    let index = "SELECT coalesce((SELECT indisvalid::text || ' ' || indisunique::text FROM pg_index \
+                 WHERE indexrelid = to_regclass('public.orders_code_key')), 'none')";
+    let data = "SELECT md5(string_agg(id || ':' || coalesce(user_id::text, '') || ':' || code, ',' ORDER BY id)) FROM public.orders";
+
+    // First run: the rows that break each constraint are named, complete
+    // is blocked; fixed, they validate; rolled back from there, nothing of
+    // the constraints is left.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(&pg, order_code_workloads(&pg, &ids));
+    let (c, out, err) = run(&ws, &pg, &start_args("constraints.toml"));
+    assert_eq!(c, 1, "{out}\n{err}");
+    for failure in [
+        "add_constraint users_amount_positive on users: fails the check (amount >= 0): 1 row(s): id=7",
+        "add_constraint orders_code_key on orders: duplicate (code): 2 row(s): ",
+        "add_constraint orders_user_fk on orders: references no row of users: 1 row(s): id=11",
+    ] {
+        assert!(err.contains(failure), "{failure} not in: {err}");
+    }
+    assert!(err.contains("id=12") && err.contains("id=13"), "{err}");
+    assert_eq!(status(&ws, &pg)["phase"], "backfilled");
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "complete"]);
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(conn.one(constraints), "");
+    pg.psql(
+        "UPDATE users SET amount = 0 WHERE id = 7;
+         UPDATE orders SET user_id = 11 WHERE id = 11;
+         UPDATE orders SET code = 'c13' WHERE id = 13;",
+    );
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "validate"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(
+        conn.one(constraints),
+        "orders_user_fk f true, users_amount_positive c true"
+    );
+    assert_eq!(conn.one(index), "true true");
+    // From validation on the constraints hold for the old version's writes
+    // too.
+    let e = conn
+        .exec("INSERT INTO public.users (id, name, amount) VALUES (-1, 'negative', -5)")
+        .unwrap_err();
+    assert!(e.starts_with("23514"), "{e}");
+    load.stop(&pg);
+    let before = (md5_of_old_data(&pg), conn.one(data));
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!((md5_of_old_data(&pg), conn.one(data)), before);
+    assert_eq!(conn.one(constraints), "");
+    assert_eq!(conn.one(index), "none");
+    conn.exec("INSERT INTO public.users (id, name, amount) VALUES (-1, 'negative', -5); DELETE FROM public.users WHERE id = -1")
+        .expect("the check is gone after the rollback");
+
+    // Second run, completed: the unique index becomes the constraint.
+    let load = UnderLoad::start(&pg, order_code_workloads(&pg, &ids));
+    load.expand(&ws, &pg, "constraints.toml");
+    load.complete(&ws, &pg);
+    assert_eq!(
+        conn.one(constraints),
+        "orders_code_key u true, orders_user_fk f true, users_amount_positive c true"
+    );
+    let e = conn
+        .exec("INSERT INTO public_constraints.orders (id, user_id, code) VALUES (-2, 424242, 'zz')")
+        .unwrap_err();
+    assert!(e.starts_with("23503"), "{e}");
+    let e = conn
+        .exec("INSERT INTO public_constraints.orders (id, user_id, code) VALUES (-3, 1, 'c1')")
+        .unwrap_err();
+    assert!(e.starts_with("23505"), "{e}");
+}
+
+const RAW_REFUSED: &str = r#"
+[[operation]]
+raw_sql = { up = "CREATE INDEX users_name_idx ON users (name)" }
+"#;
+
+const RAW: &str = r#"
+name = "raw"
+
+[[operation]]
+raw_sql = { up = "CREATE TABLE public.audit_log (id bigint PRIMARY KEY, note text)", down = "DROP TABLE public.audit_log" }
+
+[[operation]]
+raw_sql = { up = "CREATE INDEX users_name_idx ON users (name)", down = "DROP INDEX users_name_idx", lint = "warn" }
+"#;
+
+#[test]
+fn raw_sql_is_linted_first_runs_at_start_rolls_back_by_down_then_contracts() {
+    let (pg, ws) = setup();
+    ws.write("raw_refused.toml", RAW_REFUSED);
+    ws.write("raw.toml", RAW);
+    let conn = Conn::open(&pg.url);
+    let made = "SELECT (to_regclass('public.audit_log') IS NOT NULL)::text || ' ' || (to_regclass('public.users_name_idx') IS NOT NULL)::text";
+
+    // A finding that fails `gate migrate lint` refuses the file before
+    // anything runs.
+    let (c, out, err) = run(&ws, &pg, &start_args("raw_refused.toml"));
+    assert_eq!(c, 2, "{out}\n{err}");
+    assert!(
+        err.contains("raw_refused.toml:2:1: raw_sql: the migration validator"),
+        "{err}"
+    );
+    assert!(
+        err.contains("create-index-not-concurrently (fail)"),
+        "{err}"
+    );
+    assert!(err.contains("lint = \"warn\""), "{err}");
+    assert_eq!(status(&ws, &pg)["phase"], "old-only");
+    assert_eq!(conn.one(made), "false false");
+
+    // `lint = "warn"`: shown, and run at the start, seen by both versions.
+    let ids = Arc::new(AtomicI64::new(1_000_000));
+    let load = UnderLoad::start(&pg, renamed_workloads(&pg, &ids, "public_raw", "users"));
+    let (_, err) = load.expand(&ws, &pg, "raw.toml");
+    assert!(
+        err.contains("warning: raw.toml:7:1: raw_sql: the migration validator"),
+        "{err}"
+    );
+    assert!(
+        err.contains("create-index-not-concurrently (fail)"),
+        "{err}"
+    );
+    assert_eq!(conn.one(made), "true true");
+    assert_eq!(
+        conn.one("SELECT to_regclass('public_raw.audit_log') IS NOT NULL"),
+        "t"
+    );
+    load.stop(&pg);
+    let before = md5_of_old_data(&pg);
+    let (c, out, err) = gate(&ws, &pg, &["migrate", "rollback"]);
+    assert_eq!(c, 0, "{out}\n{err}");
+    assert_eq!(conn.one(made), "false false", "the `down`s did not run");
+    assert_eq!(md5_of_old_data(&pg), before);
+
+    // Second run, completed: what the raw SQL made stays.
+    let load = UnderLoad::start(&pg, renamed_workloads(&pg, &ids, "public_raw", "users"));
+    load.expand(&ws, &pg, "raw.toml");
+    load.complete(&ws, &pg);
+    assert_eq!(conn.one(made), "true true");
+    assert_eq!(status(&ws, &pg)["phase"], "contracted");
 }

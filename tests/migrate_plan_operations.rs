@@ -14,6 +14,7 @@ const MIGRATION: &str = "SET lock_timeout = '2s';
 ALTER TABLE users RENAME COLUMN name TO full_name;
 ALTER TABLE users ADD COLUMN nickname text;
 CREATE INDEX users_city ON users (city);
+ALTER TABLE users ADD CONSTRAINT users_id_positive CHECK (id > 0);
 ALTER TABLE users ALTER COLUMN amount TYPE bigint;
 ";
 
@@ -36,13 +37,13 @@ fn a_planned_operations_file_runs_once_its_decisions_are_made() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let said = stdout(&out);
     assert!(
-        said.contains("wrote users_v2.toml: migration `users_v2`, 4 operation(s), 0 raw_sql, 1 statement(s) left out"),
+        said.contains("wrote users_v2.toml: migration `users_v2`, 5 operation(s), 0 raw_sql, 1 statement(s) left out"),
         "{said}"
     );
     assert!(said.contains("1 operation(s) need a decision"), "{said}");
     let text = std::fs::read_to_string(ws.path().join("users_v2.toml")).unwrap();
     assert!(
-        text.contains("# migrations/20240101000000_users.sql:5: ALTER TABLE users ALTER COLUMN amount TYPE bigint\n# decide: `down`"),
+        text.contains("# migrations/20240101000000_users.sql:6: ALTER TABLE users ALTER COLUMN amount TYPE bigint\n# decide: `down`"),
         "{text}"
     );
 
@@ -93,6 +94,13 @@ fn a_planned_operations_file_runs_once_its_decisions_are_made() {
     assert_eq!(
         pg.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'users_city'"),
         "1"
+    );
+    assert_eq!(
+        pg.psql(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'users_id_positive' \
+             AND conrelid = 'public.users'::regclass"
+        ),
+        "t"
     );
 
     // An existing file is never overwritten.

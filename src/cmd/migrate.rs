@@ -4,6 +4,7 @@
 //! (start, validate, complete, rollback, status, set-rate) are in `expand`.
 
 mod expand;
+mod raw_sql;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

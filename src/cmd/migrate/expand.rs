@@ -229,6 +229,7 @@ impl Progress {
 pub async fn start(args: StartArgs) -> Result<u8, u8> {
     let file = ops::read(&args.file).map_err(exit::report)?;
     let (mut session, policy) = connect(&args.database).await?;
+    super::raw_sql::lint(&file, policy.as_ref(), args.tuning.lock_timeout).await?;
     args.record.append(
         policy.as_ref(),
         audit(

@@ -15,7 +15,7 @@ use super::ExpandError;
 use super::ops::Operation;
 use super::schema::Table;
 use super::sql::{ident, qualified};
-use super::state::{self, Record};
+use super::state::{self, Record, TableProgress};
 
 /// How the backfill runs.
 #[derive(Clone, Debug)]
@@ -53,7 +53,12 @@ pub fn tables_to_fill(ops: &[Operation]) -> Vec<String> {
             Operation::SetNotNull { up, .. } => up.is_some(),
             Operation::CreateTable { .. } | Operation::CreateIndex { .. } => false,
             Operation::ChangeType { .. } => true,
-            Operation::RenameColumn { .. } | Operation::DropColumn { .. } => false,
+            Operation::RenameColumn { .. }
+            | Operation::DropColumn { .. }
+            | Operation::RenameTable { .. }
+            | Operation::DropTable { .. }
+            | Operation::AddConstraint { .. }
+            | Operation::RawSql { .. } => false,
         })
         .map(|o| o.table().to_string())
         .collect();
@@ -120,6 +125,180 @@ pub async fn run(
     Ok(())
 }
 
+/// Records the highest key of the table now, where the backfill stops:
+/// rows after it are written with the trigger in place, however fast
+/// inserts come. An empty table is finished at once.
+async fn find_high_key(
+    client: &Client,
+    record: &mut Record,
+    table: &Table,
+    p: &mut TableProgress,
+) -> Result<(), ExpandError> {
+    let key = &table.primary_key;
+    let relation = qualified(&record.schema, &table.name);
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {}, count(*) OVER () FROM {relation} t ORDER BY {} LIMIT 1",
+                key_text("t", key),
+                descending("t", key),
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| ExpandError::db(format!("finding the last key of {}", table.name), &e))?;
+    match row {
+        None => p.finished = true,
+        Some(r) => {
+            p.high_key = Some(r.get(0));
+            p.total = r.get::<_, i64>(1) as u64;
+        }
+    }
+    record.backfill.insert(table.name.clone(), p.clone());
+    state::set_backfill(client, &record.name, &record.backfill).await
+}
+
+/// The statement of one batch: the next `batch_size` keys up to the high
+/// key (`after`: and after the last key done), touched so the trigger
+/// fills them; it returns how many rows and the last key.
+fn batch_sql(table: &Table, relation: &str, batch_size: u64, after: bool) -> String {
+    let key = &table.primary_key;
+    let n = key.len();
+    let order: Vec<String> = key.iter().map(|k| ident(k)).collect();
+    let upper = format!("{} <= {}", key_tuple("t", key), params_tuple(1, table));
+    let lower = if after {
+        format!(
+            " AND {} > {}",
+            key_tuple("t", key),
+            params_tuple(n + 1, table)
+        )
+    } else {
+        String::new()
+    };
+    let set = ident(&key[0]);
+    format!(
+        "WITH batch AS (SELECT {keys} FROM {relation} t WHERE {upper}{lower} ORDER BY {keys} LIMIT {batch_size}), \
+         done AS (UPDATE {relation} u SET {set} = u.{set} FROM batch b WHERE {ukey} = {bkey} RETURNING {uret}) \
+         SELECT count(*)::bigint, (SELECT {dkey} FROM done d ORDER BY {dorder} LIMIT 1) FROM done",
+        keys = order.join(", "),
+        ukey = key_tuple("u", key),
+        bkey = key_tuple("b", key),
+        uret = key
+            .iter()
+            .map(|k| format!("u.{}", ident(k)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        dkey = key_text("d", key),
+        dorder = descending("d", key),
+    )
+}
+
+/// One table's batch statements and settings.
+struct Batches<'a> {
+    table: &'a Table,
+    first: String,
+    next: String,
+    /// `SET LOCAL` of each batch's transaction.
+    settings: String,
+    high: Vec<String>,
+}
+
+/// One batch in its own transaction, with the progress it makes recorded
+/// in the same transaction: (rows, last key).
+async fn run_batch(
+    client: &mut Client,
+    record: &Record,
+    b: &Batches<'_>,
+    p: &TableProgress,
+) -> Result<(i64, Option<Vec<String>>), ExpandError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| ExpandError::db("beginning a backfill batch", &e))?;
+    tx.batch_execute(&b.settings)
+        .await
+        .map_err(|e| ExpandError::db("setting the batch's lock_timeout", &e))?;
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
+    for k in &b.high {
+        params.push(k);
+    }
+    let sql = match &p.last_key {
+        Some(last) => {
+            for k in last {
+                params.push(k);
+            }
+            &b.next
+        }
+        None => &b.first,
+    };
+    let row = tx
+        .query_one(sql.as_str(), &params)
+        .await
+        .map_err(|e| ExpandError::db(format!("backfilling {}", b.table.name), &e))?;
+    let rows: i64 = row.get(0);
+    let last: Option<Vec<String>> = row.get(1);
+    let mut backfill = record.backfill.clone();
+    backfill.insert(b.table.name.clone(), advanced(p, rows, last.clone()));
+    state::set_backfill(&tx, &record.name, &backfill).await?;
+    tx.commit()
+        .await
+        .map_err(|e| ExpandError::db("committing a backfill batch", &e))?;
+    gate_core::failpoint::hit("migrate-after-batch");
+    Ok((rows, last))
+}
+
+/// The progress after a batch of `rows` ending at `last`.
+fn advanced(p: &TableProgress, rows: i64, last: Option<Vec<String>>) -> TableProgress {
+    let mut next = p.clone();
+    next.done += rows as u64;
+    if last.is_some() {
+        next.last_key = last;
+    }
+    next.finished = rows == 0;
+    next
+}
+
+/// A batch, tried again after a lock timeout or a deadlock.
+async fn run_batch_retrying(
+    client: &mut Client,
+    record: &Record,
+    b: &Batches<'_>,
+    p: &TableProgress,
+    options: &BackfillOptions,
+) -> Result<(i64, Option<Vec<String>>), ExpandError> {
+    let mut attempt = 0;
+    loop {
+        match run_batch(client, record, b, p).await {
+            Ok(r) => return Ok(r),
+            Err(e) if e.retryable() && attempt < options.retries => {
+                attempt += 1;
+                tracing::info!(
+                    "backfill batch of {} retried ({attempt}): {e}",
+                    b.table.name
+                );
+                tokio::time::sleep(options.pause.max(Duration::from_millis(100)) * attempt).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The pause after a batch of `rows`: at least `pause`, and long enough to
+/// keep to `rate`.
+fn pause_after(
+    options: &BackfillOptions,
+    rate: Option<i64>,
+    rows: i64,
+    took: Duration,
+) -> Duration {
+    let mut wait = options.pause;
+    if let Some(rate) = rate.filter(|r| *r > 0) {
+        let budget = Duration::from_secs_f64(rows as f64 / rate as f64);
+        wait = wait.max(budget.saturating_sub(took));
+    }
+    wait
+}
+
 async fn fill_table(
     client: &mut Client,
     record: &mut Record,
@@ -127,149 +306,38 @@ async fn fill_table(
     options: &BackfillOptions,
     progress: &mut dyn FnMut(&Batch),
 ) -> Result<(), ExpandError> {
-    let key = &table.primary_key;
     let relation = qualified(&record.schema, &table.name);
     let mut p = record
         .backfill
         .get(&table.name)
         .cloned()
         .unwrap_or_default();
+    if p.high_key.is_none() && !p.finished {
+        find_high_key(client, record, table, &mut p).await?;
+    }
     if p.finished {
         return Ok(());
     }
-    if p.high_key.is_none() {
-        // Rows after the highest key of now are written with the trigger in
-        // place: the backfill stops there, however fast inserts come.
-        let row = client
-            .query_opt(
-                &format!(
-                    "SELECT {}, count(*) OVER () FROM {relation} t ORDER BY {} LIMIT 1",
-                    key_text("t", key),
-                    descending("t", key),
-                ),
-                &[],
-            )
-            .await
-            .map_err(|e| ExpandError::db(format!("finding the last key of {}", table.name), &e))?;
-        match row {
-            None => {
-                p.finished = true;
-                record.backfill.insert(table.name.clone(), p.clone());
-                state::set_backfill(&*client, &record.name, &record.backfill).await?;
-                return Ok(());
-            }
-            Some(r) => {
-                p.high_key = Some(r.get(0));
-                p.total = r.get::<_, i64>(1) as u64;
-            }
-        }
-        record.backfill.insert(table.name.clone(), p.clone());
-        state::set_backfill(&*client, &record.name, &record.backfill).await?;
-    }
-    let high = p.high_key.clone().unwrap_or_default();
-    let n = key.len();
-    let order: Vec<String> = key.iter().map(|k| ident(k)).collect();
-    let upper = format!("{} <= {}", key_tuple("t", key), params_tuple(1, table));
-    let lower = format!("{} > {}", key_tuple("t", key), params_tuple(n + 1, table));
-    let set = ident(&key[0]);
-    let batch_sql = |after: bool| {
-        format!(
-            "WITH batch AS (SELECT {keys} FROM {relation} t WHERE {upper}{lower} ORDER BY {order} LIMIT {limit}), \
-             done AS (UPDATE {relation} u SET {set} = u.{set} FROM batch b WHERE {ukey} = {bkey} RETURNING {uret}) \
-             SELECT count(*)::bigint, (SELECT {dkey} FROM done d ORDER BY {dorder} LIMIT 1) FROM done",
-            keys = order.join(", "),
-            lower = if after {
-                format!(" AND {lower}")
-            } else {
-                String::new()
-            },
-            order = order.join(", "),
-            limit = options.batch_size,
-            ukey = key_tuple("u", key),
-            bkey = key_tuple("b", key),
-            uret = key
-                .iter()
-                .map(|k| format!("u.{}", ident(k)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            dkey = key_text("d", key),
-            dorder = descending("d", key),
-        )
+    let batches = Batches {
+        table,
+        first: batch_sql(table, &relation, options.batch_size, false),
+        next: batch_sql(table, &relation, options.batch_size, true),
+        settings: format!(
+            "SET LOCAL lock_timeout = '{}ms'; SET LOCAL gate.backfill = 'on'",
+            options.lock_timeout.as_millis()
+        ),
+        high: p.high_key.clone().unwrap_or_default(),
     };
-    let first_sql = batch_sql(false);
-    let next_sql = batch_sql(true);
     let started = Instant::now();
     let done_at_start = p.done;
-    let timeout = format!(
-        "SET LOCAL lock_timeout = '{}ms'; SET LOCAL gate.backfill = 'on'",
-        options.lock_timeout.as_millis()
-    );
     loop {
         let (rate, cancel) = state::controls(client, &record.name).await?;
         if cancel {
             return Err(ExpandError::Cancelled);
         }
         let batch_started = Instant::now();
-        let mut attempt = 0;
-        let (rows, last): (i64, Option<Vec<String>>) = loop {
-            let result = async {
-                let tx = client
-                    .transaction()
-                    .await
-                    .map_err(|e| ExpandError::db("beginning a backfill batch", &e))?;
-                tx.batch_execute(&timeout)
-                    .await
-                    .map_err(|e| ExpandError::db("setting the batch's lock_timeout", &e))?;
-                let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
-                for k in &high {
-                    params.push(k);
-                }
-                let sql = match &p.last_key {
-                    Some(last) => {
-                        for k in last {
-                            params.push(k);
-                        }
-                        &next_sql
-                    }
-                    None => &first_sql,
-                };
-                let row = tx
-                    .query_one(sql.as_str(), &params)
-                    .await
-                    .map_err(|e| ExpandError::db(format!("backfilling {}", table.name), &e))?;
-                let rows: i64 = row.get(0);
-                let last: Option<Vec<String>> = row.get(1);
-                let mut next = p.clone();
-                next.done += rows as u64;
-                if last.is_some() {
-                    next.last_key = last.clone();
-                }
-                next.finished = rows == 0;
-                let mut backfill = record.backfill.clone();
-                backfill.insert(table.name.clone(), next);
-                state::set_backfill(&tx, &record.name, &backfill).await?;
-                tx.commit()
-                    .await
-                    .map_err(|e| ExpandError::db("committing a backfill batch", &e))?;
-                Ok::<_, ExpandError>((rows, last))
-            }
-            .await;
-            match result {
-                Ok(r) => break r,
-                Err(e) if e.retryable() && attempt < options.retries => {
-                    attempt += 1;
-                    tracing::info!("backfill batch of {} retried ({attempt}): {e}", table.name);
-                    tokio::time::sleep(options.pause.max(Duration::from_millis(100)) * attempt)
-                        .await;
-                }
-                Err(e) => return Err(e),
-            }
-        };
-        p.done += rows as u64;
-        if last.is_some() {
-            p.last_key = last;
-        }
-        p.finished = rows == 0;
+        let (rows, last) = run_batch_retrying(client, record, &batches, &p, options).await?;
+        p = advanced(&p, rows, last);
         record.backfill.insert(table.name.clone(), p.clone());
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         progress(&Batch {
@@ -283,11 +351,7 @@ async fn fill_table(
         if p.finished {
             return Ok(());
         }
-        let mut wait = options.pause;
-        if let Some(rate) = rate.filter(|r| *r > 0) {
-            let budget = Duration::from_secs_f64(rows as f64 / rate as f64);
-            wait = wait.max(budget.saturating_sub(batch_started.elapsed()));
-        }
+        let wait = pause_after(options, rate, rows, batch_started.elapsed());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }

@@ -12,6 +12,7 @@
 
 pub mod backfill;
 pub mod ops;
+pub mod plan;
 pub mod run;
 pub mod schema;
 pub mod sql;

@@ -7,11 +7,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use gate_core::failpoint;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::ExpandError;
 use super::backfill::{self, BackfillOptions, Batch};
-use super::ops::{Located, MigrationFile, Operation};
+use super::ops::{Constraint, MigrationFile, Operation};
+use super::plan;
 use super::schema::{self, Table, new_column_of};
 use super::sql::{ident, qualified};
 use super::state::{self, Phase, Record, STATE_SCHEMA, Status};
@@ -139,6 +141,7 @@ pub async fn start(
                 None => {}
             }
             let record = retrying!(options, "expand", expand(client, file, options))?;
+            failpoint::hit("migrate-after-expand");
             events(Event::Expanded {
                 old_version: record.old_version.clone(),
                 new_version: record.new_version.clone(),
@@ -203,206 +206,6 @@ async fn run_validation(
     }
 }
 
-/// An operation that does not fit the database, at its place in the file.
-fn misfit(file: &MigrationFile, at: &Located, message: impl std::fmt::Display) -> ExpandError {
-    ExpandError::Plan(format!(
-        "{}:{}:{}: {}: {message}",
-        file.path.display(),
-        at.line,
-        at.column,
-        at.op.kind()
-    ))
-}
-
-/// Checks every operation against the catalog before anything changes.
-async fn check_plan(
-    tx: &Transaction<'_>,
-    file: &MigrationFile,
-    tables: &BTreeMap<String, Table>,
-) -> Result<(), ExpandError> {
-    let fill = backfill::tables_to_fill(
-        &file
-            .operations
-            .iter()
-            .map(|l| l.op.clone())
-            .collect::<Vec<_>>(),
-    );
-    for at in &file.operations {
-        if let Operation::CreateTable { table, .. } = &at.op {
-            let taken: bool = tx
-                .query_one(
-                    "SELECT to_regclass($1) IS NOT NULL",
-                    &[&qualified(&file.schema, table)],
-                )
-                .await
-                .map_err(db("looking for the table"))?
-                .get(0);
-            if taken {
-                return Err(misfit(
-                    file,
-                    at,
-                    format!("{}.{table} already exists", file.schema),
-                ));
-            }
-            continue;
-        }
-        let Some(table) = tables.get(at.op.table()) else {
-            return Err(misfit(
-                file,
-                at,
-                format!("no table {}.{}", file.schema, at.op.table()),
-            ));
-        };
-        let has = |c: &str| table.column(c).is_some();
-        match &at.op {
-            Operation::AddColumn { column, .. } => {
-                if has(column) {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!("{}.{column} already exists", table.name),
-                    ));
-                }
-            }
-            Operation::RenameColumn { from, to, .. } => {
-                if !has(from) {
-                    return Err(misfit(file, at, format!("no column {}.{from}", table.name)));
-                }
-                if has(to) {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!("{}.{to} already exists", table.name),
-                    ));
-                }
-            }
-            Operation::DropColumn { column, down, .. } => {
-                let Some(c) = table.column(column) else {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!("no column {}.{column}", table.name),
-                    ));
-                };
-                if table.primary_key.contains(column) {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!("{}.{column} is part of the primary key", table.name),
-                    ));
-                }
-                let has_default: bool = tx
-                    .query_one(
-                        "SELECT EXISTS (SELECT 1 FROM pg_attrdef d JOIN pg_attribute a \
-                         ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
-                         WHERE d.adrelid = to_regclass($1) AND a.attname = $2)",
-                        &[&qualified(&file.schema, &table.name), column],
-                    )
-                    .await
-                    .map_err(db("reading the column's default"))?
-                    .get(0);
-                if c.not_null && !has_default && down.is_none() {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!(
-                            "{}.{column} is NOT NULL without a default: rows the new version inserts \
-                             need a value for the old version; give `down`",
-                            table.name
-                        ),
-                    ));
-                }
-            }
-            Operation::SetNotNull { column, .. } => {
-                let Some(c) = table.column(column) else {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!("no column {}.{column}", table.name),
-                    ));
-                };
-                if c.not_null {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!("{}.{column} is already NOT NULL", table.name),
-                    ));
-                }
-            }
-            Operation::CreateTable { .. } => {}
-            Operation::CreateIndex { name, columns, .. } => {
-                if let Some(c) = columns.iter().find(|c| !has(c)) {
-                    return Err(misfit(file, at, format!("no column {}.{c}", table.name)));
-                }
-                // An invalid index of that name on the table is what a killed
-                // build leaves: it is dropped and built again.
-                let taken: bool = tx
-                    .query_one(
-                        "SELECT to_regclass($1) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_index i                          WHERE i.indexrelid = to_regclass($1) AND i.indrelid = to_regclass($2) AND NOT i.indisvalid)",
-                        &[
-                            &qualified(&file.schema, name),
-                            &qualified(&file.schema, &table.name),
-                        ],
-                    )
-                    .await
-                    .map_err(db("looking for the index"))?
-                    .get(0);
-                if taken {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!("{}.{name} already exists", file.schema),
-                    ));
-                }
-            }
-            Operation::ChangeType { column, .. } => {
-                if !has(column) {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!("no column {}.{column}", table.name),
-                    ));
-                }
-                let temp = new_column_of(column);
-                if temp.len() > 63 || has(&temp) {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!(
-                            "the new values' column {temp} cannot be added (too long, or it exists)"
-                        ),
-                    ));
-                }
-                if schema::constrained_columns(tx, &file.schema, &table.name)
-                    .await?
-                    .contains(column)
-                {
-                    return Err(misfit(
-                        file,
-                        at,
-                        format!(
-                            "{}.{column} is used by an index, a key or a constraint; changing the type of \
-                             such a column is not built yet",
-                            table.name
-                        ),
-                    ));
-                }
-            }
-        }
-        if fill.contains(&table.name) && table.primary_key.is_empty() {
-            return Err(misfit(
-                file,
-                at,
-                format!(
-                    "table {} has no primary key: the backfill walks rows by primary key",
-                    table.name
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The table's oid, which names its trigger function.
 async fn oid_of(tx: &Transaction<'_>, schema: &str, table: &str) -> Result<u32, ExpandError> {
     Ok(tx
@@ -412,8 +215,180 @@ async fn oid_of(tx: &Transaction<'_>, schema: &str, table: &str) -> Result<u32, 
         .get(0))
 }
 
-/// The expand, in one transaction: version schemas, new columns, NOT VALID
-/// constraints, triggers, and the state row in phase `expanded`.
+/// The old version's views, for tables it has none for yet (a table
+/// created by an earlier migration has no view in the schema of the one
+/// before).
+async fn old_version_views(
+    tx: &Transaction<'_>,
+    old_version: &str,
+    schema: &str,
+    tables: &BTreeMap<String, Table>,
+    ops: &[Operation],
+) -> Result<Vec<String>, ExpandError> {
+    let mut sql = Vec::new();
+    if old_version == schema {
+        return Ok(sql);
+    }
+    for table in tables.values() {
+        let exists: bool = tx
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&qualified(old_version, &table.name)],
+            )
+            .await
+            .map_err(db("looking for the old version's views"))?
+            .get(0);
+        if !exists {
+            sql.push(schema::view_sql(
+                old_version,
+                schema,
+                &table.name,
+                &schema::old_projection(table, ops),
+            ));
+        }
+    }
+    Ok(sql)
+}
+
+/// The physical changes of one operation's expand. The new version's
+/// constraints come at validation, NOT VALID then VALIDATE, once no row
+/// breaks them: until then neither version's writes can fail on them.
+fn expand_sql(schema: &str, op: &Operation) -> Vec<String> {
+    let rel = qualified(schema, op.table());
+    match op {
+        Operation::AddColumn {
+            column,
+            type_,
+            default,
+            ..
+        } => {
+            let c = ident(column);
+            // No DEFAULT on ADD COLUMN: a volatile one would rewrite the
+            // table under its lock. Existing rows get it from the backfill.
+            let mut sql = vec![format!("ALTER TABLE {rel} ADD COLUMN {c} {type_}")];
+            if let Some(d) = default {
+                sql.push(format!(
+                    "ALTER TABLE {rel} ALTER COLUMN {c} SET DEFAULT ({d})"
+                ));
+            }
+            sql
+        }
+        Operation::ChangeType { column, type_, .. } => {
+            let temp = ident(&new_column_of(column));
+            vec![format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}")]
+        }
+        Operation::CreateTable {
+            table,
+            columns,
+            primary_key,
+        } => vec![schema::create_table_sql(
+            schema,
+            table,
+            columns,
+            primary_key,
+        )],
+        // Built CONCURRENTLY after the expand (see `build_indexes`); a
+        // renamed or dropped table changes only what the new version's
+        // views show.
+        Operation::RenameColumn { .. }
+        | Operation::DropColumn { .. }
+        | Operation::SetNotNull { .. }
+        | Operation::CreateIndex { .. }
+        | Operation::RenameTable { .. }
+        | Operation::DropTable { .. } => Vec::new(),
+        // Added at validation, once no row breaks it; raw SQL ran first
+        // (see `raw_ups`).
+        Operation::AddConstraint { .. } | Operation::RawSql { .. } => Vec::new(),
+    }
+}
+
+/// Each raw_sql's `up`, as it is, first in the expand's transaction, so
+/// the catalog read after it (and the views made from it) shows what it
+/// did, and a misfit later in the expand undoes it too.
+async fn raw_ups(tx: &Transaction<'_>, file: &MigrationFile) -> Result<(), ExpandError> {
+    for at in &file.operations {
+        if let Operation::RawSql { up, .. } = &at.op {
+            tx.batch_execute(up).await.map_err(|e| {
+                ExpandError::db(
+                    format!(
+                        "{}:{}:{}: raw_sql `up`",
+                        file.path.display(),
+                        at.line,
+                        at.column
+                    ),
+                    &e,
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The new version's schema and its views: one per table (under its new
+/// name if renamed, none if dropped), and one per created table (in the
+/// new version's schema only).
+fn new_version_views(
+    new_version: &str,
+    schema: &str,
+    tables: &BTreeMap<String, Table>,
+    ops: &[Operation],
+) -> Vec<String> {
+    let mut sql = vec![format!("CREATE SCHEMA {}", ident(new_version))];
+    for table in tables.values() {
+        let Some(view) = ops
+            .iter()
+            .find(|o| o.table() == table.name)
+            .map_or(Some(table.name.as_str()), Operation::new_table)
+        else {
+            continue;
+        };
+        sql.push(schema::view_sql_as(
+            new_version,
+            view,
+            schema,
+            &table.name,
+            &schema::new_projection(table, ops),
+        ));
+    }
+    for op in ops {
+        if let Operation::CreateTable { table, columns, .. } = op {
+            let projection = columns
+                .iter()
+                .map(|c| (c.name.clone(), c.name.clone()))
+                .collect();
+            sql.push(schema::view_sql(new_version, schema, table, &projection));
+        }
+    }
+    sql
+}
+
+/// The trigger of each table an operation changes, where one is needed.
+async fn create_triggers(
+    tx: &Transaction<'_>,
+    file: &MigrationFile,
+    new_version: &str,
+    tables: &BTreeMap<String, Table>,
+    ops: &[Operation],
+) -> Result<(), ExpandError> {
+    for table in tables.values() {
+        if !ops.iter().any(|o| o.table() == table.name) {
+            continue;
+        }
+        let oid = oid_of(tx, &file.schema, &table.name).await?;
+        if let Some(trigger) =
+            triggers::trigger_sql(&file.name, new_version, &file.schema, table, oid, ops)
+        {
+            tx.batch_execute(&trigger).await.map_err(db(format!(
+                "expand: creating the trigger on {} (check the `up` and `down` expressions)",
+                table.name
+            )))?;
+        }
+    }
+    Ok(())
+}
+
+/// The expand, in one transaction: version schemas, new columns, triggers,
+/// and the state row in phase `expanded`.
 async fn expand(
     client: &mut Client,
     file: &MigrationFile,
@@ -425,8 +400,9 @@ async fn expand(
         .map_err(db("beginning the expand"))?;
     set_lock_timeout(&tx, options.lock_timeout).await?;
     let s = &file.schema;
+    raw_ups(&tx, file).await?;
     let tables = schema::tables(&tx, s).await?;
-    check_plan(&tx, file, &tables).await?;
+    plan::check_plan(&tx, file, &tables).await?;
     let ops: Vec<Operation> = file.operations.iter().map(|l| l.op.clone()).collect();
     let old_version = state::current_version(&tx, s)
         .await?
@@ -438,103 +414,15 @@ async fn expand(
             file.name
         )));
     }
-    let mut sql = Vec::new();
-    // The old version's views, for tables it has none for yet.
-    if old_version != *s {
-        for table in tables.values() {
-            let exists: bool = tx
-                .query_one(
-                    "SELECT to_regclass($1) IS NOT NULL",
-                    &[&qualified(&old_version, &table.name)],
-                )
-                .await
-                .map_err(db("looking for the old version's views"))?
-                .get(0);
-            if !exists {
-                sql.push(schema::view_sql(
-                    &old_version,
-                    s,
-                    &table.name,
-                    &schema::old_projection(table, &ops),
-                ));
-            }
-        }
-    }
-    // The new version's constraints come at validation, NOT VALID then
-    // VALIDATE, once no row breaks them: until then neither version's
-    // writes can fail on them.
-    for op in &ops {
-        let rel = qualified(s, op.table());
-        match op {
-            Operation::AddColumn {
-                column,
-                type_,
-                default,
-                ..
-            } => {
-                let c = ident(column);
-                // No DEFAULT on ADD COLUMN: a volatile one would rewrite the
-                // table under its lock. Existing rows get it from the backfill.
-                sql.push(format!("ALTER TABLE {rel} ADD COLUMN {c} {type_}"));
-                if let Some(d) = default {
-                    sql.push(format!(
-                        "ALTER TABLE {rel} ALTER COLUMN {c} SET DEFAULT ({d})"
-                    ));
-                }
-            }
-            Operation::ChangeType { column, type_, .. } => {
-                let temp = ident(&new_column_of(column));
-                sql.push(format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}"));
-            }
-            Operation::CreateTable {
-                table,
-                columns,
-                primary_key,
-            } => sql.push(schema::create_table_sql(s, table, columns, primary_key)),
-            // Built CONCURRENTLY after the expand (see `build_indexes`).
-            Operation::RenameColumn { .. }
-            | Operation::DropColumn { .. }
-            | Operation::SetNotNull { .. }
-            | Operation::CreateIndex { .. } => {}
-        }
-    }
-    sql.push(format!("CREATE SCHEMA {}", ident(&new_version)));
-    for table in tables.values() {
-        sql.push(schema::view_sql(
-            &new_version,
-            s,
-            &table.name,
-            &schema::new_projection(table, &ops),
-        ));
-    }
-    // Created tables: a view in the new version's schema only.
-    for op in &ops {
-        if let Operation::CreateTable { table, columns, .. } = op {
-            let projection = columns
-                .iter()
-                .map(|c| (c.name.clone(), c.name.clone()))
-                .collect();
-            sql.push(schema::view_sql(&new_version, s, table, &projection));
-        }
-    }
+    let mut sql = old_version_views(&tx, &old_version, s, &tables, &ops).await?;
+    sql.extend(ops.iter().flat_map(|op| expand_sql(s, op)));
+    sql.extend(new_version_views(&new_version, s, &tables, &ops));
     for statement in &sql {
         tx.batch_execute(statement)
             .await
             .map_err(db(format!("expand: `{statement}`")))?;
     }
-    for table in tables.values() {
-        if ops.iter().any(|o| o.table() == table.name) {
-            let oid = oid_of(&tx, s, &table.name).await?;
-            if let Some(trigger) =
-                triggers::trigger_sql(&file.name, &new_version, s, table, oid, &ops)
-            {
-                tx.batch_execute(&trigger).await.map_err(db(format!(
-                    "expand: creating the trigger on {} (check the `up` and `down` expressions)",
-                    table.name
-                )))?;
-            }
-        }
-    }
+    create_triggers(&tx, file, &new_version, &tables, &ops).await?;
     let record = Record {
         name: file.name.clone(),
         schema: s.clone(),
@@ -615,11 +503,17 @@ async fn build_indexes(client: &Client, record: &Record) -> Result<(), ExpandErr
     Ok(())
 }
 
-/// `DROP INDEX CONCURRENTLY` of each created index, before the rollback's
-/// transaction.
+/// `DROP INDEX CONCURRENTLY` of each created index (and unique
+/// constraint's index), before the rollback's transaction.
 async fn drop_indexes(client: &Client, record: &Record) -> Result<(), ExpandError> {
     for op in &record.operations {
-        if let Operation::CreateIndex { name, .. } = op {
+        if let Operation::CreateIndex { name, .. }
+        | Operation::AddConstraint {
+            name,
+            constraint: Constraint::Unique { .. },
+            ..
+        } = op
+        {
             let statement = format!(
                 "DROP INDEX CONCURRENTLY IF EXISTS {}",
                 qualified(&record.schema, name)
@@ -702,6 +596,83 @@ pub async fn complete(client: &mut Client, options: &Options) -> Result<Record, 
     Ok(record)
 }
 
+/// The statements that contract one operation: the old version's
+/// columns go, new ones take their names, NOT NULL checks become NOT NULL.
+fn contract_sql(
+    record: &Record,
+    index: usize,
+    op: &Operation,
+    tables: &BTreeMap<String, Table>,
+) -> Vec<String> {
+    let rel = qualified(&record.schema, op.table());
+    let nn = ident(&not_null_name(&record.name, index));
+    match op {
+        Operation::SetNotNull { column, .. }
+        | Operation::AddColumn {
+            column,
+            not_null: true,
+            ..
+        } => vec![
+            format!(
+                "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
+                ident(column)
+            ),
+            format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"),
+        ],
+        // Created tables are kept as they are.
+        Operation::AddColumn { .. }
+        | Operation::CreateTable { .. }
+        | Operation::CreateIndex { .. } => Vec::new(),
+        Operation::RenameColumn { from, to, .. } => vec![format!(
+            "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
+            ident(from),
+            ident(to)
+        )],
+        Operation::ChangeType { column, .. } => {
+            let not_null = tables
+                .get(op.table())
+                .and_then(|t| t.column(column))
+                .is_some_and(|c| c.not_null);
+            let mut sql = vec![
+                format!("ALTER TABLE {rel} DROP COLUMN {}", ident(column)),
+                format!(
+                    "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
+                    ident(&new_column_of(column)),
+                    ident(column)
+                ),
+            ];
+            if not_null {
+                sql.push(format!(
+                    "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
+                    ident(column)
+                ));
+                sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
+            }
+            sql
+        }
+        Operation::DropColumn { column, .. } => vec![format!(
+            "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
+            ident(column)
+        )],
+        // The new version's view follows the table (views name it by oid).
+        Operation::RenameTable { to, .. } => {
+            vec![format!("ALTER TABLE {rel} RENAME TO {}", ident(to))]
+        }
+        Operation::DropTable { .. } => vec![format!("DROP TABLE IF EXISTS {rel}")],
+        // The unique index validation built becomes the constraint; a check
+        // or foreign key is in place, validated, already.
+        Operation::AddConstraint {
+            name,
+            constraint: Constraint::Unique { .. },
+            ..
+        } => vec![format!(
+            "ALTER TABLE {rel} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}",
+            name = ident(name)
+        )],
+        Operation::AddConstraint { .. } | Operation::RawSql { .. } => Vec::new(),
+    }
+}
+
 async fn contract(
     client: &mut Client,
     record: &Record,
@@ -722,66 +693,51 @@ async fn contract(
     sql.extend(drop_triggers(&tx, &record.name).await?);
     let tables = schema::tables(&tx, &record.schema).await?;
     for (index, op) in record.operations.iter().enumerate() {
-        let rel = qualified(&record.schema, op.table());
-        let nn = ident(&not_null_name(&record.name, index));
-        match op {
-            Operation::SetNotNull { column, .. }
-            | Operation::AddColumn {
-                column,
-                not_null: true,
-                ..
-            } => {
-                sql.push(format!(
-                    "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
-                    ident(column)
-                ));
-                sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
-            }
-            // Created tables are kept as they are.
-            Operation::AddColumn { .. }
-            | Operation::CreateTable { .. }
-            | Operation::CreateIndex { .. } => {}
-            Operation::RenameColumn { from, to, .. } => {
-                sql.push(format!(
-                    "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
-                    ident(from),
-                    ident(to)
-                ));
-            }
-            Operation::ChangeType { column, .. } => {
-                let not_null = tables
-                    .get(op.table())
-                    .and_then(|t| t.column(column))
-                    .is_some_and(|c| c.not_null);
-                sql.push(format!("ALTER TABLE {rel} DROP COLUMN {}", ident(column)));
-                sql.push(format!(
-                    "ALTER TABLE {rel} RENAME COLUMN {} TO {}",
-                    ident(&new_column_of(column)),
-                    ident(column)
-                ));
-                if not_null {
-                    sql.push(format!(
-                        "ALTER TABLE {rel} ALTER COLUMN {} SET NOT NULL",
-                        ident(column)
-                    ));
-                    sql.push(format!("ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {nn}"));
-                }
-            }
-            Operation::DropColumn { column, .. } => {
-                sql.push(format!(
-                    "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
-                    ident(column)
-                ));
-            }
-        }
+        sql.extend(contract_sql(record, index, op, &tables));
     }
     for statement in &sql {
         tx.batch_execute(statement)
             .await
             .map_err(db(format!("complete: `{statement}`")))?;
     }
+    kept(&tx, record).await?;
     state::set_phase(&tx, &record.name, Phase::Contracted).await?;
+    failpoint::hit("migrate-before-contract-commit");
     tx.commit().await.map_err(db("committing the contract"))
+}
+
+/// Every index and constraint the migration built is still there after
+/// the contract's statements, before they commit: what PostgreSQL drops
+/// with a dropped column (or raw SQL drops) is never lost silently.
+async fn kept(tx: &Transaction<'_>, record: &Record) -> Result<(), ExpandError> {
+    for op in &record.operations {
+        let (table, name, what) = match op {
+            Operation::CreateIndex { table, name, .. } => (table, name, "index"),
+            Operation::AddConstraint { table, name, .. } => (table, name, "constraint"),
+            _ => continue,
+        };
+        let table = op.new_table().unwrap_or(table);
+        let there: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $3) \
+                 OR EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass($1) AND indexrelid = to_regclass($2))",
+                &[
+                    &qualified(&record.schema, table),
+                    &qualified(&record.schema, name),
+                    name,
+                ],
+            )
+            .await
+            .map_err(db("checking what the migration built"))?
+            .get(0);
+        if !there {
+            return Err(ExpandError::State(format!(
+                "complete: the {what} {name} on {table} would not survive the contract (a statement of it \
+                 dropped it); nothing was changed. Roll the migration back and build it in a later migration"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `rollback`: undoes the expand in one transaction. The old version's
@@ -809,6 +765,47 @@ pub async fn rollback(client: &mut Client, options: &Options) -> Result<Record, 
     Ok(record)
 }
 
+/// The statements that undo one operation's expand; the old version's
+/// columns and rows are not touched.
+fn undo_sql(record: &Record, index: usize, op: &Operation) -> Vec<String> {
+    let rel = qualified(&record.schema, op.table());
+    match op {
+        Operation::AddColumn { column, .. } => vec![format!(
+            "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
+            ident(column)
+        )],
+        Operation::ChangeType { column, .. } => vec![format!(
+            "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
+            ident(&new_column_of(column))
+        )],
+        // The check validation added; the column itself is untouched.
+        Operation::SetNotNull { .. } => vec![format!(
+            "ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {}",
+            ident(&not_null_name(&record.name, index))
+        )],
+        Operation::CreateTable { .. } => vec![format!("DROP TABLE IF EXISTS {rel}")],
+        Operation::AddConstraint {
+            name,
+            constraint: Constraint::Check { .. } | Constraint::ForeignKey { .. },
+            ..
+        } => vec![format!(
+            "ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {}",
+            ident(name)
+        )],
+        // Dropped CONCURRENTLY before (see `drop_indexes`); a renamed or
+        // dropped table was not touched (its new-version view went with
+        // the schema).
+        Operation::RenameColumn { .. }
+        | Operation::DropColumn { .. }
+        | Operation::CreateIndex { .. }
+        | Operation::RenameTable { .. }
+        | Operation::DropTable { .. }
+        | Operation::AddConstraint { .. } => Vec::new(),
+        // Raw SQL is undone by its `down`, if it has one.
+        Operation::RawSql { down, .. } => down.iter().cloned().collect(),
+    }
+}
+
 async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result<(), ExpandError> {
     let tx = client
         .transaction()
@@ -820,36 +817,10 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
         ident(&record.new_version)
     )];
     sql.extend(drop_triggers(&tx, &record.name).await?);
-    for (index, op) in record.operations.iter().enumerate() {
-        let rel = qualified(&record.schema, op.table());
-        match op {
-            Operation::AddColumn { column, .. } => {
-                sql.push(format!(
-                    "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
-                    ident(column)
-                ));
-            }
-            Operation::ChangeType { column, .. } => {
-                sql.push(format!(
-                    "ALTER TABLE {rel} DROP COLUMN IF EXISTS {}",
-                    ident(&new_column_of(column))
-                ));
-            }
-            // The check validation added; the column itself is untouched.
-            Operation::SetNotNull { .. } => {
-                sql.push(format!(
-                    "ALTER TABLE {rel} DROP CONSTRAINT IF EXISTS {}",
-                    ident(&not_null_name(&record.name, index))
-                ));
-            }
-            Operation::CreateTable { .. } => {
-                sql.push(format!("DROP TABLE IF EXISTS {rel}"));
-            }
-            // Dropped CONCURRENTLY before (see `drop_indexes`).
-            Operation::RenameColumn { .. }
-            | Operation::DropColumn { .. }
-            | Operation::CreateIndex { .. } => {}
-        }
+    // Last operation first: a raw_sql's `down` may depend on what came
+    // after it being undone.
+    for (index, op) in record.operations.iter().enumerate().rev() {
+        sql.extend(undo_sql(record, index, op));
     }
     for statement in &sql {
         tx.batch_execute(statement)
@@ -857,6 +828,7 @@ async fn undo(client: &mut Client, record: &Record, options: &Options) -> Result
             .map_err(db(format!("rollback: `{statement}`")))?;
     }
     state::set_phase(&tx, &record.name, Phase::RolledBack).await?;
+    failpoint::hit("migrate-before-rollback-commit");
     tx.commit().await.map_err(db("committing the rollback"))
 }
 

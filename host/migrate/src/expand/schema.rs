@@ -113,7 +113,11 @@ pub fn old_projection(table: &Table, ops: &[Operation]) -> Projection {
             | Operation::DropColumn { .. }
             | Operation::SetNotNull { .. }
             | Operation::CreateTable { .. }
-            | Operation::CreateIndex { .. } => None,
+            | Operation::CreateIndex { .. }
+            | Operation::RenameTable { .. }
+            | Operation::DropTable { .. }
+            | Operation::AddConstraint { .. }
+            | Operation::RawSql { .. } => None,
         })
         .collect();
     table
@@ -161,6 +165,18 @@ pub fn new_projection(table: &Table, ops: &[Operation]) -> Projection {
 /// permissions as the querying role (`security_invoker`), so a version
 /// schema grants nothing its tables do not.
 pub fn view_sql(version: &str, schema: &str, table: &str, projection: &Projection) -> String {
+    view_sql_as(version, table, schema, table, projection)
+}
+
+/// `CREATE VIEW` of one table in a version schema under the name `view`
+/// (a renamed table's new name).
+pub fn view_sql_as(
+    version: &str,
+    view: &str,
+    schema: &str,
+    table: &str,
+    projection: &Projection,
+) -> String {
     let columns: Vec<String> = projection
         .iter()
         .map(|(view, physical)| {
@@ -173,7 +189,7 @@ pub fn view_sql(version: &str, schema: &str, table: &str, projection: &Projectio
         .collect();
     format!(
         "CREATE VIEW {} WITH (security_invoker = true) AS SELECT {} FROM {}",
-        qualified(version, table),
+        qualified(version, view),
         columns.join(", "),
         qualified(schema, table)
     )

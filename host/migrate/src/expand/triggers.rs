@@ -50,20 +50,12 @@ struct Fill {
     always: bool,
 }
 
-/// The SQL creating the trigger function and the trigger for `table`, or
-/// `None` when no operation on it needs one. `oid` names the function.
-pub fn trigger_sql(
-    migration: &str,
-    new_version: &str,
-    schema: &str,
-    table: &Table,
-    oid: u32,
-    ops: &[Operation],
-) -> Option<String> {
-    let mine: Vec<&Operation> = ops.iter().filter(|o| o.table() == table.name).collect();
+/// The new columns the trigger fills, and the old columns it sets from
+/// `down` (column, expression), of the operations on one table.
+fn fills_and_downs(mine: &[&Operation]) -> (Vec<Fill>, Vec<(String, String)>) {
     let mut fills = Vec::new();
     let mut downs = Vec::new();
-    for op in &mine {
+    for op in mine {
         match op {
             Operation::AddColumn {
                 column,
@@ -112,12 +104,19 @@ pub fn trigger_sql(
             | Operation::DropColumn { down: None, .. }
             | Operation::SetNotNull { up: None, .. }
             | Operation::CreateTable { .. }
-            | Operation::CreateIndex { .. } => {}
+            | Operation::CreateIndex { .. }
+            | Operation::RenameTable { .. }
+            | Operation::DropTable { .. }
+            | Operation::AddConstraint { .. }
+            | Operation::RawSql { .. } => {}
         }
     }
-    if fills.is_empty() && downs.is_empty() {
-        return None;
-    }
+    (fills, downs)
+}
+
+/// The block that fills new columns: over the old version's columns, as
+/// local variables of the same names.
+fn fill_block(table: &Table, fills: &[Fill]) -> String {
     let old_vars: Vec<String> = table
         .columns
         .iter()
@@ -131,6 +130,96 @@ pub fn trigger_sql(
             )
         })
         .collect();
+    let mut body = String::from("  DECLARE\n");
+    body.push_str(&old_vars.join("\n"));
+    body.push_str("\n  BEGIN\n    IF _gate_is_new OR _gate_backfill THEN\n");
+    for f in fills {
+        let t = ident(&f.target);
+        body.push_str(&format!(
+            "      IF NEW.{t} IS NULL THEN\n        IF _gate_backfill THEN\n          NEW.{t} := ({v});\n        \
+             ELSIF TG_OP = 'UPDATE' THEN\n          IF OLD.{t} IS NULL THEN\n            NEW.{t} := ({v});\n          END IF;\n        \
+             END IF;\n      END IF;\n",
+            v = f.value
+        ));
+    }
+    body.push_str("    ELSE\n");
+    for f in fills {
+        let t = ident(&f.target);
+        if f.always {
+            body.push_str(&format!("      NEW.{t} := ({});\n", f.value));
+        } else {
+            body.push_str(&format!(
+                "      IF NEW.{t} IS NULL THEN\n        NEW.{t} := ({});\n      END IF;\n",
+                f.value
+            ));
+        }
+    }
+    body.push_str("    END IF;\n  END;\n");
+    body
+}
+
+/// The type the new version sees a column at: an added or retyped
+/// column's new type, else the physical column's.
+fn new_type(table: &Table, mine: &[&Operation], view: &str, physical: &str) -> String {
+    mine.iter()
+        .find_map(|o| match o {
+            Operation::ChangeType { column, type_, .. }
+            | Operation::AddColumn { column, type_, .. }
+                if column == view =>
+            {
+                Some(type_.clone())
+            }
+            _ => None,
+        })
+        .or_else(|| table.column(physical).map(|c| c.type_.clone()))
+        .unwrap_or_else(|| "text".to_string())
+}
+
+/// The block that sets old columns from `down` on a new-version write:
+/// over the new version's columns, as local variables of its names.
+fn down_block(
+    table: &Table,
+    ops: &[Operation],
+    mine: &[&Operation],
+    downs: &[(String, String)],
+) -> String {
+    let new_vars: Vec<String> = super::schema::new_projection(table, ops)
+        .into_iter()
+        .filter(|(view, _)| !shadows(view))
+        .map(|(view, physical)| {
+            format!(
+                "    {} {} := NEW.{};",
+                ident(&view),
+                new_type(table, mine, &view, &physical),
+                ident(&physical)
+            )
+        })
+        .collect();
+    let mut body = String::from("  IF _gate_is_new THEN\n    DECLARE\n");
+    body.push_str(&new_vars.join("\n"));
+    body.push_str("\n    BEGIN\n");
+    for (column, down) in downs {
+        body.push_str(&format!("      NEW.{} := ({down});\n", ident(column)));
+    }
+    body.push_str("    END;\n  END IF;\n");
+    body
+}
+
+/// The SQL creating the trigger function and the trigger for `table`, or
+/// `None` when no operation on it needs one. `oid` names the function.
+pub fn trigger_sql(
+    migration: &str,
+    new_version: &str,
+    schema: &str,
+    table: &Table,
+    oid: u32,
+    ops: &[Operation],
+) -> Option<String> {
+    let mine: Vec<&Operation> = ops.iter().filter(|o| o.table() == table.name).collect();
+    let (fills, downs) = fills_and_downs(&mine);
+    if fills.is_empty() && downs.is_empty() {
+        return None;
+    }
     let mut body = String::new();
     body.push_str("#variable_conflict use_variable\nDECLARE\n");
     body.push_str(&format!(
@@ -142,65 +231,10 @@ pub fn trigger_sql(
     );
     body.push_str("BEGIN\n");
     if !fills.is_empty() {
-        body.push_str("  DECLARE\n");
-        body.push_str(&old_vars.join("\n"));
-        body.push_str("\n  BEGIN\n    IF _gate_is_new OR _gate_backfill THEN\n");
-        for f in &fills {
-            let t = ident(&f.target);
-            body.push_str(&format!(
-                "      IF NEW.{t} IS NULL THEN\n        IF _gate_backfill THEN\n          NEW.{t} := ({v});\n        \
-                 ELSIF TG_OP = 'UPDATE' THEN\n          IF OLD.{t} IS NULL THEN\n            NEW.{t} := ({v});\n          END IF;\n        \
-                 END IF;\n      END IF;\n",
-                v = f.value
-            ));
-        }
-        body.push_str("    ELSE\n");
-        for f in &fills {
-            let t = ident(&f.target);
-            if f.always {
-                body.push_str(&format!("      NEW.{t} := ({});\n", f.value));
-            } else {
-                body.push_str(&format!(
-                    "      IF NEW.{t} IS NULL THEN\n        NEW.{t} := ({});\n      END IF;\n",
-                    f.value
-                ));
-            }
-        }
-        body.push_str("    END IF;\n  END;\n");
+        body.push_str(&fill_block(table, &fills));
     }
     if !downs.is_empty() {
-        let new_vars: Vec<String> = super::schema::new_projection(table, ops)
-            .into_iter()
-            .filter(|(view, _)| !shadows(view))
-            .map(|(view, physical)| {
-                let type_ = mine
-                    .iter()
-                    .find_map(|o| match o {
-                        Operation::ChangeType { column, type_, .. }
-                        | Operation::AddColumn { column, type_, .. }
-                            if *column == view =>
-                        {
-                            Some(type_.clone())
-                        }
-                        _ => None,
-                    })
-                    .or_else(|| table.column(&physical).map(|c| c.type_.clone()))
-                    .unwrap_or_else(|| "text".to_string());
-                format!(
-                    "    {} {} := NEW.{};",
-                    ident(&view),
-                    type_,
-                    ident(&physical)
-                )
-            })
-            .collect();
-        body.push_str("  IF _gate_is_new THEN\n    DECLARE\n");
-        body.push_str(&new_vars.join("\n"));
-        body.push_str("\n    BEGIN\n");
-        for (column, down) in &downs {
-            body.push_str(&format!("      NEW.{} := ({down});\n", ident(column)));
-        }
-        body.push_str("    END;\n  END IF;\n");
+        body.push_str(&down_block(table, ops, &mine, &downs));
     }
     body.push_str("  RETURN NEW;\nEND");
     let function = qualified(

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::RuleId;
-use crate::{MigrationFile, Status, describe, validate};
+use super::{Rule, RuleId};
+use crate::{Finding, MigrationFile, Status, describe, validate};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,29 +95,29 @@ fn case_files() -> Vec<(String, CaseFile)> {
         .collect()
 }
 
-/// Runs one case and compares every expectation it states (hits, classes,
-/// messages, absence of other rules). Test code, kept as one function on
-/// purpose: it reads top to bottom as the list of what a case may assert,
-/// and each branch reports the case's own text on failure.
-fn run_case(rule: &str, case: &Case) -> Result<(), String> {
-    let files: Vec<MigrationFile> = if let Some(sql) = &case.sql {
-        vec![MigrationFile {
+/// The migration files a case runs on: its one `sql`, or its `files`.
+fn case_migrations(case: &Case) -> Vec<MigrationFile> {
+    if let Some(sql) = &case.sql {
+        return vec![MigrationFile {
             path: "migrations/001_test.sql".into(),
             contents: sql.clone(),
             first_line: 1,
             in_transaction: case.in_transaction,
-        }]
-    } else {
-        case.files
-            .iter()
-            .map(|f| MigrationFile {
-                path: f.path.clone(),
-                contents: f.sql.clone(),
-                first_line: f.first_line,
-                in_transaction: f.in_transaction,
-            })
-            .collect()
-    };
+        }];
+    }
+    case.files
+        .iter()
+        .map(|f| MigrationFile {
+            path: f.path.clone(),
+            contents: f.sql.clone(),
+            first_line: f.first_line,
+            in_transaction: f.in_transaction,
+        })
+        .collect()
+}
+
+/// The validator's JSON config from the settings a case gives.
+fn case_config(case: &Case) -> String {
     let mut config = serde_json::Map::new();
     if let Some(v) = case.pg_version {
         config.insert("pg_version".into(), v.into());
@@ -134,8 +134,12 @@ fn run_case(rule: &str, case: &Case) -> Result<(), String> {
     if let Some(assume) = case.assume_in_transaction {
         config.insert("assume_in_transaction".into(), assume.into());
     }
-    let findings = validate(&files, &serde_json::Value::Object(config).to_string());
-    for f in &findings {
+    serde_json::Value::Object(config).to_string()
+}
+
+/// Every breaking or contract finding carries a plan of at least two steps.
+fn check_plans(case: &Case, findings: &[Finding]) -> Result<(), String> {
+    for f in findings {
         if matches!(f.evidence("classification"), Some("breaking" | "contract")) {
             let plan: Vec<String> = f
                 .evidence("plan")
@@ -151,6 +155,12 @@ fn run_case(rule: &str, case: &Case) -> Result<(), String> {
             }
         }
     }
+    Ok(())
+}
+
+/// The findings of the compared rules as expectations, leaving out the
+/// fields the case's own expectation leaves out.
+fn got_of(rule: &str, case: &Case, findings: &[Finding]) -> Vec<Expect> {
     let compared: BTreeSet<String> = if case.rules.is_empty() {
         [rule.to_string()].into()
     } else {
@@ -166,10 +176,13 @@ fn run_case(rule: &str, case: &Case) -> Result<(), String> {
             file: f.location.as_ref().map(|l| l.file.clone()),
         })
         .collect();
-    let mut want = case.expect.clone();
     // Fields the case leaves out are not compared.
     for g in &mut got {
-        if let Some(w) = want.iter().find(|w| w.rule == g.rule && w.line == g.line) {
+        if let Some(w) = case
+            .expect
+            .iter()
+            .find(|w| w.rule == g.rule && w.line == g.line)
+        {
             if w.status.is_none() {
                 g.status = None;
             }
@@ -181,28 +194,44 @@ fn run_case(rule: &str, case: &Case) -> Result<(), String> {
             g.file = None;
         }
     }
+    got
+}
+
+/// A case's failure message: what it wanted, what it got, every finding.
+fn mismatch(case: &Case, want: &[Expect], got: &[Expect], findings: &[Finding]) -> String {
+    let all: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} line {:?}: {}",
+                f.rule.as_deref().unwrap_or("-"),
+                f.status.name(),
+                f.location.as_ref().and_then(|l| l.line),
+                f.message
+            )
+        })
+        .collect();
+    format!(
+        "case `{}`:\n  want {want:?}\n  got  {got:?}\n  all findings:\n    {}",
+        case.name,
+        all.join("\n    ")
+    )
+}
+
+/// Runs one case and compares every expectation it states (hits, classes,
+/// messages, absence of other rules); a failure reports the case's own
+/// text.
+fn run_case(rule: &str, case: &Case) -> Result<(), String> {
+    let findings = validate(&case_migrations(case), &case_config(case));
+    check_plans(case, &findings)?;
+    let mut got = got_of(rule, case, &findings);
+    let mut want = case.expect.clone();
     got.sort();
     want.sort();
     if got == want {
         Ok(())
     } else {
-        let all: Vec<String> = findings
-            .iter()
-            .map(|f| {
-                format!(
-                    "{} {} line {:?}: {}",
-                    f.rule.as_deref().unwrap_or("-"),
-                    f.status.name(),
-                    f.location.as_ref().and_then(|l| l.line),
-                    f.message
-                )
-            })
-            .collect();
-        Err(format!(
-            "case `{}`:\n  want {want:?}\n  got  {got:?}\n  all findings:\n    {}",
-            case.name,
-            all.join("\n    ")
-        ))
+        Err(mismatch(case, &want, &got, &findings))
     }
 }
 
@@ -310,19 +339,14 @@ fn docs_cover_every_rule() {
     }
 }
 
-/// The per-rule part of docs/migrations/rules.md, written from the catalogue
-/// and the first positive case of each rule. Test code, kept as one function
-/// on purpose: it is the template of the generated page, section by section
-/// in page order, which reads best as one piece.
-fn rules_markdown() -> String {
-    let files = case_files();
+/// The table of every rule at the top of the generated section.
+fn rules_table() -> String {
     let mut out = String::from("| rule | severity | a hit | |\n|---|---|---|---|\n");
     for rule in super::all() {
-        let pseudo = rule.pseudo;
         out.push_str(&format!(
             "| [`{id}`](#{id}) | {} | {} | {} |\n",
             rule.severity.name(),
-            if pseudo {
+            if rule.pseudo {
                 "note"
             } else if rule.blocking {
                 "fail"
@@ -334,84 +358,111 @@ fn rules_markdown() -> String {
         ));
     }
     out.push('\n');
-    for rule in super::all() {
-        out.push_str(&format!(
-            "<a id=\"{id}\"></a>\n\n### `{id}`: {}\n\n",
-            rule.title,
-            id = rule.id
-        ));
-        let outcome = if rule.blocking {
-            "fails the check"
-        } else {
-            "warns"
-        };
-        let opt = if rule.opt_in {
-            " Opt-in: enable it with `include = [\"".to_string() + rule.id + "\"]`."
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            "Severity {}; a hit {outcome}.{opt}\n\n",
-            rule.severity.name()
-        ));
-        if let Some((_, file)) = files.iter().find(|(stem, _)| stem == rule.id)
-            && let Some(case) = file
-                .case
-                .iter()
-                .find(|c| c.sql.is_some() && c.expect.iter().any(|e| e.rule == rule.id))
-        {
-            let mut context = Vec::new();
-            let tx_matters = [
-                "concurrently-in-transaction",
-                "enum-add-value-in-transaction",
-                "transaction-nesting",
-                "uncommitted-transaction",
-                "validate-in-same-transaction",
-                "prefer-robust-statements",
-            ];
-            if tx_matters.contains(&rule.id) {
-                context.push(
-                    if case.in_transaction {
-                        "in a migration the tool runs inside a transaction"
-                    } else {
-                        "in a migration that runs outside a transaction"
-                    }
-                    .to_string(),
-                );
-            }
-            if let Some(v) = case.pg_version {
-                context.push(format!("on PostgreSQL {v}"));
-            }
-            let context = if context.is_empty() {
-                String::new()
+    out
+}
+
+/// A rule's heading, severity and whether it is opt-in.
+fn rule_heading(rule: &Rule) -> String {
+    let outcome = if rule.blocking {
+        "fails the check"
+    } else {
+        "warns"
+    };
+    let opt = if rule.opt_in {
+        " Opt-in: enable it with `include = [\"".to_string() + rule.id + "\"]`."
+    } else {
+        String::new()
+    };
+    format!(
+        "<a id=\"{id}\"></a>\n\n### `{id}`: {}\n\nSeverity {}; a hit {outcome}.{opt}\n\n",
+        rule.title,
+        rule.severity.name(),
+        id = rule.id
+    )
+}
+
+/// "Catches, for example": the rule's first positive single-file case, with
+/// the transaction and version it needs to hit.
+fn rule_example(rule: &Rule, files: &[(String, CaseFile)]) -> String {
+    let Some((_, file)) = files.iter().find(|(stem, _)| stem == rule.id) else {
+        return String::new();
+    };
+    let Some(case) = file
+        .case
+        .iter()
+        .find(|c| c.sql.is_some() && c.expect.iter().any(|e| e.rule == rule.id))
+    else {
+        return String::new();
+    };
+    let mut context = Vec::new();
+    let tx_matters = [
+        "concurrently-in-transaction",
+        "enum-add-value-in-transaction",
+        "transaction-nesting",
+        "uncommitted-transaction",
+        "validate-in-same-transaction",
+        "prefer-robust-statements",
+    ];
+    if tx_matters.contains(&rule.id) {
+        context.push(
+            if case.in_transaction {
+                "in a migration the tool runs inside a transaction"
             } else {
-                format!(" ({})", context.join(", "))
-            };
+                "in a migration that runs outside a transaction"
+            }
+            .to_string(),
+        );
+    }
+    if let Some(v) = case.pg_version {
+        context.push(format!("on PostgreSQL {v}"));
+    }
+    let context = if context.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", context.join(", "))
+    };
+    format!(
+        "Catches, for example{context}:\n\n```sql\n{}\n```\n\n",
+        case.sql.as_deref().unwrap().trim()
+    )
+}
+
+/// Why it is unsafe, the safe alternative, the plan, versions and squawk
+/// names.
+fn rule_advice(rule: &Rule) -> String {
+    let mut out = format!("**Why it is unsafe.** {}\n\n", rule.problem);
+    out.push_str(&format!("**Safe alternative.** {}\n\n", rule.fix));
+    if !rule.plan.is_empty() {
+        out.push_str("**Plan** (evidence `plan`):\n\n");
+        for (k, step) in rule.plan.iter().enumerate() {
             out.push_str(&format!(
-                "Catches, for example{context}:\n\n```sql\n{}\n```\n\n",
-                case.sql.as_deref().unwrap().trim()
+                "{}. {}\n",
+                k + 1,
+                step.replace("{object}", "the object")
             ));
         }
-        out.push_str(&format!("**Why it is unsafe.** {}\n\n", rule.problem));
-        out.push_str(&format!("**Safe alternative.** {}\n\n", rule.fix));
-        if !rule.plan.is_empty() {
-            out.push_str("**Plan** (evidence `plan`):\n\n");
-            for (k, step) in rule.plan.iter().enumerate() {
-                out.push_str(&format!(
-                    "{}. {}\n",
-                    k + 1,
-                    step.replace("{object}", "the object")
-                ));
-            }
-            out.push('\n');
-        }
-        if !rule.versions.is_empty() {
-            out.push_str(&format!("**PostgreSQL versions.** {}\n\n", rule.versions));
-        }
-        if !rule.squawk.is_empty() {
-            let names: Vec<String> = rule.squawk.iter().map(|s| format!("`{s}`")).collect();
-            out.push_str(&format!("squawk: {}.\n\n", names.join(", ")));
-        }
+        out.push('\n');
+    }
+    if !rule.versions.is_empty() {
+        out.push_str(&format!("**PostgreSQL versions.** {}\n\n", rule.versions));
+    }
+    if !rule.squawk.is_empty() {
+        let names: Vec<String> = rule.squawk.iter().map(|s| format!("`{s}`")).collect();
+        out.push_str(&format!("squawk: {}.\n\n", names.join(", ")));
+    }
+    out
+}
+
+/// The per-rule part of docs/migrations/rules.md, written from the catalogue
+/// and the first positive case of each rule: the table, then each rule's
+/// section in page order.
+fn rules_markdown() -> String {
+    let files = case_files();
+    let mut out = rules_table();
+    for rule in super::all() {
+        out.push_str(&rule_heading(rule));
+        out.push_str(&rule_example(rule, &files));
+        out.push_str(&rule_advice(rule));
     }
     out
 }
