@@ -526,7 +526,7 @@ name = "cents"
 rename_column = { table = "users", from = "name", to = "full_name" }
 
 [[operation]]
-change_type = { table = "users", column = "amount", type = "bigint", up = "amount::bigint * 100", down = "(amount / 100)::integer" }
+change_type = { table = "users", column = "amount", type = "bigint", up = "amount::bigint * 100", down = "(amount / 100)::integer", default = "0" }
 
 [[operation]]
 drop_column = { table = "users", column = "note", down = "'from ' || split_part(full_name, ' ', 1)" }
@@ -626,6 +626,16 @@ fn rename_change_type_and_drop_column_serve_both_versions_then_contract() {
     assert!(
         conn.one("SELECT count(*) FROM public_add_note.users WHERE note = 'from New'") != "0",
         "the new version wrote no row"
+    );
+    // A new-version insert that leaves the changed column out gets its
+    // `default`, and the old version sees it through `down`.
+    conn.exec(
+        "SET search_path TO public_cents; INSERT INTO users (id, full_name) VALUES (-1, 'Defaulted One'); RESET search_path",
+    )
+    .unwrap();
+    assert_eq!(
+        conn.one("SELECT o.amount || ' ' || n.amount FROM public_add_note.users o JOIN public_cents.users n USING (id) WHERE id = -1"),
+        "0 0"
     );
 
     load.complete(&ws, &pg);
@@ -1058,13 +1068,28 @@ fn a_bad_operations_file_is_named_at_its_line_and_column() {
     // the old column at complete: refused at its place, nothing changed.
     ws.write(
         "lost_check.toml",
-        "[[operation]]\nchange_type = { table = \"users\", column = \"amount\", type = \"bigint\", up = \"amount\", down = \"amount::integer\" }\n\
+        "[[operation]]\nchange_type = { table = \"users\", column = \"amount\", type = \"bigint\", up = \"amount\", down = \"amount::integer\", default = \"0\" }\n\
          \n[[operation]]\nadd_constraint = { table = \"users\", name = \"users_amount_positive\", kind = \"check\", check = \"name <> '' AND amount >= 0\" }\n",
     );
     let (c, _, err) = gate(&ws, &pg, &["migrate", "start", "lost_check.toml"]);
     assert_eq!(c, 2, "{err}");
     assert!(
         err.contains("lost_check.toml:4:1: add_constraint: the check reads users.amount, which is replaced by change_type (line 1)"),
+        "{err}"
+    );
+    // A column with a default changes type only with the new type's
+    // `default`: a new-version insert that leaves it out would otherwise
+    // store NULL.
+    ws.write(
+        "no_default.toml",
+        "[[operation]]\nchange_type = { table = \"users\", column = \"amount\", type = \"bigint\", up = \"amount\", down = \"amount::integer\" }\n",
+    );
+    let (c, _, err) = gate(&ws, &pg, &["migrate", "start", "no_default.toml"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(
+        err.contains(
+            "no_default.toml:1:1: change_type: users.amount has a default (0): give `default`"
+        ),
         "{err}"
     );
     // (A check on a column that stays, beside a change_type of the same

@@ -94,6 +94,11 @@ pub enum Operation {
         type_: String,
         up: String,
         down: String,
+        /// The new column's default: what a new-version insert that
+        /// leaves the column out stores. Required when the old column has
+        /// one.
+        #[serde(default)]
+        default: Option<String>,
     },
     /// The new version no longer sees the column; it is dropped at
     /// complete. `down` gives it a value in rows the new version writes.
@@ -557,6 +562,7 @@ struct RawChangeType {
     type_: Spanned<String>,
     up: Spanned<String>,
     down: Spanned<String>,
+    default: Option<Spanned<String>>,
 }
 
 struct Source<'a> {
@@ -836,6 +842,7 @@ fn typed(
             type_: source.expr("type", c.type_)?,
             up: source.expr("up", c.up)?,
             down: source.expr("down", c.down)?,
+            default: source.opt_expr("default", c.default)?,
         }),
         RawOperation::DropColumn(d) => Ok(Operation::DropColumn {
             table: source.ident("table", d.table)?,

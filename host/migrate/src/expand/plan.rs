@@ -137,7 +137,9 @@ impl Check<'_> {
             Operation::CreateIndex { name, columns, .. } => {
                 self.create_index(table, name, columns).await
             }
-            Operation::ChangeType { column, .. } => self.change_type(table, column).await,
+            Operation::ChangeType {
+                column, default, ..
+            } => self.change_type(table, column, default.is_some()).await,
             Operation::RenameTable { to, .. } => self.table_is_free(to).await,
             Operation::DropTable { .. } => self.not_referenced(table).await,
             Operation::AddConstraint {
@@ -372,8 +374,31 @@ impl Check<'_> {
 
     /// The column exists, its new values' column can be added, and no
     /// index, key or constraint uses it.
-    async fn change_type(&self, table: &Table, column: &str) -> Result<(), ExpandError> {
+    async fn change_type(
+        &self,
+        table: &Table,
+        column: &str,
+        has_default: bool,
+    ) -> Result<(), ExpandError> {
         self.column(table, column)?;
+        let old_default: Option<String> = self
+            .tx
+            .query_opt(
+                "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a \
+                 ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+                 WHERE d.adrelid = to_regclass($1) AND a.attname = $2",
+                &[&qualified(&self.file.schema, &table.name), &column],
+            )
+            .await
+            .map_err(db("reading the column's default"))?
+            .map(|r| r.get(0));
+        if let (Some(old), false) = (old_default, has_default) {
+            return Err(self.misfit(format!(
+                "{}.{column} has a default ({old}): give `default`, the new type's default, which a \
+                 new-version insert that leaves the column out gets",
+                table.name
+            )));
+        }
         let temp = new_column_of(column);
         if temp.len() > 63 || table.column(&temp).is_some() {
             return Err(self.misfit(format!(

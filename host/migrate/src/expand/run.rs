@@ -273,9 +273,23 @@ fn expand_sql(schema: &str, op: &Operation) -> Vec<String> {
             }
             sql
         }
-        Operation::ChangeType { column, type_, .. } => {
+        Operation::ChangeType {
+            column,
+            type_,
+            default,
+            ..
+        } => {
             let temp = ident(&new_column_of(column));
-            vec![format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}")]
+            let mut sql = vec![format!("ALTER TABLE {rel} ADD COLUMN {temp} {type_}")];
+            // Set once the column exists, so that it is a default for new
+            // rows only: existing rows stay NULL until the backfill gives
+            // them `up`.
+            if let Some(d) = default {
+                sql.push(format!(
+                    "ALTER TABLE {rel} ALTER COLUMN {temp} SET DEFAULT ({d})"
+                ));
+            }
+            sql
         }
         Operation::CreateTable {
             table,

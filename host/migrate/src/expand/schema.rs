@@ -300,6 +300,7 @@ mod tests {
                 type_: "bigint".into(),
                 up: "amount".into(),
                 down: "amount".into(),
+                default: None,
             },
         ];
         let mut t = users();
