@@ -6,6 +6,10 @@
 #[path = "services/mod.rs"]
 mod services;
 
+/// Incident records of rollbacks and aborts (docs/incidents.md).
+#[path = "rollout/incidents.rs"]
+mod incidents;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -496,14 +496,14 @@ fn the_schema_is_created_once_by_concurrent_gates_and_a_newer_one_is_refused() {
     }
     assert_eq!(
         pg.psql("SELECT version FROM gate.schema_version").trim(),
-        "1"
+        "2"
     );
     let tables = pg.psql(
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'gate'",
     );
     assert_eq!(
         tables.trim(),
-        "archived_states,audit_checkpoints,audit_entries,audit_head,commands,events,rollouts,schema_version"
+        "archived_states,audit_checkpoints,audit_entries,audit_head,commands,events,incidents,rollouts,schema_version"
     );
 
     pg.psql("UPDATE gate.schema_version SET version = 99");
