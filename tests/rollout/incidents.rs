@@ -6,7 +6,7 @@
 
 use super::*;
 
-fn incident_list(spec: &std::path::Path) -> Vec<Value> {
+pub(super) fn incident_list(spec: &std::path::Path) -> Vec<Value> {
     let out = run(&[
         "incident",
         "list",

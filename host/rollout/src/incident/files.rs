@@ -88,7 +88,7 @@ pub fn write(state_dir: &Path, incident: &Incident) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::*;
     use super::*;
 
@@ -166,5 +166,27 @@ mod tests {
         write(&state, &i).unwrap();
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
         assert_eq!(list(&state, None).unwrap(), vec![i]);
+    }
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::super::*;
+
+    #[test]
+    fn a_credential_in_a_message_never_reaches_the_record() {
+        let mut i = super::tests::sample(
+            "r1",
+            Trigger::Error {
+                reason: "GET http://ops:hunter2hunter2@prometheus:9090/api failed".into(),
+            },
+            1_796_256_000_000,
+        );
+        i.problems = vec!["hook: postgres://app:s3cretpassw0rd@db/app refused".into()];
+        let clean = i.scrubbed().unwrap();
+        let text = serde_json::to_string(&clean).unwrap();
+        assert!(!text.contains("hunter2hunter2"), "{text}");
+        assert!(!text.contains("s3cretpassw0rd"), "{text}");
+        assert!(text.contains("prometheus:9090"), "{text}");
     }
 }
