@@ -287,6 +287,38 @@ fn a_manual_rollback_opens_an_incident_naming_who_asked() {
     assert_eq!(entries[0]["detail"]["trigger"], "manual");
 }
 
+/// `gate rollback` with no `gate rollout` running (it was killed mid-step)
+/// rolls back in its own process and opens the incident itself.
+#[test]
+fn gate_rollback_with_no_runner_opens_the_incident_itself() {
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1"), backend("green1", "v2")],
+        &[100, 0],
+    );
+    let spec = write_spec(&bed, "alone", "canary", &canary_body("5s"));
+    let s = spec.to_str().unwrap();
+    let out = run(&[
+        "rollout",
+        "--quiet",
+        "--spec",
+        s,
+        "--failpoint",
+        "after-state-write:2",
+    ]);
+    assert_eq!(out.status.code(), None, "not killed: {}", text(&out));
+    assert!(bed.weights()["green1"] > 0, "{:?}", bed.weights());
+    let rb = run(&["rollback", "--spec", s, "--by", "dave"]);
+    assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
+    assert_eq!(bed.weights()["green1"], 0);
+    let all = incident_list(&spec);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["trigger"]["kind"], "manual");
+    assert_eq!(all[0]["trigger"]["by"], "dave");
+    assert_eq!(all[0]["impact"]["candidate_percent_at_trigger"], 20);
+    assert_eq!(all[0]["health_after"]["healthy"], true);
+    assert_eq!(incident_entries(&bed.dir.join("audit")).len(), 1);
+}
+
 #[test]
 fn a_promoted_rollout_opens_no_incident() {
     let bed = RolloutBed::start(
