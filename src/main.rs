@@ -80,6 +80,9 @@ enum Command {
     Abort(cmd::rollout::CommandArgs),
     /// Move all traffic back to the stable version now
     Rollback(cmd::rollout::CommandArgs),
+    /// List and show the incidents rollbacks, aborts and failed verify stages opened
+    #[command(subcommand)]
+    Incident(cmd::incident::IncidentCommand),
     /// Serve the deployment dashboard: rollouts, checklist, exemptions, audit log (read-only but for signed approvals)
     Serve(cmd::serve::ServeArgs),
 }
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
             Command::Approve(a) => cmd::approve::run(a, false).await,
             Command::Abort(a) => cmd::rollout::rollback(a, true).await,
             Command::Rollback(a) => cmd::rollout::rollback(a, false).await,
+            Command::Incident(c) => cmd::incident::run(c).await,
             Command::Serve(a) => cmd::serve::run(a).await,
         }
     });

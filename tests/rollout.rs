@@ -6,6 +6,10 @@
 #[path = "services/mod.rs"]
 mod services;
 
+/// Incident records of rollbacks and aborts (docs/incidents.md).
+#[path = "rollout/incidents.rs"]
+mod incidents;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -627,6 +631,12 @@ fn failed_preflight_stops_before_any_traffic_moves_and_hooks_run() {
     assert_eq!(stages[0]["name"], "pre-flight");
     assert_eq!(stages[0]["progress"], "failed");
     assert_eq!(stages[1]["progress"], "skipped");
+    // An abort before traffic opens an incident saying why, with no rollback.
+    let opened = incidents::incident_list(&spec);
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    assert_eq!(opened[0]["trigger"]["kind"], "abort");
+    assert_eq!(opened[0]["outcome"], "aborted");
+    assert!(opened[0]["rollback"].is_null());
 
     // The same rollout without the pre-flight gate runs its hooks in order.
     let plain = write_spec(&bed, "hooks", "canary", &body);
@@ -1166,6 +1176,13 @@ fn verify_stage_rolls_back_a_candidate_that_fails_after_promotion() {
             .iter()
             .any(|e| e["detail"]["event"]["event"] == "rolled-back")
     );
+    // The failed verify stage opened an incident naming it and its analysis.
+    let opened = incidents::incident_list(&spec);
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    assert_eq!(opened[0]["trigger"]["kind"], "verify");
+    assert_eq!(opened[0]["trigger"]["stage"], "bake");
+    assert_eq!(opened[0]["trigger"]["analysis"]["name"], "error-rate");
+    assert!(entries.iter().any(|e| e["kind"] == "incident"));
 }
 
 /// The operations file of the migration stage tests: a NOT NULL column

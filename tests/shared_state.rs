@@ -496,14 +496,14 @@ fn the_schema_is_created_once_by_concurrent_gates_and_a_newer_one_is_refused() {
     }
     assert_eq!(
         pg.psql("SELECT version FROM gate.schema_version").trim(),
-        "1"
+        "2"
     );
     let tables = pg.psql(
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'gate'",
     );
     assert_eq!(
         tables.trim(),
-        "archived_states,audit_checkpoints,audit_entries,audit_head,commands,events,rollouts,schema_version"
+        "archived_states,audit_checkpoints,audit_entries,audit_head,commands,events,incidents,rollouts,schema_version"
     );
 
     pg.psql("UPDATE gate.schema_version SET version = 99");
@@ -670,4 +670,51 @@ fn the_dashboard_shows_a_shared_rollout_and_its_audit_log_in_postgresql() {
     assert_eq!(shared["verification"]["entries"], count, "{body}");
     let rollout: Value = serde_json::from_str(&rollout).unwrap();
     assert_eq!(rollout["status"]["phase"], "promoted", "{rollout}");
+}
+
+/// With the state in PostgreSQL, a rollback opens its incident in
+/// `gate.incidents` (one row, however often the spec runs again), with its
+/// `incident` audit row, and `gate incident` reads it from there.
+#[test]
+fn a_rollback_with_shared_state_opens_one_incident_in_postgresql() {
+    let bed = bed();
+    let pg = Postgres::start();
+    let spec = spec(&bed, "machine-a", &pg.url, "until-approved");
+    let log = bed.dir.join("a.log");
+    let mut a = spawn(&spec, &log, &[]);
+    wait_awaiting(&pg, 1);
+    let rb = run(&spec, &["rollback", "--by", "carol"]);
+    assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
+    let code = wait_exit(&mut a, 30);
+    assert_eq!(code, 1, "{}", std::fs::read_to_string(&log).unwrap());
+    let again = gate(spec.parent().unwrap())
+        .args(["rollout", "--spec"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+
+    assert_eq!(pg.psql("SELECT count(*) FROM gate.incidents").trim(), "1");
+    let id = pg.psql("SELECT id FROM gate.incidents");
+    let out = run(&spec, &["incident", "list", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list:#}");
+    let incident = &list[0];
+    assert_eq!(incident["id"], id.trim());
+    assert_eq!(incident["trigger"]["kind"], "manual");
+    assert_eq!(incident["trigger"]["by"], "carol");
+    assert_eq!(incident["health_after"]["healthy"], true);
+    let entries = pg.psql(
+        "SELECT count(*) FROM gate.audit_entries \
+         WHERE convert_from(line, 'UTF8')::jsonb->>'kind' = 'incident'",
+    );
+    assert_eq!(entries.trim(), "1");
+    let md = run(&spec, &["incident", "show", id.trim()]);
+    assert_eq!(md.status.code(), Some(0), "{}", text(&md));
+    assert!(
+        String::from_utf8_lossy(&md.stdout).contains("`gate rollback` by carol"),
+        "{}",
+        text(&md)
+    );
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod checks;
 pub mod evaluate;
 pub mod exemption;
+pub mod incident;
 pub mod migrate;
 pub mod plugin;
 pub mod policy;

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use gate_rollout::controller::{self, Controller, Options, Outcome, RolloutError};
 use gate_rollout::driver;
+use gate_rollout::incident::ManualAction;
 use gate_rollout::state::{CommandKind, Phase, RolloutState};
 use gate_rollout::status::RolloutStatus;
 use gate_rollout::strategy::{self, StrategyPlugin};
@@ -233,20 +234,25 @@ pub async fn status(args: StatusArgs) -> u8 {
 }
 
 /// No rollout runs: this process takes the lease and rolls back itself.
-async fn rollback_here(spec: Spec, opts: &Options, verb: &str, by: &str) -> u8 {
+async fn rollback_here(spec: Spec, opts: &Options, abort: bool, verb: &str, by: &str) -> u8 {
     let runtime = match shared::runtime() {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let reason = format!(
-        "{verb} by {by} at {}",
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    );
-    let name = spec.name.clone();
-    let (result, unrecorded) = match controller::rollback_now(spec, runtime, opts, &reason).await {
-        Ok((outcome, unrecorded)) => (Ok(outcome), unrecorded),
-        Err(e) => (Err(e), None),
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let reason = format!("{verb} by {by} at {at}");
+    let action = if abort {
+        ManualAction::Abort
+    } else {
+        ManualAction::Rollback
     };
+    let name = spec.name.clone();
+    let request = (action, by, at.as_str());
+    let (result, unrecorded) =
+        match controller::rollback_now(spec, runtime, opts, &reason, request).await {
+            Ok((outcome, unrecorded)) => (Ok(outcome), unrecorded),
+            Err(e) => (Err(e), None),
+        };
     let code = match result {
         Ok(Outcome::Promoted { .. }) => {
             eprintln!("error: rollout `{name}` was already promoted; roll forward with a new spec");
@@ -381,7 +387,7 @@ pub async fn rollback(args: CommandArgs, abort: bool) -> u8 {
         Err(e) => return error_code(e.into()),
     };
     if lock_free {
-        return rollback_here(spec, &opts, verb, &by).await;
+        return rollback_here(spec, &opts, abort, verb, &by).await;
     }
     // A rollout is running: wait for it to record the rollback.
     let deadline = Instant::now() + Duration::from_secs(args.wait_secs);

@@ -53,6 +53,7 @@ pub enum Record {
     Approval(Approval),
     Stage(Stage),
     Recovery(Recovery),
+    Incident(Incident),
 }
 
 /// The kinds of entry, for filtering (`gate audit show --kind`).
@@ -75,6 +76,7 @@ pub enum Kind {
     Approval,
     Stage,
     Recovery,
+    Incident,
 }
 
 impl Record {
@@ -86,6 +88,7 @@ impl Record {
             Record::Approval(_) => Kind::Approval,
             Record::Stage(_) => Kind::Stage,
             Record::Recovery(_) => Kind::Recovery,
+            Record::Incident(_) => Kind::Incident,
         }
     }
 }
@@ -323,6 +326,68 @@ pub enum StageState {
     Skipped,
 }
 
+/// An incident opened by a rollback, an abort or a failed verify stage
+/// (docs/incidents.md): written once, when the incident is opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incident {
+    /// The incident's id (`gate incident show ID`).
+    pub id: String,
+    pub service: String,
+    pub trigger: TriggerKind,
+    /// What triggered it, with the values that decided.
+    pub detail: String,
+    pub outcome: IncidentOutcome,
+    /// Milliseconds from the rollback decision until all traffic was on
+    /// stable; `None` when no traffic had moved (an abort).
+    pub time_to_stable_ms: Option<u64>,
+    /// What went wrong on the way back (stable's health, hooks, migration).
+    pub problems: Vec<String>,
+}
+
+/// What opened an incident.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum TriggerKind {
+    /// An analysis failed (or could not be measured too often) while traffic moved.
+    Analysis,
+    /// The candidate failed its health check.
+    Health,
+    /// The `verify` stage failed after promotion.
+    Verify,
+    /// Someone ran `gate rollback` or `gate abort`.
+    Manual,
+    /// Stopped before any traffic moved: a gate stage, a migration, a hook.
+    Abort,
+    /// The router, the strategy plugin or the promotion failed.
+    Error,
+}
+
+/// How an incident's rollout ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum IncidentOutcome {
+    /// All traffic is back on stable and stable is healthy.
+    RolledBack,
+    /// All traffic is back on stable, with problems (stable unhealthy, a hook failed).
+    RolledBackWithProblems,
+    /// Stopped before any traffic moved.
+    Aborted,
+}
+
 /// What an interrupted append left behind and the next append cut off.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -352,8 +417,9 @@ impl Entry {
     }
 }
 
-/// Masks credentials in every string of `value`, keys included.
-fn scrub_value(value: &mut serde_json::Value) {
+/// Masks credentials in every string of `value`, keys included (audit
+/// entries, and any record that must carry no secret, such as incidents).
+pub fn scrub_value(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::String(s) => *s = gate_redact::scrub(s),

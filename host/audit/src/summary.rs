@@ -44,6 +44,10 @@ impl Record {
                 r.discarded_sha256,
                 r.discarded_checkpoint_bytes
             ),
+            Record::Incident(i) => format!(
+                "{} opened for {}: {} ({}): {}",
+                i.id, i.service, i.outcome, i.trigger, i.detail
+            ),
         }
     }
 }

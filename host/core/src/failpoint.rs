@@ -12,7 +12,11 @@
 //! - rollouts (`gate_rollout`): `after-intent`, `after-router-write` (the
 //!   router changed, the state not yet), `after-state-write` (a step
 //!   boundary), `after-analysis`, `in-replace` (rolling: drained and
-//!   stopped, not yet started);
+//!   stopped, not yet started), `rollback-saved` (a rollback decided and
+//!   saved, no traffic moved back yet), `after-incident-entry` (the
+//!   incident's audit entry written, its number not yet kept),
+//!   `after-incident` (the incident opened, the rolled-back phase not yet
+//!   saved);
 //! - expand/contract migrations (`gate_migrate::expand`):
 //!   `migrate-after-expand` (the expand committed, the backfill not begun),
 //!   `migrate-after-batch` (a backfill batch committed),

@@ -26,6 +26,7 @@ use super::store::{self, Lease, Store, StoreError};
 use super::strategy::{DecideError, StrategyPlugin};
 use super::traffic::TrafficMode;
 
+mod incident;
 mod migration;
 mod replace;
 mod stages;
@@ -517,6 +518,8 @@ impl Controller {
         if let Some(problem) = self.migration_rollback().await {
             self.events.emit("error", &problem, json!({}));
         }
+        self.note_trigger(reason);
+        self.open_incident(None).await;
         self.state.phase = Phase::Aborted;
         self.state.outcome = Some(reason.to_string());
         self.save().await?;
@@ -607,6 +610,7 @@ impl Controller {
                         "rollback requested"
                     };
                     let reason = format!("{verb} by {} at {}", cmd.by, cmd.at);
+                    self.note_manual_trigger(&cmd);
                     let outcome = self.rollback(&reason).await;
                     self.store.done(&cmd).await?;
                     return outcome.map(Some);
@@ -1097,6 +1101,8 @@ impl Controller {
     /// and runs `post_rollback` hooks.
     pub async fn rollback(&mut self, reason: &str) -> Result<Outcome, RolloutError> {
         let started = unix_ms();
+        // Before the phase changes: the phase says what was going on.
+        self.note_trigger(reason);
         self.state.phase = Phase::RollingBack;
         self.state.intent = Some(Intent::Rollback);
         self.state.outcome = Some(reason.to_string());
@@ -1106,6 +1112,7 @@ impl Controller {
         .await;
         self.stop_stages(reason).await;
         self.save().await?;
+        failpoint::hit("rollback-saved");
         self.fence().await?;
         self.events.emit(
             "rollback",
@@ -1117,7 +1124,8 @@ impl Controller {
             TrafficMode::Replace { .. } => self.replace_back_to_stable().await?,
         };
         let switched = unix_ms();
-        problems.extend(self.stable_health_after_rollback().await);
+        let health = self.stable_health_after_rollback().await;
+        problems.extend(health.clone());
         // Only now that no request reaches the candidate: it used the new version.
         problems.extend(self.migration_rollback().await);
         for cmd in self.spec.hooks.post_rollback.clone() {
@@ -1130,6 +1138,13 @@ impl Controller {
             problems: problems.clone(),
         })
         .await;
+        self.open_incident(Some(incident::RollbackEnd {
+            stable_unix_ms: switched,
+            health,
+            problems: problems.clone(),
+        }))
+        .await;
+        failpoint::hit("after-incident");
         self.state.phase = Phase::RolledBack;
         self.state.intent = None;
         self.save().await?;
@@ -1226,14 +1241,18 @@ impl Controller {
 }
 
 /// `gate rollback` / `gate abort` with no rollout running: take the lease and
-/// finish the job in this process.
+/// finish the job in this process. `request`: what was asked, by whom, when
+/// (RFC 3339), for the incident.
 pub async fn rollback_now(
     spec: Spec,
     runtime: Arc<Runtime>,
     opts: &Options,
     reason: &str,
+    request: (crate::incident::ManualAction, &str, &str),
 ) -> Result<(Outcome, Option<String>), RolloutError> {
     let mut c = Controller::open(spec, runtime, opts).await?;
+    let (action, by, at) = request;
+    c.note_request(action, by, at);
     let outcome = match c.state.phase {
         Phase::Starting => c
             .abort_before_traffic(reason)

@@ -11,6 +11,7 @@ pub use gate_core::failpoint;
 pub mod haproxy;
 pub mod health;
 pub mod hooks;
+pub mod incident;
 pub mod migration;
 pub mod pipeline;
 pub mod preflight;

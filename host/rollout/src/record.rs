@@ -90,6 +90,11 @@ impl Recorder {
         ))
     }
 
+    /// An `incident` entry: the incident opened by this run.
+    pub fn incident(&self, run_id: &str, incident: gate_audit::entry::Incident) -> Draft {
+        self.draft(run_id, Record::Incident(incident))
+    }
+
     /// A `stage` entry of this rollout's pipeline.
     pub fn stage(
         &self,

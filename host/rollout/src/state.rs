@@ -131,6 +131,10 @@ pub struct RolloutState {
     /// When the `verify` stage began (ms since the rollout started).
     #[serde(default)]
     pub verify_started_ms: Option<u64>,
+    /// What triggered the rollback or abort under way, noted when it was
+    /// decided, for its incident (crate::incident).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<crate::incident::Opening>,
 }
 
 impl RolloutState {
@@ -161,6 +165,7 @@ impl RolloutState {
             outcome: None,
             stages: Vec::new(),
             verify_started_ms: None,
+            incident: None,
         }
     }
 

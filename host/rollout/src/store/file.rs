@@ -14,6 +14,7 @@ use gate_core::private_dir::PrivateDir;
 use serde_json::Value;
 
 use super::{EventSink, Holder, Lease, Store, StoreError};
+use crate::incident::{Incident, files as incident_files};
 use crate::spec::Spec;
 use crate::state::{self, Command, Lock, RolloutState};
 
@@ -181,6 +182,18 @@ impl Store for FileStore {
             Some(log) => Ok(Some(log.snapshot()?)),
             None => Ok(None),
         }
+    }
+
+    async fn open_incident(&self, incident: Incident) -> Result<(Incident, bool), StoreError> {
+        incident_files::open(&self.state_dir, incident).map_err(StoreError::Io)
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        incident_files::write(&self.state_dir, incident).map_err(StoreError::Io)
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        incident_files::list(&self.state_dir, Some(&self.name)).map_err(StoreError::Io)
     }
 }
 

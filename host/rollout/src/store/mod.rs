@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use gate_audit::{Appended, Draft};
 use serde_json::Value;
 
+use crate::incident::Incident;
 use crate::spec::Spec;
 use crate::state::{Command, CommandKind, RolloutState};
 
@@ -131,6 +132,17 @@ pub trait Store: Send + Sync {
     /// The whole audit log as read now, for readers such as the dashboard;
     /// `None` when nothing was recorded yet.
     async fn audit_snapshot(&self) -> Result<Option<gate_audit::Snapshot>, StoreError>;
+
+    /// Opens `incident` with the next id of its day (`true`), or returns
+    /// the one of the same rollout, run and trigger kind opened before
+    /// (`false`): one incident per rollback, however often it resumes.
+    async fn open_incident(&self, incident: Incident) -> Result<(Incident, bool), StoreError>;
+
+    /// Rewrites an opened incident (its audit entry's number).
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError>;
+
+    /// This rollout's incidents, oldest first.
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
 }
 
 /// The store `spec` names.

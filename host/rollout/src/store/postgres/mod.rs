@@ -29,6 +29,7 @@ use gate_sandbox::postgres::{Session, connect_with, db_error};
 use tokio::sync::Mutex;
 
 use super::{EventSink, Holder, Lease, Store, StoreError};
+use crate::incident::Incident;
 use crate::spec::Spec;
 use crate::state::{Command, RolloutState, unix_ms};
 use schema::SCHEMA;
@@ -358,4 +359,100 @@ impl Store for PgStore {
         let read = gate_audit::pg::read(&mut session.client, SCHEMA, self.url.shown()).await?;
         Ok(read.map(|r| r.snapshot))
     }
+
+    async fn open_incident(&self, mut incident: Incident) -> Result<(Incident, bool), StoreError> {
+        let io = |e: &tokio_postgres::Error| self.io("opening the incident", e);
+        let trigger: &'static str = incident.trigger.kind().into();
+        let mut session = self.session.lock().await;
+        let tx = session.client.transaction().await.map_err(|e| io(&e))?;
+        let same = tx
+            .query_opt(
+                &format!(
+                    "SELECT body::text FROM {SCHEMA}.incidents
+                      WHERE rollout = $1 AND run_id = $2 AND trigger = $3"
+                ),
+                &[&incident.rollout, &incident.run_id, &trigger],
+            )
+            .await
+            .map_err(|e| io(&e))?;
+        if let Some(row) = same {
+            return Ok((parse_incident(&self.url, row.get(0))?, false));
+        }
+        let day = crate::incident::day(incident.opened_unix_ms);
+        let n: i32 = tx
+            .query_one(
+                &format!(
+                    "SELECT coalesce(max(n), 0) + 1 FROM {SCHEMA}.incidents
+                      WHERE rollout = $1 AND day = $2::text::date"
+                ),
+                &[&incident.rollout, &day],
+            )
+            .await
+            .map_err(|e| io(&e))?
+            .get(0);
+        incident.id = Incident::make_id(
+            &incident.rollout,
+            incident.opened_unix_ms,
+            u32::try_from(n).unwrap_or(1),
+        );
+        let body = serde_json::to_string(&incident).map_err(|e| StoreError::Io(e.to_string()))?;
+        tx.execute(
+            &format!(
+                "INSERT INTO {SCHEMA}.incidents (id, rollout, run_id, trigger, day, n, body)
+                 VALUES ($1, $2, $3, $4, $5::text::date, $6, $7::text::jsonb)"
+            ),
+            &[
+                &incident.id,
+                &incident.rollout,
+                &incident.run_id,
+                &trigger,
+                &day,
+                &n,
+                &body,
+            ],
+        )
+        .await
+        .map_err(|e| io(&e))?;
+        tx.commit().await.map_err(|e| io(&e))?;
+        Ok((incident, true))
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        let body = serde_json::to_string(incident).map_err(|e| StoreError::Io(e.to_string()))?;
+        let session = self.session.lock().await;
+        session
+            .client
+            .execute(
+                &format!("UPDATE {SCHEMA}.incidents SET body = $2::text::jsonb WHERE id = $1"),
+                &[&incident.id, &body],
+            )
+            .await
+            .map_err(|e| self.io("updating the incident", &e))?;
+        Ok(())
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let session = self.session.lock().await;
+        let rows = session
+            .client
+            .query(
+                &format!(
+                    "SELECT body::text FROM {SCHEMA}.incidents WHERE rollout = $1 ORDER BY opened, n"
+                ),
+                &[&self.name],
+            )
+            .await
+            .map_err(|e| self.io("reading incidents", &e))?;
+        let mut all = rows
+            .iter()
+            .map(|r| parse_incident(&self.url, r.get(0)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Incident::sort(&mut all);
+        Ok(all)
+    }
+}
+
+fn parse_incident(url: &DbUrl, body: &str) -> Result<Incident, StoreError> {
+    serde_json::from_str(body)
+        .map_err(|e| StoreError::Io(format!("{}: a corrupt incident: {e}", url.shown())))
 }

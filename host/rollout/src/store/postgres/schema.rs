@@ -19,8 +19,9 @@ const MIGRATION_LOCK: i64 = 0x6761_7465;
 /// Migration `n` is `MIGRATIONS[n - 1]`; never edit one that shipped, add
 /// the next.
 fn migrations() -> Vec<String> {
-    vec![format!(
-        "CREATE TABLE {SCHEMA}.rollouts (
+    vec![
+        format!(
+            "CREATE TABLE {SCHEMA}.rollouts (
              name text PRIMARY KEY,
              state jsonb,
              revision bigint NOT NULL DEFAULT 0,
@@ -48,8 +49,25 @@ fn migrations() -> Vec<String> {
              body jsonb NOT NULL
          );
          {}",
-        gate_audit::pg::create_tables(SCHEMA)
-    )]
+            gate_audit::pg::create_tables(SCHEMA)
+        ),
+        // 2: incidents (docs/incidents.md), one per rollout, run and trigger kind,
+        // numbered per rollout and UTC day.
+        format!(
+            "CREATE TABLE {SCHEMA}.incidents (
+             id text PRIMARY KEY,
+             rollout text NOT NULL,
+             run_id text NOT NULL,
+             trigger text NOT NULL,
+             day date NOT NULL,
+             n integer NOT NULL,
+             opened timestamptz NOT NULL DEFAULT now(),
+             body jsonb NOT NULL,
+             UNIQUE (rollout, run_id, trigger),
+             UNIQUE (rollout, day, n)
+         );"
+        ),
+    ]
 }
 
 /// The schema version this gate writes and reads.
