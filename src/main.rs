@@ -80,6 +80,9 @@ enum Command {
     Abort(cmd::rollout::CommandArgs),
     /// Move all traffic back to the stable version now
     Rollback(cmd::rollout::CommandArgs),
+    /// Deliver, list and preview notifications ([[notify]] rules, their outbox and templates)
+    #[command(subcommand)]
+    Notify(cmd::notify::NotifyCommand),
     /// Serve the deployment dashboard: rollouts, checklist, exemptions, audit log (read-only but for signed approvals)
     Serve(cmd::serve::ServeArgs),
 }
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
             Command::Abort(a) => cmd::rollout::rollback(a, true).await,
             Command::Rollback(a) => cmd::rollout::rollback(a, false).await,
             Command::Serve(a) => cmd::serve::run(a).await,
+            Command::Notify(c) => cmd::notify::run(c).await,
         }
     });
     // Skip tearing down the engine, its memory pool and the runtime: the

@@ -6,6 +6,7 @@ pub mod checks;
 pub mod evaluate;
 pub mod exemption;
 pub mod migrate;
+pub mod notify;
 pub mod plugin;
 pub mod policy;
 mod record;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use url::Url;
+pub use url::Url;
 
 use crate::event::EventKind;
 

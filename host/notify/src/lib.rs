@@ -22,6 +22,7 @@ pub mod event;
 pub mod markdown;
 pub mod notifier;
 pub mod outbox;
+pub mod sample;
 pub mod slack;
 pub mod template;
 pub mod webhook;

@@ -12,6 +12,7 @@ pub mod haproxy;
 pub mod health;
 pub mod hooks;
 pub mod migration;
+pub mod notify;
 pub mod pipeline;
 pub mod preflight;
 pub mod record;

@@ -80,6 +80,9 @@ pub struct Spec {
     /// The pipeline's stages in order (`[[stage]]`; without any, the
     /// `preflight` gate, if set, then the rollout).
     pub stages: Vec<crate::pipeline::Stage>,
+    /// `[[notify]]`: which of the rollout's events go where
+    /// (docs/incidents.md, "Notifications").
+    pub notify: Vec<gate_notify::Rule>,
 }
 
 #[derive(Clone, Debug)]
