@@ -242,6 +242,11 @@ pub async fn after_evaluation(
         &policy.notify,
         clock.today(),
         record.run_id.as_deref(),
+        // The wall clock (never GATE_TEST_NOW): each evaluation is its own event.
+        &std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+            .to_string(),
     );
     for event in &events {
         for e in n.notify(event).1 {

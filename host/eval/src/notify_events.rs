@@ -11,14 +11,16 @@ use serde_json::{Map, Value, json};
 use crate::policy::{Exemption, Policy};
 use crate::report::{Report, Verdict};
 
-/// The events of one evaluation for `rules`. `run_id` and `started` make
-/// the failure's id: each evaluation that fails is its own event.
+/// The events of one evaluation for `rules`. `evaluation` (unique to this
+/// evaluation: the wall-clock time it ran) makes the failure's id, so each
+/// evaluation that fails is its own event.
 pub fn evaluation_events(
     report: &Report,
     policy: &Policy,
     rules: &[Rule],
     today: NaiveDate,
     run_id: Option<&str>,
+    evaluation: &str,
 ) -> Vec<Event> {
     let mut events = Vec::new();
     if report.verdict == Verdict::Fail {
@@ -38,11 +40,10 @@ pub fn evaluation_events(
         if let Some(r) = run_id {
             fields.insert("run_id".into(), json!(r));
         }
-        let started = report.started_at.to_rfc3339();
         events.push(Event::new(
             EventKind::EvaluationFailed,
             &policy.name,
-            &[run_id.unwrap_or(""), &started],
+            &[run_id.unwrap_or(""), evaluation],
             &format!(
                 "policy `{}` failed: {} blocking check(s)",
                 policy.name,
