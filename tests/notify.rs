@@ -55,7 +55,9 @@ impl Receiver {
         let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notify/receiver.py");
         let mut child = Command::new("python3")
             .arg(script_path)
-            .args(["--mode", mode, "--secret", SECRET, "--token", TOKEN, "--script", script])
+            .args([
+                "--mode", mode, "--secret", SECRET, "--token", TOKEN, "--script", script,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -77,7 +79,11 @@ impl Receiver {
         let addr = self.url.trim_start_matches("http://");
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         use std::io::{Read, Write};
-        write!(s, "GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         let body = out.split("\r\n\r\n").nth(1).unwrap();
@@ -143,7 +149,11 @@ fn evaluate(policy: &Path) -> Command {
 
 fn counts(map: &Value) -> BTreeMap<String, u64> {
     map.as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -166,16 +176,30 @@ fn failing_timing_out_and_429_receivers_get_each_event_exactly_once() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let s = rx.stats();
-    assert_eq!(s["bad_signature"], 0, "standardwebhooks refused a signature: {s}");
+    assert_eq!(
+        s["bad_signature"], 0,
+        "standardwebhooks refused a signature: {s}"
+    );
     let delivered = counts(&s["delivered"]);
     let attempts = counts(&s["attempts"]);
     // Two events: the failed evaluation and the exemption within 7 days.
     assert_eq!(delivered.len(), 2, "{s}");
-    assert!(delivered.values().all(|n| *n == 1), "delivered more than once: {s}");
+    assert!(
+        delivered.values().all(|n| *n == 1),
+        "delivered more than once: {s}"
+    );
     // The same webhook-id on every attempt: five attempts per id.
     assert!(attempts.values().all(|n| *n == 5), "{s}");
-    let types: Vec<&str> = s["types"].as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
-    assert!(types.contains(&"evaluation.failed") && types.contains(&"exemption.expiring"), "{s}");
+    let types: Vec<&str> = s["types"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"evaluation.failed") && types.contains(&"exemption.expiring"),
+        "{s}"
+    );
     let first = counts(&s["first_ms"]);
     let done = counts(&s["delivered_ms"]);
     for (id, t0) in &first {
@@ -200,8 +224,16 @@ fn failing_timing_out_and_429_receivers_get_each_event_exactly_once() {
     let delivered = counts(&s["delivered"]);
     assert_eq!(delivered.len(), 3, "{s}");
     assert!(delivered.values().all(|n| *n == 1), "{s}");
-    let expiring = s["types"].as_object().unwrap().values().filter(|v| *v == "exemption.expiring").count();
-    assert_eq!(expiring, 1, "the exemption was notified twice at one threshold: {s}");
+    let expiring = s["types"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| *v == "exemption.expiring")
+        .count();
+    assert_eq!(
+        expiring, 1,
+        "the exemption was notified twice at one threshold: {s}"
+    );
     // Nothing secret on disk or in the output.
     let outbox = dir.path().join(".gate/notify");
     for entry in std::fs::read_dir(&outbox).unwrap() {
@@ -209,12 +241,24 @@ fn failing_timing_out_and_429_receivers_get_each_event_exactly_once() {
         assert!(!String::from_utf8_lossy(&bytes).contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
     }
     let listed = gate()
-        .args(["notify", "list", "--policy", policy.to_str().unwrap(), "--format", "json"])
+        .args([
+            "notify",
+            "list",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 3, "{rows}");
-    assert!(rows.as_array().unwrap().iter().all(|r| r["delivered_ms"].is_u64()));
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["delivered_ms"].is_u64())
+    );
 }
 
 #[test]
@@ -223,7 +267,11 @@ fn killed_mid_retry_then_run_again_neither_duplicates_nor_loses() {
     let rx = Receiver::start("webhook", "500,500,500,200");
     let dir = tempfile::tempdir().unwrap();
     let policy = failing_policy(dir.path(), &rx.url);
-    let mut child = evaluate(&policy).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = evaluate(&policy)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Killed once both events have had an attempt, before any can succeed.
     let until = Instant::now() + Duration::from_secs(60);
     loop {
@@ -240,7 +288,14 @@ fn killed_mid_retry_then_run_again_neither_duplicates_nor_loses() {
     assert!(counts(&before["delivered"]).is_empty(), "{before}");
     // Run again: `gate notify deliver` picks up the pending entries.
     let out = gate()
-        .args(["notify", "deliver", "--policy", policy.to_str().unwrap(), "--timeout", "60"])
+        .args([
+            "notify",
+            "deliver",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--timeout",
+            "60",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -281,12 +336,21 @@ secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 "#,
     )
     .unwrap();
-    let out = gate().args(["policy", "lint", path.to_str().unwrap()]).output().unwrap();
+    let out = gate()
+        .args(["policy", "lint", path.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     let p = path.display();
-    assert!(err.contains(&format!("{p}:6:10:")) && err.contains("webhok"), "{err}");
-    assert!(err.contains(&format!("{p}:15:1:")) && err.contains("`secret` is not allowed"), "{err}");
+    assert!(
+        err.contains(&format!("{p}:6:10:")) && err.contains("webhok"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{p}:15:1:")) && err.contains("`secret` is not allowed"),
+        "{err}"
+    );
     assert!(err.contains("evaluation-faild"), "{err}");
     // The secret never appears in an error.
     assert!(!err.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), "{err}");
@@ -391,7 +455,9 @@ fn events(bed: &RolloutBed, name: &str) -> Vec<Value> {
 }
 
 fn ts_of(evs: &[Value], kind: &str) -> u64 {
-    evs.iter().find(|e| e["event"] == kind).unwrap_or_else(|| panic!("no {kind}: {evs:#?}"))["ts_ms"]
+    evs.iter()
+        .find(|e| e["event"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}: {evs:#?}"))["ts_ms"]
         .as_u64()
         .unwrap()
 }
@@ -400,22 +466,42 @@ fn ts_of(evs: &[Value], kind: &str) -> u64 {
 fn a_rollout_notifies_each_receiver_once_and_keeps_one_slack_message() {
     let hook = Receiver::start("webhook", "200");
     let slack = Receiver::start("slack", "200");
-    let bed = RolloutBed::start(&[backend("blue1", "v1", 0), backend("green1", "v2", 0)], &[100, 0]);
+    let bed = RolloutBed::start(
+        &[backend("blue1", "v1", 0), backend("green1", "v2", 0)],
+        &[100, 0],
+    );
     let spec = rollout_spec(&bed, "web", &hook.url, &slack.url);
     let load = load(&bed);
     let started = Instant::now();
-    let out = gate().args(["rollout", "--spec", spec.to_str().unwrap()]).output().unwrap();
+    let out = gate()
+        .args(["rollout", "--spec", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
     let took = started.elapsed();
     let report = load.stop();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(report.failed(), 0, "{}", report.summary());
     let s = hook.stats();
     assert_eq!(s["bad_signature"], 0, "{s}");
-    let mut types: Vec<String> = s["types"].as_object().unwrap().values().map(|v| v.as_str().unwrap().to_string()).collect();
+    let mut types: Vec<String> = s["types"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
     types.sort();
     // started, two steps (20 %, 50 %) and the promotion (its 100 % write is
     // not a step event), each once.
-    assert_eq!(types, ["rollout.promoted", "rollout.started", "rollout.step", "rollout.step"], "{s}");
+    assert_eq!(
+        types,
+        [
+            "rollout.promoted",
+            "rollout.started",
+            "rollout.step",
+            "rollout.step"
+        ],
+        "{s}"
+    );
     assert!(counts(&s["delivered"]).values().all(|n| *n == 1), "{s}");
     // One Slack message, posted once and updated with every later event.
     let c = slack.stats();
@@ -430,16 +516,35 @@ fn a_rollout_notifies_each_receiver_once_and_keeps_one_slack_message() {
     let page = std::fs::read_to_string(bed.dir.join("status/web.md")).unwrap();
     assert!(page.contains("`v2` now serves all traffic"), "{page}");
     // The outbox beside the state holds every entry, delivered.
-    let listed = gate().args(["notify", "list", "--spec", spec.to_str().unwrap(), "--format", "json"]).output().unwrap();
+    let listed = gate()
+        .args([
+            "notify",
+            "list",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
     let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 4 + 4 + 1, "{rows}");
-    assert!(rows.as_array().unwrap().iter().all(|r| r["delivered_ms"].is_u64()), "{rows}");
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["delivered_ms"].is_u64()),
+        "{rows}"
+    );
     eprintln!("rollout with notifications took {took:?}");
     let evs = events(&bed, "web");
     let first = counts(&s["first_ms"]);
     let promote_ms = ts_of(&evs, "promote");
     let latest = first.values().max().unwrap();
-    eprintln!("last webhook attempt {} ms after the promote event", latest.saturating_sub(promote_ms));
+    eprintln!(
+        "last webhook attempt {} ms after the promote event",
+        latest.saturating_sub(promote_ms)
+    );
 }
 
 #[test]
@@ -450,11 +555,17 @@ fn a_bad_canary_notifies_the_rollback_and_a_receiver_down_changes_nothing() {
     let slack = Receiver::start("slack", "200");
     let mut took = Vec::new();
     for (name, webhook) in [("bad-up", hook.url.as_str()), ("bad-down", down.as_str())] {
-        let bed = RolloutBed::start(&[backend("blue1", "v1", 0), backend("green1", "v2", 20)], &[100, 0]);
+        let bed = RolloutBed::start(
+            &[backend("blue1", "v1", 0), backend("green1", "v2", 20)],
+            &[100, 0],
+        );
         let spec = rollout_spec(&bed, name, webhook, &slack.url);
         let load = load(&bed);
         let started = Instant::now();
-        let out = gate().args(["rollout", "--spec", spec.to_str().unwrap()]).output().unwrap();
+        let out = gate()
+            .args(["rollout", "--spec", spec.to_str().unwrap()])
+            .output()
+            .unwrap();
         let elapsed = started.elapsed();
         let _ = load.stop();
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -463,22 +574,61 @@ fn a_bad_canary_notifies_the_rollback_and_a_receiver_down_changes_nothing() {
         let rolled_back = ts_of(&evs, "rolled-back");
         took.push((name, rolled_back - step, elapsed));
         let page = std::fs::read_to_string(bed.dir.join(format!("status/{name}.md"))).unwrap();
-        assert!(page.starts_with(&format!("### Rolled back: {name}")), "{page}");
+        assert!(
+            page.starts_with(&format!("### Rolled back: {name}")),
+            "{page}"
+        );
         if webhook == down {
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains("not delivered yet"), "{err}");
-            let listed = gate().args(["notify", "list", "--spec", spec.to_str().unwrap(), "--format", "json"]).output().unwrap();
+            let listed = gate()
+                .args([
+                    "notify",
+                    "list",
+                    "--spec",
+                    spec.to_str().unwrap(),
+                    "--format",
+                    "json",
+                ])
+                .output()
+                .unwrap();
             let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
-            let pending: Vec<&Value> = rows.as_array().unwrap().iter().filter(|r| r["target"] == "ops").collect();
-            assert!(!pending.is_empty() && pending.iter().all(|r| r["delivered_ms"].is_null() && r["attempts"].as_u64() >= Some(1)), "{rows}");
-            assert!(pending.iter().all(|r| r["last_error"].as_str().unwrap().contains("could not connect")), "{rows}");
+            let pending: Vec<&Value> = rows
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["target"] == "ops")
+                .collect();
+            assert!(
+                !pending.is_empty()
+                    && pending
+                        .iter()
+                        .all(|r| r["delivered_ms"].is_null() && r["attempts"].as_u64() >= Some(1)),
+                "{rows}"
+            );
+            assert!(
+                pending.iter().all(|r| r["last_error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("could not connect")),
+                "{rows}"
+            );
         }
     }
     let s = hook.stats();
-    let mut types: Vec<String> = s["types"].as_object().unwrap().values().map(|v| v.as_str().unwrap().to_string()).collect();
+    let mut types: Vec<String> = s["types"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
     types.sort();
     types.dedup();
-    assert!(types.contains(&"rollout.rolled_back".to_string()) && types.contains(&"rollout.analysis_failed".to_string()), "{s}");
+    assert!(
+        types.contains(&"rollout.rolled_back".to_string())
+            && types.contains(&"rollout.analysis_failed".to_string()),
+        "{s}"
+    );
     assert!(counts(&s["delivered"]).values().all(|n| *n == 1), "{s}");
     let c = slack.stats();
     assert_eq!(c["posts"], 2, "one message per rollout: {c}");
