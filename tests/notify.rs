@@ -642,3 +642,48 @@ fn a_bad_canary_notifies_the_rollback_and_a_receiver_down_changes_nothing() {
     // And gate's exit waits at most the flush grace (3 s) more.
     assert!(took[1].2 <= took[0].2 + Duration::from_secs(4), "{took:?}");
 }
+
+// ---- snapshots ----------------------------------------------------------------
+
+#[test]
+fn help_snapshots() {
+    for args in [
+        &["notify", "--help"][..],
+        &["notify", "deliver", "--help"],
+        &["notify", "list", "--help"],
+        &["notify", "render", "--help"],
+    ] {
+        let out = gate().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        insta::assert_snapshot!(
+            format!("help_{}", args[..args.len() - 1].join("_")),
+            String::from_utf8_lossy(&out.stdout).to_string()
+        );
+    }
+}
+
+/// The built-in templates, rendered with each kind's sample event.
+#[test]
+fn default_templates_render() {
+    for kind in [
+        "rollout-started",
+        "step",
+        "awaiting-approval",
+        "promoted",
+        "rolled-back",
+        "analysis-failed",
+        "evaluation-failed",
+        "exemption-expiring",
+        "drill-result",
+    ] {
+        let out = gate()
+            .args(["notify", "render", "--event", kind])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        insta::assert_snapshot!(
+            format!("template_{kind}"),
+            String::from_utf8_lossy(&out.stdout).to_string()
+        );
+    }
+}

@@ -56,3 +56,46 @@ pub fn notify(
     let (_, errors) = notifier.notify(&event);
     (event, errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Rule, Target};
+
+    #[test]
+    fn a_drill_result_is_notified_once_to_the_rules_that_want_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rule = Rule {
+            name: "status".into(),
+            target: Target::Markdown {
+                dir: tmp.path().join("status"),
+            },
+            events: vec![EventKind::DrillResult],
+            templates: Default::default(),
+            exemption_days: vec![7],
+            timeout: std::time::Duration::from_secs(1),
+            at: "test".into(),
+        };
+        let n = crate::Notifier::new(&[rule], &tmp.path().join("outbox"))
+            .unwrap()
+            .unwrap();
+        let result = DrillResult {
+            drill: "rollback".into(),
+            subject: "web".into(),
+            drill_id: "d1".into(),
+            passed: true,
+            summary: "back on stable in 0.8 s".into(),
+            metrics: vec![("time_to_stable_ms".into(), json!(812))],
+            target: Some("rollback under 5 minutes".into()),
+        };
+        let (event, errors) = notify(&n, &result);
+        assert!(errors.is_empty());
+        // The same drill reported again is the same event: one entry.
+        let (again, _) = notify(&n, &result);
+        assert_eq!(event.id, again.id);
+        let entries = n.outbox().entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(entries[0].message.contains("Drill passed: rollback of web"));
+        assert!(entries[0].message.contains("| time_to_stable_ms | 812 |"));
+    }
+}
