@@ -83,6 +83,9 @@ enum Command {
     /// List and show the incidents rollbacks, aborts and failed verify stages opened
     #[command(subcommand)]
     Incident(cmd::incident::IncidentCommand),
+    /// Deliver, list and preview notifications ([[notify]] rules, their outbox and templates)
+    #[command(subcommand)]
+    Notify(cmd::notify::NotifyCommand),
     /// Serve the deployment dashboard: rollouts, checklist, exemptions, audit log (read-only but for signed approvals)
     Serve(cmd::serve::ServeArgs),
 }
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
             Command::Rollback(a) => cmd::rollout::rollback(a, false).await,
             Command::Incident(c) => cmd::incident::run(c).await,
             Command::Serve(a) => cmd::serve::run(a).await,
+            Command::Notify(c) => cmd::notify::run(c).await,
         }
     });
     // Skip tearing down the engine, its memory pool and the runtime: the

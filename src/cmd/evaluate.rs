@@ -80,6 +80,8 @@ async fn evaluate(args: Args) -> Result<u8, u8> {
             report::render(&report, Format::Github, RenderOptions::default())
         );
     }
+    // After the verdict is on record and shown: never changes it.
+    super::notify::after_evaluation(&args.record, &policy, &report, clock).await;
     Ok(match report.verdict {
         Verdict::Pass => exit::PASS,
         Verdict::Fail => exit::FAIL,

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod exemption;
 pub mod incident;
 pub mod migrate;
+pub mod notify;
 pub mod plugin;
 pub mod policy;
 mod record;

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::exit;
 
 /// Where and under which run a decision is recorded.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct RecordArgs {
     /// Audit directory to record the decision in (default: the policy's [audit] dir, else .gate/audit beside the policy)
     #[arg(long, value_name = "DIR")]

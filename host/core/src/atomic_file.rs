@@ -43,6 +43,40 @@ pub fn write(path: &Path, parts: &[&[u8]]) -> Result<(), FileError> {
 
 /// Replaces `name` in the opened directory `dir` (shown as `shown`).
 pub fn write_in(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result<(), FileError> {
+    let tmp = write_tmp(dir, shown, name, parts)?;
+    cap_primitives::fs::rename(dir, Path::new(&tmp), dir, Path::new(name))
+        .map_err(|e| FileError::io("renaming over", shown.join(name), e))?;
+    dir.sync_all()
+        .map_err(|e| FileError::io("fsync of", shown, e))
+}
+
+/// Creates `name` in the opened directory `dir` with the concatenation of
+/// `parts`, whole or not at all, unless it exists: false when it did (the
+/// existing file is left as it was). The content is written and fsynced
+/// under a temporary name first, then hard-linked to `name` (a link never
+/// replaces an entry, a symlink included), so two writers racing on one
+/// name leave exactly one of them, and a reader never sees a torn file.
+pub fn create_new_in(
+    dir: &File,
+    shown: &Path,
+    name: &str,
+    parts: &[&[u8]],
+) -> Result<bool, FileError> {
+    let tmp = write_tmp(dir, shown, name, parts)?;
+    let linked = cap_primitives::fs::hard_link(dir, Path::new(&tmp), dir, Path::new(name));
+    let _ = cap_primitives::fs::remove_file(dir, Path::new(&tmp));
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(FileError::io("creating", shown.join(name), e)),
+    }
+    dir.sync_all()
+        .map_err(|e| FileError::io("fsync of", shown, e))?;
+    Ok(true)
+}
+
+/// Writes and fsyncs a temporary file beside `name`; returns its name.
+fn write_tmp(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result<String, FileError> {
     let tmp = format!(".{name}.tmp-{}", std::process::id());
     let err = |what, e| FileError::io(what, shown.join(&tmp), e);
     // A leftover from a killed run of this same pid would make O_EXCL fail.
@@ -61,9 +95,5 @@ pub fn write_in(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result
         f.write_all(part).map_err(|e| err("writing", e))?;
     }
     f.sync_all().map_err(|e| err("fsync of", e))?;
-    drop(f);
-    cap_primitives::fs::rename(dir, Path::new(&tmp), dir, Path::new(name))
-        .map_err(|e| FileError::io("renaming over", shown.join(name), e))?;
-    dir.sync_all()
-        .map_err(|e| FileError::io("fsync of", shown, e))
+    Ok(tmp)
 }

@@ -186,6 +186,12 @@ impl PrivateDir {
         crate::atomic_file::write_in(&self.dir, &self.path, name, &[bytes])
     }
 
+    /// Creates `name` with `bytes` unless it exists (false then), whole or
+    /// not at all (see [`crate::atomic_file::create_new_in`]).
+    pub fn create_new(&self, name: &str, bytes: &[u8]) -> Result<bool, FileError> {
+        crate::atomic_file::create_new_in(&self.dir, &self.path, name, &[bytes])
+    }
+
     /// Removes the file `name` (a symlink named so is removed, never followed);
     /// an absent file is not an error.
     pub fn remove(&self, name: &str) -> Result<(), FileError> {

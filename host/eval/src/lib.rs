@@ -14,5 +14,6 @@
 pub mod audit_record;
 pub mod evaluate;
 pub mod hosted;
+pub mod notify_events;
 pub mod policy;
 pub mod report;

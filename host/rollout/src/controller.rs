@@ -153,8 +153,12 @@ impl Controller {
         let state = Self::initial_state(&spec, &*store, &lease, opts).await?;
         let strategy = StrategyPlugin::load(runtime.clone(), &spec, opts.clock)
             .map_err(RolloutError::Usage)?;
-        let events =
-            Events::new(store.events()?, &spec.name, state.started_unix_ms).quiet(opts.quiet);
+        let notify = super::notify::notifier(&spec)
+            .map_err(RolloutError::Usage)?
+            .map(|n| super::notify::RolloutNotify::new(&spec, n, &state.run_id, &state.started_by));
+        let events = Events::new(store.events()?, &spec.name, state.started_unix_ms)
+            .quiet(opts.quiet)
+            .notify(notify);
         Ok(Controller {
             plugin_spec: spec.to_plugin_spec(),
             mode: TrafficMode::of(&spec),
@@ -272,8 +276,28 @@ impl Controller {
         }
     }
 
-    /// Runs the rollout to an outcome.
+    /// Runs the rollout to an outcome, delivering its notifications beside
+    /// it; at the end, what is left gets at most `FLUSH_GRACE`.
     pub async fn run(&mut self) -> Result<Outcome, RolloutError> {
+        let delivery = self.events.notifier().map(|n| n.spawn());
+        let outcome = self.run_to_outcome().await;
+        if let Some(delivery) = delivery {
+            let round = delivery.finish(super::notify::FLUSH_GRACE).await;
+            if round.pending > 0 {
+                self.events.emit(
+                    "notify",
+                    &format!(
+                        "{} notification(s) not delivered yet; the next run or `gate notify deliver` sends them",
+                        round.pending
+                    ),
+                    json!({ "pending": round.pending, "delivered": round.delivered }),
+                );
+            }
+        }
+        outcome
+    }
+
+    async fn run_to_outcome(&mut self) -> Result<Outcome, RolloutError> {
         if let Some(outcome) = self.resume().await? {
             return Ok(outcome);
         }

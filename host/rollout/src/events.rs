@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 
 use serde_json::{Map, Value, json};
 
+use super::notify::RolloutNotify;
 use super::state::unix_ms;
 use super::store::EventSink;
 
@@ -15,6 +16,8 @@ pub struct Events {
     started_unix_ms: u64,
     quiet: bool,
     color: bool,
+    /// The spec's `[[notify]]` rules, when it has any.
+    notify: Option<RolloutNotify>,
 }
 
 impl Events {
@@ -27,12 +30,23 @@ impl Events {
             started_unix_ms,
             quiet: false,
             color,
+            notify: None,
         }
     }
 
     pub fn quiet(mut self, quiet: bool) -> Events {
         self.quiet = quiet;
         self
+    }
+
+    /// Notifies the events the spec's `[[notify]]` rules want.
+    pub fn notify(mut self, notify: Option<RolloutNotify>) -> Events {
+        self.notify = notify;
+        self
+    }
+
+    pub fn notifier(&self) -> Option<&std::sync::Arc<gate_notify::Notifier>> {
+        self.notify.as_ref().map(RolloutNotify::notifier)
     }
 
     /// Records an event. `fields` must be a JSON object; it is merged in.
@@ -49,6 +63,9 @@ impl Events {
         obj.insert("message".into(), json!(message));
         if let Value::Object(f) = fields {
             obj.extend(f);
+        }
+        if let Some(n) = &self.notify {
+            n.on_event(&obj);
         }
         self.log.write(&Value::Object(obj));
         if !self.quiet {

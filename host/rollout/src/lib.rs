@@ -13,6 +13,7 @@ pub mod health;
 pub mod hooks;
 pub mod incident;
 pub mod migration;
+pub mod notify;
 pub mod pipeline;
 pub mod preflight;
 pub mod record;

@@ -80,6 +80,9 @@ pub struct Spec {
     /// The pipeline's stages in order (`[[stage]]`; without any, the
     /// `preflight` gate, if set, then the rollout).
     pub stages: Vec<crate::pipeline::Stage>,
+    /// `[[notify]]`: which of the rollout's events go where
+    /// (docs/incidents.md, "Notifications").
+    pub notify: Vec<gate_notify::Rule>,
 }
 
 #[derive(Clone, Debug)]
@@ -472,7 +475,7 @@ servers = ["green1"]
             "specs/web.toml:26:1: `duration` does not apply to a `rollout` stage",
             "specs/web.toml:30:1: a `gate` stage needs `policy`",
             "specs/web.toml:35:1: `latency` is not an `[[analysis]]` of this spec\n  help: define it, or use one of: errors",
-            "specs/web.toml:39:1: unknown stage kind `deploy`\n  help: write `gate`, `approval`, `rollout` or `verify`",
+            "specs/web.toml:39:1: unknown stage kind `deploy`\n  help: write `gate`, `migration`, `approval`, `rollout` or `verify`",
         ] {
             assert!(err.contains(expected), "{expected}\n{err}");
         }

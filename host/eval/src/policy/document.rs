@@ -39,6 +39,8 @@ pub(crate) struct PolicyDoc {
     pub migrations: Option<MigrationsDecl>,
     /// `[audit] dir`, resolved against the file's directory, when set.
     pub audit_dir: Option<At<PathBuf>>,
+    /// `[[notify]]` rules.
+    pub notify: Vec<gate_notify::Rule>,
     /// False when something other files may refer to could not be decoded at all
     /// (a syntax error, the `[policy]` table, a connection or metrics provider):
     /// checks that look for something missing would then only repeat that error,
@@ -130,6 +132,7 @@ const POLICY_KEYS: &[&str] = &[
     "exemption",
     "migrations",
     "audit",
+    "notify",
 ];
 
 impl PolicyDoc {
@@ -150,6 +153,7 @@ impl PolicyDoc {
             exemptions: Vec::new(),
             migrations: None,
             audit_dir: None,
+            notify: Vec::new(),
             complete: true,
         }
     }
@@ -202,6 +206,14 @@ impl PolicyDoc {
                 }
                 "migrations" => doc.migrations_table(src, value, errors),
                 "audit" => doc.audit_table(src, value, errors),
+                "notify" => {
+                    doc.notify = super::notify::decode_rules(
+                        src,
+                        value,
+                        &super::notify::POLICY_EVENTS,
+                        errors,
+                    )
+                }
                 name => {
                     let error = unknown_key(src, &key, "a policy file", POLICY_KEYS);
                     // `name = "x"` written above `[policy]` instead of under it; but

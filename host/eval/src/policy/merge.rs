@@ -37,6 +37,11 @@ fn merge_into(acc: &mut PolicyDoc, doc: PolicyDoc) {
     acc.complete &= doc.complete;
     acc.exemptions.extend(doc.exemptions);
     later(&mut acc.audit_dir, doc.audit_dir);
+    // A later file's rule replaces the one of the same name.
+    for rule in doc.notify {
+        acc.notify.retain(|r| r.name != rule.name);
+        acc.notify.push(rule);
+    }
     match (&mut acc.migrations, doc.migrations) {
         (Some(x), Some(m)) => {
             later(&mut x.paths, m.paths);

@@ -25,6 +25,7 @@ mod exemption;
 mod grants;
 mod load;
 mod merge;
+pub mod notify;
 mod raw;
 pub mod signed;
 mod source;
@@ -65,6 +66,9 @@ pub struct Policy {
     pub migrations: MigrationsConfig,
     /// `[audit]`; `.gate/audit` beside the policy file when it has none.
     pub audit: AuditConfig,
+    /// `[[notify]]` rules merged by name: where `gate evaluate` sends
+    /// `evaluation-failed` and `exemption-expiring`.
+    pub notify: Vec<gate_notify::Rule>,
     /// Every file the policy was read from (itself, what it extends, its
     /// exemption files) with its digest, for the audit record.
     pub inputs: Vec<InputFile>,

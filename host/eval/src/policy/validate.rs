@@ -257,6 +257,7 @@ pub(crate) fn finish(
         exemptions: exemptions(doc.exemptions, signers.as_ref(), options.now),
         migrations: migrations_config(doc.migrations),
         audit,
+        notify: doc.notify,
         inputs: Vec::new(),
     }
 }

@@ -40,6 +40,7 @@ const KEYS: &[&str] = &[
     "approvals",
     "audit",
     "stage",
+    "notify",
 ];
 
 /// How long a PostgreSQL lease lasts unless `lease_ttl` says otherwise.
@@ -96,6 +97,7 @@ struct Tables {
     approvals: Option<Located<RawApprovals>>,
     audit: Option<Located<RawAudit>>,
     stages: Vec<Located<RawStage>>,
+    notify: Vec<gate_notify::Rule>,
     clean: bool,
 }
 
@@ -219,6 +221,14 @@ impl Cx<'_> {
                 "metrics" => t.metrics = self.metrics_tables(value, clean),
                 "approvals" => t.approvals = self.table(value, &what, clean),
                 "audit" => t.audit = self.table(value, &what, clean),
+                "notify" => {
+                    t.notify = gate_eval::policy::notify::decode_rules(
+                        self.src,
+                        value,
+                        &gate_eval::policy::notify::SPEC_EVENTS,
+                        &mut self.errors,
+                    )
+                }
                 _ => {
                     let error = unknown_key(self.src, &key, "a rollout spec", KEYS);
                     self.errors.push(error);
@@ -348,6 +358,14 @@ impl Cx<'_> {
             &names,
         );
         let (state_db, lease_ttl) = self.shared_state(&rollout);
+        if state_db.is_some() && !t.notify.is_empty() {
+            // The outbox lives beside the state; the PostgreSQL store has none yet.
+            self.error_help(
+                rollout.at("state"),
+                "`[[notify]]` does not work with `state = \"postgres://…\"` yet",
+                "keep the state in files (`state_dir`) for a rollout that notifies, or send notifications from a hook",
+            );
+        }
         let RawRollout {
             name, state_dir, ..
         } = rollout.item;
@@ -377,6 +395,7 @@ impl Cx<'_> {
             approvals,
             audit_dir,
             stages,
+            notify: t.notify,
             dir: self.dir.clone(),
         })
     }
