@@ -80,6 +80,9 @@ enum Command {
     Abort(cmd::rollout::CommandArgs),
     /// Move all traffic back to the stable version now
     Rollback(cmd::rollout::CommandArgs),
+    /// Practise incident response: forced rollback and point-in-time restore drills
+    #[command(subcommand)]
+    Drill(cmd::drill::DrillCommand),
     /// Serve the deployment dashboard: rollouts, checklist, exemptions, audit log (read-only but for signed approvals)
     Serve(cmd::serve::ServeArgs),
 }
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
             Command::Approve(a) => cmd::approve::run(a, false).await,
             Command::Abort(a) => cmd::rollout::rollback(a, true).await,
             Command::Rollback(a) => cmd::rollout::rollback(a, false).await,
+            Command::Drill(c) => cmd::drill::run(c).await,
             Command::Serve(a) => cmd::serve::run(a).await,
         }
     });

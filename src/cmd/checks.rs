@@ -119,6 +119,7 @@ fn empty_policy() -> Policy {
         exemptions: Vec::new(),
         migrations: Default::default(),
         audit: Default::default(),
+        restore_drills: Default::default(),
         inputs: Vec::new(),
     }
 }

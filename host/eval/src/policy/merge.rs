@@ -37,6 +37,11 @@ fn merge_into(acc: &mut PolicyDoc, doc: PolicyDoc) {
     acc.complete &= doc.complete;
     acc.exemptions.extend(doc.exemptions);
     later(&mut acc.audit_dir, doc.audit_dir);
+    // A restore drill is one table: a later file's replaces it whole.
+    for d in doc.restore_drills {
+        acc.restore_drills.retain(|x| x.connection != d.connection);
+        acc.restore_drills.push(d);
+    }
     match (&mut acc.migrations, doc.migrations) {
         (Some(x), Some(m)) => {
             later(&mut x.paths, m.paths);
