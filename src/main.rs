@@ -86,6 +86,9 @@ enum Command {
     /// Deliver, list and preview notifications ([[notify]] rules, their outbox and templates)
     #[command(subcommand)]
     Notify(cmd::notify::NotifyCommand),
+    /// Practise incident response: forced rollback and point-in-time restore drills
+    #[command(subcommand)]
+    Drill(cmd::drill::DrillCommand),
     /// Serve the deployment dashboard: rollouts, checklist, exemptions, audit log (read-only but for signed approvals)
     Serve(cmd::serve::ServeArgs),
 }
@@ -137,6 +140,7 @@ fn main() -> ExitCode {
             Command::Abort(a) => cmd::rollout::rollback(a, true).await,
             Command::Rollback(a) => cmd::rollout::rollback(a, false).await,
             Command::Incident(c) => cmd::incident::run(c).await,
+            Command::Drill(c) => cmd::drill::run(c).await,
             Command::Serve(a) => cmd::serve::run(a).await,
             Command::Notify(c) => cmd::notify::run(c).await,
         }

@@ -6,7 +6,7 @@
 //! be `error`, never `pass` or `skip`.
 //!
 //! `infra.load-balancer`, `infra.db-replicas`, `infra.monitoring`,
-//! `infra.alert-thresholds`, `infra.runbooks`, `infra.backup`,
+//! `infra.alert-thresholds`, `infra.runbooks`, `infra.backup`, `infra.drills`,
 //! `infra.resource-limits`.
 
 mod common;
@@ -817,6 +817,80 @@ fn backup_newest_file_must_be_recent_and_not_empty() {
     )
     .grants(json!({ "fs": ["./"] }))
     .go();
+    assert_status(&entry, "error");
+}
+
+// ------------------------------------------------------------------ drills
+
+/// A drill record line as `gate drill` writes it, finished `days_ago`.
+fn drill_line(kind: &str, subject: &str, days_ago: i64, result: &str) -> String {
+    let t = (chrono::Utc::now() - chrono::Duration::days(days_ago))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    format!(
+        r#"{{"kind":"{kind}","subject":"{subject}","started":"{t}","finished":"{t}","result":"{result}","measures":{{"drill":"rollback","percent":10,"candidate_responses":12,"to_stable_ms":3,"to_healthy_ms":5,"target_ms":300000}},"problems":[],"previous":null}}"#
+    )
+}
+
+#[test]
+fn drills_must_be_recent_per_kind_and_an_unreadable_record_is_an_error() {
+    let records = ".gate/drills/drills.jsonl";
+    let with = |lines: &[String], params: Value| {
+        let run = Run::new("infra.drills", params).grants(json!({ "fs": ["./.gate/drills:ro"] }));
+        run.ws.write(records, &(lines.join("\n") + "\n"));
+        run.go()
+    };
+    let both = json!({ "records": records, "max_age_days": 31, "kinds": ["rollback", "restore"] });
+
+    // Pass: a successful drill of each kind within 31 days (a later failed one does not count).
+    let (c, entry) = with(
+        &[
+            drill_line("rollback", "web", 20, "pass"),
+            drill_line("restore", "primary", 3, "pass"),
+            drill_line("rollback", "web", 1, "fail"),
+        ],
+        both.clone(),
+    );
+    assert_eq!(c, 0, "{entry:#}");
+    assert_status(&entry, "pass");
+    let f = one(&entry, "rollback drill", None);
+    assert_eq!(f["evidence"]["age_days"], "20.0");
+    assert_eq!(f["evidence"]["drilled"], "web");
+
+    // Fail: the last successful rollback drill is too old, and no restore drill is recorded.
+    let (c, entry) = with(&[drill_line("rollback", "web", 40, "pass")], both.clone());
+    assert_eq!(c, 1, "{entry:#}");
+    assert_status(&entry, "fail");
+    assert!(message(one(&entry, "rollback drill", None)).contains("older than max_age_days 31"));
+    assert!(message(one(&entry, "restore drill", None)).contains("no restore drill"));
+    // Only the required kinds are judged.
+    let (c, _) = with(
+        &[drill_line("rollback", "web", 2, "pass")],
+        json!({ "records": records, "max_age_days": 7, "kinds": ["rollback"] }),
+    );
+    assert_eq!(c, 0);
+
+    // Cannot see: a corrupt line, a missing file, a file outside the grant.
+    let (_, entry) = with(
+        &[
+            drill_line("rollback", "web", 2, "pass"),
+            "{\"kind\": \"rollback\"".to_string(),
+        ],
+        both.clone(),
+    );
+    assert_status(&entry, "error");
+    assert_eq!(findings(&entry).len(), 1, "{entry:#}");
+    one(&entry, ".gate/drills/drills.jsonl:2", None);
+    let (_, entry) = Run::new("infra.drills", both.clone())
+        .grants(json!({ "fs": ["./"] }))
+        .go();
+    assert_status(&entry, "error");
+    assert!(message(one(&entry, records, None)).contains("cannot read the drill records"));
+    let outside = Run::new("infra.drills", both.clone()).grants(json!({ "fs": ["./other"] }));
+    outside
+        .ws
+        .write(records, &drill_line("rollback", "web", 1, "pass"));
+    outside.ws.write("other/keep", "");
+    let (_, entry) = outside.go();
     assert_status(&entry, "error");
 }
 

@@ -120,6 +120,7 @@ fn empty_policy() -> Policy {
         migrations: Default::default(),
         audit: Default::default(),
         notify: Vec::new(),
+        restore_drills: Default::default(),
         inputs: Vec::new(),
     }
 }

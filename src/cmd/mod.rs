@@ -3,6 +3,7 @@
 pub mod approve;
 pub mod audit;
 pub mod checks;
+pub mod drill;
 pub mod evaluate;
 pub mod exemption;
 pub mod incident;

@@ -48,7 +48,7 @@ use crate::services::{
 pub const GATE: &str = env!("CARGO_BIN_EXE_gate");
 
 /// Every built-in check the policy runs: all of `gate checks list`.
-pub const CHECKS: [&str; 28] = [
+pub const CHECKS: [&str; 29] = [
     "config.cache",
     "config.env-vars",
     "config.error-handling",
@@ -62,6 +62,7 @@ pub const CHECKS: [&str; 28] = [
     "infra.certificates",
     "infra.db-replicas",
     "infra.disk-space",
+    "infra.drills",
     "infra.firewall",
     "infra.health-checks",
     "infra.load-balancer",
@@ -352,7 +353,7 @@ url = {prom}
 [[plugin]]
 name = "infra"
 [plugin.grants]
-fs = ["./deploy/k8s", "./certs", {data_dir}, {backups}]
+fs = ["./deploy/k8s", "./certs", "./.gate/drills:ro", {data_dir}, {backups}]
 net = [{primary}, {redis}, {frontend_q}, {tls_q}, {closed_q}, "localhost:*"]
 http = [{app_healthz}, {app_ready}, {lb_healthz}, {runbooks_glob}]
 unix = [{socket}]
@@ -435,6 +436,10 @@ params = {{ provider = "prom" }}
 [[check]]
 id = "infra.backup"
 params = {{ glob = {dump_glob}, max_age_hours = 26, min_bytes = "4KiB", manifest = {manifest} }}
+
+[[check]]
+id = "infra.drills"
+params = {{ records = ".gate/drills/drills.jsonl", max_age_days = 31, kinds = ["rollback", "restore"] }}
 
 [[check]]
 id = "infra.resource-limits"
@@ -1152,6 +1157,33 @@ urllib3==2.0.7 ; python_version >= \"3.8\"
 fn write_fixtures(ws: &Path, tls: &TlsEndpoints, today: NaiveDate) {
     // Kubernetes: every container declares CPU and memory limits.
     write(ws, "deploy/k8s/web.yaml", DEPLOYMENT);
+
+    // Drill records as `gate drill` writes them: a rollback and a restore drill this month.
+    let drill = |kind: &str, subject: &str, days: u64, measures: &str| {
+        let t = format!("{}T09:30:00.000Z", days_ago(today, days));
+        format!(
+            r#"{{"kind":"{kind}","subject":"{subject}","started":"{t}","finished":"{t}","result":"pass","measures":{measures},"problems":[],"previous":null}}"#
+        )
+    };
+    write(
+        ws,
+        ".gate/drills/drills.jsonl",
+        &format!(
+            "{}\n{}\n",
+            drill(
+                "rollback",
+                "web",
+                9,
+                r#"{"drill":"rollback","percent":10,"candidate_responses":988,"to_stable_ms":3,"to_healthy_ms":5,"target_ms":300000}"#
+            ),
+            drill(
+                "restore",
+                "primary",
+                12,
+                r#"{"drill":"restore","backup":"/var/backups/pg/base/latest","target_time":null,"last_transaction":null,"data_loss_ms":null,"restore_ms":2400,"queries":[]}"#
+            ),
+        ),
+    );
 
     // Certificates as deployed: the leaf, its key (0600) and the private CA.
     fs::create_dir_all(ws.join("certs")).unwrap();

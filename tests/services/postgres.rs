@@ -27,6 +27,9 @@ pub struct Postgres {
     /// `postgres://gate@127.0.0.1:<port>/gate`
     pub url: String,
     pub data_dir: PathBuf,
+    /// Where `archive_command` copies each completed WAL segment, when the
+    /// server was started with [`Postgres::start_archiving`].
+    pub archive_dir: Option<PathBuf>,
     proc: Proc,
     dir: tempfile::TempDir,
 }
@@ -173,7 +176,31 @@ impl Postgres {
     /// `extra_conf` is appended to postgresql.conf (it may override the
     /// harness's settings, except `port`, which is given on the command line).
     pub fn start_with_config(extra_conf: &str) -> Postgres {
+        Postgres::start_in(pg_tempdir("pg"), extra_conf, None)
+    }
+
+    /// A primary that archives its WAL: `archive_mode = on` and an
+    /// `archive_command` copying each segment into `archive_dir` (a
+    /// directory of the server's user), as a point-in-time-recovery setup
+    /// does. `pg_switch_wal()` sends the current segment there.
+    pub fn start_archiving() -> Postgres {
         let dir = pg_tempdir("pg");
+        let archive = postgres_owned_dir(&dir.path().join("wal-archive"));
+        let conf = format!(
+            "archive_mode = on
+             archive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'
+             archive_timeout = 0
+",
+            archive = archive.display()
+        );
+        Postgres::start_in(dir, &conf, Some(archive))
+    }
+
+    fn start_in(
+        dir: tempfile::TempDir,
+        extra_conf: &str,
+        archive_dir: Option<PathBuf>,
+    ) -> Postgres {
         let data_dir = dir.path().join("data");
         run_ok(
             "initdb",
@@ -219,9 +246,38 @@ impl Postgres {
             port,
             url: url(port, "gate"),
             data_dir,
+            archive_dir,
             proc,
             dir,
         }
+    }
+
+    /// Where [`Postgres::base_backup`] writes its backups, one per
+    /// subdirectory (created, owned by the server's user).
+    pub fn backups_dir(&self) -> PathBuf {
+        postgres_owned_dir(&self.dir.path().join("backups"))
+    }
+
+    /// A plain-format `pg_basebackup` (with its WAL, `-X stream`, and a
+    /// `backup_manifest`) into `backups_dir()/<name>`; returns its path.
+    pub fn base_backup(&self, name: &str) -> PathBuf {
+        let target = self.backups_dir().join(name);
+        run_ok(
+            "pg_basebackup",
+            pg_command("pg_basebackup", self.dir.path())
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "gate",
+                ])
+                .arg("-D")
+                .arg(&target)
+                .args(["-F", "plain", "-X", "stream", "-c", "fast", "--no-sync"]),
+        );
+        target
     }
 
     /// Runs `sql` (one or more statements) as superuser `gate` on database
@@ -385,6 +441,16 @@ impl Replica {
             },
         );
     }
+}
+
+/// `path` created (if missing) and owned by the server's user, 0700.
+fn postgres_owned_dir(path: &Path) -> PathBuf {
+    fs::create_dir_all(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700)).expect("chmod");
+    if let Some((uid, gid)) = postgres_ids() {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
+    }
+    path.to_path_buf()
 }
 
 fn append(path: &Path, text: &str) {

@@ -54,6 +54,7 @@ pub enum Record {
     Stage(Stage),
     Recovery(Recovery),
     Incident(Incident),
+    Drill(Drill),
 }
 
 /// The kinds of entry, for filtering (`gate audit show --kind`).
@@ -77,6 +78,7 @@ pub enum Kind {
     Stage,
     Recovery,
     Incident,
+    Drill,
 }
 
 impl Record {
@@ -89,6 +91,7 @@ impl Record {
             Record::Stage(_) => Kind::Stage,
             Record::Recovery(_) => Kind::Recovery,
             Record::Incident(_) => Kind::Incident,
+            Record::Drill(_) => Kind::Drill,
         }
     }
 }
@@ -401,6 +404,157 @@ pub struct Recovery {
     pub discarded_sha256: String,
     /// Bytes of an incomplete checkpoint cut from the checkpoints file.
     pub discarded_checkpoint_bytes: u64,
+}
+
+/// The seed's target for a rollback: all traffic back on stable and
+/// healthy within five minutes.
+pub const ROLLBACK_TARGET_MS: u64 = 5 * 60 * 1000;
+
+/// Which drill ran.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum DrillKind {
+    /// `gate drill rollback`: traffic to the candidate, then a forced rollback.
+    Rollback,
+    /// `gate drill restore`: a PostgreSQL point-in-time recovery into a
+    /// scratch instance.
+    Restore,
+}
+
+/// Whether a drill met its expectations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum DrillResult {
+    Pass,
+    Fail,
+}
+
+/// One drill, as the audit log and the drill record store keep it
+/// (`gate drill`, docs/drills.md). The same value is what a notification
+/// of the drill's result would carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drill {
+    pub kind: DrillKind,
+    /// What was drilled: the rollout's name, or the connection's.
+    pub subject: String,
+    /// When it started and finished (RFC 3339, UTC, milliseconds).
+    #[serde(with = "rfc3339")]
+    pub started: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub finished: DateTime<Utc>,
+    pub result: DrillResult,
+    pub measures: DrillMeasures,
+    /// What went wrong, when `result` is `fail`.
+    pub problems: Vec<String>,
+    /// The drills of the same kind and subject before this one.
+    pub previous: Option<DrillComparison>,
+}
+
+/// What a drill measured, by kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "drill", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DrillMeasures {
+    Rollback(RollbackMeasures),
+    Restore(RestoreMeasures),
+}
+
+/// A rollback drill's figures. Durations are `None` when the drill did not
+/// get that far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackMeasures {
+    /// The candidate's share of traffic during the drill (percent).
+    pub percent: u8,
+    /// Requests the candidate answered while it had that share (router counters).
+    pub candidate_responses: Option<u64>,
+    /// From the rollback decision to the router confirming all weight on stable.
+    pub to_stable_ms: Option<u64>,
+    /// From the rollback decision to stable passing the spec's health checks.
+    pub to_healthy_ms: Option<u64>,
+    /// The target `to_healthy_ms` is compared with ([`ROLLBACK_TARGET_MS`]).
+    pub target_ms: u64,
+}
+
+/// A restore drill's figures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreMeasures {
+    /// The base backup restored (its directory).
+    pub backup: String,
+    /// The time recovery was asked to stop at; `None`: the end of the archive.
+    pub target_time: Option<String>,
+    /// The commit time of the last transaction recovered
+    /// (`pg_last_xact_replay_timestamp()`).
+    pub last_transaction: Option<String>,
+    /// Target time (or the drill's start, without one) minus the last
+    /// transaction recovered: what a restore to that point would lose.
+    pub data_loss_ms: Option<u64>,
+    /// From the drill's start to the scratch instance promoted and verified.
+    pub restore_ms: Option<u64>,
+    pub queries: Vec<VerifyOutcome>,
+}
+
+/// One verification query against the restored instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyOutcome {
+    pub sql: String,
+    pub expect: String,
+    /// What it returned (rows on lines, columns separated by `|`), or the error.
+    pub got: String,
+    pub ok: bool,
+}
+
+/// This drill against the ones of the same kind and subject before it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillComparison {
+    /// How many there were.
+    pub drills: u64,
+    /// When the last one finished, and its result.
+    #[serde(with = "rfc3339")]
+    pub last: DateTime<Utc>,
+    pub last_result: DrillResult,
+    /// The headline duration (rollback: `to_healthy_ms`; restore:
+    /// `restore_ms`) of the last one and the median of the passed ones.
+    pub last_ms: Option<u64>,
+    pub median_ms: Option<u64>,
+}
+
+impl Drill {
+    /// One line of canonical JSON, every text masked as an entry's is: the
+    /// drill record store's line.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut value = serde_json::to_value(self).expect("drills serialise");
+        scrub_value(&mut value);
+        serde_json::to_vec(&value).expect("drills serialise")
+    }
+
+    /// The headline duration: time to healthy for a rollback, restore time
+    /// for a restore.
+    pub fn headline_ms(&self) -> Option<u64> {
+        match &self.measures {
+            DrillMeasures::Rollback(m) => m.to_healthy_ms,
+            DrillMeasures::Restore(m) => m.restore_ms,
+        }
+    }
 }
 
 impl Entry {

@@ -48,8 +48,30 @@ impl Record {
                 "{} opened for {}: {} ({}): {}",
                 i.id, i.service, i.outcome, i.trigger, i.detail
             ),
+            Record::Drill(d) => drill(d),
         }
     }
+}
+
+fn drill(d: &crate::entry::Drill) -> String {
+    use crate::entry::DrillMeasures;
+    let ms = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| format!("{v} ms"));
+    let figures = match &d.measures {
+        DrillMeasures::Rollback(m) => format!(
+            "{}% to the candidate, stable after {}, healthy after {}",
+            m.percent,
+            ms(m.to_stable_ms),
+            ms(m.to_healthy_ms)
+        ),
+        DrillMeasures::Restore(m) => format!(
+            "restored in {}, data loss window {}, {}/{} queries as expected",
+            ms(m.restore_ms),
+            ms(m.data_loss_ms),
+            m.queries.iter().filter(|q| q.ok).count(),
+            m.queries.len()
+        ),
+    };
+    format!("{} drill of {} {}: {figures}", d.kind, d.subject, d.result)
 }
 
 fn rollout_event(event: &RolloutEvent) -> String {

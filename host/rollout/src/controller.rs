@@ -124,7 +124,7 @@ pub fn whoami() -> String {
 }
 
 /// The runner's name in a lease: host and pid.
-fn runner() -> String {
+pub fn runner() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod certificates;
 pub mod db_replicas;
 pub mod disk_space;
+pub mod drills;
 pub mod file_glob;
 pub mod firewall;
 pub mod haproxy_stats;
@@ -49,6 +50,7 @@ impl gate_plugin_sdk::Plugin for InfraPlugin {
             Box::new(db_replicas::DbReplicas),
             Box::new(monitoring::Monitoring),
             Box::new(backup::Backup),
+            Box::new(drills::Drills),
             // New checks go above this line (`cargo xtask new-check`).
             Box::new(resource_limits::ResourceLimits),
         ]

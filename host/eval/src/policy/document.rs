@@ -12,7 +12,7 @@ use super::errors::Errors;
 use super::grants::GrantsDecl;
 use super::raw::{
     RawAudit, RawCheck, RawConnection, RawExemption, RawGate, RawGrants, RawHeader, RawMetrics,
-    RawMigrations, RawPlugin, fields_of,
+    RawMigrations, RawPlugin, RawRestoreDrill, fields_of,
 };
 use super::source::{At, SourceFile, resolve};
 use super::{Enforcement, OnError, Origin, PolicyError, Severity};
@@ -41,6 +41,8 @@ pub(crate) struct PolicyDoc {
     pub audit_dir: Option<At<PathBuf>>,
     /// `[[notify]]` rules.
     pub notify: Vec<gate_notify::Rule>,
+    /// `[drills.restore.NAME]` tables.
+    pub restore_drills: Vec<RestoreDrillDecl>,
     /// False when something other files may refer to could not be decoded at all
     /// (a syntax error, the `[policy]` table, a connection or metrics provider):
     /// checks that look for something missing would then only repeat that error,
@@ -78,6 +80,17 @@ pub(crate) struct MigrationsDecl {
     pub exclude: Option<Vec<At<String>>>,
     pub include: Option<Vec<At<String>>>,
     pub assume_in_transaction: Option<At<bool>>,
+    pub origin: Origin,
+}
+
+/// `[drills.restore.NAME]`: paths resolved against the declaring file's directory.
+#[derive(Clone, Debug)]
+pub(crate) struct RestoreDrillDecl {
+    pub connection: String,
+    pub base_backups: At<PathBuf>,
+    pub wal_archive: At<PathBuf>,
+    pub timeout_secs: Option<At<u64>>,
+    pub verify: Vec<At<(String, String)>>,
     pub origin: Origin,
 }
 
@@ -133,6 +146,7 @@ const POLICY_KEYS: &[&str] = &[
     "migrations",
     "audit",
     "notify",
+    "drills",
 ];
 
 impl PolicyDoc {
@@ -154,6 +168,7 @@ impl PolicyDoc {
             migrations: None,
             audit_dir: None,
             notify: Vec::new(),
+            restore_drills: Vec::new(),
             complete: true,
         }
     }
@@ -214,6 +229,7 @@ impl PolicyDoc {
                         errors,
                     )
                 }
+                "drills" => doc.drills_table(src, value, errors),
                 name => {
                     let error = unknown_key(src, &key, "a policy file", POLICY_KEYS);
                     // `name = "x"` written above `[policy]` instead of under it; but
@@ -375,6 +391,75 @@ impl PolicyDoc {
                 value: resolve(src.dir(), &d.value),
                 origin: d.origin,
             }
+        });
+    }
+
+    /// `[drills]`: so far only `[drills.restore.NAME]`.
+    fn drills_table(&mut self, src: &SourceFile, value: Spanned<DeValue<'_>>, errors: &mut Errors) {
+        let Some(items) = named_items(src, value, "drills", errors) else {
+            return;
+        };
+        for (key, value) in items {
+            if key != "restore" {
+                let key = Spanned::new(value.span(), std::borrow::Cow::Owned(key));
+                errors.push(unknown_key(src, &key, "[drills]", &["restore"]));
+                continue;
+            }
+            let Some(drills) = named_items(src, value, "drills.restore", errors) else {
+                continue;
+            };
+            for (name, item) in drills {
+                self.restore_drill(src, name, item, errors);
+            }
+        }
+    }
+
+    fn restore_drill(
+        &mut self,
+        src: &SourceFile,
+        connection: String,
+        value: Spanned<DeValue<'_>>,
+        errors: &mut Errors,
+    ) {
+        let origin = src.origin_of(&value.span());
+        let what = format!("[drills.restore.{connection}]");
+        let Some(raw) = decode::<RawRestoreDrill>(src, value, &what, errors).item else {
+            return;
+        };
+        let mut path = |s: Spanned<String>, key: &str| {
+            let at = src.at(s);
+            if at.value.trim().is_empty() {
+                errors.push(PolicyError::at(&at.origin, format!("`{key}` is empty")));
+            }
+            At {
+                value: resolve(src.dir(), &at.value),
+                origin: at.origin,
+            }
+        };
+        let base_backups = path(raw.base_backups, "base_backups");
+        let wal_archive = path(raw.wal_archive, "wal_archive");
+        let verify = raw
+            .verify
+            .unwrap_or_default()
+            .into_iter()
+            .map(|q| {
+                let at = src.at(q);
+                if at.value.sql.trim().is_empty() {
+                    errors.push(PolicyError::at(&at.origin, "`sql` is empty"));
+                }
+                At {
+                    value: (at.value.sql, at.value.expect),
+                    origin: at.origin,
+                }
+            })
+            .collect();
+        self.restore_drills.push(RestoreDrillDecl {
+            connection,
+            base_backups,
+            wal_archive,
+            timeout_secs: raw.timeout_secs.map(|t| src.at(t)),
+            verify,
+            origin,
         });
     }
 

@@ -42,6 +42,11 @@ fn merge_into(acc: &mut PolicyDoc, doc: PolicyDoc) {
         acc.notify.retain(|r| r.name != rule.name);
         acc.notify.push(rule);
     }
+    // A restore drill is one table: a later file's replaces it whole.
+    for d in doc.restore_drills {
+        acc.restore_drills.retain(|x| x.connection != d.connection);
+        acc.restore_drills.push(d);
+    }
     match (&mut acc.migrations, doc.migrations) {
         (Some(x), Some(m)) => {
             later(&mut x.paths, m.paths);

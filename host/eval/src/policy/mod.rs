@@ -69,6 +69,8 @@ pub struct Policy {
     /// `[[notify]]` rules merged by name: where `gate evaluate` sends
     /// `evaluation-failed` and `exemption-expiring`.
     pub notify: Vec<gate_notify::Rule>,
+    /// `[drills.restore.NAME]`, by connection name (docs/drills.md).
+    pub restore_drills: BTreeMap<String, RestoreDrill>,
     /// Every file the policy was read from (itself, what it extends, its
     /// exemption files) with its digest, for the audit record.
     pub inputs: Vec<InputFile>,
@@ -121,6 +123,30 @@ impl Policy {
     pub fn gate(&self, name: &str) -> Option<&GateSpec> {
         self.gates.iter().find(|g| g.name == name)
     }
+}
+
+/// `[drills.restore.NAME]`: where the base backups and the WAL archive of
+/// connection NAME's database are, and what to ask of a restored copy.
+#[derive(Clone, Debug)]
+pub struct RestoreDrill {
+    pub connection: String,
+    /// A directory of plain-format `pg_basebackup` backups, one per subdirectory.
+    pub base_backups: PathBuf,
+    /// The directory `archive_command` copies WAL segments into.
+    pub wal_archive: PathBuf,
+    /// How long the restore may take before the drill fails (default 600 s).
+    pub timeout_secs: u64,
+    pub verify: Vec<VerifyQuery>,
+    pub origin: Origin,
+}
+
+/// A query run against the restored copy and the text it must return
+/// (rows on lines, columns separated by `|`, as `psql -At` prints them).
+#[derive(Clone, Debug)]
+pub struct VerifyQuery {
+    pub sql: String,
+    pub expect: String,
+    pub origin: Origin,
 }
 
 /// `[migrations]`: where migrations live and how they are validated.

@@ -107,6 +107,27 @@ pub(crate) struct RawAudit {
 
 impl Item for RawAudit {}
 
+/// `[drills.restore.NAME]`: how `gate drill restore --connection NAME`
+/// restores that connection's database (docs/drills.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRestoreDrill {
+    pub base_backups: Spanned<String>,
+    pub wal_archive: Spanned<String>,
+    pub timeout_secs: Option<Spanned<u64>>,
+    pub verify: Option<Vec<Spanned<RawVerifyQuery>>>,
+}
+
+impl Item for RawRestoreDrill {}
+
+/// One `verify = [{ sql = "…", expect = "…" }]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVerifyQuery {
+    pub sql: String,
+    pub expect: String,
+}
+
 /// `[metrics.NAME]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

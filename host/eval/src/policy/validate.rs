@@ -16,7 +16,8 @@ use super::signed;
 use super::source::At;
 use super::{
     AuditConfig, CheckConfig, Connection, Enforcement, Exemption, ExemptionTrust, GateSpec,
-    MetricsProvider, MigrationsConfig, Origin, PluginSpec, Policy, PolicyError, RuleRef, ids,
+    MetricsProvider, MigrationsConfig, Origin, PluginSpec, Policy, PolicyError, RestoreDrill,
+    RuleRef, VerifyQuery, ids,
 };
 
 pub(crate) const DEFAULT_WARN_DAYS: u32 = 14;
@@ -242,6 +243,7 @@ pub(crate) fn finish(
     check_required_keys(&doc, complete, errors);
     check_gates_have_checks(&doc.gates, complete, errors);
     check_exemption_lifetimes(&doc, today, errors);
+    check_restore_drills(&doc, complete, errors);
     let audit = audit_config(doc.audit_dir.clone(), &source);
     let signers = signed::load_signers(doc.exemption_signers.as_ref(), errors);
     Policy {
@@ -258,8 +260,70 @@ pub(crate) fn finish(
         migrations: migrations_config(doc.migrations),
         audit,
         notify: doc.notify,
+        restore_drills: restore_drills(doc.restore_drills),
         inputs: Vec::new(),
     }
+}
+
+/// Default limit on a restore drill, from its start to verified.
+const DEFAULT_RESTORE_TIMEOUT_SECS: u64 = 600;
+
+/// Each `[drills.restore.NAME]` names a connection the policy defines, and
+/// a timeout above zero.
+fn check_restore_drills(doc: &PolicyDoc, complete: bool, errors: &mut Errors) {
+    for d in &doc.restore_drills {
+        if complete && !doc.connections.iter().any(|c| c.name == d.connection) {
+            errors.push(
+                PolicyError::at(
+                    &d.origin,
+                    format!(
+                        "[drills.restore.{}] names no connection of this policy",
+                        d.connection
+                    ),
+                )
+                .with_help(format!(
+                    "define `[connections.{}]` (kind = \"postgres\", url_env = …): the drill reads the database's user and name from it",
+                    d.connection
+                )),
+            );
+        }
+        if let Some(t) = &d.timeout_secs
+            && t.value == 0
+        {
+            errors.push(
+                PolicyError::at(&t.origin, "`timeout_secs` must be more than 0").with_help(
+                    format!("remove it for the default, {DEFAULT_RESTORE_TIMEOUT_SECS} s"),
+                ),
+            );
+        }
+    }
+}
+
+fn restore_drills(decls: Vec<super::document::RestoreDrillDecl>) -> BTreeMap<String, RestoreDrill> {
+    decls
+        .into_iter()
+        .map(|d| {
+            let drill = RestoreDrill {
+                connection: d.connection.clone(),
+                base_backups: d.base_backups.value,
+                wal_archive: d.wal_archive.value,
+                timeout_secs: d
+                    .timeout_secs
+                    .map_or(DEFAULT_RESTORE_TIMEOUT_SECS, |t| t.value),
+                verify: d
+                    .verify
+                    .into_iter()
+                    .map(|q| VerifyQuery {
+                        sql: q.value.0,
+                        expect: q.value.1,
+                        origin: q.origin,
+                    })
+                    .collect(),
+                origin: d.origin,
+            };
+            (d.connection, drill)
+        })
+        .collect()
 }
 
 /// The error for a top-level file without `[policy] name`.
