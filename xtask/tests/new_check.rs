@@ -83,7 +83,7 @@ fn new_check_writes_a_registered_documented_check_that_builds_and_fails_until_wr
         "CHECKS is recounted"
     );
     assert!(catalogue.contains(
-        "    \"infra.db-replicas\",\n    \"infra.disk-space\",\n    \"infra.example-thing\",\n    \"infra.firewall\",\n"
+        "    \"infra.disk-space\",\n    \"infra.drills\",\n    \"infra.example-thing\",\n    \"infra.firewall\",\n"
     ));
     assert!(catalogue.contains("id = \"infra.example-thing\"\n"));
     assert!(catalogue.contains("params = {{ targets = [\"TODO\"] }}"));
