@@ -169,21 +169,10 @@ fn wait_events(bed: &RolloutBed, kind: &str, n: usize) {
 }
 
 fn spec(bed: &RolloutBed) -> PathBuf {
-    let text = format!(
-        r#"[rollout]
-name = "signed"
-strategy = "canary"
-state_dir = "state"
-
-[router]
-kind = "haproxy"
-admin_socket = "{socket}"
-backend = "web"
-
-[health]
-path = "/healthz"
-
-[stable]
+    bed.write_spec(
+        "signed",
+        "canary",
+        r#"[stable]
 servers = ["blue1"]
 version = "v1"
 
@@ -199,11 +188,7 @@ pause = "until-approved"
 allowed_signers = "keys/allowed_signers"
 required = 2
 "#,
-        socket = bed.admin_socket.display()
-    );
-    let path = bed.dir.join("signed.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    )
 }
 
 struct Approvers {

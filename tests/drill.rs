@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use services::Postgres;
-use services::rollout::{Backend, Load, LoadOptions, RolloutBed, now_ms};
+use services::rollout::{Load, LoadOptions, RolloutBed, backend, now_ms};
 
 fn gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
@@ -33,33 +33,11 @@ fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
-fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
-    Backend {
-        name,
-        version,
-        error_percent: 0,
-        healthy: true,
-    }
-}
-
 fn canary_spec(bed: &RolloutBed) -> PathBuf {
-    let spec = format!(
-        r#"[rollout]
-name = "web"
-strategy = "canary"
-state_dir = "state"
-
-[router]
-kind = "haproxy"
-admin_socket = "{socket}"
-backend = "web"
-
-[health]
-path = "/healthz"
-expect_status = 200
-timeout_ms = 1000
-
-[stable]
+    bed.write_spec(
+        "web",
+        "canary",
+        r#"[stable]
 servers = ["blue1"]
 version = "v1"
 
@@ -70,12 +48,14 @@ version = "v2"
 [canary]
 steps = [10, 100]
 pause = "1s"
+
+[[notify]]
+name = "status-page"
+target = "markdown"
+dir = "status"
+events = ["drill-result"]
 "#,
-        socket = bed.admin_socket.display()
-    );
-    let path = bed.dir.join("web.toml");
-    std::fs::write(&path, spec).unwrap();
-    path
+    )
 }
 
 /// The audit log's entries of kind `drill`.
@@ -177,6 +157,26 @@ fn rollback_drill_moves_traffic_and_rolls_back_under_load_with_zero_failed_reque
         report.total(),
         report.failed(),
         v2
+    );
+
+    // Each drill's result is notified once: a status page file per drill,
+    // and the latest.
+    let status = bed.dir.join("status");
+    let mut pages: Vec<String> = std::fs::read_dir(&status)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(pages.contains(&"web.md".to_string()), "{pages:?}");
+    let latest = std::fs::read_to_string(status.join("web.md")).unwrap();
+    assert!(latest.contains("Drill passed: rollback of web"), "{latest}");
+    assert!(
+        latest.contains(&format!(
+            "| to_healthy_ms | {} |",
+            d2["measures"]["to_healthy_ms"]
+        )),
+        "{latest}"
     );
 
     // Recorded: the drill records beside the spec, `gate drill list`, the audit log.
@@ -303,6 +303,12 @@ name = "drills"
 kind = "postgres"
 url_env = "PRIMARY_URL"
 
+[[notify]]
+name = "status-page"
+target = "markdown"
+dir = "status"
+events = ["drill-result"]
+
 [drills.restore.primary]
 base_backups = "{backups}"
 wal_archive = "{archive}"
@@ -388,6 +394,14 @@ verify = [
     let (dir, port) = scratch_of(&out);
     assert!(!dir.exists() && !services::port_open(port));
 
+    // The failed drill is the latest notified.
+    let page = std::fs::read_to_string(work.path().join("status/primary.md")).unwrap();
+    assert!(page.contains("Drill failed: restore of primary"), "{page}");
+    assert!(
+        page.contains("1 of 2 verification queries passed"),
+        "{page}"
+    );
+
     // Recorded, and never with the password.
     let records = work.path().join(".gate/drills/drills.jsonl");
     let stored = std::fs::read_to_string(&records).unwrap();
@@ -399,6 +413,7 @@ verify = [
         ("stderr", String::from_utf8_lossy(&out.stderr).to_string()),
         ("records", stored),
         ("audit", audit),
+        ("status page", page),
     ] {
         assert!(!t.contains("Pw0rdS3cret9"), "password in {what}: {t}");
     }

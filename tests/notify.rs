@@ -8,18 +8,13 @@
 #[path = "services/mod.rs"]
 mod services;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use services::rollout::{Backend, Load, LoadOptions, RolloutBed};
-
-/// A webhook secret for the tests (base64 of 24 bytes, `whsec_` prefixed).
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const TOKEN: &str = "xoxb-test-token-0123456789";
+use services::receiver::{Receiver, SECRET, TOKEN, counts};
+use services::rollout::{Backend, Load, LoadOptions, RolloutBed, backend};
 
 fn gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
@@ -42,60 +37,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// A receiver process; killed when dropped.
-struct Receiver {
-    child: Child,
-    url: String,
-}
-
-impl Receiver {
-    fn start(mode: &str, script: &str) -> Receiver {
-        let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notify/receiver.py");
-        let mut child = Command::new("python3")
-            .arg(script_path)
-            .args([
-                "--mode", mode, "--secret", SECRET, "--token", TOKEN, "--script", script,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 (scripts/install-deps)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            panic!("the receiver did not start (is `standardwebhooks` installed? scripts/install-deps): {line:?}")
-        });
-        Receiver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn stats(&self) -> Value {
-        let addr = self.url.trim_start_matches("http://");
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        use std::io::{Read, Write};
-        write!(
-            s,
-            "GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let body = out.split("\r\n\r\n").nth(1).unwrap();
-        serde_json::from_str(body).unwrap()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A policy whose one gate fails (a required variable is missing) and
@@ -145,16 +86,6 @@ fn evaluate(policy: &Path) -> Command {
         .env("GATE_TEST_NOW", "2026-12-03T12:00:00Z")
         .env_remove("GATE_NOTIFY_TEST_NEVER_SET");
     cmd
-}
-
-fn counts(map: &Value) -> BTreeMap<String, u64> {
-    map.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]
@@ -358,33 +289,9 @@ secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // ---- rollouts ---------------------------------------------------------------
 
-fn backend<'a>(name: &'a str, version: &'a str, error_percent: u8) -> Backend<'a> {
-    Backend {
-        name,
-        version,
-        error_percent,
-        healthy: true,
-    }
-}
-
 fn rollout_spec(bed: &RolloutBed, name: &str, webhook: &str, slack: &str) -> PathBuf {
-    let text = format!(
-        r#"[rollout]
-name = "{name}"
-strategy = "canary"
-state_dir = "state"
-
-[router]
-kind = "haproxy"
-admin_socket = "{socket}"
-backend = "web"
-
-[health]
-path = "/healthz"
-expect_status = 200
-timeout_ms = 1000
-
-[stable]
+    let body = format!(
+        r#"[stable]
 servers = ["blue1"]
 version = "v1"
 
@@ -426,12 +333,9 @@ name = "status-page"
 target = "markdown"
 dir = "status"
 events = ["promoted", "rolled-back"]
-"#,
-        socket = bed.admin_socket.display()
+"#
     );
-    let path = bed.dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    bed.write_spec(name, "canary", &body)
 }
 
 fn load(bed: &RolloutBed) -> Load {
@@ -467,7 +371,7 @@ fn a_rollout_notifies_each_receiver_once_and_keeps_one_slack_message() {
     let hook = Receiver::start("webhook", "200");
     let slack = Receiver::start("slack", "200");
     let bed = RolloutBed::start(
-        &[backend("blue1", "v1", 0), backend("green1", "v2", 0)],
+        &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
     let spec = rollout_spec(&bed, "web", &hook.url, &slack.url);
@@ -556,7 +460,13 @@ fn a_bad_canary_notifies_the_rollback_and_a_receiver_down_changes_nothing() {
     let mut took = Vec::new();
     for (name, webhook) in [("bad-up", hook.url.as_str()), ("bad-down", down.as_str())] {
         let bed = RolloutBed::start(
-            &[backend("blue1", "v1", 0), backend("green1", "v2", 20)],
+            &[
+                backend("blue1", "v1"),
+                Backend {
+                    error_percent: 20,
+                    ..backend("green1", "v2")
+                },
+            ],
             &[100, 0],
         );
         let spec = rollout_spec(&bed, name, webhook, &slack.url);
@@ -576,6 +486,16 @@ fn a_bad_canary_notifies_the_rollback_and_a_receiver_down_changes_nothing() {
         let page = std::fs::read_to_string(bed.dir.join(format!("status/{name}.md"))).unwrap();
         assert!(
             page.starts_with(&format!("### Rolled back: {name}")),
+            "{page}"
+        );
+        // It names the incident the rollback opened.
+        let opened = evs
+            .iter()
+            .find(|e| e["event"] == "incident")
+            .unwrap_or_else(|| panic!("no incident event: {evs:#?}"));
+        let id = opened["incident"].as_str().unwrap();
+        assert!(
+            page.contains(&format!("- Incident: `{id}` (`gate incident show {id}`)")),
             "{page}"
         );
         if webhook == down {

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use services::rollout::{Backend, Load, LoadOptions, LoadReport, RolloutBed, now_ms};
+use services::rollout::{Backend, Load, LoadOptions, LoadReport, RolloutBed, backend, now_ms};
 
 fn gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
@@ -43,42 +43,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
-    Backend {
-        name,
-        version,
-        error_percent: 0,
-        healthy: true,
-    }
-}
-
-/// A spec in the bed's directory; `body` adds strategy tables and analyses.
-fn write_spec(bed: &RolloutBed, name: &str, strategy: &str, body: &str) -> PathBuf {
-    let text = format!(
-        r#"[rollout]
-name = "{name}"
-strategy = "{strategy}"
-state_dir = "state"
-
-[router]
-kind = "haproxy"
-admin_socket = "{socket}"
-backend = "web"
-
-[health]
-path = "/healthz"
-expect_status = 200
-timeout_ms = 1000
-
-{body}
-"#,
-        socket = bed.admin_socket.display()
-    );
-    let path = bed.dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 const SIDES: &str = r#"
@@ -208,8 +172,7 @@ fn canary_moves_traffic_step_by_step_with_zero_failed_requests() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let spec = write_spec(
-        &bed,
+    let spec = bed.write_spec(
         "canary",
         "canary",
         &format!(
@@ -263,8 +226,7 @@ fn blue_green_switches_at_once_and_reports_switch_latency() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let spec = write_spec(
-        &bed,
+    let spec = bed.write_spec(
         "bg",
         "blue-green",
         &format!(
@@ -315,8 +277,7 @@ fn rolling_replaces_each_server_after_draining_it() {
         &[100, 100, 100],
     );
     let ctl = bed.dir.join("servers").join("{server}").join("ctl");
-    let spec = write_spec(
-        &bed,
+    let spec = bed.write_spec(
         "rolling",
         "rolling",
         &format!(
@@ -373,9 +334,7 @@ fn bad_canary_is_rolled_back_within_two_analysis_intervals() {
     let bed = RolloutBed::start(&[backend("blue1", "v1"), bad], &[100, 0]);
     // 50% of 600 req/s gives the candidate ~300 samples per 1 s interval,
     // three times min_samples: the first measurement is a verdict.
-    let spec = write_spec(
-        &bed,
-        "bad",
+    let spec = bed.write_spec("bad",
         "canary",
         &format!(
             "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"30s\"\n\n[hooks]\npost_rollback = [\"echo rolled-back-$GATE_ROLLOUT > post-rollback.txt\"]\n{}",
@@ -430,8 +389,7 @@ fn unhealthy_candidate_never_gets_traffic() {
         healthy: false,
     };
     let bed = RolloutBed::start(&[backend("blue1", "v1"), sick], &[100, 0]);
-    let spec = write_spec(
-        &bed,
+    let spec = bed.write_spec(
         "sick",
         "canary",
         &format!("{SIDES}\n[canary]\nsteps = [10, 100]\npause = \"1s\"\n"),
@@ -473,8 +431,7 @@ fn killed_rollouts_resume_with_zero_failed_requests() {
     ];
     for (i, point) in points.iter().enumerate() {
         let name = format!("crash{i}");
-        let spec = write_spec(
-            &bed,
+        let spec = bed.write_spec(
             &name,
             "canary",
             &format!(
@@ -524,8 +481,7 @@ fn manual_gates_record_who_and_rollback_is_fast() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let spec = write_spec(
-        &bed,
+    let spec = bed.write_spec(
         "manual",
         "canary",
         &format!("{SIDES}\n[canary]\nsteps = [10, 50, 100]\npause = \"until-approved\"\n"),
@@ -603,7 +559,7 @@ fn failed_preflight_stops_before_any_traffic_moves_and_hooks_run() {
         "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"200ms\"\n\n[hooks]\npre_rollout = [\"echo pre-$GATE_CANDIDATE_VERSION >> {m}\"]\npost_promote = [\"echo post-promote >> {m}\"]\n",
         m = marker.display()
     );
-    let spec = write_spec(&bed, "pf", "canary", &body);
+    let spec = bed.write_spec("pf", "canary", &body);
     let text_spec = std::fs::read_to_string(&spec).unwrap().replace(
         "state_dir = \"state\"",
         &format!(
@@ -639,7 +595,7 @@ fn failed_preflight_stops_before_any_traffic_moves_and_hooks_run() {
     assert!(opened[0]["rollback"].is_null());
 
     // The same rollout without the pre-flight gate runs its hooks in order.
-    let plain = write_spec(&bed, "hooks", "canary", &body);
+    let plain = bed.write_spec("hooks", "canary", &body);
     let out = run(&["rollout", "--spec", plain.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
@@ -684,8 +640,7 @@ fn prometheus_relative_analysis_promotes_a_good_candidate() {
         &[100, 0],
     );
     let prom = bed.with_prometheus();
-    let spec = write_spec(
-        &bed,
+    let spec = bed.write_spec(
         "prom",
         "canary",
         &format!(
@@ -743,8 +698,7 @@ fn provider_outage_is_an_error_and_rolls_back() {
         &[100, 0],
     );
     let closed = services::free_port();
-    let spec = write_spec(
-        &bed,
+    let spec = bed.write_spec(
         "outage",
         "canary",
         &format!(
@@ -797,7 +751,7 @@ fn custom_strategy_plugin_by_path_and_sha256() {
     let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&wasm).unwrap()));
     let body = format!("{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"300ms\"\n");
     let custom = |name: &str, sha: &str| {
-        let spec = write_spec(&bed, name, "canary", &body);
+        let spec = bed.write_spec(name, "canary", &body);
         let t = std::fs::read_to_string(&spec).unwrap().replace(
             "strategy = \"canary\"",
             &format!(
@@ -995,7 +949,7 @@ fn pipeline_stages_run_in_order_under_one_run_id() {
         error_rate("300ms", 5),
         pipeline_stages(&policy, "duration = \"2s\"")
     );
-    let spec = write_spec(&bed, "pipe", "canary", &body);
+    let spec = bed.write_spec("pipe", "canary", &body);
     let load = load(&bed, 100.0);
     let spec_arg = spec.to_str().unwrap();
     let child = spawn(&["rollout", "--quiet", "--spec", spec_arg]);
@@ -1132,7 +1086,7 @@ fn verify_stage_rolls_back_a_candidate_that_fails_after_promotion() {
         "{SIDES}\n[blue_green]\npause = \"200ms\"\npost_promotion_analysis = []\n{}{stages}",
         error_rate("500ms", 50)
     );
-    let spec = write_spec(&bed, "bake", "blue-green", &body);
+    let spec = bed.write_spec("bake", "blue-green", &body);
     let load = load(&bed, 400.0);
     wait_requests(&load, 200, Duration::from_secs(5));
     // `--audit DIR` replaces the spec's [audit] dir.
@@ -1262,7 +1216,7 @@ fn migration_stage_expands_before_traffic_and_completes_at_promotion() {
         "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"300ms\"\n{}{stages}",
         error_rate("300ms", 5)
     );
-    let spec = write_spec(&bed, "schema", "canary", &body);
+    let spec = bed.write_spec("schema", "canary", &body);
     let load = load(&bed, 100.0);
     let out = gate()
         .args(["rollout", "--quiet", "--spec", spec.to_str().unwrap()])
@@ -1321,7 +1275,7 @@ fn rollback_of_a_bad_canary_rolls_back_its_migration() {
         "{SIDES}\n[canary]\nsteps = [50, 100]\npause = \"30s\"\n{}{stages}",
         error_rate("1s", 100)
     );
-    let spec = write_spec(&bed, "bad-schema", "canary", &body);
+    let spec = bed.write_spec("bad-schema", "canary", &body);
     let load = load(&bed, 600.0);
     wait_requests(&load, 300, Duration::from_secs(5));
     let out = gate()
@@ -1385,7 +1339,7 @@ fn a_migration_stage_with_a_bad_operations_file_is_refused() {
     let body = format!(
         "{SIDES}\n[canary]\nsteps = [100]\n\n[[stage]]\nname = \"schema\"\nkind = \"migration\"\nfile = \"ops-broken.toml\"\nduration = \"1s\"\n\n[[stage]]\nname = \"deploy\"\nkind = \"rollout\"\n"
     );
-    let spec = write_spec(&bed, "broken", "canary", &body);
+    let spec = bed.write_spec("broken", "canary", &body);
     let out = run(&["rollout", "--check", "--spec", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);

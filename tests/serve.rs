@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use services::rollout::{Backend, RolloutBed};
+use services::rollout::{Backend, RolloutBed, backend};
 use services::{Prometheus, free_port, require_bin};
 
 /// A database password and a token planted in what is served.
@@ -34,49 +34,27 @@ fn gate() -> Command {
     cmd
 }
 
-fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
-    Backend {
-        name,
-        version,
-        error_percent: 0,
-        healthy: true,
-    }
-}
-
-/// The rollout, router, health and sides of a spec on the bed, then `rest`.
+/// The sides of a spec on the bed, then `rest`.
 fn write_spec_file(
     bed: &RolloutBed,
     name: &str,
     (stable, candidate): (&str, &str),
     rest: &str,
 ) -> PathBuf {
-    let text = format!(
-        r#"[rollout]
-name = "{name}"
-strategy = "canary"
-state_dir = "state"
-
-[router]
-kind = "haproxy"
-admin_socket = "{socket}"
-backend = "web"
-
-[health]
-path = "/healthz"
-
-[stable]
+    bed.write_spec(
+        name,
+        "canary",
+        &format!(
+            r#"[stable]
 servers = ["{stable}"]
 version = "v-{stable}"
 
 [candidate]
 servers = ["{candidate}"]
 version = "v-{candidate}"
-{rest}"#,
-        socket = bed.admin_socket.display()
-    );
-    let path = bed.dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+{rest}"#
+        ),
+    )
 }
 
 /// A canary spec on the bed that waits for approval at each step; `extra`

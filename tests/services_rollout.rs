@@ -20,15 +20,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
-    Backend {
-        name,
-        version,
-        error_percent: 0,
-        healthy: true,
-    }
-}
-
 fn paced(rate: f64, max_requests: u64) -> LoadOptions {
     LoadOptions {
         concurrency: 4,

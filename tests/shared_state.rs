@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use services::Postgres;
+use services::receiver::{Receiver, SECRET, counts};
 use services::rollout::{Backend, RolloutBed};
 
 /// A password in the URL: trust authentication ignores it, and it must
@@ -34,6 +35,7 @@ fn gate(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
     cmd.current_dir(dir)
         .env("GATE_USER", "ci")
+        .env("GATE_TEST_WEBHOOK_SECRET", SECRET)
         .env("GATE_AUDIT_KEY", dir.parent().unwrap().join("audit.key"))
         .env_remove("PGPASSWORD");
     cmd
@@ -64,6 +66,11 @@ fn bed() -> RolloutBed {
 /// The spec, written into `machine` (a directory of its own), with the
 /// state in `url`.
 fn spec(bed: &RolloutBed, machine: &str, url: &str, pause: &str) -> PathBuf {
+    spec_with(bed, machine, url, pause, "")
+}
+
+/// [`spec`] with `extra` tables after the canary's.
+fn spec_with(bed: &RolloutBed, machine: &str, url: &str, pause: &str, extra: &str) -> PathBuf {
     let dir = bed.dir.join(machine);
     std::fs::create_dir_all(&dir).unwrap();
     let text = format!(
@@ -92,7 +99,7 @@ version = "v2"
 [canary]
 steps = [10, 50, 100]
 pause = "{pause}"
-"#,
+{extra}"#,
         socket = bed.admin_socket.display()
     );
     let path = dir.join("spec.toml");
@@ -496,14 +503,14 @@ fn the_schema_is_created_once_by_concurrent_gates_and_a_newer_one_is_refused() {
     }
     assert_eq!(
         pg.psql("SELECT version FROM gate.schema_version").trim(),
-        "2"
+        "3"
     );
     let tables = pg.psql(
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'gate'",
     );
     assert_eq!(
         tables.trim(),
-        "archived_states,audit_checkpoints,audit_entries,audit_head,commands,events,incidents,rollouts,schema_version"
+        "archived_states,audit_checkpoints,audit_entries,audit_head,commands,events,incidents,notify_outbox,notify_state,rollouts,schema_version"
     );
 
     pg.psql("UPDATE gate.schema_version SET version = 99");
@@ -716,5 +723,127 @@ fn a_rollback_with_shared_state_opens_one_incident_in_postgresql() {
         String::from_utf8_lossy(&md.stdout).contains("`gate rollback` by carol"),
         "{}",
         text(&md)
+    );
+}
+
+#[test]
+fn runners_sharing_state_share_one_outbox_and_deliver_each_notification_once() {
+    // Every notification's first five attempts fail (0.5 + 1 + 2 + 4 + 8 s
+    // of backoff), so the runner is killed with all of them pending.
+    let rx = Receiver::start("webhook", "500,500,500,500,500,200");
+    let bed = bed();
+    let pg = Postgres::start();
+    let rule = format!(
+        r#"
+[[notify]]
+name = "ops"
+target = "webhook"
+url = "{}/gate"
+secret_env = "GATE_TEST_WEBHOOK_SECRET"
+events = ["rollout-started", "step", "awaiting-approval", "promoted", "rolled-back"]
+timeout_ms = 1000
+"#,
+        rx.url
+    );
+    let url = secret_url(&pg);
+    let a = spec_with(&bed, "machine-a", &url, "until-approved", &rule);
+    let b = spec_with(&bed, "machine-b", &url, "until-approved", &rule);
+    let log = bed.dir.join("a.log");
+    let mut runner = spawn(&a, &log, &[]);
+    wait_awaiting(&pg, 1);
+    // Killed once three notifications (started, step 1, awaiting approval)
+    // have each had an attempt, before any can succeed.
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let attempts = counts(&rx.stats()["attempts"]);
+        if attempts.len() >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no attempts: {}\n{}",
+            rx.stats(),
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&runner, "-KILL");
+    wait_exit(&mut runner, 10);
+    assert!(
+        counts(&rx.stats()["delivered"]).is_empty(),
+        "{}",
+        rx.stats()
+    );
+
+    // The other machine sees the dead runner's outbox: the same ids, pending.
+    let listed = run(&b, &["notify", "list", "--format", "json"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed));
+    let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(rows.len() >= 3, "{rows:#?}");
+    assert!(
+        rows.iter().all(|r| r["delivered_ms"].is_null()),
+        "{rows:#?}"
+    );
+    let seen = counts(&rx.stats()["attempts"]);
+    for r in rows {
+        assert!(seen.contains_key(r["id"].as_str().unwrap()), "{r}");
+    }
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM gate.notify_outbox").trim(),
+        rows.len().to_string()
+    );
+
+    // Both machines deliver at once: each notification arrives once.
+    let deliver = |spec: &Path| {
+        gate(spec.parent().unwrap())
+            .args(["notify", "deliver", "--timeout", "30", "--spec"])
+            .arg(spec)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (da, db) = (deliver(&a), deliver(&b));
+    let (oa, ob) = (
+        da.wait_with_output().unwrap(),
+        db.wait_with_output().unwrap(),
+    );
+    // One delivered everything; the other found the outbox busy or empty.
+    assert!(
+        oa.status.code() == Some(0) || ob.status.code() == Some(0),
+        "{}\n{}",
+        text(&oa),
+        text(&ob)
+    );
+    for o in [&oa, &ob] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(0) || err.contains("another gate is delivering"),
+            "{}",
+            text(o)
+        );
+    }
+    let again = run(&b, &["notify", "deliver"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("delivered 0, pending 0"),
+        "{}",
+        text(&again)
+    );
+    let stats = rx.stats();
+    let delivered = counts(&stats["delivered"]);
+    assert_eq!(delivered.len(), rows.len(), "lost one: {stats}");
+    assert!(delivered.values().all(|n| *n == 1), "duplicated: {stats}");
+    assert_eq!(stats["bad_signature"], 0, "{stats}");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM gate.notify_outbox WHERE delivered_at IS NULL")
+            .trim(),
+        "0"
+    );
+    // The password of the state URL is in no outbox row.
+    assert!(
+        !pg.psql("SELECT entry::text FROM gate.notify_outbox")
+            .contains(PASSWORD)
     );
 }

@@ -3,16 +3,22 @@
 //! drill record store, before its result is shown.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gate_audit::{Draft, Record};
 use gate_drill::records::{self, RecordStore};
 use gate_drill::{Drill, DrillKind, DrillMeasures, DrillResult, restore, rollback};
+use gate_notify::Notifier;
 use gate_rollout::spec::parse_duration;
+use serde_json::json;
 
 use super::record::RecordArgs;
 use super::shared::{self, ListFormat};
 use crate::exit;
+
+/// How long a drill delivers its result notification, at most.
+const NOTIFY_BUDGET: Duration = Duration::from_secs(5);
 
 #[derive(clap::Subcommand, Debug)]
 pub enum DrillCommand {
@@ -143,7 +149,8 @@ async fn drill_rollback(args: RollbackArgs) -> Result<u8, u8> {
         .await
         .map_err(exit::report)?;
     let location = store.audit_location();
-    finish(drill, &records, args.format, |record| {
+    let notifier = gate_rollout::notify::notifier(&spec).await;
+    finish(drill, &records, args.format, notifier, |record| {
         let store = &store;
         async move {
             store.record(Draft::new(record)).await.map(drop).map_err(|e| {
@@ -194,20 +201,32 @@ async fn drill_restore(args: RestoreArgs) -> Result<u8, u8> {
     })
     .await
     .map_err(exit::report)?;
+    let notifier = Notifier::new(
+        &policy.notify,
+        &super::notify::policy_outbox(&args.record, &policy),
+    )
+    .map_err(|e| e.to_string());
     let policy = &policy;
     let record_args = &args.record;
-    finish(result, &records, args.format, |record| async move {
-        record_args.append(Some(policy), record)
-    })
+    finish(
+        result,
+        &records,
+        args.format,
+        notifier,
+        |record| async move { record_args.append(Some(policy), record) },
+    )
     .await
 }
 
 /// Compares with the earlier drills, records (audit log first, then the
-/// record store), then shows the result. 0 pass, 1 fail, 2 not recorded.
+/// record store), shows the result, then notifies the rules that want
+/// `drill-result` (`notifier`: the spec's or the policy's). 0 pass, 1 fail,
+/// 2 not recorded; a notification problem is shown and changes nothing.
 async fn finish<F, Fut>(
     mut drill: Drill,
     records: &RecordStore,
     format: ListFormat,
+    notifier: Result<Option<Arc<Notifier>>, String>,
     audit: F,
 ) -> Result<u8, u8>
 where
@@ -231,10 +250,90 @@ where
         ),
         ListFormat::Human => print!("{}", render(&drill)),
     }
+    match notifier {
+        Ok(Some(n)) => notify(&n, &drill).await,
+        Ok(None) => {}
+        Err(e) => eprintln!("notify: {e}"),
+    }
     Ok(match drill.result {
         DrillResult::Pass => exit::PASS,
         DrillResult::Fail => exit::FAIL,
     })
+}
+
+/// Sends the drill's result, delivering for at most [`NOTIFY_BUDGET`];
+/// what is left waits in the outbox for `gate notify deliver`.
+async fn notify(n: &Notifier, d: &Drill) {
+    let (event, errors) = gate_notify::drill::notify(n, &notified(d));
+    for e in errors {
+        eprintln!("notify: {e}");
+    }
+    match n.deliver(NOTIFY_BUDGET).await {
+        Ok(r) if r.pending > 0 => eprintln!(
+            "notify: the drill result ({}) is not delivered yet ({}); `gate notify deliver` sends it",
+            event.id,
+            r.failures.last().map_or("waiting", String::as_str),
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("notify: {e}"),
+    }
+}
+
+/// What a notification says of a drill: its result, one line, its figures.
+fn notified(d: &Drill) -> gate_notify::drill::DrillResult {
+    let started = d
+        .started
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (headline, metrics, target) = match &d.measures {
+        DrillMeasures::Rollback(m) => (
+            format!(
+                "{}% to the candidate, back on stable in {}, healthy again in {}",
+                m.percent,
+                ms(m.to_stable_ms),
+                ms(m.to_healthy_ms)
+            ),
+            vec![
+                ("percent".to_string(), json!(m.percent)),
+                (
+                    "candidate_responses".to_string(),
+                    json!(m.candidate_responses),
+                ),
+                ("to_stable_ms".to_string(), json!(m.to_stable_ms)),
+                ("to_healthy_ms".to_string(), json!(m.to_healthy_ms)),
+            ],
+            Some(format!("healthy again within {} ms", m.target_ms)),
+        ),
+        DrillMeasures::Restore(m) => (
+            format!(
+                "restored in {}, data loss window {}, {} of {} verification queries passed",
+                ms(m.restore_ms),
+                ms(m.data_loss_ms),
+                m.queries.iter().filter(|q| q.ok).count(),
+                m.queries.len()
+            ),
+            vec![
+                ("backup".to_string(), json!(m.backup)),
+                ("target_time".to_string(), json!(m.target_time)),
+                ("last_transaction".to_string(), json!(m.last_transaction)),
+                ("restore_ms".to_string(), json!(m.restore_ms)),
+                ("data_loss_ms".to_string(), json!(m.data_loss_ms)),
+            ],
+            None,
+        ),
+    };
+    let mut summary = format!("{} drill of {}: {headline}", d.kind, d.subject);
+    if !d.problems.is_empty() {
+        summary.push_str(&format!("; {}", d.problems.join("; ")));
+    }
+    gate_notify::drill::DrillResult {
+        drill: d.kind.to_string(),
+        subject: d.subject.clone(),
+        drill_id: started,
+        passed: d.result == DrillResult::Pass,
+        summary,
+        metrics,
+        target,
+    }
 }
 
 fn ms(v: Option<u64>) -> String {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use gate_eval::policy::Policy;
 use gate_eval::report::Report;
 use gate_notify::outbox::Entry;
-use gate_notify::{EventKind, Notifier, Rule};
+use gate_notify::{EventKind, FileOutbox, Notifier, Outbox, Rule};
 
 use super::record::RecordArgs;
 use super::shared::{self, ListFormat};
@@ -33,7 +33,7 @@ pub enum NotifyCommand {
 #[derive(clap::Args, Debug)]
 #[group(required = true, multiple = false)]
 pub struct Source {
-    /// A rollout spec: its outbox is `<state_dir>/<name>.outbox`
+    /// A rollout spec: its outbox is `<state_dir>/<name>.outbox`, or in the database with `state = "postgres://…"`
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
     /// A policy: its outbox is `notify/` beside its audit directory
@@ -87,7 +87,7 @@ fn parse_kind(s: &str) -> Result<EventKind, String> {
 pub async fn run(command: NotifyCommand) -> u8 {
     let result = match command {
         NotifyCommand::Deliver(a) => deliver(a).await,
-        NotifyCommand::List(a) => list(a),
+        NotifyCommand::List(a) => list(a).await,
         NotifyCommand::Render(a) => render(a),
     };
     match result {
@@ -95,13 +95,24 @@ pub async fn run(command: NotifyCommand) -> u8 {
     }
 }
 
-/// The rules and outbox directory of `--spec` or `--policy`.
-fn rules_of(spec: Option<&Path>, policy: Option<&Path>) -> Result<(Vec<Rule>, PathBuf), u8> {
+/// The rules and outbox of `--spec` or `--policy`.
+async fn rules_of(
+    spec: Option<&Path>,
+    policy: Option<&Path>,
+) -> Result<(Vec<Rule>, Arc<dyn Outbox>), u8> {
     if let Some(path) = spec {
         let spec = super::rollout::load_spec(path, None)?;
-        let dir = gate_rollout::notify::outbox_dir(&spec);
-        return Ok((spec.notify, dir));
+        let outbox = gate_rollout::notify::outbox(&spec)
+            .await
+            .map_err(exit::report)?;
+        return Ok((spec.notify, outbox));
     }
+    let (rules, dir) = policy_rules(policy)?;
+    Ok((rules, Arc::new(FileOutbox::new(&dir))))
+}
+
+/// The rules and outbox directory of `--policy`.
+fn policy_rules(policy: Option<&Path>) -> Result<(Vec<Rule>, PathBuf), u8> {
     let path = policy.ok_or_else(|| exit::report("name a --spec or a --policy"))?;
     let policy = shared::load_policy(path, shared::clock()?)?;
     let dir = policy_outbox(&RecordArgs::default(), &policy);
@@ -117,13 +128,11 @@ pub fn policy_outbox(record: &RecordArgs, policy: &Policy) -> PathBuf {
         .map_or_else(|| PathBuf::from("notify"), |p| p.join("notify"))
 }
 
-fn notifier(rules: &[Rule], dir: &Path) -> Result<Option<Arc<Notifier>>, u8> {
-    Notifier::new(rules, dir).map_err(exit::report)
-}
-
 async fn deliver(args: DeliverArgs) -> Result<u8, u8> {
-    let (rules, dir) = rules_of(args.source.spec.as_deref(), args.source.policy.as_deref())?;
-    let Some(n) = notifier(&rules, &dir)? else {
+    let (rules, outbox) =
+        rules_of(args.source.spec.as_deref(), args.source.policy.as_deref()).await?;
+    let place = outbox.describe();
+    let Some(n) = Notifier::with_outbox(&rules, outbox).map_err(exit::report)? else {
         eprintln!("no [[notify]] rules: nothing to deliver");
         return Ok(exit::PASS);
     };
@@ -135,14 +144,11 @@ async fn deliver(args: DeliverArgs) -> Result<u8, u8> {
         eprintln!("attempt failed: {f}");
     }
     if round.busy {
-        eprintln!("another gate is delivering from {} now", dir.display());
+        eprintln!("another gate is delivering from {place} now");
     }
     println!(
-        "delivered {}, pending {} ({} failed attempt(s)), outbox {}",
-        round.delivered,
-        round.pending,
-        round.failed_attempts,
-        dir.display()
+        "delivered {}, pending {} ({} failed attempt(s)), outbox {place}",
+        round.delivered, round.pending, round.failed_attempts,
     );
     Ok(if round.pending == 0 && !round.busy {
         exit::PASS
@@ -151,11 +157,9 @@ async fn deliver(args: DeliverArgs) -> Result<u8, u8> {
     })
 }
 
-fn list(args: ListArgs) -> Result<u8, u8> {
-    let (_, dir) = rules_of(args.source.spec.as_deref(), args.source.policy.as_deref())?;
-    let entries = gate_notify::Outbox::new(&dir)
-        .entries()
-        .map_err(exit::report)?;
+async fn list(args: ListArgs) -> Result<u8, u8> {
+    let (_, outbox) = rules_of(args.source.spec.as_deref(), args.source.policy.as_deref()).await?;
+    let entries = outbox.entries().await.map_err(exit::report)?;
     match args.format {
         ListFormat::Json => {
             let rows: Vec<serde_json::Value> = entries.iter().map(row).collect();
@@ -200,7 +204,10 @@ fn render(args: RenderArgs) -> Result<u8, u8> {
     let overrides = match &args.rule {
         None => Default::default(),
         Some(name) => {
-            let (rules, _) = rules_of(args.spec.as_deref(), args.policy.as_deref())?;
+            let rules = match &args.spec {
+                Some(path) => super::rollout::load_spec(path, None)?.notify,
+                None => policy_rules(args.policy.as_deref())?.0,
+            };
             let rule = rules.into_iter().find(|r| &r.name == name).ok_or_else(|| {
                 exit::report(format_args!("no [[notify]] rule is named `{name}`"))
             })?;

@@ -48,7 +48,7 @@ fn bad_canary_under_load_opens_exactly_one_incident_with_its_timeline() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let spec = write_spec(&bed, "inc", "canary", &canary_body("3s"));
+    let spec = bed.write_spec("inc", "canary", &canary_body("3s"));
     let s = spec.to_str().unwrap();
     let load = load(&bed, 600.0);
     wait_requests(&load, 300, Duration::from_secs(5));
@@ -213,7 +213,7 @@ fn a_crash_during_the_rollback_still_opens_exactly_one_incident() {
     .enumerate()
     {
         let name = format!("crash{i}");
-        let spec = write_spec(&bed, &name, "canary", &canary_body("5s"));
+        let spec = bed.write_spec(&name, "canary", &canary_body("5s"));
         let s = spec.to_str().unwrap();
         let out = run(&["rollout", "--quiet", "--spec", s, "--failpoint", point]);
         assert_eq!(
@@ -259,7 +259,7 @@ fn a_manual_rollback_opens_an_incident_naming_who_asked() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let spec = write_spec(&bed, "hand", "canary", &canary_body("until-approved"));
+    let spec = bed.write_spec("hand", "canary", &canary_body("until-approved"));
     let s = spec.to_str().unwrap();
     let load = load(&bed, 600.0);
     let child = spawn(&["rollout", "--quiet", "--spec", s]);
@@ -295,7 +295,7 @@ fn gate_rollback_with_no_runner_opens_the_incident_itself() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let spec = write_spec(&bed, "alone", "canary", &canary_body("5s"));
+    let spec = bed.write_spec("alone", "canary", &canary_body("5s"));
     let s = spec.to_str().unwrap();
     let out = run(&[
         "rollout",
@@ -325,7 +325,7 @@ fn a_promoted_rollout_opens_no_incident() {
         &[backend("blue1", "v1"), backend("green1", "v2")],
         &[100, 0],
     );
-    let spec = write_spec(&bed, "good", "canary", &canary_body("400ms"));
+    let spec = bed.write_spec("good", "canary", &canary_body("400ms"));
     let load = load(&bed, 600.0);
     wait_requests(&load, 100, Duration::from_secs(5));
     let out = run(&["rollout", "--quiet", "--spec", spec.to_str().unwrap()]);

@@ -19,6 +19,7 @@ mod haproxy;
 mod nginx;
 mod postgres;
 mod prometheus;
+pub mod receiver;
 mod redis;
 pub mod rollout;
 mod tls;

@@ -40,6 +40,16 @@ pub struct Backend<'a> {
     pub healthy: bool,
 }
 
+/// A healthy server of `version` that answers every request.
+pub fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
+    Backend {
+        name,
+        version,
+        error_percent: 0,
+        healthy: true,
+    }
+}
+
 /// A backend server as started by the bed.
 #[derive(Debug, Clone)]
 pub struct BedServer {
@@ -332,6 +342,35 @@ fn socket_command(socket: &Path, cmd: &str) -> io::Result<String> {
 }
 
 impl RolloutBed {
+    /// Writes the spec `<dir>/<name>.toml` for this bed: `[rollout]` (state
+    /// in `state/`), `[router]` on the bed's HAProxy, `[health]` on
+    /// `/healthz`, then `body` (sides, strategy tables, analyses, notify).
+    pub fn write_spec(&self, name: &str, strategy: &str, body: &str) -> PathBuf {
+        let text = format!(
+            r#"[rollout]
+name = "{name}"
+strategy = "{strategy}"
+state_dir = "state"
+
+[router]
+kind = "haproxy"
+admin_socket = "{socket}"
+backend = "web"
+
+[health]
+path = "/healthz"
+expect_status = 200
+timeout_ms = 1000
+
+{body}
+"#,
+            socket = self.admin_socket.display()
+        );
+        let path = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     /// Starts one nginx per server (via its `ctl start`), then HAProxy with
     /// `server <name> 127.0.0.1:<port> weight <w>` for each, and waits until
     /// every healthy server is UP and every unhealthy one DOWN.

@@ -20,6 +20,7 @@ fn copy_tree(dir: &Path) {
             "host/eval",
             "host/trust",
             "host/audit",
+            "host/notify",
             "plugins/sqlkit",
             "plugins/redact",
             "plugins/Cargo.lock",
@@ -51,7 +52,7 @@ fn copy_tree(dir: &Path) {
         .to_string();
     let kept = kept.replace(
         &members,
-        r#"members = ["host/core", "host/sandbox", "host/eval", "host/trust", "host/audit"]"#,
+        r#"members = ["host/core", "host/sandbox", "host/eval", "host/trust", "host/audit", "host/notify"]"#,
     );
     fs::write(dir.join("Cargo.toml"), kept).unwrap();
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::NotifyError;
 use crate::config::{Rule, Target};
-use crate::outbox::{Entry, Outbox};
+use crate::outbox::{Entry, Outbox, RoundLock};
 
 /// The first retry's delay; each further one doubles it.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -146,17 +146,24 @@ impl Deliverer {
     }
 
     /// One round: every entry due now, until `deadline`.
-    pub async fn round(&self, outbox: &Outbox, deadline: Instant) -> Result<Round, NotifyError> {
+    pub async fn round(
+        &self,
+        outbox: &dyn Outbox,
+        deadline: Instant,
+    ) -> Result<Round, NotifyError> {
         let mut round = Round::default();
-        let Some(_lock) = outbox.lock()? else {
-            // No outbox yet, or another process delivers now.
-            round.busy = outbox.path().exists();
-            return Ok(round);
+        let _lock = match outbox.lock().await? {
+            RoundLock::Held(lock) => lock,
+            RoundLock::Empty => return Ok(round),
+            RoundLock::Busy => {
+                round.busy = true;
+                return Ok(round);
+            }
         };
         // A chat thread's updates must follow its first message in order:
         // one entry of a thread not delivered holds back the later ones.
         let mut held: BTreeSet<(String, String, String)> = BTreeSet::new();
-        for mut entry in outbox.entries()? {
+        for mut entry in outbox.entries().await? {
             if entry.delivered_ms.is_some() {
                 continue;
             }
@@ -218,14 +225,18 @@ impl Deliverer {
                     }
                 }
             }
-            outbox.update(&entry)?;
+            outbox.update(&entry).await?;
         }
         Ok(round)
     }
 
     /// Rounds until nothing is pending or `deadline`; waits for entries that
     /// come due before it.
-    pub async fn until(&self, outbox: &Outbox, deadline: Instant) -> Result<Round, NotifyError> {
+    pub async fn until(
+        &self,
+        outbox: &dyn Outbox,
+        deadline: Instant,
+    ) -> Result<Round, NotifyError> {
         let mut total = Round::default();
         loop {
             let r = self.round(outbox, deadline).await?;
@@ -251,7 +262,7 @@ impl Deliverer {
 
     async fn attempt(
         &self,
-        outbox: &Outbox,
+        outbox: &dyn Outbox,
         rule: &Rule,
         entry: &Entry,
         timeout: Duration,

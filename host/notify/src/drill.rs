@@ -62,8 +62,8 @@ mod tests {
     use super::*;
     use crate::config::{Rule, Target};
 
-    #[test]
-    fn a_drill_result_is_notified_once_to_the_rules_that_want_it() {
+    #[tokio::test]
+    async fn a_drill_result_is_notified_once_to_the_rules_that_want_it() {
         let tmp = tempfile::tempdir().unwrap();
         let rule = Rule {
             name: "status".into(),
@@ -93,7 +93,7 @@ mod tests {
         // The same drill reported again is the same event: one entry.
         let (again, _) = notify(&n, &result);
         assert_eq!(event.id, again.id);
-        let entries = n.outbox().entries().unwrap();
+        let entries = n.outbox().entries().await.unwrap();
         assert_eq!(entries.len(), 1);
         assert!(entries[0].message.contains("Drill passed: rollback of web"));
         assert!(entries[0].message.contains("| time_to_stable_ms | 812 |"));

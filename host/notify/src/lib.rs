@@ -30,7 +30,7 @@ pub mod webhook;
 pub use config::{Rule, Target, TargetKind};
 pub use event::{Event, EventKind};
 pub use notifier::{Background, Notifier};
-pub use outbox::Outbox;
+pub use outbox::{FileOutbox, Outbox};
 
 /// Why a notification could not be prepared or an outbox used. A failed
 /// delivery attempt is not an error: it is retried.

@@ -15,12 +15,12 @@ use crate::NotifyError;
 use crate::config::Rule;
 use crate::deliver::{Deliverer, Round, unix_ms};
 use crate::event::Event;
-use crate::outbox::{Entry, Outbox};
+use crate::outbox::{Entry, FileOutbox, Outbox};
 use crate::template::Templates;
 
 pub struct Notifier {
     rules: Vec<(Rule, Templates)>,
-    outbox: Outbox,
+    outbox: Arc<dyn Outbox>,
     deliverer: Deliverer,
     wake: Notify,
     last_seq: AtomicU64,
@@ -30,6 +30,14 @@ impl Notifier {
     /// The notifier of `rules` with its outbox in `outbox_dir`; `None` when
     /// there is no rule. Every template is read and compiled now.
     pub fn new(rules: &[Rule], outbox_dir: &Path) -> Result<Option<Arc<Notifier>>, NotifyError> {
+        Notifier::with_outbox(rules, Arc::new(FileOutbox::new(outbox_dir)))
+    }
+
+    /// The notifier of `rules` with `outbox`; `None` when there is no rule.
+    pub fn with_outbox(
+        rules: &[Rule],
+        outbox: Arc<dyn Outbox>,
+    ) -> Result<Option<Arc<Notifier>>, NotifyError> {
         if rules.is_empty() {
             return Ok(None);
         }
@@ -41,14 +49,14 @@ impl Notifier {
         Ok(Some(Arc::new(Notifier {
             deliverer: Deliverer::new(&plain),
             rules,
-            outbox: Outbox::new(outbox_dir),
+            outbox,
             wake: Notify::new(),
             last_seq: AtomicU64::new(0),
         })))
     }
 
-    pub fn outbox(&self) -> &Outbox {
-        &self.outbox
+    pub fn outbox(&self) -> &dyn Outbox {
+        self.outbox.as_ref()
     }
 
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
@@ -116,7 +124,7 @@ impl Notifier {
     /// Delivers what is due until nothing is pending or `budget` has passed.
     pub async fn deliver(&self, budget: Duration) -> Result<Round, NotifyError> {
         self.deliverer
-            .until(&self.outbox, Instant::now() + budget)
+            .until(self.outbox.as_ref(), Instant::now() + budget)
             .await
     }
 
@@ -129,7 +137,7 @@ impl Notifier {
             loop {
                 // Each round is bounded, so a stop is seen within a timeout.
                 let deadline = Instant::now() + Duration::from_secs(30);
-                match me.deliverer.round(&me.outbox, deadline).await {
+                match me.deliverer.round(me.outbox.as_ref(), deadline).await {
                     Ok(r) => merge(&mut total, r),
                     Err(e) => tracing::warn!("{e}"),
                 }
@@ -188,7 +196,7 @@ impl Background {
             match self
                 .notifier
                 .deliverer
-                .until(&self.notifier.outbox, deadline)
+                .until(self.notifier.outbox.as_ref(), deadline)
                 .await
             {
                 Ok(r) => merge(&mut total, r),

@@ -1,6 +1,14 @@
-//! The durable outbox: one file per (event, target) in a private directory
-//! beside the state it belongs to (`<state_dir>/<rollout>.outbox/` for a
-//! rollout, `.gate/notify/` beside the audit log for `gate evaluate`).
+//! The durable outbox an event is written to before anything is sent, and
+//! marked delivered in only after a 2xx answer. [`Outbox`] is what delivery
+//! needs of one; it lives beside the state it belongs to:
+//!
+//! - [`FileOutbox`]: one file per (event, target) in a private directory
+//!   (`<state_dir>/<rollout>.outbox/` for a rollout with its state in files,
+//!   `.gate/notify/` beside the audit log for `gate evaluate`);
+//! - the PostgreSQL outbox of a rollout with shared state
+//!   (`gate_rollout::store::postgres::outbox`), shared by every runner.
+//!
+//! The file outbox:
 //!
 //! - An entry is created whole or not at all, and only if absent
 //!   (`create_new`: a hard link of a fsynced temporary file), so the same
@@ -14,10 +22,11 @@
 //!   same event id: the next round sends it again with the same
 //!   `webhook-id`, which receivers deduplicate on.
 
-use std::fs::File;
+use std::any::Any;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use async_trait::async_trait;
 use gate_core::private_dir::PrivateDir;
 use serde::{Deserialize, Serialize};
 
@@ -53,55 +62,88 @@ impl Entry {
     }
 }
 
+/// A delivery round's hold on an outbox: while one is held, no other
+/// process delivers from it.
+pub enum RoundLock {
+    /// Held until dropped.
+    Held(Box<dyn Any + Send>),
+    /// Another process delivers now.
+    Busy,
+    /// The outbox does not exist yet: nothing to deliver.
+    Empty,
+}
+
+/// Where notifications wait until delivered.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Where it is, for messages (a directory, a database and table).
+    fn describe(&self) -> String;
+
+    /// Writes `entry` unless an entry of the same event and target exists:
+    /// false then. Synchronous and durable when it returns, so an event is
+    /// in the outbox before whatever it reports goes on.
+    fn enqueue(&self, entry: &Entry) -> Result<bool, NotifyError>;
+
+    /// Rewrites an entry (its attempts, its delivery), atomically.
+    async fn update(&self, entry: &Entry) -> Result<(), NotifyError>;
+
+    /// Every entry, in enqueue order.
+    async fn entries(&self) -> Result<Vec<Entry>, NotifyError>;
+
+    /// Takes the delivery lock for one round.
+    async fn lock(&self) -> Result<RoundLock, NotifyError>;
+
+    /// A small state value of a target (a Slack thread), by name.
+    async fn read_state(&self, name: &str) -> Result<Option<Vec<u8>>, NotifyError>;
+
+    async fn write_state(&self, name: &str, bytes: &[u8]) -> Result<(), NotifyError>;
+}
+
 /// A private outbox directory.
-pub struct Outbox {
+pub struct FileOutbox {
     dir: PathBuf,
 }
 
-/// The outbox lock, held for one delivery round.
-pub struct RoundLock {
-    _file: File,
-}
-
-impl Outbox {
-    pub fn new(dir: &Path) -> Outbox {
-        Outbox {
+impl FileOutbox {
+    pub fn new(dir: &Path) -> FileOutbox {
+        FileOutbox {
             dir: dir.to_path_buf(),
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.dir
     }
 
     fn open(&self, create: bool) -> Result<Option<PrivateDir>, NotifyError> {
         PrivateDir::open(&self.dir, create).map_err(|e| NotifyError::Outbox(e.to_string()))
     }
 
-    /// Writes `entry` unless an entry of the same event and target exists:
-    /// false then.
-    pub fn enqueue(&self, entry: &Entry) -> Result<bool, NotifyError> {
-        let dir = self
-            .open(true)?
-            .ok_or_else(|| NotifyError::Outbox("no directory".into()))?;
+    fn created(&self) -> Result<PrivateDir, NotifyError> {
+        self.open(true)?
+            .ok_or_else(|| NotifyError::Outbox("no directory".into()))
+    }
+}
+
+#[async_trait]
+impl Outbox for FileOutbox {
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn enqueue(&self, entry: &Entry) -> Result<bool, NotifyError> {
         let bytes = serde_json::to_vec(entry).map_err(|e| NotifyError::Outbox(e.to_string()))?;
-        dir.create_new(&entry.file_name(), &bytes)
+        self.created()?
+            .create_new(&entry.file_name(), &bytes)
             .map_err(|e| NotifyError::Outbox(e.to_string()))
     }
 
-    /// Rewrites an entry (its attempts, its delivery), atomically.
-    pub fn update(&self, entry: &Entry) -> Result<(), NotifyError> {
-        let dir = self
-            .open(true)?
-            .ok_or_else(|| NotifyError::Outbox("no directory".into()))?;
+    async fn update(&self, entry: &Entry) -> Result<(), NotifyError> {
         let bytes = serde_json::to_vec(entry).map_err(|e| NotifyError::Outbox(e.to_string()))?;
-        dir.write_atomic(&entry.file_name(), &bytes)
+        self.created()?
+            .write_atomic(&entry.file_name(), &bytes)
             .map_err(|e| NotifyError::Outbox(e.to_string()))
     }
 
-    /// Every entry, in enqueue order. An entry that cannot be read is
-    /// reported and skipped (it stays on disk for a person to look at).
-    pub fn entries(&self) -> Result<Vec<Entry>, NotifyError> {
+    /// An entry that cannot be read is reported and skipped (it stays on
+    /// disk for a person to look at).
+    async fn entries(&self) -> Result<Vec<Entry>, NotifyError> {
         let Some(dir) = self.open(false)? else {
             return Ok(Vec::new());
         };
@@ -125,14 +167,14 @@ impl Outbox {
                 Err(e) => tracing::warn!("{e}"),
             }
         }
-        entries.sort_by(|a, b| (a.seq, &a.target).cmp(&(b.seq, &b.target)));
+        sort(&mut entries);
         Ok(entries)
     }
 
-    /// Takes the delivery lock; `None` while another process delivers.
-    pub fn lock(&self) -> Result<Option<RoundLock>, NotifyError> {
+    /// `flock` on `outbox.lock`, which the kernel drops with a killed process.
+    async fn lock(&self) -> Result<RoundLock, NotifyError> {
         let Some(dir) = self.open(false)? else {
-            return Ok(None);
+            return Ok(RoundLock::Empty);
         };
         let file = dir
             .open_rw(LOCK, true)
@@ -143,18 +185,17 @@ impl Outbox {
         if rc != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                return Ok(None);
+                return Ok(RoundLock::Busy);
             }
             return Err(NotifyError::Outbox(format!(
                 "locking {}: {e}",
                 self.dir.join(LOCK).display()
             )));
         }
-        Ok(Some(RoundLock { _file: file }))
+        Ok(RoundLock::Held(Box::new(file)))
     }
 
-    /// A small state file of a target (a Slack thread), by name.
-    pub fn read_state(&self, name: &str) -> Result<Option<Vec<u8>>, NotifyError> {
+    async fn read_state(&self, name: &str) -> Result<Option<Vec<u8>>, NotifyError> {
         let Some(dir) = self.open(false)? else {
             return Ok(None);
         };
@@ -162,13 +203,16 @@ impl Outbox {
             .map_err(|e| NotifyError::Outbox(e.to_string()))
     }
 
-    pub fn write_state(&self, name: &str, bytes: &[u8]) -> Result<(), NotifyError> {
-        let dir = self
-            .open(true)?
-            .ok_or_else(|| NotifyError::Outbox("no directory".into()))?;
-        dir.write_atomic(name, bytes)
+    async fn write_state(&self, name: &str, bytes: &[u8]) -> Result<(), NotifyError> {
+        self.created()?
+            .write_atomic(name, bytes)
             .map_err(|e| NotifyError::Outbox(e.to_string()))
     }
+}
+
+/// Enqueue order: by sequence number, then target.
+pub fn sort(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| (a.seq, &a.target).cmp(&(b.seq, &b.target)));
 }
 
 #[cfg(test)]
@@ -189,18 +233,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_event_is_enqueued_once_per_target() {
+    #[tokio::test]
+    async fn an_event_is_enqueued_once_per_target() {
         let tmp = tempfile::tempdir().unwrap();
-        let outbox = Outbox::new(&tmp.path().join("outbox"));
+        let outbox = FileOutbox::new(&tmp.path().join("outbox"));
         assert!(outbox.enqueue(&entry("ops")).unwrap());
         let mut delivered = entry("ops");
         delivered.delivered_ms = Some(5);
-        outbox.update(&delivered).unwrap();
+        outbox.update(&delivered).await.unwrap();
         // Enqueued again (a resumed run): the delivered entry stays delivered.
         assert!(!outbox.enqueue(&entry("ops")).unwrap());
         assert!(outbox.enqueue(&entry("chat")).unwrap());
-        let all = outbox.entries().unwrap();
+        let all = outbox.entries().await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(
             all.iter().find(|e| e.target == "ops").unwrap().delivered_ms,
@@ -208,28 +252,31 @@ mod tests {
         );
     }
 
-    #[test]
-    fn one_round_at_a_time() {
+    #[tokio::test]
+    async fn one_round_at_a_time() {
         let tmp = tempfile::tempdir().unwrap();
-        let outbox = Outbox::new(tmp.path());
-        let held = outbox.lock().unwrap().unwrap();
-        assert!(outbox.lock().unwrap().is_none());
+        let outbox = FileOutbox::new(tmp.path());
+        let held = outbox.lock().await.unwrap();
+        assert!(matches!(held, RoundLock::Held(_)));
+        assert!(matches!(outbox.lock().await.unwrap(), RoundLock::Busy));
         drop(held);
-        assert!(outbox.lock().unwrap().is_some());
+        assert!(matches!(outbox.lock().await.unwrap(), RoundLock::Held(_)));
+        let none = FileOutbox::new(&tmp.path().join("absent"));
+        assert!(matches!(none.lock().await.unwrap(), RoundLock::Empty));
     }
 
-    #[test]
-    fn a_symlinked_entry_is_refused() {
+    #[tokio::test]
+    async fn a_symlinked_entry_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("outbox");
-        let outbox = Outbox::new(&dir);
+        let outbox = FileOutbox::new(&dir);
         outbox.enqueue(&entry("a")).unwrap();
         let victim = tmp.path().join("victim");
         std::fs::write(&victim, "keep").unwrap();
         let e = entry("ops");
         std::os::unix::fs::symlink(&victim, dir.join(e.file_name())).unwrap();
         assert!(!outbox.enqueue(&e).unwrap());
-        let _ = outbox.update(&e);
+        let _ = outbox.update(&e).await;
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     }
 }

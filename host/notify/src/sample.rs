@@ -52,7 +52,8 @@ pub fn event(kind: EventKind) -> Event {
             "web",
             "all traffic is on v1.4.2 (4 ms to switch)",
             with(
-                json!({"reason": "error-rate: failure 0.0625 over 160 samples (max 0.01)", "switch_ms": 4, "problems": []}),
+                json!({"reason": "error-rate: failure 0.0625 over 160 samples (max 0.01)", "switch_ms": 4, "problems": [],
+                        "incident": "web-20261203-1"}),
             ),
         ),
         EventKind::AnalysisFailed => (

@@ -58,7 +58,7 @@ fn text(entry: &Entry, timeline: &[String]) -> String {
 pub async fn send(
     client: &reqwest::Client,
     rule: &Rule,
-    outbox: &Outbox,
+    outbox: &dyn Outbox,
     entry: &Entry,
     timeout: std::time::Duration,
 ) -> Result<(), Failure> {
@@ -79,6 +79,7 @@ pub async fn send(
     let name = state_name(rule, entry);
     let thread: Option<Thread> = outbox
         .read_state(&name)
+        .await
         .map_err(|e| Failure::config(e.to_string()))?
         .and_then(|b| serde_json::from_slice(&b).ok());
     let line = format!("{} {}", entry.event.time, entry.event.summary);
@@ -129,5 +130,6 @@ pub async fn send(
     let bytes = serde_json::to_vec(&thread).unwrap_or_default();
     outbox
         .write_state(&name, &bytes)
+        .await
         .map_err(|e| Failure::config(e.to_string()))
 }

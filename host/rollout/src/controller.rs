@@ -154,6 +154,7 @@ impl Controller {
         let strategy = StrategyPlugin::load(runtime.clone(), &spec, opts.clock)
             .map_err(RolloutError::Usage)?;
         let notify = super::notify::notifier(&spec)
+            .await
             .map_err(RolloutError::Usage)?
             .map(|n| super::notify::RolloutNotify::new(&spec, n, &state.run_id, &state.started_by));
         let events = Events::new(store.events()?, &spec.name, state.started_unix_ms)
@@ -543,7 +544,7 @@ impl Controller {
             self.events.emit("error", &problem, json!({}));
         }
         self.note_trigger(reason);
-        self.open_incident(None).await;
+        let _ = self.open_incident(None).await;
         self.state.phase = Phase::Aborted;
         self.state.outcome = Some(reason.to_string());
         self.save().await?;
@@ -1162,12 +1163,13 @@ impl Controller {
             problems: problems.clone(),
         })
         .await;
-        self.open_incident(Some(incident::RollbackEnd {
-            stable_unix_ms: switched,
-            health,
-            problems: problems.clone(),
-        }))
-        .await;
+        let incident = self
+            .open_incident(Some(incident::RollbackEnd {
+                stable_unix_ms: switched,
+                health,
+                problems: problems.clone(),
+            }))
+            .await;
         failpoint::hit("after-incident");
         self.state.phase = Phase::RolledBack;
         self.state.intent = None;
@@ -1183,7 +1185,8 @@ impl Controller {
         self.events.emit(
             "rolled-back",
             &message,
-            json!({ "reason": reason, "switch_ms": switch_ms, "problems": problems }),
+            json!({ "reason": reason, "switch_ms": switch_ms, "problems": problems,
+                    "incident": incident }),
         );
         Ok(Outcome::RolledBack {
             reason: reason.to_string(),

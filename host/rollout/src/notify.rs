@@ -1,7 +1,8 @@
 //! A rollout's notifications: which of its events are notified (mapped in
 //! one place from the event log's kinds), with the rollout's fields, to the
 //! spec's `[[notify]]` rules through the outbox beside its state
-//! (`<state_dir>/<name>.outbox/`). Delivery runs beside the controller
+//! (`<state_dir>/<name>.outbox/`, or the `gate.notify_outbox` table with
+//! shared state). Delivery runs beside the controller
 //! ([`gate_notify::Background`]) and never holds up a decision or a
 //! rollback: an event is only written to the outbox where it is emitted.
 
@@ -9,23 +10,40 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gate_notify::{Event, EventKind, Notifier};
+use gate_notify::{Event, EventKind, FileOutbox, Notifier, Outbox};
 use serde_json::{Map, Value, json};
 
 use crate::spec::Spec;
+use crate::store::postgres::outbox::PgOutbox;
 
 /// How long `gate rollout` goes on delivering after its outcome, at most.
 /// What is left is delivered by the next run or `gate notify deliver`.
 pub const FLUSH_GRACE: Duration = Duration::from_secs(3);
 
-/// The outbox of `spec`'s rollout.
+/// The outbox directory of `spec`'s rollout with its state in files.
 pub fn outbox_dir(spec: &Spec) -> PathBuf {
     spec.state_dir.join(format!("{}.outbox", spec.name))
 }
 
+/// The outbox of `spec`'s rollout, beside its state: in files, or in the
+/// database every runner shares.
+pub async fn outbox(spec: &Spec) -> Result<Arc<dyn Outbox>, String> {
+    Ok(match &spec.state_db {
+        Some(url) => Arc::new(
+            PgOutbox::open(&spec.name, url)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => Arc::new(FileOutbox::new(&outbox_dir(spec))),
+    })
+}
+
 /// The notifier of `spec`'s rules; `None` without rules.
-pub fn notifier(spec: &Spec) -> Result<Option<Arc<Notifier>>, String> {
-    Notifier::new(&spec.notify, &outbox_dir(spec)).map_err(|e| e.to_string())
+pub async fn notifier(spec: &Spec) -> Result<Option<Arc<Notifier>>, String> {
+    if spec.notify.is_empty() {
+        return Ok(None);
+    }
+    Notifier::with_outbox(&spec.notify, outbox(spec).await?).map_err(|e| e.to_string())
 }
 
 /// What turns a rollout's events into notifications.

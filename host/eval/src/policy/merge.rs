@@ -37,16 +37,20 @@ fn merge_into(acc: &mut PolicyDoc, doc: PolicyDoc) {
     acc.complete &= doc.complete;
     acc.exemptions.extend(doc.exemptions);
     later(&mut acc.audit_dir, doc.audit_dir);
-    // A later file's rule replaces the one of the same name.
-    for rule in doc.notify {
-        acc.notify.retain(|r| r.name != rule.name);
-        acc.notify.push(rule);
-    }
-    // A restore drill is one table: a later file's replaces it whole.
-    for d in doc.restore_drills {
-        acc.restore_drills.retain(|x| x.connection != d.connection);
-        acc.restore_drills.push(d);
-    }
+    // A later file's rule replaces the one of the same name, and a later
+    // restore drill (one table) the one of the same connection, whole.
+    merge_by(
+        &mut acc.notify,
+        doc.notify,
+        |r| r.name.clone(),
+        |x, r| *x = r,
+    );
+    merge_by(
+        &mut acc.restore_drills,
+        doc.restore_drills,
+        |d| d.connection.clone(),
+        |x, d| *x = d,
+    );
     match (&mut acc.migrations, doc.migrations) {
         (Some(x), Some(m)) => {
             later(&mut x.paths, m.paths);
@@ -58,73 +62,85 @@ fn merge_into(acc: &mut PolicyDoc, doc: PolicyDoc) {
         }
         (x, m) => later(x, m),
     }
-
-    for p in doc.plugins {
-        match acc
-            .plugins
-            .iter_mut()
-            .find(|x| x.name.value == p.name.value)
-        {
-            Some(x) => {
-                later(&mut x.path, p.path);
-                later(&mut x.sha256, p.sha256);
-                x.grants.merge(p.grants);
-                x.origin = p.origin;
-                x.clean &= p.clean;
-            }
-            None => acc.plugins.push(p),
-        }
-    }
-    for c in doc.connections {
-        match acc.connections.iter_mut().find(|x| x.name == c.name) {
-            Some(x) => {
-                later(&mut x.kind, c.kind);
-                later(&mut x.url_env, c.url_env);
-                later(&mut x.scratch, c.scratch);
-                x.origin = c.origin;
-                x.clean &= c.clean;
-            }
-            None => acc.connections.push(c),
-        }
-    }
-    for m in doc.metrics {
-        match acc.metrics.iter_mut().find(|x| x.name == m.name) {
-            Some(x) => {
-                later(&mut x.kind, m.kind);
-                later(&mut x.url, m.url);
-                x.origin = m.origin;
-                x.clean &= m.clean;
-            }
-            None => acc.metrics.push(m),
-        }
-    }
-    for g in doc.gates {
-        match acc.gates.iter_mut().find(|x| x.name.value == g.name.value) {
-            Some(x) => {
-                later(&mut x.checks, g.checks);
-                later(&mut x.enforcement, g.enforcement);
-                x.origin = g.origin;
-                x.clean &= g.clean;
-            }
-            None => acc.gates.push(g),
-        }
-    }
-    for c in doc.checks {
-        match acc.checks.iter_mut().find(|x| x.id.value == c.id.value) {
-            Some(x) => {
-                later(&mut x.severity, c.severity);
-                later(&mut x.enforcement, c.enforcement);
-                later(&mut x.on_error, c.on_error);
-                match (&mut x.params, c.params) {
-                    (Some(base), Some(child)) => {
-                        merge_json(&mut base.value, child.value);
-                        base.origin = child.origin;
-                    }
-                    (base, child) => later(base, child),
+    merge_by(
+        &mut acc.plugins,
+        doc.plugins,
+        |p| p.name.value.clone(),
+        |x, p| {
+            later(&mut x.path, p.path);
+            later(&mut x.sha256, p.sha256);
+            x.grants.merge(p.grants);
+            x.origin = p.origin;
+            x.clean &= p.clean;
+        },
+    );
+    merge_by(
+        &mut acc.connections,
+        doc.connections,
+        |c| c.name.clone(),
+        |x, c| {
+            later(&mut x.kind, c.kind);
+            later(&mut x.url_env, c.url_env);
+            later(&mut x.scratch, c.scratch);
+            x.origin = c.origin;
+            x.clean &= c.clean;
+        },
+    );
+    merge_by(
+        &mut acc.metrics,
+        doc.metrics,
+        |m| m.name.clone(),
+        |x, m| {
+            later(&mut x.kind, m.kind);
+            later(&mut x.url, m.url);
+            x.origin = m.origin;
+            x.clean &= m.clean;
+        },
+    );
+    merge_by(
+        &mut acc.gates,
+        doc.gates,
+        |g| g.name.value.clone(),
+        |x, g| {
+            later(&mut x.checks, g.checks);
+            later(&mut x.enforcement, g.enforcement);
+            x.origin = g.origin;
+            x.clean &= g.clean;
+        },
+    );
+    merge_by(
+        &mut acc.checks,
+        doc.checks,
+        |c| c.id.value.clone(),
+        |x, c| {
+            later(&mut x.severity, c.severity);
+            later(&mut x.enforcement, c.enforcement);
+            later(&mut x.on_error, c.on_error);
+            match (&mut x.params, c.params) {
+                (Some(base), Some(child)) => {
+                    merge_json(&mut base.value, child.value);
+                    base.origin = child.origin;
                 }
-                x.origin = c.origin;
+                (base, child) => later(base, child),
             }
-            None => acc.checks.push(c),
+            x.origin = c.origin;
+        },
+    );
+}
+
+/// Merges each of `later_items` into the item of `acc` with the same key,
+/// or appends it when there is none.
+fn merge_by<T, K: PartialEq>(
+    acc: &mut Vec<T>,
+    later_items: Vec<T>,
+    key: impl Fn(&T) -> K,
+    merge: impl Fn(&mut T, T),
+) {
+    for item in later_items {
+        let k = key(&item);
+        match acc.iter_mut().find(|x| key(x) == k) {
+            Some(x) => merge(x, item),
+            None => acc.push(item),
         }
     }
 }

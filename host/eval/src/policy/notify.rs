@@ -5,6 +5,7 @@
 //! file:line:col; the result is `gate_notify`'s typed [`Rule`].
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -136,6 +137,7 @@ pub fn decode_rules(
     rules
 }
 
+/// Checks one decoded rule, reporting each problem at its own span.
 fn check(
     src: &SourceFile,
     raw: RawNotify,
@@ -143,236 +145,21 @@ fn check(
     from: &Source<'_>,
     errors: &mut Errors,
 ) -> Option<Rule> {
-    let mut ok = true;
-    let fail = |errors: &mut Errors, span: std::ops::Range<usize>, m: String, h: String| {
-        errors.push(PolicyError::at(&src.origin_of(&span), m).with_help(h));
+    let mut c = Checker {
+        src,
+        errors,
+        ok: true,
+        table: raw.name.span(),
     };
-    let name = raw.name.get_ref().clone();
-    let name_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'));
-    if !name_ok {
-        ok = false;
-        fail(
-            errors,
-            raw.name.span(),
-            format!("notify `name` `{name}` is not a lower-case name"),
-            "use lower-case letters, digits, `-` and `_`, e.g. `ops-webhook`".into(),
-        );
-    }
+    let name = c.name(&raw.name);
     let kind = *raw.target.get_ref();
-    // Keys that belong to other targets.
-    let allowed_keys: &[&str] = match kind {
-        TargetKind::Webhook => &["url", "secret_env"],
-        TargetKind::Slack => &["url", "token_env", "channel"],
-        TargetKind::Markdown => &["dir"],
-    };
-    for (key, span) in [
-        ("url", raw.url.as_ref().map(Spanned::span)),
-        ("secret_env", raw.secret_env.as_ref().map(Spanned::span)),
-        ("token_env", raw.token_env.as_ref().map(Spanned::span)),
-        ("channel", raw.channel.as_ref().map(Spanned::span)),
-        ("dir", raw.dir.as_ref().map(Spanned::span)),
-    ] {
-        if let Some(span) = span
-            && !allowed_keys.contains(&key)
-        {
-            ok = false;
-            fail(
-                errors,
-                span,
-                format!("`{key}` does not apply to a `{kind}` target"),
-                format!(
-                    "a `{kind}` target takes {}",
-                    allowed_keys
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
-    }
-    let table_span = raw.name.span();
-    let required =
-        |errors: &mut Errors, key: &str, v: &Option<Spanned<String>>| -> Option<String> {
-            match v {
-                Some(v) => Some(v.get_ref().clone()),
-                None => {
-                    errors.push(
-                        PolicyError::at(
-                            &src.origin_of(&table_span),
-                            format!("a `{kind}` target needs `{key}`"),
-                        )
-                        .with_help(format!("add `{key} = …` to this [[notify]]")),
-                    );
-                    None
-                }
-            }
-        };
-    let env = |errors: &mut Errors, v: &Option<Spanned<String>>| {
-        if let Some(v) = v
-            && !config::is_env_name(v.get_ref())
-        {
-            errors.push(
-                PolicyError::at(
-                    &src.origin_of(&v.span()),
-                    "this is not the name of an environment variable",
-                )
-                .with_help(
-                    "name the variable that holds the secret (e.g. `GATE_WEBHOOK_SECRET`), never the secret itself",
-                ),
-            );
-            return false;
-        }
-        true
-    };
-    ok &= env(errors, &raw.secret_env);
-    ok &= env(errors, &raw.token_env);
-    let url = |errors: &mut Errors, default: Option<&str>| -> Option<config::Url> {
-        let (text, span) = match (&raw.url, default) {
-            (Some(u), _) => (u.get_ref().as_str(), u.span()),
-            (None, Some(d)) => (d, table_span.clone()),
-            (None, None) => return None,
-        };
-        match config::parse_url(text) {
-            Ok(u) => Some(u),
-            Err((m, h)) => {
-                errors.push(PolicyError::at(&src.origin_of(&span), m).with_help(h));
-                None
-            }
-        }
-    };
-    let target = match kind {
-        TargetKind::Webhook => {
-            let u = match &raw.url {
-                Some(_) => url(errors, None),
-                None => {
-                    required(errors, "url", &None);
-                    None
-                }
-            };
-            let s = required(errors, "secret_env", &raw.secret_env);
-            u.zip(s)
-                .map(|(url, secret_env)| Target::Webhook { url, secret_env })
-        }
-        TargetKind::Slack => {
-            let u = url(errors, Some(SLACK_API));
-            let t = required(errors, "token_env", &raw.token_env);
-            let c = required(errors, "channel", &raw.channel);
-            match (u, t, c) {
-                (Some(url), Some(token_env), Some(channel)) => Some(Target::Slack {
-                    url,
-                    token_env,
-                    channel,
-                }),
-                _ => None,
-            }
-        }
-        TargetKind::Markdown => required(errors, "dir", &raw.dir).map(|d| Target::Markdown {
-            dir: resolve(src.dir(), &d),
-        }),
-    };
-    let events_span = raw.events.span();
-    let mut events = Vec::new();
-    for e in raw.events.into_inner() {
-        let k = *e.get_ref();
-        if !from.allowed.contains(&k) {
-            ok = false;
-            fail(
-                errors,
-                e.span(),
-                format!("`{k}` is not an event of {}", from.what),
-                format!(
-                    "{} sends {}",
-                    from.what,
-                    from.allowed
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        } else if !events.contains(&k) {
-            events.push(k);
-        }
-    }
-    if events.is_empty() && ok {
-        ok = false;
-        fail(
-            errors,
-            events_span,
-            "`events` is empty: this rule would never notify".into(),
-            "list the events to send, e.g. `events = [\"rolled-back\", \"promoted\"]`".into(),
-        );
-    }
-    let mut templates = BTreeMap::new();
-    for (k, path) in raw.templates.unwrap_or_default() {
-        let resolved: PathBuf = resolve(src.dir(), path.get_ref());
-        if !resolved.is_file() {
-            ok = false;
-            fail(
-                errors,
-                path.span(),
-                format!("template `{}` does not exist", resolved.display()),
-                "name a template file, relative to this file".into(),
-            );
-            continue;
-        }
-        templates.insert(k, resolved);
-    }
-    // Compiled now, so a template error stops the run before anything happens.
-    if let Err(e) = gate_notify::template::Templates::load(&templates) {
-        ok = false;
-        fail(
-            errors,
-            table_span.clone(),
-            e.to_string(),
-            "fix the template (minijinja, Jinja2 syntax); `gate notify render` shows what it renders".into(),
-        );
-    }
-    let exemption_days = match raw.exemption_days {
-        None => DEFAULT_EXEMPTION_DAYS.to_vec(),
-        Some(days) => {
-            let span = days.span();
-            let mut d: Vec<u32> = days
-                .into_inner()
-                .into_iter()
-                .map(Spanned::into_inner)
-                .collect();
-            d.sort_unstable();
-            d.dedup();
-            if d.is_empty() {
-                ok = false;
-                fail(
-                    errors,
-                    span,
-                    "`exemption_days` is empty".into(),
-                    "write thresholds in days, e.g. `[14, 7, 1]`".into(),
-                );
-            }
-            d
-        }
-    };
-    let timeout = match raw.timeout_ms {
-        None => DEFAULT_TIMEOUT,
-        Some(t) if *t.get_ref() == 0 => {
-            ok = false;
-            fail(
-                errors,
-                t.span(),
-                "`timeout_ms` must be more than 0".into(),
-                "e.g. `timeout_ms = 5000`".into(),
-            );
-            DEFAULT_TIMEOUT
-        }
-        Some(t) => Duration::from_millis(*t.get_ref()),
-    };
-    if !ok {
+    c.stray_keys(kind, &raw);
+    let target = c.target(kind, &raw);
+    let events = c.events(raw.events, from);
+    let templates = c.templates(raw.templates.unwrap_or_default());
+    let exemption_days = c.exemption_days(raw.exemption_days);
+    let timeout = c.timeout(raw.timeout_ms);
+    if !c.ok {
         return None;
     }
     Some(Rule {
@@ -384,4 +171,254 @@ fn check(
         timeout,
         at,
     })
+}
+
+/// The state of checking one rule: where errors go and whether any was
+/// found. Each method checks one key.
+struct Checker<'a, 'e> {
+    src: &'a SourceFile,
+    errors: &'e mut Errors,
+    ok: bool,
+    /// The rule's own span (its `name`), for what is missing from it.
+    table: Range<usize>,
+}
+
+impl Checker<'_, '_> {
+    fn fail(&mut self, span: Range<usize>, message: String, help: String) {
+        self.ok = false;
+        self.errors
+            .push(PolicyError::at(&self.src.origin_of(&span), message).with_help(help));
+    }
+
+    fn name(&mut self, name: &Spanned<String>) -> String {
+        let text = name.get_ref().clone();
+        let valid = text
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'));
+        if !valid {
+            self.fail(
+                name.span(),
+                format!("notify `name` `{text}` is not a lower-case name"),
+                "use lower-case letters, digits, `-` and `_`, e.g. `ops-webhook`".into(),
+            );
+        }
+        text
+    }
+
+    /// Keys that belong to other targets.
+    fn stray_keys(&mut self, kind: TargetKind, raw: &RawNotify) {
+        let allowed: &[&str] = match kind {
+            TargetKind::Webhook => &["url", "secret_env"],
+            TargetKind::Slack => &["url", "token_env", "channel"],
+            TargetKind::Markdown => &["dir"],
+        };
+        for (key, span) in [
+            ("url", raw.url.as_ref().map(Spanned::span)),
+            ("secret_env", raw.secret_env.as_ref().map(Spanned::span)),
+            ("token_env", raw.token_env.as_ref().map(Spanned::span)),
+            ("channel", raw.channel.as_ref().map(Spanned::span)),
+            ("dir", raw.dir.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span
+                && !allowed.contains(&key)
+            {
+                self.fail(
+                    span,
+                    format!("`{key}` does not apply to a `{kind}` target"),
+                    format!("a `{kind}` target takes {}", ticked(allowed)),
+                );
+            }
+        }
+    }
+
+    /// A key the target cannot do without.
+    fn required(
+        &mut self,
+        kind: TargetKind,
+        key: &str,
+        v: &Option<Spanned<String>>,
+    ) -> Option<String> {
+        if v.is_none() {
+            self.errors.push(
+                PolicyError::at(
+                    &self.src.origin_of(&self.table),
+                    format!("a `{kind}` target needs `{key}`"),
+                )
+                .with_help(format!("add `{key} = …` to this [[notify]]")),
+            );
+        }
+        v.as_ref().map(|v| v.get_ref().clone())
+    }
+
+    /// `secret_env` / `token_env` name a variable, never hold the secret.
+    fn env_name(&mut self, v: &Option<Spanned<String>>) {
+        if let Some(v) = v
+            && !config::is_env_name(v.get_ref())
+        {
+            self.fail(
+                v.span(),
+                "this is not the name of an environment variable".into(),
+                "name the variable that holds the secret (e.g. `GATE_WEBHOOK_SECRET`), never \
+                 the secret itself"
+                    .into(),
+            );
+        }
+    }
+
+    fn url(&mut self, url: &Option<Spanned<String>>, default: Option<&str>) -> Option<config::Url> {
+        let (text, span) = match (url, default) {
+            (Some(u), _) => (u.get_ref().as_str(), u.span()),
+            (None, Some(d)) => (d, self.table.clone()),
+            (None, None) => return None,
+        };
+        match config::parse_url(text) {
+            Ok(u) => Some(u),
+            Err((m, h)) => {
+                self.errors
+                    .push(PolicyError::at(&self.src.origin_of(&span), m).with_help(h));
+                None
+            }
+        }
+    }
+
+    fn target(&mut self, kind: TargetKind, raw: &RawNotify) -> Option<Target> {
+        self.env_name(&raw.secret_env);
+        self.env_name(&raw.token_env);
+        match kind {
+            TargetKind::Webhook => {
+                let url = match &raw.url {
+                    Some(_) => self.url(&raw.url, None),
+                    None => self.required(kind, "url", &None).and(None),
+                };
+                let secret_env = self.required(kind, "secret_env", &raw.secret_env);
+                url.zip(secret_env)
+                    .map(|(url, secret_env)| Target::Webhook { url, secret_env })
+            }
+            TargetKind::Slack => {
+                let url = self.url(&raw.url, Some(SLACK_API));
+                let token_env = self.required(kind, "token_env", &raw.token_env);
+                let channel = self.required(kind, "channel", &raw.channel);
+                Some(Target::Slack {
+                    url: url?,
+                    token_env: token_env?,
+                    channel: channel?,
+                })
+            }
+            TargetKind::Markdown => {
+                self.required(kind, "dir", &raw.dir)
+                    .map(|d| Target::Markdown {
+                        dir: resolve(self.src.dir(), &d),
+                    })
+            }
+        }
+    }
+
+    fn events(
+        &mut self,
+        raw: Spanned<Vec<Spanned<EventKind>>>,
+        from: &Source<'_>,
+    ) -> Vec<EventKind> {
+        let span = raw.span();
+        let mut events = Vec::new();
+        for e in raw.into_inner() {
+            let k = *e.get_ref();
+            if !from.allowed.contains(&k) {
+                self.fail(
+                    e.span(),
+                    format!("`{k}` is not an event of {}", from.what),
+                    format!("{} sends {}", from.what, ticked(from.allowed)),
+                );
+            } else if !events.contains(&k) {
+                events.push(k);
+            }
+        }
+        if events.is_empty() && self.ok {
+            self.fail(
+                span,
+                "`events` is empty: this rule would never notify".into(),
+                "list the events to send, e.g. `events = [\"rolled-back\", \"promoted\"]`".into(),
+            );
+        }
+        events
+    }
+
+    fn templates(
+        &mut self,
+        raw: BTreeMap<EventKind, Spanned<String>>,
+    ) -> BTreeMap<EventKind, PathBuf> {
+        let mut templates = BTreeMap::new();
+        for (k, path) in raw {
+            let resolved: PathBuf = resolve(self.src.dir(), path.get_ref());
+            if !resolved.is_file() {
+                self.fail(
+                    path.span(),
+                    format!("template `{}` does not exist", resolved.display()),
+                    "name a template file, relative to this file".into(),
+                );
+                continue;
+            }
+            templates.insert(k, resolved);
+        }
+        // Compiled now, so a template error stops the run before anything happens.
+        if let Err(e) = gate_notify::template::Templates::load(&templates) {
+            self.fail(
+                self.table.clone(),
+                e.to_string(),
+                "fix the template (minijinja, Jinja2 syntax); `gate notify render` shows what \
+                 it renders"
+                    .into(),
+            );
+        }
+        templates
+    }
+
+    fn exemption_days(&mut self, raw: Option<Spanned<Vec<Spanned<u32>>>>) -> Vec<u32> {
+        let Some(days) = raw else {
+            return DEFAULT_EXEMPTION_DAYS.to_vec();
+        };
+        let span = days.span();
+        let mut d: Vec<u32> = days
+            .into_inner()
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect();
+        d.sort_unstable();
+        d.dedup();
+        if d.is_empty() {
+            self.fail(
+                span,
+                "`exemption_days` is empty".into(),
+                "write thresholds in days, e.g. `[14, 7, 1]`".into(),
+            );
+        }
+        d
+    }
+
+    fn timeout(&mut self, raw: Option<Spanned<u64>>) -> Duration {
+        match raw {
+            None => DEFAULT_TIMEOUT,
+            Some(t) if *t.get_ref() == 0 => {
+                self.fail(
+                    t.span(),
+                    "`timeout_ms` must be more than 0".into(),
+                    "e.g. `timeout_ms = 5000`".into(),
+                );
+                DEFAULT_TIMEOUT
+            }
+            Some(t) => Duration::from_millis(*t.get_ref()),
+        }
+    }
+}
+
+/// `` `a`, `b` `` for a help text.
+fn ticked(items: &[impl std::fmt::Display]) -> String {
+    items
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

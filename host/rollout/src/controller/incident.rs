@@ -179,18 +179,25 @@ impl Controller {
     /// Opens the incident noted in the state (once per run and trigger) and
     /// records it in the audit log (once). `end`: how the rollback ended;
     /// `None` for an abort before any traffic moved.
-    pub(super) async fn open_incident(&mut self, end: Option<RollbackEnd>) {
-        let Some(opening) = self.state.incident.clone() else {
-            return;
-        };
+    /// Opens (or finds, on a resumed run) the incident of the decided
+    /// rollback or abort; its id, when it is stored.
+    pub(super) async fn open_incident(&mut self, end: Option<RollbackEnd>) -> Option<String> {
+        let opening = self.state.incident.clone()?;
         let built = match self.build_incident(opening, end).await.scrubbed() {
             Ok(i) => i,
-            Err(e) => return self.incident_failed(format!("the incident: {e}")),
+            Err(e) => {
+                self.incident_failed(format!("the incident: {e}"));
+                return None;
+            }
         };
         let (mut incident, new) = match self.store.open_incident(built).await {
             Ok(opened) => opened,
-            Err(e) => return self.incident_failed(format!("storing the incident: {e}")),
+            Err(e) => {
+                self.incident_failed(format!("storing the incident: {e}"));
+                return None;
+            }
         };
+        let id = incident.id.clone();
         if new {
             self.events.emit(
                 "incident",
@@ -204,7 +211,7 @@ impl Controller {
             );
         }
         if incident.audit_seq.is_some() {
-            return;
+            return Some(id);
         }
         // Opened by a run killed before it recorded the audit entry, or
         // after it recorded it but before it kept its number.
@@ -222,11 +229,12 @@ impl Controller {
                 match self.store.record(draft).await {
                     Ok(appended) => appended.entry.seq,
                     Err(e) => {
-                        return self.incident_failed(format!(
+                        self.incident_failed(format!(
                             "the audit log {} could not record incident {}: {e}",
                             self.store.audit_location(),
                             incident.id
                         ));
+                        return Some(id);
                     }
                 }
             }
@@ -236,6 +244,7 @@ impl Controller {
         if let Err(e) = self.store.update_incident(&incident).await {
             self.incident_failed(format!("updating incident {}: {e}", incident.id));
         }
+        Some(id)
     }
 
     fn incident_failed(&mut self, e: String) {
@@ -258,36 +267,7 @@ impl Controller {
 
     async fn build_incident(&self, opening: Opening, end: Option<RollbackEnd>) -> Incident {
         let started = self.state.started_unix_ms;
-        let events = match self.store.read_events(None, MAX_TIMELINE_EVENTS).await {
-            Ok(events) => events.into_iter().map(|(_, e)| e).collect(),
-            Err(e) => {
-                self.events
-                    .emit("error", &format!("reading the events: {e}"), json!({}));
-                Vec::new()
-            }
-        };
-        let mut timeline = timeline::of_events(&events, started);
-        let first_traffic = timeline.iter().find_map(|e| match &e.event {
-            TimelineEvent::Step {
-                candidate_percent: Some(p),
-                ..
-            } if *p > 0 => Some(e.at_unix_ms),
-            TimelineEvent::Step {
-                server: Some(_), ..
-            } => Some(e.at_unix_ms),
-            _ => None,
-        });
-        let max_percent = timeline
-            .iter()
-            .filter_map(|e| match &e.event {
-                TimelineEvent::Step {
-                    candidate_percent, ..
-                } => *candidate_percent,
-                _ => None,
-            })
-            .chain([opening.candidate_percent])
-            .max()
-            .unwrap_or(0);
+        let timeline = self.incident_timeline(started, end.as_ref()).await;
         let problems = end.as_ref().map(|e| e.problems.clone()).unwrap_or_default();
         let rollback = end.as_ref().map(|e| RollbackFacts {
             decided_unix_ms: opening.decided_unix_ms,
@@ -299,23 +279,6 @@ impl Controller {
             healthy: e.health.is_empty(),
             problems: e.health.clone(),
         });
-        if let Some(e) = &end {
-            // The `rolled-back` event is written after the phase is saved,
-            // so it is not in the log yet: what it will say is.
-            timeline.push(TimelineEntry {
-                at_unix_ms: e.stable_unix_ms,
-                event: TimelineEvent::RolledBack {
-                    switch_ms: None,
-                    problems: e.problems.clone(),
-                },
-                message: format!("all traffic is on {}", self.spec.stable.version),
-            });
-            timeline.sort_by_key(|e| e.at_unix_ms);
-        }
-        let requested_by = match &opening.trigger {
-            Trigger::Manual { by, .. } => Some(by.clone()),
-            _ => None,
-        };
         Incident {
             format: FORMAT,
             id: String::new(),
@@ -329,33 +292,99 @@ impl Controller {
             opened_unix_ms: unix_ms(),
             rollout_started_unix_ms: started,
             outcome: Incident::outcome_of(&opening.trigger, &problems),
-            impact: Impact {
-                max_candidate_percent: max_percent,
-                candidate_percent_at_trigger: opening.candidate_percent,
-                first_traffic_unix_ms: first_traffic,
-                replaced_servers: opening.replaced.clone(),
-            },
+            impact: impact_of(&timeline, &opening),
+            actors: self.actors(&opening.trigger),
             trigger: opening.trigger,
             rollback,
             health_after,
             problems,
-            actors: Actors {
-                runner: os_user(),
-                started_by: self.state.started_by.clone(),
-                requested_by,
-                approvers: self
-                    .state
-                    .approvals
-                    .iter()
-                    .map(|a| Approver {
-                        by: a.by.clone(),
-                        step: a.step,
-                        verified: a.verified,
-                    })
-                    .collect(),
-            },
             timeline,
             audit_seq: None,
         }
+    }
+
+    /// The run's events as a timeline, ending with the rollback `end`
+    /// will record.
+    async fn incident_timeline(
+        &self,
+        started: u64,
+        end: Option<&RollbackEnd>,
+    ) -> Vec<TimelineEntry> {
+        let events = match self.store.read_events(None, MAX_TIMELINE_EVENTS).await {
+            Ok(events) => events.into_iter().map(|(_, e)| e).collect(),
+            Err(e) => {
+                self.events
+                    .emit("error", &format!("reading the events: {e}"), json!({}));
+                Vec::new()
+            }
+        };
+        let mut timeline = timeline::of_events(&events, started);
+        if let Some(e) = end {
+            // The `rolled-back` event is written after the phase is saved,
+            // so it is not in the log yet: what it will say is.
+            timeline.push(TimelineEntry {
+                at_unix_ms: e.stable_unix_ms,
+                event: TimelineEvent::RolledBack {
+                    switch_ms: None,
+                    problems: e.problems.clone(),
+                },
+                message: format!("all traffic is on {}", self.spec.stable.version),
+            });
+            timeline.sort_by_key(|e| e.at_unix_ms);
+        }
+        timeline
+    }
+
+    /// Who started the run, who asked for the rollback, who approved.
+    fn actors(&self, trigger: &Trigger) -> Actors {
+        Actors {
+            runner: os_user(),
+            started_by: self.state.started_by.clone(),
+            requested_by: match trigger {
+                Trigger::Manual { by, .. } => Some(by.clone()),
+                _ => None,
+            },
+            approvers: self
+                .state
+                .approvals
+                .iter()
+                .map(|a| Approver {
+                    by: a.by.clone(),
+                    step: a.step,
+                    verified: a.verified,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How much traffic the candidate had, read from the timeline's steps.
+fn impact_of(timeline: &[TimelineEntry], opening: &Opening) -> Impact {
+    let first_traffic = timeline.iter().find_map(|e| match &e.event {
+        TimelineEvent::Step {
+            candidate_percent: Some(p),
+            ..
+        } if *p > 0 => Some(e.at_unix_ms),
+        TimelineEvent::Step {
+            server: Some(_), ..
+        } => Some(e.at_unix_ms),
+        _ => None,
+    });
+    let max_percent = timeline
+        .iter()
+        .filter_map(|e| match &e.event {
+            TimelineEvent::Step {
+                candidate_percent, ..
+            } => *candidate_percent,
+            _ => None,
+        })
+        .chain([opening.candidate_percent])
+        .max()
+        .unwrap_or(0);
+    Impact {
+        max_candidate_percent: max_percent,
+        candidate_percent_at_trigger: opening.candidate_percent,
+        first_traffic_unix_ms: first_traffic,
+        replaced_servers: opening.replaced.clone(),
     }
 }

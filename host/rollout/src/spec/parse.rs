@@ -358,14 +358,6 @@ impl Cx<'_> {
             &names,
         );
         let (state_db, lease_ttl) = self.shared_state(&rollout);
-        if state_db.is_some() && !t.notify.is_empty() {
-            // The outbox lives beside the state; the PostgreSQL store has none yet.
-            self.error_help(
-                rollout.at("state"),
-                "`[[notify]]` does not work with `state = \"postgres://…\"` yet",
-                "keep the state in files (`state_dir`) for a rollout that notifies, or send notifications from a hook",
-            );
-        }
         let RawRollout {
             name, state_dir, ..
         } = rollout.item;

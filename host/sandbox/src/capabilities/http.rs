@@ -3,8 +3,8 @@
 //! typed grants, and that parsed `Url` is what the client sends. Redirects are
 //! followed (up to five) only while every hop passes the same check.
 
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use url::Url;
 
@@ -86,17 +86,10 @@ impl Host for HostState {
             Ok(m) => m,
             Err(_) => return Ok(Err(format!("invalid HTTP method `{}`", req.method))),
         };
-        let client = match &req.ca_file {
-            None => client().clone(),
-            Some(ca) => match self
-                .sandbox
-                .read_granted(ca, super::CA_FILE_CAP, self.budget(req.timeout_ms))
-                .await
-                .and_then(|pem| client_with_ca(ca, &pem))
-            {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(e)),
-            },
+        let ca_budget = self.budget(req.timeout_ms);
+        let client = match client_for(&self.sandbox, req.ca_file.as_deref(), ca_budget).await {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
         };
         let sandbox = self.sandbox.clone();
         let what = format!("{} {}", req.method, req.url);
@@ -132,28 +125,11 @@ impl Host for HostState {
                     continue;
                 }
                 let status = resp.status().as_u16();
-                let headers = resp
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
+                let headers = response_headers(resp.headers());
                 let cap = req.max_bytes.clamp(1, MAX_BODY) as usize;
-                let mut body = Vec::new();
-                let mut truncated = false;
-                while let Some(chunk) = resp.chunk().await.map_err(|e| format!("{what}: {e}"))? {
-                    let room = cap - body.len();
-                    if chunk.len() > room {
-                        body.extend_from_slice(&chunk[..room]);
-                        truncated = true;
-                        break;
-                    }
-                    body.extend_from_slice(&chunk);
-                }
+                let (body, truncated) = read_capped(&mut resp, cap)
+                    .await
+                    .map_err(|e| format!("{what}: {e}"))?;
                 return Ok(Response {
                     status,
                     headers,
@@ -165,6 +141,51 @@ impl Host for HostState {
         })
         .await)
     }
+}
+
+/// The shared client, or one trusting the request's granted CA file.
+async fn client_for(
+    sandbox: &Arc<Sandbox>,
+    ca_file: Option<&str>,
+    budget: Duration,
+) -> Result<reqwest::Client, String> {
+    match ca_file {
+        None => Ok(client().clone()),
+        Some(ca) => sandbox
+            .read_granted(ca, super::CA_FILE_CAP, budget)
+            .await
+            .and_then(|pem| client_with_ca(ca, &pem)),
+    }
+}
+
+/// The response's headers as the plugin sees them.
+fn response_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The body, up to `cap` bytes; `true` when more was cut off.
+async fn read_capped(
+    resp: &mut reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -8,6 +8,7 @@
 //! - [`schema`]: tables, numbered migrations, the version check;
 //! - [`lease`]: the lease with fencing tokens on the database clock, and its heartbeat;
 //! - [`events`]: the event log written in order by a background task;
+//! - [`outbox`]: the notification outbox every runner shares;
 //! - [`background`]: tasks the process waits for before exiting.
 //!
 //! One session serves the store; the heartbeat and the event writer share
@@ -17,6 +18,7 @@
 mod background;
 mod events;
 pub mod lease;
+pub mod outbox;
 pub mod schema;
 pub mod url;
 

@@ -67,6 +67,28 @@ fn migrations() -> Vec<String> {
              UNIQUE (rollout, day, n)
          );"
         ),
+        // 3: the notification outbox shared by a rollout's runners
+        // (store::postgres::outbox), and its targets' state (a Slack thread).
+        format!(
+            "CREATE TABLE {SCHEMA}.notify_outbox (
+             rollout text NOT NULL,
+             target text NOT NULL,
+             event_id text NOT NULL,
+             seq bigint NOT NULL,
+             entry jsonb NOT NULL,
+             enqueued timestamptz NOT NULL DEFAULT now(),
+             delivered_at timestamptz,
+             PRIMARY KEY (rollout, target, event_id)
+         );
+         CREATE INDEX notify_outbox_pending ON {SCHEMA}.notify_outbox (rollout, seq)
+             WHERE delivered_at IS NULL;
+         CREATE TABLE {SCHEMA}.notify_state (
+             rollout text NOT NULL,
+             name text NOT NULL,
+             body bytea NOT NULL,
+             PRIMARY KEY (rollout, name)
+         );"
+        ),
     ]
 }
 
