@@ -574,3 +574,41 @@ fn policy_exemptions_apply_to_lint_findings() {
     );
     assert_eq!(code(&out), 1);
 }
+
+#[test]
+fn a_large_repository_lints_with_the_default_limits_and_an_explicit_cap_holds() {
+    // 5,000 small migrations give about 5 MB of findings (a summary per
+    // file, the rules that fire): more than the 1 MiB default output cap,
+    // which therefore grows by 4 KiB per file given to the validator.
+    let ws = Workspace::new();
+    let sources: Vec<String> = std::fs::read_dir(Path::new(FIXTURES).join("sqlx"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    for i in 0..5_000 {
+        ws.write(
+            &format!("big/{}_m{i}.sql", 20250101000000u64 + i as u64),
+            &sources[i % sources.len()],
+        );
+    }
+    let out = ws.gate(&["migrate", "lint", "--format", "json", "big"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    let fs = findings(&report);
+    assert_eq!(by_rule(&fs, "file-summary").len(), 5_000);
+    let size = serde_json::to_string(&fs).unwrap().len();
+    assert!(size > 2 << 20, "only {size} bytes of findings");
+
+    // A policy's own `output_kb` is its cap, whatever the number of files.
+    ws.write(
+        "gate.toml",
+        "[policy]\nname = \"capped\"\n\n[[plugin]]\nname = \"migrations\"\n[plugin.grants]\noutput_kb = 1024\n",
+    );
+    let out = ws.gate(&["migrate", "lint", "--policy", "gate.toml", "big"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("exceeds the cap of 1048576 bytes (plugin `migrations` output_kb)"),
+        "{}",
+        stderr(&out)
+    );
+}

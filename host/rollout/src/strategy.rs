@@ -149,7 +149,12 @@ impl StrategyPlugin {
         })
         .await?;
         let text = out.map_err(|e| format!("strategy plugin `{}` refused: {e}", self.name))?;
-        within_output_cap(&store, &self.sandbox, text.len())?;
+        within_output_cap(
+            &store,
+            &self.sandbox,
+            text.len(),
+            self.sandbox.limits.output_bytes,
+        )?;
         Ok(text)
     }
 }

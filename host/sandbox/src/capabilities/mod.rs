@@ -59,6 +59,11 @@ impl Limits {
     pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
     pub const DEFAULT_MEMORY_MB: u64 = 128;
     pub const DEFAULT_OUTPUT_KB: u64 = 1024;
+    /// What a migration validator's default output cap grows by for each
+    /// file it is given: its findings are per file (a summary, the rules
+    /// that fire), so a fixed cap would fail a large repository's lint
+    /// that a small one passes. An explicit `output_kb` is kept as it is.
+    pub const OUTPUT_PER_FILE_KB: u64 = 4;
     /// Host handles per check: far above what any built-in check holds (a
     /// few preopens and streams), far below the process's fd limit even
     /// with every store of an evaluation open at once.
@@ -74,6 +79,19 @@ impl Limits {
             memory_bytes: (memory_mb as usize) << 20,
             output_bytes: (grants.output_kb.unwrap_or(Self::DEFAULT_OUTPUT_KB) as usize) << 10,
             handles: Self::HANDLES,
+        }
+    }
+}
+
+impl Sandbox {
+    /// The output cap of one call given `files` migration files.
+    pub fn output_cap_for_files(&self, files: usize) -> usize {
+        match self.grants.output_kb {
+            Some(_) => self.limits.output_bytes,
+            None => self
+                .limits
+                .output_bytes
+                .saturating_add(files.saturating_mul((Limits::OUTPUT_PER_FILE_KB as usize) << 10)),
         }
     }
 }

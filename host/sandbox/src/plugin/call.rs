@@ -48,18 +48,19 @@ fn prefixed(what: &str, reason: String) -> String {
     }
 }
 
-/// Refuses an answer larger than the plugin's output cap: `answer` bytes
-/// plus what it already logged through the host.
+/// Refuses an answer larger than `cap` (the plugin's output cap for this
+/// call): `answer` bytes plus what it already logged through the host.
 pub fn within_output_cap(
     store: &Store<HostState>,
     sandbox: &Sandbox,
     answer: usize,
+    cap: usize,
 ) -> Result<(), String> {
     let size = answer + store.data().output_used;
-    if size > sandbox.limits.output_bytes {
+    if size > cap {
         return Err(format!(
-            "output of {size} bytes exceeds the cap of {} bytes (plugin `{}` output_kb)",
-            sandbox.limits.output_bytes, sandbox.plugin
+            "output of {size} bytes exceeds the cap of {cap} bytes (plugin `{}` output_kb)",
+            sandbox.plugin
         ));
     }
     Ok(())

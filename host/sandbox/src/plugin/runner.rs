@@ -380,7 +380,12 @@ impl Runtime {
                 instance.call_run(store, &request).await
             })
             .await?;
-            within_output_cap(&store, sandbox, findings.iter().map(finding_size).sum())?;
+            within_output_cap(
+                &store,
+                sandbox,
+                findings.iter().map(finding_size).sum(),
+                sandbox.limits.output_bytes,
+            )?;
             if findings.is_empty() {
                 return Err(NO_FINDINGS.to_string());
             }

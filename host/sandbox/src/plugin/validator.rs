@@ -120,7 +120,13 @@ impl Runtime {
                 instance.call_validate(store, files, config).await
             })
             .await?;
-            within_output_cap(&store, sandbox, findings.iter().map(finding_size).sum())?;
+            let cap = sandbox.output_cap_for_files(files.len());
+            within_output_cap(
+                &store,
+                sandbox,
+                findings.iter().map(finding_size).sum(),
+                cap,
+            )?;
             Ok(findings.into_iter().map(RawFinding::from).collect())
         }
         .await;
