@@ -57,6 +57,10 @@ fn main() {
     );
 
     let precompiler = Precompiler::new();
+    // Each built-in's precompiled code is a page-aligned static, so its
+    // pages in the executable file can be mapped in place
+    // (src/plugin/mapped.rs) instead of copied.
+    let mut statics = String::new();
     let mut code = String::from("pub static BUILTINS: &[Builtin] = &[\n");
     for (name, artifact) in BUILTINS {
         let mut path = out_dir.join(format!("{artifact}.wasm"));
@@ -69,17 +73,26 @@ fn main() {
             std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let digest = hex::encode(Sha256::digest(&bytes));
         let native = gen_dir.join(format!("{artifact}.cwasm"));
-        std::fs::write(&native, precompiler.precompile(name, &bytes)).unwrap();
+        let precompiled = precompiler.precompile(name, &bytes);
+        let native_len = precompiled.len();
+        std::fs::write(&native, precompiled).unwrap();
+        let code_static = format!("CODE_{}", name.to_uppercase());
+        writeln!(
+            statics,
+            "static {code_static}: PageAligned<[u8; {native_len}]> = PageAligned(*include_bytes!({native:?}));",
+            native = native.display().to_string(),
+        )
+        .unwrap();
         writeln!(
             code,
             "    Builtin {{ name: {name:?}, wasm: include_bytes!({path:?}), sha256: {digest:?}, \
-             precompiled: include_bytes!({native:?}) }},",
+             precompiled: &{code_static}.0 }},",
             path = path.display().to_string(),
-            native = native.display().to_string(),
         )
         .unwrap();
     }
     code.push_str("];\n");
+    code.push_str(&statics);
     let generated = gen_dir.join("builtins.rs");
     std::fs::write(generated, code).unwrap();
 }

@@ -114,13 +114,20 @@ impl Drop for GateEngine {
 }
 
 fn config(pooling: bool, compiler: Compiler) -> Config {
-    engine_config(
+    let mut config = engine_config(
         pooling,
         match compiler {
             Compiler::Cranelift => wasmtime::Strategy::Cranelift,
             Compiler::Winch => wasmtime::Strategy::Winch,
         },
-    )
+    );
+    // Lets built-ins run from the executable's own pages
+    // (plugin::mapped). Not a compilation setting: the embedded code still
+    // matches (wasmtime leaves it out of the compatibility hash).
+    if cfg!(target_arch = "x86_64") {
+        config.with_custom_code_memory(Some(Arc::new(crate::plugin::mapped_code_memory())));
+    }
+    config
 }
 
 // The `Config` itself lives in a file that host/sandbox/build.rs includes too: the

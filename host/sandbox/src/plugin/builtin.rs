@@ -41,6 +41,15 @@ impl Builtin {
         compiler: Compiler,
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
         if compiler == Compiler::Cranelift && !self.precompiled.is_empty() {
+            // Mapped from the executable's own pages where it can be: no
+            // copy, and only the pages a run touches are read.
+            match super::mapped::component(engine, self.precompiled) {
+                Ok(component) => return Ok((component, CacheOutcome::Embedded)),
+                Err(e) => tracing::debug!(
+                    plugin = self.name,
+                    "embedded code not mapped in place ({e}); copying it"
+                ),
+            }
             // SAFETY: these bytes are part of this executable, produced at
             // build time by `Engine::precompile_component`; nothing outside
             // the binary can change them. wasmtime still checks its header
@@ -58,8 +67,13 @@ impl Builtin {
     }
 }
 
+/// Page-aligned bytes: a built-in's precompiled code starts on a page of
+/// the executable file, so it can be mapped from it.
+#[repr(C, align(4096))]
+pub struct PageAligned<T: ?Sized>(pub T);
+
 mod generated {
-    use super::Builtin;
+    use super::{Builtin, PageAligned};
     include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 }
 

@@ -5,6 +5,7 @@ mod builtin;
 pub mod call;
 mod catalog;
 mod inspect;
+mod mapped;
 mod runner;
 mod source;
 mod spec;
@@ -18,6 +19,10 @@ pub use builtin::{
 pub use catalog::{
     CAPABILITIES, CheckMeta, ParamMeta, PluginMeta, catalogue_problems, check_problems, id_problem,
 };
+/// The engine's code-memory hook (see [`mapped`]).
+pub(crate) fn mapped_code_memory() -> mapped::CodeMemory {
+    mapped::CodeMemory
+}
 pub use inspect::{ImportName, Inspection, PACKAGE_NAME, SUPPORTED_VERSIONS, imports, wit_version};
 pub use runner::{CheckRun, LoadedPlugin, NO_FINDINGS, RawFinding, Runtime, explain};
 pub use source::{PluginError, PluginSource};

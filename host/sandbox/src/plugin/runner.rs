@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tokio::sync::Semaphore;
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{CallHook, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -29,6 +29,10 @@ pub struct Runtime {
     /// Linker for the `migration-validator` world (see `validator.rs`).
     pub(super) validator_linker: Linker<HostState>,
     pub(super) stores: Arc<Semaphore>,
+    /// Each built-in's component, loaded once per runtime and shared by
+    /// every load after: its code is mapped from the executable
+    /// (`plugin::mapped`), one mapping per live component.
+    builtin_code: std::sync::Mutex<Vec<(&'static str, Component, CacheOutcome)>>,
 }
 
 /// A compiled plugin, ready to instantiate: its `InstancePre` is reused by
@@ -152,6 +156,7 @@ impl Runtime {
             linker,
             validator_linker,
             stores: Arc::new(Semaphore::new(MAX_CONCURRENT_STORES)),
+            builtin_code: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -164,9 +169,31 @@ impl Runtime {
     pub(super) fn component(
         &self,
         source: &PluginSource,
-    ) -> wasmtime::Result<(wasmtime::component::Component, CacheOutcome)> {
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         match source.builtin {
-            Some(builtin) => builtin.component(&self.engine.engine, self.engine.compiler),
+            Some(builtin) => {
+                let known = |code: &Vec<(&'static str, Component, CacheOutcome)>| {
+                    code.iter()
+                        .find(|(name, _, _)| *name == builtin.name)
+                        .map(|(_, c, o)| (c.clone(), *o))
+                };
+                if let Some(loaded) = self.builtin_code.lock().ok().and_then(|c| known(&c)) {
+                    return Ok(loaded);
+                }
+                // Built outside the lock, so built-ins load in parallel; of
+                // two racing loads of one built-in, the first kept wins.
+                let (component, outcome) =
+                    builtin.component(&self.engine.engine, self.engine.compiler)?;
+                let mut code = self
+                    .builtin_code
+                    .lock()
+                    .map_err(|_| wasmtime::format_err!("the built-in table is poisoned"))?;
+                if let Some(loaded) = known(&code) {
+                    return Ok(loaded);
+                }
+                code.push((builtin.name, component.clone(), outcome));
+                Ok((component, outcome))
+            }
             None => self
                 .cache
                 .load_or_compile(&self.engine.engine, &source.sha256, &source.wasm),

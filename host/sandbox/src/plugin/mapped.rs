@@ -1,0 +1,295 @@
+//! Built-ins' precompiled code mapped from the gate executable itself.
+//!
+//! `Component::deserialize` copies its bytes into fresh memory: for a
+//! built-in that is 5-9 MB copied and faulted in on every run, about 40% of
+//! a one-check `gate evaluate`. The same bytes are already in the
+//! executable's file, page-aligned (host/sandbox/build.rs), so instead:
+//!
+//! - the range of the executable holding them is found in
+//!   `/proc/self/maps` and mapped read-only and private from
+//!   `/proc/self/exe`, the very inode being executed: the kernel refuses
+//!   to let anyone write to a running executable, so these are the bytes
+//!   the loader mapped, and the first and last pages are compared with them
+//!   all the same;
+//! - wasmtime uses the mapping in place (`Component::deserialize_raw`). Its
+//!   code never writes to it (a precompiled image has no relocations), and
+//!   [`CodeMemory`] makes its text executable through the engine's custom
+//!   code-memory hook;
+//! - wasmtime registers code by address, so a mapping serves one live
+//!   component: the runtime loads each built-in once and shares that
+//!   component (`Runtime::component`). When the component is dropped its
+//!   pages are given back (`MADV_DONTNEED`), but the mapping is never
+//!   unmapped, since wasmtime may still read its unwind tables while it
+//!   retires it; it stays readable and executable, never writable.
+//!
+//! Where any step fails (another architecture, an engine without the hook,
+//! an executable that cannot be reopened) the caller copies, as before.
+
+use std::ffi::c_void;
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// One built-in's code, mapped from the executable.
+#[derive(Clone, Copy)]
+struct Mapping {
+    /// The private mapping of the embedded bytes' file range.
+    start: usize,
+    len: usize,
+}
+
+/// Every mapping made. Never shrinks: a retired mapping keeps its address
+/// range (no pages), so no later one can take it.
+static MAPPINGS: Mutex<Vec<Mapping>> = Mutex::new(Vec::new());
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096)
+}
+
+/// The component in `code` (a built-in's embedded precompiled bytes),
+/// deserialised in place from a mapping of the executable.
+pub fn component(engine: &Engine, code: &'static [u8]) -> Result<Component, String> {
+    if !cfg!(target_arch = "x86_64") {
+        return Err("in-place code is only set up on x86_64".into());
+    }
+    let mapping = map(code)?;
+    MAPPINGS
+        .lock()
+        .map_err(|_| "the mapping table is poisoned")?
+        .push(mapping);
+    let memory = NonNull::slice_from_raw_parts(
+        NonNull::new(mapping.start as *mut u8).ok_or("a null mapping")?,
+        mapping.len,
+    );
+    // SAFETY: `memory` holds exactly the bytes of `code` (the same file
+    // range of the executing inode, spot-checked in `map`), which the build
+    // produced with `Engine::precompile_component`; it is never unmapped
+    // nor written, so it outlives every component made from it. wasmtime
+    // still checks the header against `engine` and refuses code it cannot run.
+    unsafe { Component::deserialize_raw(engine, memory) }.map_err(|e| format!("{e:#}"))
+}
+
+/// Whether `[ptr, ptr + len)` lies in a mapping made here.
+pub fn is_mapped(ptr: *const u8, len: usize) -> bool {
+    let (start, end) = (ptr as usize, ptr as usize + len);
+    MAPPINGS
+        .lock()
+        .map(|m| m.iter().any(|x| start >= x.start && end <= x.start + x.len))
+        .unwrap_or(false)
+}
+
+/// Where `addr` is in the executable's file: its offset, and the device
+/// and inode `/proc/self/maps` names for it.
+struct FilePlace {
+    offset: u64,
+    dev_major: u32,
+    dev_minor: u32,
+    inode: u64,
+}
+
+fn file_place(addr: usize, len: usize) -> Result<FilePlace, String> {
+    let maps =
+        std::fs::File::open("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?;
+    for line in BufReader::new(maps).lines() {
+        let line = line.map_err(|e| format!("/proc/self/maps: {e}"))?;
+        // start-end perms offset major:minor inode path
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(_perms), Some(offset), Some(dev), Some(inode)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let hex = |s: &str| usize::from_str_radix(s, 16).ok();
+        let (Some(start), Some(end)) = (hex(start), hex(end)) else {
+            continue;
+        };
+        if addr < start || addr >= end {
+            continue;
+        }
+        if addr + len > end {
+            return Err("the code spans two mappings of the executable".into());
+        }
+        let offset = u64::from_str_radix(offset, 16).map_err(|e| e.to_string())?;
+        let (major, minor) = dev.split_once(':').ok_or("no device in /proc/self/maps")?;
+        return Ok(FilePlace {
+            offset: offset + (addr - start) as u64,
+            dev_major: u32::from_str_radix(major, 16).map_err(|e| e.to_string())?,
+            dev_minor: u32::from_str_radix(minor, 16).map_err(|e| e.to_string())?,
+            inode: inode.parse().map_err(|_| "no inode in /proc/self/maps")?,
+        });
+    }
+    Err("the code is not in a mapping of the executable".into())
+}
+
+fn map(code: &'static [u8]) -> Result<Mapping, String> {
+    let page = page_size();
+    let addr = code.as_ptr() as usize;
+    if !addr.is_multiple_of(page) || code.is_empty() {
+        return Err("the embedded code is not page-aligned".into());
+    }
+    let place = file_place(addr, code.len())?;
+    let exe = std::fs::File::open("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+    let meta = exe.metadata().map_err(|e| format!("/proc/self/exe: {e}"))?;
+    if meta.ino() != place.inode
+        || libc::major(meta.dev()) != place.dev_major
+        || libc::minor(meta.dev()) != place.dev_minor
+    {
+        return Err("/proc/self/exe is not the file the code was loaded from".into());
+    }
+    let offset = libc::off_t::try_from(place.offset).map_err(|e| e.to_string())?;
+    // SAFETY: a fresh private read-only mapping of a file range; nothing
+    // else refers to the address it returns.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            code.len(),
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            exe.as_raw_fd(),
+            offset,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the mapping is `code.len()` readable bytes and lives forever.
+    let mapped = unsafe { std::slice::from_raw_parts(ptr as *const u8, code.len()) };
+    let head = page.min(code.len());
+    let tail = code.len().saturating_sub(page);
+    if mapped[..head] != code[..head] || mapped[tail..] != code[tail..] {
+        // SAFETY: unmapping what was just mapped and is referred to nowhere.
+        unsafe { libc::munmap(ptr, code.len()) };
+        return Err("the executable's file does not hold the embedded code".into());
+    }
+    Ok(Mapping {
+        start: ptr as usize,
+        len: code.len(),
+    })
+}
+
+/// The engine's code-memory hook: text becomes read+execute by `mprotect`,
+/// as wasmtime's own default does; text in a mapping made here stays
+/// executable when a component is dropped, since others may share it and
+/// nothing ever writes it.
+pub struct CodeMemory;
+
+impl wasmtime::CustomCodeMemory for CodeMemory {
+    fn required_alignment(&self) -> usize {
+        page_size()
+    }
+
+    fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
+        protect(ptr, len, libc::PROT_READ | libc::PROT_EXEC)
+    }
+
+    fn unpublish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
+        if is_mapped(ptr, len) {
+            // Its component is being dropped: give the pages back. Read
+            // again (unwind tables, while wasmtime retires it) they come
+            // back from the file, unchanged.
+            // SAFETY: advice on a range of a mapping made here; the
+            // mapping stays, and it is private and never written.
+            unsafe { libc::madvise(ptr as *mut c_void, len, libc::MADV_DONTNEED) };
+            return Ok(());
+        }
+        protect(ptr, len, libc::PROT_READ | libc::PROT_WRITE)
+    }
+}
+
+fn protect(ptr: *const u8, len: usize, prot: libc::c_int) -> wasmtime::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: wasmtime passes a page-aligned range of memory it owns (or
+    // one of the mappings here) holding code it is publishing or retiring.
+    let rc = unsafe { libc::mprotect(ptr as *mut c_void, len, prot) };
+    if rc != 0 {
+        wasmtime::bail!("mprotect: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use gate_core::clock::Clock;
+
+    use super::*;
+    use crate::capabilities::Sandbox;
+    use crate::grants::Grants;
+    use crate::plugin::{PluginSource, Runtime};
+
+    /// The pathname `/proc/self/maps` gives the mapping holding `addr`.
+    fn mapped_file(addr: usize) -> Option<String> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().find_map(|line| {
+            let (range, rest) = line.split_once(' ')?;
+            let (s, e) = range.split_once('-')?;
+            let (s, e) = (
+                usize::from_str_radix(s, 16).ok()?,
+                usize::from_str_radix(e, 16).ok()?,
+            );
+            (addr >= s && addr < e)
+                .then(|| rest.split_whitespace().nth(4).unwrap_or("").to_string())
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    #[cfg(target_arch = "x86_64")]
+    async fn a_builtin_runs_from_the_executable_file_not_a_copy() {
+        let runtime = Runtime::new(None).unwrap();
+        let source = PluginSource::resolve("config", None).unwrap();
+        let (first, _) = runtime.component(&source).unwrap();
+        let image = first.image_range();
+        let start = image.start as usize;
+        // The image is a mapping made here, and that mapping is of the
+        // executable's file, not anonymous memory holding a copy.
+        assert!(is_mapped(image.start, image.end as usize - start));
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        assert_eq!(mapped_file(start).as_deref(), exe.to_str());
+        // Loaded again by the runtime, it is the same component.
+        let (second, _) = runtime.component(&source).unwrap();
+        assert_eq!(second.image_range().start, image.start);
+        // Another runtime, alive at once, gets a mapping of its own
+        // (wasmtime registers code by address: sharing one would abort).
+        let other = Runtime::new(None).unwrap();
+        let (theirs, _) = other.component(&source).unwrap();
+        assert_ne!(theirs.image_range().start, image.start);
+        assert!(is_mapped(theirs.image_range().start, 1));
+        // Retiring one runtime's code leaves the other's running: it
+        // describes itself and runs a check.
+        drop((first, second, runtime));
+        let runtime = other;
+        let sandbox = Arc::new(Sandbox::new(
+            "config",
+            Grants::default(),
+            &std::env::temp_dir(),
+            Clock::System,
+        ));
+        let plugin = runtime.load(&source, sandbox).await.expect("loads");
+        let run = runtime
+            .run_check(
+                &plugin,
+                "config.env-vars",
+                &serde_json::json!({ "required": ["PATH"] }),
+            )
+            .await;
+        let findings = run.outcome.expect("the check runs");
+        assert!(!findings.is_empty());
+    }
+}
