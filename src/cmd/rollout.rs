@@ -124,7 +124,7 @@ pub async fn rollout(args: RolloutArgs) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let (opts, runtime) = match (options(args.quiet, args.restart), shared::runtime()) {
+    let (opts, runtime) = match (options(args.quiet, args.restart), shared::pooled_runtime()) {
         (Ok(o), Ok(r)) => (o, r),
         (Err(c), _) | (_, Err(c)) => return c,
     };
@@ -235,7 +235,7 @@ pub async fn status(args: StatusArgs) -> u8 {
 
 /// No rollout runs: this process takes the lease and rolls back itself.
 async fn rollback_here(spec: Spec, opts: &Options, abort: bool, verb: &str, by: &str) -> u8 {
-    let runtime = match shared::runtime() {
+    let runtime = match shared::pooled_runtime() {
         Ok(r) => r,
         Err(c) => return c,
     };
