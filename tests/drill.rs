@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use services::Postgres;
-use services::rollout::{Load, LoadOptions, RolloutBed, backend, now_ms};
+use services::rollout::{Load, LoadOptions, RolloutBed, SIDES, backend, now_ms};
 
 fn gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
@@ -37,14 +37,8 @@ fn canary_spec(bed: &RolloutBed) -> PathBuf {
     bed.write_spec(
         "web",
         "canary",
-        r#"[stable]
-servers = ["blue1"]
-version = "v1"
-
-[candidate]
-servers = ["green1"]
-version = "v2"
-
+        &format!(
+            r#"{SIDES}
 [canary]
 steps = [10, 100]
 pause = "1s"
@@ -54,7 +48,8 @@ name = "status-page"
 target = "markdown"
 dir = "status"
 events = ["drill-result"]
-"#,
+"#
+        ),
     )
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use services::receiver::{Receiver, SECRET, TOKEN, counts};
-use services::rollout::{Backend, Load, LoadOptions, RolloutBed, backend};
+use services::rollout::{Backend, Load, LoadOptions, RolloutBed, SIDES, backend};
 
 fn gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
@@ -289,16 +289,20 @@ secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // ---- rollouts ---------------------------------------------------------------
 
+/// `gate notify list --spec SPEC --format json`: the outbox's entries.
+fn outbox_rows(spec: &Path) -> Value {
+    let out = gate()
+        .args(["notify", "list", "--format", "json", "--spec"])
+        .arg(spec)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn rollout_spec(bed: &RolloutBed, name: &str, webhook: &str, slack: &str) -> PathBuf {
     let body = format!(
-        r#"[stable]
-servers = ["blue1"]
-version = "v1"
-
-[candidate]
-servers = ["green1"]
-version = "v2"
-
+        r#"{SIDES}
 [canary]
 steps = [20, 50]
 pause = "1s"
@@ -420,18 +424,7 @@ fn a_rollout_notifies_each_receiver_once_and_keeps_one_slack_message() {
     let page = std::fs::read_to_string(bed.dir.join("status/web.md")).unwrap();
     assert!(page.contains("`v2` now serves all traffic"), "{page}");
     // The outbox beside the state holds every entry, delivered.
-    let listed = gate()
-        .args([
-            "notify",
-            "list",
-            "--spec",
-            spec.to_str().unwrap(),
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let rows = outbox_rows(&spec);
     assert_eq!(rows.as_array().unwrap().len(), 4 + 4 + 1, "{rows}");
     assert!(
         rows.as_array()
@@ -501,18 +494,7 @@ fn a_bad_canary_notifies_the_rollback_and_a_receiver_down_changes_nothing() {
         if webhook == down {
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains("not delivered yet"), "{err}");
-            let listed = gate()
-                .args([
-                    "notify",
-                    "list",
-                    "--spec",
-                    spec.to_str().unwrap(),
-                    "--format",
-                    "json",
-                ])
-                .output()
-                .unwrap();
-            let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
+            let rows = outbox_rows(&spec);
             let pending: Vec<&Value> = rows
                 .as_array()
                 .unwrap()

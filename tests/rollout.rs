@@ -15,7 +15,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use services::rollout::{Backend, Load, LoadOptions, LoadReport, RolloutBed, backend, now_ms};
+use services::rollout::{
+    Backend, Load, LoadOptions, LoadReport, RolloutBed, SIDES, backend, now_ms,
+};
 
 fn gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gate"));
@@ -44,16 +46,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
-
-const SIDES: &str = r#"
-[stable]
-servers = ["blue1"]
-version = "v1"
-
-[candidate]
-servers = ["green1"]
-version = "v2"
-"#;
 
 fn error_rate(interval: &str, min_samples: u32) -> String {
     format!(

@@ -40,6 +40,18 @@ pub struct Backend<'a> {
     pub healthy: bool,
 }
 
+/// The `[stable]` (`blue1`, v1) and `[candidate]` (`green1`, v2) tables of
+/// a spec on a bed started with those two servers.
+pub const SIDES: &str = r#"
+[stable]
+servers = ["blue1"]
+version = "v1"
+
+[candidate]
+servers = ["green1"]
+version = "v2"
+"#;
+
 /// A healthy server of `version` that answers every request.
 pub fn backend<'a>(name: &'a str, version: &'a str) -> Backend<'a> {
     Backend {
