@@ -363,32 +363,12 @@ pub fn report(ctx: &Context, gate: &str, checks: Vec<CheckReport>, started: Inst
 /// `classification` (from the evidence), each `null` when absent, and, for
 /// a lint, `lint_scope`: the mode, the boundary and the pending set.
 pub fn render_json(report: &Report, selection: Option<&Selection>) -> String {
-    let mut value = gate_eval::report::json::to_value(report);
-    if let (Some(selection), Some(obj)) = (selection, value.as_object_mut()) {
-        obj.insert("lint_scope".into(), selection.to_json());
-    }
-    if let Some(gates) = value["gates"].as_array_mut() {
-        for gate in gates {
-            let Some(checks) = gate["checks"].as_array_mut() else {
-                continue;
-            };
-            for check in checks {
-                let Some(findings) = check["findings"].as_array_mut() else {
-                    continue;
-                };
-                for f in findings {
-                    let location = f["location"].clone();
-                    let classification = f["evidence"]["classification"].clone();
-                    let obj = f.as_object_mut().expect("a finding is an object");
-                    obj.insert("file".into(), location["file"].clone());
-                    obj.insert("line".into(), location["line"].clone());
-                    obj.insert("column".into(), location["column"].clone());
-                    obj.insert("classification".into(), classification);
-                }
-            }
-        }
-    }
-    let mut out = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
-    out.push('\n');
-    out
+    let lint_scope = selection.map(Selection::to_json);
+    gate_eval::report::json::render_with(
+        report,
+        &gate_eval::report::json::Extensions {
+            lint_scope: lint_scope.as_ref(),
+            flat_findings: true,
+        },
+    )
 }

@@ -288,8 +288,8 @@ impl CheckReport {
     }
 }
 
-/// Gate and check counts by status.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Gate and check counts by status (the JSON report's `summary`, in its key order).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub gates: usize,
     pub checks: usize,
