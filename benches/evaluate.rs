@@ -97,7 +97,9 @@ fn main() {
 
     let scratch = tempfile::tempdir().unwrap();
     let mut medians = Vec::new();
-    for compiler in ["cranelift", "winch"] {
+    // GATE_BENCH_ONLY=per-check skips the whole-process runs (for profiling).
+    let whole = std::env::var("GATE_BENCH_ONLY").as_deref() != Ok("per-check");
+    for compiler in ["cranelift", "winch"].into_iter().filter(|_| whole) {
         let cold: Vec<Duration> = (0..runs)
             .map(|i| {
                 whole_process(
@@ -124,25 +126,31 @@ fn main() {
         );
         medians.push((cold_med, warm_med));
     }
-    println!(
-        "{:<44} {:.2}x cold, {:.2}x warm",
-        "cranelift / winch",
-        medians[0].0.as_secs_f64() / medians[1].0.as_secs_f64(),
-        medians[0].1.as_secs_f64() / medians[1].1.as_secs_f64()
-    );
+    if let [cranelift, winch] = medians[..] {
+        println!(
+            "{:<44} {:.2}x cold, {:.2}x warm",
+            "cranelift / winch",
+            cranelift.0.as_secs_f64() / winch.0.as_secs_f64(),
+            cranelift.1.as_secs_f64() / winch.1.as_secs_f64()
+        );
+    }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    let iterations: usize = std::env::var("GATE_BENCH_CHECKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
     println!();
     let pooled = show(
         "per-check host overhead, pooling allocator",
-        per_check(&rt, true, 2000),
+        per_check(&rt, true, iterations),
     );
     let on_demand = show(
         "per-check host overhead, on-demand allocation",
-        per_check(&rt, false, 2000),
+        per_check(&rt, false, iterations),
     );
     println!(
         "{:<44} {:.2}x",
