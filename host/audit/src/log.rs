@@ -8,7 +8,9 @@
 //! - `state.json`: the tree's frontier and the files' lengths after the last
 //!   append, so the next append hashes O(log n) nodes instead of the whole
 //!   log; a cache that is checked against the last checkpoint and rebuilt
-//!   from the files whenever it does not match;
+//!   from the files whenever it does not match, so it is replaced
+//!   atomically but never fsynced (an append fsyncs twice: the entry, then
+//!   its checkpoint);
 //! - `lock`: `flock`ed exclusively by an append, shared by readers.
 //!
 //! An append writes and fsyncs the entry, then writes and fsyncs its signed
@@ -278,10 +280,14 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Saves the state as a cache, without fsync: `saved_state` checks it
+    /// against the files and the last signed checkpoint, and an append
+    /// rebuilds it when it is stale, empty or torn (as after a crash), so
+    /// only the entry and its checkpoint need to reach the disk first.
     pub(crate) fn save_state(&self, state: &State) -> Result<(), AuditError> {
         let json = serde_json::to_vec(state).expect("state serialises");
         self.dir
-            .write_atomic(STATE, &json)
+            .write_cache(STATE, &json)
             .map_err(|e| AuditError::io(self.file(STATE), e))
     }
 

@@ -105,6 +105,28 @@ fn a_stale_saved_state_is_rebuilt_without_a_recovery() {
 }
 
 #[test]
+fn a_saved_state_lost_in_a_crash_is_rebuilt_without_a_recovery() {
+    // The state is saved without fsync, so after a crash it may be empty,
+    // a torn prefix, or an older state: each is rebuilt from the files.
+    let t = tempfile::tempdir().unwrap();
+    let log = log_with(t.path(), 2);
+    let path = log.path().join("state.json");
+    let older = std::fs::read(&path).unwrap();
+    log.append(&signer(), draft(2)).unwrap();
+    let saved = std::fs::read(&path).unwrap();
+    for (i, lost) in [Vec::new(), saved[..saved.len() / 2].to_vec(), older]
+        .into_iter()
+        .enumerate()
+    {
+        std::fs::write(&path, &lost).unwrap();
+        let appended = log.append(&signer(), draft(3 + i)).unwrap();
+        assert!(appended.recovered.is_none());
+        assert_eq!(appended.entry.seq, 3 + i as u64);
+    }
+    assert_eq!(check(&log).unwrap().entries, 6);
+}
+
+#[test]
 fn an_edited_entry_is_named() {
     let t = tempfile::tempdir().unwrap();
     let log = log_with(t.path(), 6);

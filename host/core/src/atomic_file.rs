@@ -43,11 +43,37 @@ pub fn write(path: &Path, parts: &[&[u8]]) -> Result<(), FileError> {
 
 /// Replaces `name` in the opened directory `dir` (shown as `shown`).
 pub fn write_in(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result<(), FileError> {
-    let tmp = write_tmp(dir, shown, name, parts)?;
-    cap_primitives::fs::rename(dir, Path::new(&tmp), dir, Path::new(name))
-        .map_err(|e| FileError::io("renaming over", shown.join(name), e))?;
+    let tmp = write_tmp(dir, shown, name, parts, Sync::Durable)?;
+    rename_over(dir, shown, &tmp, name)?;
     dir.sync_all()
         .map_err(|e| FileError::io("fsync of", shown, e))
+}
+
+/// Replaces `name` in the opened directory `dir` atomically but without
+/// waiting for the disk: a reader sees the old file or the new one, and
+/// after a crash the file may be the old one, or empty. Only for a cache
+/// its reader verifies against durable data and rebuilds when it does not
+/// match (the audit log's saved state): two fsyncs fewer per write.
+pub fn write_cache_in(
+    dir: &File,
+    shown: &Path,
+    name: &str,
+    parts: &[&[u8]],
+) -> Result<(), FileError> {
+    let tmp = write_tmp(dir, shown, name, parts, Sync::Cache)?;
+    rename_over(dir, shown, &tmp, name)
+}
+
+fn rename_over(dir: &File, shown: &Path, tmp: &str, name: &str) -> Result<(), FileError> {
+    cap_primitives::fs::rename(dir, Path::new(tmp), dir, Path::new(name))
+        .map_err(|e| FileError::io("renaming over", shown.join(name), e))
+}
+
+/// Whether a temporary file is fsynced before it takes its name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    Durable,
+    Cache,
 }
 
 /// Creates `name` in the opened directory `dir` with the concatenation of
@@ -62,7 +88,7 @@ pub fn create_new_in(
     name: &str,
     parts: &[&[u8]],
 ) -> Result<bool, FileError> {
-    let tmp = write_tmp(dir, shown, name, parts)?;
+    let tmp = write_tmp(dir, shown, name, parts, Sync::Durable)?;
     let linked = cap_primitives::fs::hard_link(dir, Path::new(&tmp), dir, Path::new(name));
     let _ = cap_primitives::fs::remove_file(dir, Path::new(&tmp));
     match linked {
@@ -75,8 +101,15 @@ pub fn create_new_in(
     Ok(true)
 }
 
-/// Writes and fsyncs a temporary file beside `name`; returns its name.
-fn write_tmp(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result<String, FileError> {
+/// Writes (and, when durable, fsyncs) a temporary file beside `name`;
+/// returns its name.
+fn write_tmp(
+    dir: &File,
+    shown: &Path,
+    name: &str,
+    parts: &[&[u8]],
+    sync: Sync,
+) -> Result<String, FileError> {
     let tmp = format!(".{name}.tmp-{}", std::process::id());
     let err = |what, e| FileError::io(what, shown.join(&tmp), e);
     // A leftover from a killed run of this same pid would make O_EXCL fail.
@@ -94,6 +127,8 @@ fn write_tmp(dir: &File, shown: &Path, name: &str, parts: &[&[u8]]) -> Result<St
     for part in parts {
         f.write_all(part).map_err(|e| err("writing", e))?;
     }
-    f.sync_all().map_err(|e| err("fsync of", e))?;
+    if sync == Sync::Durable {
+        f.sync_all().map_err(|e| err("fsync of", e))?;
+    }
     Ok(tmp)
 }

@@ -186,6 +186,12 @@ impl PrivateDir {
         crate::atomic_file::write_in(&self.dir, &self.path, name, &[bytes])
     }
 
+    /// Replaces `name` with `bytes` atomically, without fsync: for a cache
+    /// its reader verifies (see [`crate::atomic_file::write_cache_in`]).
+    pub fn write_cache(&self, name: &str, bytes: &[u8]) -> Result<(), FileError> {
+        crate::atomic_file::write_cache_in(&self.dir, &self.path, name, &[bytes])
+    }
+
     /// Creates `name` with `bytes` unless it exists (false then), whole or
     /// not at all (see [`crate::atomic_file::create_new_in`]).
     pub fn create_new(&self, name: &str, bytes: &[u8]) -> Result<bool, FileError> {
