@@ -7,8 +7,11 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::entropy::{
-    char_classes, is_code_reference, is_digest, is_path_or_url, is_placeholder, is_uuid, shannon,
+    char_classes, is_code_reference, is_digest, is_identifier, is_path_or_url, is_placeholder,
+    is_uuid, shannon,
 };
+use super::prefilter::{self, Kind, Region};
+use super::providers::{Confidence, PROVIDERS, REGEXES};
 use super::rules::Rule;
 
 /// One secret found in a text. `start..end` is a byte span into that text.
@@ -20,6 +23,8 @@ pub struct Candidate {
     pub secret: String,
     /// The key a generic secret was assigned to (`DB_PASSWORD`); not itself secret.
     pub key: Option<String>,
+    /// For provider tokens: whether their checksum vouches for them.
+    pub confidence: Option<Confidence>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -94,22 +99,6 @@ static AZURE_CLIENT_SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| {
 static PEM: LazyLock<Regex> = LazyLock::new(|| {
     re(r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----")
 });
-static GITHUB: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})\b")
-});
-static GITLAB: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b((?:glpat|gldt|glrt|glptt|glcbt)-[0-9A-Za-z_\-]{20,})(?:[^0-9A-Za-z_\-]|\z)")
-});
-static SLACK_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"\b(xox[baprs]-[0-9A-Za-z\-]{10,250}|xapp-[0-9]-[A-Z0-9]+-[0-9]+-[a-z0-9]+)(?:[^0-9A-Za-z\-]|\z)",
-    )
-});
-static SLACK_WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{20,})")
-});
-static STRIPE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,247})\b"));
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)"));
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
@@ -120,8 +109,6 @@ static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
         r"([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?:[:/?#\s\x22\x27]|\z)"
     ))
 });
-static GENERIC_HINT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i-u:pass|pwd|secret|token|key|credential|auth)"));
 static GENERIC_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"([A-Za-z_][A-Za-z0-9_.\-]*)",
@@ -157,149 +144,185 @@ fn known_sample(secret: &str) -> bool {
     KNOWN_SAMPLES.iter().any(|s| secret.contains(s))
 }
 
-/// Names the rule for a token match, and where its random part starts (after the
-/// fixed prefix) so placeholder checks look only at that part.
-type Classify = fn(&str) -> Option<(Rule, usize)>;
-
-/// Finds every secret in `text`, after masking image data URIs and SRI digests
-/// (long base64 runs that would otherwise match token shapes by chance).
+/// Finds every secret in `text`. One prefilter pass finds the lines holding an
+/// anchor of some detector; each detector then runs only on the lines its own
+/// anchors marked. Image data URIs and SRI digests (long base64 runs that would
+/// otherwise match token shapes by chance) are masked first when present.
 pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
-    let masked = mask(text);
-    let t = masked.as_str();
+    let (regions, seen) = prefilter::regions(text);
+    if regions.is_empty() {
+        return Vec::new();
+    }
+    let masked;
+    let t = if seen & prefilter::bit(Kind::Mask) != 0 {
+        masked = mask(text);
+        masked.as_str()
+    } else {
+        text
+    };
+    let service_account =
+        seen & prefilter::bit(Kind::ServiceAccount) != 0 && GCP_SA_TYPE.is_match(t);
     let mut found = Vec::new();
-    cloud_keys(t, opts, &mut found);
-    private_keys(t, &mut found);
-    tokens(t, &mut found);
-    generic(t, opts, &mut found);
+    for r in &regions {
+        let mut at = At {
+            found: &mut found,
+            base: r.start,
+        };
+        let line = &t[r.start..r.end];
+        providers(line, r, &mut at);
+        cloud_keys(line, r, opts, service_account, &mut at);
+        if r.has(Kind::PrivateKey) {
+            private_keys(t, r, &mut found);
+        }
+        let mut at = At {
+            found: &mut found,
+            base: r.start,
+        };
+        jwts_and_urls(line, r, &mut at);
+        if r.has(Kind::Keyword) || r.has(Kind::Bearer) || r.has(Kind::Flag) {
+            generic(t, r, opts, &mut found);
+        }
+    }
     resolve_overlaps(found)
 }
 
-fn push(found: &mut Vec<Candidate>, rule: Rule, m: regex::Match<'_>) {
-    found.push(Candidate {
-        rule,
-        start: m.start(),
-        end: m.end(),
-        secret: m.as_str().to_string(),
-        key: None,
-    });
+/// Candidates found in a region, whose offsets are relative to `base`.
+struct At<'f> {
+    found: &'f mut Vec<Candidate>,
+    base: usize,
+}
+
+impl At<'_> {
+    fn push(&mut self, rule: Rule, m: regex::Match<'_>) {
+        self.push_checked(rule, m, None);
+    }
+
+    fn push_checked(&mut self, rule: Rule, m: regex::Match<'_>, confidence: Option<Confidence>) {
+        self.found.push(Candidate {
+            rule,
+            start: self.base + m.start(),
+            end: self.base + m.end(),
+            secret: m.as_str().to_string(),
+            key: None,
+            confidence,
+        });
+    }
+}
+
+/// Tokens whose format names their provider (see [`super::providers`]).
+fn providers(line: &str, r: &Region, at: &mut At<'_>) {
+    let mut bits = r.providers;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let provider = &PROVIDERS[i];
+        for c in REGEXES[i].captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if let Some((rule, confidence)) = provider.classify(m.as_str()) {
+                at.push_checked(rule, m, Some(confidence));
+            }
+        }
+    }
 }
 
 /// AWS, GCP and Azure credentials.
-fn cloud_keys(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
-    for c in AWS_KEY_ID.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !is_placeholder(&m.as_str()[4..]) {
-            push(found, Rule::AwsAccessKeyId, m);
+fn cloud_keys(line: &str, r: &Region, opts: &Options, service_account: bool, at: &mut At<'_>) {
+    if r.has(Kind::AwsKeyId) {
+        for c in AWS_KEY_ID.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if !is_placeholder(&m.as_str()[4..]) {
+                at.push(Rule::AwsAccessKeyId, m);
+            }
         }
     }
-    for c in AWS_SECRET.captures_iter(t) {
+    if r.has(Kind::GcpApiKey) {
+        for c in GCP_API_KEY.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if !is_placeholder(&m.as_str()[4..]) {
+                at.push(Rule::GcpApiKey, m);
+            }
+        }
+    }
+    if r.has(Kind::AzureClientSecret) {
+        for c in AZURE_CLIENT_SECRET.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if !is_placeholder(m.as_str()) {
+                at.push(Rule::AzureClientSecret, m);
+            }
+        }
+    }
+    if !r.has(Kind::Keyword) {
+        return;
+    }
+    for c in AWS_SECRET.captures_iter(line) {
         let m = c.get(1).unwrap();
         if !is_placeholder(m.as_str()) && shannon(m.as_str()) >= opts.min_entropy {
-            push(found, Rule::AwsSecretAccessKey, m);
+            at.push(Rule::AwsSecretAccessKey, m);
         }
     }
-    if GCP_SA_TYPE.is_match(t) {
-        for c in GCP_SA_KEY.captures_iter(t) {
+    if service_account {
+        for c in GCP_SA_KEY.captures_iter(line) {
             let m = c.get(1).unwrap();
             if let Some(header) = PEM.find(m.as_str())
                 && pem_body(&m.as_str()[header.end()..]).is_some()
             {
-                push(found, Rule::GcpServiceAccount, m);
+                at.push(Rule::GcpServiceAccount, m);
             }
         }
     }
-    for c in GCP_API_KEY.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !is_placeholder(&m.as_str()[4..]) {
-            push(found, Rule::GcpApiKey, m);
-        }
-    }
-    for c in AZURE_STORAGE.captures_iter(t) {
+    for c in AZURE_STORAGE.captures_iter(line) {
         let m = c.get(1).unwrap();
         if !known_sample(m.as_str()) && !is_placeholder(m.as_str()) {
-            push(found, Rule::AzureStorageAccountKey, m);
+            at.push(Rule::AzureStorageAccountKey, m);
         }
     }
-    for c in AZURE_SAS.captures_iter(t) {
+    for c in AZURE_SAS.captures_iter(line) {
         let m = c.get(1).unwrap();
         if !is_placeholder(m.as_str()) {
-            push(found, Rule::AzureSharedAccessKey, m);
+            at.push(Rule::AzureSharedAccessKey, m);
         }
     }
-    for c in AZURE_CLIENT_SECRET.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !is_placeholder(m.as_str()) {
-            push(found, Rule::AzureClientSecret, m);
-        }
-    }
-    for c in AZURE_CLIENT_SECRET_KEY.captures_iter(t) {
+    for c in AZURE_CLIENT_SECRET_KEY.captures_iter(line) {
         let m = c.get(1).unwrap();
         if generic_value_ok(m.as_str(), true, opts) {
-            push(found, Rule::AzureClientSecret, m);
+            at.push(Rule::AzureClientSecret, m);
         }
     }
 }
 
-/// PEM private keys with a body that decodes.
-fn private_keys(t: &str, found: &mut Vec<Candidate>) {
-    for m in PEM.find_iter(t) {
-        if let Some(body) = pem_body(&t[m.end()..]) {
+/// PEM private keys with a body that decodes; the body follows the header's line.
+fn private_keys(t: &str, r: &Region, found: &mut Vec<Candidate>) {
+    for m in PEM.find_iter(&t[r.start..r.end]) {
+        let end = r.start + m.end();
+        if let Some(body) = pem_body(&t[end..]) {
             found.push(Candidate {
                 rule: Rule::PrivateKey,
-                start: m.start(),
-                end: m.end(),
+                start: r.start + m.start(),
+                end,
                 secret: body,
                 key: None,
+                confidence: None,
             });
         }
     }
 }
 
-/// Service tokens with a known prefix (GitHub, GitLab, Slack, Stripe), JWTs and
-/// passwords in URLs.
-fn tokens(t: &str, found: &mut Vec<Candidate>) {
-    let token_rules: [(&Regex, Classify); 5] = [
-        (&GITHUB, |s| Some((Rule::GithubToken, s.find('_')? + 1))),
-        (&GITLAB, |s| Some((Rule::GitlabToken, s.find('-')? + 1))),
-        (&SLACK_TOKEN, |s| {
-            s.bytes()
-                .any(|b| b.is_ascii_digit())
-                .then_some((Rule::SlackToken, 5))
-        }),
-        (&SLACK_WEBHOOK, |s| {
-            Some((Rule::SlackWebhook, s.rfind('/')? + 1))
-        }),
-        (&STRIPE, |s| {
-            let rule = match &s[..8] {
-                "sk_live_" => Rule::StripeLiveKey,
-                "rk_live_" => Rule::StripeRestrictedKey,
-                _ => Rule::StripeTestKey,
-            };
-            Some((rule, 8))
-        }),
-    ];
-    for (regex, classify) in token_rules {
-        for c in regex.captures_iter(t) {
+/// JWTs and passwords in URLs.
+fn jwts_and_urls(line: &str, r: &Region, at: &mut At<'_>) {
+    if r.has(Kind::Jwt) {
+        for c in JWT.captures_iter(line) {
             let m = c.get(1).unwrap();
-            let s = m.as_str();
-            if let Some((rule, body)) = classify(s)
-                && !is_placeholder(&s[body..])
-                && !(rule == Rule::SlackWebhook && s.split('/').skip(4).any(is_placeholder))
-            {
-                push(found, rule, m);
+            if is_jwt(m.as_str()) {
+                at.push(Rule::Jwt, m);
             }
         }
     }
-    for c in JWT.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if is_jwt(m.as_str()) {
-            push(found, Rule::Jwt, m);
-        }
-    }
-    for c in URL_PASSWORD.captures_iter(t) {
-        let (user, password, host) = (c.get(1).unwrap(), c.get(2).unwrap(), c.get(3).unwrap());
-        if url_password_ok(user.as_str(), password.as_str(), host.as_str()) {
-            push(found, Rule::UrlPassword, password);
+    if r.has(Kind::Url) {
+        for c in URL_PASSWORD.captures_iter(line) {
+            let (user, password, host) = (c.get(1).unwrap(), c.get(2).unwrap(), c.get(3).unwrap());
+            if url_password_ok(user.as_str(), password.as_str(), host.as_str()) {
+                at.push(Rule::UrlPassword, password);
+            }
         }
     }
 }
@@ -547,7 +570,7 @@ fn generic_value_ok(value: &str, quoted: bool, opts: &Options) -> bool {
         && !is_path_or_url(value)
         && !is_code_reference(value)
         && char_classes(value) >= 2
-        && (quoted || bare_literal(value))
+        && (quoted || (bare_literal(value) && !is_identifier(value)))
         && shannon(value) >= opts.min_entropy
 }
 
@@ -563,58 +586,79 @@ fn bare_literal(value: &str) -> bool {
     (0.25..=0.75).contains(&ratio)
 }
 
-/// `password = "…"`, `apiKey: …`, `CLIENT_SECRET=…`, and Kubernetes-style
-/// `- name: DB_PASSWORD` / `value: …` pairs.
-fn generic(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
-    let mut pending_name: Option<String> = None;
-    let mut offset = 0;
-    for line in t.split_inclusive('\n') {
-        let line_start = offset;
-        offset += line.len();
-        let previous_name = pending_name.take();
+/// `password = "…"`, `apiKey: …`, `CLIENT_SECRET=…`, bearer tokens, and
+/// Kubernetes-style `- name: DB_PASSWORD` / `value: …` pairs (the value is on the
+/// line after the name, which need not hold an anchor of its own).
+fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
+    let line = &t[r.start..r.end];
+    if r.has(Kind::Bearer) {
         for c in BEARER.captures_iter(line) {
             let m = c.get(1).unwrap();
             if generic_value_ok(m.as_str(), false, opts) {
-                found.push(Candidate {
-                    rule: Rule::GenericSecret,
-                    start: line_start + m.start(),
-                    end: line_start + m.end(),
-                    secret: m.as_str().to_string(),
-                    key: Some("Authorization: Bearer".to_string()),
-                });
+                found.push(generic_candidate(r.start, m, "Authorization: Bearer"));
             }
         }
-        if let Some(c) = K8S_NAME.captures(line) {
-            pending_name = Some(c[1].to_string());
+    }
+    if !r.has(Kind::Keyword) {
+        return;
+    }
+    if let Some(c) = K8S_NAME.captures(line) {
+        let name = &c[1];
+        if is_secret_key(name) && r.end < t.len() {
+            let next_start = r.end + 1;
+            let next_end = t[next_start..]
+                .find('\n')
+                .map_or(t.len(), |i| next_start + i);
+            assignments(
+                &t[next_start..next_end],
+                next_start,
+                Some(name),
+                opts,
+                found,
+            );
+        }
+        return;
+    }
+    assignments(line, r.start, None, opts, found);
+}
+
+fn generic_candidate(base: usize, m: regex::Match<'_>, key: &str) -> Candidate {
+    Candidate {
+        rule: Rule::GenericSecret,
+        start: base + m.start(),
+        end: base + m.end(),
+        secret: m.as_str().to_string(),
+        key: Some(key.to_string()),
+        confidence: None,
+    }
+}
+
+/// Secret-named keys assigned a literal on one line; `value` stands for
+/// `previous_name` when the line follows a Kubernetes `name:`.
+fn assignments(
+    line: &str,
+    base: usize,
+    previous_name: Option<&str>,
+    opts: &Options,
+    found: &mut Vec<Candidate>,
+) {
+    for c in GENERIC_ASSIGN.captures_iter(line) {
+        let mut key = &c[1];
+        if key.eq_ignore_ascii_case("value")
+            && let Some(name) = previous_name
+        {
+            key = name;
+        }
+        if !is_secret_key(key) {
             continue;
         }
-        if !GENERIC_HINT.is_match(line) && previous_name.is_none() {
-            continue;
-        }
-        for c in GENERIC_ASSIGN.captures_iter(line) {
-            let mut key = c[1].to_string();
-            if key.eq_ignore_ascii_case("value")
-                && let Some(name) = &previous_name
-            {
-                key = name.clone();
-            }
-            if !is_secret_key(&key) {
-                continue;
-            }
-            let (m, quoted) = match (c.get(2).or(c.get(3)).or(c.get(4)), c.get(5)) {
-                (Some(q), _) => (q, true),
-                (None, Some(b)) => (b, false),
-                (None, None) => continue,
-            };
-            if generic_value_ok(m.as_str(), quoted, opts) {
-                found.push(Candidate {
-                    rule: Rule::GenericSecret,
-                    start: line_start + m.start(),
-                    end: line_start + m.end(),
-                    secret: m.as_str().to_string(),
-                    key: Some(key),
-                });
-            }
+        let (m, quoted) = match (c.get(2).or(c.get(3)).or(c.get(4)), c.get(5)) {
+            (Some(q), _) => (q, true),
+            (None, Some(b)) => (b, false),
+            (None, None) => continue,
+        };
+        if generic_value_ok(m.as_str(), quoted, opts) {
+            found.push(generic_candidate(base, m, key));
         }
     }
 }

@@ -230,6 +230,52 @@ pub fn is_code_reference(v: &str) -> bool {
     identifier_like && digits <= 2
 }
 
+/// An identifier or a type as code writes it, not a literal: `&NSURLCredential`,
+/// `*mut SecKeyRef`, `Option<&str>`, `X509_KEY_USAGE_DIGITAL_SIGNATURE`,
+/// `accessTokenValue`. Such a value is made of words (runs of three or more
+/// letters between underscores, digits and case changes); a random string is made
+/// of fragments, because its case flips every character or two.
+pub fn is_identifier(v: &str) -> bool {
+    let v = v
+        .trim_start_matches(['&', '*'])
+        .trim_end_matches([',', ';', ')', '?']);
+    if v.is_empty() || !v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return false;
+    }
+    if v.contains('<') {
+        return v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_<>&:', ".contains(&b));
+    }
+    if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return false;
+    }
+    let bytes = v.as_bytes();
+    let (mut letters, mut in_words, mut word) = (0usize, 0usize, 0usize);
+    for (i, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii_alphabetic() {
+            in_words += if word >= 3 { word } else { 0 };
+            word = 0;
+            continue;
+        }
+        letters += 1;
+        // A new word starts at lower→Upper (`tokenValue`) and at the last capital of
+        // an acronym (`NSURLCredential` → `NSURL`, `Credential`).
+        let boundary = i > 0
+            && b.is_ascii_uppercase()
+            && (bytes[i - 1].is_ascii_lowercase()
+                || (bytes[i - 1].is_ascii_uppercase()
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
+        if boundary {
+            in_words += if word >= 3 { word } else { 0 };
+            word = 0;
+        }
+        word += 1;
+    }
+    in_words += if word >= 3 { word } else { 0 };
+    letters > 0 && in_words * 10 >= letters * 9
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +355,29 @@ mod tests {
         assert!(is_code_reference("hell\\x01o\\r\\nBread:"));
         assert!(!is_code_reference("Xk9_aQ2-mN4pL7zR1tY8"));
         assert!(!is_code_reference("q8Zr2LmX0vTb7NcW4kPy"));
+    }
+
+    #[test]
+    fn identifiers_and_types_are_not_literals() {
+        for v in [
+            "&NSURLCredential",
+            "&NSURLCredential,",
+            "*SecKeyRef",
+            "Option<&'static str>",
+            "X509_KEY_USAGE_DIGITAL_SIGNATURE",
+            "accessTokenValue",
+            "SecretManagerServiceClient",
+            "HTTPBasicAuthCredentials",
+        ] {
+            assert!(is_identifier(v), "{v} is an identifier");
+        }
+        for v in [
+            "q8Zr2LmX0vTb7NcW4kPy",
+            "aBcDeFgHiJkLmNoPqRsT",
+            "Xk9aQ2mN4pL7zR1tY8wE",
+            "ZmFrZS1iYXNlNjQtdmFsdWU=",
+        ] {
+            assert!(!is_identifier(v), "{v} is not an identifier");
+        }
     }
 }

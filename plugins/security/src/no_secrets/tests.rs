@@ -43,6 +43,16 @@ fn b64url(bytes: &[u8]) -> String {
     out.replace('_', "/").replace('/', "_")
 }
 
+/// A token in GitHub's (and npm's) format: 30 random base62 characters and their
+/// CRC32 in six base62 digits.
+fn gh(prefix: &str, seed: u64) -> String {
+    let random = rnd(seed, 30, B62);
+    format!(
+        "{prefix}{random}{}",
+        super::providers::base62_6(super::providers::crc32(random.as_bytes()))
+    )
+}
+
 fn pem_body_lines(seed: u64) -> Vec<String> {
     (0..6).map(|i| rnd(seed + i, 64, B64)).collect()
 }
@@ -222,7 +232,7 @@ fn private_keys_with_armour_headers_and_escaped_newlines() {
 #[test]
 fn github_tokens() {
     for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
-        let token = format!("{prefix}{}", rnd(17, 36, B62));
+        let token = gh(prefix, 17);
         let c = only(&format!("GITHUB_TOKEN={token}"));
         assert_eq!(
             (c.rule, c.secret.as_str()),
@@ -397,7 +407,7 @@ fn generic_kubernetes_env_name_value_pairs() {
 
 #[test]
 fn the_most_specific_detector_wins() {
-    let token = format!("ghp_{}", rnd(34, 36, B62));
+    let token = gh("ghp_", 34);
     assert_eq!(rules(&format!("token = \"{token}\"")), ["github-token"]);
     let secret = rnd(35, 40, B64);
     assert_eq!(
@@ -414,7 +424,7 @@ fn the_most_specific_detector_wins() {
 #[test]
 fn several_secrets_on_one_line_and_many_lines() {
     let a = format!("AKIA{}", rnd(37, 16, UPPER));
-    let g = format!("ghp_{}", rnd(38, 36, B62));
+    let g = gh("ghp_", 38);
     let found = scan(&format!("x\n{a} {g}\n\n{g}\n"), &Options::default());
     let got: Vec<_> = found.iter().map(|c| c.rule).collect();
     assert_eq!(
@@ -577,9 +587,9 @@ fn lockfiles_and_data_uris() {
     );
     none(&png);
     let css = format!(
-        "src: url(data:font/woff2;base64,{}ghp_{}{});",
+        "src: url(data:font/woff2;base64,{}{}{});",
         rnd(54, 100, B64),
-        rnd(55, 36, B62),
+        gh("ghp_", 55),
         rnd(56, 100, B64)
     );
     none(&css);
@@ -648,7 +658,7 @@ fn run_in(sb: &Sandbox, params: serde_json::Value) -> Vec<Finding> {
 
 /// One sample of every detector, one per line.
 fn every_kind() -> Vec<(Rule, String, String)> {
-    let gh = format!("ghp_{}", rnd(60, 36, B62));
+    let gh = gh("ghp_", 60);
     let aws = format!("AKIA{}", rnd(61, 16, UPPER));
     let aws_secret = rnd(62, 40, B64);
     let gcp = format!("AIza{}", rnd(63, 35, URLSAFE));
@@ -774,7 +784,7 @@ fn finds_every_kind_with_location_and_never_leaks_the_secret() {
 #[test]
 fn columns_count_characters_and_crlf_is_tolerated() {
     let sb = Sandbox::new();
-    let token = format!("ghp_{}", rnd(81, 36, B62));
+    let token = gh("ghp_", 81);
     sb.write("a.txt", format!("first\r\n# clé: «{token}»\r\n"));
     let f = &run_in(&sb, json!({ "paths": ["a.txt"] }))[0];
     let loc = f.location.as_ref().unwrap();
@@ -789,10 +799,7 @@ fn clean_tree_reports_one_pass_with_counts() {
     sb.write("repo/logo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR ghp_0000");
     sb.write("repo/big.sql", "x".repeat(2000));
     sb.write("repo/Cargo.lock", "checksum = \"abc\"\n");
-    sb.write(
-        "repo/.git/config",
-        format!("token = ghp_{}", rnd(82, 36, B62)),
-    );
+    sb.write("repo/.git/config", format!("token = {}", gh("ghp_", 82)));
     let findings = run_in(
         &sb,
         json!({ "paths": ["repo"], "max_file_bytes": 1000, "exclude": ["*.lock"] }),
@@ -810,7 +817,7 @@ fn clean_tree_reports_one_pass_with_counts() {
 #[test]
 fn binary_files_hide_nothing_in_their_text_and_large_files_are_not_read() {
     let sb = Sandbox::new();
-    let token = format!("ghp_{}", rnd(83, 36, B62));
+    let token = gh("ghp_", 83);
     let mut binary = vec![0u8; 16];
     binary.extend(token.as_bytes());
     sb.write("bin/blob", binary);
@@ -824,7 +831,7 @@ fn binary_files_hide_nothing_in_their_text_and_large_files_are_not_read() {
 #[test]
 fn a_nul_byte_after_the_first_8_kib_is_still_text() {
     let sb = Sandbox::new();
-    let token = format!("ghp_{}", rnd(84, 36, B62));
+    let token = gh("ghp_", 84);
     let mut text = format!("{token}\n").into_bytes();
     text.extend(vec![b'a'; 9000]);
     text.push(0);
@@ -836,7 +843,7 @@ fn a_nul_byte_after_the_first_8_kib_is_still_text() {
 #[test]
 fn exclude_globs_are_relative_to_the_scanned_root() {
     let sb = Sandbox::new();
-    let token = format!("ghp_{}", rnd(85, 36, B62));
+    let token = gh("ghp_", 85);
     sb.write("repo/src/testdata/fixture.env", format!("T={token}"));
     sb.write("repo/testdata/top.env", format!("T={token}"));
     sb.write("repo/pkg/yarn.lock", format!("T={token}"));
@@ -860,9 +867,9 @@ fn exclude_globs_are_relative_to_the_scanned_root() {
 #[test]
 fn allow_patterns_match_the_line_or_the_secret() {
     let sb = Sandbox::new();
-    let a = format!("ghp_{}", rnd(86, 36, B62));
-    let b = format!("ghp_{}", rnd(87, 36, B62));
-    let c = format!("ghp_{}", rnd(88, 36, B62));
+    let a = gh("ghp_", 86);
+    let b = gh("ghp_", 87);
+    let c = gh("ghp_", 88);
     sb.write("x.env", format!("A={a} # fixture-token\nB={b}\nC={c}\n"));
     let allow_b = regex::escape(&b[..12]);
     let findings = run_in(
@@ -988,4 +995,255 @@ fn info_lists_the_contracted_params() {
     );
     assert!(info.params[0].required);
     assert_eq!(info.params[3].default.as_deref(), Some("1048576"));
+}
+
+// ---------- provider families identified by format alone ----------
+
+const HEXL: &str = "0123456789abcdef";
+const DIGITS: &str = "0123456789";
+const LETTERS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// One token per family, with no key name around it (the format is the evidence).
+fn family_tokens() -> Vec<(Rule, String)> {
+    vec![
+        (
+            Rule::OpenaiApiKey,
+            format!("sk-proj-{}", rnd(101, 120, URLSAFE)),
+        ),
+        (
+            Rule::OpenaiApiKey,
+            format!("sk-{}T3BlbkFJ{}", rnd(102, 20, B62), rnd(103, 20, B62)),
+        ),
+        (
+            Rule::AnthropicApiKey,
+            format!("sk-ant-api03-{}AA", rnd(104, 93, URLSAFE)),
+        ),
+        (
+            Rule::NotionToken,
+            format!("ntn_{}{}", rnd(105, 11, DIGITS), rnd(106, 35, B62)),
+        ),
+        (
+            Rule::SourcegraphToken,
+            format!("sgp_{}_{}", rnd(107, 16, HEXL), rnd(108, 40, HEXL)),
+        ),
+        (
+            Rule::SourcegraphToken,
+            format!("sgp_{}", rnd(109, 40, HEXL)),
+        ),
+        (
+            Rule::HuggingfaceToken,
+            format!("hf_{}", rnd(110, 34, LETTERS)),
+        ),
+        (
+            Rule::HuggingfaceToken,
+            format!("api_org_{}", rnd(111, 34, LETTERS)),
+        ),
+        (Rule::VaultToken, format!("hvs.{}", rnd(112, 91, URLSAFE))),
+        (Rule::VaultToken, format!("hvb.{}", rnd(113, 134, URLSAFE))),
+        (Rule::NpmToken, gh("npm_", 114)),
+        (
+            Rule::PypiToken,
+            format!("pypi-AgEIcHlwaS5vcmc{}", rnd(115, 140, URLSAFE)),
+        ),
+        (Rule::GithubToken, gh("ghp_", 116)),
+        (
+            Rule::GithubToken,
+            format!("github_pat_11{}_{}", rnd(117, 20, B62), rnd(118, 59, B62)),
+        ),
+        (
+            Rule::SlackWebhook,
+            format!(
+                "hooks.slack.com/services/T{}/B{}/{}",
+                rnd(119, 10, UPPER),
+                rnd(120, 10, UPPER),
+                rnd(121, 24, B62)
+            ),
+        ),
+        (
+            Rule::SendgridApiKey,
+            format!("SG.{}.{}", rnd(122, 22, URLSAFE), rnd(123, 43, URLSAFE)),
+        ),
+        (Rule::TwilioApiKey, format!("SK{}", rnd(124, 32, HEXL))),
+        (Rule::MailgunApiKey, format!("key-{}", rnd(125, 32, HEXL))),
+        (Rule::ShopifyToken, format!("shpat_{}", rnd(126, 32, HEXL))),
+        (
+            Rule::DigitaloceanToken,
+            format!("dop_v1_{}", rnd(127, 64, HEXL)),
+        ),
+        (
+            Rule::DopplerToken,
+            format!("dp.st.prd.{}", rnd(128, 43, B62)),
+        ),
+        (Rule::LinearApiKey, format!("lin_api_{}", rnd(129, 40, B62))),
+        (
+            Rule::AtlassianApiToken,
+            format!("ATATT3{}", rnd(130, 186, URLSAFE)),
+        ),
+        (Rule::GitlabToken, format!("glrt-{}", rnd(131, 20, B62))),
+        (Rule::GitlabToken, format!("GR1348941{}", rnd(132, 20, B62))),
+        (Rule::DatabricksToken, format!("dapi{}", rnd(133, 32, HEXL))),
+        (
+            Rule::StripeWebhookSecret,
+            format!("whsec_{}", rnd(134, 32, B62)),
+        ),
+        (
+            Rule::PostmanApiKey,
+            format!("PMAK-{}-{}", rnd(135, 24, HEXL), rnd(136, 34, HEXL)),
+        ),
+        (
+            Rule::GrafanaToken,
+            format!("glsa_{}_{}", rnd(137, 32, B62), rnd(138, 8, HEXL)),
+        ),
+        (
+            Rule::NewrelicApiKey,
+            format!("NRAK-{}", rnd(139, 27, UPPER)),
+        ),
+        (Rule::PulumiToken, format!("pul-{}", rnd(140, 40, HEXL))),
+        (
+            Rule::TerraformToken,
+            format!("{}.atlasv1.{}", rnd(141, 14, B62), rnd(142, 70, B62)),
+        ),
+        (
+            Rule::DiscordWebhook,
+            format!(
+                "https://discord.com/api/webhooks/{}/{}",
+                rnd(143, 18, DIGITS),
+                rnd(144, 68, URLSAFE)
+            ),
+        ),
+    ]
+}
+
+#[test]
+fn provider_families_are_found_by_format_alone() {
+    for (rule, token) in family_tokens() {
+        for text in [
+            format!("{token}\n"),
+            format!("const CLIENT = new Client(\"{token}\");\n"),
+            format!("  - run: deploy --with {token} --yes\n"),
+        ] {
+            let c = only(&text);
+            assert_eq!(
+                (c.rule, c.secret.as_str()),
+                (rule, token.as_str()),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_provider_rule_has_a_case() {
+    let covered: std::collections::HashSet<Rule> =
+        family_tokens().into_iter().map(|(r, _)| r).collect();
+    for p in super::providers::PROVIDERS {
+        assert!(
+            covered.contains(&p.rule) || matches!(p.rule, Rule::SlackToken | Rule::StripeLiveKey),
+            "no case for {}",
+            p.rule.id()
+        );
+    }
+}
+
+#[test]
+fn checksummed_tokens_say_so_and_a_wrong_checksum_is_not_the_provider() {
+    for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "npm_"] {
+        let good = gh(prefix, 150);
+        let c = only(&format!("x {good}\n"));
+        assert_eq!(
+            c.confidence,
+            Some(super::providers::Confidence::Checksum),
+            "{prefix}"
+        );
+        // One checksum character changed: right shape, wrong token.
+        let mut bad = good.clone().into_bytes();
+        let last = bad.len() - 1;
+        bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+        let bad = String::from_utf8(bad).unwrap();
+        none(&format!("x {bad}\n"));
+        // Under a secret-named key it may still be a generic secret, never the provider's.
+        assert_eq!(
+            rules(&format!("API_TOKEN = \"{bad}\"\n")),
+            ["generic-secret"],
+            "{prefix}"
+        );
+    }
+    // The checksum of a known string: CRC-32 of "123456789" is 0xCBF43926.
+    assert_eq!(super::providers::crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(super::providers::base62_6(0), "000000");
+    assert_eq!(super::providers::base62_6(61), "00000z");
+}
+
+#[test]
+fn provider_near_misses_are_not_reported() {
+    for text in [
+        // Placeholders in the provider's shape.
+        format!("OPENAI_API_KEY=sk-proj-{}", "x".repeat(60)),
+        "ANTHROPIC_API_KEY=sk-ant-api03-your-key-here".to_string(),
+        format!("hf_{}", "abcdefghijklmnopqrstuvwxyzabcdefgh"),
+        format!("NOTION=ntn_{}", "0".repeat(46)),
+        format!("vault: hvs.{}", "EXAMPLE".repeat(14)),
+        // Too short, wrong alphabet, one case only.
+        "sgp_1234".to_string(),
+        format!("hf_{}", rnd(160, 34, "abcdefghijklmnopqrstuvwxyz")),
+        format!("SK{}", "0".repeat(32)),
+        format!("key-{}", "a".repeat(32)),
+        format!("dapi{}", "1234567890abcdef".repeat(2)),
+        // Identifiers that start like a prefix.
+        "let hf_config = load_hf_config();".to_string(),
+        "fn npm_install_with_retries() {}".to_string(),
+        "let sk_live_mode = true;".to_string(),
+    ] {
+        none(&text);
+    }
+}
+
+#[test]
+fn long_lines_are_scanned_in_windows_around_their_hits() {
+    // A minified bundle: one 200 kB line, with a token deep inside.
+    let token = gh("ghp_", 170);
+    let filler = "var a=1;".repeat(25_000);
+    let text = format!("{filler}{{t:\"{token}\"}}{filler}");
+    let c = only(&text);
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::GithubToken, token.as_str())
+    );
+    assert_eq!(&text[c.start..c.end], token);
+}
+
+#[test]
+fn prefilter_regions_cover_hits_and_skip_clean_lines() {
+    let text = "fn main() {}\nlet token = x;\nplain\n";
+    let (regions, _) = super::prefilter::regions(text);
+    assert_eq!(regions.len(), 1);
+    assert_eq!(&text[regions[0].start..regions[0].end], "let token = x;");
+    assert!(regions[0].has(super::prefilter::Kind::Keyword));
+    assert!(
+        super::prefilter::regions("nothing here\nat all\n")
+            .0
+            .is_empty()
+    );
+}
+
+#[test]
+fn type_annotations_constants_and_identifiers_are_never_secrets() {
+    for text in [
+        "    credential: &NSURLCredential,",
+        "pub const SSL_PRIVATE_KEY_BITS: X509_KEY_USAGE_DIGITAL_SIGNATURE = 4096;",
+        "    pub password: String,",
+        "    secret: Option<&'static str>,",
+        "let token = getToken();",
+        "    private_key: &SecKeyRef,",
+        "authToken: AuthenticationTokenProvider",
+        "SECRET_MANAGER_CLIENT = SecretManagerServiceClient",
+        "type ApiKey = HeaderValue;",
+    ] {
+        none(text);
+    }
+    // A literal of the same length next to them still is.
+    assert_eq!(
+        rules(&format!("    secret: {},", rnd(190, 24, B62))),
+        ["generic-secret"]
+    );
 }
