@@ -112,15 +112,17 @@ static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
 static GENERIC_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"([A-Za-z_][A-Za-z0-9_.\-]*)",
-        r#"["']?[ \t]*"#,
+        // `\"` too: JSON strings that hold config (`"{\"password\": \"…\"}"`).
+        r#"\\?["']?[ \t]*"#,
         // The operator, or a declared type and `=`: Rust `API_TOKEN: &str = `,
         // TypeScript `apiKey: string = `, Kotlin/Swift `val token: String = `.
-        r"(?::[ \t]*&?(?:'static[ \t]+)?(?:str|String|string|\[u8\])[ \t]*=|:=|=>|=|:)",
+        // Go `var apiSecret string = `, Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`.
+        r"(?::[ \t]*&?(?:'static[ \t]+)?(?:str|String|string|\[u8\])[ \t]*=|[ \t]+(?:string|\[\]byte)[ \t]*=|:::=|::=|\?=|\+=|\.=|:=|=>|=|:)",
         r#"[ \t]*"#,
         // A literal, possibly inside a conversion that keeps it literal: Go
         // `[]byte("…")`, Node `Buffer.from("…")`, Rust `String::from("…")`,
         // Python `b"…"`.
-        r#"(?:(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?"([^"\n]*)""#,
+        r#"(?:(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?\\?"([^"\\\n]*)\\?""#,
         r#"|(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?'([^'\n]*)'"#,
         r#"|`([^`\n]*)`|([^ \t\r\n"'`,;#]+))"#
     ))
@@ -128,6 +130,46 @@ static GENERIC_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
 /// `Authorization: Bearer <token>` in curl commands, HTTP files and code.
 static BEARER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i-u:\bbearer)[ \t]+([A-Za-z0-9\-._~+/]{16,}=*)(?:[^A-Za-z0-9\-._~+/=]|\z)")
+});
+/// `System.setProperty("DB_PASSWORD", "…")`, `os.Setenv(…)`, `env::set_var(…)`,
+/// `putenv`, and `os.environ["DB_PASSWORD"] = "…"`: the name is a string too.
+static SETTER: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"(?:(?:setProperty|[Ss]etenv|set_var|putenv|SetEnvironmentVariable)\(\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*,\s*"#,
+        r#"|environ\[\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*\]\s*=\s*)"#,
+        r#"(?:"([^"\n]*)"|'([^'\n]*)')"#
+    ))
+});
+/// XML attributes that name a setting and give its value: NuGet's
+/// `<add key="Password" value="…"/>`, `<setting name="ApiKey" value="…">`.
+static XML_KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"\b(?:key|name)\s*=\s*"([A-Za-z_][A-Za-z0-9_.:\-]*)"\s+value\s*=\s*"([^"\n]*)""#)
+});
+/// `<password>…</password>` on one line.
+static XML_ELEMENT: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"<([A-Za-z_][A-Za-z0-9_.:\-]*)(?:\s[^<>]*)?>([^<>\s]+)</([A-Za-z_][A-Za-z0-9_.:\-]*)>")
+});
+/// A key whose value starts on the next line: `<password>` alone, YAML `token: |`
+/// or `token: >-`, an assignment left open with `\` or `(`, or `token:` alone.
+static NEXT_LINE_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"^\s*(?:<([A-Za-z_][A-Za-z0-9_.:\-]*)(?:\s[^<>]*)?>",
+        r#"|["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?[ \t]*(?::|=|:=)[ \t]*(?:[|>][+\-]?|\\|\()?)\s*$"#
+    ))
+});
+/// `curl -u user:password`, `--user user:password`.
+static USER_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?:^|\s)(?:-u|--user)(?:[ \t]+|=)["']?([^\s"':$]+):([^\s"']+?)["']?(?:\s|\z)"#)
+});
+/// `Authorization: Basic <base64 of user:password>`.
+static BASIC: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i-u:\bbasic)[ \t]+([A-Za-z0-9+/]{8,}={0,2})(?:[^A-Za-z0-9+/=]|\z)"));
+/// `--password …`, `--token=…`, `--api-key …` on command lines.
+static SECRET_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"(?:^|\s)(--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token))"#,
+        r#"(?:[ \t]+|=)(?:"([^"\n]*)"|'([^'\n]*)'|([^\s"'`]+))"#
+    ))
 });
 static K8S_NAME: LazyLock<Regex> =
     LazyLock::new(|| re(r#"^\s*-?\s*name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#));
@@ -183,7 +225,64 @@ pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
             generic(t, r, opts, &mut found);
         }
     }
+    if seen & prefilter::bit(Kind::K8sSecret) != 0 {
+        k8s_secret_data(t, opts, &mut found);
+    }
     resolve_overlaps(found)
+}
+
+/// A `data:` entry of a Kubernetes Secret: `  key: base64`.
+static K8S_DATA_ENTRY: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"^([ \t]+)["']?([A-Za-z0-9_.\-]+)["']?:[ \t]*["']?([A-Za-z0-9+/]{8,}={0,2})["']?$"#)
+});
+
+/// Kubernetes Secret `data:` values are base64 of the secret: each is decoded and
+/// scanned (a provider token inside is found by its format), and judged as a value
+/// of its key when the key is secret-named. Findings point at the base64 text.
+fn k8s_secret_data(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
+    let mut in_data = false;
+    // The base64 text of every entry: judged decoded only, so the generic
+    // detector's view of it (random-looking base64) is dropped.
+    let mut encoded: Vec<(usize, usize)> = Vec::new();
+    let mut decoded_found = Vec::new();
+    let mut offset = 0;
+    for line in t.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let body = line.trim_end();
+        if body == "data:" || body == "stringData:" {
+            in_data = body == "data:";
+            continue;
+        }
+        let Some(c) = K8S_DATA_ENTRY.captures(body).filter(|_| in_data) else {
+            in_data &= body.is_empty() || body.starts_with(['#', ' ', '\t']);
+            continue;
+        };
+        let (key, m) = (&c[2], c.get(3).unwrap());
+        encoded.push((start + m.start(), start + m.end()));
+        let Some(decoded) = base64url_decode(m.as_str()).and_then(|b| String::from_utf8(b).ok())
+        else {
+            continue;
+        };
+        let inner = scan(&decoded, opts);
+        let candidate = |rule, key: Option<&str>| Candidate {
+            rule,
+            start: start + m.start(),
+            end: start + m.end(),
+            secret: m.as_str().to_string(),
+            key: key.map(str::to_string),
+            confidence: None,
+        };
+        if let Some(first) = inner.first() {
+            decoded_found.push(candidate(first.rule, first.key.as_deref()));
+        } else if is_secret_key(key) && generic_value_ok(decoded.trim_end(), true, opts) {
+            decoded_found.push(candidate(Rule::GenericSecret, Some(key)));
+        }
+    }
+    found.retain(|c| {
+        !(c.rule == Rule::GenericSecret && encoded.iter().any(|&(s, e)| s <= c.start && c.end <= e))
+    });
+    found.extend(decoded_found);
 }
 
 /// Candidates found in a region, whose offsets are relative to `base`.
@@ -437,26 +536,28 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Passwords every README, compose file and CI service uses locally.
+const DEFAULT_PASSWORDS: &[&str] = &[
+    "password",
+    "pass",
+    "passwd",
+    "pwd",
+    "secret",
+    "postgres",
+    "root",
+    "admin",
+    "guest",
+    "test",
+    "user",
+    "mysql",
+    "redis",
+    "changeme",
+    "opensesame",
+    "foobar",
+];
+
 /// Passwords in URLs, minus the ones every README and compose file uses locally.
 fn url_password_ok(user: &str, password: &str, host: &str) -> bool {
-    const DEFAULTS: &[&str] = &[
-        "password",
-        "pass",
-        "passwd",
-        "pwd",
-        "secret",
-        "postgres",
-        "root",
-        "admin",
-        "guest",
-        "test",
-        "user",
-        "mysql",
-        "redis",
-        "changeme",
-        "opensesame",
-        "foobar",
-    ];
     let host = host.to_ascii_lowercase();
     let local = matches!(
         host.as_str(),
@@ -471,7 +572,7 @@ fn url_password_ok(user: &str, password: &str, host: &str) -> bool {
     password.len() >= 6
         && !local
         && password != user
-        && !DEFAULTS.contains(&pw.as_str())
+        && !DEFAULT_PASSWORDS.contains(&pw.as_str())
         && !is_placeholder(password)
 }
 
@@ -586,9 +687,11 @@ fn bare_literal(value: &str) -> bool {
     (0.25..=0.75).contains(&ratio)
 }
 
-/// `password = "…"`, `apiKey: …`, `CLIENT_SECRET=…`, bearer tokens, and
-/// Kubernetes-style `- name: DB_PASSWORD` / `value: …` pairs (the value is on the
-/// line after the name, which need not hold an anchor of its own).
+/// `password = "…"`, `apiKey: …`, `CLIENT_SECRET=…` in the assignment shapes of
+/// config and code, bearer and basic credentials in headers and command lines,
+/// setters (`System.setProperty`), XML settings, and values that start on the
+/// line after their key (Kubernetes `- name:`/`value:`, `<password>` elements,
+/// YAML block scalars), which need not hold an anchor of their own.
 fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
     let line = &t[r.start..r.end];
     if r.has(Kind::Bearer) {
@@ -598,28 +701,119 @@ fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
                 found.push(generic_candidate(r.start, m, "Authorization: Bearer"));
             }
         }
+        for c in BASIC.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            let decoded = base64url_decode(m.as_str()).and_then(|b| String::from_utf8(b).ok());
+            if let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':'))
+                && credential_ok(user, password)
+            {
+                found.push(basic_candidate(r.start, m));
+            }
+        }
+    }
+    if r.has(Kind::Flag) {
+        for c in USER_FLAG.captures_iter(line) {
+            let (user, password) = (c.get(1).unwrap(), c.get(2).unwrap());
+            if credential_ok(user.as_str(), password.as_str()) {
+                found.push(basic_candidate(r.start, password));
+            }
+        }
+        for c in SECRET_FLAG.captures_iter(line) {
+            let flag = c.get(1).unwrap().as_str();
+            let Some(m) = c.get(2).or(c.get(3)).or(c.get(4)) else {
+                continue;
+            };
+            if generic_value_ok(m.as_str(), true, opts) {
+                found.push(generic_candidate(r.start, m, flag));
+            }
+        }
     }
     if !r.has(Kind::Keyword) {
         return;
     }
-    if let Some(c) = K8S_NAME.captures(line) {
-        let name = &c[1];
-        if is_secret_key(name) && r.end < t.len() {
-            let next_start = r.end + 1;
-            let next_end = t[next_start..]
-                .find('\n')
-                .map_or(t.len(), |i| next_start + i);
-            assignments(
-                &t[next_start..next_end],
-                next_start,
-                Some(name),
-                opts,
-                found,
-            );
+    if let Some((name, next_start, next)) = value_on_next_line(t, r, line) {
+        assignments(next, next_start, Some(&name), opts, found);
+        let trimmed = next.trim().trim_matches(['"', '\'', ',', ';', ')']);
+        if !trimmed.is_empty() && !trimmed.starts_with('<') && generic_value_ok(trimmed, true, opts)
+        {
+            let start = next_start + (trimmed.as_ptr() as usize - next.as_ptr() as usize);
+            found.push(Candidate {
+                rule: Rule::GenericSecret,
+                start,
+                end: start + trimmed.len(),
+                secret: trimmed.to_string(),
+                key: Some(name),
+                confidence: None,
+            });
         }
         return;
     }
     assignments(line, r.start, None, opts, found);
+    for c in SETTER.captures_iter(line) {
+        let key = c.get(1).or(c.get(2)).unwrap().as_str();
+        if let Some(m) = c.get(3).or(c.get(4))
+            && is_secret_key(key)
+            && generic_value_ok(m.as_str(), true, opts)
+        {
+            found.push(generic_candidate(r.start, m, key));
+        }
+    }
+    for c in XML_KEY_VALUE.captures_iter(line) {
+        let (key, m) = (&c[1], c.get(2).unwrap());
+        if is_secret_key(key) && generic_value_ok(m.as_str(), true, opts) {
+            found.push(generic_candidate(r.start, m, key));
+        }
+    }
+    for c in XML_ELEMENT.captures_iter(line) {
+        let (open, m, close) = (&c[1], c.get(2).unwrap(), &c[3]);
+        if open == close && is_secret_key(open) && generic_value_ok(m.as_str(), true, opts) {
+            found.push(generic_candidate(r.start, m, open));
+        }
+    }
+}
+
+/// When `line` names a secret whose value is on the next line, that key and line.
+fn value_on_next_line<'t>(t: &'t str, r: &Region, line: &str) -> Option<(String, usize, &'t str)> {
+    let name = if let Some(c) = K8S_NAME.captures(line) {
+        c[1].to_string()
+    } else {
+        let c = NEXT_LINE_VALUE.captures(line)?;
+        c.get(1).or(c.get(2))?.as_str().to_string()
+    };
+    if !is_secret_key(&name) || r.end >= t.len() {
+        return None;
+    }
+    let next_start = r.end + 1;
+    let next_end = t[next_start..]
+        .find('\n')
+        .map_or(t.len(), |i| next_start + i);
+    Some((
+        name,
+        next_start,
+        t[next_start..next_end].trim_end_matches('\r'),
+    ))
+}
+
+/// A user and password from a command line or a Basic header, minus defaults and
+/// variables.
+fn credential_ok(user: &str, password: &str) -> bool {
+    !user.is_empty()
+        && password.len() >= 6
+        && password != user
+        && !password.starts_with('$')
+        && !is_placeholder(password)
+        && !DEFAULT_PASSWORDS.contains(&password.to_ascii_lowercase().as_str())
+}
+
+fn basic_candidate(base: usize, m: regex::Match<'_>) -> Candidate {
+    Candidate {
+        rule: Rule::BasicAuth,
+        start: base + m.start(),
+        end: base + m.end(),
+        secret: m.as_str().to_string(),
+        key: None,
+        confidence: None,
+    }
 }
 
 fn generic_candidate(base: usize, m: regex::Match<'_>, key: &str) -> Candidate {

@@ -28,6 +28,8 @@ pub enum Kind {
     ServiceAccount,
     /// A command-line flag or header whose value is a credential (`-u`, `--token`).
     Flag,
+    /// A Kubernetes Secret manifest, whose `data:` values are base64 (file level).
+    K8sSecret,
 }
 
 /// Anchors per kind. Keywords are matched in the three spellings code uses
@@ -61,14 +63,20 @@ const KIND_ANCHORS: &[(Kind, &[&str])] = &[
     (
         Kind::Flag,
         &[
-            " -u ",
-            " --user ",
-            " --token",
-            " --password",
-            " --api-key",
-            " -p",
+            "-u ",
+            "--user",
+            "--token",
+            "--password",
+            "--passwd",
+            "--api-key",
+            "--apikey",
+            "--secret",
+            "--client-secret",
+            "--auth-token",
+            "--access-token",
         ],
     ),
+    (Kind::K8sSecret, &["kind: Secret", "kind: \"Secret\""]),
 ];
 
 /// What one automaton pattern stands for.

@@ -53,6 +53,26 @@ fn gh(prefix: &str, seed: u64) -> String {
     )
 }
 
+/// Standard, padded base64 (the alphabet HTTP Basic and Kubernetes use).
+fn b64std(bytes: &[u8]) -> String {
+    let a = B64.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                a[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
 fn pem_body_lines(seed: u64) -> Vec<String> {
     (0..6).map(|i| rnd(seed + i, 64, B64)).collect()
 }
@@ -1246,4 +1266,125 @@ fn type_annotations_constants_and_identifiers_are_never_secrets() {
         rules(&format!("    secret: {},", rnd(190, 24, B62))),
         ["generic-secret"]
     );
+}
+
+// ---------- structure-aware extraction ----------
+
+#[test]
+fn assignment_shapes_of_many_languages_and_formats() {
+    let v = rnd(200, 28, B62);
+    for text in [
+        format!("var apiSecret string = \"{v}\""),
+        format!("DB_PASSWORD ?= {v}"),
+        format!("DB_PASSWORD ::= {v}"),
+        format!("DB_PASSWORD :::= {v}"),
+        format!("$password .= '{v}';"),
+        format!("System.setProperty(\"db.password\", \"{v}\");"),
+        format!("os.Setenv(\"API_TOKEN\", \"{v}\")"),
+        format!("os.environ[\"API_TOKEN\"] = \"{v}\""),
+        format!("    <add key=\"Password\" value=\"{v}\" />"),
+        format!("<setting name=\"ApiKey\" value=\"{v}\"/>"),
+        format!("<password>{v}</password>"),
+        format!("  \"settings\": \"{{\\\"password\\\": \\\"{v}\\\"}}\","),
+        format!("<password>\n    {v}\n</password>"),
+        format!("client_secret: |\n  {v}\n"),
+        format!("API_TOKEN = \\\n    \"{v}\""),
+    ] {
+        let c = only(&text);
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::GenericSecret, v.as_str()),
+            "{text}"
+        );
+        assert_eq!(&text[c.start..c.end], v, "{text}");
+    }
+}
+
+#[test]
+fn credentials_on_command_lines_and_in_headers() {
+    let pw = rnd(201, 18, B62);
+    let c = only(&format!("curl -u deploy:{pw} https://api.internal/v1"));
+    assert_eq!((c.rule, c.secret.as_str()), (Rule::BasicAuth, pw.as_str()));
+    let c = only(&format!(
+        "curl --user 'deploy:{pw}' https://api.internal/v1"
+    ));
+    assert_eq!((c.rule, c.secret.as_str()), (Rule::BasicAuth, pw.as_str()));
+    let basic = b64std(format!("deploy:{pw}").as_bytes());
+    let c = only(&format!(
+        "curl -H \"Authorization: Basic {basic}\" https://api.internal"
+    ));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::BasicAuth, basic.as_str())
+    );
+    let v = rnd(202, 24, B62);
+    for flag in ["--password", "--token", "--api-key"] {
+        let text = format!("./deploy {flag} {v} --env prod");
+        let c = only(&text);
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::GenericSecret, v.as_str()),
+            "{text}"
+        );
+        assert_eq!(c.key.as_deref(), Some(flag));
+        let text = format!("./deploy {flag}={v}");
+        assert_eq!(only(&text).secret, v, "{text}");
+    }
+    let hf = format!("hf_{}", rnd(203, 34, LETTERS));
+    assert_eq!(
+        rules(&format!("huggingface-cli login --token {hf}")),
+        ["huggingface-token"]
+    );
+    // Variables, defaults and placeholders are not credentials.
+    for text in [
+        "curl -u admin:admin https://x.internal",
+        "curl -u \"$USER:$PASSWORD\" https://x.internal",
+        "curl -u deploy:changeme https://x.internal",
+        "./deploy --password \"$DEPLOY_PASSWORD\"",
+        "./deploy --token ${{ secrets.TOKEN }}",
+        "mysql -u root -p",
+    ] {
+        none(text);
+    }
+}
+
+#[test]
+fn next_line_values_need_a_secret_named_key() {
+    let v = rnd(204, 28, B62);
+    none(&format!("<description>\n    {v}\n</description>"));
+    none(&format!("checksum: |\n  {v}\n"));
+    none("password:\n  - name: x\n");
+}
+
+#[test]
+fn kubernetes_secret_data_is_decoded_before_scanning() {
+    let pw = rnd(210, 24, B62);
+    let token = gh("ghp_", 211);
+    let manifest = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\ndata:\n  DB_PASSWORD: {}\n  ci: {}\n  region: {}\n",
+        b64std(pw.as_bytes()),
+        b64std(token.as_bytes()),
+        b64std(b"eu-west-1-region-name"),
+    );
+    let found = scan(&manifest, &Options::default());
+    let got: Vec<(Rule, &str)> = found
+        .iter()
+        .map(|c| (c.rule, &manifest[c.start..c.end]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Rule::GenericSecret, b64std(pw.as_bytes()).as_str()),
+            (Rule::GithubToken, b64std(token.as_bytes()).as_str()),
+        ]
+    );
+    // Outside a Secret's `data:` nothing is decoded: the token is just base64 (the
+    // password's base64 is still a random value under a secret-named key).
+    let config = manifest.replace("kind: Secret", "kind: ConfigMap");
+    assert_eq!(rules(&config), ["generic-secret"]);
+    // Inside a Secret, base64 of a placeholder is a placeholder.
+    none(&format!(
+        "kind: Secret\ndata:\n  DB_PASSWORD: {}\n",
+        b64std(b"changeme-please")
+    ));
 }
