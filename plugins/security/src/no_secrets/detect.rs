@@ -25,6 +25,19 @@ pub struct Candidate {
     pub key: Option<String>,
     /// For provider tokens: whether their checksum vouches for them.
     pub confidence: Option<Confidence>,
+    /// A published example value (reported as `pass`): where it is published.
+    pub sample: Option<&'static str>,
+}
+
+impl Candidate {
+    /// Lower wins an overlap: a published sample, then the most specific detector.
+    fn rank(&self) -> u8 {
+        if self.sample.is_some() {
+            0
+        } else {
+            1 + self.rule.specificity()
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -175,15 +188,46 @@ static K8S_NAME: LazyLock<Regex> =
     LazyLock::new(|| re(r#"^\s*-?\s*name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#));
 
 /// Published sample credentials: documented, never valid, and everywhere in docs.
-const KNOWN_SAMPLES: &[&str] = &[
-    // Azurite / Azure Storage Emulator account key.
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
-    // jwt.io's example token signature.
-    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+/// Reported as `pass` with a note saying where they are published, so a reader
+/// sees they were recognised rather than missed.
+pub const KNOWN_SAMPLES: &[Sample] = &[
+    Sample {
+        value: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+        rule: Rule::AzureStorageAccountKey,
+        source: "the Azurite / Azure Storage Emulator account key",
+    },
+    Sample {
+        value: "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        rule: Rule::Jwt,
+        source: "the jwt.io example token's signature",
+    },
+    Sample {
+        value: "AKIAIOSFODNN7EXAMPLE",
+        rule: Rule::AwsAccessKeyId,
+        source: "the AWS documentation's example access key ID",
+    },
+    Sample {
+        value: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        rule: Rule::AwsSecretAccessKey,
+        source: "the AWS documentation's example secret access key",
+    },
+    Sample {
+        value: "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        rule: Rule::StripeTestKey,
+        source: "the Stripe API reference's example test key",
+    },
 ];
 
+/// A published example credential: documented, never valid, and everywhere in docs.
+pub struct Sample {
+    pub value: &'static str,
+    pub rule: Rule,
+    /// Where it is published.
+    pub source: &'static str,
+}
+
 fn known_sample(secret: &str) -> bool {
-    KNOWN_SAMPLES.iter().any(|s| secret.contains(s))
+    KNOWN_SAMPLES.iter().any(|s| secret.contains(s.value))
 }
 
 /// Finds every secret in `text`. One prefilter pass finds the lines holding an
@@ -224,11 +268,32 @@ pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
         if r.has(Kind::Keyword) || r.has(Kind::Bearer) || r.has(Kind::Flag) {
             generic(t, r, opts, &mut found);
         }
+        if r.has(Kind::Sample) {
+            samples(line, r.start, &mut found);
+        }
     }
     if seen & prefilter::bit(Kind::K8sSecret) != 0 {
         k8s_secret_data(t, opts, &mut found);
     }
     resolve_overlaps(found)
+}
+
+/// Published example values, as `pass` candidates that win over any detector's
+/// view of the same text.
+fn samples(line: &str, base: usize, found: &mut Vec<Candidate>) {
+    for sample in KNOWN_SAMPLES {
+        for (i, _) in line.match_indices(sample.value) {
+            found.push(Candidate {
+                rule: sample.rule,
+                start: base + i,
+                end: base + i + sample.value.len(),
+                secret: sample.value.to_string(),
+                key: None,
+                confidence: None,
+                sample: Some(sample.source),
+            });
+        }
+    }
 }
 
 /// A `data:` entry of a Kubernetes Secret: `  key: base64`.
@@ -272,6 +337,7 @@ fn k8s_secret_data(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
             secret: m.as_str().to_string(),
             key: key.map(str::to_string),
             confidence: None,
+            sample: None,
         };
         if let Some(first) = inner.first() {
             decoded_found.push(candidate(first.rule, first.key.as_deref()));
@@ -304,6 +370,7 @@ impl At<'_> {
             secret: m.as_str().to_string(),
             key: None,
             confidence,
+            sample: None,
         });
     }
 }
@@ -401,6 +468,7 @@ fn private_keys(t: &str, r: &Region, found: &mut Vec<Candidate>) {
                 secret: body,
                 key: None,
                 confidence: None,
+                sample: None,
             });
         }
     }
@@ -744,6 +812,7 @@ fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
                 secret: trimmed.to_string(),
                 key: Some(name),
                 confidence: None,
+                sample: None,
             });
         }
         return;
@@ -813,6 +882,7 @@ fn basic_candidate(base: usize, m: regex::Match<'_>) -> Candidate {
         secret: m.as_str().to_string(),
         key: None,
         confidence: None,
+        sample: None,
     }
 }
 
@@ -824,6 +894,7 @@ fn generic_candidate(base: usize, m: regex::Match<'_>, key: &str) -> Candidate {
         secret: m.as_str().to_string(),
         key: Some(key.to_string()),
         confidence: None,
+        sample: None,
     }
 }
 
@@ -859,7 +930,7 @@ fn assignments(
 
 /// Where two candidates overlap, keeps the more specific detector (then the longer match).
 fn resolve_overlaps(mut found: Vec<Candidate>) -> Vec<Candidate> {
-    found.sort_by_key(|c| (c.start, c.rule.specificity(), usize::MAX - c.end));
+    found.sort_by_key(|c| (c.start, c.rank(), usize::MAX - c.end));
     let mut kept: Vec<Candidate> = Vec::with_capacity(found.len());
     for c in found {
         // Kept candidates are ordered by start, so a clash is among the last few.
@@ -872,8 +943,8 @@ fn resolve_overlaps(mut found: Vec<Candidate>) -> Vec<Candidate> {
             None => kept.push(c),
             Some(i) => {
                 let k = &kept[i];
-                let better = (c.rule.specificity(), usize::MAX - (c.end - c.start))
-                    < (k.rule.specificity(), usize::MAX - (k.end - k.start));
+                let better = (c.rank(), usize::MAX - (c.end - c.start))
+                    < (k.rank(), usize::MAX - (k.end - k.start));
                 if better {
                     kept[i] = c;
                 }

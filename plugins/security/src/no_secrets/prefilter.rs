@@ -30,6 +30,8 @@ pub enum Kind {
     Flag,
     /// A Kubernetes Secret manifest, whose `data:` values are base64 (file level).
     K8sSecret,
+    /// A published example value ([`super::detect::KNOWN_SAMPLES`]).
+    Sample,
 }
 
 /// Anchors per kind. Keywords are matched in the three spellings code uses
@@ -106,6 +108,10 @@ static AUTOMATON: LazyLock<Automaton> = LazyLock::new(|| {
             patterns.push((*a).to_string());
             targets.push(Target::Kind(*kind));
         }
+    }
+    for sample in super::detect::KNOWN_SAMPLES {
+        patterns.push(sample.value.to_string());
+        targets.push(Target::Kind(Kind::Sample));
     }
     for (i, p) in PROVIDERS.iter().enumerate() {
         for a in p.anchors {

@@ -111,8 +111,12 @@ fn only(text: &str) -> Candidate {
     found.into_iter().next().unwrap()
 }
 
+/// No secret in `text` (a published sample, reported as `pass`, is not one).
 fn none(text: &str) {
-    let found = scan(text, &Options::default());
+    let found: Vec<_> = scan(text, &Options::default())
+        .into_iter()
+        .filter(|c| c.sample.is_none())
+        .collect();
     assert!(
         found.is_empty(),
         "expected nothing in {text:?}, got {found:?}"
@@ -1011,7 +1015,16 @@ fn info_lists_the_contracted_params() {
     let names: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
-        ["paths", "exclude", "allow", "max_file_bytes", "min_entropy"]
+        [
+            "paths",
+            "exclude",
+            "allow",
+            "max_file_bytes",
+            "min_entropy",
+            "deny",
+            "baseline",
+            "include_vendored"
+        ]
     );
     assert!(info.params[0].required);
     assert_eq!(info.params[3].default.as_deref(), Some("1048576"));
@@ -1387,4 +1400,139 @@ fn kubernetes_secret_data_is_decoded_before_scanning() {
         "kind: Secret\ndata:\n  DB_PASSWORD: {}\n",
         b64std(b"changeme-please")
     ));
+}
+
+// ---------- samples, deny, baseline, vendored trees ----------
+
+#[test]
+fn published_examples_are_passes_with_a_note() {
+    let sb = Sandbox::new();
+    sb.write(
+        "repo/docs/aws.md",
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nstripe: sk_test_4eC39HqLyjWDarjtT1zdp7dc\n",
+    );
+    let findings = run_in(&sb, json!({ "paths": ["repo"] }));
+    let samples: Vec<_> = findings.iter().filter(|f| f.rule.is_some()).collect();
+    assert_eq!(samples.len(), 3, "{findings:?}");
+    for f in &samples {
+        assert_eq!(f.status, Status::Pass);
+        assert!(
+            f.message.contains("published as an example"),
+            "{}",
+            f.message
+        );
+        assert!(
+            evidence(f, "note")
+                .unwrap()
+                .starts_with("published example: the ")
+        );
+        assert!(!all_text(f).contains("IOSFODNN7"));
+    }
+    // The root's own verdict is a pass: no secret was found.
+    assert!(findings.iter().all(|f| f.status == Status::Pass));
+}
+
+#[test]
+fn deny_patterns_are_always_reported() {
+    let sb = Sandbox::new();
+    sb.write("repo/app.env", "INTERNAL_HOST=db-prod-7.corp.internal\n");
+    let findings = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "deny": ["db-prod-[0-9]+\\.corp\\.internal"], "allow": ["INTERNAL_HOST"] }),
+    );
+    let f = findings
+        .iter()
+        .find(|f| f.rule.as_deref() == Some("denied-pattern"))
+        .expect("denied");
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(evidence(f, "key"), Some("deny[0]"));
+    assert!(!all_text(f).contains("corp.internal"));
+    let bad = run_in(&sb, json!({ "paths": ["repo"], "deny": ["(", ".*"] }));
+    assert_eq!(statuses(&bad), [Status::Error]);
+    assert!(all_text(&bad[0]).contains("matches the empty string"));
+}
+
+#[test]
+fn baselined_secrets_pass_and_new_ones_fail_with_a_fingerprint() {
+    let sb = Sandbox::new();
+    let old = gh("ghp_", 220);
+    let new = gh("ghp_", 221);
+    sb.write("repo/a.env", format!("X={old}\n"));
+    sb.write("repo/b.env", format!("X={new}\n"));
+    let salt = "0f".repeat(32);
+    sb.write(
+        "baseline.json",
+        format!(r#"{{"version":1,"salt":"{salt}"}}"#),
+    );
+    // First run: both new, each with its fingerprint.
+    let first = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "baseline": "baseline.json" }),
+    );
+    let fails: Vec<_> = first.iter().filter(|f| f.status == Status::Fail).collect();
+    assert_eq!(fails.len(), 2, "{first:?}");
+    let fp_a = evidence(fails[0], "fingerprint").unwrap().to_string();
+    assert_eq!(fp_a.len(), 64);
+    assert!(!all_text(fails[0]).contains(&old[4..]));
+    // Accept a.env's token only.
+    sb.write(
+        "baseline.json",
+        format!(
+            r#"{{"version":1,"salt":"{salt}","secrets":[{{"file":"repo/a.env","rule":"github-token","hash":"{fp_a}"}}]}}"#
+        ),
+    );
+    let second = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "baseline": "baseline.json" }),
+    );
+    let by_file = |name: &str| second.iter().find(|f| f.subject.ends_with(name)).unwrap();
+    assert_eq!(by_file("a.env").status, Status::Pass);
+    assert!(
+        by_file("a.env")
+            .message
+            .contains("accepted in the baseline baseline.json")
+    );
+    assert_eq!(by_file("b.env").status, Status::Fail);
+    // The same secret moved to another file is not accepted there.
+    sb.write("repo/b.env", format!("X={old}\n"));
+    let third = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "baseline": "baseline.json" }),
+    );
+    assert_eq!(third.iter().filter(|f| f.status == Status::Fail).count(), 1);
+    // A broken baseline is an error naming its position; a missing one is unreadable.
+    sb.write("baseline.json", "{\n  \"version\": 1,\n  \"salt\": 7\n}");
+    let bad = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "baseline": "baseline.json" }),
+    );
+    assert_eq!(statuses(&bad), [Status::Error]);
+    assert!(all_text(&bad[0]).contains("line 3, column"), "{bad:?}");
+    let missing = run_in(&sb, json!({ "paths": ["repo"], "baseline": "nope.json" }));
+    assert_eq!(statuses(&missing), [Status::Error]);
+}
+
+#[test]
+fn vendored_trees_and_generated_files_are_skipped_unless_included() {
+    let sb = Sandbox::new();
+    let token = gh("ghp_", 230);
+    for path in [
+        "repo/node_modules/pkg/index.js",
+        "repo/vendor/lib/x.go",
+        "repo/target/debug/build/out.rs",
+        "repo/dist/app.js",
+        "repo/web/app.min.js",
+        "repo/Cargo.lock",
+        "repo/package-lock.json",
+    ] {
+        sb.write(path, format!("t = \"{token}\"\n"));
+    }
+    sb.write("repo/src/main.rs", "fn main() {}\n");
+    let findings = run_in(&sb, json!({ "paths": ["repo"] }));
+    assert_eq!(statuses(&findings), [Status::Pass], "{findings:?}");
+    assert_eq!(evidence(&findings[0], "vendored_dirs_skipped"), Some("4"));
+    assert_eq!(evidence(&findings[0], "generated_files_skipped"), Some("3"));
+    assert_eq!(evidence(&findings[0], "files_scanned"), Some("1"));
+    let all = run_in(&sb, json!({ "paths": ["repo"], "include_vendored": true }));
+    assert_eq!(all.iter().filter(|f| f.status == Status::Fail).count(), 7);
 }
