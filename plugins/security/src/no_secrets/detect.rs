@@ -8,7 +8,7 @@ use regex::Regex;
 
 use super::entropy::{
     char_classes, is_code_reference, is_digest, is_identifier, is_path_or_url, is_placeholder,
-    is_uuid, shannon,
+    is_quoted_name, is_uuid, shannon,
 };
 use super::prefilter::{self, Kind, Region};
 use super::providers::{Confidence, PROVIDERS, REGEXES};
@@ -137,7 +137,8 @@ static GENERIC_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
         // Python `b"…"`.
         r#"(?:(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?\\?"([^"\\\n]*)\\?""#,
         r#"|(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?'([^'\n]*)'"#,
-        r#"|`([^`\n]*)`|([^ \t\r\n"'`,;#]+))"#
+        // A bare value never starts with `:` (`RsaPrivateKey::from_der` is a path).
+        r#"|`([^`\n]*)`|([^ \t\r\n"'`,;#:][^ \t\r\n"'`,;#]*))"#
     ))
 });
 /// `Authorization: Bearer <token>` in curl commands, HTTP files and code.
@@ -210,6 +211,11 @@ pub const KNOWN_SAMPLES: &[Sample] = &[
         value: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         rule: Rule::AwsSecretAccessKey,
         source: "the AWS documentation's example secret access key",
+    },
+    Sample {
+        value: "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+        rule: Rule::BasicAuth,
+        source: "RFC 7617's Basic authentication example (Aladdin / open sesame)",
     },
     Sample {
         value: "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
@@ -740,6 +746,7 @@ fn generic_value_ok(value: &str, quoted: bool, opts: &Options) -> bool {
         && !is_code_reference(value)
         && char_classes(value) >= 2
         && (quoted || (bare_literal(value) && !is_identifier(value)))
+        && !(quoted && is_quoted_name(value))
         && shannon(value) >= opts.min_entropy
 }
 

@@ -215,7 +215,7 @@ pub fn is_code_reference(v: &str) -> bool {
     // of what code is made of. Generated secrets from punctuation alphabets (Django's
     // `!@#$%^&*(-_=+)`) have brackets too, but among characters code never has
     // in a value.
-    let code_char = |c: char| c.is_ascii_alphanumeric() || "_.$:()[]'\" ,=-!&/".contains(c);
+    let code_char = |c: char| c.is_ascii_alphanumeric() || "_.$:()[]'\" ,=-!&/?|<>".contains(c);
     if v.contains(['(', ')', '[', ']']) && v.chars().all(code_char) {
         return true;
     }
@@ -236,19 +236,32 @@ pub fn is_code_reference(v: &str) -> bool {
 /// letters between underscores, digits and case changes); a random string is made
 /// of fragments, because its case flips every character or two.
 pub fn is_identifier(v: &str) -> bool {
+    word_share(v).is_some_and(|share| share >= 0.8)
+}
+
+/// A quoted value made wholly of words and no digits (`"SecondsPerRetainedAudioEvent"`)
+/// is a name; random strings almost always hold a digit and fragments.
+pub fn is_quoted_name(v: &str) -> bool {
+    !v.bytes().any(|b| b.is_ascii_digit()) && word_share(v).is_some_and(|share| share >= 0.9)
+}
+
+/// The share of a value's letters that are in words of three letters or more,
+/// when it has the characters of an identifier at all.
+fn word_share(v: &str) -> Option<f64> {
     let v = v
         .trim_start_matches(['&', '*'])
         .trim_end_matches([',', ';', ')', '?']);
     if v.is_empty() || !v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        return false;
+        return None;
     }
     if v.contains('<') {
-        return v
+        let generic = v
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_<>&:', ".contains(&b));
+        return generic.then_some(1.0);
     }
     if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return false;
+        return None;
     }
     let bytes = v.as_bytes();
     let (mut letters, mut in_words, mut word) = (0usize, 0usize, 0usize);
@@ -273,7 +286,7 @@ pub fn is_identifier(v: &str) -> bool {
         word += 1;
     }
     in_words += if word >= 3 { word } else { 0 };
-    letters > 0 && in_words * 10 >= letters * 9
+    (letters > 0).then(|| in_words as f64 / letters as f64)
 }
 
 #[cfg(test)]
@@ -368,6 +381,9 @@ mod tests {
             "accessTokenValue",
             "SecretManagerServiceClient",
             "HTTPBasicAuthCredentials",
+            "MI_UserCredentials_0",
+            "SslOpenPrivateKeyFn",
+            "D3D10_SB_RESOURCE_RETURN_TYPE",
         ] {
             assert!(is_identifier(v), "{v} is an identifier");
         }

@@ -1271,6 +1271,14 @@ fn type_annotations_constants_and_identifiers_are_never_secrets() {
         "authToken: AuthenticationTokenProvider",
         "SECRET_MANAGER_CLIENT = SecretManagerServiceClient",
         "type ApiKey = HeaderValue;",
+        // Shapes from a real-tree audit (docs/checks/security.no-secrets.md).
+        "    pub credentials: MI_UserCredentials_0,",
+        "    pub OpenPrivateKey: SslOpenPrivateKeyFn,",
+        "    ResourceReturnTypeToken: D3D10_SB_RESOURCE_RETURN_TYPE,",
+        "pub const SPTOKENKEY_RETAINEDAUDIO: &'static str = \"SecondsPerRetainedAudioEvent\";",
+        "        RsaPrivateKey::from_der(pkcs8_key.private_key)?.try_into()",
+        "            let secret = caps.name(SECRET_GROUP)?;",
+        "        dot2_token: (node.dot2_token).map(|it| Token![..](tokens_helper(f, &it.spans))),",
     ] {
         none(text);
     }
@@ -1409,11 +1417,11 @@ fn published_examples_are_passes_with_a_note() {
     let sb = Sandbox::new();
     sb.write(
         "repo/docs/aws.md",
-        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nstripe: sk_test_4eC39HqLyjWDarjtT1zdp7dc\n",
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nstripe: sk_test_4eC39HqLyjWDarjtT1zdp7dc\ncurl -H 'Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=='\n",
     );
     let findings = run_in(&sb, json!({ "paths": ["repo"] }));
     let samples: Vec<_> = findings.iter().filter(|f| f.rule.is_some()).collect();
-    assert_eq!(samples.len(), 3, "{findings:?}");
+    assert_eq!(samples.len(), 4, "{findings:?}");
     for f in &samples {
         assert_eq!(f.status, Status::Pass);
         assert!(
@@ -1424,7 +1432,7 @@ fn published_examples_are_passes_with_a_note() {
         assert!(
             evidence(f, "note")
                 .unwrap()
-                .starts_with("published example: the ")
+                .starts_with("published example: ")
         );
         assert!(!all_text(f).contains("IOSFODNN7"));
     }
