@@ -86,6 +86,9 @@ enum Command {
     /// Deliver, list and preview notifications ([[notify]] rules, their outbox and templates)
     #[command(subcommand)]
     Notify(cmd::notify::NotifyCommand),
+    /// Accept the secrets a tree holds today (a baseline for security.no-secrets)
+    #[command(subcommand)]
+    Secrets(cmd::secrets::SecretsCommand),
     /// Practise incident response: forced rollback and point-in-time restore drills
     #[command(subcommand)]
     Drill(cmd::drill::DrillCommand),
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Evaluate(args) => cmd::evaluate::run(args).await,
+            Command::Secrets(c) => cmd::secrets::run(c).await,
             Command::Policy(c) => cmd::policy::run(c).await,
             Command::Exemption(c) => cmd::exemption::run(c).await,
             Command::Checks(c) => cmd::checks::run(c).await,

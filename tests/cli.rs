@@ -14,6 +14,7 @@ fn help_snapshots() {
         &["checks", "list", "--help"],
         &["exemption", "sign", "--help"],
         &["exemption", "verify", "--help"],
+        &["secrets", "baseline", "--help"],
     ] {
         let out = ws.gate(args);
         assert_eq!(code(&out), 0);

@@ -109,6 +109,12 @@ fn no_secrets_recall_and_false_positives_match_or_beat_detect_secrets() {
         "stripe-restricted-key",
         "jwt",
         "url-password",
+        "basic-auth",
+        "openai-api-key",
+        "anthropic-api-key",
+        "npm-token",
+        "vault-token",
+        "huggingface-token",
         "generic-secret",
     ] {
         assert!(scored.contains(&ty), "the corpus plants no {ty}");
@@ -135,6 +141,30 @@ fn no_secrets_recall_and_false_positives_match_or_beat_detect_secrets() {
             stdout(&out)
         );
     }
+    // Issue 18's goals: at least 90% of provider-format secrets found, at most 5%
+    // of the near-miss files (one look-alike each) flagged.
+    let goals = &v["goals"]["gate"];
+    let (found, planted) = (
+        goals["provider_found"].as_u64().unwrap(),
+        goals["provider_planted"].as_u64().unwrap(),
+    );
+    assert!(planted >= 100, "too few provider-format secrets: {planted}");
+    assert!(
+        found * 10 >= planted * 9,
+        "provider-format recall {found}/{planted} is under 90%\n{}",
+        stdout(&out)
+    );
+    let (flagged, near) = (
+        goals["near_miss_flagged"].as_u64().unwrap(),
+        goals["near_miss_files"].as_u64().unwrap(),
+    );
+    assert!(near >= 15, "too few near-miss files: {near}");
+    assert!(
+        flagged * 20 <= near,
+        "{flagged} of {near} near-miss files flagged (goal: at most 5%): {}",
+        goals["near_miss_flagged_files"]
+    );
+
     let gate_fp = v["gate"]["false_positives"].as_u64().unwrap();
     let ds_fp = v["detect_secrets"]["false_positives"].as_u64().unwrap();
     assert!(

@@ -13,5 +13,6 @@ pub mod plugin;
 pub mod policy;
 mod record;
 pub mod rollout;
+pub mod secrets;
 pub mod serve;
 mod shared;

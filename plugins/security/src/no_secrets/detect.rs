@@ -7,8 +7,11 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::entropy::{
-    char_classes, is_code_reference, is_digest, is_path_or_url, is_placeholder, is_uuid, shannon,
+    char_classes, is_code_reference, is_digest, is_identifier, is_path_or_url, is_placeholder,
+    is_quoted_name, is_uuid, shannon,
 };
+use super::prefilter::{self, Kind, Region};
+use super::providers::{Confidence, PROVIDERS, REGEXES};
 use super::rules::Rule;
 
 /// One secret found in a text. `start..end` is a byte span into that text.
@@ -20,6 +23,21 @@ pub struct Candidate {
     pub secret: String,
     /// The key a generic secret was assigned to (`DB_PASSWORD`); not itself secret.
     pub key: Option<String>,
+    /// For provider tokens: whether their checksum vouches for them.
+    pub confidence: Option<Confidence>,
+    /// A published example value (reported as `pass`): where it is published.
+    pub sample: Option<&'static str>,
+}
+
+impl Candidate {
+    /// Lower wins an overlap: a published sample, then the most specific detector.
+    fn rank(&self) -> u8 {
+        if self.sample.is_some() {
+            0
+        } else {
+            1 + self.rule.specificity()
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -94,22 +112,6 @@ static AZURE_CLIENT_SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| {
 static PEM: LazyLock<Regex> = LazyLock::new(|| {
     re(r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----")
 });
-static GITHUB: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})\b")
-});
-static GITLAB: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b((?:glpat|gldt|glrt|glptt|glcbt)-[0-9A-Za-z_\-]{20,})(?:[^0-9A-Za-z_\-]|\z)")
-});
-static SLACK_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"\b(xox[baprs]-[0-9A-Za-z\-]{10,250}|xapp-[0-9]-[A-Z0-9]+-[0-9]+-[a-z0-9]+)(?:[^0-9A-Za-z\-]|\z)",
-    )
-});
-static SLACK_WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{20,})")
-});
-static STRIPE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,247})\b"));
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)"));
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
@@ -120,186 +122,380 @@ static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
         r"([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?:[:/?#\s\x22\x27]|\z)"
     ))
 });
-static GENERIC_HINT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i-u:pass|pwd|secret|token|key|credential|auth)"));
 static GENERIC_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"([A-Za-z_][A-Za-z0-9_.\-]*)",
-        r#"["']?[ \t]*"#,
+        // `\"` too: JSON strings that hold config (`"{\"password\": \"…\"}"`).
+        r#"\\?["']?[ \t]*"#,
         // The operator, or a declared type and `=`: Rust `API_TOKEN: &str = `,
         // TypeScript `apiKey: string = `, Kotlin/Swift `val token: String = `.
-        r"(?::[ \t]*&?(?:'static[ \t]+)?(?:str|String|string|\[u8\])[ \t]*=|:=|=>|=|:)",
+        // Go `var apiSecret string = `, Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`.
+        r"(?::[ \t]*&?(?:'static[ \t]+)?(?:str|String|string|\[u8\])[ \t]*=|[ \t]+(?:string|\[\]byte)[ \t]*=|:::=|::=|\?=|\+=|\.=|:=|=>|=|:)",
         r#"[ \t]*"#,
         // A literal, possibly inside a conversion that keeps it literal: Go
         // `[]byte("…")`, Node `Buffer.from("…")`, Rust `String::from("…")`,
         // Python `b"…"`.
-        r#"(?:(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?"([^"\n]*)""#,
+        r#"(?:(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?\\?"([^"\\\n]*)\\?""#,
         r#"|(?:\[\]byte\(|Buffer\.from\(|String::from\(|[bBrR]{1,2})?'([^'\n]*)'"#,
-        r#"|`([^`\n]*)`|([^ \t\r\n"'`,;#]+))"#
+        // A bare value never starts with `:` (`RsaPrivateKey::from_der` is a path).
+        r#"|`([^`\n]*)`|([^ \t\r\n"'`,;#:][^ \t\r\n"'`,;#]*))"#
     ))
 });
 /// `Authorization: Bearer <token>` in curl commands, HTTP files and code.
 static BEARER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i-u:\bbearer)[ \t]+([A-Za-z0-9\-._~+/]{16,}=*)(?:[^A-Za-z0-9\-._~+/=]|\z)")
 });
+/// `System.setProperty("DB_PASSWORD", "…")`, `os.Setenv(…)`, `env::set_var(…)`,
+/// `putenv`, and `os.environ["DB_PASSWORD"] = "…"`: the name is a string too.
+static SETTER: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"(?:(?:setProperty|[Ss]etenv|set_var|putenv|SetEnvironmentVariable)\(\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*,\s*"#,
+        r#"|environ\[\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*\]\s*=\s*)"#,
+        r#"(?:"([^"\n]*)"|'([^'\n]*)')"#
+    ))
+});
+/// XML attributes that name a setting and give its value: NuGet's
+/// `<add key="Password" value="…"/>`, `<setting name="ApiKey" value="…">`.
+static XML_KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"\b(?:key|name)\s*=\s*"([A-Za-z_][A-Za-z0-9_.:\-]*)"\s+value\s*=\s*"([^"\n]*)""#)
+});
+/// `<password>…</password>` on one line.
+static XML_ELEMENT: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"<([A-Za-z_][A-Za-z0-9_.:\-]*)(?:\s[^<>]*)?>([^<>\s]+)</([A-Za-z_][A-Za-z0-9_.:\-]*)>")
+});
+/// A key whose value starts on the next line: `<password>` alone, YAML `token: |`
+/// or `token: >-`, an assignment left open with `\` or `(`, or `token:` alone.
+static NEXT_LINE_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"^\s*(?:<([A-Za-z_][A-Za-z0-9_.:\-]*)(?:\s[^<>]*)?>",
+        r#"|["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?[ \t]*(?::|=|:=)[ \t]*(?:[|>][+\-]?|\\|\()?)\s*$"#
+    ))
+});
+/// `curl -u user:password`, `--user user:password`.
+static USER_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?:^|\s)(?:-u|--user)(?:[ \t]+|=)["']?([^\s"':$]+):([^\s"']+?)["']?(?:\s|\z)"#)
+});
+/// `Authorization: Basic <base64 of user:password>`.
+static BASIC: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i-u:\bbasic)[ \t]+([A-Za-z0-9+/]{8,}={0,2})(?:[^A-Za-z0-9+/=]|\z)"));
+/// `--password …`, `--token=…`, `--api-key …` on command lines.
+static SECRET_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"(?:^|\s)(--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token))"#,
+        r#"(?:[ \t]+|=)(?:"([^"\n]*)"|'([^'\n]*)'|([^\s"'`]+))"#
+    ))
+});
 static K8S_NAME: LazyLock<Regex> =
     LazyLock::new(|| re(r#"^\s*-?\s*name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#));
 
 /// Published sample credentials: documented, never valid, and everywhere in docs.
-const KNOWN_SAMPLES: &[&str] = &[
-    // Azurite / Azure Storage Emulator account key.
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
-    // jwt.io's example token signature.
-    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+/// Reported as `pass` with a note saying where they are published, so a reader
+/// sees they were recognised rather than missed.
+pub const KNOWN_SAMPLES: &[Sample] = &[
+    Sample {
+        value: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+        rule: Rule::AzureStorageAccountKey,
+        source: "the Azurite / Azure Storage Emulator account key",
+    },
+    Sample {
+        value: "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        rule: Rule::Jwt,
+        source: "the jwt.io example token's signature",
+    },
+    Sample {
+        value: "AKIAIOSFODNN7EXAMPLE",
+        rule: Rule::AwsAccessKeyId,
+        source: "the AWS documentation's example access key ID",
+    },
+    Sample {
+        value: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        rule: Rule::AwsSecretAccessKey,
+        source: "the AWS documentation's example secret access key",
+    },
+    Sample {
+        value: "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+        rule: Rule::BasicAuth,
+        source: "RFC 7617's Basic authentication example (Aladdin / open sesame)",
+    },
+    Sample {
+        value: "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        rule: Rule::StripeTestKey,
+        source: "the Stripe API reference's example test key",
+    },
 ];
 
-fn known_sample(secret: &str) -> bool {
-    KNOWN_SAMPLES.iter().any(|s| secret.contains(s))
+/// A published example credential: documented, never valid, and everywhere in docs.
+pub struct Sample {
+    pub value: &'static str,
+    pub rule: Rule,
+    /// Where it is published.
+    pub source: &'static str,
 }
 
-/// Names the rule for a token match, and where its random part starts (after the
-/// fixed prefix) so placeholder checks look only at that part.
-type Classify = fn(&str) -> Option<(Rule, usize)>;
+fn known_sample(secret: &str) -> bool {
+    KNOWN_SAMPLES.iter().any(|s| secret.contains(s.value))
+}
 
-/// Finds every secret in `text`, after masking image data URIs and SRI digests
-/// (long base64 runs that would otherwise match token shapes by chance).
+/// Finds every secret in `text`. One prefilter pass finds the lines holding an
+/// anchor of some detector; each detector then runs only on the lines its own
+/// anchors marked. Image data URIs and SRI digests (long base64 runs that would
+/// otherwise match token shapes by chance) are masked first when present.
 pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
-    let masked = mask(text);
-    let t = masked.as_str();
+    let (regions, seen) = prefilter::regions(text);
+    if regions.is_empty() {
+        return Vec::new();
+    }
+    let masked;
+    let t = if seen & prefilter::bit(Kind::Mask) != 0 {
+        masked = mask(text);
+        masked.as_str()
+    } else {
+        text
+    };
+    let service_account =
+        seen & prefilter::bit(Kind::ServiceAccount) != 0 && GCP_SA_TYPE.is_match(t);
     let mut found = Vec::new();
-    cloud_keys(t, opts, &mut found);
-    private_keys(t, &mut found);
-    tokens(t, &mut found);
-    generic(t, opts, &mut found);
+    for r in &regions {
+        let mut at = At {
+            found: &mut found,
+            base: r.start,
+        };
+        let line = &t[r.start..r.end];
+        providers(line, r, &mut at);
+        cloud_keys(line, r, opts, service_account, &mut at);
+        if r.has(Kind::PrivateKey) {
+            private_keys(t, r, &mut found);
+        }
+        let mut at = At {
+            found: &mut found,
+            base: r.start,
+        };
+        jwts_and_urls(line, r, &mut at);
+        if r.has(Kind::Keyword) || r.has(Kind::Bearer) || r.has(Kind::Flag) {
+            generic(t, r, opts, &mut found);
+        }
+        if r.has(Kind::Sample) {
+            samples(line, r.start, &mut found);
+        }
+    }
+    if seen & prefilter::bit(Kind::K8sSecret) != 0 {
+        k8s_secret_data(t, opts, &mut found);
+    }
     resolve_overlaps(found)
 }
 
-fn push(found: &mut Vec<Candidate>, rule: Rule, m: regex::Match<'_>) {
-    found.push(Candidate {
-        rule,
-        start: m.start(),
-        end: m.end(),
-        secret: m.as_str().to_string(),
-        key: None,
-    });
-}
-
-/// AWS, GCP and Azure credentials.
-fn cloud_keys(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
-    for c in AWS_KEY_ID.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !is_placeholder(&m.as_str()[4..]) {
-            push(found, Rule::AwsAccessKeyId, m);
-        }
-    }
-    for c in AWS_SECRET.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !is_placeholder(m.as_str()) && shannon(m.as_str()) >= opts.min_entropy {
-            push(found, Rule::AwsSecretAccessKey, m);
-        }
-    }
-    if GCP_SA_TYPE.is_match(t) {
-        for c in GCP_SA_KEY.captures_iter(t) {
-            let m = c.get(1).unwrap();
-            if let Some(header) = PEM.find(m.as_str())
-                && pem_body(&m.as_str()[header.end()..]).is_some()
-            {
-                push(found, Rule::GcpServiceAccount, m);
-            }
-        }
-    }
-    for c in GCP_API_KEY.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !is_placeholder(&m.as_str()[4..]) {
-            push(found, Rule::GcpApiKey, m);
-        }
-    }
-    for c in AZURE_STORAGE.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !known_sample(m.as_str()) && !is_placeholder(m.as_str()) {
-            push(found, Rule::AzureStorageAccountKey, m);
-        }
-    }
-    for c in AZURE_SAS.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !is_placeholder(m.as_str()) {
-            push(found, Rule::AzureSharedAccessKey, m);
-        }
-    }
-    for c in AZURE_CLIENT_SECRET.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if !is_placeholder(m.as_str()) {
-            push(found, Rule::AzureClientSecret, m);
-        }
-    }
-    for c in AZURE_CLIENT_SECRET_KEY.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if generic_value_ok(m.as_str(), true, opts) {
-            push(found, Rule::AzureClientSecret, m);
-        }
-    }
-}
-
-/// PEM private keys with a body that decodes.
-fn private_keys(t: &str, found: &mut Vec<Candidate>) {
-    for m in PEM.find_iter(t) {
-        if let Some(body) = pem_body(&t[m.end()..]) {
+/// Published example values, as `pass` candidates that win over any detector's
+/// view of the same text.
+fn samples(line: &str, base: usize, found: &mut Vec<Candidate>) {
+    for sample in KNOWN_SAMPLES {
+        for (i, _) in line.match_indices(sample.value) {
             found.push(Candidate {
-                rule: Rule::PrivateKey,
-                start: m.start(),
-                end: m.end(),
-                secret: body,
+                rule: sample.rule,
+                start: base + i,
+                end: base + i + sample.value.len(),
+                secret: sample.value.to_string(),
                 key: None,
+                confidence: None,
+                sample: Some(sample.source),
             });
         }
     }
 }
 
-/// Service tokens with a known prefix (GitHub, GitLab, Slack, Stripe), JWTs and
-/// passwords in URLs.
-fn tokens(t: &str, found: &mut Vec<Candidate>) {
-    let token_rules: [(&Regex, Classify); 5] = [
-        (&GITHUB, |s| Some((Rule::GithubToken, s.find('_')? + 1))),
-        (&GITLAB, |s| Some((Rule::GitlabToken, s.find('-')? + 1))),
-        (&SLACK_TOKEN, |s| {
-            s.bytes()
-                .any(|b| b.is_ascii_digit())
-                .then_some((Rule::SlackToken, 5))
-        }),
-        (&SLACK_WEBHOOK, |s| {
-            Some((Rule::SlackWebhook, s.rfind('/')? + 1))
-        }),
-        (&STRIPE, |s| {
-            let rule = match &s[..8] {
-                "sk_live_" => Rule::StripeLiveKey,
-                "rk_live_" => Rule::StripeRestrictedKey,
-                _ => Rule::StripeTestKey,
-            };
-            Some((rule, 8))
-        }),
-    ];
-    for (regex, classify) in token_rules {
-        for c in regex.captures_iter(t) {
+/// A `data:` entry of a Kubernetes Secret: `  key: base64`.
+static K8S_DATA_ENTRY: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"^([ \t]+)["']?([A-Za-z0-9_.\-]+)["']?:[ \t]*["']?([A-Za-z0-9+/]{8,}={0,2})["']?$"#)
+});
+
+/// Kubernetes Secret `data:` values are base64 of the secret: each is decoded and
+/// scanned (a provider token inside is found by its format), and judged as a value
+/// of its key when the key is secret-named. Findings point at the base64 text.
+fn k8s_secret_data(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
+    let mut in_data = false;
+    // The base64 text of every entry: judged decoded only, so the generic
+    // detector's view of it (random-looking base64) is dropped.
+    let mut encoded: Vec<(usize, usize)> = Vec::new();
+    let mut decoded_found = Vec::new();
+    let mut offset = 0;
+    for line in t.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let body = line.trim_end();
+        if body == "data:" || body == "stringData:" {
+            in_data = body == "data:";
+            continue;
+        }
+        let Some(c) = K8S_DATA_ENTRY.captures(body).filter(|_| in_data) else {
+            in_data &= body.is_empty() || body.starts_with(['#', ' ', '\t']);
+            continue;
+        };
+        let (key, m) = (&c[2], c.get(3).unwrap());
+        encoded.push((start + m.start(), start + m.end()));
+        let Some(decoded) = base64url_decode(m.as_str()).and_then(|b| String::from_utf8(b).ok())
+        else {
+            continue;
+        };
+        let inner = scan(&decoded, opts);
+        let candidate = |rule, key: Option<&str>| Candidate {
+            rule,
+            start: start + m.start(),
+            end: start + m.end(),
+            secret: m.as_str().to_string(),
+            key: key.map(str::to_string),
+            confidence: None,
+            sample: None,
+        };
+        if let Some(first) = inner.first() {
+            decoded_found.push(candidate(first.rule, first.key.as_deref()));
+        } else if is_secret_key(key) && generic_value_ok(decoded.trim_end(), true, opts) {
+            decoded_found.push(candidate(Rule::GenericSecret, Some(key)));
+        }
+    }
+    found.retain(|c| {
+        !(c.rule == Rule::GenericSecret && encoded.iter().any(|&(s, e)| s <= c.start && c.end <= e))
+    });
+    found.extend(decoded_found);
+}
+
+/// Candidates found in a region, whose offsets are relative to `base`.
+struct At<'f> {
+    found: &'f mut Vec<Candidate>,
+    base: usize,
+}
+
+impl At<'_> {
+    fn push(&mut self, rule: Rule, m: regex::Match<'_>) {
+        self.push_checked(rule, m, None);
+    }
+
+    fn push_checked(&mut self, rule: Rule, m: regex::Match<'_>, confidence: Option<Confidence>) {
+        self.found.push(Candidate {
+            rule,
+            start: self.base + m.start(),
+            end: self.base + m.end(),
+            secret: m.as_str().to_string(),
+            key: None,
+            confidence,
+            sample: None,
+        });
+    }
+}
+
+/// Tokens whose format names their provider (see [`super::providers`]).
+fn providers(line: &str, r: &Region, at: &mut At<'_>) {
+    let mut bits = r.providers;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let provider = &PROVIDERS[i];
+        for c in REGEXES[i].captures_iter(line) {
             let m = c.get(1).unwrap();
-            let s = m.as_str();
-            if let Some((rule, body)) = classify(s)
-                && !is_placeholder(&s[body..])
-                && !(rule == Rule::SlackWebhook && s.split('/').skip(4).any(is_placeholder))
-            {
-                push(found, rule, m);
+            if let Some((rule, confidence)) = provider.classify(m.as_str()) {
+                at.push_checked(rule, m, Some(confidence));
             }
         }
     }
-    for c in JWT.captures_iter(t) {
-        let m = c.get(1).unwrap();
-        if is_jwt(m.as_str()) {
-            push(found, Rule::Jwt, m);
+}
+
+/// AWS, GCP and Azure credentials.
+fn cloud_keys(line: &str, r: &Region, opts: &Options, service_account: bool, at: &mut At<'_>) {
+    if r.has(Kind::AwsKeyId) {
+        for c in AWS_KEY_ID.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if !is_placeholder(&m.as_str()[4..]) {
+                at.push(Rule::AwsAccessKeyId, m);
+            }
         }
     }
-    for c in URL_PASSWORD.captures_iter(t) {
-        let (user, password, host) = (c.get(1).unwrap(), c.get(2).unwrap(), c.get(3).unwrap());
-        if url_password_ok(user.as_str(), password.as_str(), host.as_str()) {
-            push(found, Rule::UrlPassword, password);
+    if r.has(Kind::GcpApiKey) {
+        for c in GCP_API_KEY.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if !is_placeholder(&m.as_str()[4..]) {
+                at.push(Rule::GcpApiKey, m);
+            }
+        }
+    }
+    if r.has(Kind::AzureClientSecret) {
+        for c in AZURE_CLIENT_SECRET.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if !is_placeholder(m.as_str()) {
+                at.push(Rule::AzureClientSecret, m);
+            }
+        }
+    }
+    if !r.has(Kind::Keyword) {
+        return;
+    }
+    for c in AWS_SECRET.captures_iter(line) {
+        let m = c.get(1).unwrap();
+        if !is_placeholder(m.as_str()) && shannon(m.as_str()) >= opts.min_entropy {
+            at.push(Rule::AwsSecretAccessKey, m);
+        }
+    }
+    if service_account {
+        for c in GCP_SA_KEY.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if let Some(header) = PEM.find(m.as_str())
+                && pem_body(&m.as_str()[header.end()..]).is_some()
+            {
+                at.push(Rule::GcpServiceAccount, m);
+            }
+        }
+    }
+    for c in AZURE_STORAGE.captures_iter(line) {
+        let m = c.get(1).unwrap();
+        if !known_sample(m.as_str()) && !is_placeholder(m.as_str()) {
+            at.push(Rule::AzureStorageAccountKey, m);
+        }
+    }
+    for c in AZURE_SAS.captures_iter(line) {
+        let m = c.get(1).unwrap();
+        if !is_placeholder(m.as_str()) {
+            at.push(Rule::AzureSharedAccessKey, m);
+        }
+    }
+    for c in AZURE_CLIENT_SECRET_KEY.captures_iter(line) {
+        let m = c.get(1).unwrap();
+        if generic_value_ok(m.as_str(), true, opts) {
+            at.push(Rule::AzureClientSecret, m);
+        }
+    }
+}
+
+/// PEM private keys with a body that decodes; the body follows the header's line.
+fn private_keys(t: &str, r: &Region, found: &mut Vec<Candidate>) {
+    for m in PEM.find_iter(&t[r.start..r.end]) {
+        let end = r.start + m.end();
+        if let Some(body) = pem_body(&t[end..]) {
+            found.push(Candidate {
+                rule: Rule::PrivateKey,
+                start: r.start + m.start(),
+                end,
+                secret: body,
+                key: None,
+                confidence: None,
+                sample: None,
+            });
+        }
+    }
+}
+
+/// JWTs and passwords in URLs.
+fn jwts_and_urls(line: &str, r: &Region, at: &mut At<'_>) {
+    if r.has(Kind::Jwt) {
+        for c in JWT.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            if is_jwt(m.as_str()) {
+                at.push(Rule::Jwt, m);
+            }
+        }
+    }
+    if r.has(Kind::Url) {
+        for c in URL_PASSWORD.captures_iter(line) {
+            let (user, password, host) = (c.get(1).unwrap(), c.get(2).unwrap(), c.get(3).unwrap());
+            if url_password_ok(user.as_str(), password.as_str(), host.as_str()) {
+                at.push(Rule::UrlPassword, password);
+            }
         }
     }
 }
@@ -414,26 +610,28 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Passwords every README, compose file and CI service uses locally.
+const DEFAULT_PASSWORDS: &[&str] = &[
+    "password",
+    "pass",
+    "passwd",
+    "pwd",
+    "secret",
+    "postgres",
+    "root",
+    "admin",
+    "guest",
+    "test",
+    "user",
+    "mysql",
+    "redis",
+    "changeme",
+    "opensesame",
+    "foobar",
+];
+
 /// Passwords in URLs, minus the ones every README and compose file uses locally.
 fn url_password_ok(user: &str, password: &str, host: &str) -> bool {
-    const DEFAULTS: &[&str] = &[
-        "password",
-        "pass",
-        "passwd",
-        "pwd",
-        "secret",
-        "postgres",
-        "root",
-        "admin",
-        "guest",
-        "test",
-        "user",
-        "mysql",
-        "redis",
-        "changeme",
-        "opensesame",
-        "foobar",
-    ];
     let host = host.to_ascii_lowercase();
     let local = matches!(
         host.as_str(),
@@ -448,7 +646,7 @@ fn url_password_ok(user: &str, password: &str, host: &str) -> bool {
     password.len() >= 6
         && !local
         && password != user
-        && !DEFAULTS.contains(&pw.as_str())
+        && !DEFAULT_PASSWORDS.contains(&pw.as_str())
         && !is_placeholder(password)
 }
 
@@ -547,7 +745,8 @@ fn generic_value_ok(value: &str, quoted: bool, opts: &Options) -> bool {
         && !is_path_or_url(value)
         && !is_code_reference(value)
         && char_classes(value) >= 2
-        && (quoted || bare_literal(value))
+        && (quoted || (bare_literal(value) && !is_identifier(value)))
+        && !(quoted && is_quoted_name(value))
         && shannon(value) >= opts.min_entropy
 }
 
@@ -563,65 +762,182 @@ fn bare_literal(value: &str) -> bool {
     (0.25..=0.75).contains(&ratio)
 }
 
-/// `password = "…"`, `apiKey: …`, `CLIENT_SECRET=…`, and Kubernetes-style
-/// `- name: DB_PASSWORD` / `value: …` pairs.
-fn generic(t: &str, opts: &Options, found: &mut Vec<Candidate>) {
-    let mut pending_name: Option<String> = None;
-    let mut offset = 0;
-    for line in t.split_inclusive('\n') {
-        let line_start = offset;
-        offset += line.len();
-        let previous_name = pending_name.take();
+/// `password = "…"`, `apiKey: …`, `CLIENT_SECRET=…` in the assignment shapes of
+/// config and code, bearer and basic credentials in headers and command lines,
+/// setters (`System.setProperty`), XML settings, and values that start on the
+/// line after their key (Kubernetes `- name:`/`value:`, `<password>` elements,
+/// YAML block scalars), which need not hold an anchor of their own.
+fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
+    let line = &t[r.start..r.end];
+    if r.has(Kind::Bearer) {
         for c in BEARER.captures_iter(line) {
             let m = c.get(1).unwrap();
             if generic_value_ok(m.as_str(), false, opts) {
-                found.push(Candidate {
-                    rule: Rule::GenericSecret,
-                    start: line_start + m.start(),
-                    end: line_start + m.end(),
-                    secret: m.as_str().to_string(),
-                    key: Some("Authorization: Bearer".to_string()),
-                });
+                found.push(generic_candidate(r.start, m, "Authorization: Bearer"));
             }
         }
-        if let Some(c) = K8S_NAME.captures(line) {
-            pending_name = Some(c[1].to_string());
-            continue;
-        }
-        if !GENERIC_HINT.is_match(line) && previous_name.is_none() {
-            continue;
-        }
-        for c in GENERIC_ASSIGN.captures_iter(line) {
-            let mut key = c[1].to_string();
-            if key.eq_ignore_ascii_case("value")
-                && let Some(name) = &previous_name
+        for c in BASIC.captures_iter(line) {
+            let m = c.get(1).unwrap();
+            let decoded = base64url_decode(m.as_str()).and_then(|b| String::from_utf8(b).ok());
+            if let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':'))
+                && credential_ok(user, password)
             {
-                key = name.clone();
+                found.push(basic_candidate(r.start, m));
             }
-            if !is_secret_key(&key) {
+        }
+    }
+    if r.has(Kind::Flag) {
+        for c in USER_FLAG.captures_iter(line) {
+            let (user, password) = (c.get(1).unwrap(), c.get(2).unwrap());
+            if credential_ok(user.as_str(), password.as_str()) {
+                found.push(basic_candidate(r.start, password));
+            }
+        }
+        for c in SECRET_FLAG.captures_iter(line) {
+            let flag = c.get(1).unwrap().as_str();
+            let Some(m) = c.get(2).or(c.get(3)).or(c.get(4)) else {
                 continue;
-            }
-            let (m, quoted) = match (c.get(2).or(c.get(3)).or(c.get(4)), c.get(5)) {
-                (Some(q), _) => (q, true),
-                (None, Some(b)) => (b, false),
-                (None, None) => continue,
             };
-            if generic_value_ok(m.as_str(), quoted, opts) {
-                found.push(Candidate {
-                    rule: Rule::GenericSecret,
-                    start: line_start + m.start(),
-                    end: line_start + m.end(),
-                    secret: m.as_str().to_string(),
-                    key: Some(key),
-                });
+            if generic_value_ok(m.as_str(), true, opts) {
+                found.push(generic_candidate(r.start, m, flag));
             }
+        }
+    }
+    if !r.has(Kind::Keyword) {
+        return;
+    }
+    if let Some((name, next_start, next)) = value_on_next_line(t, r, line) {
+        assignments(next, next_start, Some(&name), opts, found);
+        let trimmed = next.trim().trim_matches(['"', '\'', ',', ';', ')']);
+        if !trimmed.is_empty() && !trimmed.starts_with('<') && generic_value_ok(trimmed, true, opts)
+        {
+            let start = next_start + (trimmed.as_ptr() as usize - next.as_ptr() as usize);
+            found.push(Candidate {
+                rule: Rule::GenericSecret,
+                start,
+                end: start + trimmed.len(),
+                secret: trimmed.to_string(),
+                key: Some(name),
+                confidence: None,
+                sample: None,
+            });
+        }
+        return;
+    }
+    assignments(line, r.start, None, opts, found);
+    for c in SETTER.captures_iter(line) {
+        let key = c.get(1).or(c.get(2)).unwrap().as_str();
+        if let Some(m) = c.get(3).or(c.get(4))
+            && is_secret_key(key)
+            && generic_value_ok(m.as_str(), true, opts)
+        {
+            found.push(generic_candidate(r.start, m, key));
+        }
+    }
+    for c in XML_KEY_VALUE.captures_iter(line) {
+        let (key, m) = (&c[1], c.get(2).unwrap());
+        if is_secret_key(key) && generic_value_ok(m.as_str(), true, opts) {
+            found.push(generic_candidate(r.start, m, key));
+        }
+    }
+    for c in XML_ELEMENT.captures_iter(line) {
+        let (open, m, close) = (&c[1], c.get(2).unwrap(), &c[3]);
+        if open == close && is_secret_key(open) && generic_value_ok(m.as_str(), true, opts) {
+            found.push(generic_candidate(r.start, m, open));
+        }
+    }
+}
+
+/// When `line` names a secret whose value is on the next line, that key and line.
+fn value_on_next_line<'t>(t: &'t str, r: &Region, line: &str) -> Option<(String, usize, &'t str)> {
+    let name = if let Some(c) = K8S_NAME.captures(line) {
+        c[1].to_string()
+    } else {
+        let c = NEXT_LINE_VALUE.captures(line)?;
+        c.get(1).or(c.get(2))?.as_str().to_string()
+    };
+    if !is_secret_key(&name) || r.end >= t.len() {
+        return None;
+    }
+    let next_start = r.end + 1;
+    let next_end = t[next_start..]
+        .find('\n')
+        .map_or(t.len(), |i| next_start + i);
+    Some((
+        name,
+        next_start,
+        t[next_start..next_end].trim_end_matches('\r'),
+    ))
+}
+
+/// A user and password from a command line or a Basic header, minus defaults and
+/// variables.
+fn credential_ok(user: &str, password: &str) -> bool {
+    !user.is_empty()
+        && password.len() >= 6
+        && password != user
+        && !password.starts_with('$')
+        && !is_placeholder(password)
+        && !DEFAULT_PASSWORDS.contains(&password.to_ascii_lowercase().as_str())
+}
+
+fn basic_candidate(base: usize, m: regex::Match<'_>) -> Candidate {
+    Candidate {
+        rule: Rule::BasicAuth,
+        start: base + m.start(),
+        end: base + m.end(),
+        secret: m.as_str().to_string(),
+        key: None,
+        confidence: None,
+        sample: None,
+    }
+}
+
+fn generic_candidate(base: usize, m: regex::Match<'_>, key: &str) -> Candidate {
+    Candidate {
+        rule: Rule::GenericSecret,
+        start: base + m.start(),
+        end: base + m.end(),
+        secret: m.as_str().to_string(),
+        key: Some(key.to_string()),
+        confidence: None,
+        sample: None,
+    }
+}
+
+/// Secret-named keys assigned a literal on one line; `value` stands for
+/// `previous_name` when the line follows a Kubernetes `name:`.
+fn assignments(
+    line: &str,
+    base: usize,
+    previous_name: Option<&str>,
+    opts: &Options,
+    found: &mut Vec<Candidate>,
+) {
+    for c in GENERIC_ASSIGN.captures_iter(line) {
+        let mut key = &c[1];
+        if key.eq_ignore_ascii_case("value")
+            && let Some(name) = previous_name
+        {
+            key = name;
+        }
+        if !is_secret_key(key) {
+            continue;
+        }
+        let (m, quoted) = match (c.get(2).or(c.get(3)).or(c.get(4)), c.get(5)) {
+            (Some(q), _) => (q, true),
+            (None, Some(b)) => (b, false),
+            (None, None) => continue,
+        };
+        if generic_value_ok(m.as_str(), quoted, opts) {
+            found.push(generic_candidate(base, m, key));
         }
     }
 }
 
 /// Where two candidates overlap, keeps the more specific detector (then the longer match).
 fn resolve_overlaps(mut found: Vec<Candidate>) -> Vec<Candidate> {
-    found.sort_by_key(|c| (c.start, c.rule.specificity(), usize::MAX - c.end));
+    found.sort_by_key(|c| (c.start, c.rank(), usize::MAX - c.end));
     let mut kept: Vec<Candidate> = Vec::with_capacity(found.len());
     for c in found {
         // Kept candidates are ordered by start, so a clash is among the last few.
@@ -634,8 +950,8 @@ fn resolve_overlaps(mut found: Vec<Candidate>) -> Vec<Candidate> {
             None => kept.push(c),
             Some(i) => {
                 let k = &kept[i];
-                let better = (c.rule.specificity(), usize::MAX - (c.end - c.start))
-                    < (k.rule.specificity(), usize::MAX - (k.end - k.start));
+                let better = (c.rank(), usize::MAX - (c.end - c.start))
+                    < (k.rank(), usize::MAX - (k.end - k.start));
                 if better {
                     kept[i] = c;
                 }

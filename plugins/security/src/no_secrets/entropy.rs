@@ -215,7 +215,7 @@ pub fn is_code_reference(v: &str) -> bool {
     // of what code is made of. Generated secrets from punctuation alphabets (Django's
     // `!@#$%^&*(-_=+)`) have brackets too, but among characters code never has
     // in a value.
-    let code_char = |c: char| c.is_ascii_alphanumeric() || "_.$:()[]'\" ,=-!&/".contains(c);
+    let code_char = |c: char| c.is_ascii_alphanumeric() || "_.$:()[]'\" ,=-!&/?|<>".contains(c);
     if v.contains(['(', ')', '[', ']']) && v.chars().all(code_char) {
         return true;
     }
@@ -228,6 +228,65 @@ pub fn is_code_reference(v: &str) -> bool {
         });
     let digits = v.bytes().filter(u8::is_ascii_digit).count();
     identifier_like && digits <= 2
+}
+
+/// An identifier or a type as code writes it, not a literal: `&NSURLCredential`,
+/// `*mut SecKeyRef`, `Option<&str>`, `X509_KEY_USAGE_DIGITAL_SIGNATURE`,
+/// `accessTokenValue`. Such a value is made of words (runs of three or more
+/// letters between underscores, digits and case changes); a random string is made
+/// of fragments, because its case flips every character or two.
+pub fn is_identifier(v: &str) -> bool {
+    word_share(v).is_some_and(|share| share >= 0.8)
+}
+
+/// A quoted value made wholly of words and no digits (`"SecondsPerRetainedAudioEvent"`)
+/// is a name; random strings almost always hold a digit and fragments.
+pub fn is_quoted_name(v: &str) -> bool {
+    !v.bytes().any(|b| b.is_ascii_digit()) && word_share(v).is_some_and(|share| share >= 0.9)
+}
+
+/// The share of a value's letters that are in words of three letters or more,
+/// when it has the characters of an identifier at all.
+fn word_share(v: &str) -> Option<f64> {
+    let v = v
+        .trim_start_matches(['&', '*'])
+        .trim_end_matches([',', ';', ')', '?']);
+    if v.is_empty() || !v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return None;
+    }
+    if v.contains('<') {
+        let generic = v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_<>&:', ".contains(&b));
+        return generic.then_some(1.0);
+    }
+    if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let bytes = v.as_bytes();
+    let (mut letters, mut in_words, mut word) = (0usize, 0usize, 0usize);
+    for (i, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii_alphabetic() {
+            in_words += if word >= 3 { word } else { 0 };
+            word = 0;
+            continue;
+        }
+        letters += 1;
+        // A new word starts at lower→Upper (`tokenValue`) and at the last capital of
+        // an acronym (`NSURLCredential` → `NSURL`, `Credential`).
+        let boundary = i > 0
+            && b.is_ascii_uppercase()
+            && (bytes[i - 1].is_ascii_lowercase()
+                || (bytes[i - 1].is_ascii_uppercase()
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
+        if boundary {
+            in_words += if word >= 3 { word } else { 0 };
+            word = 0;
+        }
+        word += 1;
+    }
+    in_words += if word >= 3 { word } else { 0 };
+    (letters > 0).then(|| in_words as f64 / letters as f64)
 }
 
 #[cfg(test)]
@@ -309,5 +368,32 @@ mod tests {
         assert!(is_code_reference("hell\\x01o\\r\\nBread:"));
         assert!(!is_code_reference("Xk9_aQ2-mN4pL7zR1tY8"));
         assert!(!is_code_reference("q8Zr2LmX0vTb7NcW4kPy"));
+    }
+
+    #[test]
+    fn identifiers_and_types_are_not_literals() {
+        for v in [
+            "&NSURLCredential",
+            "&NSURLCredential,",
+            "*SecKeyRef",
+            "Option<&'static str>",
+            "X509_KEY_USAGE_DIGITAL_SIGNATURE",
+            "accessTokenValue",
+            "SecretManagerServiceClient",
+            "HTTPBasicAuthCredentials",
+            "MI_UserCredentials_0",
+            "SslOpenPrivateKeyFn",
+            "D3D10_SB_RESOURCE_RETURN_TYPE",
+        ] {
+            assert!(is_identifier(v), "{v} is an identifier");
+        }
+        for v in [
+            "q8Zr2LmX0vTb7NcW4kPy",
+            "aBcDeFgHiJkLmNoPqRsT",
+            "Xk9aQ2mN4pL7zR1tY8wE",
+            "ZmFrZS1iYXNlNjQtdmFsdWU=",
+        ] {
+            assert!(!is_identifier(v), "{v} is not an identifier");
+        }
     }
 }

@@ -4,8 +4,11 @@
 //! assigned to secret-named keys; see [`rules::Rule`] for the registry and
 //! [`detect`] for how each is told apart from its look-alikes.
 
+pub mod baseline;
 pub mod detect;
 pub mod entropy;
+pub mod prefilter;
+pub mod providers;
 pub mod rules;
 
 use std::io::Read;
@@ -21,12 +24,16 @@ use serde::Deserialize;
 
 use crate::grants::{Grants, HostGrants, unreadable};
 use crate::walk::{Item, walk};
+use baseline::Baseline;
 use gate_plugin_sdk::redact::redact;
+use rules::Rule;
 
 pub const ID: &str = "security.no-secrets";
 const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Enough to tell text from binary, as git does.
 const SNIFF_BYTES: usize = 8 * 1024;
+/// Files up to this size are read whole before the binary test.
+const SNIFF_WHOLE: u64 = 64 * 1024;
 /// Skipped files named in the summary's evidence, so a reviewer can spot surprises.
 const LIST_SKIPPED: usize = 10;
 
@@ -38,8 +45,10 @@ impl Check for NoSecrets {
             id: ID.to_string(),
             title: "No secrets in the source tree".to_string(),
             description: "Scans files and directories for committed secrets: cloud provider keys, private keys, \
-                          GitHub/GitLab/Slack/Stripe tokens, JWTs, passwords in URLs, and high-entropy values \
-                          assigned to secret-named keys. Findings point at file:line with the secret redacted."
+                          tokens of 27 providers recognised by their format (GitHub and npm verified by their \
+                          CRC32 checksum; OpenAI, Anthropic, Hugging Face, Vault, Slack, Stripe, …), JWTs, \
+                          passwords in URLs, and high-entropy values assigned to secret-named keys. Findings \
+                          point at file:line with the secret redacted."
                 .to_string(),
             default_severity: Severity::High,
             params: vec![
@@ -48,6 +57,9 @@ impl Check for NoSecrets {
                 param_default("allow", "list<regex>", "A secret is ignored when its line or the secret itself matches any of these.", "[]"),
                 param_default("max_file_bytes", "integer", "Larger files are skipped (and counted), never read.", "1048576"),
                 param_default("min_entropy", "float", "Minimum Shannon entropy (bits/char) for values found only by a secret-named key.", "3.5"),
+                param_default("deny", "list<regex>", "Values that must never be in the tree: every match is a `fail` finding (rule `denied-pattern`), whatever `allow` or the baseline say.", "[]"),
+                param("baseline", "string", false, "A baseline file (written by `gate secrets baseline`) listing accepted secrets by file, rule and salted hash: they are reported as `pass`, new ones as before. Read through the `fs` grant."),
+                param_default("include_vendored", "bool", "Also scan vendored and generated trees (`node_modules`, `vendor`, `target`, `dist`, …), minified files and lockfiles, which are skipped and counted by default.", "false"),
             ],
             capabilities: vec!["fs".to_string()],
         }
@@ -70,6 +82,12 @@ struct Params {
     max_file_bytes: u64,
     #[serde(default = "default_min_entropy")]
     min_entropy: f64,
+    #[serde(default)]
+    deny: Vec<String>,
+    #[serde(default)]
+    baseline: Option<String>,
+    #[serde(default)]
+    include_vendored: bool,
 }
 
 fn default_max_file_bytes() -> u64 {
@@ -87,9 +105,17 @@ struct Config {
     allow: Vec<Regex>,
     max_file_bytes: u64,
     options: detect::Options,
+    deny: Vec<Regex>,
+    /// The baseline and its path as given.
+    baseline: Option<(Baseline, String)>,
+    include_vendored: bool,
 }
 
-fn configure(ctx: &Context, params: &serde_json::Value) -> Result<Config, Vec<Finding>> {
+fn configure(
+    ctx: &Context,
+    params: &serde_json::Value,
+    grants: &dyn Grants,
+) -> Result<Config, Vec<Finding>> {
     let p: Params = params::parse(ctx, params)?;
     let mut problems = Vec::new();
     if p.paths.is_empty() {
@@ -117,12 +143,26 @@ fn configure(ctx: &Context, params: &serde_json::Value) -> Result<Config, Vec<Fi
             Err(e) => problems.push(format!("`allow` regex `{a}`: {e}")),
         }
     }
+    let mut deny = Vec::new();
+    for d in &p.deny {
+        match Regex::new(d) {
+            Ok(r) if r.is_match("") => {
+                problems.push(format!("`deny` regex `{d}` matches the empty string"))
+            }
+            Ok(r) => deny.push(r),
+            Err(e) => problems.push(format!("`deny` regex `{d}`: {e}")),
+        }
+    }
     let exclude = globs
         .build()
         .map_err(|e| params::invalid(ctx, format!("`exclude`: {e}")))?;
     if !problems.is_empty() {
         return Err(params::invalid(ctx, problems.join("; ")));
     }
+    let baseline = match &p.baseline {
+        None => None,
+        Some(path) => Some((load_baseline(ctx, grants, path)?, path.clone())),
+    };
     Ok(Config {
         paths: p.paths,
         exclude,
@@ -131,11 +171,28 @@ fn configure(ctx: &Context, params: &serde_json::Value) -> Result<Config, Vec<Fi
         options: detect::Options {
             min_entropy: p.min_entropy,
         },
+        deny,
+        baseline,
+        include_vendored: p.include_vendored,
     })
 }
 
+/// Baselines are small; a larger file is a mistake worth an error.
+const MAX_BASELINE_BYTES: u64 = 16 * 1024 * 1024;
+
+fn load_baseline(ctx: &Context, grants: &dyn Grants, path: &str) -> Result<Baseline, Vec<Finding>> {
+    let granted = grants
+        .resolve(path)
+        .map_err(|e| vec![unreadable(ctx, path, &e)])?;
+    let bytes = gate_plugin_sdk::paths::read_bytes(&granted, MAX_BASELINE_BYTES)
+        .map_err(|e| vec![unreadable(ctx, path, &e)])?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| params::invalid(ctx, format!("`baseline` {path}: not UTF-8 text")))?;
+    Baseline::parse(&text).map_err(|e| params::invalid(ctx, format!("`baseline` {path}: {e}")))
+}
+
 pub fn run(ctx: &Context, params: &serde_json::Value, grants: &dyn Grants) -> Vec<Finding> {
-    let config = match configure(ctx, params) {
+    let config = match configure(ctx, params, grants) {
         Ok(c) => c,
         Err(findings) => return findings,
     };
@@ -156,6 +213,7 @@ struct Tally {
     symlinks: usize,
     unreadable: usize,
     secrets: usize,
+    vendored_files: usize,
 }
 
 fn scan_root(
@@ -177,7 +235,12 @@ fn scan_root(
     };
     // A directory is pruned when a file inside it would be excluded by a glob that
     // ends in `/**` or `/*` (`**/testdata/**`), so its contents are never listed.
+    let vendored_dirs = std::cell::Cell::new(0usize);
     let prune = |rel: &str| {
+        if !config.include_vendored && is_vendored_dir(rel) {
+            vendored_dirs.set(vendored_dirs.get() + 1);
+            return true;
+        }
         let probe = format!("{rel}/\u{0}");
         excluded(&probe, &join_display(&granted.display, &probe))
     };
@@ -196,19 +259,20 @@ fn scan_root(
                     tally.excluded += 1;
                     continue;
                 }
+                if !config.include_vendored && is_generated_file(&file.rel) {
+                    tally.vendored_files += 1;
+                    continue;
+                }
                 if file.len > config.max_file_bytes {
                     tally.large.push(file.display);
                     continue;
                 }
-                match read_text(&file.absolute, config.max_file_bytes) {
+                match read_text(&file.absolute, file.len, config.max_file_bytes) {
                     Ok(Content::Text(text)) => {
                         tally.scanned += 1;
-                        let before = findings.len();
-                        scan_file(ctx, config, &file.display, &text, findings);
-                        tally.secrets += findings.len() - before;
+                        tally.secrets += scan_file(ctx, config, &file.display, &text, findings);
                     }
                     Ok(Content::Binary) => tally.binary += 1,
-                    Ok(Content::Large) => tally.large.push(file.display),
                     Err(e) => {
                         tally.unreadable += 1;
                         findings.push(unreadable(ctx, &file.display, &e));
@@ -222,6 +286,7 @@ fn scan_root(
             }
         }
     }
+    let vendored_dirs = vendored_dirs.get();
     if tally.secrets == 0 && tally.unreadable == 0 {
         let mut f = ctx
             .finding(path, Status::Pass)
@@ -233,7 +298,9 @@ fn scan_root(
             .evidence("files_skipped_binary", tally.binary)
             .evidence("files_skipped_large", tally.large.len())
             .evidence("files_excluded", tally.excluded)
-            .evidence("symlinks_skipped", tally.symlinks);
+            .evidence("symlinks_skipped", tally.symlinks)
+            .evidence("vendored_dirs_skipped", vendored_dirs)
+            .evidence("generated_files_skipped", tally.vendored_files);
         if !tally.large.is_empty() {
             let mut names = tally
                 .large
@@ -254,26 +321,33 @@ fn scan_root(
 enum Content {
     Text(String),
     Binary,
-    /// Grew past the limit after its size was checked.
-    Large,
 }
 
-/// Reads a text file without ever reading more than `max_bytes` (+1 to notice
-/// growth), and only the first 8 KiB of a binary one.
-fn read_text(path: &Path, max_bytes: u64) -> Result<Content, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut reader = file.take(max_bytes + 1);
-    let mut buf = Vec::new();
-    (&mut reader)
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| e.to_string())?;
-    if buf.contains(&0) {
-        return Ok(Content::Binary);
+/// Reads a text file of `len` bytes (as the walk saw it; never more than
+/// `max_bytes`), and only the first 8 KiB of a large binary one.
+///
+/// Every read is a call into the host, and each costs far more than the bytes it
+/// moves, so the buffer is sized from the length the walk already knows and a
+/// small file takes one read, with no extra read to see the end. A file that
+/// grew since the walk is scanned up to its old length.
+fn read_text(path: &Path, len: u64, max_bytes: u64) -> Result<Content, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let want = usize::try_from(len.min(max_bytes)).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; want];
+    let mut filled = 0;
+    // Large files are sniffed first, so a binary one costs 8 KiB, not its length.
+    if len > SNIFF_WHOLE {
+        filled = read_into(&mut file, &mut buf[..SNIFF_BYTES.min(want)])?;
+        if buf[..filled].contains(&0) {
+            return Ok(Content::Binary);
+        }
     }
-    reader.read_to_end(&mut buf).map_err(|e| e.to_string())?;
-    if buf.len() as u64 > max_bytes {
-        return Ok(Content::Large);
+    if filled == SNIFF_BYTES || len <= SNIFF_WHOLE {
+        filled += read_into(&mut file, &mut buf[filled..])?;
+    }
+    buf.truncate(filled);
+    if buf[..buf.len().min(SNIFF_BYTES)].contains(&0) {
+        return Ok(Content::Binary);
     }
     Ok(Content::Text(match String::from_utf8(buf) {
         Ok(s) => s,
@@ -282,40 +356,115 @@ fn read_text(path: &Path, max_bytes: u64) -> Result<Content, String> {
     }))
 }
 
-/// Scans one file's text and appends a finding per secret.
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_into(file: &mut std::fs::File, buf: &mut [u8]) -> Result<usize, String> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(filled)
+}
+
+/// Scans one file's text and appends a finding per secret; returns how many of
+/// them are not `pass` (published samples and baselined secrets are).
 fn scan_file(
     ctx: &Context,
     config: &Config,
     display: &str,
     text: &str,
     findings: &mut Vec<Finding>,
-) {
-    let candidates = detect::scan(text, &config.options);
+) -> usize {
+    let mut candidates = detect::scan(text, &config.options);
+    // Deny patterns: always reported, past `allow` and the baseline.
+    for (i, re) in config.deny.iter().enumerate() {
+        for m in re.find_iter(text) {
+            candidates.push(detect::Candidate {
+                rule: Rule::Denied,
+                start: m.start(),
+                end: m.end(),
+                secret: m.as_str().to_string(),
+                key: Some(format!("deny[{i}]")),
+                confidence: None,
+                sample: None,
+            });
+        }
+    }
     if candidates.is_empty() {
-        return;
+        return 0;
     }
     let lines = LineIndex::new(text);
+    let mut failing = 0;
     for c in candidates {
         let (line_no, line) = lines.line_of(text, c.start);
-        if config
-            .allow
-            .iter()
-            .any(|r| r.is_match(line) || r.is_match(&c.secret))
+        let denied = c.rule == Rule::Denied;
+        if !denied
+            && config
+                .allow
+                .iter()
+                .any(|r| r.is_match(line) || r.is_match(&c.secret))
         {
             continue;
         }
         let column = text[lines.starts[line_no]..c.start].chars().count() + 1;
         let line_no = line_no + 1;
         let rule = c.rule;
+        let fingerprint = config
+            .baseline
+            .as_ref()
+            .map(|(b, path)| (b.fingerprint(rule.id(), &c.secret), b, path));
+        let baselined = fingerprint
+            .as_ref()
+            .filter(|(f, b, _)| !denied && b.accepts(display, rule.id(), f))
+            .map(|(_, _, path)| path.as_str());
+        let (status, message) = match (c.sample, baselined) {
+            (Some(source), _) => (
+                Status::Pass,
+                format!(
+                    "{} in {display}:{line_no} is {source}, published as an example: not a secret",
+                    rule.title()
+                ),
+            ),
+            (None, Some(path)) => (
+                Status::Pass,
+                format!(
+                    "{} in {display}:{line_no} is accepted in the baseline {path}",
+                    rule.title()
+                ),
+            ),
+            (None, None) => (
+                rule.status(),
+                format!("{} in {display}:{line_no}", rule.title()),
+            ),
+        };
+        if status != Status::Pass {
+            failing += 1;
+        }
         let mut f = ctx
-            .finding(display, rule.status())
+            .finding(display, status)
             .rule(rule.id())
             .severity(rule.severity())
-            .message(format!("{} in {display}:{line_no}", rule.title()))
+            .message(message)
             .evidence("secret", redact(&c.secret))
             .evidence("type", rule.title());
         if let Some(key) = &c.key {
             f = f.evidence("key", key);
+        }
+        if c.confidence == Some(providers::Confidence::Checksum) {
+            // The provider's own checksum holds: not a look-alike or a typed example.
+            f = f.evidence("checksum", "valid");
+        }
+        if let Some(source) = c.sample {
+            f = f.evidence("note", format!("published example: {source}"));
+        }
+        if let Some((fp, _, _)) = &fingerprint {
+            // Salted with the baseline's own salt: what `gate secrets baseline`
+            // records, never the secret.
+            f = f.evidence("fingerprint", fp);
         }
         findings.push(
             f.remediation(rule.remediation())
@@ -327,6 +476,54 @@ fn scan_file(
                 .build(),
         );
     }
+    failing
+}
+
+/// Directories of other people's code or of build output, skipped unless
+/// `include_vendored`: dependencies are scanned where they are published.
+const VENDORED_DIRS: &[&str] = &[
+    "node_modules",
+    "bower_components",
+    "vendor",
+    "third_party",
+    "target",
+    "dist",
+    "build",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".gradle",
+    ".terraform",
+];
+
+/// Lockfiles hold checksums by the thousand and never a secret of their own.
+const LOCKFILES: &[&str] = &[
+    "Cargo.lock",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "go.sum",
+    "poetry.lock",
+    "Pipfile.lock",
+    "composer.lock",
+    "Gemfile.lock",
+    "packages.lock.json",
+    "uv.lock",
+];
+
+fn is_vendored_dir(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    VENDORED_DIRS.contains(&name)
+}
+
+fn is_generated_file(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    LOCKFILES.contains(&name)
+        || [".min.js", ".min.css", ".min.mjs", ".js.map", ".css.map"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
 }
 
 /// Byte offsets of line starts, for offset → line:column.

@@ -43,6 +43,36 @@ fn b64url(bytes: &[u8]) -> String {
     out.replace('_', "/").replace('/', "_")
 }
 
+/// A token in GitHub's (and npm's) format: 30 random base62 characters and their
+/// CRC32 in six base62 digits.
+fn gh(prefix: &str, seed: u64) -> String {
+    let random = rnd(seed, 30, B62);
+    format!(
+        "{prefix}{random}{}",
+        super::providers::base62_6(super::providers::crc32(random.as_bytes()))
+    )
+}
+
+/// Standard, padded base64 (the alphabet HTTP Basic and Kubernetes use).
+fn b64std(bytes: &[u8]) -> String {
+    let a = B64.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                a[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
 fn pem_body_lines(seed: u64) -> Vec<String> {
     (0..6).map(|i| rnd(seed + i, 64, B64)).collect()
 }
@@ -81,8 +111,12 @@ fn only(text: &str) -> Candidate {
     found.into_iter().next().unwrap()
 }
 
+/// No secret in `text` (a published sample, reported as `pass`, is not one).
 fn none(text: &str) {
-    let found = scan(text, &Options::default());
+    let found: Vec<_> = scan(text, &Options::default())
+        .into_iter()
+        .filter(|c| c.sample.is_none())
+        .collect();
     assert!(
         found.is_empty(),
         "expected nothing in {text:?}, got {found:?}"
@@ -222,7 +256,7 @@ fn private_keys_with_armour_headers_and_escaped_newlines() {
 #[test]
 fn github_tokens() {
     for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
-        let token = format!("{prefix}{}", rnd(17, 36, B62));
+        let token = gh(prefix, 17);
         let c = only(&format!("GITHUB_TOKEN={token}"));
         assert_eq!(
             (c.rule, c.secret.as_str()),
@@ -397,7 +431,7 @@ fn generic_kubernetes_env_name_value_pairs() {
 
 #[test]
 fn the_most_specific_detector_wins() {
-    let token = format!("ghp_{}", rnd(34, 36, B62));
+    let token = gh("ghp_", 34);
     assert_eq!(rules(&format!("token = \"{token}\"")), ["github-token"]);
     let secret = rnd(35, 40, B64);
     assert_eq!(
@@ -414,7 +448,7 @@ fn the_most_specific_detector_wins() {
 #[test]
 fn several_secrets_on_one_line_and_many_lines() {
     let a = format!("AKIA{}", rnd(37, 16, UPPER));
-    let g = format!("ghp_{}", rnd(38, 36, B62));
+    let g = gh("ghp_", 38);
     let found = scan(&format!("x\n{a} {g}\n\n{g}\n"), &Options::default());
     let got: Vec<_> = found.iter().map(|c| c.rule).collect();
     assert_eq!(
@@ -577,9 +611,9 @@ fn lockfiles_and_data_uris() {
     );
     none(&png);
     let css = format!(
-        "src: url(data:font/woff2;base64,{}ghp_{}{});",
+        "src: url(data:font/woff2;base64,{}{}{});",
         rnd(54, 100, B64),
-        rnd(55, 36, B62),
+        gh("ghp_", 55),
         rnd(56, 100, B64)
     );
     none(&css);
@@ -648,7 +682,7 @@ fn run_in(sb: &Sandbox, params: serde_json::Value) -> Vec<Finding> {
 
 /// One sample of every detector, one per line.
 fn every_kind() -> Vec<(Rule, String, String)> {
-    let gh = format!("ghp_{}", rnd(60, 36, B62));
+    let gh = gh("ghp_", 60);
     let aws = format!("AKIA{}", rnd(61, 16, UPPER));
     let aws_secret = rnd(62, 40, B64);
     let gcp = format!("AIza{}", rnd(63, 35, URLSAFE));
@@ -774,7 +808,7 @@ fn finds_every_kind_with_location_and_never_leaks_the_secret() {
 #[test]
 fn columns_count_characters_and_crlf_is_tolerated() {
     let sb = Sandbox::new();
-    let token = format!("ghp_{}", rnd(81, 36, B62));
+    let token = gh("ghp_", 81);
     sb.write("a.txt", format!("first\r\n# clé: «{token}»\r\n"));
     let f = &run_in(&sb, json!({ "paths": ["a.txt"] }))[0];
     let loc = f.location.as_ref().unwrap();
@@ -789,10 +823,7 @@ fn clean_tree_reports_one_pass_with_counts() {
     sb.write("repo/logo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR ghp_0000");
     sb.write("repo/big.sql", "x".repeat(2000));
     sb.write("repo/Cargo.lock", "checksum = \"abc\"\n");
-    sb.write(
-        "repo/.git/config",
-        format!("token = ghp_{}", rnd(82, 36, B62)),
-    );
+    sb.write("repo/.git/config", format!("token = {}", gh("ghp_", 82)));
     let findings = run_in(
         &sb,
         json!({ "paths": ["repo"], "max_file_bytes": 1000, "exclude": ["*.lock"] }),
@@ -810,7 +841,7 @@ fn clean_tree_reports_one_pass_with_counts() {
 #[test]
 fn binary_files_hide_nothing_in_their_text_and_large_files_are_not_read() {
     let sb = Sandbox::new();
-    let token = format!("ghp_{}", rnd(83, 36, B62));
+    let token = gh("ghp_", 83);
     let mut binary = vec![0u8; 16];
     binary.extend(token.as_bytes());
     sb.write("bin/blob", binary);
@@ -824,7 +855,7 @@ fn binary_files_hide_nothing_in_their_text_and_large_files_are_not_read() {
 #[test]
 fn a_nul_byte_after_the_first_8_kib_is_still_text() {
     let sb = Sandbox::new();
-    let token = format!("ghp_{}", rnd(84, 36, B62));
+    let token = gh("ghp_", 84);
     let mut text = format!("{token}\n").into_bytes();
     text.extend(vec![b'a'; 9000]);
     text.push(0);
@@ -836,7 +867,7 @@ fn a_nul_byte_after_the_first_8_kib_is_still_text() {
 #[test]
 fn exclude_globs_are_relative_to_the_scanned_root() {
     let sb = Sandbox::new();
-    let token = format!("ghp_{}", rnd(85, 36, B62));
+    let token = gh("ghp_", 85);
     sb.write("repo/src/testdata/fixture.env", format!("T={token}"));
     sb.write("repo/testdata/top.env", format!("T={token}"));
     sb.write("repo/pkg/yarn.lock", format!("T={token}"));
@@ -860,9 +891,9 @@ fn exclude_globs_are_relative_to_the_scanned_root() {
 #[test]
 fn allow_patterns_match_the_line_or_the_secret() {
     let sb = Sandbox::new();
-    let a = format!("ghp_{}", rnd(86, 36, B62));
-    let b = format!("ghp_{}", rnd(87, 36, B62));
-    let c = format!("ghp_{}", rnd(88, 36, B62));
+    let a = gh("ghp_", 86);
+    let b = gh("ghp_", 87);
+    let c = gh("ghp_", 88);
     sb.write("x.env", format!("A={a} # fixture-token\nB={b}\nC={c}\n"));
     let allow_b = regex::escape(&b[..12]);
     let findings = run_in(
@@ -984,8 +1015,532 @@ fn info_lists_the_contracted_params() {
     let names: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
-        ["paths", "exclude", "allow", "max_file_bytes", "min_entropy"]
+        [
+            "paths",
+            "exclude",
+            "allow",
+            "max_file_bytes",
+            "min_entropy",
+            "deny",
+            "baseline",
+            "include_vendored"
+        ]
     );
     assert!(info.params[0].required);
     assert_eq!(info.params[3].default.as_deref(), Some("1048576"));
+}
+
+// ---------- provider families identified by format alone ----------
+
+const HEXL: &str = "0123456789abcdef";
+const DIGITS: &str = "0123456789";
+const LETTERS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// One token per family, with no key name around it (the format is the evidence).
+fn family_tokens() -> Vec<(Rule, String)> {
+    vec![
+        (
+            Rule::OpenaiApiKey,
+            format!("sk-proj-{}", rnd(101, 120, URLSAFE)),
+        ),
+        (
+            Rule::OpenaiApiKey,
+            format!("sk-{}T3BlbkFJ{}", rnd(102, 20, B62), rnd(103, 20, B62)),
+        ),
+        (
+            Rule::AnthropicApiKey,
+            format!("sk-ant-api03-{}AA", rnd(104, 93, URLSAFE)),
+        ),
+        (
+            Rule::NotionToken,
+            format!("ntn_{}{}", rnd(105, 11, DIGITS), rnd(106, 35, B62)),
+        ),
+        (
+            Rule::SourcegraphToken,
+            format!("sgp_{}_{}", rnd(107, 16, HEXL), rnd(108, 40, HEXL)),
+        ),
+        (
+            Rule::SourcegraphToken,
+            format!("sgp_{}", rnd(109, 40, HEXL)),
+        ),
+        (
+            Rule::HuggingfaceToken,
+            format!("hf_{}", rnd(110, 34, LETTERS)),
+        ),
+        (
+            Rule::HuggingfaceToken,
+            format!("api_org_{}", rnd(111, 34, LETTERS)),
+        ),
+        (Rule::VaultToken, format!("hvs.{}", rnd(112, 91, URLSAFE))),
+        (Rule::VaultToken, format!("hvb.{}", rnd(113, 134, URLSAFE))),
+        (Rule::NpmToken, gh("npm_", 114)),
+        (
+            Rule::PypiToken,
+            format!("pypi-AgEIcHlwaS5vcmc{}", rnd(115, 140, URLSAFE)),
+        ),
+        (Rule::GithubToken, gh("ghp_", 116)),
+        (
+            Rule::GithubToken,
+            format!("github_pat_11{}_{}", rnd(117, 20, B62), rnd(118, 59, B62)),
+        ),
+        (
+            Rule::SlackWebhook,
+            format!(
+                "hooks.slack.com/services/T{}/B{}/{}",
+                rnd(119, 10, UPPER),
+                rnd(120, 10, UPPER),
+                rnd(121, 24, B62)
+            ),
+        ),
+        (
+            Rule::SendgridApiKey,
+            format!("SG.{}.{}", rnd(122, 22, URLSAFE), rnd(123, 43, URLSAFE)),
+        ),
+        (Rule::TwilioApiKey, format!("SK{}", rnd(124, 32, HEXL))),
+        (Rule::MailgunApiKey, format!("key-{}", rnd(125, 32, HEXL))),
+        (Rule::ShopifyToken, format!("shpat_{}", rnd(126, 32, HEXL))),
+        (
+            Rule::DigitaloceanToken,
+            format!("dop_v1_{}", rnd(127, 64, HEXL)),
+        ),
+        (
+            Rule::DopplerToken,
+            format!("dp.st.prd.{}", rnd(128, 43, B62)),
+        ),
+        (Rule::LinearApiKey, format!("lin_api_{}", rnd(129, 40, B62))),
+        (
+            Rule::AtlassianApiToken,
+            format!("ATATT3{}", rnd(130, 186, URLSAFE)),
+        ),
+        (Rule::GitlabToken, format!("glrt-{}", rnd(131, 20, B62))),
+        (Rule::GitlabToken, format!("GR1348941{}", rnd(132, 20, B62))),
+        (Rule::DatabricksToken, format!("dapi{}", rnd(133, 32, HEXL))),
+        (
+            Rule::StripeWebhookSecret,
+            format!("whsec_{}", rnd(134, 32, B62)),
+        ),
+        (
+            Rule::PostmanApiKey,
+            format!("PMAK-{}-{}", rnd(135, 24, HEXL), rnd(136, 34, HEXL)),
+        ),
+        (
+            Rule::GrafanaToken,
+            format!("glsa_{}_{}", rnd(137, 32, B62), rnd(138, 8, HEXL)),
+        ),
+        (
+            Rule::NewrelicApiKey,
+            format!("NRAK-{}", rnd(139, 27, UPPER)),
+        ),
+        (Rule::PulumiToken, format!("pul-{}", rnd(140, 40, HEXL))),
+        (
+            Rule::TerraformToken,
+            format!("{}.atlasv1.{}", rnd(141, 14, B62), rnd(142, 70, B62)),
+        ),
+        (
+            Rule::DiscordWebhook,
+            format!(
+                "https://discord.com/api/webhooks/{}/{}",
+                rnd(143, 18, DIGITS),
+                rnd(144, 68, URLSAFE)
+            ),
+        ),
+    ]
+}
+
+#[test]
+fn provider_families_are_found_by_format_alone() {
+    for (rule, token) in family_tokens() {
+        for text in [
+            format!("{token}\n"),
+            format!("const CLIENT = new Client(\"{token}\");\n"),
+            format!("  - run: deploy --with {token} --yes\n"),
+        ] {
+            let c = only(&text);
+            assert_eq!(
+                (c.rule, c.secret.as_str()),
+                (rule, token.as_str()),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_provider_rule_has_a_case() {
+    let covered: std::collections::HashSet<Rule> =
+        family_tokens().into_iter().map(|(r, _)| r).collect();
+    for p in super::providers::PROVIDERS {
+        assert!(
+            covered.contains(&p.rule) || matches!(p.rule, Rule::SlackToken | Rule::StripeLiveKey),
+            "no case for {}",
+            p.rule.id()
+        );
+    }
+}
+
+#[test]
+fn checksummed_tokens_say_so_and_a_wrong_checksum_is_not_the_provider() {
+    for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "npm_"] {
+        let good = gh(prefix, 150);
+        let c = only(&format!("x {good}\n"));
+        assert_eq!(
+            c.confidence,
+            Some(super::providers::Confidence::Checksum),
+            "{prefix}"
+        );
+        // One checksum character changed: right shape, wrong token.
+        let mut bad = good.clone().into_bytes();
+        let last = bad.len() - 1;
+        bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+        let bad = String::from_utf8(bad).unwrap();
+        none(&format!("x {bad}\n"));
+        // Under a secret-named key it may still be a generic secret, never the provider's.
+        assert_eq!(
+            rules(&format!("API_TOKEN = \"{bad}\"\n")),
+            ["generic-secret"],
+            "{prefix}"
+        );
+    }
+    // The checksum of a known string: CRC-32 of "123456789" is 0xCBF43926.
+    assert_eq!(super::providers::crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(super::providers::base62_6(0), "000000");
+    assert_eq!(super::providers::base62_6(61), "00000z");
+}
+
+#[test]
+fn provider_near_misses_are_not_reported() {
+    for text in [
+        // Placeholders in the provider's shape.
+        format!("OPENAI_API_KEY=sk-proj-{}", "x".repeat(60)),
+        "ANTHROPIC_API_KEY=sk-ant-api03-your-key-here".to_string(),
+        format!("hf_{}", "abcdefghijklmnopqrstuvwxyzabcdefgh"),
+        format!("NOTION=ntn_{}", "0".repeat(46)),
+        format!("vault: hvs.{}", "EXAMPLE".repeat(14)),
+        // Too short, wrong alphabet, one case only.
+        "sgp_1234".to_string(),
+        format!("hf_{}", rnd(160, 34, "abcdefghijklmnopqrstuvwxyz")),
+        format!("SK{}", "0".repeat(32)),
+        format!("key-{}", "a".repeat(32)),
+        format!("dapi{}", "1234567890abcdef".repeat(2)),
+        // Identifiers that start like a prefix.
+        "let hf_config = load_hf_config();".to_string(),
+        "fn npm_install_with_retries() {}".to_string(),
+        "let sk_live_mode = true;".to_string(),
+    ] {
+        none(&text);
+    }
+}
+
+#[test]
+fn long_lines_are_scanned_in_windows_around_their_hits() {
+    // A minified bundle: one 200 kB line, with a token deep inside.
+    let token = gh("ghp_", 170);
+    let filler = "var a=1;".repeat(25_000);
+    let text = format!("{filler}{{t:\"{token}\"}}{filler}");
+    let c = only(&text);
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::GithubToken, token.as_str())
+    );
+    assert_eq!(&text[c.start..c.end], token);
+}
+
+#[test]
+fn prefilter_regions_cover_hits_and_skip_clean_lines() {
+    let text = "fn main() {}\nlet token = x;\nplain\n";
+    let (regions, _) = super::prefilter::regions(text);
+    assert_eq!(regions.len(), 1);
+    assert_eq!(&text[regions[0].start..regions[0].end], "let token = x;");
+    assert!(regions[0].has(super::prefilter::Kind::Keyword));
+    assert!(
+        super::prefilter::regions("nothing here\nat all\n")
+            .0
+            .is_empty()
+    );
+}
+
+#[test]
+fn type_annotations_constants_and_identifiers_are_never_secrets() {
+    for text in [
+        "    credential: &NSURLCredential,",
+        "pub const SSL_PRIVATE_KEY_BITS: X509_KEY_USAGE_DIGITAL_SIGNATURE = 4096;",
+        "    pub password: String,",
+        "    secret: Option<&'static str>,",
+        "let token = getToken();",
+        "    private_key: &SecKeyRef,",
+        "authToken: AuthenticationTokenProvider",
+        "SECRET_MANAGER_CLIENT = SecretManagerServiceClient",
+        "type ApiKey = HeaderValue;",
+        // Shapes from a real-tree audit (docs/checks/security.no-secrets.md).
+        "    pub credentials: MI_UserCredentials_0,",
+        "    pub OpenPrivateKey: SslOpenPrivateKeyFn,",
+        "    ResourceReturnTypeToken: D3D10_SB_RESOURCE_RETURN_TYPE,",
+        "pub const SPTOKENKEY_RETAINEDAUDIO: &'static str = \"SecondsPerRetainedAudioEvent\";",
+        "        RsaPrivateKey::from_der(pkcs8_key.private_key)?.try_into()",
+        "            let secret = caps.name(SECRET_GROUP)?;",
+        "        dot2_token: (node.dot2_token).map(|it| Token![..](tokens_helper(f, &it.spans))),",
+    ] {
+        none(text);
+    }
+    // A literal of the same length next to them still is.
+    assert_eq!(
+        rules(&format!("    secret: {},", rnd(190, 24, B62))),
+        ["generic-secret"]
+    );
+}
+
+// ---------- structure-aware extraction ----------
+
+#[test]
+fn assignment_shapes_of_many_languages_and_formats() {
+    let v = rnd(200, 28, B62);
+    for text in [
+        format!("var apiSecret string = \"{v}\""),
+        format!("DB_PASSWORD ?= {v}"),
+        format!("DB_PASSWORD ::= {v}"),
+        format!("DB_PASSWORD :::= {v}"),
+        format!("$password .= '{v}';"),
+        format!("System.setProperty(\"db.password\", \"{v}\");"),
+        format!("os.Setenv(\"API_TOKEN\", \"{v}\")"),
+        format!("os.environ[\"API_TOKEN\"] = \"{v}\""),
+        format!("    <add key=\"Password\" value=\"{v}\" />"),
+        format!("<setting name=\"ApiKey\" value=\"{v}\"/>"),
+        format!("<password>{v}</password>"),
+        format!("  \"settings\": \"{{\\\"password\\\": \\\"{v}\\\"}}\","),
+        format!("<password>\n    {v}\n</password>"),
+        format!("client_secret: |\n  {v}\n"),
+        format!("API_TOKEN = \\\n    \"{v}\""),
+    ] {
+        let c = only(&text);
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::GenericSecret, v.as_str()),
+            "{text}"
+        );
+        assert_eq!(&text[c.start..c.end], v, "{text}");
+    }
+}
+
+#[test]
+fn credentials_on_command_lines_and_in_headers() {
+    let pw = rnd(201, 18, B62);
+    let c = only(&format!("curl -u deploy:{pw} https://api.internal/v1"));
+    assert_eq!((c.rule, c.secret.as_str()), (Rule::BasicAuth, pw.as_str()));
+    let c = only(&format!(
+        "curl --user 'deploy:{pw}' https://api.internal/v1"
+    ));
+    assert_eq!((c.rule, c.secret.as_str()), (Rule::BasicAuth, pw.as_str()));
+    let basic = b64std(format!("deploy:{pw}").as_bytes());
+    let c = only(&format!(
+        "curl -H \"Authorization: Basic {basic}\" https://api.internal"
+    ));
+    assert_eq!(
+        (c.rule, c.secret.as_str()),
+        (Rule::BasicAuth, basic.as_str())
+    );
+    let v = rnd(202, 24, B62);
+    for flag in ["--password", "--token", "--api-key"] {
+        let text = format!("./deploy {flag} {v} --env prod");
+        let c = only(&text);
+        assert_eq!(
+            (c.rule, c.secret.as_str()),
+            (Rule::GenericSecret, v.as_str()),
+            "{text}"
+        );
+        assert_eq!(c.key.as_deref(), Some(flag));
+        let text = format!("./deploy {flag}={v}");
+        assert_eq!(only(&text).secret, v, "{text}");
+    }
+    let hf = format!("hf_{}", rnd(203, 34, LETTERS));
+    assert_eq!(
+        rules(&format!("huggingface-cli login --token {hf}")),
+        ["huggingface-token"]
+    );
+    // Variables, defaults and placeholders are not credentials.
+    for text in [
+        "curl -u admin:admin https://x.internal",
+        "curl -u \"$USER:$PASSWORD\" https://x.internal",
+        "curl -u deploy:changeme https://x.internal",
+        "./deploy --password \"$DEPLOY_PASSWORD\"",
+        "./deploy --token ${{ secrets.TOKEN }}",
+        "mysql -u root -p",
+    ] {
+        none(text);
+    }
+}
+
+#[test]
+fn next_line_values_need_a_secret_named_key() {
+    let v = rnd(204, 28, B62);
+    none(&format!("<description>\n    {v}\n</description>"));
+    none(&format!("checksum: |\n  {v}\n"));
+    none("password:\n  - name: x\n");
+}
+
+#[test]
+fn kubernetes_secret_data_is_decoded_before_scanning() {
+    let pw = rnd(210, 24, B62);
+    let token = gh("ghp_", 211);
+    let manifest = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\ndata:\n  DB_PASSWORD: {}\n  ci: {}\n  region: {}\n",
+        b64std(pw.as_bytes()),
+        b64std(token.as_bytes()),
+        b64std(b"eu-west-1-region-name"),
+    );
+    let found = scan(&manifest, &Options::default());
+    let got: Vec<(Rule, &str)> = found
+        .iter()
+        .map(|c| (c.rule, &manifest[c.start..c.end]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Rule::GenericSecret, b64std(pw.as_bytes()).as_str()),
+            (Rule::GithubToken, b64std(token.as_bytes()).as_str()),
+        ]
+    );
+    // Outside a Secret's `data:` nothing is decoded: the token is just base64 (the
+    // password's base64 is still a random value under a secret-named key).
+    let config = manifest.replace("kind: Secret", "kind: ConfigMap");
+    assert_eq!(rules(&config), ["generic-secret"]);
+    // Inside a Secret, base64 of a placeholder is a placeholder.
+    none(&format!(
+        "kind: Secret\ndata:\n  DB_PASSWORD: {}\n",
+        b64std(b"changeme-please")
+    ));
+}
+
+// ---------- samples, deny, baseline, vendored trees ----------
+
+#[test]
+fn published_examples_are_passes_with_a_note() {
+    let sb = Sandbox::new();
+    sb.write(
+        "repo/docs/aws.md",
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nstripe: sk_test_4eC39HqLyjWDarjtT1zdp7dc\ncurl -H 'Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=='\n",
+    );
+    let findings = run_in(&sb, json!({ "paths": ["repo"] }));
+    let samples: Vec<_> = findings.iter().filter(|f| f.rule.is_some()).collect();
+    assert_eq!(samples.len(), 4, "{findings:?}");
+    for f in &samples {
+        assert_eq!(f.status, Status::Pass);
+        assert!(
+            f.message.contains("published as an example"),
+            "{}",
+            f.message
+        );
+        assert!(
+            evidence(f, "note")
+                .unwrap()
+                .starts_with("published example: ")
+        );
+        assert!(!all_text(f).contains("IOSFODNN7"));
+    }
+    // The root's own verdict is a pass: no secret was found.
+    assert!(findings.iter().all(|f| f.status == Status::Pass));
+}
+
+#[test]
+fn deny_patterns_are_always_reported() {
+    let sb = Sandbox::new();
+    sb.write("repo/app.env", "INTERNAL_HOST=db-prod-7.corp.internal\n");
+    let findings = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "deny": ["db-prod-[0-9]+\\.corp\\.internal"], "allow": ["INTERNAL_HOST"] }),
+    );
+    let f = findings
+        .iter()
+        .find(|f| f.rule.as_deref() == Some("denied-pattern"))
+        .expect("denied");
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(evidence(f, "key"), Some("deny[0]"));
+    assert!(!all_text(f).contains("corp.internal"));
+    let bad = run_in(&sb, json!({ "paths": ["repo"], "deny": ["(", ".*"] }));
+    assert_eq!(statuses(&bad), [Status::Error]);
+    assert!(all_text(&bad[0]).contains("matches the empty string"));
+}
+
+#[test]
+fn baselined_secrets_pass_and_new_ones_fail_with_a_fingerprint() {
+    let sb = Sandbox::new();
+    let old = gh("ghp_", 220);
+    let new = gh("ghp_", 221);
+    sb.write("repo/a.env", format!("X={old}\n"));
+    sb.write("repo/b.env", format!("X={new}\n"));
+    let salt = "0f".repeat(32);
+    sb.write(
+        "baseline.json",
+        format!(r#"{{"version":1,"salt":"{salt}"}}"#),
+    );
+    // First run: both new, each with its fingerprint.
+    let first = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "baseline": "baseline.json" }),
+    );
+    let fails: Vec<_> = first.iter().filter(|f| f.status == Status::Fail).collect();
+    assert_eq!(fails.len(), 2, "{first:?}");
+    let fp_a = evidence(fails[0], "fingerprint").unwrap().to_string();
+    assert_eq!(fp_a.len(), 64);
+    assert!(!all_text(fails[0]).contains(&old[4..]));
+    // Accept a.env's token only.
+    sb.write(
+        "baseline.json",
+        format!(
+            r#"{{"version":1,"salt":"{salt}","secrets":[{{"file":"repo/a.env","rule":"github-token","hash":"{fp_a}"}}]}}"#
+        ),
+    );
+    let second = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "baseline": "baseline.json" }),
+    );
+    let by_file = |name: &str| second.iter().find(|f| f.subject.ends_with(name)).unwrap();
+    assert_eq!(by_file("a.env").status, Status::Pass);
+    assert!(
+        by_file("a.env")
+            .message
+            .contains("accepted in the baseline baseline.json")
+    );
+    assert_eq!(by_file("b.env").status, Status::Fail);
+    // The same secret moved to another file is not accepted there.
+    sb.write("repo/b.env", format!("X={old}\n"));
+    let third = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "baseline": "baseline.json" }),
+    );
+    assert_eq!(third.iter().filter(|f| f.status == Status::Fail).count(), 1);
+    // A broken baseline is an error naming its position; a missing one is unreadable.
+    sb.write("baseline.json", "{\n  \"version\": 1,\n  \"salt\": 7\n}");
+    let bad = run_in(
+        &sb,
+        json!({ "paths": ["repo"], "baseline": "baseline.json" }),
+    );
+    assert_eq!(statuses(&bad), [Status::Error]);
+    assert!(all_text(&bad[0]).contains("line 3, column"), "{bad:?}");
+    let missing = run_in(&sb, json!({ "paths": ["repo"], "baseline": "nope.json" }));
+    assert_eq!(statuses(&missing), [Status::Error]);
+}
+
+#[test]
+fn vendored_trees_and_generated_files_are_skipped_unless_included() {
+    let sb = Sandbox::new();
+    let token = gh("ghp_", 230);
+    for path in [
+        "repo/node_modules/pkg/index.js",
+        "repo/vendor/lib/x.go",
+        "repo/target/debug/build/out.rs",
+        "repo/dist/app.js",
+        "repo/web/app.min.js",
+        "repo/Cargo.lock",
+        "repo/package-lock.json",
+    ] {
+        sb.write(path, format!("t = \"{token}\"\n"));
+    }
+    sb.write("repo/src/main.rs", "fn main() {}\n");
+    let findings = run_in(&sb, json!({ "paths": ["repo"] }));
+    assert_eq!(statuses(&findings), [Status::Pass], "{findings:?}");
+    assert_eq!(evidence(&findings[0], "vendored_dirs_skipped"), Some("4"));
+    assert_eq!(evidence(&findings[0], "generated_files_skipped"), Some("3"));
+    assert_eq!(evidence(&findings[0], "files_scanned"), Some("1"));
+    let all = run_in(&sb, json!({ "paths": ["repo"], "include_vendored": true }));
+    assert_eq!(all.iter().filter(|f| f.status == Status::Fail).count(), 7);
 }
