@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/checks");
+    // Read when the script runs, not baked in when it is compiled: a target
+    // directory reused from another checkout must not point at that one.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("../../docs/checks");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut pages: Vec<(String, String)> = std::fs::read_dir(&dir)
         .expect("docs/checks is readable")
