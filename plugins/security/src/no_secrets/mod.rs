@@ -286,36 +286,41 @@ fn scan_root(
             }
         }
     }
-    let vendored_dirs = vendored_dirs.get();
     if tally.secrets == 0 && tally.unreadable == 0 {
-        let mut f = ctx
-            .finding(path, Status::Pass)
-            .message(format!(
-                "no secrets found in {} file(s) under `{path}`",
-                tally.scanned
-            ))
-            .evidence("files_scanned", tally.scanned)
-            .evidence("files_skipped_binary", tally.binary)
-            .evidence("files_skipped_large", tally.large.len())
-            .evidence("files_excluded", tally.excluded)
-            .evidence("symlinks_skipped", tally.symlinks)
-            .evidence("vendored_dirs_skipped", vendored_dirs)
-            .evidence("generated_files_skipped", tally.vendored_files);
-        if !tally.large.is_empty() {
-            let mut names = tally
-                .large
-                .iter()
-                .take(LIST_SKIPPED)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            if tally.large.len() > LIST_SKIPPED {
-                names.push_str(&format!(" (+{} more)", tally.large.len() - LIST_SKIPPED));
-            }
-            f = f.evidence("skipped_large", names);
-        }
-        findings.push(f.build());
+        findings.push(clean(ctx, path, &tally, vendored_dirs.get()));
     }
+}
+
+/// The `pass` finding of a root with no secret and nothing unreadable: what
+/// was scanned and what was skipped, so a reviewer can spot surprises.
+fn clean(ctx: &Context, path: &str, tally: &Tally, vendored_dirs: usize) -> Finding {
+    let mut f = ctx
+        .finding(path, Status::Pass)
+        .message(format!(
+            "no secrets found in {} file(s) under `{path}`",
+            tally.scanned
+        ))
+        .evidence("files_scanned", tally.scanned)
+        .evidence("files_skipped_binary", tally.binary)
+        .evidence("files_skipped_large", tally.large.len())
+        .evidence("files_excluded", tally.excluded)
+        .evidence("symlinks_skipped", tally.symlinks)
+        .evidence("vendored_dirs_skipped", vendored_dirs)
+        .evidence("generated_files_skipped", tally.vendored_files);
+    if !tally.large.is_empty() {
+        let mut names = tally
+            .large
+            .iter()
+            .take(LIST_SKIPPED)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if tally.large.len() > LIST_SKIPPED {
+            names.push_str(&format!(" (+{} more)", tally.large.len() - LIST_SKIPPED));
+        }
+        f = f.evidence("skipped_large", names);
+    }
+    f.build()
 }
 
 enum Content {
@@ -380,20 +385,7 @@ fn scan_file(
     findings: &mut Vec<Finding>,
 ) -> usize {
     let mut candidates = detect::scan(text, &config.options);
-    // Deny patterns: always reported, past `allow` and the baseline.
-    for (i, re) in config.deny.iter().enumerate() {
-        for m in re.find_iter(text) {
-            candidates.push(detect::Candidate {
-                rule: Rule::Denied,
-                start: m.start(),
-                end: m.end(),
-                secret: m.as_str().to_string(),
-                key: Some(format!("deny[{i}]")),
-                confidence: None,
-                sample: None,
-            });
-        }
-    }
+    candidates.extend(denied(config, text));
     if candidates.is_empty() {
         return 0;
     }
@@ -421,26 +413,7 @@ fn scan_file(
             .as_ref()
             .filter(|(f, b, _)| !denied && b.accepts(display, rule.id(), f))
             .map(|(_, _, path)| path.as_str());
-        let (status, message) = match (c.sample, baselined) {
-            (Some(source), _) => (
-                Status::Pass,
-                format!(
-                    "{} in {display}:{line_no} is {source}, published as an example: not a secret",
-                    rule.title()
-                ),
-            ),
-            (None, Some(path)) => (
-                Status::Pass,
-                format!(
-                    "{} in {display}:{line_no} is accepted in the baseline {path}",
-                    rule.title()
-                ),
-            ),
-            (None, None) => (
-                rule.status(),
-                format!("{} in {display}:{line_no}", rule.title()),
-            ),
-        };
+        let (status, message) = verdict(rule, c.sample, baselined, &format!("{display}:{line_no}"));
         if status != Status::Pass {
             failing += 1;
         }
@@ -477,6 +450,52 @@ fn scan_file(
         );
     }
     failing
+}
+
+/// Matches of the `deny` patterns: always reported, past `allow` and the baseline.
+fn denied(config: &Config, text: &str) -> Vec<detect::Candidate> {
+    let mut out = Vec::new();
+    for (i, re) in config.deny.iter().enumerate() {
+        for m in re.find_iter(text) {
+            out.push(detect::Candidate {
+                rule: Rule::Denied,
+                start: m.start(),
+                end: m.end(),
+                secret: m.as_str().to_string(),
+                key: Some(format!("deny[{i}]")),
+                confidence: None,
+                sample: None,
+            });
+        }
+    }
+    out
+}
+
+/// A secret's status and message at `at` (`file:line`): a published example
+/// and a baselined secret pass, anything else has its rule's status.
+fn verdict(
+    rule: Rule,
+    sample: Option<&str>,
+    baselined: Option<&str>,
+    at: &str,
+) -> (Status, String) {
+    match (sample, baselined) {
+        (Some(source), _) => (
+            Status::Pass,
+            format!(
+                "{} in {at} is {source}, published as an example: not a secret",
+                rule.title()
+            ),
+        ),
+        (None, Some(path)) => (
+            Status::Pass,
+            format!(
+                "{} in {at} is accepted in the baseline {path}",
+                rule.title()
+            ),
+        ),
+        (None, None) => (rule.status(), format!("{} in {at}", rule.title())),
+    }
 }
 
 /// Directories of other people's code or of build output, skipped unless
