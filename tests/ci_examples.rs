@@ -314,7 +314,8 @@ struct Run {
 
 impl Run {
     fn new(file: &'static str, scenario: &'static Scenario) -> Self {
-        let ws = Workspace::new();
+        // The example policy checks free space in the job's checkout.
+        let ws = Workspace::roomy();
         let origin = ws.path().join("origin");
         copy_dir(&Path::new(REPO).join("policies"), &origin.join("policies"));
         copy_dir(

@@ -742,13 +742,20 @@ impl Browser {
             .unwrap_or_else(|| panic!("no browser log: {v}"))
     }
 
+    /// Saves a screenshot of the page: under cargo's temporary directory for
+    /// tests, or over the documentation's copy in `docs/screenshots` with
+    /// `GATE_UPDATE_SCREENSHOTS=1` (a test run leaves the tree as it was).
     fn screenshot(&self, name: &str) {
         let v = self.call("GET", &self.session("/screenshot"), None);
         let png = base64_decode(v.as_str().expect("a screenshot"));
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("docs/screenshots")
-            .join(format!("{name}.png"));
-        std::fs::write(path, png).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+        let dir = if std::env::var_os("GATE_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+        } else {
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+        };
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 }
 

@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+// Also included by the services harness (`tests/services/mod.rs`).
+#[allow(clippy::duplicate_mod)]
+pub mod scratch;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -37,6 +41,14 @@ pub struct Workspace {
 impl Workspace {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        let cache = shared_cache();
+        Workspace { dir, cache }
+    }
+
+    /// A workspace on a filesystem with room to spare, for tests whose
+    /// policies check free space there and expect a pass (see `scratch`).
+    pub fn roomy() -> Self {
+        let dir = scratch::roomy_tempdir("gate-roomy-");
         let cache = shared_cache();
         Workspace { dir, cache }
     }

@@ -15,6 +15,12 @@
 
 #![allow(dead_code, unused_imports)]
 
+// Also a module of `common`: a test file that includes both harnesses has two
+// copies of this small file, which is harmless.
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/scratch.rs"]
+mod scratch;
+
 mod haproxy;
 mod nginx;
 mod postgres;
@@ -141,12 +147,11 @@ pub(crate) fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A fresh temporary directory `gate-<what>-XXXX`, under `/tmp`.
+/// A fresh temporary directory `gate-<what>-XXXX` on a filesystem with room
+/// to spare: tests check free space on the services' data directories and
+/// expect a pass, whatever the machine's own disk holds (see `scratch`).
 pub(crate) fn tempdir(what: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("gate-{what}-"))
-        .tempdir_in("/tmp")
-        .unwrap_or_else(|e| panic!("create a temporary directory for {what}: {e}"))
+    scratch::roomy_tempdir(&format!("gate-{what}-"))
 }
 
 /// The last `lines` lines of each log file that exists.

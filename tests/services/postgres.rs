@@ -3,7 +3,7 @@
 //! PostgreSQL refuses to run as root: when the tests run as root, initdb,
 //! pg_basebackup and the server run as the `postgres` user (its uid/gid set
 //! on the child process, as `runuser -u postgres --` would), in a temporary
-//! directory under /tmp owned by `postgres`.
+//! scratch directory (see `scratch`) owned by `postgres`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -85,7 +85,7 @@ fn pg_command(program: &str, dir: &Path) -> Command {
     cmd
 }
 
-/// A temporary directory under /tmp that the `postgres` user owns.
+/// A scratch directory that the `postgres` user owns.
 fn pg_tempdir(what: &str) -> tempfile::TempDir {
     let dir = tempdir(what);
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod tempdir");
