@@ -196,14 +196,25 @@ fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
     assert!(inspected["compile_ms"].as_f64().unwrap() > 0.0);
 
     // 6. The same project built against a WIT version this gate does not
-    // run (as a newer SDK would write it) is refused, naming both versions.
-    let wit = project.join("vendor/gate-plugin-sdk/wit/gate-plugin.wit");
-    let text = std::fs::read_to_string(&wit).unwrap();
-    std::fs::write(
-        &wit,
-        text.replace("package gate:plugin@0.1.0;", "package gate:plugin@0.2.0;"),
-    )
-    .unwrap();
+    // run (as a newer SDK would write it: its copy of the WIT, and the world
+    // of its own that includes it) is refused, naming both versions.
+    for (file, from, to) in [
+        (
+            "wit/gate-plugin.wit",
+            "package gate:plugin@0.1.0;",
+            "package gate:plugin@0.2.0;",
+        ),
+        (
+            "src/lib.rs",
+            "include gate:plugin/check@0.1.0;",
+            "include gate:plugin/check@0.2.0;",
+        ),
+    ] {
+        let path = project.join("vendor/gate-plugin-sdk").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: no `{from}`");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
     let out = gate_in(&ws, &project, &["plugin", "build"]);
     assert_eq!(code(&out), 2, "{}\n{}", stdout(&out), stderr(&out));
     let err = stderr(&out);

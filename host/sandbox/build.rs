@@ -3,7 +3,8 @@
 //! built-in ones into the binary with their sha256 computed here, once, and
 //! their native code precompiled here with the runtime's own engine
 //! configuration (`src/engine_config.rs`), so built-ins never go through the
-//! on-disk cache.
+//! on-disk cache. Built-ins with work that every instance would repeat are
+//! pre-initialized first (`PREPARED`).
 
 use std::env;
 use std::fmt::Write as _;
@@ -11,6 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
+
+/// Built-ins pre-initialized here: the SDK's `prepare` export is called once,
+/// with every import trapping, and the instance's memory and globals become
+/// the component's initial state (wasmtime's wizer), so a fresh instance
+/// starts with the work done. The security plugin compiles its secret
+/// scanner's regexes and keyword automaton there (docs/benchmarks.md).
+const PREPARED: &[&str] = &["security"];
 
 /// Built-in plugins: (name, crate's artifact name).
 const BUILTINS: &[(&str, &str)] = &[
@@ -69,8 +77,14 @@ fn main() {
             path = gen_dir.join(format!("{artifact}.missing.wasm"));
             std::fs::write(&path, b"").unwrap();
         }
-        let bytes =
+        let mut bytes =
             std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let prepared = PREPARED.contains(name) && !bytes.is_empty();
+        if prepared {
+            bytes = preinitialize(name, &bytes);
+            path = gen_dir.join(format!("{artifact}.prepared.wasm"));
+            std::fs::write(&path, &bytes).unwrap();
+        }
         let digest = hex::encode(Sha256::digest(&bytes));
         let native = gen_dir.join(format!("{artifact}.cwasm"));
         let precompiled = precompiler.precompile(name, &bytes);
@@ -86,7 +100,7 @@ fn main() {
         writeln!(
             code,
             "    Builtin {{ name: {name:?}, wasm: include_bytes!({path:?}), sha256: {digest:?}, \
-             precompiled: &{code_static}.0 }},",
+             precompiled: &{code_static}.0, prepared: {prepared} }},",
             path = path.display().to_string(),
         )
         .unwrap();
@@ -120,7 +134,12 @@ impl Precompiler {
             println!("cargo:warning=cross build: built-in plugins are compiled at run time");
             return Precompiler(None);
         }
-        match wasmtime::Engine::new(&engine_config::cranelift()) {
+        let mut config = engine_config::cranelift();
+        // This copy of wasmtime also serves the pre-initializer, whose cargo
+        // features (threads, GC) turn on proposals the runtime's copy is
+        // built without; code compiled with them on would not load there.
+        config.wasm_features(UNUSED_PROPOSALS, false);
+        match wasmtime::Engine::new(&config) {
             Ok(engine) => Precompiler(Some(engine)),
             Err(e) => {
                 println!(
@@ -143,6 +162,76 @@ impl Precompiler {
         engine
             .precompile_component(wasm)
             .unwrap_or_else(|e| panic!("precompiling the built-in plugin `{name}`: {e:#}"))
+    }
+}
+
+/// Proposals the plugins do not use and the runtime's wasmtime is built
+/// without.
+const UNUSED_PROPOSALS: wasmtime::WasmFeatures = wasmtime::WasmFeatures::THREADS
+    .union(wasmtime::WasmFeatures::SHARED_EVERYTHING_THREADS)
+    .union(wasmtime::WasmFeatures::GC)
+    .union(wasmtime::WasmFeatures::GC_TYPES)
+    .union(wasmtime::WasmFeatures::FUNCTION_REFERENCES)
+    .union(wasmtime::WasmFeatures::EXCEPTIONS)
+    .union(wasmtime::WasmFeatures::LEGACY_EXCEPTIONS)
+    .union(wasmtime::WasmFeatures::STACK_SWITCHING);
+
+/// `wasm` with its `prepare` export run and snapshotted. Stops the build when `prepare` calls an import or traps: the
+/// plugin's `Plugin::prepare` must not touch the host.
+fn preinitialize(name: &str, wasm: &[u8]) -> Vec<u8> {
+    let engine = wasmtime::Engine::new(wasmtime::Config::new().wasm_component_model(true))
+        .unwrap_or_else(|e| panic!("pre-initializing `{name}`: engine: {e:#}"));
+    let mut store = wasmtime::Store::new(&engine, ());
+    let mut wizer = wasmtime_wizer::Wizer::new();
+    // Kept: the component's `prepare` is lifted from the core export that
+    // wizer would remove. Calling it again finds the work done.
+    wizer.init_func("prepare").keep_init_func(true);
+    let run = wizer.run_component(&mut store, wasm, async |store, component| {
+        let mut linker = wasmtime::component::Linker::new(store.engine());
+        // The one import `prepare` may reach: the seed of the standard
+        // library's hash maps (the regex crate keeps its capture names in
+        // one). It is drawn here, once per build, and every instance of the
+        // built-in continues from it (docs/security.md, "Pre-initialized
+        // built-ins").
+        let imports: Vec<String> = component
+            .component_type()
+            .imports(store.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        for name in imports
+            .iter()
+            .filter(|n| n.starts_with("wasi:random/insecure-seed@"))
+        {
+            linker
+                .instance(name)?
+                .func_wrap("insecure-seed", |_, ()| Ok((build_seed(),)))?;
+        }
+        linker.define_unknown_imports_as_traps(component)?;
+        linker.instantiate_async(store, component).await
+    });
+    let (prepared, _) = block_on(run).unwrap_or_else(|e| {
+        panic!("pre-initializing the built-in plugin `{name}` (its `prepare` export): {e:#}")
+    });
+    prepared
+}
+
+/// 128 random bits from the operating system, by way of the standard
+/// library's own hash seeding.
+fn build_seed() -> (u64, u64) {
+    use std::hash::{BuildHasher, RandomState};
+    let draw = || RandomState::new().hash_one(0u8);
+    (draw(), draw())
+}
+
+/// Runs a future that never waits on anything outside it (wasmtime's async
+/// calls here yield only when a guest does, and these never do).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
     }
 }
 

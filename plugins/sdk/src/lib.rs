@@ -15,13 +15,26 @@
 //! gate_plugin_sdk::plugin!(Plugin);
 //! ```
 
-/// Bindings generated from the crate's own `wit/gate-plugin.wit` (world
-/// `check`), a copy of the frozen `gate:plugin` version this SDK speaks.
+/// Bindings generated from the crate's own `wit/gate-plugin.wit`, a copy of
+/// the frozen `gate:plugin` version this SDK speaks: its world `check`, plus
+/// one export of the SDK's own, `prepare`, which the host never calls. A build
+/// that pre-initializes a plugin calls it once and snapshots the instance
+/// (see [`Plugin::prepare`]); a host speaking `gate:plugin/check` ignores it.
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",
-        world: "gate:plugin/check",
+        inline: "
+            package gate:sdk;
+
+            world prepared-check {
+                include gate:plugin/check@0.1.0;
+                /// Does the work every instance would otherwise repeat; never
+                /// calls the host.
+                export prepare: func();
+            }
+        ",
+        world: "gate:sdk/prepared-check",
         pub_export_macro: true,
         export_macro_name: "export_check",
         default_bindings_module: "gate_plugin_sdk::bindings",
@@ -90,6 +103,15 @@ pub trait Plugin {
     const VERSION: &'static str;
     const DESCRIPTION: &'static str;
     fn checks() -> Vec<Box<dyn Check>>;
+
+    /// Work that every fresh instance would otherwise repeat before its
+    /// first check: compiling regexes, building lookup tables. gate's build
+    /// calls it once for a built-in and snapshots the instance into the
+    /// component (host/sandbox/build.rs, docs/plugins.md), so each run
+    /// starts with it done. It must not call the host (files, env, clock,
+    /// log, …): the snapshot is taken with every import trapping. The
+    /// default does nothing.
+    fn prepare() {}
 }
 
 /// Implements the WIT `describe`/`run` exports for a [`Plugin`].
@@ -147,6 +169,9 @@ macro_rules! plugin {
             }
             fn run(request: $crate::CheckRequest) -> ::std::vec::Vec<$crate::Finding> {
                 $crate::run::<$plugin>(request)
+            }
+            fn prepare() {
+                <$plugin as $crate::Plugin>::prepare()
             }
         }
         $crate::bindings::export_check!(__GateExport with_types_in $crate::bindings);

@@ -20,6 +20,9 @@ pub struct Builtin {
     /// `wasm` precompiled by Cranelift for the build machine; empty when the
     /// build could not precompile it (a cross build).
     pub precompiled: &'static [u8],
+    /// Pre-initialized at build time: the SDK's `prepare` export ran once and
+    /// its state is the component's initial state (host/sandbox/build.rs).
+    pub prepared: bool,
 }
 
 impl std::fmt::Debug for Builtin {

@@ -223,6 +223,7 @@ impl Runtime {
         tracing::debug!(
             plugin = %source.name,
             cache = ?outcome,
+            prepared = source.builtin.is_some_and(|b| b.prepared),
             compile_ms = started.elapsed().as_secs_f64() * 1e3,
             "plugin compiled"
         );

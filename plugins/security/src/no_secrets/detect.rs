@@ -54,6 +54,56 @@ impl Default for Options {
     }
 }
 
+/// Every detector regex, for [`prepare`].
+fn detectors() -> [&'static LazyLock<Regex>; DETECTORS] {
+    [
+        &MASK,
+        &AWS_KEY_ID,
+        &AWS_SECRET,
+        &GCP_SA_TYPE,
+        &GCP_SA_KEY,
+        &GCP_API_KEY,
+        &AZURE_STORAGE,
+        &AZURE_SAS,
+        &AZURE_CLIENT_SECRET,
+        &AZURE_CLIENT_SECRET_KEY,
+        &PEM,
+        &JWT,
+        &URL_PASSWORD,
+        &GENERIC_ASSIGN,
+        &BEARER,
+        &SETTER,
+        &XML_KEY_VALUE,
+        &XML_ELEMENT,
+        &NEXT_LINE_VALUE,
+        &USER_FLAG,
+        &BASIC,
+        &SECRET_FLAG,
+        &K8S_NAME,
+        &K8S_DATA_ENTRY,
+    ]
+}
+const DETECTORS: usize = 24;
+
+/// Compiles every detector, the provider patterns and the keyword automaton,
+/// then scans a sample that reaches each kind of region, so that the regexes'
+/// match caches exist too. A pre-initialized instance (gate's built-in, see
+/// `gate_plugin_sdk::Plugin::prepare`) starts with all of it done; the first
+/// scan in any other instance would do it anyway.
+pub fn prepare() {
+    for detector in detectors() {
+        LazyLock::force(detector);
+    }
+    LazyLock::force(&super::providers::REGEXES);
+    scan(PREPARE_SAMPLE, &Options::default());
+}
+
+/// Touches each region kind the prefilter knows, with nothing a scan reports.
+const PREPARE_SAMPLE: &str = "password = \"changeme\"\ntoken: x\napi_key=1\nsecret: y\n\
+    Authorization: Bearer x\nBasic x\ncurl -u a:b --token x\nhttps://a:b@host/\n\
+    <password>x</password>\n<add key=\"Password\" value=\"x\"/>\nsetProperty(\"A\", \"b\")\n\
+    AKIA eyJ AIza -----BEGIN ghp_ npm_ sk- xox hf_\nkind: Secret\ndata:\n  a: eA==\n";
+
 pub const DEFAULT_MIN_ENTROPY: f64 = 3.5;
 /// Values found only by their key name must be at least this long.
 pub const MIN_GENERIC_LEN: usize = 16;
@@ -960,4 +1010,43 @@ fn resolve_overlaps(mut found: Vec<Candidate>) -> Vec<Candidate> {
     }
     kept.sort_by_key(|c| c.start);
     kept
+}
+
+#[cfg(test)]
+mod prepare_tests {
+    use super::*;
+
+    /// A detector added to this file but not to `detectors()` would be
+    /// compiled on first use in every instance again.
+    #[test]
+    fn prepare_covers_every_detector() {
+        let source = include_str!("detect.rs");
+        let declared: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("static "))
+            .filter(|l| l.contains(": LazyLock<Regex>"))
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        assert_eq!(declared.len(), DETECTORS, "{declared:?}");
+        let listed = source
+            .split("fn detectors()")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .unwrap();
+        for name in declared {
+            assert!(
+                listed.contains(&format!("&{name},")) || listed.contains(&format!("&{name}]")),
+                "{name} is not in detectors()"
+            );
+        }
+        prepare();
+        for detector in detectors() {
+            assert!(LazyLock::get(detector).is_some());
+        }
+    }
+
+    #[test]
+    fn the_prepare_sample_holds_no_secret() {
+        assert!(scan(PREPARE_SAMPLE, &Options::default()).is_empty());
+    }
 }
