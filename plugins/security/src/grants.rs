@@ -9,6 +9,17 @@ use gate_plugin_sdk::{Context, Finding, Status};
 pub trait Grants {
     /// Resolves a path as the user wrote it to the absolute path to open.
     fn resolve(&self, path: &str) -> Result<GrantedPath, String>;
+
+    /// Reads a whole file of at most `max` bytes, found beneath a granted
+    /// directory; an error when it is larger. Outside the sandbox (unit
+    /// tests) through the standard library.
+    fn read_whole(&self, absolute: &str, max: u64) -> Result<Vec<u8>, String> {
+        let bytes = std::fs::read(absolute).map_err(|e| e.to_string())?;
+        if bytes.len() as u64 > max {
+            return Err(format!("larger than {max} bytes"));
+        }
+        Ok(bytes)
+    }
 }
 
 /// The real thing: asks the host.
@@ -17,6 +28,12 @@ pub struct HostGrants;
 impl Grants for HostGrants {
     fn resolve(&self, path: &str) -> Result<GrantedPath, String> {
         gate_plugin_sdk::paths::resolve(path)
+    }
+
+    /// One call into the host, which opens the file beneath its grant, reads
+    /// and closes it: through WASI the same read takes a call for each step.
+    fn read_whole(&self, absolute: &str, max: u64) -> Result<Vec<u8>, String> {
+        gate_plugin_sdk::host::files::read(absolute, max)
     }
 }
 

@@ -267,7 +267,7 @@ fn scan_root(
                     tally.large.push(file.display);
                     continue;
                 }
-                match read_text(&file.absolute, file.len, config.max_file_bytes) {
+                match read_text(grants, &file.absolute, file.len, config.max_file_bytes) {
                     Ok(Content::Text(text)) => {
                         tally.scanned += 1;
                         tally.secrets += scan_file(ctx, config, &file.display, &text, findings);
@@ -335,9 +335,22 @@ enum Content {
 /// moves, so the buffer is sized from the length the walk already knows and a
 /// small file takes one read, with no extra read to see the end. A file that
 /// grew since the walk is scanned up to its old length.
-fn read_text(path: &Path, len: u64, max_bytes: u64) -> Result<Content, String> {
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+fn read_text(
+    grants: &dyn Grants,
+    path: &Path,
+    len: u64,
+    max_bytes: u64,
+) -> Result<Content, String> {
     let want = usize::try_from(len.min(max_bytes)).map_err(|e| e.to_string())?;
+    // Most files are small: read whole in one host call. One that grew past
+    // its walked length since is read below, up to that length.
+    if len <= SNIFF_WHOLE
+        && let Some(absolute) = path.to_str()
+        && let Ok(bytes) = grants.read_whole(absolute, want as u64)
+    {
+        return Ok(text_or_binary(bytes));
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; want];
     let mut filled = 0;
     // Large files are sniffed first, so a binary one costs 8 KiB, not its length.
@@ -351,14 +364,19 @@ fn read_text(path: &Path, len: u64, max_bytes: u64) -> Result<Content, String> {
         filled += read_into(&mut file, &mut buf[filled..])?;
     }
     buf.truncate(filled);
-    if buf[..buf.len().min(SNIFF_BYTES)].contains(&0) {
-        return Ok(Content::Binary);
+    Ok(text_or_binary(buf))
+}
+
+/// Binary when a NUL is in the first 8 KiB, as git decides.
+fn text_or_binary(bytes: Vec<u8>) -> Content {
+    if bytes[..bytes.len().min(SNIFF_BYTES)].contains(&0) {
+        return Content::Binary;
     }
-    Ok(Content::Text(match String::from_utf8(buf) {
+    Content::Text(match String::from_utf8(bytes) {
         Ok(s) => s,
         // Latin-1 and friends: the secrets we look for are ASCII either way.
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }))
+    })
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
