@@ -1544,3 +1544,28 @@ fn vendored_trees_and_generated_files_are_skipped_unless_included() {
     let all = run_in(&sb, json!({ "paths": ["repo"], "include_vendored": true }));
     assert_eq!(all.iter().filter(|f| f.status == Status::Fail).count(), 7);
 }
+
+/// Small files are read whole in one call; one that grew past the length
+/// the walk saw is read the other way, up to that length, and one that is
+/// binary is recognised either way.
+#[test]
+fn small_files_are_read_whole_and_a_grown_one_up_to_its_walked_length() {
+    let sb = Sandbox::new();
+    let grants = sb.grants();
+    sb.write("a.txt", "token = \"abc\"\n");
+    let path = sb.path("a.txt");
+    match read_text(&grants, &path, 14, DEFAULT_MAX_FILE_BYTES).unwrap() {
+        Content::Text(t) => assert_eq!(t, "token = \"abc\"\n"),
+        Content::Binary => panic!("text read as binary"),
+    }
+    // The walk saw 5 bytes; the file has 14 now.
+    match read_text(&grants, &path, 5, DEFAULT_MAX_FILE_BYTES).unwrap() {
+        Content::Text(t) => assert_eq!(t, "token"),
+        Content::Binary => panic!("text read as binary"),
+    }
+    sb.write("b.bin", b"\x7fELF\x00\x01rest");
+    assert!(matches!(
+        read_text(&grants, &sb.path("b.bin"), 11, DEFAULT_MAX_FILE_BYTES).unwrap(),
+        Content::Binary
+    ));
+}
