@@ -176,8 +176,9 @@ const UNUSED_PROPOSALS: wasmtime::WasmFeatures = wasmtime::WasmFeatures::THREADS
     .union(wasmtime::WasmFeatures::LEGACY_EXCEPTIONS)
     .union(wasmtime::WasmFeatures::STACK_SWITCHING);
 
-/// `wasm` with its `prepare` export run and snapshotted. Stops the build when `prepare` calls an import or traps: the
-/// plugin's `Plugin::prepare` must not touch the host.
+/// `wasm` with its `prepare` export run and snapshotted. Stops the build
+/// when `prepare` calls an import or traps: the plugin's `Plugin::prepare`
+/// must not touch the host.
 fn preinitialize(name: &str, wasm: &[u8]) -> Vec<u8> {
     let engine = wasmtime::Engine::new(wasmtime::Config::new().wasm_component_model(true))
         .unwrap_or_else(|e| panic!("pre-initializing `{name}`: engine: {e:#}"));
