@@ -109,8 +109,8 @@ pub trait Plugin {
     /// calls it once for a built-in and snapshots the instance into the
     /// component (host/sandbox/build.rs, docs/plugins.md), so each run
     /// starts with it done. It must not call the host (files, env, clock,
-    /// log, …): the snapshot is taken with every import trapping. The
-    /// default does nothing.
+    /// log, …): the snapshot is taken with every import trapping but the
+    /// standard library's hash-map seed. The default does nothing.
     fn prepare() {}
 }
 
