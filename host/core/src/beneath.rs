@@ -161,6 +161,47 @@ fn read_regular(file: File, cap: u64) -> Result<Vec<u8>, Failure> {
     Ok(buf)
 }
 
+/// Reads the regular file `rest` beneath `dir` when that can wait on nothing
+/// but `dir`'s own file system, so the caller may do it on its own thread:
+/// the path must resolve without leaving `dir` and without crossing into
+/// another mount (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+/// RESOLVE_NO_XDEV`), and it is opened for reading only once an `O_PATH`
+/// handle shows a regular file (reopening that inode, as [`read_handle`]
+/// does), so a FIFO or a device is never opened. Callers check beforehand
+/// that `dir` is on a local file system ([`on_local_disk`]).
+///
+/// `None` when it cannot be done that way: a mount point on the way (an NFS
+/// or FUSE mount inside a local tree), a kernel without `openat2`, or any
+/// failure to resolve the path. The caller then reads through [`read`] off
+/// its thread, under its deadline, which also tells the failure properly.
+pub fn read_in_place(dir: &File, rest: &Path, cap: u64) -> Option<Result<Vec<u8>, Failure>> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    let handle = rustix::fs::openat2(dir, relative(rest), flags, Mode::empty(), resolve).ok()?;
+    Some(read_handle(&File::from(handle), cap))
+}
+
+/// Whether `file` lies on a file system whose operations wait only on a
+/// local disk or on memory (ext2/3/4, XFS, Btrfs, F2FS, ZFS, overlayfs,
+/// tmpfs, ramfs, SquashFS, EROFS). Network and FUSE file systems, and any
+/// this list does not name, can hang indefinitely and are not.
+pub fn on_local_disk(file: &File) -> bool {
+    const LOCAL: [u64; 10] = [
+        0xEF53,      // ext2, ext3, ext4
+        0x5846_5342, // XFS
+        0x9123_683E, // Btrfs
+        0xF2F5_2010, // F2FS
+        0x2FC1_2FC1, // ZFS
+        0x794C_7630, // overlayfs
+        0x0102_1994, // tmpfs
+        0x8584_58F6, // ramfs
+        0x7371_7368, // SquashFS
+        0xE0F5_E1E2, // EROFS
+    ];
+    rustix::fs::fstatfs(file).is_ok_and(|s| LOCAL.contains(&(s.f_type as u64)))
+}
+
 /// The entries of the directory `rest` beneath `dir`, sorted by name.
 pub fn list(dir: &File, rest: &Path) -> Result<Vec<OsString>, Failure> {
     let mut names = Vec::new();
@@ -251,6 +292,49 @@ mod tests {
             matches!(got, Err(Failure::NotRegular(Kind::CharDevice))),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn in_place_reads_stay_beneath_and_on_one_mount() {
+        let (t, dir) = root();
+        symlink("sub/ok.txt", t.path().join("g/inner")).unwrap();
+        symlink("../secret.txt", t.path().join("g/rel")).unwrap();
+        let got = |d: &File, rest: &str| read_in_place(d, Path::new(rest), 100);
+        assert_eq!(got(&dir, "sub/ok.txt").unwrap().unwrap(), b"ok");
+        assert_eq!(got(&dir, "inner").unwrap().unwrap(), b"ok");
+        // A way out, or a name that is not there: left to the full read,
+        // which tells the failure.
+        for rest in ["rel", "../secret.txt", "missing"] {
+            assert!(got(&dir, rest).is_none(), "{rest}");
+        }
+        // /proc is a mount of its own beneath `/`: never crossed in place.
+        let slash = File::open("/").unwrap();
+        assert!(got(&slash, "proc/self/status").is_none());
+        assert!(read(&slash, Path::new("proc/self/status"), 1 << 20).is_ok());
+        // A FIFO is looked at, never opened: refused without blocking.
+        let fifo = t.path().join("g/fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let fifo = got(&dir, "fifo").unwrap();
+        assert!(
+            matches!(fifo, Err(Failure::NotRegular(Kind::Fifo))),
+            "{fifo:?}"
+        );
+        std::fs::write(t.path().join("g/big"), vec![b'x'; 101]).unwrap();
+        assert!(matches!(
+            got(&dir, "big"),
+            Some(Err(Failure::TooLarge(100)))
+        ));
+    }
+
+    #[test]
+    fn local_disks_are_told_from_other_file_systems() {
+        let (_t, dir) = root();
+        // The test's temp dir is on the build machine's disk or tmpfs.
+        assert!(on_local_disk(&dir));
+        assert!(!on_local_disk(&File::open("/proc").unwrap()));
+        assert!(!on_local_disk(&File::open("/sys").unwrap()));
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct OpenedGrant {
     pub writable: bool,
     /// The opened directory or file, or why it could not be opened.
     handle: Result<Handle, String>,
+    /// A directory on a local disk or in memory ([`beneath::on_local_disk`]):
+    /// reads beneath it that stay on its mount may run on the caller's thread.
+    local: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -221,11 +224,14 @@ impl FsGrants {
             .iter()
             .map(|g| {
                 let path = lexical(&cwd.join(&g.path));
+                let handle = open_grant(&path, cwd, cwd_handle.as_deref());
+                let local = matches!(&handle, Ok(Handle::Dir(d)) if beneath::on_local_disk(d));
                 OpenedGrant {
-                    handle: open_grant(&path, cwd, cwd_handle.as_deref()),
+                    handle,
                     written: g.path.clone(),
                     path,
                     writable: g.writable,
+                    local,
                 }
             })
             .collect();
@@ -314,6 +320,23 @@ impl FsGrants {
             Handle::File(file) => beneath::read_handle(file, cap),
         };
         got.map_err(|f| FsError::at(path, at.grant, f))
+    }
+
+    /// [`FsGrants::read`] on the caller's thread, for a file on its grant's
+    /// own local file system ([`beneath::read_in_place`]): such a read waits
+    /// on nothing but that disk. `None` when it must go the other way: a
+    /// grant on a network or FUSE file system, a mount point on the way, or a
+    /// path that does not resolve (whose error [`FsGrants::read`] tells).
+    pub fn read_in_place(&self, path: &str, cap: u64) -> Option<Result<Vec<u8>, FsError>> {
+        let at = self.locate(path, false).ok()?;
+        let Ok(Handle::Dir(dir)) = &at.grant.handle else {
+            return None;
+        };
+        if !at.grant.local {
+            return None;
+        }
+        let got = beneath::read_in_place(dir, &at.rest, cap)?;
+        Some(got.map_err(|f| FsError::at(path, at.grant, f)))
     }
 
     /// A handle on `path` for inspection (`O_PATH`); `follow` decides whether
@@ -487,6 +510,32 @@ mod tests {
         assert!(g.check("db/new.sql", false).is_ok());
         assert!(matches!(g.lstat("db/out"), Err(FsError::Escape { .. })));
         assert!(g.lstat("db/inner").unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn reads_in_place_only_on_the_grants_own_local_mount() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::create_dir_all(root.join("db")).unwrap();
+        std::fs::write(root.join("db/a.sql"), "a").unwrap();
+        std::fs::write(root.join("secret"), "s").unwrap();
+        symlink("../secret", root.join("db/out")).unwrap();
+        let g = grants(root, &[("./db", false)]);
+        // On the test machine's disk (or tmpfs): read here, same bytes.
+        assert_eq!(g.read_in_place("db/a.sql", 10).unwrap().unwrap(), b"a");
+        // A way out, or an ungranted path: left to `read`, which says why.
+        assert!(g.read_in_place("db/out", 10).is_none());
+        assert!(matches!(g.read("db/out", 10), Err(FsError::Escape { .. })));
+        assert!(g.read_in_place("secret", 10).is_none());
+        // procfs is not a local disk, and beneath `/` it is another mount.
+        for grant in ["/proc", "/"] {
+            let g = grants(root, &[(grant, false)]);
+            assert!(
+                g.read_in_place("/proc/self/status", 1 << 20).is_none(),
+                "{grant}"
+            );
+            assert!(g.read("/proc/self/status", 1 << 20).is_ok(), "{grant}");
+        }
     }
 
     #[test]

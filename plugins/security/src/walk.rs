@@ -18,7 +18,6 @@ pub struct FileEntry {
     pub absolute: PathBuf,
     /// Relative to the walk's root, `/`-separated; the file name when the root is a file.
     pub rel: String,
-    pub len: u64,
 }
 
 #[derive(Debug)]
@@ -50,7 +49,6 @@ pub fn walk(
             display: display.to_string(),
             absolute: absolute.to_path_buf(),
             rel,
-            len: meta.len(),
         })]);
     }
     let mut items = Vec::new();
@@ -112,18 +110,12 @@ fn walk_dir(
                 walk_dir(&display, &rel, &entry.path(), prune, items);
             }
         } else if file_type.is_file() {
-            match entry.metadata() {
-                Ok(m) => items.push(Item::File(FileEntry {
-                    display,
-                    absolute: entry.path(),
-                    rel,
-                    len: m.len(),
-                })),
-                Err(e) => items.push(Item::Unreadable {
-                    display,
-                    error: e.to_string(),
-                }),
-            }
+            // No `stat` here: a reader asks for a length only when it needs one.
+            items.push(Item::File(FileEntry {
+                display,
+                absolute: entry.path(),
+                rel,
+            }));
         }
         // Sockets, FIFOs and devices are not files anyone commits secrets to.
     }
@@ -255,7 +247,7 @@ mod tests {
         sb.write("dir/one.env", "x=1");
         let items = walk("dir/one.env", &sb.path("dir/one.env"), &|_| false).unwrap();
         assert!(
-            matches!(&items[0], Item::File(f) if f.rel == "one.env" && f.display == "dir/one.env" && f.len == 3)
+            matches!(&items[0], Item::File(f) if f.rel == "one.env" && f.display == "dir/one.env")
         );
     }
 

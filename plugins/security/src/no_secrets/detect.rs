@@ -11,7 +11,7 @@ use super::entropy::{
     is_quoted_name, is_uuid, shannon,
 };
 use super::prefilter::{self, Kind, Region};
-use super::providers::{Confidence, PROVIDERS, REGEXES};
+use super::providers::{self, Confidence, PROVIDERS, REGEXES};
 use super::rules::Rule;
 
 /// One secret found in a text. `start..end` is a byte span into that text.
@@ -72,6 +72,10 @@ const DETECTORS: &[&LazyLock<Regex>] = &[
     &GENERIC_ASSIGN,
     &BEARER,
     &SETTER,
+    &DEFINED,
+    &NETRC_PASSWORD,
+    &BASIC_AUTH_CALL,
+    &PLAIN_SECURE_STRING,
     &XML_KEY_VALUE,
     &XML_ELEMENT,
     &NEXT_LINE_VALUE,
@@ -201,6 +205,37 @@ static SETTER: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?:"([^"\n]*)"|'([^'\n]*)')"#
     ))
 });
+/// A name and a literal in the shapes of code that defines a constant or a
+/// setting without an assignment operator: PHP `define('DB_PASSWORD', '…')`,
+/// C `#define WIFI_PASSWORD "…"`, .NET's section keys in JSON
+/// (`"Smtp:Password": "…"`), and SQL's `PASSWORD '…'` (named by the keyword). The value is group 2 or 3.
+static DEFINED: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"(?:\bdefine\(\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*,\s*"#,
+        r#"|^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+"#,
+        r#"|"((?:[A-Za-z0-9_.\-]+:)+[A-Za-z0-9_.\-]+)"[ \t]*:[ \t]*"#,
+        r#"|\b(PASSWORD)[ \t]+)"#,
+        r#"(?:"([^"\n]*)"|'([^'\n]*)')"#
+    ))
+});
+/// `.netrc`'s `password …` (its keywords are lower case and unquoted).
+static NETRC_PASSWORD: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?:^|\s)(password|passwd)[ \t]+([^\s"'=:,;()]+)(?:\s|\z)"#));
+/// A user and password passed to an HTTP client: Python requests'
+/// `auth=("user", "…")`, `HTTPBasicAuth("user", "…")`, Go's
+/// `req.SetBasicAuth("user", "…")`, Ruby's `basic_auth("user", "…")`.
+static BASIC_AUTH_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"(?:\bauth\s*=\s*\(|\b(?:SetBasicAuth|HTTPBasicAuth|BasicAuth|basic_auth)\()"#,
+        r#"\s*["']([^"'\n]+)["']\s*,\s*["']([^"'\n]+)["']\s*\)"#
+    ))
+});
+/// PowerShell's `ConvertTo-SecureString "…" -AsPlainText`: a password in clear.
+static PLAIN_SECURE_STRING: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(ConvertTo-SecureString)[ \t]+(?:-String[ \t]+)?(?:"([^"\n]*)"|'([^'\n]*)')[^\n]*-AsPlainText"#,
+    )
+});
 /// XML attributes that name a setting and give its value: NuGet's
 /// `<add key="Password" value="…"/>`, `<setting name="ApiKey" value="…">`.
 static XML_KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
@@ -228,7 +263,7 @@ static BASIC: LazyLock<Regex> =
 /// `--password …`, `--token=…`, `--api-key …` on command lines.
 static SECRET_FLAG: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
-        r#"(?:^|\s)(--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token))"#,
+        r#"(?:^|\s)(--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token|account-key))"#,
         r#"(?:[ \t]+|=)(?:"([^"\n]*)"|'([^'\n]*)'|([^\s"'`]+))"#
     ))
 });
@@ -317,7 +352,7 @@ pub fn scan(text: &str, opts: &Options) -> Vec<Candidate> {
             found: &mut found,
             base: r.start,
         };
-        jwts_and_urls(line, r, &mut at);
+        jwts_and_urls(line, r, opts, &mut at);
         if r.has(Kind::Keyword) || r.has(Kind::Bearer) || r.has(Kind::Flag) {
             generic(t, r, opts, &mut found);
         }
@@ -528,7 +563,7 @@ fn private_keys(t: &str, r: &Region, found: &mut Vec<Candidate>) {
 }
 
 /// JWTs and passwords in URLs.
-fn jwts_and_urls(line: &str, r: &Region, at: &mut At<'_>) {
+fn jwts_and_urls(line: &str, r: &Region, opts: &Options, at: &mut At<'_>) {
     if r.has(Kind::Jwt) {
         for c in JWT.captures_iter(line) {
             let m = c.get(1).unwrap();
@@ -540,7 +575,7 @@ fn jwts_and_urls(line: &str, r: &Region, at: &mut At<'_>) {
     if r.has(Kind::Url) {
         for c in URL_PASSWORD.captures_iter(line) {
             let (user, password, host) = (c.get(1).unwrap(), c.get(2).unwrap(), c.get(3).unwrap());
-            if url_password_ok(user.as_str(), password.as_str(), host.as_str()) {
+            if url_password_ok(user.as_str(), password.as_str(), host.as_str(), opts) {
                 at.push(Rule::UrlPassword, password);
             }
         }
@@ -677,8 +712,11 @@ const DEFAULT_PASSWORDS: &[&str] = &[
     "foobar",
 ];
 
-/// Passwords in URLs, minus the ones every README and compose file uses locally.
-fn url_password_ok(user: &str, password: &str, host: &str) -> bool {
+/// Passwords in URLs, minus the ones every README and compose file uses locally:
+/// on a local or documentation host (`localhost`, `*.example`) only a password
+/// that looks generated, by the bar a value under a secret-named key must pass
+/// (a real one pasted into a README with its host redacted is still real).
+fn url_password_ok(user: &str, password: &str, host: &str, opts: &Options) -> bool {
     let host = host.to_ascii_lowercase();
     let local = matches!(
         host.as_str(),
@@ -690,8 +728,11 @@ fn url_password_ok(user: &str, password: &str, host: &str) -> bool {
             .iter()
             .any(|d| host == *d || host.ends_with(&format!(".{d}")));
     let pw = password.to_ascii_lowercase();
+    let generated = password.len() >= MIN_GENERIC_LEN
+        && char_classes(password) >= 2
+        && shannon(password) >= opts.min_entropy;
     password.len() >= 6
-        && !local
+        && (!local || generated)
         && password != user
         && !DEFAULT_PASSWORDS.contains(&pw.as_str())
         && !is_placeholder(password)
@@ -709,6 +750,8 @@ const SECRET_KEY_WORDS: &[&str] = &[
     "appkey",
     "applicationkey",
     "accesskey",
+    "accountkey",
+    "storagekey",
     "authkey",
     "privatekey",
     "signingkey",
@@ -762,18 +805,32 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "arn",
     "hash",
     "digest",
+    "sha1",
+    "sha256",
+    "sha512",
+    "md5",
+    "checksum",
+    "fingerprint",
+    "thumbprint",
+    "config",
+    "settings",
     "keyref",
     "selector",
     "mount",
 ];
 
-/// True when a key name (`DB_PASSWORD`, `apiKey`, `client-secret`) announces a secret.
-pub fn is_secret_key(key: &str) -> bool {
-    let norm: String = key
-        .chars()
+/// A key name lower-cased without `_`, `.` and `-`, so `clientSecret`,
+/// `CLIENT_SECRET` and `client-secret` compare equal.
+fn normalized_key(key: &str) -> String {
+    key.chars()
         .filter(|c| !matches!(c, '_' | '.' | '-'))
         .map(|c| c.to_ascii_lowercase())
-        .collect();
+        .collect()
+}
+
+/// True when a key name (`DB_PASSWORD`, `apiKey`, `client-secret`) announces a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let norm = normalized_key(key);
     // `auth` alone is Docker's and npm's field for base64 `user:password`.
     let named = SECRET_KEY_WORDS.iter().any(|w| norm.contains(w))
         || norm.ends_with("pass")
@@ -791,6 +848,8 @@ fn generic_value_ok(value: &str, quoted: bool, opts: &Options) -> bool {
         && !is_digest(value)
         && !is_path_or_url(value)
         && !is_code_reference(value)
+        && !providers::claims_format(value)
+        && !(value.starts_with("eyJ") && value.contains('.') && !is_jwt(value))
         && char_classes(value) >= 2
         && (quoted || (bare_literal(value) && !is_identifier(value)))
         && !(quoted && is_quoted_name(value))
@@ -849,6 +908,13 @@ fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
                 found.push(generic_candidate(r.start, m, flag));
             }
         }
+        for c in PLAIN_SECURE_STRING.captures_iter(line) {
+            if let Some(m) = c.get(2).or(c.get(3))
+                && generic_value_ok(m.as_str(), true, opts)
+            {
+                found.push(generic_candidate(r.start, m, &c[1]));
+            }
+        }
     }
     if !r.has(Kind::Keyword) {
         return;
@@ -879,6 +945,27 @@ fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
             && generic_value_ok(m.as_str(), true, opts)
         {
             found.push(generic_candidate(r.start, m, key));
+        }
+    }
+    for c in DEFINED.captures_iter(line) {
+        let key = (1..=4).find_map(|i| c.get(i)).unwrap().as_str();
+        if let Some(m) = c.get(5).or(c.get(6))
+            && is_secret_key(key)
+            && generic_value_ok(m.as_str(), true, opts)
+        {
+            found.push(generic_candidate(r.start, m, key));
+        }
+    }
+    for c in NETRC_PASSWORD.captures_iter(line) {
+        let m = c.get(2).unwrap();
+        if generic_value_ok(m.as_str(), false, opts) {
+            found.push(generic_candidate(r.start, m, &c[1]));
+        }
+    }
+    for c in BASIC_AUTH_CALL.captures_iter(line) {
+        let (user, password) = (c.get(1).unwrap(), c.get(2).unwrap());
+        if credential_ok(user.as_str(), password.as_str()) {
+            found.push(basic_candidate(r.start, password));
         }
     }
     for c in XML_KEY_VALUE.captures_iter(line) {
@@ -940,9 +1027,25 @@ fn basic_candidate(base: usize, m: regex::Match<'_>) -> Candidate {
     }
 }
 
+/// A value found by its key name: a generic secret, unless name and value
+/// together say whose it is. An Azure storage account key is 64 random bytes
+/// in base64 (88 characters ending in `==`) under an account- or storage-key
+/// name, however the setting spells it (`storage_account_key`,
+/// `<add key="StorageAccountKey" …>`, `--account-key`).
 fn generic_candidate(base: usize, m: regex::Match<'_>, key: &str) -> Candidate {
+    let norm = normalized_key(key);
+    let azure_storage = (norm.contains("accountkey") || norm.contains("storagekey"))
+        && m.as_str().len() == 88
+        && m.as_str().ends_with("==")
+        && m.as_str()[..86]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
     Candidate {
-        rule: Rule::GenericSecret,
+        rule: if azure_storage {
+            Rule::AzureStorageAccountKey
+        } else {
+            Rule::GenericSecret
+        },
         start: base + m.start(),
         end: base + m.end(),
         secret: m.as_str().to_string(),

@@ -223,11 +223,28 @@ pub fn is_code_reference(v: &str) -> bool {
     let segments: Vec<&str> = v.split(['.', '_', '-']).collect();
     let identifier_like = segments.len() >= 2
         && v.starts_with(|c: char| c.is_ascii_alphabetic())
-        && segments.iter().all(|s| {
-            !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_alphanumeric())
-        });
+        && segments
+            .iter()
+            .all(|s| !s.is_empty() && s.len() <= 12 && cased_like_code(s));
     let digits = v.bytes().filter(u8::is_ascii_digit).count();
     identifier_like && digits <= 2
+}
+
+/// A segment cased as code cases words: `lower`, `UPPER`, `Capitalised`,
+/// `camelCase`, `PascalCase` (digits anywhere). Random mixed case
+/// (`LNm7Hh3qdsM`) is none of them.
+fn cased_like_code(s: &str) -> bool {
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let letters: Vec<u8> = s.bytes().filter(u8::is_ascii_alphabetic).collect();
+    if letters.iter().all(u8::is_ascii_lowercase) || letters.iter().all(u8::is_ascii_uppercase) {
+        return true;
+    }
+    // camelCase / PascalCase: an upper-case letter is never followed by another.
+    !letters
+        .windows(2)
+        .any(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
 }
 
 /// An identifier or a type as code writes it, not a literal: `&NSURLCredential`,

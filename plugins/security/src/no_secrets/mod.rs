@@ -263,16 +263,13 @@ fn scan_root(
                     tally.vendored_files += 1;
                     continue;
                 }
-                if file.len > config.max_file_bytes {
-                    tally.large.push(file.display);
-                    continue;
-                }
-                match read_text(grants, &file.absolute, file.len, config.max_file_bytes) {
+                match read_text(grants, &file.absolute, config.max_file_bytes) {
                     Ok(Content::Text(text)) => {
                         tally.scanned += 1;
                         tally.secrets += scan_file(ctx, config, &file.display, &text, findings);
                     }
                     Ok(Content::Binary) => tally.binary += 1,
+                    Ok(Content::Large) => tally.large.push(file.display),
                     Err(e) => {
                         tally.unreadable += 1;
                         findings.push(unreadable(ctx, &file.display, &e));
@@ -326,31 +323,31 @@ fn clean(ctx: &Context, path: &str, tally: &Tally, vendored_dirs: usize) -> Find
 enum Content {
     Text(String),
     Binary,
+    /// Larger than `max_file_bytes`: counted, never read.
+    Large,
 }
 
-/// Reads a text file of `len` bytes (as the walk saw it; never more than
-/// `max_bytes`), and only the first 8 KiB of a large binary one.
+/// Reads a file the walk found: a text file of at most `max_bytes`, and only
+/// the first 8 KiB of a large binary one.
 ///
-/// Every read is a call into the host, and each costs far more than the bytes it
-/// moves, so the buffer is sized from the length the walk already knows and a
-/// small file takes one read, with no extra read to see the end. A file that
-/// grew since the walk is scanned up to its old length.
-fn read_text(
-    grants: &dyn Grants,
-    path: &Path,
-    len: u64,
-    max_bytes: u64,
-) -> Result<Content, String> {
-    let want = usize::try_from(len.min(max_bytes)).map_err(|e| e.to_string())?;
-    // Most files are small: read whole in one host call. One that grew past
-    // its walked length since is read below, up to that length.
-    if len <= SNIFF_WHOLE
-        && let Some(absolute) = path.to_str()
-        && let Ok(bytes) = grants.read_whole(absolute, want as u64)
+/// Every call into the host costs far more than the bytes it moves, so a file
+/// of at most 64 KiB (most of a source tree) is read whole in one call, with
+/// no `stat` before it: the host refuses it, having read nothing, when it is
+/// larger. Only then is the file opened here and its length asked, to skip it
+/// when it is over `max_bytes`, or to sniff it for binary content before
+/// reading it up to that length.
+fn read_text(grants: &dyn Grants, path: &Path, max_bytes: u64) -> Result<Content, String> {
+    if let Some(absolute) = path.to_str()
+        && let Ok(bytes) = grants.read_whole(absolute, SNIFF_WHOLE.min(max_bytes))
     {
         return Ok(text_or_binary(bytes));
     }
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    if len > max_bytes {
+        return Ok(Content::Large);
+    }
+    let want = usize::try_from(len).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; want];
     let mut filled = 0;
     // Large files are sniffed first, so a binary one costs 8 KiB, not its length.

@@ -76,6 +76,8 @@ const KIND_ANCHORS: &[(Kind, &[&str])] = &[
             "--client-secret",
             "--auth-token",
             "--access-token",
+            "--account-key",
+            "-AsPlainText",
         ],
     ),
     (Kind::K8sSecret, &["kind: Secret", "kind: \"Secret\""]),

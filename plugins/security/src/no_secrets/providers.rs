@@ -149,7 +149,7 @@ pub static PROVIDERS: &[Provider] = &[
             r"|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})",
             end!()
         ),
-        verify: |s| shaped(&s[s.rfind('-')? + 1..], 4.0),
+        verify: openai,
     },
     Provider {
         rule: Rule::AnthropicApiKey,
@@ -166,6 +166,13 @@ pub static PROVIDERS: &[Provider] = &[
         anchors: &["ntn_"],
         pattern: concat!(start!(), r"(ntn_[0-9]{11}[A-Za-z0-9]{35})", end!()),
         verify: |s| shaped(&s[4..], 4.0),
+    },
+    Provider {
+        // Internal integration tokens issued before `ntn_`.
+        rule: Rule::NotionToken,
+        anchors: &["secret_"],
+        pattern: concat!(start!(), r"(secret_[A-Za-z0-9]{43})", end!()),
+        verify: |s| shaped(&s[7..], 4.0),
     },
     Provider {
         rule: Rule::SourcegraphToken,
@@ -303,6 +310,24 @@ pub static PROVIDERS: &[Provider] = &[
         verify: |s| shaped(&s[5..], 3.5),
     },
     Provider {
+        // Admin, insert (ingest), query and REST API keys.
+        rule: Rule::NewrelicApiKey,
+        anchors: &["NRAA-", "NRII-", "NRIQ-", "NRRA-"],
+        pattern: concat!(
+            start!(),
+            r"(NR(?:AA|II|IQ|RA)-[A-Za-z0-9_\-]{27,40})",
+            end!()
+        ),
+        verify: |s| shaped(&s[5..], 3.5),
+    },
+    Provider {
+        // Ingest license keys: 36 hex characters, then `NRAL`.
+        rule: Rule::NewrelicApiKey,
+        anchors: &["NRAL"],
+        pattern: r"\b([a-f0-9]{36}NRAL)\b",
+        verify: |s| hex_ok(&s[..36]),
+    },
+    Provider {
         rule: Rule::PulumiToken,
         anchors: &["pul-"],
         pattern: r"\b(pul-[a-f0-9]{40})\b",
@@ -344,6 +369,31 @@ impl Provider {
         };
         Some((rule, confidence))
     }
+}
+
+/// Whether `value` begins with a prefix that only one provider's tokens carry
+/// (`ghp_`, `npm_`, `hf_`, `sk-ant-`, …): then that provider's detector, which
+/// knows the token's length, alphabet and checksum, is the one to decide, and
+/// a value it rejected (a checksum that does not hold, a wrong length) is a
+/// made-up example, not a secret of unknown kind. Prefixes a random value or a
+/// word can start with by chance (`SK`, `key-`, `dapi`) do not count.
+pub fn claims_format(value: &str) -> bool {
+    PROVIDERS.iter().any(|p| {
+        p.anchors.iter().any(|a| {
+            a.len() >= 3 && a.ends_with(['_', '-', '.']) && *a != "key-" && value.starts_with(a)
+        })
+    })
+}
+
+/// OpenAI keys: the random part after `sk-` and the kind (`proj-`, …), which
+/// may itself hold `-` and `_`.
+fn openai(token: &str) -> Option<Confidence> {
+    let body = &token[3..];
+    let body = ["proj-", "svcacct-", "admin-", "None-"]
+        .iter()
+        .find_map(|kind| body.strip_prefix(kind))
+        .unwrap_or(body);
+    shaped(body, 4.0)
 }
 
 /// A random body: no placeholder word or filler, and at least `min_entropy` bits

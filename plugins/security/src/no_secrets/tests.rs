@@ -532,6 +532,80 @@ fn jwt_look_alikes() {
 }
 
 #[test]
+fn generated_passwords_in_urls_to_local_and_documentation_hosts() {
+    let pw = rnd(60, 18, B62);
+    for host in [
+        "localhost:5433",
+        "127.0.0.1",
+        "db.internal.acme.example",
+        "x.example.com",
+    ] {
+        assert_eq!(
+            rules(&format!("DATABASE_URL=postgres://app:{pw}@{host}/app")),
+            ["url-password"],
+            "{host}"
+        );
+    }
+    // Shorter than a generated secret, or a word: a local default.
+    none(&format!(
+        "postgres://app:{}@localhost/app",
+        rnd(61, 12, B62)
+    ));
+    none("redis://default:devpassword2024@localhost:6379");
+}
+
+#[test]
+fn values_a_provider_detector_rejected_are_not_generic_secrets() {
+    let good = gh("ghp_", 62);
+    assert_eq!(rules(&format!("token: {good}")), ["github-token"]);
+    // The checksum does not hold, or the token is too short: a made-up example.
+    let mut bad = good.clone();
+    bad.replace_range(10..11, if &good[10..11] == "A" { "B" } else { "A" });
+    for line in [
+        format!("token: {bad}"),
+        format!("GITHUB_TOKEN={}", &good[..30]),
+        format!("NPM_TOKEN=npm_{}", rnd(63, 36, B62)),
+        format!("HF_TOKEN=hf_{}", rnd(64, 34, "abcdef0123456789")),
+    ] {
+        none(&line);
+    }
+    // Without a provider's prefix, the same randomness is a secret of unknown kind.
+    assert_eq!(
+        rules(&format!("token: ghx_{}", rnd(65, 36, B62))),
+        ["generic-secret"]
+    );
+    // A JWT header and payload without a signature: encoded JSON, not a token.
+    let unsigned = format!(
+        "{}.{}",
+        b64url(br#"{"alg":"none"}"#),
+        b64url(br#"{"sub":"svc"}"#)
+    );
+    none(&format!("token: {unsigned}"));
+}
+
+#[test]
+fn keys_that_name_a_digest_or_a_configuration_are_not_secret_names() {
+    let hex = rnd(66, 64, "0123456789abcdef");
+    none(&format!("token_sha256: {hex}"));
+    none(&format!(
+        "password_md5 = \"{}\"",
+        rnd(67, 32, "0123456789abcdef")
+    ));
+    none(&format!(
+        "cert_thumbprint: {}",
+        rnd(68, 40, "0123456789ABCDEF")
+    ));
+    none(&format!(
+        "token-config: {}",
+        b64std(b"info replicas false debug info replicas")
+    ));
+    assert_eq!(
+        rules(&format!("token: {}", rnd(69, 32, B62))),
+        ["generic-secret"]
+    );
+}
+
+#[test]
 fn url_look_alikes() {
     none("postgres://postgres:postgres@localhost:5432/app");
     none("redis://default:s3cretpassw0rd@127.0.0.1:6379");
@@ -1194,12 +1268,9 @@ fn checksummed_tokens_say_so_and_a_wrong_checksum_is_not_the_provider() {
         bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
         let bad = String::from_utf8(bad).unwrap();
         none(&format!("x {bad}\n"));
-        // Under a secret-named key it may still be a generic secret, never the provider's.
-        assert_eq!(
-            rules(&format!("API_TOKEN = \"{bad}\"\n")),
-            ["generic-secret"],
-            "{prefix}"
-        );
+        // Nor a generic secret under a secret-named key: the prefix claims a
+        // format the checksum refutes, so it is a made-up example.
+        none(&format!("API_TOKEN = \"{bad}\"\n"));
     }
     // The checksum of a known string: CRC-32 of "123456789" is 0xCBF43926.
     assert_eq!(super::providers::crc32(b"123456789"), 0xCBF4_3926);
@@ -1549,23 +1620,123 @@ fn vendored_trees_and_generated_files_are_skipped_unless_included() {
 /// the walk saw is read the other way, up to that length, and one that is
 /// binary is recognised either way.
 #[test]
-fn small_files_are_read_whole_and_a_grown_one_up_to_its_walked_length() {
+fn small_files_are_read_whole_large_ones_sniffed_and_oversize_ones_skipped() {
     let sb = Sandbox::new();
     let grants = sb.grants();
+    let text = |c: Content| match c {
+        Content::Text(t) => t,
+        Content::Binary => panic!("text read as binary"),
+        Content::Large => panic!("text skipped as large"),
+    };
     sb.write("a.txt", "token = \"abc\"\n");
-    let path = sb.path("a.txt");
-    match read_text(&grants, &path, 14, DEFAULT_MAX_FILE_BYTES).unwrap() {
-        Content::Text(t) => assert_eq!(t, "token = \"abc\"\n"),
-        Content::Binary => panic!("text read as binary"),
-    }
-    // The walk saw 5 bytes; the file has 14 now.
-    match read_text(&grants, &path, 5, DEFAULT_MAX_FILE_BYTES).unwrap() {
-        Content::Text(t) => assert_eq!(t, "token"),
-        Content::Binary => panic!("text read as binary"),
-    }
+    let got = read_text(&grants, &sb.path("a.txt"), DEFAULT_MAX_FILE_BYTES).unwrap();
+    assert_eq!(text(got), "token = \"abc\"\n");
     sb.write("b.bin", b"\x7fELF\x00\x01rest");
-    assert!(matches!(
-        read_text(&grants, &sb.path("b.bin"), 11, DEFAULT_MAX_FILE_BYTES).unwrap(),
-        Content::Binary
-    ));
+    let got = read_text(&grants, &sb.path("b.bin"), DEFAULT_MAX_FILE_BYTES).unwrap();
+    assert!(matches!(got, Content::Binary));
+    // Over 64 KiB: not read whole, sniffed, then read to its length.
+    let big = "x = 1\n".repeat(20_000);
+    sb.write("big.txt", big.as_bytes());
+    let got = read_text(&grants, &sb.path("big.txt"), DEFAULT_MAX_FILE_BYTES).unwrap();
+    assert_eq!(text(got), big);
+    let mut bin = vec![b'a'; 100_000];
+    bin[10] = 0;
+    sb.write("big.bin", &bin);
+    let got = read_text(&grants, &sb.path("big.bin"), DEFAULT_MAX_FILE_BYTES).unwrap();
+    assert!(matches!(got, Content::Binary));
+    // Over `max_file_bytes`, small or large: skipped.
+    for (name, max) in [("a.txt", 10), ("big.txt", 100_000)] {
+        let got = read_text(&grants, &sb.path(name), max).unwrap();
+        assert!(matches!(got, Content::Large), "{name}");
+    }
+    assert!(read_text(&grants, &sb.path("missing"), 10).is_err());
+}
+
+#[test]
+fn secrets_defined_without_an_assignment_operator() {
+    let v = format!("{}4x", rnd(70, 16, B62));
+    for line in [
+        format!("define('DB_PASSWORD', '{v}');"),
+        format!("#define WIFI_PASSWORD \"{v}\""),
+        format!("  \"Smtp:Password\": \"{v}\""),
+        format!("CREATE ROLE reporting LOGIN PASSWORD '{v}';"),
+        format!("  password {v}"),
+        format!("machine api.acme.io login deploy password {v}"),
+        format!("$s = ConvertTo-SecureString \"{v}\" -AsPlainText -Force"),
+        format!(
+            "System.setProperty(\"javax.net.ssl.keyStorePassword\", \"{}-{}\");",
+            &v[..11],
+            &v[11..]
+        ),
+    ] {
+        assert_eq!(rules(&line), ["generic-secret"], "{line}");
+    }
+    for line in [
+        format!("auth=(\"exporter\", \"{v}\"),"),
+        format!("req.SetBasicAuth(\"exporter\", \"{v}\")"),
+        format!("HTTPBasicAuth('exporter', '{v}')"),
+    ] {
+        assert_eq!(rules(&line), ["basic-auth"], "{line}");
+    }
+    // Names and prose, not values.
+    none("#define PASSWORD_MAX_LEN 64");
+    none("define('DB_PASSWORD', getenv('DB_PASSWORD'));");
+    none("Enter your password below and confirm it");
+    none("req.SetBasicAuth(user, pass)");
+    none("ALTER ROLE app PASSWORD NULL;");
+}
+
+#[test]
+fn azure_storage_keys_under_any_account_key_name() {
+    let key = format!("{}==", rnd(71, 86, B64));
+    for line in [
+        format!("<add key=\"StorageAccountKey\" value=\"{key}\" />"),
+        format!("  storage_account_key = \"{key}\""),
+        format!("acmectl login --account-key {key}"),
+    ] {
+        assert_eq!(rules(&line), ["azure-storage-account-key"], "{line}");
+    }
+    // The same name with a value of another shape is a generic secret.
+    assert_eq!(
+        rules(&format!("storage_account_key = \"{}\"", rnd(72, 40, B62))),
+        ["generic-secret"]
+    );
+}
+
+#[test]
+fn provider_formats_added_from_the_held_out_corpus() {
+    // An OpenAI project key whose random part holds `-` and `_`.
+    let body = format!(
+        "{}-{}_{}",
+        rnd(73, 60, URLSAFE),
+        rnd(74, 40, B62),
+        rnd(75, 5, B62)
+    );
+    assert_eq!(rules(&format!("using sk-proj-{body}")), ["openai-api-key"]);
+    // Notion's tokens from before `ntn_`.
+    assert_eq!(
+        rules(&format!("const NOTION = 'secret_{}';", rnd(76, 43, B62))),
+        ["notion-token"]
+    );
+    // New Relic insert keys and ingest license keys.
+    assert_eq!(
+        rules(&format!("const k = 'NRII-{}';", rnd(77, 32, URLSAFE))),
+        ["newrelic-api-key"]
+    );
+    assert_eq!(
+        rules(&format!(
+            "license_key: {}NRAL",
+            rnd(78, 36, "0123456789abcdef")
+        )),
+        ["newrelic-api-key"]
+    );
+    // Grafana's legacy API keys are base64 JSON without a dot: still secrets.
+    let grafana = b64std(br#"{"k":"sb7Vt4GnQBqNJ9gKuACgoBILHmT13gdW","n":"deploy","id":1}"#);
+    assert_eq!(
+        rules(&format!(
+            "\"grafanaApiKey\": \"{}\"",
+            grafana.trim_end_matches('=')
+        )),
+        ["generic-secret"]
+    );
 }
