@@ -2,7 +2,8 @@
 //! runs `scripts/compare-secrets` on the labelled corpus in
 //! `tests/fixtures/secrets-corpus/` with this build's `gate`, and holds gate to
 //! the acceptance criterion: for every secret type, recall at least
-//! detect-secrets', and no more false positives in all.
+//! detect-secrets', and no more false positives in all. The two held-out
+//! corpora (`tests/fixtures/secrets-heldout*`) are held to issue 18's goals.
 //!
 //! detect-secrets comes from `scripts/install-deps` (pinned in
 //! `scripts/compare-secrets`). When it is missing this test fails with an
@@ -58,17 +59,22 @@ fn count(v: &Value, tool: &str, ty: &str) -> u64 {
     v[tool]["found"][ty].as_u64().unwrap_or(0)
 }
 
-#[test]
-fn no_secrets_recall_and_false_positives_match_or_beat_detect_secrets() {
+/// Runs `scripts/compare-secrets` with this build's gate on `corpus` (the
+/// script's default corpus when `None`) and returns its output and scores.
+fn compare(corpus: Option<&str>) -> (std::process::Output, Value) {
     let version = pinned_version();
     require_detect_secrets(&version);
 
     let ws = Workspace::new();
     let scores = ws.path().join("scores.json");
-    let out = Command::new("python3")
-        .arg(SCRIPT)
+    let mut cmd = Command::new("python3");
+    cmd.arg(SCRIPT)
         .args(["--gate", GATE, "--no-install", "--json"])
-        .arg(&scores)
+        .arg(&scores);
+    if let Some(dir) = corpus {
+        cmd.args(["--corpus", dir]);
+    }
+    let out = cmd
         .env("GATE_CACHE_DIR", &ws.cache)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -83,7 +89,78 @@ fn no_secrets_recall_and_false_positives_match_or_beat_detect_secrets() {
         stdout(&out),
         stderr(&out)
     );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&scores).unwrap()).unwrap();
+    let v = serde_json::from_str(&std::fs::read_to_string(&scores).unwrap()).unwrap();
+    (out, v)
+}
+
+/// Issue 18's goals: at least 90% of provider-format secrets found, at most 5%
+/// of the near-miss files (one look-alike each) flagged.
+fn assert_goals(v: &Value, out: &std::process::Output, min_near: u64) {
+    let goals = &v["goals"]["gate"];
+    let (found, planted) = (
+        goals["provider_found"].as_u64().unwrap(),
+        goals["provider_planted"].as_u64().unwrap(),
+    );
+    assert!(planted >= 100, "too few provider-format secrets: {planted}");
+    assert!(
+        found * 10 >= planted * 9,
+        "provider-format recall {found}/{planted} is under 90%\n{}",
+        stdout(out)
+    );
+    let (flagged, near) = (
+        goals["near_miss_flagged"].as_u64().unwrap(),
+        goals["near_miss_files"].as_u64().unwrap(),
+    );
+    assert!(near >= min_near, "too few near-miss files: {near}");
+    assert!(
+        flagged * 20 <= near,
+        "{flagged} of {near} near-miss files flagged (goal: at most 5%): {}",
+        goals["near_miss_flagged_files"]
+    );
+}
+
+/// Secrets found in all, over every scored type.
+fn total_found(v: &Value, tool: &str) -> u64 {
+    v["scored_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| count(v, tool, t.as_str().unwrap()))
+        .sum()
+}
+
+/// The held-out corpora were written from the providers' own format
+/// documentation by authors who had not read the detectors (their READMEs say
+/// how); the second was also written after the detectors last changed. gate
+/// meets issue 18's goals on both and finds more in all than detect-secrets,
+/// with fewer false positives. (Per type it may trail by a case: the figures
+/// are in docs/secrets-comparison.md.)
+#[test]
+fn held_out_corpora_meet_the_goals_and_beat_detect_secrets_overall() {
+    for corpus in [
+        "tests/fixtures/secrets-heldout",
+        "tests/fixtures/secrets-heldout-2",
+    ] {
+        let (out, v) = compare(Some(corpus));
+        assert_goals(&v, &out, 90);
+        let (gate, ds) = (total_found(&v, "gate"), total_found(&v, "detect_secrets"));
+        assert!(
+            gate > ds && ds > 100,
+            "{corpus}: gate found {gate}, detect-secrets {ds}\n{}",
+            stdout(&out)
+        );
+        let gate_fp = v["gate"]["false_positives"].as_u64().unwrap();
+        let ds_fp = v["detect_secrets"]["false_positives"].as_u64().unwrap();
+        assert!(
+            gate_fp <= ds_fp,
+            "{corpus}: false positives: gate {gate_fp}, detect-secrets {ds_fp}"
+        );
+    }
+}
+
+#[test]
+fn no_secrets_recall_and_false_positives_match_or_beat_detect_secrets() {
+    let (out, v) = compare(None);
 
     // The corpus keeps covering every kind of secret gate claims to find.
     let scored: Vec<&str> = v["scored_types"]
@@ -141,29 +218,7 @@ fn no_secrets_recall_and_false_positives_match_or_beat_detect_secrets() {
             stdout(&out)
         );
     }
-    // Issue 18's goals: at least 90% of provider-format secrets found, at most 5%
-    // of the near-miss files (one look-alike each) flagged.
-    let goals = &v["goals"]["gate"];
-    let (found, planted) = (
-        goals["provider_found"].as_u64().unwrap(),
-        goals["provider_planted"].as_u64().unwrap(),
-    );
-    assert!(planted >= 100, "too few provider-format secrets: {planted}");
-    assert!(
-        found * 10 >= planted * 9,
-        "provider-format recall {found}/{planted} is under 90%\n{}",
-        stdout(&out)
-    );
-    let (flagged, near) = (
-        goals["near_miss_flagged"].as_u64().unwrap(),
-        goals["near_miss_files"].as_u64().unwrap(),
-    );
-    assert!(near >= 15, "too few near-miss files: {near}");
-    assert!(
-        flagged * 20 <= near,
-        "{flagged} of {near} near-miss files flagged (goal: at most 5%): {}",
-        goals["near_miss_flagged_files"]
-    );
+    assert_goals(&v, &out, 15);
 
     let gate_fp = v["gate"]["false_positives"].as_u64().unwrap();
     let ds_fp = v["detect_secrets"]["false_positives"].as_u64().unwrap();
