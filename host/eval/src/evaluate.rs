@@ -193,6 +193,20 @@ pub async fn plan(
     Ok(plan)
 }
 
+/// A plugin's grants as the policy gives them, with a built-in's own default
+/// timeout ([`gate_sandbox::plugin::Builtin::default_timeout_ms`]) where the
+/// policy sets none.
+fn plugin_grants(
+    policy: Option<&gate_sandbox::grants::Grants>,
+    source: &PluginSource,
+) -> gate_sandbox::grants::Grants {
+    let mut grants = policy.cloned().unwrap_or_default();
+    if grants.timeout_ms.is_none() {
+        grants.timeout_ms = source.builtin.and_then(|b| b.default_timeout_ms());
+    }
+    grants
+}
+
 /// Compiles the named plugins concurrently (each on a blocking thread).
 pub async fn load_plugins(
     runtime: &Runtime,
@@ -205,7 +219,7 @@ pub async fn load_plugins(
     for name in names {
         let spec = policy.plugin(name);
         let source = PluginSource::resolve(name, spec)?;
-        let grants = spec.map(|s| s.grants.clone()).unwrap_or_default();
+        let grants = plugin_grants(spec.map(|s| &s.grants), &source);
         let sandbox = Arc::new(Sandbox::with_resources(
             name,
             grants,
@@ -643,4 +657,31 @@ fn notices(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gate_sandbox::grants::Grants;
+
+    #[test]
+    fn the_security_built_in_gets_its_own_default_timeout_unless_the_policy_sets_one() {
+        let security = PluginSource::resolve("security", None).unwrap();
+        assert_eq!(plugin_grants(None, &security).timeout_ms, Some(120_000));
+        let set = Grants {
+            timeout_ms: Some(3_000),
+            ..Grants::default()
+        };
+        assert_eq!(plugin_grants(Some(&set), &security).timeout_ms, Some(3_000));
+        // Other built-ins keep the sandbox's default; so does a plugin from a
+        // file, whatever its name.
+        let config = PluginSource::resolve("config", None).unwrap();
+        assert_eq!(plugin_grants(None, &config).timeout_ms, None);
+        let file = PluginSource {
+            builtin: None,
+            path: Some(PathBuf::from("security.wasm")),
+            ..security
+        };
+        assert_eq!(plugin_grants(None, &file).timeout_ms, None);
+    }
 }

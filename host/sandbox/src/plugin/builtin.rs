@@ -35,6 +35,17 @@ impl std::fmt::Debug for Builtin {
 }
 
 impl Builtin {
+    /// The `timeout_ms` this built-in's checks get when the policy sets none,
+    /// where the sandbox's 10 s default is too short for the work: the
+    /// `security` plugin's secret scanner reads every file under its paths,
+    /// and a 1 GB tree takes about 20 s on the 2-core build machine.
+    pub fn default_timeout_ms(&self) -> Option<u64> {
+        match self.name {
+            "security" => Some(120_000),
+            _ => None,
+        }
+    }
+
     /// The built-in's code for `engine`: the embedded native code when it
     /// matches the engine, else compiled from the embedded wasm (Winch, or a
     /// CPU that lacks a feature the build machine had). Never the cache.
