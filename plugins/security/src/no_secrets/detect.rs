@@ -208,7 +208,8 @@ static SETTER: LazyLock<Regex> = LazyLock::new(|| {
 /// A name and a literal in the shapes of code that defines a constant or a
 /// setting without an assignment operator: PHP `define('DB_PASSWORD', '…')`,
 /// C `#define WIFI_PASSWORD "…"`, .NET's section keys in JSON
-/// (`"Smtp:Password": "…"`), and SQL's `PASSWORD '…'` (named by the keyword). The value is group 2 or 3.
+/// (`"Smtp:Password": "…"`), and SQL's `PASSWORD '…'` (named by the keyword).
+/// The name is one of groups 1–4, the value group 5 or 6.
 static DEFINED: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r#"(?:\bdefine\(\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*,\s*"#,
