@@ -876,6 +876,36 @@ fn bare_literal(value: &str) -> bool {
 /// YAML block scalars), which need not hold an anchor of their own.
 fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
     let line = &t[r.start..r.end];
+    headers_and_flags(line, r, opts, found);
+    if !r.has(Kind::Keyword) {
+        return;
+    }
+    if let Some((name, next_start, next)) = value_on_next_line(t, r, line) {
+        assignments(next, next_start, Some(&name), opts, found);
+        let trimmed = next.trim().trim_matches(['"', '\'', ',', ';', ')']);
+        if !trimmed.is_empty() && !trimmed.starts_with('<') && generic_value_ok(trimmed, true, opts)
+        {
+            let start = next_start + (trimmed.as_ptr() as usize - next.as_ptr() as usize);
+            found.push(Candidate {
+                rule: Rule::GenericSecret,
+                start,
+                end: start + trimmed.len(),
+                secret: trimmed.to_string(),
+                key: Some(name),
+                confidence: None,
+                sample: None,
+            });
+        }
+        return;
+    }
+    assignments(line, r.start, None, opts, found);
+    named_literals(line, r.start, opts, found);
+}
+
+/// Credentials in HTTP headers (`Authorization: Bearer …`, `Basic …`) and on
+/// command lines (`curl -u user:…`, `--password …`, PowerShell's
+/// `ConvertTo-SecureString "…" -AsPlainText`).
+fn headers_and_flags(line: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
     if r.has(Kind::Bearer) {
         for c in BEARER.captures_iter(line) {
             let m = c.get(1).unwrap();
@@ -917,35 +947,20 @@ fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
             }
         }
     }
-    if !r.has(Kind::Keyword) {
-        return;
-    }
-    if let Some((name, next_start, next)) = value_on_next_line(t, r, line) {
-        assignments(next, next_start, Some(&name), opts, found);
-        let trimmed = next.trim().trim_matches(['"', '\'', ',', ';', ')']);
-        if !trimmed.is_empty() && !trimmed.starts_with('<') && generic_value_ok(trimmed, true, opts)
-        {
-            let start = next_start + (trimmed.as_ptr() as usize - next.as_ptr() as usize);
-            found.push(Candidate {
-                rule: Rule::GenericSecret,
-                start,
-                end: start + trimmed.len(),
-                secret: trimmed.to_string(),
-                key: Some(name),
-                confidence: None,
-                sample: None,
-            });
-        }
-        return;
-    }
-    assignments(line, r.start, None, opts, found);
+}
+
+/// A secret-named key and a literal in the shapes of code and config other
+/// than an assignment: setters, constants without an operator, `.netrc`,
+/// credentials passed to HTTP clients, XML settings. `base` is where `line`
+/// starts in the scanned text.
+fn named_literals(line: &str, base: usize, opts: &Options, found: &mut Vec<Candidate>) {
     for c in SETTER.captures_iter(line) {
         let key = c.get(1).or(c.get(2)).unwrap().as_str();
         if let Some(m) = c.get(3).or(c.get(4))
             && is_secret_key(key)
             && generic_value_ok(m.as_str(), true, opts)
         {
-            found.push(generic_candidate(r.start, m, key));
+            found.push(generic_candidate(base, m, key));
         }
     }
     for c in DEFINED.captures_iter(line) {
@@ -954,31 +969,31 @@ fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
             && is_secret_key(key)
             && generic_value_ok(m.as_str(), true, opts)
         {
-            found.push(generic_candidate(r.start, m, key));
+            found.push(generic_candidate(base, m, key));
         }
     }
     for c in NETRC_PASSWORD.captures_iter(line) {
         let m = c.get(2).unwrap();
         if generic_value_ok(m.as_str(), false, opts) {
-            found.push(generic_candidate(r.start, m, &c[1]));
+            found.push(generic_candidate(base, m, &c[1]));
         }
     }
     for c in BASIC_AUTH_CALL.captures_iter(line) {
         let (user, password) = (c.get(1).unwrap(), c.get(2).unwrap());
         if credential_ok(user.as_str(), password.as_str()) {
-            found.push(basic_candidate(r.start, password));
+            found.push(basic_candidate(base, password));
         }
     }
     for c in XML_KEY_VALUE.captures_iter(line) {
         let (key, m) = (&c[1], c.get(2).unwrap());
         if is_secret_key(key) && generic_value_ok(m.as_str(), true, opts) {
-            found.push(generic_candidate(r.start, m, key));
+            found.push(generic_candidate(base, m, key));
         }
     }
     for c in XML_ELEMENT.captures_iter(line) {
         let (open, m, close) = (&c[1], c.get(2).unwrap(), &c[3]);
         if open == close && is_secret_key(open) && generic_value_ok(m.as_str(), true, opts) {
-            found.push(generic_candidate(r.start, m, open));
+            found.push(generic_candidate(base, m, open));
         }
     }
 }
