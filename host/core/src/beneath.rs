@@ -145,11 +145,14 @@ pub fn read_handle(handle: &File, cap: u64) -> Result<Vec<u8>, Failure> {
 /// Refuses anything but a regular file, then reads at most `cap + 1` bytes,
 /// so a file that grows while it is read is still caught.
 fn read_regular(file: File, cap: u64) -> Result<Vec<u8>, Failure> {
-    let k = kind(&file)?;
+    use std::os::unix::fs::MetadataExt;
+    // One fstat for both the type and the length: this runs once per file read.
+    let md = file.metadata()?;
+    let k = Kind::of_mode(md.mode());
     if k != Kind::File {
         return Err(Failure::NotRegular(k));
     }
-    let len = file.metadata()?.len();
+    let len = md.len();
     if len > cap {
         return Err(Failure::TooLarge(cap));
     }
