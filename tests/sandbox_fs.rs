@@ -350,6 +350,50 @@ fn a_fifo_ca_file_ends_within_the_timeout() {
     }
 }
 
+/// A plugin granted directories runs each check on a thread of its own, where
+/// WASI's file calls block that thread. Opening a FIFO for reading through
+/// WASI never returns (no writer comes): the check still ends at its timeout
+/// as `error`, and the plugin's other check, on another thread, still runs.
+#[test]
+fn a_fifo_opened_through_wasi_ends_at_the_deadline() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path().join("granted")).unwrap();
+    let fifo = ws.path().join("granted/fifo");
+    mkfifo(&fifo);
+    ws.write(
+        "policy.toml",
+        &hostile_policy(
+            "fs = [\"granted\"]\ntimeout_ms = 1500",
+            &[
+                (
+                    "hostile.handles",
+                    format!("{{ path = {:?}, count = 1 }}", fifo.display().to_string()),
+                ),
+                ("hostile.ok", "{}".into()),
+            ],
+        ),
+    );
+    let (out, took) = gate_bounded(
+        &ws,
+        &["evaluate", "--policy", "policy.toml", "--format", "json"],
+        Duration::from_secs(30),
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "gate ran {took:?} past a 1500 ms timeout: {}",
+        stderr(&out)
+    );
+    let report = json(&out);
+    let (_, status, message) = &findings(&report, "hostile.handles")[0];
+    assert_eq!(status, "error", "{message}");
+    assert!(
+        message.contains("timed out after 1500 ms (plugin `hostile` timeout_ms)")
+            && message.contains("a file-system call had not returned"),
+        "{message}"
+    );
+    assert_eq!(check(&report, "g", "hostile.ok")["status"], "pass");
+}
+
 fn rollout_spec(ws: &Workspace) -> PathBuf {
     ws.write(
         "web.toml",

@@ -253,7 +253,7 @@ impl Runtime {
         sandbox: &Arc<Sandbox>,
         label: &str,
     ) -> Result<Store<HostState>, PluginError> {
-        self.store(sandbox, label, sandbox.limits.timeout)
+        self.store(sandbox, label, sandbox.limits.timeout, FileCalls::OnPool)
     }
 
     /// Compiles a plugin and asks it to describe itself.
@@ -275,7 +275,12 @@ impl Runtime {
         cache: CacheOutcome,
     ) -> Result<LoadedPlugin, PluginError> {
         let started = Instant::now();
-        let mut store = self.store(&sandbox, "describe", sandbox.limits.timeout)?;
+        let mut store = self.store(
+            &sandbox,
+            "describe",
+            sandbox.limits.timeout,
+            FileCalls::OnPool,
+        )?;
         let info = with_deadline(&mut store, &sandbox, "describe()", async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
             instance.call_describe(store).await
@@ -314,11 +319,13 @@ impl Runtime {
         sandbox: &Arc<Sandbox>,
         check: &str,
         timeout: Duration,
+        calls: FileCalls,
     ) -> Result<Store<HostState>, PluginError> {
         let stderr =
             wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(crate::capabilities::STDERR_CAPTURE);
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stderr(stderr.clone())
+        wasi.allow_blocking_current_thread(calls == FileCalls::OnGuestThread)
+            .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -377,6 +384,15 @@ impl Runtime {
 
     /// Runs one check in a fresh store, under the plugin's limits. Never panics
     /// and never fails: every problem becomes the run's error reason.
+    ///
+    /// A plugin granted directories runs on a thread of its own, where WASI's
+    /// file calls (open, stat, list a directory) block that thread instead of
+    /// each being handed to tokio's blocking pool and back: the hand-offs, two
+    /// thread wake-ups per call, were most of the host's time walking a tree.
+    /// The deadline still holds when one of those calls never returns (a FIFO
+    /// opened for reading, a hung network file system): this task stops
+    /// waiting for the thread at the timeout and reports the run as timed
+    /// out; the thread is left to finish on its own and then frees its store.
     pub async fn run_check(
         &self,
         plugin: &LoadedPlugin,
@@ -384,10 +400,11 @@ impl Runtime {
         params: &serde_json::Value,
     ) -> CheckRun {
         let started = Instant::now();
-        let _slot = self.stores.acquire().await;
-        let sandbox = &plugin.sandbox;
+        let slot = self.stores.clone().acquire_owned().await;
+        let sandbox = plugin.sandbox.clone();
         let timeout = sandbox.limits.timeout;
-        let mut store = match self.store(sandbox, check, timeout) {
+        let calls = FileCalls::for_sandbox(&sandbox);
+        let store = match self.store(&sandbox, check, timeout, calls) {
             Ok(store) => store,
             Err(e) => {
                 return CheckRun {
@@ -397,39 +414,137 @@ impl Runtime {
                 };
             }
         };
-        let outcome = async {
-            let request = wit::CheckRequest {
-                check: check.to_string(),
-                params: params.to_string(),
-                cwd: sandbox.cwd.to_string_lossy().into_owned(),
-            };
-            let findings = with_deadline(&mut store, sandbox, "", async |store| {
-                let instance = plugin.pre.instantiate_async(&mut *store).await?;
-                instance.call_run(store, &request).await
-            })
-            .await?;
-            within_output_cap(
-                &store,
-                sandbox,
-                findings.iter().map(finding_size).sum(),
-                sandbox.limits.output_bytes,
-            )?;
-            if findings.is_empty() {
-                return Err(NO_FINDINGS.to_string());
+        let request = wit::CheckRequest {
+            check: check.to_string(),
+            params: params.to_string(),
+            cwd: sandbox.cwd.to_string_lossy().into_owned(),
+        };
+        let pre = plugin.pre.clone();
+        let (outcome, host_time) = match calls {
+            FileCalls::OnPool => run_in_store(store, pre, sandbox, request).await,
+            FileCalls::OnGuestThread => {
+                let plugin_name = sandbox.plugin.clone();
+                let ran = on_own_thread(timeout + STUCK_GRACE, move || async move {
+                    let ran = run_in_store(store, pre, sandbox, request).await;
+                    drop(slot);
+                    ran
+                })
+                .await;
+                match ran {
+                    Ok(ran) => ran,
+                    Err(stop) => (Err(stop.reason(timeout, &plugin_name)), started.elapsed()),
+                }
             }
-            Ok(findings.into_iter().map(RawFinding::from).collect())
-        }
-        .await;
-        let state = store.data();
-        // A call cut off by the timeout is still inside the host.
-        let host_time =
-            state.host_time + state.host_entered.map_or(Duration::ZERO, |t| t.elapsed());
+        };
         CheckRun {
             outcome,
             duration: started.elapsed(),
             host_time,
         }
     }
+}
+
+/// Where the blocking file calls of WASI (open, stat, read a directory) run
+/// for one store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FileCalls {
+    /// Each on tokio's blocking pool, awaited under the call's deadline: for
+    /// calls into a plugin on a runtime thread, which must never block.
+    OnPool,
+    /// On the thread running the guest, a thread given to this one call
+    /// ([`Runtime::run_check`]).
+    OnGuestThread,
+}
+
+impl FileCalls {
+    /// A check of a plugin granted directories gets a thread of its own;
+    /// without preopened directories WASI has no file calls to make.
+    fn for_sandbox(sandbox: &Sandbox) -> Self {
+        if sandbox.fs.preopens().next().is_some() {
+            FileCalls::OnGuestThread
+        } else {
+            FileCalls::OnPool
+        }
+    }
+}
+
+/// How long past its timeout a check's thread may take to return before the
+/// run is reported without it. The check's own timeout fires on that thread
+/// as soon as the guest or the host call it is in yields; a thread still
+/// silent after this is blocked in the kernel.
+const STUCK_GRACE: Duration = Duration::from_millis(500);
+
+/// Why a call given its own thread produced no result.
+enum Stopped {
+    /// Still inside a call that had not returned when the wait ended.
+    Stuck,
+    /// The thread panicked (a bug in gate, never the plugin's doing).
+    Panicked(String),
+}
+
+impl Stopped {
+    fn reason(&self, timeout: Duration, plugin: &str) -> String {
+        match self {
+            Stopped::Stuck => format!(
+                "timed out after {} ms (plugin `{plugin}` timeout_ms): a file-system call had \
+                 not returned (a FIFO, or a file system that does not answer); its thread is \
+                 left to finish on its own",
+                timeout.as_millis()
+            ),
+            Stopped::Panicked(what) => format!("the host failed running the check: {what}"),
+        }
+    }
+}
+
+/// Runs the future `make` builds on a blocking-pool thread of its own,
+/// driven there by this runtime, and waits for it at most `budget`.
+async fn on_own_thread<F>(
+    budget: Duration,
+    make: impl FnOnce() -> F + Send + 'static,
+) -> Result<F::Output, Stopped>
+where
+    F: std::future::Future,
+    F::Output: Send + 'static,
+{
+    let handle = tokio::runtime::Handle::current();
+    let job = tokio::task::spawn_blocking(move || handle.block_on(make()));
+    match tokio::time::timeout(budget, job).await {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(Stopped::Panicked(e.to_string())),
+        Err(_) => Err(Stopped::Stuck),
+    }
+}
+
+/// Instantiates the plugin in `store` and runs one check: its findings or
+/// why it failed, and the part of the time spent in host calls.
+async fn run_in_store(
+    mut store: Store<HostState>,
+    pre: CheckPre<HostState>,
+    sandbox: Arc<Sandbox>,
+    request: wit::CheckRequest,
+) -> (Result<Vec<RawFinding>, String>, Duration) {
+    let outcome = async {
+        let findings = with_deadline(&mut store, &sandbox, "", async |store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            instance.call_run(store, &request).await
+        })
+        .await?;
+        within_output_cap(
+            &store,
+            &sandbox,
+            findings.iter().map(finding_size).sum(),
+            sandbox.limits.output_bytes,
+        )?;
+        if findings.is_empty() {
+            return Err(NO_FINDINGS.to_string());
+        }
+        Ok(findings.into_iter().map(RawFinding::from).collect())
+    }
+    .await;
+    let state = store.data();
+    // A call cut off by the timeout is still inside the host.
+    let host_time = state.host_time + state.host_entered.map_or(Duration::ZERO, |t| t.elapsed());
+    (outcome, host_time)
 }
 
 /// Turns a wasmtime error into a reason a user can act on.

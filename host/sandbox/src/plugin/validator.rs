@@ -13,7 +13,7 @@ use wasmtime::component::Linker;
 
 use super::call::{finding_size, with_deadline, within_output_cap};
 use super::catalog::PluginMeta;
-use super::runner::{RawFinding, Runtime};
+use super::runner::{FileCalls, RawFinding, Runtime};
 use super::source::PluginError;
 use crate::bindings::validator::{MigrationValidator, MigrationValidatorPre};
 use crate::cache::CacheOutcome;
@@ -75,7 +75,12 @@ impl Runtime {
             .map_err(|e| invalid(format!("{e:#}")))?;
         let pre = MigrationValidatorPre::new(pre)
             .map_err(|e| invalid(format!("not a migration-validator component: {e:#}")))?;
-        let mut store = self.store(&sandbox, "describe", sandbox.limits.timeout)?;
+        let mut store = self.store(
+            &sandbox,
+            "describe",
+            sandbox.limits.timeout,
+            FileCalls::OnPool,
+        )?;
         let info = with_deadline(&mut store, &sandbox, "describe()", async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
             instance.call_describe(store).await
@@ -104,7 +109,7 @@ impl Runtime {
         let _slot = self.stores.acquire().await;
         let sandbox = &validator.sandbox;
         let timeout = sandbox.limits.timeout;
-        let mut store = match self.store(sandbox, "validate", timeout) {
+        let mut store = match self.store(sandbox, "validate", timeout, FileCalls::OnPool) {
             Ok(store) => store,
             Err(e) => {
                 return ValidatorRun {
