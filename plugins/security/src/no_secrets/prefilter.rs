@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::providers::PROVIDERS;
 
@@ -123,6 +123,12 @@ static AUTOMATON: LazyLock<Automaton> = LazyLock::new(|| {
     }
     let ac = AhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
+        // A full DFA: one table look-up per byte. With this many patterns the
+        // builder would pick a contiguous NFA, which follows failure links and
+        // made this pass most of the scan (1 GB of source: 10.7 -> 5.4 s in
+        // the sandbox). The table is built once, at prepare time, and is part
+        // of the plugin's pre-initialised memory image (+280 KB).
+        .kind(Some(AhoCorasickKind::DFA))
         .build(&patterns)
         .unwrap_or_else(|e| panic!("prefilter automaton: {e}"));
     Automaton { ac, targets }
