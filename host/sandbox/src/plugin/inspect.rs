@@ -190,12 +190,7 @@ impl Runtime {
         sandbox: &Arc<Sandbox>,
     ) -> Result<crate::bindings::gate::plugin::types::PluginInfo, String> {
         let mut store = self
-            .store(
-                sandbox,
-                "describe",
-                sandbox.limits.timeout,
-                super::runner::FileCalls::OnPool,
-            )
+            .new_store(sandbox, "describe")
             .map_err(|e| e.to_string())?;
         let typed = |e: wasmtime::Error| format!("{e:#}");
         match world {

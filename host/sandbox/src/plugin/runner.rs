@@ -247,7 +247,9 @@ impl Runtime {
     }
 
     /// A fresh store for one call into a plugin of any world, under the
-    /// sandbox's limits and with epoch yields (see [`Runtime::run_check`]).
+    /// sandbox's limits and with epoch yields, for a call made on a runtime
+    /// thread: WASI's file calls go to the blocking pool (see
+    /// [`Runtime::run_check`] for the calls that get a thread of their own).
     pub fn new_store(
         &self,
         sandbox: &Arc<Sandbox>,
@@ -275,12 +277,7 @@ impl Runtime {
         cache: CacheOutcome,
     ) -> Result<LoadedPlugin, PluginError> {
         let started = Instant::now();
-        let mut store = self.store(
-            &sandbox,
-            "describe",
-            sandbox.limits.timeout,
-            FileCalls::OnPool,
-        )?;
+        let mut store = self.new_store(&sandbox, "describe")?;
         let info = with_deadline(&mut store, &sandbox, "describe()", async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
             instance.call_describe(store).await

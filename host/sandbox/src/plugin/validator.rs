@@ -75,12 +75,7 @@ impl Runtime {
             .map_err(|e| invalid(format!("{e:#}")))?;
         let pre = MigrationValidatorPre::new(pre)
             .map_err(|e| invalid(format!("not a migration-validator component: {e:#}")))?;
-        let mut store = self.store(
-            &sandbox,
-            "describe",
-            sandbox.limits.timeout,
-            FileCalls::OnPool,
-        )?;
+        let mut store = self.new_store(&sandbox, "describe")?;
         let info = with_deadline(&mut store, &sandbox, "describe()", async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
             instance.call_describe(store).await
