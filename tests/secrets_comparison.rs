@@ -2,7 +2,7 @@
 //! runs `scripts/compare-secrets` on the labelled corpus in
 //! `tests/fixtures/secrets-corpus/` with this build's `gate`, and holds gate to
 //! the acceptance criterion: for every secret type, recall at least
-//! detect-secrets', and no more false positives in all. The two held-out
+//! detect-secrets', and no more false positives in all. The three held-out
 //! corpora (`tests/fixtures/secrets-heldout*`) are held to issue 18's goals.
 //!
 //! detect-secrets comes from `scripts/install-deps` (pinned in
@@ -131,18 +131,19 @@ fn total_found(v: &Value, tool: &str) -> u64 {
 
 /// The held-out corpora were written from the providers' own format
 /// documentation by authors who had not read the detectors (their READMEs say
-/// how); the second was also written after the detectors last changed. gate
-/// meets issue 18's goals on both and finds more in all than detect-secrets,
-/// with fewer false positives. (Per type it may trail by a case: the figures
-/// are in docs/secrets-comparison.md.)
+/// how), each one blind to the ones before it. gate meets issue 18's goals on
+/// each and finds more in all than detect-secrets, with no more false
+/// positives. (Per type it may trail by a case: the figures are in
+/// docs/secrets-comparison.md.)
 #[test]
 fn held_out_corpora_meet_the_goals_and_beat_detect_secrets_overall() {
-    for corpus in [
-        "tests/fixtures/secrets-heldout",
-        "tests/fixtures/secrets-heldout-2",
+    for (corpus, near_miss_files) in [
+        ("tests/fixtures/secrets-heldout", 100),
+        ("tests/fixtures/secrets-heldout-2", 90),
+        ("tests/fixtures/secrets-heldout-3", 80),
     ] {
         let (out, v) = compare(Some(corpus));
-        assert_goals(&v, &out, 90);
+        assert_goals(&v, &out, near_miss_files);
         let (gate, ds) = (total_found(&v, "gate"), total_found(&v, "detect_secrets"));
         assert!(
             gate > ds && ds > 100,

@@ -67,6 +67,8 @@ const DETECTORS: &[&LazyLock<Regex>] = &[
     &AZURE_CLIENT_SECRET,
     &AZURE_CLIENT_SECRET_KEY,
     &PEM,
+    &PPK,
+    &PPK_PRIVATE_LINES,
     &JWT,
     &URL_PASSWORD,
     &GENERIC_ASSIGN,
@@ -74,6 +76,11 @@ const DETECTORS: &[&LazyLock<Regex>] = &[
     &SETTER,
     &DEFINED,
     &NETRC_PASSWORD,
+    &SUBSCRIPT,
+    &QUERY_PARAM,
+    &SAS_SIGNATURE,
+    &CONFIG_SET,
+    &PLIST_PAIR,
     &BASIC_AUTH_CALL,
     &PLAIN_SECURE_STRING,
     &XML_KEY_VALUE,
@@ -130,7 +137,11 @@ static AWS_KEY_ID: LazyLock<Regex> =
 static AWS_SECRET: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i-u:aws[_.\-]?secret[_.\-]?(?:access[_.\-]?)?key|secret[_.\-]?access[_.\-]?key)",
+        // An assignment, or the name and the value as two words of a command
+        // (`aws configure set aws_secret_access_key …`).
+        r#"(?:"#,
         assign!(),
+        r#"|["']?[ \t]+["']?)"#,
         r"([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)"
     ))
 });
@@ -163,13 +174,20 @@ static AZURE_CLIENT_SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| {
 static PEM: LazyLock<Regex> = LazyLock::new(|| {
     re(r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----")
 });
+/// A PuTTY private key file's first line (`PuTTY-User-Key-File-3: ssh-ed25519`).
+static PPK: LazyLock<Regex> =
+    LazyLock::new(|| re(r"PuTTY-User-Key-File-[0-9]+:[ \t]*[A-Za-z0-9.@\-]+"));
+/// The count of base64 lines of a PuTTY key's private part.
+static PPK_PRIVATE_LINES: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?m)^Private-Lines:[ \t]*([0-9]{1,3})\r?$"));
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)"));
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     // RFC 3986 userinfo characters (minus quotes), then a host name or IPv6 literal.
     re(concat!(
         r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://",
-        r"([A-Za-z0-9\-._~%!$&()*+,;=]{1,64}):([A-Za-z0-9\-._~%!$&()*+,;=]{1,128})@",
+        // The user may be empty: `redis://:…@host` (Redis before ACLs has none).
+        r"([A-Za-z0-9\-._~%!$&()*+,;=]{0,64}):([A-Za-z0-9\-._~%!$&()*+,;=]{1,128})@",
         r"([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?:[:/?#\s\x22\x27]|\z)"
     ))
 });
@@ -197,11 +215,18 @@ static BEARER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i-u:\bbearer)[ \t]+([A-Za-z0-9\-._~+/]{16,}=*)(?:[^A-Za-z0-9\-._~+/=]|\z)")
 });
 /// `System.setProperty("DB_PASSWORD", "…")`, `os.Setenv(…)`, `env::set_var(…)`,
-/// `putenv`, and `os.environ["DB_PASSWORD"] = "…"`: the name is a string too.
+/// `putenv`: the name is a string too.
 static SETTER: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
-        r#"(?:(?:setProperty|[Ss]etenv|set_var|putenv|SetEnvironmentVariable)\(\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*,\s*"#,
-        r#"|environ\[\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*\]\s*=\s*)"#,
+        r#"(?:setProperty|[Ss]etenv|set_var|putenv|SetEnvironmentVariable)\(\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*,\s*"#,
+        r#"(?:"([^"\n]*)"|'([^'\n]*)')"#
+    ))
+});
+/// A subscript assignment of any container: `os.environ["DB_PASSWORD"] = "…"`,
+/// Flask's `app.config["SECRET_KEY"] = "…"`, Ruby's `ENV['API_TOKEN'] = '…'`.
+static SUBSCRIPT: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"\[\s*["']([A-Za-z_][A-Za-z0-9_.\-]*)["']\s*\]\s*=\s*"#,
         r#"(?:"([^"\n]*)"|'([^'\n]*)')"#
     ))
 });
@@ -217,6 +242,22 @@ static DEFINED: LazyLock<Regex> = LazyLock::new(|| {
         r#"|"((?:[A-Za-z0-9_.\-]+:)+[A-Za-z0-9_.\-]+)"[ \t]*:[ \t]*"#,
         r#"|\b(PASSWORD)[ \t]+)"#,
         r#"(?:"([^"\n]*)"|'([^'\n]*)')"#
+    ))
+});
+/// A URL query or JDBC parameter: `?password=…`, `&access_token=…`,
+/// `;password=…`. The name is group 1, the value group 2.
+static QUERY_PARAM: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"[?&;]([A-Za-z_][A-Za-z0-9_.\-]*)=([^&;#\s"'<>]+)"#));
+/// An Azure SAS URL's signature (`…?sv=…&sig=…`): an HMAC made with the account key.
+static SAS_SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"[?&]sv=[0-9-]{10}&(?:[^\s&#]+&)*sig=((?:[A-Za-z0-9+/]|%2[Bb]|%2[Ff]){43}(?:=|%3[Dd]))")
+});
+/// A setting given on a command line as two words: `npm config set NAME VALUE`,
+/// `git config --global NAME VALUE`, `dotnet user-secrets set NAME VALUE`.
+static CONFIG_SET: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"\b(?:configure[ \t]+set|config[ \t]+set|user-secrets[ \t]+set|config(?:[ \t]+--(?:global|local|system))?)"#,
+        r#"[ \t]+["']?([A-Za-z_/@.:\-][^\s"'=]*)["']?[ \t]+(?:"([^"\n]+)"|'([^'\n]+)'|([^\s"'`]+))"#
     ))
 });
 /// `.netrc`'s `password …` (its keywords are lower case and unquoted).
@@ -246,11 +287,17 @@ static XML_KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
 static XML_ELEMENT: LazyLock<Regex> = LazyLock::new(|| {
     re(r"<([A-Za-z_][A-Za-z0-9_.:\-]*)(?:\s[^<>]*)?>([^<>\s]+)</([A-Za-z_][A-Za-z0-9_.:\-]*)>")
 });
-/// A key whose value starts on the next line: `<password>` alone, YAML `token: |`
+/// A property list's `<key>password</key>`, with its `<string>…</string>` after
+/// it on the same line; [`NEXT_LINE_VALUE`] finds the key alone on its line.
+static PLIST_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"<key>\s*([A-Za-z_][A-Za-z0-9_.:\- ]*?)\s*</key>\s*<string>([^<>\s]+)</string>")
+});
+/// A key whose value starts on the next line: `<password>` alone, a property
+/// list's `<key>password</key>` alone, YAML `token: |`
 /// or `token: >-`, an assignment left open with `\` or `(`, or `token:` alone.
 static NEXT_LINE_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
-        r"^\s*(?:<([A-Za-z_][A-Za-z0-9_.:\-]*)(?:\s[^<>]*)?>",
+        r"^\s*(?:<key>\s*([A-Za-z_][A-Za-z0-9_.:\- ]*?)\s*</key>|<([A-Za-z_][A-Za-z0-9_.:\-]*)(?:\s[^<>]*)?>",
         r#"|["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?[ \t]*(?::|=|:=)[ \t]*(?:[|>][+\-]?|\\|\()?)\s*$"#
     ))
 });
@@ -547,6 +594,20 @@ fn cloud_keys(line: &str, r: &Region, opts: &Options, service_account: bool, at:
 
 /// PEM private keys with a body that decodes; the body follows the header's line.
 fn private_keys(t: &str, r: &Region, found: &mut Vec<Candidate>) {
+    for m in PPK.find_iter(&t[r.start..r.end]) {
+        let end = r.start + m.end();
+        if let Some(body) = ppk_private_part(&t[end..]) {
+            found.push(Candidate {
+                rule: Rule::PrivateKey,
+                start: r.start + m.start(),
+                end,
+                secret: body,
+                key: None,
+                confidence: None,
+                sample: None,
+            });
+        }
+    }
     for m in PEM.find_iter(&t[r.start..r.end]) {
         let end = r.start + m.end();
         if let Some(body) = pem_body(&t[end..]) {
@@ -561,6 +622,18 @@ fn private_keys(t: &str, r: &Region, found: &mut Vec<Candidate>) {
             });
         }
     }
+}
+
+/// The private part of a PuTTY key file, from the text after its first line:
+/// the `Private-Lines: N` lines of base64 that follow, within the next 64 lines.
+fn ppk_private_part(after: &str) -> Option<String> {
+    let window: String = after.split_inclusive('\n').take(64).collect();
+    let c = PPK_PRIVATE_LINES.captures(&window)?;
+    let count: usize = c[1].parse().ok()?;
+    let rest = &window[c.get(0)?.end()..];
+    let body: String = rest.lines().skip(1).take(count).map(str::trim).collect();
+    let base64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
+    (count > 0 && body.len() >= 40 && body.bytes().all(base64)).then_some(body)
 }
 
 /// JWTs and passwords in URLs.
@@ -579,6 +652,9 @@ fn jwts_and_urls(line: &str, r: &Region, opts: &Options, at: &mut At<'_>) {
             if url_password_ok(user.as_str(), password.as_str(), host.as_str(), opts) {
                 at.push(Rule::UrlPassword, password);
             }
+        }
+        for c in captures_near(&SAS_SIGNATURE, line, line.contains("sig=")) {
+            at.push(Rule::AzureSharedAccessKey, c.get(1).unwrap());
         }
     }
 }
@@ -733,7 +809,9 @@ fn url_password_ok(user: &str, password: &str, host: &str, opts: &Options) -> bo
         && char_classes(password) >= 2
         && shannon(password) >= opts.min_entropy;
     password.len() >= 6
-        && (!local || generated)
+        // With no user (`redis://:…@host`) only a generated password counts:
+        // URL parser test data is full of `scheme://:pass@host` shapes.
+        && ((!local && !user.is_empty()) || generated)
         && password != user
         && !DEFAULT_PASSWORDS.contains(&pw.as_str())
         && !is_placeholder(password)
@@ -883,6 +961,11 @@ fn generic(t: &str, r: &Region, opts: &Options, found: &mut Vec<Candidate>) {
     if let Some((name, next_start, next)) = value_on_next_line(t, r, line) {
         assignments(next, next_start, Some(&name), opts, found);
         let trimmed = next.trim().trim_matches(['"', '\'', ',', ';', ')']);
+        // A property list's value: `<string>…</string>` on the line after its `<key>`.
+        let trimmed = trimmed
+            .strip_prefix("<string>")
+            .and_then(|v| v.strip_suffix("</string>"))
+            .unwrap_or(trimmed);
         if !trimmed.is_empty() && !trimmed.starts_with('<') && generic_value_ok(trimmed, true, opts)
         {
             let start = next_start + (trimmed.as_ptr() as usize - next.as_ptr() as usize);
@@ -954,9 +1037,12 @@ fn headers_and_flags(line: &str, r: &Region, opts: &Options, found: &mut Vec<Can
 /// credentials passed to HTTP clients, XML settings. `base` is where `line`
 /// starts in the scanned text.
 fn named_literals(line: &str, base: usize, opts: &Options, found: &mut Vec<Candidate>) {
-    for c in SETTER.captures_iter(line) {
-        let key = c.get(1).or(c.get(2)).unwrap().as_str();
-        if let Some(m) = c.get(3).or(c.get(4))
+    for c in SETTER
+        .captures_iter(line)
+        .chain(captures_near(&SUBSCRIPT, line, line.contains(']')))
+    {
+        let key = c.get(1).unwrap().as_str();
+        if let Some(m) = c.get(2).or(c.get(3))
             && is_secret_key(key)
             && generic_value_ok(m.as_str(), true, opts)
         {
@@ -969,6 +1055,35 @@ fn named_literals(line: &str, base: usize, opts: &Options, found: &mut Vec<Candi
             && is_secret_key(key)
             && generic_value_ok(m.as_str(), true, opts)
         {
+            found.push(generic_candidate(base, m, key));
+        }
+    }
+    for c in captures_near(&QUERY_PARAM, line, line.contains(['?', '&', ';'])) {
+        let (key, m) = (&c[1], c.get(2).unwrap());
+        // Percent-encoded spaces (`secure%20password`, `a+b`) make a phrase, not a key.
+        let phrase = m.as_str().contains("%20") || m.as_str().contains('+');
+        if is_secret_key(key) && !phrase && generic_value_ok(m.as_str(), false, opts) {
+            found.push(generic_candidate(base, m, key));
+        }
+    }
+    for c in captures_near(
+        &CONFIG_SET,
+        line,
+        line.contains("config") || line.contains("user-secrets"),
+    ) {
+        let key = &c[1];
+        // The setting's own name: the part after a registry URL's `:` or a path's `/`.
+        let name = key.rsplit([':', '/']).next().unwrap_or(key);
+        if let Some(m) = c.get(2).or(c.get(3)).or(c.get(4))
+            && is_secret_key(name)
+            && generic_value_ok(m.as_str(), c.get(4).is_none(), opts)
+        {
+            found.push(generic_candidate(base, m, name));
+        }
+    }
+    for c in captures_near(&PLIST_PAIR, line, line.contains("<key>")) {
+        let (key, m) = (&c[1], c.get(2).unwrap());
+        if is_secret_key(key) && generic_value_ok(m.as_str(), true, opts) {
             found.push(generic_candidate(base, m, key));
         }
     }
@@ -998,13 +1113,27 @@ fn named_literals(line: &str, base: usize, opts: &Options, found: &mut Vec<Candi
     }
 }
 
+/// The matches of `re` in `line`, searched only when the line holds a literal
+/// every match contains (`present`): most lines the prefilter marks are plain
+/// assignments, and even a search that finds nothing costs its setup.
+fn captures_near<'h>(
+    re: &'static Regex,
+    line: &'h str,
+    present: bool,
+) -> impl Iterator<Item = regex::Captures<'h>> {
+    present
+        .then(|| re.captures_iter(line))
+        .into_iter()
+        .flatten()
+}
+
 /// When `line` names a secret whose value is on the next line, that key and line.
 fn value_on_next_line<'t>(t: &'t str, r: &Region, line: &str) -> Option<(String, usize, &'t str)> {
     let name = if let Some(c) = K8S_NAME.captures(line) {
         c[1].to_string()
     } else {
         let c = NEXT_LINE_VALUE.captures(line)?;
-        c.get(1).or(c.get(2))?.as_str().to_string()
+        (1..=3).find_map(|i| c.get(i))?.as_str().to_string()
     };
     if !is_secret_key(&name) || r.end >= t.len() {
         return None;

@@ -50,7 +50,7 @@ const KIND_ANCHORS: &[(Kind, &[&str])] = &[
     (Kind::AwsKeyId, &["AKIA", "ASIA", "ABIA", "ACCA"]),
     (Kind::GcpApiKey, &["AIza"]),
     (Kind::AzureClientSecret, &["Q~"]),
-    (Kind::PrivateKey, &["-----BEGIN"]),
+    (Kind::PrivateKey, &["-----BEGIN", "PuTTY-User-Key-File-"]),
     (Kind::Jwt, &["eyJ"]),
     (Kind::Url, &["://"]),
     (

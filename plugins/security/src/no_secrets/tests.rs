@@ -1740,3 +1740,122 @@ fn provider_formats_added_from_the_held_out_corpus() {
         ["generic-secret"]
     );
 }
+
+#[test]
+fn url_passwords_with_an_empty_user() {
+    let v = rnd(77, 24, B62);
+    assert_eq!(
+        rules(&format!("redis://:{v}@cache.internal:6379/0")),
+        ["url-password"]
+    );
+    // A port after the scheme's colon is no password, and URL parsers' test
+    // data (short or percent-encoded passwords with no user) is no leak.
+    none("proxy = http://:8080@");
+    none(r#""href": "javascript://:bowser@x/","#);
+    none(r#""href": "http://:%3A%40c@d:2/","#);
+}
+
+#[test]
+fn secret_named_query_and_jdbc_parameters() {
+    let v = rnd(78, 24, B62);
+    for line in [
+        format!("jdbc:postgresql://db.internal:5432/app?user=app&password={v}"),
+        format!("jdbc:sqlserver://db.internal:1433;databaseName=app;user=sa;password={v};"),
+        format!("curl 'https://api.internal/v2/items?limit=10&access_token={v}'"),
+        format!(
+            "<add name=\"Main\" connectionString=\"Server=db.internal;Database=app;User Id=app;Password={v};\" />"
+        ),
+    ] {
+        assert_eq!(rules(&line), ["generic-secret"], "{line}");
+    }
+    // Variables, placeholders and parameters that are not secrets.
+    none("https://api.example.com/v1?access_token=${TOKEN}");
+    none("https://example.com/?token=YOUR_TOKEN_HERE");
+    none(&format!("https://api.internal/v1?page={v}&limit=10"));
+    // A form body in a test, whose "password" is a phrase.
+    none(r#"check_body(b"username=user&password=secure%20password").await;"#);
+}
+
+#[test]
+fn azure_sas_signatures() {
+    let sig = rnd(5, 43, B62);
+    let url = format!(
+        "https://acct.blob.core.windows.net/c?sv=2022-11-02&ss=b&srt=o&sp=r&se=2030-01-01&sig={sig}%3D"
+    );
+    assert_eq!(rules(&url), ["azure-shared-access-key"]);
+    // A `sig` that is not a SAS signature (no `sv=` version, or too short).
+    none(&format!(
+        "https://cdn.internal/img.png?w=200&sig={}",
+        rnd(6, 12, B62)
+    ));
+}
+
+#[test]
+fn settings_given_as_two_words_on_a_command_line() {
+    let aws = rnd(3, 40, B64);
+    assert_eq!(
+        rules(&format!("aws configure set aws_secret_access_key {aws}")),
+        ["aws-secret-access-key"]
+    );
+    let v = rnd(79, 24, B62);
+    assert_eq!(
+        rules(&format!(
+            "npm config set //registry.internal/:_authToken {v}"
+        )),
+        ["generic-secret"]
+    );
+    assert_eq!(
+        rules(&format!(
+            "dotnet user-secrets set \"Smtp:Password\" \"{v}\""
+        )),
+        ["generic-secret"]
+    );
+    none("git config --global credential.helper store");
+    none("npm config set //registry.internal/:_authToken ${NPM_TOKEN}");
+}
+
+#[test]
+fn subscript_assignments_of_any_container() {
+    let v = rnd(80, 24, B62);
+    for line in [
+        format!("app.config[\"JWT_SECRET_KEY\"] = \"{v}\""),
+        format!("ENV['STRIPE_SECRET'] = '{v}'"),
+        format!("os.environ[\"DB_PASSWORD\"] = \"{v}\""),
+    ] {
+        assert_eq!(rules(&line), ["generic-secret"], "{line}");
+    }
+    // A comparison, not an assignment.
+    none(&format!("if config[\"password\"] == \"{v}\" {{"));
+}
+
+#[test]
+fn property_list_keys_and_their_strings() {
+    let v = rnd(81, 24, B62);
+    assert_eq!(
+        rules(&format!("<key>password</key>\n<string>{v}</string>")),
+        ["generic-secret"]
+    );
+    assert_eq!(
+        rules(&format!("\t<key>api_token</key><string>{v}</string>")),
+        ["generic-secret"]
+    );
+    none(&format!(
+        "<key>CFBundleIdentifier</key>\n<string>{v}</string>"
+    ));
+    none("<key>password</key>\n<string>$(PASSWORD)</string>");
+}
+
+#[test]
+fn putty_private_key_files() {
+    let ppk = format!(
+        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy\nPublic-Lines: 2\n{}\n{}\n\
+         Private-Lines: 1\n{}\nPrivate-MAC: {}",
+        rnd(1, 64, B64),
+        rnd(2, 20, B64),
+        rnd(3, 44, B64),
+        rnd(4, 64, "0123456789abcdef")
+    );
+    assert_eq!(rules(&ppk), ["private-key"]);
+    // The format described, with no key in it.
+    none("PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\n<your key here>");
+}
