@@ -592,25 +592,20 @@ fn cloud_keys(line: &str, r: &Region, opts: &Options, service_account: bool, at:
     }
 }
 
-/// PEM private keys with a body that decodes; the body follows the header's line.
+/// Private keys whose key material is there: PEM blocks (the body follows the
+/// header's line and must decode) and PuTTY `.ppk` files (the lines their
+/// `Private-Lines:` counts). The finding spans the header.
 fn private_keys(t: &str, r: &Region, found: &mut Vec<Candidate>) {
-    for m in PPK.find_iter(&t[r.start..r.end]) {
+    let headers = PPK
+        .find_iter(&t[r.start..r.end])
+        .map(|m| (m, ppk_private_part as fn(&str) -> Option<String>))
+        .chain(
+            PEM.find_iter(&t[r.start..r.end])
+                .map(|m| (m, pem_body as fn(&str) -> Option<String>)),
+        );
+    for (m, body_after) in headers {
         let end = r.start + m.end();
-        if let Some(body) = ppk_private_part(&t[end..]) {
-            found.push(Candidate {
-                rule: Rule::PrivateKey,
-                start: r.start + m.start(),
-                end,
-                secret: body,
-                key: None,
-                confidence: None,
-                sample: None,
-            });
-        }
-    }
-    for m in PEM.find_iter(&t[r.start..r.end]) {
-        let end = r.start + m.end();
-        if let Some(body) = pem_body(&t[end..]) {
+        if let Some(body) = body_after(&t[end..]) {
             found.push(Candidate {
                 rule: Rule::PrivateKey,
                 start: r.start + m.start(),
