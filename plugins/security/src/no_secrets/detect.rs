@@ -1076,12 +1076,6 @@ fn named_literals(line: &str, base: usize, opts: &Options, found: &mut Vec<Candi
             found.push(generic_candidate(base, m, name));
         }
     }
-    for c in captures_near(&PLIST_PAIR, line, line.contains("<key>")) {
-        let (key, m) = (&c[1], c.get(2).unwrap());
-        if is_secret_key(key) && generic_value_ok(m.as_str(), true, opts) {
-            found.push(generic_candidate(base, m, key));
-        }
-    }
     for c in NETRC_PASSWORD.captures_iter(line) {
         let m = c.get(2).unwrap();
         if generic_value_ok(m.as_str(), false, opts) {
@@ -1094,7 +1088,11 @@ fn named_literals(line: &str, base: usize, opts: &Options, found: &mut Vec<Candi
             found.push(basic_candidate(base, password));
         }
     }
-    for c in XML_KEY_VALUE.captures_iter(line) {
+    for c in XML_KEY_VALUE.captures_iter(line).chain(captures_near(
+        &PLIST_PAIR,
+        line,
+        line.contains("<key>"),
+    )) {
         let (key, m) = (&c[1], c.get(2).unwrap());
         if is_secret_key(key) && generic_value_ok(m.as_str(), true, opts) {
             found.push(generic_candidate(base, m, key));
