@@ -406,6 +406,7 @@ async fn run_checks(
                     outcome: Err("the check's task was lost (host bug)".into()),
                     duration: Default::default(),
                     host_time: Default::default(),
+                    instances: 1,
                 }),
             )
         })
@@ -527,6 +528,7 @@ fn check_report(
         blocking: false,
         duration_ms: 0,
         host_ms: 0,
+        instances: 1,
         findings: Vec::new(),
         exemption: None,
         error: None,
@@ -538,6 +540,7 @@ fn check_report(
     };
     report.duration_ms = run.duration.as_millis() as u64;
     report.host_ms = run.host_time.as_millis() as u64;
+    report.instances = run.instances;
     report.findings = match &run.outcome {
         Ok(findings) => findings
             .iter()

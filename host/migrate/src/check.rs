@@ -378,6 +378,7 @@ pub async fn run(runtime: &Runtime, plugin: &LoadedPlugin, params: &Value) -> Ch
         outcome,
         duration,
         host_time: duration.saturating_sub(plugin_time),
+        instances: 1,
     }
 }
 

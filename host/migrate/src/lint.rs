@@ -299,6 +299,7 @@ pub fn check_report(
         blocking: worst >= Status::Fail,
         duration_ms: duration.as_millis() as u64,
         host_ms: host_time.as_millis() as u64,
+        instances: 1,
         exemption: if exempt {
             findings.iter().find_map(|f| f.exemption.clone())
         } else {

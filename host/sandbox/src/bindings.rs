@@ -1,31 +1,40 @@
-//! Host-side bindings of the WIT package `gate:plugin@0.1.0` (wit/v0.1.0/gate-plugin.wit, frozen).
+//! Host-side bindings of the WIT package `gate:plugin@0.1.1`
+//! (wit/v0.1.1/gate-plugin.wit, frozen). 0.1.1 only adds the world
+//! `check-in-parts` to 0.1.0, so components built against 0.1.0 link against
+//! these bindings unchanged: the linker matches their `@0.1.0` imports to
+//! the `@0.1.1` interfaces by the component model's semver rules, and their
+//! exports have the same names and types.
 //!
 //! Every import is async (host calls do I/O under a deadline) and trappable (a
 //! plugin that overruns its output budget is stopped).
 
 wasmtime::component::bindgen!({
-    path: "../../wit/v0.1.0",
+    path: "../../wit/v0.1.1",
     world: "gate:plugin/check",
     imports: { default: async | trappable },
     exports: { default: async },
 });
 
-/// Bindings of a world whose imports (`log`, `clock`) and shared types are the
-/// check world's, so one `HostState` serves it too.
+/// Bindings of a world whose imports and shared types are the check world's,
+/// so one `HostState` and one linker serve it too.
 macro_rules! world_sharing_check_imports {
     ($world:tt) => {
         wasmtime::component::bindgen!({
-            path: "../../wit/v0.1.0",
+            path: "../../wit/v0.1.1",
             world: $world,
             imports: { default: async | trappable },
             exports: { default: async },
             with: {
-                "gate:plugin/types": crate::bindings::gate::plugin::types,
-                "gate:plugin/log": crate::bindings::gate::plugin::log,
-                "gate:plugin/clock": crate::bindings::gate::plugin::clock,
+                "gate:plugin": crate::bindings::gate::plugin,
             },
         });
     };
+}
+
+/// Bindings of the `check-in-parts` world: a check world whose runs can
+/// split into parts (`plugin::parts`).
+pub mod parts {
+    world_sharing_check_imports!("gate:plugin/check-in-parts");
 }
 
 /// Bindings of the `migration-validator` world.

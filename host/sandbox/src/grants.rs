@@ -27,6 +27,9 @@ pub struct Grants {
     pub memory_mb: Option<u64>,
     /// Cap on the size of a plugin's output (findings plus log messages), in KiB.
     pub output_kb: Option<u64>,
+    /// At most this many instances of the plugin run one check at once, when
+    /// the check splits into parts (WIT world `check-in-parts`); 1 never splits.
+    pub parallel: Option<u64>,
 }
 
 /// A directory (or file) the plugin may read, as written in the policy

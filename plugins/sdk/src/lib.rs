@@ -16,11 +16,15 @@
 //! ```
 
 /// Bindings generated from the crate's own `wit/gate-plugin.wit`, a copy of
-/// the frozen `gate:plugin` version this SDK speaks: its world `check`, plus
+/// the frozen `gate:plugin` version this SDK speaks: its world
+/// `check-in-parts` (a check whose runs may split into parts), plus
 /// one export of the SDK's own, `prepare`, which the host never calls. A build
 /// that pre-initializes a plugin calls it once and snapshots the instance
-/// (see [`Plugin::prepare`]); a host speaking `gate:plugin/check` ignores it.
+/// (see [`Plugin::prepare`]); a host never calls it.
 #[doc(hidden)]
+// The generated lifting code of `merge` takes one argument per flattened
+// value of its parameters.
+#[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",
@@ -28,7 +32,7 @@ pub mod bindings {
             package gate:sdk;
 
             world prepared-check {
-                include gate:plugin/check@0.1.0;
+                include gate:plugin/check-in-parts@0.1.1;
                 /// Does the work every instance would otherwise repeat; never
                 /// calls the host.
                 export prepare: func();
@@ -51,10 +55,10 @@ pub mod target;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use bindings::Guest;
 pub use bindings::gate::plugin::types::{
     CheckInfo, CheckRequest, Finding, Location, ParamInfo, PluginInfo, Severity, Status,
 };
+pub use bindings::{Guest, Part};
 pub use finding::FindingBuilder;
 pub use serde_json;
 
@@ -95,6 +99,36 @@ pub trait Check {
     fn info(&self) -> CheckInfo;
     /// Runs the check. `params` is the policy's `params` table as JSON (`{}` when unset).
     fn run(&self, ctx: &Context, params: &serde_json::Value) -> Vec<Finding>;
+
+    /// How many parts a run with these `params` can use when the host can
+    /// run `available` at once. The default, 1, always runs the check whole
+    /// with [`Check::run`]; a check whose work divides (files of a tree)
+    /// returns more and implements [`Check::run_part`] and [`Check::merge`].
+    fn parts(&self, _ctx: &Context, _params: &serde_json::Value, _available: u32) -> u32 {
+        1
+    }
+
+    /// Runs one part: every part gets the same `params`, and the parts
+    /// together must do the whole work once. The default runs the whole
+    /// check in part 0 and nothing in the others.
+    fn run_part(&self, ctx: &Context, params: &serde_json::Value, part: Part) -> Vec<Finding> {
+        if part.index == 0 {
+            self.run(ctx, params)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The check's findings from every part's, in part order. The default
+    /// puts them one after the other.
+    fn merge(
+        &self,
+        _ctx: &Context,
+        _params: &serde_json::Value,
+        parts: Vec<Vec<Finding>>,
+    ) -> Vec<Finding> {
+        parts.into_iter().flatten().collect()
+    }
 }
 
 /// A plugin: an id, a description and its checks.
@@ -125,13 +159,51 @@ pub fn describe<P: Plugin>() -> PluginInfo {
 }
 
 pub fn run<P: Plugin>(request: CheckRequest) -> Vec<Finding> {
+    with_check::<P, _>(request, |check, ctx, params| check.run(ctx, params))
+        .unwrap_or_else(|problem| problem)
+}
+
+/// Implements the WIT `parts` export: 1 (run whole) for an unknown check or
+/// bad parameters, which `run` then reports.
+pub fn parts<P: Plugin>(request: CheckRequest, available: u32) -> u32 {
+    with_check::<P, _>(request, |check, ctx, params| {
+        check
+            .parts(ctx, params, available)
+            .clamp(1, available.max(1))
+    })
+    .unwrap_or(1)
+}
+
+/// Implements the WIT `run-part` export.
+pub fn run_part<P: Plugin>(request: CheckRequest, part: Part) -> Vec<Finding> {
+    with_check::<P, _>(request, |check, ctx, params| {
+        check.run_part(ctx, params, part)
+    })
+    .unwrap_or_else(|problem| problem)
+}
+
+/// Implements the WIT `merge` export.
+pub fn merge<P: Plugin>(request: CheckRequest, parts: Vec<Vec<Finding>>) -> Vec<Finding> {
+    with_check::<P, _>(request, |check, ctx, params| {
+        check.merge(ctx, params, parts)
+    })
+    .unwrap_or_else(|problem| problem)
+}
+
+/// Finds the requested check and parses its parameters, then calls `call`;
+/// an unknown check or parameters that are not JSON come back as the
+/// `error` finding to report instead.
+fn with_check<P: Plugin, T>(
+    request: CheckRequest,
+    call: impl FnOnce(&dyn Check, &Context, &serde_json::Value) -> T,
+) -> Result<T, Vec<Finding>> {
     let ctx = Context {
         check: request.check.clone(),
         cwd: request.cwd.clone(),
     };
     let checks = P::checks();
     let Some(check) = checks.iter().find(|c| c.info().id == request.check) else {
-        return vec![
+        return Err(vec![
             ctx.finding(P::ID, Status::Error)
                 .message(format!(
                     "plugin `{}` has no check `{}`",
@@ -139,7 +211,7 @@ pub fn run<P: Plugin>(request: CheckRequest) -> Vec<Finding> {
                     request.check
                 ))
                 .build(),
-        ];
+        ]);
     };
     let params: serde_json::Value = if request.params.trim().is_empty() {
         serde_json::Value::Object(Default::default())
@@ -147,18 +219,19 @@ pub fn run<P: Plugin>(request: CheckRequest) -> Vec<Finding> {
         match serde_json::from_str(&request.params) {
             Ok(v) => v,
             Err(e) => {
-                return vec![
+                return Err(vec![
                     ctx.finding("params", Status::Error)
                         .message(format!("params are not valid JSON: {e}"))
                         .build(),
-                ];
+                ]);
             }
         }
     };
-    check.run(&ctx, &params)
+    Ok(call(check.as_ref(), &ctx, &params))
 }
 
-/// Declares the plugin type and exports it as the component's `check` world.
+/// Declares the plugin type and exports it as the component's
+/// `check-in-parts` world.
 #[macro_export]
 macro_rules! plugin {
     ($plugin:ty) => {
@@ -169,6 +242,21 @@ macro_rules! plugin {
             }
             fn run(request: $crate::CheckRequest) -> ::std::vec::Vec<$crate::Finding> {
                 $crate::run::<$plugin>(request)
+            }
+            fn parts(request: $crate::CheckRequest, available: u32) -> u32 {
+                $crate::parts::<$plugin>(request, available)
+            }
+            fn run_part(
+                request: $crate::CheckRequest,
+                part: $crate::Part,
+            ) -> ::std::vec::Vec<$crate::Finding> {
+                $crate::run_part::<$plugin>(request, part)
+            }
+            fn merge(
+                request: $crate::CheckRequest,
+                parts: ::std::vec::Vec<::std::vec::Vec<$crate::Finding>>,
+            ) -> ::std::vec::Vec<$crate::Finding> {
+                $crate::merge::<$plugin>(request, parts)
             }
             fn prepare() {
                 <$plugin as $crate::Plugin>::prepare()

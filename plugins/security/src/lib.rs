@@ -71,23 +71,48 @@ pub(crate) fn status_rank(status: Status) -> u8 {
 
 /// Keeps at most [`MAX_FINDINGS`] findings; the rest become one finding that carries
 /// their worst status, so the check's verdict is unchanged.
-pub(crate) fn cap(ctx: &Context, mut findings: Vec<Finding>) -> Vec<Finding> {
-    if findings.len() <= MAX_FINDINGS {
+pub(crate) fn cap(ctx: &Context, findings: Vec<Finding>) -> Vec<Finding> {
+    cap_with(ctx, findings, Dropped::default())
+}
+
+/// Findings a part of a run left out before its findings were merged
+/// (`security.no-secrets` in parts): they count as findings past the cap.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Dropped {
+    pub count: usize,
+    pub worst: Option<Status>,
+}
+
+impl Dropped {
+    pub fn add(&mut self, count: usize, status: Option<Status>) {
+        self.count += count;
+        self.worst = worst(self.worst.into_iter().chain(status));
+    }
+}
+
+/// The worst of `statuses`, as the host ranks them.
+pub(crate) fn worst(statuses: impl IntoIterator<Item = Status>) -> Option<Status> {
+    statuses.into_iter().max_by_key(|s| status_rank(*s))
+}
+
+/// [`cap`], counting `dropped` findings already left out as past the cap.
+pub(crate) fn cap_with(
+    ctx: &Context,
+    mut findings: Vec<Finding>,
+    dropped: Dropped,
+) -> Vec<Finding> {
+    if findings.len() + dropped.count <= MAX_FINDINGS {
         return findings;
     }
-    let rest = findings.split_off(MAX_FINDINGS - 1);
-    let worst = rest
-        .iter()
-        .map(|f| f.status)
-        .max_by_key(|s| status_rank(*s))
-        .unwrap_or(Status::Fail);
+    let rest = findings.split_off((MAX_FINDINGS - 1).min(findings.len()));
+    let worst = worst(rest.iter().map(|f| f.status).chain(dropped.worst)).unwrap_or(Status::Fail);
+    let omitted = rest.len() + dropped.count;
     findings.push(
         ctx.finding(ctx.check.clone(), worst)
             .message(format!(
-                "{} more findings not shown (limit {MAX_FINDINGS})",
-                rest.len()
+                "{omitted} more findings not shown (limit {MAX_FINDINGS})"
             ))
-            .evidence("omitted", rest.len())
+            .evidence("omitted", omitted)
             .build(),
     );
     findings

@@ -334,6 +334,7 @@ impl TestReport {
             blocking: true,
             duration_ms,
             host_ms: 0,
+            instances: 1,
             findings,
             exemption: None,
             error: None,

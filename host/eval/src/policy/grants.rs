@@ -32,6 +32,7 @@ pub(crate) struct GrantsDecl {
     pub timeout_ms: Option<At<u64>>,
     pub memory_mb: Option<At<u64>>,
     pub output_kb: Option<At<u64>>,
+    pub parallel: Option<At<u64>>,
 }
 
 impl GrantsDecl {
@@ -53,6 +54,7 @@ impl GrantsDecl {
             timeout_ms: raw.timeout_ms.map(|s| src.at(s)),
             memory_mb: raw.memory_mb.map(|s| src.at(s)),
             output_kb: raw.output_kb.map(|s| src.at(s)),
+            parallel: raw.parallel.map(|s| src.at(s)),
         }
     }
 
@@ -91,6 +93,7 @@ impl GrantsDecl {
             ("timeout_ms", &self.timeout_ms),
             ("memory_mb", &self.memory_mb),
             ("output_kb", &self.output_kb),
+            ("parallel", &self.parallel),
         ];
         for (key, limit) in limits {
             if let Some(l) = limit.as_ref().filter(|l| l.value == 0) {
@@ -134,6 +137,9 @@ impl GrantsDecl {
         if child.output_kb.is_some() {
             self.output_kb = child.output_kb;
         }
+        if child.parallel.is_some() {
+            self.parallel = child.parallel;
+        }
     }
 
     pub fn finish(self) -> Grants {
@@ -149,6 +155,7 @@ impl GrantsDecl {
             timeout_ms: self.timeout_ms.map(|a| a.value),
             memory_mb: self.memory_mb.map(|a| a.value),
             output_kb: self.output_kb.map(|a| a.value),
+            parallel: self.parallel.map(|a| a.value),
         }
     }
 }

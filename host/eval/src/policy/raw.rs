@@ -57,6 +57,7 @@ pub(crate) struct RawGrants {
     pub timeout_ms: Option<Spanned<u64>>,
     pub memory_mb: Option<Spanned<u64>>,
     pub output_kb: Option<Spanned<u64>>,
+    pub parallel: Option<Spanned<u64>>,
 }
 
 impl Item for RawGrants {}

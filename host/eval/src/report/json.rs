@@ -117,6 +117,10 @@ impl<'a> GateJson<'a> {
     }
 }
 
+fn ran_whole(instances: &u32) -> bool {
+    *instances <= 1
+}
+
 #[derive(Serialize)]
 struct CheckJson<'a> {
     id: &'a str,
@@ -126,6 +130,9 @@ struct CheckJson<'a> {
     findings: Vec<FindingJson<'a>>,
     exemption: Option<&'a ExemptionRef>,
     host_ms: u64,
+    /// Only when the check ran in parts.
+    #[serde(skip_serializing_if = "ran_whole")]
+    instances: u32,
     title: &'a str,
     plugin: &'a str,
     enforcement: &'static str,
@@ -147,6 +154,7 @@ impl<'a> CheckJson<'a> {
                 .collect(),
             exemption: check.exemption.as_ref(),
             host_ms: check.host_ms,
+            instances: check.instances,
             title: &check.title,
             plugin: &check.plugin,
             enforcement: check.enforcement.as_str(),

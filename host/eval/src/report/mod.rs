@@ -167,6 +167,9 @@ pub struct CheckReport {
     /// Part of `duration_ms` spent in host calls (capabilities and WASI); the
     /// rest ran inside the plugin.
     pub host_ms: u64,
+    /// Instances of the plugin that ran the check at once: more than 1 when
+    /// the check split its run into parts (docs/plugins.md, "Checks in parts").
+    pub instances: u32,
     pub findings: Vec<FindingReport>,
     /// The exemption that made the check `exempt`, if any.
     pub exemption: Option<ExemptionRef>,

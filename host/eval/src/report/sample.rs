@@ -66,6 +66,7 @@ fn check(
         blocking,
         duration_ms,
         host_ms: duration_ms / 2,
+        instances: 1,
         findings,
         exemption: None,
         error: None,

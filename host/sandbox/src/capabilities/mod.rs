@@ -53,6 +53,9 @@ pub struct Limits {
     /// Host handles (WASI descriptors and streams: each open file or
     /// directory is a host fd) one check may hold at once.
     pub handles: usize,
+    /// Instances that may run one check's parts at once (`parallel`); each
+    /// has the memory and handle limits above.
+    pub parallel: u32,
 }
 
 impl Limits {
@@ -69,6 +72,16 @@ impl Limits {
     /// with every store of an evaluation open at once.
     pub const HANDLES: usize = 256;
 
+    /// The most instances one check may run at once, whatever the policy says.
+    pub const MAX_PARALLEL: u32 = 16;
+
+    /// One instance per core the process may use, at most [`Self::MAX_PARALLEL`].
+    pub fn default_parallel() -> u32 {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get() as u32)
+            .clamp(1, Self::MAX_PARALLEL)
+    }
+
     pub fn from_grants(grants: &Grants) -> Self {
         let memory_mb = grants
             .memory_mb
@@ -79,6 +92,9 @@ impl Limits {
             memory_bytes: (memory_mb as usize) << 20,
             output_bytes: (grants.output_kb.unwrap_or(Self::DEFAULT_OUTPUT_KB) as usize) << 10,
             handles: Self::HANDLES,
+            parallel: grants.parallel.map_or_else(Self::default_parallel, |p| {
+                p.clamp(1, Self::MAX_PARALLEL as u64) as u32
+            }),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod call;
 mod catalog;
 mod inspect;
 mod mapped;
+mod parts;
 mod runner;
 mod source;
 mod spec;

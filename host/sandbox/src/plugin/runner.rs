@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{CallHook, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -14,6 +14,7 @@ use super::call::{finding_size, with_deadline, within_output_cap};
 use super::catalog::{PluginMeta, severity};
 use super::source::{PluginError, PluginSource};
 use crate::bindings::gate::plugin::types as wit;
+use crate::bindings::parts::CheckInPartsPre;
 use crate::bindings::{Check, CheckPre};
 use crate::cache::{Cache, CacheOutcome};
 use crate::capabilities::{HostState, Sandbox, StoreBudget};
@@ -45,6 +46,10 @@ pub struct LoadedPlugin {
     pub sandbox: Arc<Sandbox>,
     pub cache: CacheOutcome,
     pre: CheckPre<HostState>,
+    /// The same code's `check-in-parts` exports, when it has them (built
+    /// against `gate:plugin@0.1.1` with the SDK, or by hand): its checks may
+    /// split a run into parts (`plugin::parts`).
+    parts: Option<CheckInPartsPre<HostState>>,
 }
 
 /// The reason of a run whose plugin returned an empty list of findings.
@@ -63,6 +68,7 @@ impl LoadedPlugin {
             sandbox,
             cache: self.cache,
             pre: self.pre.clone(),
+            parts: self.parts.clone(),
         }
     }
 }
@@ -73,8 +79,11 @@ pub struct CheckRun {
     /// The plugin's findings, or why the run failed (trap, timeout, limit, no findings).
     pub outcome: Result<Vec<RawFinding>, String>,
     pub duration: Duration,
-    /// Part of `duration` spent in host calls.
+    /// Part of `duration` spent in host calls: with parts, the largest of
+    /// any one instance's.
     pub host_time: Duration,
+    /// Instances that ran the check at once: its parts, or 1.
+    pub instances: u32,
 }
 
 /// A finding as the plugin returned it, before policy overrides and exemptions.
@@ -300,6 +309,7 @@ impl Runtime {
                 problem,
             });
         }
+        let parts = CheckInPartsPre::new(pre.instance_pre().clone()).ok();
         Ok(LoadedPlugin {
             name: source.name.clone(),
             sha256: source.sha256.clone(),
@@ -308,6 +318,7 @@ impl Runtime {
             sandbox,
             cache,
             pre,
+            parts,
         })
     }
 
@@ -318,65 +329,14 @@ impl Runtime {
         timeout: Duration,
         calls: FileCalls,
     ) -> Result<Store<HostState>, PluginError> {
-        let stderr =
-            wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(crate::capabilities::STDERR_CAPTURE);
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.allow_blocking_current_thread(calls == FileCalls::OnGuestThread)
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .wall_clock(WasiWallClock(sandbox.clock));
-        crate::capabilities::preopen_files(&mut wasi, sandbox).map_err(|e| {
-            PluginError::Invalid {
-                name: sandbox.plugin.clone(),
-                error: format!("preparing fs grants: {e:#}"),
-            }
-        })?;
-        let mut table = ResourceTable::new();
-        table.set_max_capacity(sandbox.limits.handles);
-        let state = HostState {
-            wasi: wasi.build(),
-            table,
-            limits: StoreBudget::new(&sandbox.plugin, sandbox.limits.memory_bytes),
+        StoreSpec {
+            engine: self.engine.engine.clone(),
             sandbox: sandbox.clone(),
             check: check.to_string(),
-            deadline: Instant::now() + timeout,
-            output_used: 0,
-            stderr,
-            host_time: Duration::ZERO,
-            host_entered: None,
-            host_depth: 0,
-        };
-        let mut store = Store::new(&self.engine.engine, state);
-        store.limiter(|s| &mut s.limits);
-        // Attribute wall time to the host (capabilities, WASI) or the guest.
-        store.call_hook(|mut ctx, hook| {
-            let state = ctx.data_mut();
-            match hook {
-                CallHook::CallingHost => {
-                    if state.host_depth == 0 {
-                        state.host_entered = Some(Instant::now());
-                    }
-                    state.host_depth += 1;
-                }
-                CallHook::ReturningFromHost => {
-                    state.host_depth = state.host_depth.saturating_sub(1);
-                    if state.host_depth == 0
-                        && let Some(t) = state.host_entered.take()
-                    {
-                        state.host_time += t.elapsed();
-                    }
-                }
-                _ => {}
-            }
-            Ok(())
-        });
-        // Yield to tokio at every epoch tick, so the timeout below can fire
-        // even while the guest spins without calling the host.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
-        Ok(store)
+            timeout,
+            calls,
+        }
+        .store()
     }
 
     /// Runs one check in a fresh store, under the plugin's limits. Never panics
@@ -408,6 +368,7 @@ impl Runtime {
                     outcome: Err(e.to_string()),
                     duration: started.elapsed(),
                     host_time: Duration::ZERO,
+                    instances: 1,
                 };
             }
         };
@@ -416,20 +377,37 @@ impl Runtime {
             params: params.to_string(),
             cwd: sandbox.cwd.to_string_lossy().into_owned(),
         };
-        let pre = plugin.pre.clone();
-        let (outcome, host_time) = match calls {
-            FileCalls::OnPool => run_in_store(store, pre, sandbox, request).await,
+        let entry = match &plugin.parts {
+            Some(pre) => Entry::InParts {
+                pre: pre.clone(),
+                spec: StoreSpec {
+                    engine: self.engine.engine.clone(),
+                    sandbox: sandbox.clone(),
+                    check: check.to_string(),
+                    timeout,
+                    calls,
+                },
+                extra: self.spare_slots(sandbox.limits.parallel),
+            },
+            None => Entry::Whole(plugin.pre.clone()),
+        };
+        let (outcome, host_time, instances) = match calls {
+            FileCalls::OnPool => run_in_store(store, entry, sandbox, request).await,
             FileCalls::OnGuestThread => {
                 let plugin_name = sandbox.plugin.clone();
                 let ran = on_own_thread(timeout + STUCK_GRACE, move || async move {
-                    let ran = run_in_store(store, pre, sandbox, request).await;
+                    let ran = run_in_store(store, entry, sandbox, request).await;
                     drop(slot);
                     ran
                 })
                 .await;
                 match ran {
                     Ok(ran) => ran,
-                    Err(stop) => (Err(stop.reason(timeout, &plugin_name)), started.elapsed()),
+                    Err(stop) => (
+                        Err(stop.reason(timeout, &plugin_name)),
+                        started.elapsed(),
+                        1,
+                    ),
                 }
             }
         };
@@ -437,8 +415,119 @@ impl Runtime {
             outcome,
             duration: started.elapsed(),
             host_time,
+            instances,
         }
     }
+}
+
+/// What one check's stores are made from: the first, and one more for each
+/// part the check runs in.
+#[derive(Clone)]
+pub(super) struct StoreSpec {
+    pub engine: wasmtime::Engine,
+    pub sandbox: Arc<Sandbox>,
+    pub check: String,
+    pub timeout: Duration,
+    pub calls: FileCalls,
+}
+
+impl StoreSpec {
+    /// A fresh store under the sandbox's limits, with epoch yields and the
+    /// host/guest time split.
+    pub(super) fn store(&self) -> Result<Store<HostState>, PluginError> {
+        let StoreSpec {
+            engine,
+            sandbox,
+            check,
+            timeout,
+            calls,
+        } = self;
+        let stderr =
+            wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(crate::capabilities::STDERR_CAPTURE);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.allow_blocking_current_thread(*calls == FileCalls::OnGuestThread)
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(WasiWallClock(sandbox.clock));
+        crate::capabilities::preopen_files(&mut wasi, sandbox).map_err(|e| {
+            PluginError::Invalid {
+                name: sandbox.plugin.clone(),
+                error: format!("preparing fs grants: {e:#}"),
+            }
+        })?;
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(sandbox.limits.handles);
+        let state = HostState {
+            wasi: wasi.build(),
+            table,
+            limits: StoreBudget::new(&sandbox.plugin, sandbox.limits.memory_bytes),
+            sandbox: sandbox.clone(),
+            check: check.clone(),
+            deadline: Instant::now() + *timeout,
+            output_used: 0,
+            stderr,
+            host_time: Duration::ZERO,
+            host_entered: None,
+            host_depth: 0,
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limits);
+        // Attribute wall time to the host (capabilities, WASI) or the guest.
+        store.call_hook(|mut ctx, hook| {
+            let state = ctx.data_mut();
+            match hook {
+                CallHook::CallingHost => {
+                    if state.host_depth == 0 {
+                        state.host_entered = Some(Instant::now());
+                    }
+                    state.host_depth += 1;
+                }
+                CallHook::ReturningFromHost => {
+                    state.host_depth = state.host_depth.saturating_sub(1);
+                    if state.host_depth == 0
+                        && let Some(t) = state.host_entered.take()
+                    {
+                        state.host_time += t.elapsed();
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        });
+        // Yield to tokio at every epoch tick, so the timeout below can fire
+        // even while the guest spins without calling the host.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok(store)
+    }
+}
+
+impl Runtime {
+    /// Store slots for a check's parts beyond its first, up to `parallel`
+    /// in all: only those free right now, so a check never waits for slots
+    /// another check holds (and an evaluation with every slot taken runs
+    /// its checks whole).
+    fn spare_slots(&self, parallel: u32) -> Vec<OwnedSemaphorePermit> {
+        (1..parallel)
+            .map_while(|_| self.stores.clone().try_acquire_owned().ok())
+            .collect()
+    }
+}
+
+/// How a check's first instance is made and called.
+enum Entry {
+    /// A plugin of the `check` world: `run`.
+    Whole(CheckPre<HostState>),
+    /// A plugin of the `check-in-parts` world: `parts`, then `run` or the
+    /// parts and `merge` (`plugin::parts`), with `extra` slots for the parts
+    /// beyond the first and `spec` to make their stores.
+    InParts {
+        pre: CheckInPartsPre<HostState>,
+        spec: StoreSpec,
+        extra: Vec<OwnedSemaphorePermit>,
+    },
 }
 
 /// Where the blocking file calls of WASI (open, stat, read a directory) run
@@ -469,10 +558,10 @@ impl FileCalls {
 /// run is reported without it. The check's own timeout fires on that thread
 /// as soon as the guest or the host call it is in yields; a thread still
 /// silent after this is blocked in the kernel.
-const STUCK_GRACE: Duration = Duration::from_millis(500);
+pub(super) const STUCK_GRACE: Duration = Duration::from_millis(500);
 
 /// Why a call given its own thread produced no result.
-enum Stopped {
+pub(super) enum Stopped {
     /// Still inside a call that had not returned when the wait ended.
     Stuck,
     /// The thread panicked (a bug in gate, never the plugin's doing).
@@ -480,7 +569,7 @@ enum Stopped {
 }
 
 impl Stopped {
-    fn reason(&self, timeout: Duration, plugin: &str) -> String {
+    pub(super) fn reason(&self, timeout: Duration, plugin: &str) -> String {
         match self {
             Stopped::Stuck => format!(
                 "timed out after {} ms (plugin `{plugin}` timeout_ms): a file-system call had \
@@ -495,7 +584,7 @@ impl Stopped {
 
 /// Runs the future `make` builds on a blocking-pool thread of its own,
 /// driven there by this runtime, and waits for it at most `budget`.
-async fn on_own_thread<F>(
+pub(super) async fn on_own_thread<F>(
     budget: Duration,
     make: impl FnOnce() -> F + Send + 'static,
 ) -> Result<F::Output, Stopped>
@@ -513,17 +602,30 @@ where
 }
 
 /// Instantiates the plugin in `store` and runs one check: its findings or
-/// why it failed, and the part of the time spent in host calls.
+/// why it failed, the part of the time spent in host calls, and how many
+/// instances ran it.
 async fn run_in_store(
     mut store: Store<HostState>,
-    pre: CheckPre<HostState>,
+    entry: Entry,
     sandbox: Arc<Sandbox>,
     request: wit::CheckRequest,
-) -> (Result<Vec<RawFinding>, String>, Duration) {
+) -> (Result<Vec<RawFinding>, String>, Duration, u32) {
+    // The longest host time of the parts run beside the first instance, and
+    // how many instances ran.
+    let mut parts_host_time = Duration::ZERO;
+    let mut instances = 1;
     let outcome = async {
-        let findings = with_deadline(&mut store, &sandbox, "", async |store| {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            instance.call_run(store, &request).await
+        let findings = with_deadline(&mut store, &sandbox, "", async |store| match entry {
+            Entry::Whole(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance.call_run(store, &request).await
+            }
+            Entry::InParts { pre, spec, extra } => {
+                let ran = super::parts::run(store, &pre, &spec, extra, &request).await?;
+                parts_host_time = ran.others_host_time;
+                instances = ran.count;
+                Ok(ran.findings)
+            }
         })
         .await?;
         within_output_cap(
@@ -538,14 +640,21 @@ async fn run_in_store(
         Ok(findings.into_iter().map(RawFinding::from).collect())
     }
     .await;
+    (outcome, host_time(&store).max(parts_host_time), instances)
+}
+
+/// The time a store's calls spent in the host; a call cut off by the
+/// timeout is still inside the host.
+pub(super) fn host_time(store: &Store<HostState>) -> Duration {
     let state = store.data();
-    // A call cut off by the timeout is still inside the host.
-    let host_time = state.host_time + state.host_entered.map_or(Duration::ZERO, |t| t.elapsed());
-    (outcome, host_time)
+    state.host_time + state.host_entered.map_or(Duration::ZERO, |t| t.elapsed())
 }
 
 /// Turns a wasmtime error into a reason a user can act on.
 pub fn explain(e: &wasmtime::Error, sandbox: &Sandbox) -> String {
+    if let Some(part) = e.downcast_ref::<super::parts::PartFailed>() {
+        return part.to_string();
+    }
     let text = format!("{e:#}");
     if let Some(trap) = e.downcast_ref::<Trap>() {
         return match trap {

@@ -21,7 +21,7 @@ impl World {
     /// The WIT package every world belongs to, at the version new plugins
     /// are built against (every version this host runs:
     /// [`SUPPORTED_VERSIONS`](super::inspect::SUPPORTED_VERSIONS)).
-    pub const PACKAGE: &'static str = "gate:plugin@0.1.0";
+    pub const PACKAGE: &'static str = "gate:plugin@0.1.1";
     pub const ALL: [World; 3] = [World::Check, World::Strategy, World::MigrationValidator];
 
     pub fn name(self) -> &'static str {

@@ -7,6 +7,7 @@
 pub mod baseline;
 pub mod detect;
 pub mod entropy;
+mod parts;
 pub mod prefilter;
 pub mod providers;
 pub mod rules;
@@ -16,7 +17,7 @@ use std::path::Path;
 
 use gate_plugin_sdk::paths::join_display;
 use gate_plugin_sdk::{
-    Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
+    Check, CheckInfo, Context, Finding, Part, Severity, Status, param, param_default, params,
 };
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
@@ -26,6 +27,7 @@ use crate::grants::{Grants, HostGrants, unreadable};
 use crate::walk::{Item, walk};
 use baseline::Baseline;
 use gate_plugin_sdk::redact::redact;
+use parts::Share;
 use rules::Rule;
 
 pub const ID: &str = "security.no-secrets";
@@ -67,6 +69,28 @@ impl Check for NoSecrets {
 
     fn run(&self, ctx: &Context, params: &serde_json::Value) -> Vec<Finding> {
         run(ctx, params, &HostGrants)
+    }
+
+    /// A tree's files divide among as many instances as the host offers,
+    /// each reading the files whose path hashes to its part.
+    fn parts(&self, ctx: &Context, params: &serde_json::Value, available: u32) -> u32 {
+        match configure(ctx, params, &HostGrants) {
+            Ok(_) => available,
+            Err(_) => 1,
+        }
+    }
+
+    fn run_part(&self, ctx: &Context, params: &serde_json::Value, part: Part) -> Vec<Finding> {
+        run_part(ctx, params, &HostGrants, part)
+    }
+
+    fn merge(
+        &self,
+        ctx: &Context,
+        _params: &serde_json::Value,
+        parts: Vec<Vec<Finding>>,
+    ) -> Vec<Finding> {
+        parts::merge(ctx, parts)
     }
 }
 
@@ -198,9 +222,37 @@ pub fn run(ctx: &Context, params: &serde_json::Value, grants: &dyn Grants) -> Ve
     };
     let mut findings = Vec::new();
     for path in &config.paths {
-        scan_root(ctx, &config, grants, path, &mut findings);
+        let tally = scan_root(ctx, &config, grants, path, Share::WHOLE, &mut findings);
+        if tally.is_clean() {
+            findings.push(clean(ctx, path, &tally));
+        }
     }
     crate::cap(ctx, findings)
+}
+
+/// One part of a run (`Check::run_part`): the files of every root whose
+/// path falls to `part`, each root's findings followed by its tally, which
+/// [`parts::merge`] turns back into the whole run's findings.
+pub fn run_part(
+    ctx: &Context,
+    params: &serde_json::Value,
+    grants: &dyn Grants,
+    part: Part,
+) -> Vec<Finding> {
+    let share = Share::of(part);
+    let config = match configure(ctx, params, grants) {
+        Ok(c) => c,
+        // Every part gets the same parameters: the first reports them.
+        Err(findings) if share.reports_walk() => return findings,
+        Err(_) => return Vec::new(),
+    };
+    let mut out = parts::PartOutput::default();
+    for (root, path) in config.paths.iter().enumerate() {
+        let mut findings = Vec::new();
+        let tally = scan_root(ctx, &config, grants, path, share, &mut findings);
+        out.push_root(ctx, root, path, findings, tally);
+    }
+    out.finish()
 }
 
 /// Counters for one scanned root, reported on its `pass` finding.
@@ -208,26 +260,63 @@ pub fn run(ctx: &Context, params: &serde_json::Value, grants: &dyn Grants) -> Ve
 struct Tally {
     scanned: usize,
     binary: usize,
-    large: Vec<String>,
+    /// Files over `max_file_bytes`: how many, and the first names of them
+    /// in walk order.
+    large: usize,
+    large_names: Vec<String>,
     excluded: usize,
     symlinks: usize,
     unreadable: usize,
     secrets: usize,
     vendored_files: usize,
+    vendored_dirs: usize,
 }
 
+impl Tally {
+    /// A root with no secret and nothing unreadable gets a `pass` finding.
+    fn is_clean(&self) -> bool {
+        self.secrets == 0 && self.unreadable == 0
+    }
+
+    /// Adds another part's counts of the same root.
+    fn add(&mut self, other: Tally) {
+        self.scanned += other.scanned;
+        self.binary += other.binary;
+        self.large += other.large;
+        self.large_names.extend(other.large_names);
+        self.excluded += other.excluded;
+        self.symlinks += other.symlinks;
+        self.unreadable += other.unreadable;
+        self.secrets += other.secrets;
+        self.vendored_files += other.vendored_files;
+        self.vendored_dirs += other.vendored_dirs;
+    }
+
+    fn skipped_large(&mut self, display: String) {
+        self.large += 1;
+        if self.large_names.len() < LIST_SKIPPED {
+            self.large_names.push(display);
+        }
+    }
+}
+
+/// Scans the files of one root that fall to `share`; what the walk itself
+/// meets (a root that cannot be read, unreadable directories, symbolic
+/// links, pruned directories) only the share that reports the walk counts.
 fn scan_root(
     ctx: &Context,
     config: &Config,
     grants: &dyn Grants,
     path: &str,
+    share: Share,
     findings: &mut Vec<Finding>,
-) {
+) -> Tally {
+    let mut tally = Tally::default();
     let granted = match grants.resolve(path) {
         Ok(g) => g,
         Err(e) => {
-            findings.push(unreadable(ctx, path, &e));
-            return;
+            unreadable_root(ctx, share, path, &e, &mut tally, findings);
+            return tally;
         }
     };
     let excluded = |rel: &str, display: &str| {
@@ -247,13 +336,16 @@ fn scan_root(
     let items = match walk(&granted.display, Path::new(&granted.absolute), &prune) {
         Ok(items) => items,
         Err(e) => {
-            findings.push(unreadable(ctx, path, &e));
-            return;
+            unreadable_root(ctx, share, path, &e, &mut tally, findings);
+            return tally;
         }
     };
-    let mut tally = Tally::default();
+    if share.reports_walk() {
+        tally.vendored_dirs = vendored_dirs.get();
+    }
     for item in items {
         match item {
+            Item::File(file) if !share.owns(&file.rel) => {}
             Item::File(file) => {
                 if excluded(&file.rel, &file.display) {
                     tally.excluded += 1;
@@ -269,28 +361,42 @@ fn scan_root(
                         tally.secrets += scan_file(ctx, config, &file.display, &text, findings);
                     }
                     Ok(Content::Binary) => tally.binary += 1,
-                    Ok(Content::Large) => tally.large.push(file.display),
+                    Ok(Content::Large) => tally.skipped_large(file.display),
                     Err(e) => {
                         tally.unreadable += 1;
                         findings.push(unreadable(ctx, &file.display, &e));
                     }
                 }
             }
-            Item::Symlink => tally.symlinks += 1,
-            Item::Unreadable { display, error } => {
+            Item::Symlink if share.reports_walk() => tally.symlinks += 1,
+            Item::Unreadable { display, error } if share.reports_walk() => {
                 tally.unreadable += 1;
                 findings.push(unreadable(ctx, &display, &error));
             }
+            Item::Symlink | Item::Unreadable { .. } => {}
         }
     }
-    if tally.secrets == 0 && tally.unreadable == 0 {
-        findings.push(clean(ctx, path, &tally, vendored_dirs.get()));
+    tally
+}
+
+/// A root that cannot be read, reported once: by the share that reports the walk.
+fn unreadable_root(
+    ctx: &Context,
+    share: Share,
+    path: &str,
+    error: &str,
+    tally: &mut Tally,
+    findings: &mut Vec<Finding>,
+) {
+    if share.reports_walk() {
+        tally.unreadable += 1;
+        findings.push(unreadable(ctx, path, error));
     }
 }
 
 /// The `pass` finding of a root with no secret and nothing unreadable: what
 /// was scanned and what was skipped, so a reviewer can spot surprises.
-fn clean(ctx: &Context, path: &str, tally: &Tally, vendored_dirs: usize) -> Finding {
+fn clean(ctx: &Context, path: &str, tally: &Tally) -> Finding {
     let mut f = ctx
         .finding(path, Status::Pass)
         .message(format!(
@@ -299,21 +405,18 @@ fn clean(ctx: &Context, path: &str, tally: &Tally, vendored_dirs: usize) -> Find
         ))
         .evidence("files_scanned", tally.scanned)
         .evidence("files_skipped_binary", tally.binary)
-        .evidence("files_skipped_large", tally.large.len())
+        .evidence("files_skipped_large", tally.large)
         .evidence("files_excluded", tally.excluded)
         .evidence("symlinks_skipped", tally.symlinks)
-        .evidence("vendored_dirs_skipped", vendored_dirs)
+        .evidence("vendored_dirs_skipped", tally.vendored_dirs)
         .evidence("generated_files_skipped", tally.vendored_files);
-    if !tally.large.is_empty() {
-        let mut names = tally
-            .large
-            .iter()
-            .take(LIST_SKIPPED)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if tally.large.len() > LIST_SKIPPED {
-            names.push_str(&format!(" (+{} more)", tally.large.len() - LIST_SKIPPED));
+    if tally.large > 0 {
+        let mut names = tally.large_names.join(", ");
+        if tally.large > tally.large_names.len() {
+            names.push_str(&format!(
+                " (+{} more)",
+                tally.large - tally.large_names.len()
+            ));
         }
         f = f.evidence("skipped_large", names);
     }

@@ -1859,3 +1859,135 @@ fn putty_private_key_files() {
     // The format described, with no key in it.
     none("PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\n<your key here>");
 }
+
+/// The run split into `count` parts and merged, as the host runs it when it
+/// can give the check more than one instance.
+fn run_in_parts(sb: &Sandbox, params: &serde_json::Value, count: u32) -> Vec<Finding> {
+    let parts = (0..count)
+        .map(|index| run_part(&ctx(ID), params, &sb.grants(), Part { index, count }))
+        .collect();
+    parts::merge(&ctx(ID), parts)
+}
+
+fn shown(findings: &[Finding]) -> Vec<String> {
+    findings.iter().map(|f| format!("{f:?}")).collect()
+}
+
+/// A tree with something of every kind the walk and the tally count.
+fn mixed_tree(sb: &Sandbox) {
+    for d in 0..6 {
+        for f in 0..9 {
+            let body = match (d + f) % 4 {
+                0 => format!("token = \"{}\"\n", gh("ghp_", 200 + d * 10 + f)),
+                1 => "fn main() {}\n".to_string(),
+                2 => format!("a\nb\npassword = \"{}\"\n", rnd(300 + d * 10 + f, 24, B62)),
+                _ => "plain text\n".to_string(),
+            };
+            sb.write(&format!("repo/d{d}/sub{}/f{f}.txt", f % 2), body);
+        }
+        sb.write(&format!("repo/d{d}/big{d}.sql"), "x".repeat(3000));
+        sb.write(&format!("repo/d{d}/img{d}.png"), b"\x89PNG\0\0");
+    }
+    sb.write("repo/a.b", format!("k = {}\n", gh("ghp_", 290)));
+    sb.write("repo/a/z.txt", format!("k = {}\n", gh("ghp_", 291)));
+    sb.write(
+        "repo/node_modules/x/index.js",
+        format!("k = {}\n", gh("ghp_", 292)),
+    );
+    sb.write("repo/Cargo.lock", "checksum = \"abc\"\n");
+    sb.write("repo/skip.env", format!("k = {}\n", gh("ghp_", 293)));
+    sb.write("clean/one.txt", "nothing here\n");
+    for i in 0..14 {
+        sb.write(&format!("clean/large/{i:02}.txt"), "y".repeat(3000));
+    }
+    sb.write("clean/pic.gif", b"GIF89a\0");
+    std::os::unix::fs::symlink("one.txt", sb.path("clean/link")).unwrap();
+}
+
+#[test]
+fn a_run_in_parts_merges_to_the_findings_of_a_run_in_one_piece() {
+    let sb = Sandbox::new();
+    mixed_tree(&sb);
+    let params = json!({
+        "paths": ["repo", "clean", "missing"],
+        "max_file_bytes": 2048,
+        "exclude": ["*.env"],
+    });
+    let whole = run(&ctx(ID), &params, &sb.grants());
+    assert!(whole.len() > 20, "{:?}", shown(&whole));
+    let clean = whole
+        .iter()
+        .find(|f| f.subject == "clean")
+        .expect("the clean root's pass finding");
+    assert_eq!(evidence(clean, "files_skipped_large"), Some("14"));
+    assert_eq!(evidence(clean, "symlinks_skipped"), Some("1"));
+    assert!(
+        whole
+            .iter()
+            .any(|f| f.subject == "missing" && f.status == Status::Error)
+    );
+    for count in [1, 2, 3, 5] {
+        let merged = run_in_parts(&sb, &params, count);
+        assert_eq!(shown(&merged), shown(&whole), "{count} parts");
+    }
+}
+
+#[test]
+fn every_file_is_read_by_exactly_one_part() {
+    let sb = Sandbox::new();
+    for i in 0..40 {
+        sb.write(&format!("tree/{}/{i}.txt", i % 7), "fine\n");
+    }
+    let params = json!({ "paths": ["tree"] });
+    let count = 3;
+    let scanned: Vec<usize> = (0..count)
+        .map(|index| {
+            let out = run_part(&ctx(ID), &params, &sb.grants(), Part { index, count });
+            let tally = out
+                .iter()
+                .find(|f| f.rule.as_deref() == Some("part-tally"))
+                .unwrap();
+            evidence(tally, "scanned").unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(scanned.iter().sum::<usize>(), 40, "{scanned:?}");
+    assert!(
+        scanned.iter().all(|n| *n > 0),
+        "every part gets files: {scanned:?}"
+    );
+    let merged = run_in_parts(&sb, &params, count);
+    assert_eq!(evidence(&merged[0], "files_scanned"), Some("40"));
+}
+
+#[test]
+fn the_cap_holds_across_parts_as_in_one_piece() {
+    let sb = Sandbox::new();
+    for i in 0..(crate::MAX_FINDINGS as u64 + 40) {
+        sb.write(
+            &format!("keys/{:03}/k{i}.txt", i % 300),
+            format!("k{i} = {}\n", gh("ghp_", 1000 + i)),
+        );
+    }
+    let params = json!({ "paths": ["keys"] });
+    let whole = run(&ctx(ID), &params, &sb.grants());
+    assert_eq!(whole.len(), crate::MAX_FINDINGS);
+    assert_eq!(evidence(whole.last().unwrap(), "omitted"), Some("41"));
+    for count in [2, 4] {
+        assert_eq!(
+            shown(&run_in_parts(&sb, &params, count)),
+            shown(&whole),
+            "{count} parts"
+        );
+    }
+}
+
+#[test]
+fn refused_parameters_are_reported_once() {
+    let sb = Sandbox::new();
+    let params = json!({ "paths": [] });
+    let merged = run_in_parts(&sb, &params, 3);
+    assert_eq!(shown(&merged), shown(&run(&ctx(ID), &params, &sb.grants())));
+    assert_eq!(statuses(&merged), [Status::Error]);
+    assert_eq!(NoSecrets.parts(&ctx(ID), &params, 4), 1);
+    assert_eq!(NoSecrets.parts(&ctx(ID), &json!({ "paths": ["."] }), 4), 4);
+}

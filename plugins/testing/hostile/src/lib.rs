@@ -8,6 +8,7 @@ use gate_plugin_sdk::{Check, CheckInfo, Context, Finding, Plugin, Severity, Stat
 mod fs;
 mod limits;
 mod network;
+mod parts;
 mod sql;
 
 struct Attack {
@@ -235,6 +236,7 @@ impl Plugin for Hostile {
         ]
         .into_iter()
         .map(|(id, title)| Box::new(Attack { id, title }) as Box<dyn Check>)
+        .chain([Box::new(parts::Parts) as Box<dyn Check>])
         .collect()
     }
 }
