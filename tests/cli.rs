@@ -256,8 +256,8 @@ fn policy_lint_verifies_every_declared_plugin() {
     );
     assert!(
         err.contains("plugin `strategy-not-check`")
-            && err.contains("implements the `gate:plugin@0.1.0/strategy` world")
-            && err.contains("`gate:plugin@0.1.0/check` component is needed"),
+            && err.contains("implements the `gate:plugin@0.1.1/strategy` world")
+            && err.contains("`gate:plugin@0.1.1/check` component is needed"),
         "{err}"
     );
     assert!(err.contains("4 declared plugins cannot be loaded"), "{err}");

@@ -20,7 +20,7 @@ fn project(ws: &Workspace, plugin: &str, cases: &[(&str, &str)]) -> PathBuf {
     let dir = ws.path().join(plugin);
     ws.write(
         &format!("{plugin}/gate-plugin.toml"),
-        &format!("name = \"{plugin}\"\nlanguage = \"rust\"\nwit = \"0.1.0\"\n"),
+        &format!("name = \"{plugin}\"\nlanguage = \"rust\"\nwit = \"0.1.1\"\n"),
     );
     std::fs::create_dir_all(dir.join("build")).unwrap();
     std::fs::copy(plugin_path(plugin), dir.join("build/plugin.wasm")).unwrap();
@@ -542,7 +542,7 @@ fn component_flag_and_missing_manifest() {
     // `--component` wins over the manifest's `output`.
     std::fs::write(
         dir.join("gate-plugin.toml"),
-        "name = \"probe\"\nlanguage = \"rust\"\nwit = \"0.1.0\"\noutput = \"nowhere.wasm\"\n",
+        "name = \"probe\"\nlanguage = \"rust\"\nwit = \"0.1.1\"\noutput = \"nowhere.wasm\"\n",
     )
     .unwrap();
     let component = plugin_path("probe");

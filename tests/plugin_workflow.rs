@@ -80,7 +80,7 @@ fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
         )),
         "{text}"
     );
-    assert!(text.contains("gate:plugin/check@0.1.0"), "{text}");
+    assert!(text.contains("gate:plugin/check@0.1.1"), "{text}");
     assert!(
         text.contains("relative to the policy file's directory"),
         "{text}"
@@ -116,7 +116,7 @@ fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
     let built = json(&out);
     assert_eq!(built["sha256"], digest.as_str());
     assert_eq!(built["world"], "check");
-    assert_eq!(built["wit"], "0.1.0");
+    assert_eq!(built["wit"], "0.1.1");
     assert_eq!(built["size"], std::fs::metadata(&wasm).unwrap().len());
     assert_eq!(built["policy_path"], "acme/build/acme.wasm");
     let block = built["plugin_block"].as_str().unwrap();
@@ -181,7 +181,7 @@ fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
     ok(&out, "plugin inspect");
     let inspected = json(&out);
     assert_eq!(inspected["world"], "check");
-    assert_eq!(inspected["wit"], "0.1.0");
+    assert_eq!(inspected["wit"], "0.1.1");
     assert_eq!(inspected["sha256"], digest.as_str());
     assert_eq!(inspected["plugin"]["id"], "acme");
     let example = &inspected["plugin"]["checks"][0];
@@ -190,7 +190,7 @@ fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
     assert_eq!(example["params"][0]["name"], "files");
     let capabilities = inspected["imports"]["capabilities"].as_array().unwrap();
     assert!(
-        capabilities.iter().any(|c| *c == "gate:plugin/files@0.1.0"),
+        capabilities.iter().any(|c| *c == "gate:plugin/files@0.1.1"),
         "the example resolves paths through the host: {capabilities:?}"
     );
     assert!(inspected["compile_ms"].as_f64().unwrap() > 0.0);
@@ -201,13 +201,13 @@ fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
     for (file, from, to) in [
         (
             "wit/gate-plugin.wit",
-            "package gate:plugin@0.1.0;",
+            "package gate:plugin@0.1.1;",
             "package gate:plugin@0.2.0;",
         ),
         (
             "src/lib.rs",
-            "include gate:plugin/check@0.1.0;",
-            "include gate:plugin/check@0.2.0;",
+            "include gate:plugin/check-in-parts@0.1.1;",
+            "include gate:plugin/check-in-parts@0.2.0;",
         ),
     ] {
         let path = project.join("vendor/gate-plugin-sdk").join(file);
@@ -219,7 +219,7 @@ fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
     assert_eq!(code(&out), 2, "{}\n{}", stdout(&out), stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("was built against gate:plugin@0.2.0, which this gate does not run (it runs gate:plugin@0.1.0)"),
+        err.contains("was built against gate:plugin@0.2.0, which this gate does not run (it runs gate:plugin@0.1.0, gate:plugin@0.1.1)"),
         "{err}"
     );
     assert!(stdout(&out).is_empty(), "no block for a refused component");

@@ -296,7 +296,7 @@ fn scaffold_builds_and_loads(language: Language) {
 
     let inspected = run(&["plugin", "inspect", wasm.to_str().unwrap()]);
     assert!(
-        stdout(&inspected).contains("gate:plugin/check@0.1.0"),
+        stdout(&inspected).contains("gate:plugin/check@0.1.1"),
         "{}",
         stdout(&inspected)
     );

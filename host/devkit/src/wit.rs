@@ -6,10 +6,10 @@ use std::path::Path;
 use crate::error::DevkitError;
 
 /// The `gate:plugin` version new projects implement: the newest this gate runs.
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.1.1";
 
-/// `wit/v0.1.0/gate-plugin.wit`, frozen.
-pub const GATE_PLUGIN: &str = include_str!("../../../wit/v0.1.0/gate-plugin.wit");
+/// `wit/v0.1.1/gate-plugin.wit`, frozen.
+pub const GATE_PLUGIN: &str = include_str!("../../../wit/v0.1.1/gate-plugin.wit");
 
 /// Writes the WIT into `dir/wit/gate-plugin.wit`.
 pub fn write_into(dir: &Path) -> Result<(), DevkitError> {

@@ -19,6 +19,10 @@ use sha2::{Digest, Sha256};
 /// "Compatibility").
 const FROZEN_0_1_0: &str = "1d9e42da50202b1cff2d1c3a07b7a6a24f442ba374030646fa52c95132dde60a";
 
+/// The sha256 of `wit/v0.1.1/gate-plugin.wit` as released (0.1.0 plus the
+/// world `check-in-parts`).
+const FROZEN_0_1_1: &str = "d0c85dcc540658a252dbdb4aa62da8966fb0e7438de0737fbbbd95b2d551e1b4";
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -34,6 +38,33 @@ fn the_released_wit_is_unchanged() {
         path.display()
     );
     assert!(String::from_utf8_lossy(&text).contains("package gate:plugin@0.1.0;"));
+}
+
+#[test]
+fn the_released_wit_0_1_1_is_unchanged_and_only_adds_to_0_1_0() {
+    let read = |v: &str| {
+        let path = repo().join(format!("wit/v{v}/gate-plugin.wit"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let (old, new) = (read("0.1.0"), read("0.1.1"));
+    assert_eq!(
+        hex::encode(Sha256::digest(new.as_bytes())),
+        FROZEN_0_1_1,
+        "wit/v0.1.1/gate-plugin.wit changed; gate:plugin@0.1.1 is released and frozen"
+    );
+    // Every line of 0.1.0 from its package line on is in 0.1.1, in order: a
+    // 0.1.0 component links against the 0.1.1 host by semver.
+    let body = |text: &str| -> Vec<String> {
+        let from = text.find("package gate:plugin@").unwrap();
+        text[from..].lines().skip(1).map(str::to_string).collect()
+    };
+    let mut added = body(&new).into_iter();
+    for line in body(&old) {
+        assert!(
+            added.any(|l| l == line),
+            "0.1.1 drops or moves a line of 0.1.0: {line:?}"
+        );
+    }
 }
 
 fn fixture() -> PluginSource {

@@ -88,7 +88,7 @@ mod tests {
     }
 
     fn manifest() -> Manifest {
-        toml::from_str("name = \"acme\"\nlanguage = \"rust\"\nwit = \"0.1.0\"\n").unwrap()
+        toml::from_str("name = \"acme\"\nlanguage = \"rust\"\nwit = \"0.1.1\"\n").unwrap()
     }
 
     #[test]

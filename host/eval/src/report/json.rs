@@ -117,10 +117,6 @@ impl<'a> GateJson<'a> {
     }
 }
 
-fn ran_whole(instances: &u32) -> bool {
-    *instances <= 1
-}
-
 #[derive(Serialize)]
 struct CheckJson<'a> {
     id: &'a str,
@@ -130,8 +126,6 @@ struct CheckJson<'a> {
     findings: Vec<FindingJson<'a>>,
     exemption: Option<&'a ExemptionRef>,
     host_ms: u64,
-    /// Only when the check ran in parts.
-    #[serde(skip_serializing_if = "ran_whole")]
     instances: u32,
     title: &'a str,
     plugin: &'a str,

@@ -6,16 +6,16 @@
 //
 // Only a component can import this module (the `gate:plugin/…` imports are
 // the host's); 64-bit WIT integers are converted to and from numbers here.
-import * as witClock from 'gate:plugin/clock@0.1.0';
-import * as witEnv from 'gate:plugin/env@0.1.0';
-import * as witFiles from 'gate:plugin/files@0.1.0';
-import * as witHttp from 'gate:plugin/http@0.1.0';
-import * as witLog from 'gate:plugin/log@0.1.0';
-import * as witMetrics from 'gate:plugin/metrics@0.1.0';
-import * as witNet from 'gate:plugin/net@0.1.0';
-import * as witSql from 'gate:plugin/sql@0.1.0';
-import * as witSystem from 'gate:plugin/system@0.1.0';
-import * as witUnix from 'gate:plugin/unix@0.1.0';
+import * as witClock from 'gate:plugin/clock@0.1.1';
+import * as witEnv from 'gate:plugin/env@0.1.1';
+import * as witFiles from 'gate:plugin/files@0.1.1';
+import * as witHttp from 'gate:plugin/http@0.1.1';
+import * as witLog from 'gate:plugin/log@0.1.1';
+import * as witMetrics from 'gate:plugin/metrics@0.1.1';
+import * as witNet from 'gate:plugin/net@0.1.1';
+import * as witSql from 'gate:plugin/sql@0.1.1';
+import * as witSystem from 'gate:plugin/system@0.1.1';
+import * as witUnix from 'gate:plugin/unix@0.1.1';
 
 import { CapabilityError } from './errors.js';
 import { scrub, url as maskedUrl } from './redact.js';
