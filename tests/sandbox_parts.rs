@@ -3,7 +3,7 @@
 //! instance of its own; the plugin's `parallel` limit bounds them; a part
 //! that panics or never returns fails the run by its number within the
 //! check's deadline; and `security.no-secrets` reports the same findings
-//! in parts as whole.
+//! in parts as whole, and splits only a tree worth it.
 
 mod common;
 
@@ -152,11 +152,12 @@ fn token(seed: u64) -> String {
         .collect()
 }
 
-/// A tree with a secret in every ninth file, spread over directories.
+/// A tree with a secret in every 45th file, spread over directories: 1,040
+/// files, above the 1,000 below which the scanner does not split.
 fn secrets_tree(ws: &Workspace) {
     for d in 0..8u64 {
-        for f in 0..25u64 {
-            let body = if (d * 25 + f) % 9 == 0 {
+        for f in 0..130u64 {
+            let body = if (d * 130 + f) % 45 == 0 {
                 format!("api_secret = \"{}\"\n", token(d * 100 + f))
             } else {
                 format!("fn f{f}() -> u32 {{ {d} }}\n")
@@ -194,4 +195,22 @@ fn no_secrets_reports_the_same_findings_in_parts_as_whole() {
         assert_eq!(parts["findings"], whole["findings"], "{parallel} parts");
         assert_eq!(parts["status"], whole["status"]);
     }
+}
+
+#[test]
+fn no_secrets_scans_a_small_tree_in_one_instance() {
+    let ws = Workspace::new();
+    for f in 0..50 {
+        ws.write(&format!("small/f{f}.rs"), "fn main() {}\n");
+    }
+    let policy = "[policy]\nname = \"parts\"\n\n[[plugin]]\nname = \"security\"\n[plugin.grants]\n\
+                  fs = [\"small\"]\nparallel = 4\n\n[[gate]]\nname = \"g\"\n\
+                  checks = [\"security.no-secrets\"]\n\n[[check]]\nid = \"security.no-secrets\"\n\
+                  params = { paths = [\"small\"] }\n";
+    ws.write("policy.toml", policy);
+    let out = ws.gate(&["evaluate", "--policy", "policy.toml", "--format", "json"]);
+    let c = check(&json(&out), "g", "security.no-secrets").clone();
+    assert_eq!(c["status"], "pass", "{c:#}");
+    assert_eq!(c["instances"], 1, "{c:#}");
+    assert_eq!(c["findings"][0]["evidence"]["files_scanned"], "50", "{c:#}");
 }

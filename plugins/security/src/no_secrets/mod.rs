@@ -71,13 +71,8 @@ impl Check for NoSecrets {
         run(ctx, params, &HostGrants)
     }
 
-    /// A tree's files divide among as many instances as the host offers,
-    /// each reading the files whose path hashes to its part.
     fn parts(&self, ctx: &Context, params: &serde_json::Value, available: u32) -> u32 {
-        match configure(ctx, params, &HostGrants) {
-            Ok(_) => available,
-            Err(_) => 1,
-        }
+        parts(ctx, params, &HostGrants, available)
     }
 
     fn run_part(&self, ctx: &Context, params: &serde_json::Value, part: Part) -> Vec<Finding> {
@@ -221,13 +216,60 @@ pub fn run(ctx: &Context, params: &serde_json::Value, grants: &dyn Grants) -> Ve
         Err(findings) => return findings,
     };
     let mut findings = Vec::new();
-    for path in &config.paths {
-        let tally = scan_root(ctx, &config, grants, path, Share::WHOLE, &mut findings);
+    for (path, walked) in config.paths.iter().zip(walks(&config, grants, params)) {
+        let tally = scan_root(
+            ctx,
+            &config,
+            grants,
+            path,
+            walked,
+            Share::WHOLE,
+            &mut findings,
+        );
         if tally.is_clean() {
             findings.push(clean(ctx, path, &tally));
         }
     }
     crate::cap(ctx, findings)
+}
+
+/// A tree of fewer files than this is scanned in one piece: a second
+/// instance would cost more than it saves.
+const SPLIT_FILES: usize = 1000;
+
+/// How many parts a run can use (`Check::parts`): as many as offered for a
+/// tree of at least [`SPLIT_FILES`] files, else 1; 1 for parameters that
+/// are refused, which the run then reports. The walks made to count the
+/// files are kept for this instance's own part.
+pub fn parts(
+    ctx: &Context,
+    params: &serde_json::Value,
+    grants: &dyn Grants,
+    available: u32,
+) -> u32 {
+    let Ok(config) = configure(ctx, params, grants) else {
+        return 1;
+    };
+    let walks: Vec<RootWalk> = config
+        .paths
+        .iter()
+        .map(|path| walk_root(&config, grants, path))
+        .collect();
+    let files: usize = walks.iter().map(RootWalk::files).sum();
+    parts::keep_walks(params, walks);
+    if files >= SPLIT_FILES { available } else { 1 }
+}
+
+/// Each root's walk: the one `parts` made in this instance for the same
+/// params, or a fresh one.
+fn walks(config: &Config, grants: &dyn Grants, params: &serde_json::Value) -> Vec<RootWalk> {
+    parts::take_walks(params).unwrap_or_else(|| {
+        config
+            .paths
+            .iter()
+            .map(|path| walk_root(config, grants, path))
+            .collect()
+    })
 }
 
 /// One part of a run (`Check::run_part`): the files of every root whose
@@ -247,9 +289,10 @@ pub fn run_part(
         Err(_) => return Vec::new(),
     };
     let mut out = parts::PartOutput::default();
-    for (root, path) in config.paths.iter().enumerate() {
+    let walks = walks(&config, grants, params);
+    for (root, (path, walked)) in config.paths.iter().zip(walks).enumerate() {
         let mut findings = Vec::new();
-        let tally = scan_root(ctx, &config, grants, path, share, &mut findings);
+        let tally = scan_root(ctx, &config, grants, path, walked, share, &mut findings);
         out.push_root(ctx, root, path, findings, tally);
     }
     out.finish()
@@ -300,30 +343,41 @@ impl Tally {
     }
 }
 
-/// Scans the files of one root that fall to `share`; what the walk itself
-/// meets (a root that cannot be read, unreadable directories, symbolic
-/// links, pruned directories) only the share that reports the walk counts.
-fn scan_root(
-    ctx: &Context,
-    config: &Config,
-    grants: &dyn Grants,
-    path: &str,
-    share: Share,
-    findings: &mut Vec<Finding>,
-) -> Tally {
-    let mut tally = Tally::default();
+/// What walking one root found.
+pub(crate) enum RootWalk {
+    /// The walk's items, and how many vendored directories it pruned.
+    Walked {
+        items: Vec<Item>,
+        vendored_dirs: usize,
+    },
+    /// The root could not be resolved or listed.
+    Unreadable(String),
+}
+
+impl RootWalk {
+    fn files(&self) -> usize {
+        match self {
+            RootWalk::Walked { items, .. } => {
+                items.iter().filter(|i| matches!(i, Item::File(_))).count()
+            }
+            RootWalk::Unreadable(_) => 0,
+        }
+    }
+}
+
+/// Whether a file (by its path relative to its root, or as displayed) is excluded.
+fn excluded(config: &Config, rel: &str, display: &str) -> bool {
+    config.exclude.is_match(rel) || config.exclude.is_match(display.trim_start_matches("./"))
+}
+
+/// Walks one root, pruning vendored directories (unless included) and
+/// directories whose every file an `exclude` glob ending in `/**` or `/*`
+/// would exclude (`**/testdata/**`), so their contents are never listed.
+fn walk_root(config: &Config, grants: &dyn Grants, path: &str) -> RootWalk {
     let granted = match grants.resolve(path) {
         Ok(g) => g,
-        Err(e) => {
-            unreadable_root(ctx, share, path, &e, &mut tally, findings);
-            return tally;
-        }
+        Err(e) => return RootWalk::Unreadable(e),
     };
-    let excluded = |rel: &str, display: &str| {
-        config.exclude.is_match(rel) || config.exclude.is_match(display.trim_start_matches("./"))
-    };
-    // A directory is pruned when a file inside it would be excluded by a glob that
-    // ends in `/**` or `/*` (`**/testdata/**`), so its contents are never listed.
     let vendored_dirs = std::cell::Cell::new(0usize);
     let prune = |rel: &str| {
         if !config.include_vendored && is_vendored_dir(rel) {
@@ -331,23 +385,50 @@ fn scan_root(
             return true;
         }
         let probe = format!("{rel}/\u{0}");
-        excluded(&probe, &join_display(&granted.display, &probe))
+        excluded(config, &probe, &join_display(&granted.display, &probe))
     };
-    let items = match walk(&granted.display, Path::new(&granted.absolute), &prune) {
-        Ok(items) => items,
-        Err(e) => {
+    match walk(&granted.display, Path::new(&granted.absolute), &prune) {
+        Ok(items) => RootWalk::Walked {
+            items,
+            vendored_dirs: vendored_dirs.get(),
+        },
+        Err(e) => RootWalk::Unreadable(e),
+    }
+}
+
+/// Scans the files of one walked root that fall to `share`; what the walk
+/// itself met (a root that cannot be read, unreadable directories, symbolic
+/// links, pruned directories) only the share that reports the walk counts.
+fn scan_root(
+    ctx: &Context,
+    config: &Config,
+    grants: &dyn Grants,
+    path: &str,
+    walked: RootWalk,
+    share: Share,
+    findings: &mut Vec<Finding>,
+) -> Tally {
+    let mut tally = Tally::default();
+    let items = match walked {
+        RootWalk::Walked {
+            items,
+            vendored_dirs,
+        } => {
+            if share.reports_walk() {
+                tally.vendored_dirs = vendored_dirs;
+            }
+            items
+        }
+        RootWalk::Unreadable(e) => {
             unreadable_root(ctx, share, path, &e, &mut tally, findings);
             return tally;
         }
     };
-    if share.reports_walk() {
-        tally.vendored_dirs = vendored_dirs.get();
-    }
     for item in items {
         match item {
             Item::File(file) if !share.owns(&file.rel) => {}
             Item::File(file) => {
-                if excluded(&file.rel, &file.display) {
+                if excluded(config, &file.rel, &file.display) {
                     tally.excluded += 1;
                     continue;
                 }

@@ -7,13 +7,33 @@
 //! roots' `pass` findings and applies the cap: the same findings, in the
 //! same order, as a run in one piece.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use gate_plugin_sdk::{Context, Finding, Part, Status};
 
 use super::providers::crc32;
-use super::{LIST_SKIPPED, Tally, clean};
+use super::{LIST_SKIPPED, RootWalk, Tally, clean};
 use crate::{Dropped, MAX_FINDINGS};
+
+thread_local! {
+    /// The walks `parts` made to count a tree's files, kept for the same
+    /// instance's own part (or whole run) of the same request: the request's
+    /// params, and each root's walk.
+    static WALKS: RefCell<Option<(serde_json::Value, Vec<RootWalk>)>> = const { RefCell::new(None) };
+}
+
+/// Keeps `walks` for the next run of this instance with the same `params`.
+pub fn keep_walks(params: &serde_json::Value, walks: Vec<RootWalk>) {
+    WALKS.with(|w| *w.borrow_mut() = Some((params.clone(), walks)));
+}
+
+/// The walks kept for `params`, if `parts` made them; taken, so a walk is
+/// used once.
+pub fn take_walks(params: &serde_json::Value) -> Option<Vec<RootWalk>> {
+    let kept = WALKS.with(|w| w.borrow_mut().take())?;
+    (kept.0 == *params).then_some(kept.1)
+}
 
 /// Which of a walk's files a run reads.
 #[derive(Clone, Copy, Debug)]

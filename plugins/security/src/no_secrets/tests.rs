@@ -1863,6 +1863,8 @@ fn putty_private_key_files() {
 /// The run split into `count` parts and merged, as the host runs it when it
 /// can give the check more than one instance.
 fn run_in_parts(sb: &Sandbox, params: &serde_json::Value, count: u32) -> Vec<Finding> {
+    // The first instance is asked first, and keeps its walk for part 0.
+    parts(&ctx(ID), params, &sb.grants(), count);
     let parts = (0..count)
         .map(|index| run_part(&ctx(ID), params, &sb.grants(), Part { index, count }))
         .collect();
@@ -1988,6 +1990,34 @@ fn refused_parameters_are_reported_once() {
     let merged = run_in_parts(&sb, &params, 3);
     assert_eq!(shown(&merged), shown(&run(&ctx(ID), &params, &sb.grants())));
     assert_eq!(statuses(&merged), [Status::Error]);
-    assert_eq!(NoSecrets.parts(&ctx(ID), &params, 4), 1);
-    assert_eq!(NoSecrets.parts(&ctx(ID), &json!({ "paths": ["."] }), 4), 4);
+    assert_eq!(parts(&ctx(ID), &params, &sb.grants(), 4), 1);
+}
+
+#[test]
+fn a_small_tree_runs_whole_and_a_large_one_splits_over_the_walk_it_counted() {
+    let sb = Sandbox::new();
+    for i in 0..SPLIT_FILES - 1 {
+        sb.write(&format!("tree/{}/{i}.txt", i % 10), "fine\n");
+    }
+    let params = json!({ "paths": ["tree"] });
+    assert_eq!(parts(&ctx(ID), &params, &sb.grants(), 4), 1);
+    sb.write("tree/last.txt", "fine\n");
+    assert_eq!(parts(&ctx(ID), &params, &sb.grants(), 4), 4);
+    // The walk made to count the files is the one part 0 scans: a file
+    // added since is not in it (the other parts walk afresh).
+    sb.write("tree/later.txt", "fine\n");
+    let whole = Part { index: 0, count: 1 };
+    let out = run_part(&ctx(ID), &params, &sb.grants(), whole);
+    let tally = out
+        .iter()
+        .find(|f| f.rule.as_deref() == Some("part-tally"))
+        .unwrap();
+    assert_eq!(evidence(tally, "scanned"), Some("1000"));
+    // Taken once: the next run walks again.
+    let out = run_part(&ctx(ID), &params, &sb.grants(), whole);
+    let tally = out
+        .iter()
+        .find(|f| f.rule.as_deref() == Some("part-tally"))
+        .unwrap();
+    assert_eq!(evidence(tally, "scanned"), Some("1001"));
 }
