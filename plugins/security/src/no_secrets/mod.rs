@@ -321,18 +321,27 @@ impl Tally {
         self.secrets == 0 && self.unreadable == 0
     }
 
+    /// Every count, by name: what a part's tally carries to `merge`.
+    fn counts_mut(&mut self) -> [(&'static str, &mut usize); 9] {
+        [
+            ("scanned", &mut self.scanned),
+            ("binary", &mut self.binary),
+            ("large", &mut self.large),
+            ("excluded", &mut self.excluded),
+            ("symlinks", &mut self.symlinks),
+            ("unreadable", &mut self.unreadable),
+            ("secrets", &mut self.secrets),
+            ("vendored_files", &mut self.vendored_files),
+            ("vendored_dirs", &mut self.vendored_dirs),
+        ]
+    }
+
     /// Adds another part's counts of the same root.
-    fn add(&mut self, other: Tally) {
-        self.scanned += other.scanned;
-        self.binary += other.binary;
-        self.large += other.large;
+    fn add(&mut self, mut other: Tally) {
+        for ((_, mine), (_, theirs)) in self.counts_mut().into_iter().zip(other.counts_mut()) {
+            *mine += *theirs;
+        }
         self.large_names.extend(other.large_names);
-        self.excluded += other.excluded;
-        self.symlinks += other.symlinks;
-        self.unreadable += other.unreadable;
-        self.secrets += other.secrets;
-        self.vendored_files += other.vendored_files;
-        self.vendored_dirs += other.vendored_dirs;
     }
 
     fn skipped_large(&mut self, display: String) {

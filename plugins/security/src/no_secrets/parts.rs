@@ -97,7 +97,7 @@ impl PartOutput {
             }
         }
         self.findings
-            .push(tally_finding(ctx, root, path, &tally, dropped));
+            .push(tally_finding(ctx, root, path, tally, dropped));
     }
 
     pub fn finish(self) -> Vec<Finding> {
@@ -105,24 +105,25 @@ impl PartOutput {
     }
 }
 
-fn tally_finding(ctx: &Context, root: usize, path: &str, t: &Tally, dropped: Dropped) -> Finding {
-    ctx.finding(path, Status::Pass)
+fn tally_finding(
+    ctx: &Context,
+    root: usize,
+    path: &str,
+    mut t: Tally,
+    dropped: Dropped,
+) -> Finding {
+    let mut f = ctx
+        .finding(path, Status::Pass)
         .rule(TALLY)
         .message("one part's tally of a root, for merge")
         .evidence("root", root)
-        .evidence("scanned", t.scanned)
-        .evidence("binary", t.binary)
-        .evidence("large", t.large)
         .evidence("large_names", t.large_names.join("\n"))
-        .evidence("excluded", t.excluded)
-        .evidence("symlinks", t.symlinks)
-        .evidence("unreadable", t.unreadable)
-        .evidence("secrets", t.secrets)
-        .evidence("vendored_files", t.vendored_files)
-        .evidence("vendored_dirs", t.vendored_dirs)
         .evidence("dropped", dropped.count)
-        .evidence("dropped_worst", dropped.worst.map_or(0, crate::status_rank))
-        .build()
+        .evidence("dropped_worst", dropped.worst.map_or(0, crate::status_rank));
+    for (key, count) in t.counts_mut() {
+        f = f.evidence(key, *count);
+    }
+    f.build()
 }
 
 /// A tally finding read back: its root, tally and dropped findings.
@@ -134,21 +135,16 @@ fn read_tally(f: &Finding) -> (usize, Tally, Dropped) {
             .map(|(_, v)| v.as_str())
     };
     let n = |key: &str| get(key).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-    let tally = Tally {
-        scanned: n("scanned"),
-        binary: n("binary"),
-        large: n("large"),
+    let mut tally = Tally {
         large_names: get("large_names")
             .filter(|names| !names.is_empty())
             .map(|names| names.split('\n').map(str::to_string).collect())
             .unwrap_or_default(),
-        excluded: n("excluded"),
-        symlinks: n("symlinks"),
-        unreadable: n("unreadable"),
-        secrets: n("secrets"),
-        vendored_files: n("vendored_files"),
-        vendored_dirs: n("vendored_dirs"),
+        ..Tally::default()
     };
+    for (key, count) in tally.counts_mut() {
+        *count = n(key);
+    }
     let dropped = Dropped {
         count: n("dropped"),
         worst: (n("dropped") > 0).then(|| {
