@@ -361,7 +361,14 @@ impl Runtime {
         let sandbox = plugin.sandbox.clone();
         let timeout = sandbox.limits.timeout;
         let calls = FileCalls::for_sandbox(&sandbox);
-        let store = match self.store(&sandbox, check, timeout, calls) {
+        let spec = StoreSpec {
+            engine: self.engine.engine.clone(),
+            sandbox: sandbox.clone(),
+            check: check.to_string(),
+            timeout,
+            calls,
+        };
+        let store = match spec.store() {
             Ok(store) => store,
             Err(e) => {
                 return CheckRun {
@@ -380,13 +387,7 @@ impl Runtime {
         let entry = match &plugin.parts {
             Some(pre) => Entry::InParts {
                 pre: pre.clone(),
-                spec: StoreSpec {
-                    engine: self.engine.engine.clone(),
-                    sandbox: sandbox.clone(),
-                    check: check.to_string(),
-                    timeout,
-                    calls,
-                },
+                spec,
                 extra: self.spare_slots(sandbox.limits.parallel),
             },
             None => Entry::Whole(plugin.pre.clone()),
