@@ -127,6 +127,11 @@ fn config(pooling: bool, compiler: Compiler) -> Config {
     if cfg!(target_arch = "x86_64") {
         config.with_custom_code_memory(Some(Arc::new(crate::plugin::mapped_code_memory())));
     }
+    // The pooling allocator keeps its own stacks; on demand, stores take
+    // theirs from a pool instead of mapping a new one each (crate::stacks).
+    if !pooling {
+        config.with_host_stack(Arc::new(crate::stacks::StackPool::new()));
+    }
     config
 }
 

@@ -20,4 +20,5 @@ pub mod ids;
 pub mod plugin;
 pub mod postgres;
 pub mod resources;
+pub mod stacks;
 pub mod wasm_target;

@@ -76,10 +76,15 @@ impl Limits {
     pub const MAX_PARALLEL: u32 = 16;
 
     /// One instance per core the process may use, at most [`Self::MAX_PARALLEL`].
+    /// Read once per process: the standard library reads the cgroup's CPU
+    /// quota from /sys on every call, and every plugin's limits ask.
     pub fn default_parallel() -> u32 {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get() as u32)
-            .clamp(1, Self::MAX_PARALLEL)
+        static CORES: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        *CORES.get_or_init(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get() as u32)
+                .clamp(1, Self::MAX_PARALLEL)
+        })
     }
 
     pub fn from_grants(grants: &Grants) -> Self {

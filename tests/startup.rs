@@ -1,0 +1,110 @@
+//! What every start of `gate` pays before `main`: the shared libraries the
+//! dynamic loader maps and binds. OpenSSL is linked statically on x86_64
+//! Linux (.cargo/config.toml): dynamically, libcrypto alone made the loader
+//! bind ~4,400 symbols and relocate its data at every start, a fifth of a
+//! `gate --version` (docs/benchmarks.md, "Sixth pass"). Nothing else would
+//! notice if a change of build settings brought it back: this reads the
+//! real binary's dynamic section.
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+const PT_LOAD: u32 = 1;
+const PT_DYNAMIC: u32 = 2;
+const DT_NULL: u64 = 0;
+const DT_NEEDED: u64 = 1;
+const DT_STRTAB: u64 = 5;
+
+fn u16_at(b: &[u8], at: usize) -> usize {
+    u16::from_le_bytes(b[at..at + 2].try_into().unwrap()) as usize
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// One program header: type, file offset, virtual address, size in the file.
+struct Segment {
+    kind: u32,
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+}
+
+/// The `DT_NEEDED` names of a little-endian ELF64 file.
+fn needed_libraries(elf: &[u8]) -> Vec<String> {
+    assert_eq!(&elf[..4], b"\x7fELF", "not an ELF file");
+    assert_eq!(elf[4], 2, "not ELF64");
+    let (phoff, phentsize, phnum) = (
+        u64_at(elf, 0x20) as usize,
+        u16_at(elf, 0x36),
+        u16_at(elf, 0x38),
+    );
+    let segments: Vec<Segment> = (0..phnum)
+        .map(|i| {
+            let at = phoff + i * phentsize;
+            Segment {
+                kind: u32_at(elf, at),
+                offset: u64_at(elf, at + 8),
+                vaddr: u64_at(elf, at + 16),
+                filesz: u64_at(elf, at + 32),
+            }
+        })
+        .collect();
+    let file_offset = |vaddr: u64| -> usize {
+        let load = segments
+            .iter()
+            .find(|s| s.kind == PT_LOAD && vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz)
+            .expect("an address outside every loaded segment");
+        (vaddr - load.vaddr + load.offset) as usize
+    };
+    let dynamic = segments
+        .iter()
+        .find(|s| s.kind == PT_DYNAMIC)
+        .expect("no dynamic section: a static executable");
+    let mut needed = Vec::new();
+    let mut strtab = None;
+    let mut at = dynamic.offset as usize;
+    loop {
+        let (tag, value) = (u64_at(elf, at), u64_at(elf, at + 8));
+        match tag {
+            DT_NULL => break,
+            DT_NEEDED => needed.push(value),
+            DT_STRTAB => strtab = Some(file_offset(value)),
+            _ => {}
+        }
+        at += 16;
+    }
+    let strtab = strtab.expect("no string table");
+    needed
+        .into_iter()
+        .map(|name| {
+            let start = strtab + name as usize;
+            let len = elf[start..].iter().position(|&b| b == 0).unwrap();
+            String::from_utf8(elf[start..start + len].to_vec()).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn gate_does_not_load_openssl_at_start() {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_gate")).unwrap();
+    let needed = needed_libraries(&binary);
+    // The reading itself works: the C library is always there.
+    assert!(
+        needed.iter().any(|n| n.starts_with("libc.so")),
+        "{needed:?}"
+    );
+    let openssl: Vec<_> = needed
+        .iter()
+        .filter(|n| n.starts_with("libssl") || n.starts_with("libcrypto"))
+        .collect();
+    assert!(
+        openssl.is_empty(),
+        "gate loads {openssl:?} at every start; OpenSSL is meant to be linked statically \
+         (.cargo/config.toml): {needed:?}"
+    );
+}
