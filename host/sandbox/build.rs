@@ -13,6 +13,9 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+#[path = "build/describe.rs"]
+mod describe;
+
 /// Built-ins pre-initialized here: the SDK's `prepare` export is called once,
 /// with every import trapping, and the instance's memory and globals become
 /// the component's initial state (wasmtime's wizer), so a fresh instance
@@ -89,6 +92,12 @@ fn main() {
         let native = gen_dir.join(format!("{artifact}.cwasm"));
         let precompiled = precompiler.precompile(name, &bytes);
         let native_len = precompiled.len();
+        let meta = precompiler.describe(name, &precompiled).map(|json| {
+            let path = gen_dir.join(format!("{artifact}.describe.json"));
+            std::fs::write(&path, json).unwrap();
+            format!("Some(include_str!({:?}))", path.display().to_string())
+        });
+        let meta = meta.unwrap_or_else(|| "None".into());
         std::fs::write(&native, precompiled).unwrap();
         let code_static = format!("CODE_{}", name.to_uppercase());
         writeln!(
@@ -100,7 +109,7 @@ fn main() {
         writeln!(
             code,
             "    Builtin {{ name: {name:?}, wasm: include_bytes!({path:?}), sha256: {digest:?}, \
-             precompiled: &{code_static}.0, prepared: {prepared} }},",
+             precompiled: &{code_static}.0, prepared: {prepared}, meta: {meta} }},",
             path = path.display().to_string(),
         )
         .unwrap();
@@ -150,6 +159,11 @@ impl Precompiler {
         }
     }
 
+    /// What the built-in's `describe` answers, as JSON (build/describe.rs).
+    fn describe(&self, name: &str, precompiled: &[u8]) -> Option<String> {
+        describe::describe(self.0.as_ref()?, name, precompiled)
+    }
+
     /// Native code for `wasm`, or nothing (the runtime then compiles `wasm`).
     fn precompile(&self, name: &str, wasm: &[u8]) -> Vec<u8> {
         let Some(engine) = &self.0 else {
@@ -189,31 +203,40 @@ fn preinitialize(name: &str, wasm: &[u8]) -> Vec<u8> {
     wizer.init_func("prepare").keep_init_func(true);
     let run = wizer.run_component(&mut store, wasm, async |store, component| {
         let mut linker = wasmtime::component::Linker::new(store.engine());
-        // The one import `prepare` may reach: the seed of the standard
-        // library's hash maps (the regex crate keeps its capture names in
-        // one). It is drawn here, once per build, and every instance of the
-        // built-in continues from it (docs/security.md, "Pre-initialized
-        // built-ins").
-        let imports: Vec<String> = component
-            .component_type()
-            .imports(store.engine())
-            .map(|(name, _)| name.to_string())
-            .collect();
-        for name in imports
-            .iter()
-            .filter(|n| n.starts_with("wasi:random/insecure-seed@"))
-        {
-            linker
-                .instance(name)?
-                .func_wrap("insecure-seed", |_, ()| Ok((build_seed(),)))?;
-        }
-        linker.define_unknown_imports_as_traps(component)?;
+        link_build_imports(&mut linker, component, store.engine())?;
         linker.instantiate_async(store, component).await
     });
     let (prepared, _) = block_on(run).unwrap_or_else(|e| {
         panic!("pre-initializing the built-in plugin `{name}` (its `prepare` export): {e:#}")
     });
     prepared
+}
+
+/// The imports a built-in may reach while the build runs it (`prepare`,
+/// `describe`): the seed of the standard library's hash maps (the regex
+/// crate keeps its capture names in one), drawn here once per build so that
+/// every instance of a pre-initialized built-in continues from it
+/// (docs/security.md, "Pre-initialized built-ins"); every other import traps.
+fn link_build_imports<T: 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+    component: &wasmtime::component::Component,
+    engine: &wasmtime::Engine,
+) -> wasmtime::Result<()> {
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for name in imports
+        .iter()
+        .filter(|n| n.starts_with("wasi:random/insecure-seed@"))
+    {
+        linker
+            .instance(name)?
+            .func_wrap("insecure-seed", |_, ()| Ok((build_seed(),)))?;
+    }
+    linker.define_unknown_imports_as_traps(component)?;
+    Ok(())
 }
 
 /// 128 random bits from the operating system, by way of the standard

@@ -8,6 +8,7 @@
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::catalog::PluginMeta;
 use crate::cache::CacheOutcome;
 use crate::engine::Compiler;
 
@@ -23,6 +24,11 @@ pub struct Builtin {
     /// Pre-initialized at build time: the SDK's `prepare` export ran once and
     /// its state is the component's initial state (host/sandbox/build.rs).
     pub prepared: bool,
+    /// What its `describe` export answered at build time, as the JSON of
+    /// [`PluginMeta`] (host/sandbox/build/describe.rs); `None` for the
+    /// validator and strategy worlds, which the runtime asks through their
+    /// own bindings, and when nothing was precompiled (a cross build).
+    pub meta: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Builtin {
@@ -35,6 +41,20 @@ impl std::fmt::Debug for Builtin {
 }
 
 impl Builtin {
+    /// What this built-in's `describe()` answers, known without running it:
+    /// the answer its code gave at build time. `None` where there is none,
+    /// and the runtime asks the plugin instead.
+    pub fn meta(&self) -> Option<PluginMeta> {
+        serde_json::from_str(self.meta?)
+            .inspect_err(|e| {
+                tracing::debug!(
+                    builtin = self.name,
+                    "its build-time describe() is unreadable: {e}"
+                )
+            })
+            .ok()
+    }
+
     /// The `timeout_ms` this built-in's checks get when the policy sets none,
     /// where the sandbox's 10 s default is too short for the work: the
     /// `security` plugin's secret scanner reads every file under its paths,

@@ -1,11 +1,11 @@
 //! Host-side copies of plugin metadata (`describe()`), detached from the bindings.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bindings::gate::plugin::types as wit;
 use gate_core::model::Severity;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PluginMeta {
     pub id: String,
     pub version: String,
@@ -13,7 +13,7 @@ pub struct PluginMeta {
     pub checks: Vec<CheckMeta>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckMeta {
     pub id: String,
     pub title: String,
@@ -23,7 +23,7 @@ pub struct CheckMeta {
     pub capabilities: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ParamMeta {
     pub name: String,
     pub kind: String,

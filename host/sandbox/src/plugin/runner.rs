@@ -222,14 +222,7 @@ impl Runtime {
         };
         let (component, outcome) = self.component(source).map_err(invalid)?;
         let loaded = started.elapsed();
-        // The initial memory every instance maps copy-on-write is written
-        // out here, on this plugin's own loading thread, rather than by its
-        // first instance (`describe`), which runs after every plugin has
-        // loaded: the security built-in's 4 MB image then overlaps the
-        // others' loading (docs/benchmarks.md, "Sixth pass").
-        component
-            .initialize_copy_on_write_image()
-            .map_err(invalid)?;
+        write_memory_image(source, &component).map_err(invalid)?;
         let imaged = started.elapsed();
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         tracing::trace!(
@@ -287,7 +280,11 @@ impl Runtime {
         self.describe(source, sandbox, pre, cache).await
     }
 
-    /// Asks a compiled plugin to describe itself.
+    /// What a compiled plugin says about itself: a built-in's answer is the
+    /// one its `describe()` gave at build time ([`Builtin::meta`]), so no
+    /// instance is made for it; any other plugin is asked.
+    ///
+    /// [`Builtin::meta`]: super::Builtin::meta
     pub async fn describe(
         &self,
         source: &PluginSource,
@@ -296,23 +293,19 @@ impl Runtime {
         cache: CacheOutcome,
     ) -> Result<LoadedPlugin, PluginError> {
         let started = Instant::now();
-        let mut store = self.new_store(&sandbox, "describe")?;
-        let info = with_deadline(&mut store, &sandbox, "describe()", async |store| {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            instance.call_describe(store).await
-        })
-        .await
-        .map_err(|error| PluginError::Invalid {
-            name: source.name.clone(),
-            error,
-        })?;
+        let built = source.builtin.and_then(|b| b.meta());
+        let embedded = built.is_some();
+        let meta = match built {
+            Some(meta) => meta,
+            None => self.ask_describe(source, &sandbox, &pre).await?,
+        };
         tracing::debug!(
             plugin = %source.name,
             cache = ?cache,
+            embedded,
             describe_ms = started.elapsed().as_secs_f64() * 1e3,
             "plugin loaded"
         );
-        let meta: PluginMeta = info.into();
         if let Some(problem) = super::catalog::id_problem(&source.name, &meta) {
             return Err(PluginError::CheckIds {
                 name: source.name.clone(),
@@ -330,6 +323,26 @@ impl Runtime {
             pre,
             parts,
         })
+    }
+
+    /// Instantiates a compiled plugin and calls its `describe()`.
+    pub async fn ask_describe(
+        &self,
+        source: &PluginSource,
+        sandbox: &Arc<Sandbox>,
+        pre: &CheckPre<HostState>,
+    ) -> Result<PluginMeta, PluginError> {
+        let mut store = self.new_store(sandbox, "describe")?;
+        let info = with_deadline(&mut store, sandbox, "describe()", async |store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            instance.call_describe(store).await
+        })
+        .await
+        .map_err(|error| PluginError::Invalid {
+            name: source.name.clone(),
+            error,
+        })?;
+        Ok(info.into())
     }
 
     pub(super) fn store(
@@ -429,6 +442,40 @@ impl Runtime {
             instances,
         }
     }
+}
+
+/// Writes out the initial memory that every instance of `component` maps
+/// copy-on-write (on Linux, a memfd wasmtime fills), so that no check pays
+/// for it. Most plugins' is a few hundred KiB, written here on the plugin's
+/// own loading thread. A pre-initialized built-in's holds the work of its
+/// `prepare` (the security built-in's compiled detectors, 3.6 MB, about
+/// 1.6 ms to write): since such a built-in's checks are known without an
+/// instance ([`super::Builtin::meta`]), that image is written on a thread of
+/// its own while the other plugins' checks start, and its first instance
+/// waits for it if it comes first (docs/benchmarks.md, "Sixth pass").
+fn write_memory_image(source: &PluginSource, component: &Component) -> wasmtime::Result<()> {
+    let in_background = source
+        .builtin
+        .is_some_and(|b| b.prepared && b.meta.is_some());
+    if !in_background {
+        return component.initialize_copy_on_write_image();
+    }
+    let component = component.clone();
+    let name = source.name.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("{name}-image"))
+        .spawn(move || {
+            // A failure here is met again, and reported, by the first
+            // instantiation, which builds the image itself.
+            if let Err(e) = component.initialize_copy_on_write_image() {
+                tracing::debug!(plugin = %name, "writing the memory image: {e:#}");
+            }
+        });
+    if spawned.is_err() {
+        // No thread to spare: the first instance writes it.
+        tracing::debug!(plugin = %source.name, "no thread for the memory image");
+    }
+    Ok(())
 }
 
 /// What one check's stores are made from: the first, and one more for each
