@@ -1,7 +1,7 @@
 //! What every start of `gate` pays before `main`: the shared libraries the
 //! dynamic loader maps and binds. OpenSSL is linked statically on x86_64
 //! Linux (.cargo/config.toml): dynamically, libcrypto alone made the loader
-//! bind ~4,400 symbols and relocate its data at every start, a fifth of a
+//! bind ~4,400 symbols and relocate its data at every start, a sixth of a
 //! `gate --version` (docs/benchmarks.md, "Sixth pass"). Nothing else would
 //! notice if a change of build settings brought it back: this reads the
 //! real binary's dynamic section.
