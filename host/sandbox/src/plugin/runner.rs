@@ -458,7 +458,9 @@ fn write_memory_image(source: &PluginSource, component: &Component) -> wasmtime:
         .builtin
         .is_some_and(|b| b.prepared && b.meta.is_some());
     if !in_background {
-        return component.initialize_copy_on_write_image();
+        component.initialize_copy_on_write_image()?;
+        super::mapped::release_data(component);
+        return Ok(());
     }
     let component = component.clone();
     let name = source.name.clone();
@@ -467,8 +469,9 @@ fn write_memory_image(source: &PluginSource, component: &Component) -> wasmtime:
         .spawn(move || {
             // A failure here is met again, and reported, by the first
             // instantiation, which builds the image itself.
-            if let Err(e) = component.initialize_copy_on_write_image() {
-                tracing::debug!(plugin = %name, "writing the memory image: {e:#}");
+            match component.initialize_copy_on_write_image() {
+                Ok(()) => super::mapped::release_data(&component),
+                Err(e) => tracing::debug!(plugin = %name, "writing the memory image: {e:#}"),
             }
         });
     if spawned.is_err() {
