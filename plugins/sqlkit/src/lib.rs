@@ -388,6 +388,34 @@ fn copy_data_end(sql: &str, after: usize) -> usize {
     sql.len()
 }
 
+/// `split(sql).no_transaction()`, without splitting a file that never
+/// spells the directive: the host asks it of every sqlx migration it finds.
+pub fn declares_no_transaction(sql: &str) -> bool {
+    spells(sql, "no-transaction") && split(sql).no_transaction()
+}
+
+/// `split(sql).assumed_transaction_disabled()`, without splitting a file
+/// that never spells the directive: the host asks it of every plain file.
+pub fn disables_assumed_transaction(sql: &str) -> bool {
+    spells(sql, "squawk-disable-assume-in-transaction") && split(sql).assumed_transaction_disabled()
+}
+
+/// Whether `word`, which holds a `-`, occurs in `text` in any ASCII case. A
+/// comment whose text is `word` (compared by [`parse_directive`] with
+/// `eq_ignore_ascii_case`) cannot be in a text where this is false. The
+/// dashes are found with `memchr`, so a file costs little more than a read.
+fn spells(text: &str, word: &str) -> bool {
+    let Some(dash) = word.find('-') else {
+        return false;
+    };
+    let (t, w) = (text.as_bytes(), word.as_bytes());
+    text.match_indices('-').any(|(i, _)| {
+        i.checked_sub(dash)
+            .and_then(|start| t.get(start..start + w.len()))
+            .is_some_and(|s| s.eq_ignore_ascii_case(w))
+    })
+}
+
 /// Splits a PostgreSQL script into statements. Empty statements (`;;`) are dropped.
 pub fn split(sql: &str) -> Script {
     let index = LineIndex::new(sql);

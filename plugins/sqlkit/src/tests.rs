@@ -435,3 +435,44 @@ fn squawk_directives() {
     assert!(s.assumed_transaction_disabled());
     assert!(!split("-- no-transaction\nSELECT 1;").assumed_transaction_disabled());
 }
+
+#[test]
+fn directive_shortcuts_answer_as_the_split_does() {
+    let cases = [
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);",
+        "--   NO-Transaction  \nSELECT 1;",
+        "/* no-transaction */ SELECT 1;",
+        "SELECT 1;\n-- no-transaction\n",
+        "SELECT 'no-transaction';",
+        "-- not no-transaction at all\nSELECT 1;",
+        "-- squawk-disable-assume-in-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);",
+        "SELECT 1; -- SQUAWK-DISABLE-ASSUME-IN-TRANSACTION",
+        "SELECT '-- squawk-disable-assume-in-transaction';",
+        "-- squawk-disable-assume\nSELECT 1;",
+        "-",
+        "-- no-transactio",
+        "",
+        "SELECT 1 - 2; -- a-b",
+        "-- é no-transaction é\nSELECT 1;",
+    ];
+    for sql in cases {
+        let script = split(sql);
+        assert_eq!(
+            declares_no_transaction(sql),
+            script.no_transaction(),
+            "{sql:?}"
+        );
+        assert_eq!(
+            disables_assumed_transaction(sql),
+            script.assumed_transaction_disabled(),
+            "{sql:?}"
+        );
+    }
+    // The shortcut itself: the word in any ASCII case, at the start, the
+    // end, or not at all.
+    assert!(spells("x NO-TRANSACTION", "no-transaction"));
+    assert!(spells("no-transaction", "no-transaction"));
+    assert!(!spells("no-transactio", "no-transaction"));
+    assert!(!spells("o-transaction", "no-transaction"));
+    assert!(!spells("no transaction", "no-transaction"));
+}

@@ -21,6 +21,9 @@ use std::sync::Arc;
 use gate_core::beneath::Kind;
 use gate_sandbox::fs_grants::{FsError, FsGrants};
 
+mod reads;
+use reads::Reads;
+
 /// The largest migration file (or diesel `metadata.toml`, Flyway `.conf`) read.
 pub const MAX_SCRIPT_BYTES: u64 = 16 << 20;
 
@@ -130,24 +133,31 @@ pub struct Options {
 /// Finds the migrations under each of `paths` (directories or single files),
 /// in the order the tool would apply them; paths keep their given order.
 pub fn discover(paths: &[PathBuf], options: &Options) -> Result<Vec<Migration>, LayoutError> {
+    discover_with(&Reads::new(&options.files), paths, options)
+}
+
+fn discover_with(
+    r: &Reads,
+    paths: &[PathBuf],
+    options: &Options,
+) -> Result<Vec<Migration>, LayoutError> {
     let mut out = Vec::new();
     for path in paths {
         let full = options.cwd.join(path);
-        let kind = match kind(&options.files, &full) {
+        let kind = match r.kind(&full) {
             Err(LayoutError::Fs(e)) if e.is_not_found() => None,
             other => other?,
         };
         if kind == Some(Kind::Dir) {
-            out.extend(directory(&full, options)?);
+            out.extend(directory(r, &full, options)?);
         } else if kind == Some(Kind::File) {
             let parent = full.parent().unwrap_or(Path::new("."));
-            let tool = options
-                .tool
-                .unwrap_or_else(|| detect_file(&options.files, &full));
-            let mut migrations = from_files(parent, std::slice::from_ref(&full), tool, options)?;
+            let tool = options.tool.unwrap_or_else(|| detect_file(r, &full));
+            let one = std::slice::from_ref(&full);
+            let mut migrations = from_files(r, parent, one, tool, options)?;
             if migrations.is_empty() {
                 // Not a name the layout recognises: take it as a plain script.
-                migrations = from_files(parent, std::slice::from_ref(&full), Tool::Plain, options)?;
+                migrations = from_files(r, parent, one, Tool::Plain, options)?;
             }
             out.extend(migrations);
         } else {
@@ -157,26 +167,25 @@ pub fn discover(paths: &[PathBuf], options: &Options) -> Result<Vec<Migration>, 
     Ok(out)
 }
 
-/// What `path` leads to, beneath its grant; `None` when nothing is there.
-fn kind(files: &FsGrants, path: &Path) -> Result<Option<Kind>, LayoutError> {
-    files.kind(&path.to_string_lossy()).map_err(LayoutError::Fs)
-}
-
-fn is_diesel_dir(files: &FsGrants, p: &Path) -> Result<bool, LayoutError> {
-    Ok(kind(files, p)? == Some(Kind::Dir) && kind(files, &p.join("up.sql"))? == Some(Kind::File))
+fn is_diesel_dir(r: &Reads, p: &Path) -> Result<bool, LayoutError> {
+    Ok(r.kind(p)? == Some(Kind::Dir) && r.kind(&p.join("up.sql"))? == Some(Kind::File))
 }
 
 /// The layout of a directory.
 pub fn detect(files: &FsGrants, dir: &Path) -> Result<Tool, LayoutError> {
-    let entries = list(files, dir)?;
+    detect_dir(&Reads::new(files), dir)
+}
+
+fn detect_dir(r: &Reads, dir: &Path) -> Result<Tool, LayoutError> {
+    let entries = r.list(dir)?;
     for p in &entries {
-        if is_diesel_dir(files, p)? {
+        if is_diesel_dir(r, p)? {
             return Ok(Tool::Diesel);
         }
     }
     let mut sql: Vec<&PathBuf> = Vec::new();
     for p in &entries {
-        if is_sql(files, p)? {
+        if is_sql(r, p)? {
             sql.push(p);
         }
     }
@@ -189,12 +198,12 @@ pub fn detect(files: &FsGrants, dir: &Path) -> Result<Tool, LayoutError> {
     }
     if sql
         .iter()
-        .any(|p| read_text(files, p).is_ok_and(|text| dbmate_marker(&text, "up").is_some()))
+        .any(|p| r.peek(p, |text| dbmate_marker(text, "up").is_some()))
     {
         return Ok(Tool::Dbmate);
     }
     if names.iter().any(|n| up_down_name(n).is_some()) {
-        return Ok(if has_go_mod(files, dir) {
+        return Ok(if has_go_mod(r.files(), dir) {
             Tool::GolangMigrate
         } else {
             Tool::Sqlx
@@ -206,17 +215,17 @@ pub fn detect(files: &FsGrants, dir: &Path) -> Result<Tool, LayoutError> {
     Ok(Tool::Plain)
 }
 
-fn detect_file(files: &FsGrants, file: &Path) -> Tool {
+fn detect_file(r: &Reads, file: &Path) -> Tool {
     let name = file_name(file);
     if flyway_name(&name).is_some() {
         return Tool::Flyway;
     }
-    if read_text(files, file).is_ok_and(|t| dbmate_marker(&t, "up").is_some()) {
+    if r.peek(file, |t| dbmate_marker(t, "up").is_some()) {
         return Tool::Dbmate;
     }
     if up_down_name(&name).is_some() {
         let dir = file.parent().unwrap_or(Path::new("."));
-        return if has_go_mod(files, dir) {
+        return if has_go_mod(r.files(), dir) {
             Tool::GolangMigrate
         } else {
             Tool::Sqlx
@@ -231,55 +240,56 @@ fn detect_file(files: &FsGrants, file: &Path) -> Tool {
     Tool::Plain
 }
 
-fn directory(dir: &Path, options: &Options) -> Result<Vec<Migration>, LayoutError> {
-    let fs = &options.files;
+fn directory(r: &Reads, dir: &Path, options: &Options) -> Result<Vec<Migration>, LayoutError> {
     let tool = match options.tool {
         Some(t) => t,
-        None => detect(fs, dir)?,
+        None => detect_dir(r, dir)?,
     };
     if tool == Tool::Diesel {
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for p in list(fs, dir)? {
-            if is_diesel_dir(fs, &p)? {
+        for p in r.list(dir)? {
+            if is_diesel_dir(r, &p)? {
                 dirs.push(p);
             }
         }
         dirs.sort_by(|a, b| natural(&file_name(a), &file_name(b)));
-        return dirs.iter().map(|d| diesel(d, options)).collect();
+        return dirs.iter().map(|d| diesel(r, d, options)).collect();
     }
     let mut files: Vec<PathBuf> = Vec::new();
-    for p in list(fs, dir)? {
-        if is_sql(fs, &p)? {
+    for p in r.list(dir)? {
+        if is_sql(r, &p)? {
             files.push(p);
         }
     }
-    from_files(dir, &files, tool, options)
+    from_files(r, dir, &files, tool, options)
 }
 
 fn from_files(
+    r: &Reads,
     dir: &Path,
     files: &[PathBuf],
     tool: Tool,
     options: &Options,
 ) -> Result<Vec<Migration>, LayoutError> {
     match tool {
-        Tool::Diesel => diesel_migrations(dir, files, options),
-        Tool::Sqlx | Tool::GolangMigrate => up_down_migrations(files, tool, options),
-        Tool::Dbmate => dbmate_migrations(files, tool, options),
-        Tool::Flyway => flyway_migrations(files, tool, options),
-        Tool::Plain => plain_migrations(files, tool, options),
+        Tool::Diesel => diesel_migrations(r, dir, files, options),
+        Tool::Sqlx | Tool::GolangMigrate => up_down_migrations(r, files, tool, options),
+        Tool::Dbmate => dbmate_migrations(r, files, tool, options),
+        Tool::Flyway => flyway_migrations(r, files, tool, options),
+        Tool::Plain => plain_migrations(r, files, tool, options),
     }
 }
 
 /// Diesel: one directory per migration (`up.sql`, `down.sql`).
 fn diesel_migrations(
+    r: &Reads,
     dir: &Path,
     files: &[PathBuf],
     options: &Options,
 ) -> Result<Vec<Migration>, LayoutError> {
     let mut out: Vec<Migration> = Vec::new();
     for f in files {
-        out.push(diesel(f.parent().unwrap_or(dir), options)?);
+        out.push(diesel(r, f.parent().unwrap_or(dir), options)?);
     }
     Ok(out)
 }
@@ -288,6 +298,7 @@ fn diesel_migrations(
 /// `VERSION_NAME.sql` (sqlx); sqlx's `-- no-transaction` takes a file out of
 /// the transaction.
 fn up_down_migrations(
+    r: &Reads,
     files: &[PathBuf],
     tool: Tool,
     options: &Options,
@@ -303,8 +314,8 @@ fn up_down_migrations(
                 None => continue,
             },
         };
-        let text = read(f, options)?;
-        let in_transaction = tool == Tool::Sqlx && !gate_sqlkit::split(&text).no_transaction();
+        let text = read(r, f, options)?;
+        let in_transaction = tool == Tool::Sqlx && !gate_sqlkit::declares_no_transaction(&text);
         let script = script(f, text, 1, in_transaction, options);
         if kind == "down" {
             downs.push((version.to_string(), script));
@@ -326,6 +337,7 @@ fn up_down_migrations(
 /// dbmate: one file per migration, `-- migrate:up` and `-- migrate:down`
 /// sections, `transaction:false` on the section header.
 fn dbmate_migrations(
+    r: &Reads,
     files: &[PathBuf],
     tool: Tool,
     options: &Options,
@@ -333,7 +345,7 @@ fn dbmate_migrations(
     let mut out: Vec<Migration> = Vec::new();
     for f in files {
         let name = file_name(f);
-        let text = read(f, options)?;
+        let text = read(r, f, options)?;
         let Some((up, up_line, header)) = dbmate_section(&text, "up") else {
             continue;
         };
@@ -362,6 +374,7 @@ fn dbmate_migrations(
 /// Flyway: `V`ersioned, `U`ndo and `R`epeatable files (repeatables last,
 /// by name); `executeInTransaction=false` in the file's `.conf`.
 fn flyway_migrations(
+    r: &Reads,
     files: &[PathBuf],
     tool: Tool,
     options: &Options,
@@ -374,8 +387,8 @@ fn flyway_migrations(
         let Some((prefix, version, desc)) = flyway_name(&name) else {
             continue;
         };
-        let text = read(f, options)?;
-        let conf = read_optional(f.with_file_name(format!("{name}.conf")), options)?;
+        let text = read(r, f, options)?;
+        let conf = read_optional(r, f.with_file_name(format!("{name}.conf")), options)?;
         let in_transaction = !conf.lines().any(|l| {
             l.replace(' ', "")
                 .eq_ignore_ascii_case("executeInTransaction=false")
@@ -403,6 +416,7 @@ fn flyway_migrations(
 
 /// Plain SQL files, in name order.
 fn plain_migrations(
+    r: &Reads,
     files: &[PathBuf],
     tool: Tool,
     options: &Options,
@@ -410,12 +424,12 @@ fn plain_migrations(
     let mut out: Vec<Migration> = Vec::new();
     for f in files {
         let name = file_name(f);
-        let text = read(f, options)?;
+        let text = read(r, f, options)?;
         // squawk's `-- squawk-disable-assume-in-transaction` takes a
         // file out of the assumed transaction, so files written for
         // squawk keep their meaning.
-        let in_transaction = options.assume_in_transaction
-            && !gate_sqlkit::split(&text).assumed_transaction_disabled();
+        let in_transaction =
+            options.assume_in_transaction && !gate_sqlkit::disables_assumed_transaction(&text);
         out.push(Migration {
             version: name.clone(),
             name: name.trim_end_matches(".sql").to_string(),
@@ -436,9 +450,9 @@ fn attach_downs(out: &mut [Migration], downs: Vec<(String, Script)>) {
     }
 }
 
-fn diesel(dir: &Path, options: &Options) -> Result<Migration, LayoutError> {
+fn diesel(r: &Reads, dir: &Path, options: &Options) -> Result<Migration, LayoutError> {
     let name = file_name(dir);
-    let meta = read_optional(dir.join("metadata.toml"), options)?;
+    let meta = read_optional(r, dir.join("metadata.toml"), options)?;
     let in_transaction = !meta.lines().any(|l| {
         let l = l.replace(' ', "");
         l.starts_with("run_in_transaction=false")
@@ -446,16 +460,16 @@ fn diesel(dir: &Path, options: &Options) -> Result<Migration, LayoutError> {
     let up_file = dir.join("up.sql");
     let up = script(
         &up_file,
-        read(&up_file, options)?,
+        read(r, &up_file, options)?,
         1,
         in_transaction,
         options,
     );
     let down_file = dir.join("down.sql");
-    let down = if kind(&options.files, &down_file)? == Some(Kind::File) {
+    let down = if r.kind(&down_file)? == Some(Kind::File) {
         Some(script(
             &down_file,
-            read(&down_file, options)?,
+            read(r, &down_file, options)?,
             1,
             in_transaction,
             options,
@@ -485,18 +499,8 @@ fn script(file: &Path, contents: String, first_line: u32, tx: bool, o: &Options)
 }
 
 /// A whole UTF-8 file beneath its grant, at most [`MAX_SCRIPT_BYTES`].
-fn read_text(files: &FsGrants, file: &Path) -> Result<String, LayoutError> {
-    let bytes = files
-        .read(&file.to_string_lossy(), MAX_SCRIPT_BYTES)
-        .map_err(LayoutError::Fs)?;
-    String::from_utf8(bytes).map_err(|_| LayoutError::Invalid {
-        path: file.display().to_string(),
-        message: "not valid UTF-8".to_string(),
-    })
-}
-
-fn read(file: &Path, options: &Options) -> Result<String, LayoutError> {
-    read_text(&options.files, file).map_err(|e| match e {
+fn read(r: &Reads, file: &Path, options: &Options) -> Result<String, LayoutError> {
+    r.take(file).map_err(|e| match e {
         LayoutError::Invalid { message, .. } => LayoutError::Invalid {
             path: shown(file, &options.cwd),
             message,
@@ -507,18 +511,11 @@ fn read(file: &Path, options: &Options) -> Result<String, LayoutError> {
 
 /// A settings file next to a migration: empty when absent, but one that
 /// exists must be readable beneath the grant like any other.
-fn read_optional(file: PathBuf, options: &Options) -> Result<String, LayoutError> {
-    match kind(&options.files, &file)? {
+fn read_optional(r: &Reads, file: PathBuf, options: &Options) -> Result<String, LayoutError> {
+    match r.kind(&file)? {
         None => Ok(String::new()),
-        Some(_) => read(&file, options),
+        Some(_) => read(r, &file, options),
     }
-}
-
-fn list(files: &FsGrants, dir: &Path) -> Result<Vec<PathBuf>, LayoutError> {
-    let names = files
-        .list(&dir.to_string_lossy())
-        .map_err(LayoutError::Fs)?;
-    Ok(names.into_iter().map(|n| dir.join(n)).collect())
 }
 
 /// `path` relative to `cwd` when it lies under it.
@@ -537,11 +534,11 @@ fn file_name(p: &Path) -> String {
 /// A `*.sql` entry that is a regular file beneath its grant. The type is
 /// asked of the kernel for every `*.sql` name, so an entry that leads out of
 /// the grant is an error here, never silently skipped.
-fn is_sql(files: &FsGrants, p: &Path) -> Result<bool, LayoutError> {
+fn is_sql(r: &Reads, p: &Path) -> Result<bool, LayoutError> {
     if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sql")) {
         return Ok(false);
     }
-    Ok(kind(files, p)? == Some(Kind::File))
+    Ok(r.kind(p)? == Some(Kind::File))
 }
 
 /// A `go.mod` in the directory or above it, up to the working directory
@@ -676,6 +673,36 @@ mod tests {
 
     fn names(ms: &[Migration]) -> Vec<String> {
         ms.iter().map(|m| m.up.path.clone()).collect()
+    }
+
+    /// Each entry's kind asked once, each file read once, one listing,
+    /// whatever the layout detection looked at: for a plain directory the
+    /// directory itself, its listing, every entry's kind (diesel asks it
+    /// of each) and every `*.sql` file's text (dbmate's markers are looked
+    /// for in each, and the migration keeps that text).
+    #[test]
+    fn every_path_is_asked_of_the_kernel_once() {
+        let mut files: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("m/{i:03}.sql"), format!("SELECT {i};")))
+            .collect();
+        files.push(("m/README.md".into(), "not sql".into()));
+        let borrowed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let dir = tree(&borrowed);
+        let grants = whole(&dir);
+        let options = Options {
+            cwd: dir.path().to_path_buf(),
+            assume_in_transaction: true,
+            tool: None,
+            files: Arc::new(FsGrants::of_paths(&[PathBuf::from(".")], dir.path())),
+        };
+        let r = Reads::new(&grants);
+        let ms = discover_with(&r, &[PathBuf::from("m")], &options).unwrap();
+        assert_eq!(ms.len(), 40);
+        assert_eq!(ms[7].up.contents, "SELECT 7;");
+        assert_eq!(r.calls(), 1 + 1 + 41 + 40);
     }
 
     #[test]
