@@ -23,8 +23,8 @@ fn gate() -> Command {
         .env("GATE_TEST_SLACK_TOKEN", TOKEN)
         .env(
             "GATE_AUDIT_KEY",
-            std::env::temp_dir()
-                .join(format!("gate-notify-test-{}", std::process::id()))
+            Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join("gate-notify-test")
                 .join("audit.key"),
         );
     cmd

@@ -140,14 +140,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// One config directory (holding the cache key) per test binary run.
+/// The config directory (holding the cache key and the audit key) that
+/// every test shares, in cargo's scratch directory for integration tests
+/// (`target/tmp`): runs leave nothing in /tmp, and `cargo clean` removes it.
+/// Keys are created atomically, so test binaries running at once share them.
 fn shared_config() -> PathBuf {
-    std::env::temp_dir().join(format!("gate-test-config-{}", std::process::id()))
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gate-test-config")
 }
 
-/// One cache directory per test binary run, so tests after the first are warm.
+/// The plugin cache every test shares (beside [`shared_config`]), so tests
+/// after the first are warm. Entries are written atomically and sealed, so
+/// test binaries running at once share it too.
 fn shared_cache() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gate-test-cache-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gate-test-cache");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
