@@ -546,6 +546,7 @@ impl Token {
     /// quoted identifiers as written.
     pub fn ident(&self) -> String {
         match self.kind {
+            TokenKind::Word if self.text.is_ascii() => self.text.to_ascii_lowercase(),
             TokenKind::Word => self.text.to_lowercase(),
             _ => self.text.clone(),
         }
@@ -553,13 +554,27 @@ impl Token {
 }
 
 fn unquote(raw: &str, quote: char) -> String {
-    let q = quote.to_string();
     let inner = raw
         .find(quote)
         .map(|start| &raw[start + 1..])
         .unwrap_or(raw);
     let inner = inner.strip_suffix(quote).unwrap_or(inner);
+    if !inner.contains(quote) {
+        // Most strings and names: no doubled quote to undo.
+        return inner.to_string();
+    }
+    let q = quote.to_string();
     inner.replace(&format!("{q}{q}"), &q)
+}
+
+/// A word as keywords are compared: upper-cased, without Unicode's tables
+/// for the ASCII words nearly all are.
+fn upper(word: &str) -> String {
+    if word.is_ascii() {
+        word.to_ascii_uppercase()
+    } else {
+        word.to_uppercase()
+    }
 }
 
 /// Tokenizes SQL for token-level rules: comments are dropped, words are
@@ -571,7 +586,7 @@ pub fn tokenize(sql: &str) -> Vec<Token> {
             let raw = &sql[l.span.clone()];
             let (kind, text) = match l.kind {
                 LexKind::LineComment | LexKind::BlockComment => return None,
-                LexKind::Word => (TokenKind::Word, raw.to_uppercase()),
+                LexKind::Word => (TokenKind::Word, upper(raw)),
                 LexKind::QuotedIdent => (TokenKind::QuotedIdent, unquote(raw, '"')),
                 LexKind::String => (TokenKind::String, unquote(raw, '\'')),
                 LexKind::DollarString => {

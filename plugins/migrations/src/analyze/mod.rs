@@ -267,6 +267,11 @@ mod tests {
                 {"line": 2, "classification": "data"}
             ])
         );
+        // The text itself, as reports carry it.
+        assert_eq!(
+            summaries[0].evidence("phases"),
+            Some(r#"[{"line":1,"classification":"expand"},{"line":2,"classification":"data"}]"#)
+        );
         assert_eq!(summaries[1].evidence("phases"), Some("[]"));
         assert_eq!(summaries[0].location.as_ref().unwrap().line, None);
         let cov = f.last().unwrap();

@@ -17,7 +17,7 @@ pub(super) struct FileRun<'f> {
     state: FileState,
     pub(super) counts: Counts,
     /// (absolute line, classification) of every statement, for `gate migrate plan`.
-    phases: Vec<serde_json::Value>,
+    phases: Vec<(u32, Class)>,
     file_ignores: Vec<Ignore>,
     /// Every `gate:ignore` in the file; each applies to the statement right below it.
     stmt_ignores: Vec<Ignore>,
@@ -96,10 +96,8 @@ impl<'f> FileRun<'f> {
             self.counts.parsed += 1;
         }
         self.counts.add(class);
-        self.phases.push(serde_json::json!({
-            "line": stmt.line.saturating_add(self.offset),
-            "classification": class.name(),
-        }));
+        self.phases
+            .push((stmt.line.saturating_add(self.offset), class));
         self.report(stmt, hits, class);
     }
 
@@ -158,6 +156,9 @@ impl<'f> FileRun<'f> {
 
     /// The findings of a statement's hits, with ignores applied.
     fn report(&mut self, stmt: &sk::Statement, hits: Vec<Hit>, class: Class) {
+        if hits.is_empty() {
+            return;
+        }
         let lines: Vec<u32> = stmt.ignores().into_iter().map(|(l, _, _)| l).collect();
         let collapsed = stmt.collapsed(STATEMENT_CHARS);
         let statement_plan = hits.iter().find_map(|h| {
@@ -374,10 +375,8 @@ impl<'f> FileRun<'f> {
                 .push(("parsed".into(), self.counts.parsed.to_string()));
             f.evidence
                 .push(("in_transaction".into(), self.state.file_tx.to_string()));
-            f.evidence.push((
-                "phases".into(),
-                serde_json::Value::Array(std::mem::take(&mut self.phases)).to_string(),
-            ));
+            f.evidence
+                .push(("phases".into(), phases_json(&self.phases)));
             self.out.push(f);
         }
     }
@@ -406,4 +405,26 @@ fn plan(
     } else {
         None
     }
+}
+
+/// The statements' classifications as a JSON array of
+/// `{"line": …, "classification": …}` objects, written directly: one
+/// string per file rather than a JSON map per statement.
+fn phases_json(phases: &[(u32, Class)]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + phases.len() * 40);
+    out.push('[');
+    for (i, (line, class)) in phases.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // Class names are plain lower-case words: nothing to escape.
+        let _ = write!(
+            out,
+            r#"{{"line":{line},"classification":"{}"}}"#,
+            class.name()
+        );
+    }
+    out.push(']');
+    out
 }
