@@ -476,3 +476,29 @@ fn directive_shortcuts_answer_as_the_split_does() {
     assert!(!spells("o-transaction", "no-transaction"));
     assert!(!spells("no transaction", "no-transaction"));
 }
+
+#[test]
+fn tokens_from_one_lexing_are_each_statements_own() {
+    let scripts = [
+        "SELECT 1; SELECT 2",
+        "CREATE TABLE t (a int); -- trailing\n/* between */ INSERT INTO t VALUES (1);;",
+        "SELECT 'a;b', \"we\"\"ird\", E'x\\'y', $$ body ; $$, $tag$ $$ ; $tag$ FROM t;",
+        "DO $f$ BEGIN RAISE NOTICE 'x;'; END $f$; SELECT /* in /* nested */ */ 2;",
+        "COPY t (a) FROM stdin;\n1\n2; not sql\n\\.\nSELECT 3;",
+        "SELECT $1::int, a->>'k', b::text[] FROM t WHERE c <> 1 AND d ~* 'x';",
+        "SELECT 'unterminated; SELECT 2;",
+        "SELECT 1 /* unterminated comment ; SELECT 2;",
+        "-- only a comment\n",
+        "",
+        "ALTER TABLE \"Quoted Name\" ADD COLUMN é text; SELECT ÉTÉ FROM x",
+        "BEGIN;\nCREATE INDEX CONCURRENTLY i ON t (a);\nCOMMIT;\n-- no-transaction",
+    ];
+    for sql in scripts {
+        let (script, tokens) = split_tokens(sql);
+        assert_eq!(script, split(sql), "{sql:?}");
+        assert_eq!(tokens.len(), script.statements.len(), "{sql:?}");
+        for (stmt, got) in script.statements.iter().zip(&tokens) {
+            assert_eq!(got, &stmt.tokens(), "{sql:?}: {:?}", stmt.text);
+        }
+    }
+}

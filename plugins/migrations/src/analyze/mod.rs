@@ -18,7 +18,7 @@ mod state;
 mod statement;
 mod tokens;
 
-use gate_sqlkit::{self as sk, Token};
+use gate_sqlkit as sk;
 use sqlparser::dialect::PostgreSqlDialect;
 
 use crate::rules::{self, Rule, RuleId};
@@ -152,8 +152,7 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
             run.indexes = Objects::default();
             run.types = Objects::default();
         }
-        let script = sk::split(&file.contents);
-        let all_tokens: Vec<Vec<Token>> = script.statements.iter().map(|s| s.tokens()).collect();
+        let (script, all_tokens) = sk::split_tokens(&file.contents);
         let mut walk = FileRun::new(&cfg, file, &script, &all_tokens);
         for (stmt, tokens) in script.statements.iter().zip(&all_tokens) {
             walk.statement(&mut run, &dialect, stmt, tokens);
