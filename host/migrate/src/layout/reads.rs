@@ -5,10 +5,11 @@
 //! `*.sql` file, whether a `*.sql` file holds dbmate's markers, then the
 //! file itself. Asked of the kernel each time, a directory of 1,000 plain
 //! files cost five passes (three stats and two reads per file, about 20
-//! system calls each, a fifth of `gate migrate lint`'s time). [`Reads`]
-//! keeps the answers: each path's kind is asked once, each file is read
-//! once, each directory listed once, and the text read while detecting the layout is the text the
-//! migration gets (so the two never disagree about a file changed between).
+//! system calls each: 17 ms of a 113 ms `gate migrate lint`). [`Reads`]
+//! keeps the answers: each directory is listed once, each path's kind asked
+//! once, each file read once, and the text read while detecting the layout
+//! is the text the migration gets (so the two never disagree about a file
+//! changed in between).
 //!
 //! Everything still goes through [`FsGrants`], beneath the grants'
 //! directory handles; an error is not kept, so it is met again and reported
