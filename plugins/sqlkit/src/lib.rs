@@ -363,10 +363,40 @@ impl Atomic {
     }
 }
 
-fn is_copy_from_stdin(statement: &str) -> bool {
-    let t = tokenize(statement);
-    t.first().is_some_and(|x| x.is("COPY"))
-        && t.windows(2).any(|w| w[0].is("FROM") && w[1].is("STDIN"))
+/// Tracks whether the statement being split is `COPY … FROM STDIN`: its
+/// first token is the word `COPY` and two of its tokens in a row are `FROM
+/// STDIN`. Fed every non-comment lexeme as the splitter walks it, so the
+/// statement is not lexed again at its `;`.
+#[derive(Default)]
+struct CopyFromStdin {
+    first_word_copy: Option<bool>,
+    prev_from: bool,
+    from_stdin: bool,
+}
+
+impl CopyFromStdin {
+    /// The next token: `Some(text)` for a word, `None` for anything else.
+    fn token(&mut self, word: Option<&str>) {
+        let is = |kw: &str| word.is_some_and(|w| word_is(w, kw));
+        self.first_word_copy.get_or_insert_with(|| is("COPY"));
+        self.from_stdin |= self.prev_from && is("STDIN");
+        self.prev_from = is("FROM");
+    }
+
+    fn holds(&self) -> bool {
+        self.first_word_copy == Some(true) && self.from_stdin
+    }
+}
+
+/// Whether the unquoted word `raw` is the keyword `kw` (upper-cased), as
+/// [`Token::is`] decides it: by the word upper-cased ([`upper`]), so a
+/// non-ASCII word that upper-cases to `kw` (`ſtdin`) is `kw` too.
+fn word_is(raw: &str, kw: &str) -> bool {
+    if raw.is_ascii() {
+        raw.eq_ignore_ascii_case(kw)
+    } else {
+        upper(raw) == kw
+    }
 }
 
 /// The end of the inline data of `COPY … FROM STDIN` whose `;` ends at
@@ -460,6 +490,7 @@ fn split_lexed(sql: &str, seen: &mut dyn FnMut(&Lexeme)) -> Script {
     // (first lexeme's start, last non-comment lexeme's end, unterminated)
     let mut current: Option<(usize, usize, bool)> = None;
     let mut atomic = Atomic::default();
+    let mut copy = CopyFromStdin::default();
     let mut first = true;
 
     let finish = |script: &mut Script,
@@ -507,10 +538,10 @@ fn split_lexed(sql: &str, seen: &mut dyn FnMut(&Lexeme)) -> Script {
                 }
             }
             LexKind::Semicolon if atomic.depth == 0 => {
-                let copy_data =
-                    current.is_some_and(|(start, end, _)| is_copy_from_stdin(&sql[start..end]));
+                let copy_data = current.is_some() && copy.holds();
                 finish(&mut script, &mut current, &mut pending, true, &mut first);
                 atomic = Atomic::default();
+                copy = CopyFromStdin::default();
                 if copy_data {
                     // pg_dump style: the data follows on the next line, up to `\.`.
                     let data_end = copy_data_end(sql, l.span.end);
@@ -520,9 +551,12 @@ fn split_lexed(sql: &str, seen: &mut dyn FnMut(&Lexeme)) -> Script {
             }
             kind => {
                 if kind == LexKind::Word {
-                    atomic.word(&sql[l.span.clone()]);
+                    let word = &sql[l.span.clone()];
+                    atomic.word(word);
+                    copy.token(Some(word));
                 } else {
                     atomic.other();
+                    copy.token(None);
                 }
                 match current.as_mut() {
                     Some(cur) => {

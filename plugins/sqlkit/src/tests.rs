@@ -372,6 +372,49 @@ fn copy_from_stdin_data_is_skipped() {
     );
 }
 
+/// The splitter tracks `COPY … FROM STDIN` as it walks a statement's
+/// lexemes; it must decide as the statement's own tokens do (the first
+/// token is the word COPY, two tokens in a row are FROM STDIN).
+#[test]
+fn copy_from_stdin_is_recognised_as_by_the_statements_tokens() {
+    let by_tokens = |statement: &str| {
+        let t = tokenize(statement);
+        t.first().is_some_and(|x| x.is("COPY"))
+            && t.windows(2).any(|w| w[0].is("FROM") && w[1].is("STDIN"))
+    };
+    let statements = [
+        ("COPY t FROM STDIN", true),
+        ("copy t (a, b) from stdin with (format csv)", true),
+        ("COPY t FROM /* data follows */ -- yes\n STDIN", true),
+        ("/* lead */ COPY t FROM stdin", true),
+        ("COPY t FROM \u{17f}tdin", true),
+        ("COPY t FROM \"STDIN\"", false),
+        ("COPY t FROM 'STDIN'", false),
+        ("COPY t FROM '/tmp/x.csv'", false),
+        ("COPY t TO STDOUT", false),
+        ("COPY t FROM, STDIN", false),
+        ("COPY t FROM.STDIN", false),
+        ("\"COPY\" t FROM STDIN", false),
+        ("SELECT 1 FROM STDIN", false),
+        (
+            "CREATE RULE r AS ON INSERT TO t DO COPY t FROM STDIN",
+            false,
+        ),
+        ("COPY", false),
+        ("FROM STDIN", false),
+    ];
+    for (statement, expected) in statements {
+        assert_eq!(by_tokens(statement), expected, "{statement:?}");
+        let sql = format!("{statement};\n1\t2; not sql\n\\.\nSELECT 3;");
+        let texts: Vec<_> = split(&sql).statements.into_iter().map(|s| s.text).collect();
+        // The data skipped, or split as statements.
+        let skipped = texts.len() == 2 && texts[1] == "SELECT 3";
+        let split_as_sql = texts.len() == 3 && texts[1] == "1\t2";
+        assert!(skipped != split_as_sql, "{statement:?}: {texts:?}");
+        assert_eq!(skipped, expected, "{statement:?}: {texts:?}");
+    }
+}
+
 /// Random text made of the characters the lexer cares about never panics,
 /// and statement spans always point at their text.
 #[test]
