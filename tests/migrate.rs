@@ -612,3 +612,76 @@ fn a_large_repository_lints_with_the_default_limits_and_an_explicit_cap_holds() 
         stderr(&out)
     );
 }
+
+/// A large lint validates in parts at once (the `migration-validator-in-parts`
+/// world): each part replays the files before its own for the state they
+/// leave, so a NOT VALID check added in the first third of the files,
+/// validated in the second and relied on by SET NOT NULL in the last gives
+/// the same findings in parts as whole, byte for byte.
+#[test]
+fn a_large_lint_runs_in_parts_with_the_same_findings_as_whole() {
+    let ws = Workspace::new();
+    // About 1 KB per file, so the run is large enough to split.
+    let padding = "-- padding so that the run is large enough to split\n".repeat(20);
+    let groups = 300;
+    let mut n = 0;
+    let mut write = |sql: String| {
+        ws.write(
+            &format!("big/{}_m{n}.sql", 20250101000000u64 + n),
+            &format!("{padding}{sql}"),
+        );
+        n += 1;
+    };
+    for i in 0..groups {
+        write(format!(
+            "ALTER TABLE t{i} ADD CONSTRAINT c{i} CHECK (email IS NOT NULL) NOT VALID;\n"
+        ));
+    }
+    for i in 0..groups {
+        write(format!("ALTER TABLE t{i} VALIDATE CONSTRAINT c{i};\n"));
+    }
+    for i in 0..groups {
+        write(format!(
+            "ALTER TABLE t{i} ALTER COLUMN email SET NOT NULL;\n\
+             ALTER TABLE u{i} ALTER COLUMN email SET NOT NULL;\n"
+        ));
+    }
+    let lint = |parallel: u32| {
+        ws.write(
+            "gate.toml",
+            &format!(
+                "[policy]\nname = \"parts\"\n\n[[plugin]]\nname = \"migrations\"\n\
+                 [plugin.grants]\nparallel = {parallel}\n"
+            ),
+        );
+        let out = ws.gate(&[
+            "migrate",
+            "lint",
+            "--policy",
+            "gate.toml",
+            "--format",
+            "json",
+            "big",
+        ]);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        json(&out)
+    };
+    let (whole, in_parts) = (lint(1), lint(2));
+    let check = |r: &serde_json::Value| r["gates"][0]["checks"][0].clone();
+    assert_eq!(check(&whole)["instances"], 1);
+    assert_eq!(check(&in_parts)["instances"], 2, "{:#}", check(&in_parts));
+    let fs = findings(&in_parts);
+    assert_eq!(fs, findings(&whole));
+    // The state crossed the parts: only the tables without a validated
+    // check are flagged.
+    let set_not_null = by_rule(&fs, "set-not-null");
+    assert_eq!(set_not_null.len(), groups, "{set_not_null:#?}");
+    assert!(
+        set_not_null
+            .iter()
+            .all(|f| f["evidence"]["object"].as_str().unwrap().starts_with('u')),
+        "{set_not_null:#?}"
+    );
+    assert_eq!(by_rule(&fs, "file-summary").len(), 3 * groups);
+    assert_eq!(by_rule(&fs, "parse-coverage").len(), 1);
+}

@@ -299,10 +299,10 @@ async fn lint_cmd(args: LintArgs) -> Result<u8, u8> {
 
 async fn plan_cmd(args: PlanArgs) -> Result<u8, u8> {
     let (policy, config, _, migrations, runtime, validator) = load(&args.source).await?;
-    let (findings, _, _) =
-        lint::validate(&runtime, &validator, &migrations, &config, Scope::Migration)
-            .await
-            .map_err(exit::report)?;
+    let findings = lint::validate(&runtime, &validator, &migrations, &config, Scope::Migration)
+        .await
+        .map_err(exit::report)?
+        .findings;
     let entry = record::migrate_plan(policy_ref(&args.source)?, &migrations, &findings);
     args.record.append(policy.as_ref(), entry)?;
     print!("{}", gate_migrate::plan::render(&migrations, &findings));

@@ -587,7 +587,7 @@ async fn validate(
     let run = runtime
         .validate(
             &validator,
-            &super::lint::files(pending),
+            super::lint::files(pending),
             // The database knows what is pending: those files run together.
             &config_json(&p.config, Scope::Run),
         )

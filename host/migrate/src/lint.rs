@@ -179,6 +179,22 @@ pub fn config_json(config: &MigrationsConfig, scope: Scope) -> String {
     value.to_string()
 }
 
+/// What the validator made of the up scripts.
+pub struct Validated {
+    pub findings: Vec<FindingReport>,
+    /// How long the validation took, and the part of it spent in host calls.
+    pub time: CheckTime,
+}
+
+/// A check's wall time, the part of it spent in host calls, and how many
+/// plugin instances ran it at once.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckTime {
+    pub duration: std::time::Duration,
+    pub host_time: std::time::Duration,
+    pub instances: u32,
+}
+
 /// Runs the validator over the up scripts of `migrations`.
 pub async fn validate(
     runtime: &Runtime,
@@ -186,9 +202,9 @@ pub async fn validate(
     migrations: &[Migration],
     config: &MigrationsConfig,
     scope: Scope,
-) -> Result<(Vec<FindingReport>, std::time::Duration, std::time::Duration), MigrateError> {
+) -> Result<Validated, MigrateError> {
     let run = runtime
-        .validate(validator, &files(migrations), &config_json(config, scope))
+        .validate(validator, files(migrations), &config_json(config, scope))
         .await;
     let findings = run.outcome.map_err(|reason| MigrateError::Validator {
         name: validator.name.clone(),
@@ -198,7 +214,14 @@ pub async fn validate(
         .into_iter()
         .map(|f| finding_report(f, validator))
         .collect();
-    Ok((findings, run.duration, run.host_time))
+    Ok(Validated {
+        findings,
+        time: CheckTime {
+            duration: run.duration,
+            host_time: run.host_time,
+            instances: run.parts,
+        },
+    })
 }
 
 fn finding_report(f: RawFinding, validator: &LoadedValidator) -> FindingReport {
@@ -225,7 +248,7 @@ pub async fn lint(
     ctx: &Context,
 ) -> Result<Report, MigrateError> {
     let started = Instant::now();
-    let (mut findings, duration, host_time) = validate(
+    let Validated { mut findings, time } = validate(
         runtime,
         validator,
         &selection.pending,
@@ -251,8 +274,7 @@ pub async fn lint(
         &validator.meta.description,
         &validator.name,
         findings,
-        duration,
-        host_time,
+        time,
     );
     Ok(report(ctx, "migrations", vec![check], started))
 }
@@ -263,8 +285,7 @@ pub fn check_report(
     title: &str,
     plugin: &str,
     findings: Vec<FindingReport>,
-    duration: std::time::Duration,
-    host_time: std::time::Duration,
+    time: CheckTime,
 ) -> CheckReport {
     let worst_all = findings
         .iter()
@@ -297,9 +318,9 @@ pub fn check_report(
         severity,
         enforcement: Enforcement::Block,
         blocking: worst >= Status::Fail,
-        duration_ms: duration.as_millis() as u64,
-        host_ms: host_time.as_millis() as u64,
-        instances: 1,
+        duration_ms: time.duration.as_millis() as u64,
+        host_ms: time.host_time.as_millis() as u64,
+        instances: time.instances,
         exemption: if exempt {
             findings.iter().find_map(|f| f.exemption.clone())
         } else {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::layout::{Migration, Script};
-use super::lint::{Context, MigrateError, check_report, report};
+use super::lint::{CheckTime, Context, MigrateError, check_report, report};
 use gate_core::model::{Location, Severity, Status};
 use gate_eval::policy::{Connection, Policy};
 use gate_eval::report::{FindingReport, Report};
@@ -76,8 +76,11 @@ pub async fn trace(
         &title,
         "gate",
         findings,
-        started.elapsed(),
-        Duration::ZERO,
+        CheckTime {
+            duration: started.elapsed(),
+            host_time: Duration::ZERO,
+            instances: 1,
+        },
     );
     Ok(report(ctx, "trace", vec![check], started))
 }

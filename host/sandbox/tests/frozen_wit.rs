@@ -40,31 +40,47 @@ fn the_released_wit_is_unchanged() {
     assert!(String::from_utf8_lossy(&text).contains("package gate:plugin@0.1.0;"));
 }
 
-#[test]
-fn the_released_wit_0_1_1_is_unchanged_and_only_adds_to_0_1_0() {
-    let read = |v: &str| {
-        let path = repo().join(format!("wit/v{v}/gate-plugin.wit"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    };
-    let (old, new) = (read("0.1.0"), read("0.1.1"));
+/// The sha256 of `wit/v0.1.2/gate-plugin.wit` as released (0.1.1 plus the
+/// world `migration-validator-in-parts`).
+const FROZEN_0_1_2: &str = "0d6e2101d82571ea6dd7698ba1460a0d96c17594d7745560f099ae4693596c34";
+
+fn read(version: &str) -> String {
+    let path = repo().join(format!("wit/v{version}/gate-plugin.wit"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `new` is frozen at `sha256` and holds every line of `old` from its package
+/// line on, in order: a component built against `old` links against the
+/// host of `new` by semver.
+fn unchanged_and_only_adds(old: &str, new: &str, sha256: &str) {
+    let (old_text, new_text) = (read(old), read(new));
     assert_eq!(
-        hex::encode(Sha256::digest(new.as_bytes())),
-        FROZEN_0_1_1,
-        "wit/v0.1.1/gate-plugin.wit changed; gate:plugin@0.1.1 is released and frozen"
+        hex::encode(Sha256::digest(new_text.as_bytes())),
+        sha256,
+        "wit/v{new}/gate-plugin.wit changed; gate:plugin@{new} is released and frozen"
     );
-    // Every line of 0.1.0 from its package line on is in 0.1.1, in order: a
-    // 0.1.0 component links against the 0.1.1 host by semver.
+    assert!(new_text.contains(&format!("package gate:plugin@{new};")));
     let body = |text: &str| -> Vec<String> {
         let from = text.find("package gate:plugin@").unwrap();
         text[from..].lines().skip(1).map(str::to_string).collect()
     };
-    let mut added = body(&new).into_iter();
-    for line in body(&old) {
+    let mut added = body(&new_text).into_iter();
+    for line in body(&old_text) {
         assert!(
             added.any(|l| l == line),
-            "0.1.1 drops or moves a line of 0.1.0: {line:?}"
+            "{new} drops or moves a line of {old}: {line:?}"
         );
     }
+}
+
+#[test]
+fn the_released_wit_0_1_1_is_unchanged_and_only_adds_to_0_1_0() {
+    unchanged_and_only_adds("0.1.0", "0.1.1", FROZEN_0_1_1);
+}
+
+#[test]
+fn the_released_wit_0_1_2_is_unchanged_and_only_adds_to_0_1_1() {
+    unchanged_and_only_adds("0.1.1", "0.1.2", FROZEN_0_1_2);
 }
 
 fn fixture() -> PluginSource {

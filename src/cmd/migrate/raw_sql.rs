@@ -87,7 +87,7 @@ pub async fn lint(
         });
     for (at, up, mode) in raw {
         let migration = migration_of(file, at, up, lock_timeout);
-        let (findings, _, _) = lint::validate(
+        let findings = lint::validate(
             &runtime,
             &validator,
             &[migration],
@@ -95,7 +95,8 @@ pub async fn lint(
             Scope::Migration,
         )
         .await
-        .map_err(exit::report)?;
+        .map_err(exit::report)?
+        .findings;
         let shown: Vec<&FindingReport> = findings
             .iter()
             .filter(|f| f.status >= Status::Warn && f.exemption.is_none())

@@ -29,7 +29,7 @@ pub const PACKAGE_NAME: &str = "gate:plugin";
 
 /// The released `gate:plugin` versions this host runs (each frozen under
 /// `wit/vX.Y.Z/`).
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.1.1"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.1.1", "0.1.2"];
 
 /// One imported item's name, as the component model spells it:
 /// `namespace:package/interface@version` for an interface

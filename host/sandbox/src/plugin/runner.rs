@@ -566,11 +566,11 @@ impl StoreSpec {
 }
 
 impl Runtime {
-    /// Store slots for a check's parts beyond its first, up to `parallel`
-    /// in all: only those free right now, so a check never waits for slots
-    /// another check holds (and an evaluation with every slot taken runs
-    /// its checks whole).
-    fn spare_slots(&self, parallel: u32) -> Vec<OwnedSemaphorePermit> {
+    /// Store slots for a run's parts beyond its first, up to `parallel`
+    /// in all: only those free right now, so a run never waits for slots
+    /// another holds (and an evaluation with every slot taken runs its
+    /// checks whole).
+    pub(super) fn spare_slots(&self, parallel: u32) -> Vec<OwnedSemaphorePermit> {
         (1..parallel)
             .map_while(|_| self.stores.clone().try_acquire_owned().ok())
             .collect()
@@ -682,7 +682,8 @@ async fn run_in_store(
                 instance.call_run(store, &request).await
             }
             Entry::InParts { pre, spec, extra } => {
-                let ran = super::parts::run(store, &pre, &spec, extra, &request).await?;
+                let call = super::parts::CheckCall { pre, request };
+                let ran = super::parts::run(store, &call, &spec, extra).await?;
                 parts_host_time = ran.others_host_time;
                 instances = ran.count;
                 Ok(ran.findings)

@@ -1,9 +1,14 @@
-//! Migration validators: components of the `migration-validator` world.
+//! Migration validators: components of the `migration-validator-in-parts`
+//! world (`gate:plugin@0.1.2`), built in: `load_validator` loads only
+//! gate's own.
 //!
 //! They load exactly like check plugins (same engine, precompiled cache,
 //! pooling allocator, limits and async calls under a timeout) but through
 //! their own linker, since their world exports `validate` instead of `run`.
-//! Each call gets a fresh store.
+//! Each call gets fresh stores, and a large run is split into parts that
+//! validate at once, as a check of the `check-in-parts` world is
+//! (`plugin::parts`): up to the validator's `parallel` limit, with the store
+//! slots free at the time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,18 +18,19 @@ use wasmtime::component::Linker;
 
 use super::call::{finding_size, with_deadline, within_output_cap};
 use super::catalog::PluginMeta;
-use super::runner::{FileCalls, RawFinding, Runtime};
+use super::parts::ValidateCall;
+use super::runner::{FileCalls, RawFinding, Runtime, StoreSpec, host_time};
 use super::source::PluginError;
-use crate::bindings::validator::{MigrationValidator, MigrationValidatorPre};
+use crate::bindings::validator_parts::{MigrationValidatorInParts, MigrationValidatorInPartsPre};
 use crate::cache::CacheOutcome;
 use crate::capabilities::{HostState, Sandbox};
 
-pub use crate::bindings::validator::MigrationFile;
+pub use crate::bindings::validator_parts::MigrationFile;
 
 pub(super) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    MigrationValidator::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+    MigrationValidatorInParts::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
         &mut linker,
         |s| s,
     )?;
@@ -39,7 +45,7 @@ pub struct LoadedValidator {
     pub meta: PluginMeta,
     pub sandbox: Arc<Sandbox>,
     pub cache: CacheOutcome,
-    pre: MigrationValidatorPre<HostState>,
+    pre: MigrationValidatorInPartsPre<HostState>,
 }
 
 /// What one `validate` call produced.
@@ -47,7 +53,10 @@ pub struct LoadedValidator {
 pub struct ValidatorRun {
     pub outcome: Result<Vec<RawFinding>, String>,
     pub duration: Duration,
+    /// The longest host time of the instances that ran it.
     pub host_time: Duration,
+    /// How many instances validated at once (1: the run was not split).
+    pub parts: u32,
 }
 
 impl Runtime {
@@ -73,8 +82,11 @@ impl Runtime {
             .validator_linker
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = MigrationValidatorPre::new(pre)
-            .map_err(|e| invalid(format!("not a migration-validator component: {e:#}")))?;
+        let pre = MigrationValidatorInPartsPre::new(pre).map_err(|e| {
+            invalid(format!(
+                "not a migration-validator-in-parts component: {e:#}"
+            ))
+        })?;
         let mut store = self.new_store(&sandbox, "describe")?;
         let info = with_deadline(&mut store, &sandbox, "describe()", async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
@@ -93,34 +105,52 @@ impl Runtime {
     }
 
     /// Validates `files` (in order) with `config` (the `[migrations]` table as
-    /// JSON). Never panics: traps, timeouts and limits become the error.
+    /// JSON), in parts at once when the validator splits the run. Never
+    /// panics: traps, timeouts and limits become the error.
     pub async fn validate(
         &self,
         validator: &LoadedValidator,
-        files: &[MigrationFile],
+        files: Vec<MigrationFile>,
         config: &str,
     ) -> ValidatorRun {
         let started = Instant::now();
-        let _slot = self.stores.acquire().await;
+        let _slot = self.stores.clone().acquire_owned().await;
         let sandbox = &validator.sandbox;
-        let timeout = sandbox.limits.timeout;
-        let mut store = match self.store(sandbox, "validate", timeout, FileCalls::OnPool) {
+        let spec = StoreSpec {
+            engine: self.engine.engine.clone(),
+            sandbox: sandbox.clone(),
+            check: "validate".to_string(),
+            timeout: sandbox.limits.timeout,
+            calls: FileCalls::OnPool,
+        };
+        let mut store = match spec.store() {
             Ok(store) => store,
             Err(e) => {
                 return ValidatorRun {
                     outcome: Err(e.to_string()),
                     duration: started.elapsed(),
                     host_time: Duration::ZERO,
+                    parts: 1,
                 };
             }
         };
+        let call = ValidateCall {
+            pre: validator.pre.clone(),
+            files: files.into(),
+            config: config.into(),
+        };
+        let spare = self.spare_slots(sandbox.limits.parallel);
+        let mut others_host_time = Duration::ZERO;
+        let mut parts = 1;
         let outcome = async {
             let findings = with_deadline(&mut store, sandbox, "", async |store| {
-                let instance = validator.pre.instantiate_async(&mut *store).await?;
-                instance.call_validate(store, files, config).await
+                let ran = super::parts::run(store, &call, &spec, spare).await?;
+                others_host_time = ran.others_host_time;
+                parts = ran.count;
+                Ok(ran.findings)
             })
             .await?;
-            let cap = sandbox.output_cap_for_files(files.len());
+            let cap = sandbox.output_cap_for_files(call.files.len());
             within_output_cap(
                 &store,
                 sandbox,
@@ -130,13 +160,11 @@ impl Runtime {
             Ok(findings.into_iter().map(RawFinding::from).collect())
         }
         .await;
-        let state = store.data();
-        let host_time =
-            state.host_time + state.host_entered.map_or(Duration::ZERO, |t| t.elapsed());
         ValidatorRun {
             outcome,
             duration: started.elapsed(),
-            host_time,
+            host_time: host_time(&store).max(others_host_time),
+            parts,
         }
     }
 }
