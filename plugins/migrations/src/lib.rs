@@ -14,7 +14,7 @@
 mod analyze;
 pub mod rules;
 
-pub use analyze::validate;
+pub use analyze::{merge, parts, validate, validate_part};
 
 /// Finding status, as in the WIT `status` enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,6 +34,14 @@ const CONFIGS: &[&str] = &[
     r#"{"scope": "run", "pg_version": 11, "assume_in_transaction": true}"#,
 ];
 
+/// Configs the validator refuses.
+pub(super) const BAD_CONFIGS: &[&str] = &[
+    "not json",
+    "[1]",
+    r#"{"scope": "pending"}"#,
+    r#"{"exclude": ["no-such-rule"]}"#,
+];
+
 /// Every run the tests hold to the run in one piece, with valid configs.
 pub(super) fn runs() -> Vec<Run> {
     let mut out: Vec<Run> = cases::runs()

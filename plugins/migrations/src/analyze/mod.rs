@@ -1,7 +1,8 @@
 //! The analysis: split each file, parse each statement, walk it into typed
 //! facts ([`Fact`]) that every rule's `on` hook judges, classify it, honour
 //! ignores, and add the run's own notes (parse errors, unused ignores, file
-//! summaries, parse coverage).
+//! summaries, parse coverage). A run can also split into parts that run at
+//! once (`parts`).
 
 mod add_column;
 mod alter;
@@ -16,6 +17,7 @@ mod create;
 mod drop;
 mod facts;
 mod ignores;
+mod parts;
 mod run;
 mod state;
 mod statement;
@@ -39,6 +41,7 @@ use config::*;
 use coverage::Coverage;
 pub(crate) use facts::*;
 use ignores::Ignore;
+pub use parts::{merge, parts, validate_part};
 use run::FileRun;
 pub(crate) use run::Mode;
 pub(crate) use state::FileState;
