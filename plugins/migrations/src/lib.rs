@@ -1,8 +1,10 @@
 //! gate's built-in migration validator (`migrations`).
 //!
-//! The analysis is plain Rust ([`validate`], [`describe`]) so it runs and is
-//! tested natively; the WIT glue for the `gate:plugin/migration-validator`
-//! world is only compiled for wasm32.
+//! The analysis is plain Rust ([`validate`], [`describe`], and for a run in
+//! parts [`parts`], [`validate_part`] and [`merge`]) so it runs and is
+//! tested natively; the WIT glue for the
+//! `gate:plugin/migration-validator-in-parts` world (0.1.2) is only
+//! compiled for wasm32.
 //!
 //! Each file is split with `gate-sqlkit`, every statement is parsed with
 //! sqlparser (PostgreSQL dialect) for parse coverage, and the analysis walks
@@ -14,7 +16,7 @@
 mod analyze;
 pub mod rules;
 
-pub use analyze::validate;
+pub use analyze::{merge, parts, validate, validate_part};
 
 /// Finding status, as in the WIT `status` enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,8 +152,8 @@ pub fn describe() -> Vec<RuleInfo> {
 #[cfg(target_arch = "wasm32")]
 mod component {
     wit_bindgen::generate!({
-        path: "../../wit/v0.1.0",
-        world: "gate:plugin/migration-validator",
+        path: "../../wit/v0.1.2",
+        world: "gate:plugin/migration-validator-in-parts",
         generate_all,
     });
 
@@ -200,33 +202,94 @@ mod component {
         }
 
         fn validate(files: Vec<MigrationFile>, config: String) -> Vec<wit::Finding> {
-            let files: Vec<crate::MigrationFile> = files
+            findings(crate::validate(&migrations(files), &config))
+        }
+
+        fn parts(files: Vec<MigrationFile>, config: String, available: u32) -> u32 {
+            crate::parts(&migrations(files), &config, available)
+        }
+
+        fn validate_part(
+            files: Vec<MigrationFile>,
+            config: String,
+            part: Part,
+        ) -> Vec<wit::Finding> {
+            let files = migrations(files);
+            findings(crate::validate_part(
+                &files, &config, part.index, part.count,
+            ))
+        }
+
+        fn merge(config: String, parts: Vec<Vec<wit::Finding>>) -> Vec<wit::Finding> {
+            let parts = parts
                 .into_iter()
-                .map(|f| crate::MigrationFile {
-                    path: f.path,
-                    contents: f.contents,
-                    first_line: f.first_line,
-                    in_transaction: f.in_transaction,
-                })
+                .map(|part| part.into_iter().map(from_wit).collect())
                 .collect();
-            crate::validate(&files, &config)
-                .into_iter()
-                .map(|f| wit::Finding {
-                    check: f.check,
-                    rule: f.rule,
-                    subject: f.subject,
-                    status: status(f.status),
-                    severity: f.severity.map(severity),
-                    message: f.message,
-                    evidence: f.evidence,
-                    remediation: f.remediation,
-                    location: f.location.map(|l| wit::Location {
-                        file: l.file,
-                        line: l.line,
-                        column: l.column,
-                    }),
-                })
-                .collect()
+            findings(crate::merge(&config, parts))
+        }
+    }
+
+    fn migrations(files: Vec<MigrationFile>) -> Vec<crate::MigrationFile> {
+        files
+            .into_iter()
+            .map(|f| crate::MigrationFile {
+                path: f.path,
+                contents: f.contents,
+                first_line: f.first_line,
+                in_transaction: f.in_transaction,
+            })
+            .collect()
+    }
+
+    fn findings(findings: Vec<crate::Finding>) -> Vec<wit::Finding> {
+        findings
+            .into_iter()
+            .map(|f| wit::Finding {
+                check: f.check,
+                rule: f.rule,
+                subject: f.subject,
+                status: status(f.status),
+                severity: f.severity.map(severity),
+                message: f.message,
+                evidence: f.evidence,
+                remediation: f.remediation,
+                location: f.location.map(|l| wit::Location {
+                    file: l.file,
+                    line: l.line,
+                    column: l.column,
+                }),
+            })
+            .collect()
+    }
+
+    /// A part's finding back from the host: the inverse of [`findings`].
+    fn from_wit(f: wit::Finding) -> crate::Finding {
+        crate::Finding {
+            check: f.check,
+            rule: f.rule,
+            subject: f.subject,
+            status: match f.status {
+                wit::Status::Pass => crate::Status::Pass,
+                wit::Status::Skip => crate::Status::Skip,
+                wit::Status::Warn => crate::Status::Warn,
+                wit::Status::Fail => crate::Status::Fail,
+                wit::Status::Error => crate::Status::Error,
+            },
+            severity: f.severity.map(|s| match s {
+                wit::Severity::Info => crate::Severity::Info,
+                wit::Severity::Low => crate::Severity::Low,
+                wit::Severity::Medium => crate::Severity::Medium,
+                wit::Severity::High => crate::Severity::High,
+                wit::Severity::Critical => crate::Severity::Critical,
+            }),
+            message: f.message,
+            evidence: f.evidence,
+            remediation: f.remediation,
+            location: f.location.map(|l| crate::Location {
+                file: l.file,
+                line: l.line,
+                column: l.column,
+            }),
         }
     }
 

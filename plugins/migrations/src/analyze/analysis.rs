@@ -29,6 +29,9 @@ pub(crate) fn hit(rule: RuleId, message: String, object: Option<String>) -> Hit 
 
 pub(crate) struct Analysis<'a> {
     pub(crate) cfg: &'a Config,
+    /// In [`Mode::Replay`] the facts go to no rule: the walk only keeps
+    /// the state.
+    pub(crate) mode: Mode,
     pub(crate) run: &'a mut RunState,
     pub(crate) file: &'a mut FileState,
     pub(crate) t: &'a [Token],
@@ -67,8 +70,13 @@ impl Analysis<'_> {
         }
     }
 
-    /// Hands a fact of the statement to every rule, in registry order.
+    /// Hands a fact of the statement to every rule, in registry order
+    /// (to none in [`Mode::Replay`]: a rule's hook only judges, it keeps no
+    /// state beyond the file's own reporting flags).
     pub(crate) fn emit(&mut self, fact: Fact<'_>) {
+        if self.mode == Mode::Replay {
+            return;
+        }
         for id in RuleId::ALL {
             if let Some(on) = id.rule().on {
                 on(self, &fact);

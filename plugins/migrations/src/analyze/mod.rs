@@ -1,7 +1,8 @@
 //! The analysis: split each file, parse each statement, walk it into typed
 //! facts ([`Fact`]) that every rule's `on` hook judges, classify it, honour
 //! ignores, and add the run's own notes (parse errors, unused ignores, file
-//! summaries, parse coverage).
+//! summaries, parse coverage). A run can also split into parts that run at
+//! once (`parts`).
 
 mod add_column;
 mod alter;
@@ -9,14 +10,20 @@ mod alter_table;
 mod analysis;
 mod columns;
 mod config;
+#[cfg(test)]
+mod corpora;
+mod coverage;
 mod create;
 mod drop;
 mod facts;
 mod ignores;
+mod parts;
 mod run;
 mod state;
 mod statement;
 mod tokens;
+
+use std::ops::Range;
 
 use gate_sqlkit as sk;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -31,9 +38,12 @@ use analysis::*;
 use columns::*;
 pub(crate) use columns::{TypeName, is_null_default, type_text, volatile_call};
 use config::*;
+use coverage::Coverage;
 pub(crate) use facts::*;
 use ignores::Ignore;
+pub use parts::{merge, parts, validate_part};
 use run::FileRun;
+pub(crate) use run::Mode;
 pub(crate) use state::FileState;
 use state::*;
 pub(crate) use tokens::*;
@@ -43,29 +53,35 @@ const STATEMENT_CHARS: usize = 160;
 // ---------------------------------------------------------------------------
 // The run.
 
+/// A walk's statements: how many, how many sqlparser parsed, how many of each class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Counts {
     statements: usize,
     parsed: usize,
     by_class: [usize; 4],
 }
 
-impl Counts {
-    fn new() -> Self {
-        Counts {
-            statements: 0,
-            parsed: 0,
-            by_class: [0; 4],
-        }
-    }
+/// The classes in the order the counts' evidence lists them.
+const CLASSES: [Class; 4] = [Class::Expand, Class::Contract, Class::Breaking, Class::Data];
 
+impl Counts {
     fn add(&mut self, class: Class) {
         self.statements += 1;
         self.by_class[class_index(class)] += 1;
     }
 
+    /// Adds another walk's counts.
+    fn sum(&mut self, other: &Counts) {
+        self.statements += other.statements;
+        self.parsed += other.parsed;
+        for (total, n) in self.by_class.iter_mut().zip(other.by_class) {
+            *total += n;
+        }
+    }
+
     fn evidence(&self, out: &mut Vec<(String, String)>) {
         out.push(("statements".into(), self.statements.to_string()));
-        for c in [Class::Expand, Class::Contract, Class::Breaking, Class::Data] {
+        for c in CLASSES {
             out.push((c.name().into(), self.by_class[class_index(c)].to_string()));
         }
     }
@@ -139,66 +155,71 @@ pub fn validate(files: &[MigrationFile], config: &str) -> Vec<Finding> {
         Ok(c) => c,
         Err(e) => return vec![config_error(e)],
     };
-    let mut out = Vec::new();
-    let mut run = RunState::default();
-    let mut total = Counts::new();
-    let dialect = PostgreSqlDialect {};
-
-    for file in files {
-        if cfg.scope == Scope::Migration {
-            // The migrations before this one are applied: what they created
-            // exists and holds data by now.
-            run.tables = Objects::default();
-            run.indexes = Objects::default();
-            run.types = Objects::default();
-        }
-        let (script, all_tokens) = sk::split_tokens(&file.contents);
-        let mut walk = FileRun::new(&cfg, file, &script, &all_tokens);
-        for (stmt, tokens) in script.statements.iter().zip(&all_tokens) {
-            walk.statement(&mut run, &dialect, stmt, tokens);
-        }
-        walk.finish();
-        out.append(&mut walk.out);
-        total.statements += walk.counts.statements;
-        total.parsed += walk.counts.parsed;
-        for k in 0..4 {
-            total.by_class[k] += walk.counts.by_class[k];
-        }
-    }
-    if let Some(f) = coverage(&cfg, &total, files.len()) {
-        out.push(f);
-    }
-    out
+    let mut pass = Pass::new(&cfg);
+    pass.files(files, 0..files.len());
+    pass.finish()
 }
 
-/// The run's parse-coverage note, unless excluded.
-fn coverage(cfg: &Config, total: &Counts, files: usize) -> Option<Finding> {
-    let coverage_rule = RuleId::ParseCoverage.rule();
-    if cfg.enabled(RuleId::ParseCoverage) {
-        let percent = (total.parsed * 100)
-            .checked_div(total.statements)
-            .unwrap_or(100);
-        let full = total.parsed == total.statements;
-        let mut f = finding(
-            coverage_rule,
-            "migrations",
-            if full { Status::Pass } else { Status::Warn },
-            format!(
-                "sqlparser parsed {} of {} statements ({percent}%) in {} files.",
-                total.parsed, total.statements, files
-            ),
-        );
-        f.remediation = None;
-        total.evidence(&mut f.evidence);
-        f.evidence
-            .insert(1, ("parsed".into(), total.parsed.to_string()));
-        f.evidence
-            .insert(2, ("coverage_percent".into(), percent.to_string()));
-        f.evidence.push(("files".into(), files.to_string()));
-        f.evidence.push(("pg_version".into(), cfg.pg.to_string()));
-        Some(f)
-    } else {
-        None
+/// A walk over files in order: the state carried from file to file, and
+/// the findings and parse coverage of the files it validates.
+struct Pass<'c> {
+    cfg: &'c Config,
+    run: RunState,
+    dialect: PostgreSqlDialect,
+    out: Vec<Finding>,
+    coverage: Coverage,
+}
+
+impl<'c> Pass<'c> {
+    fn new(cfg: &'c Config) -> Self {
+        Pass {
+            cfg,
+            run: RunState::default(),
+            dialect: PostgreSqlDialect {},
+            out: Vec::new(),
+            coverage: Coverage::default(),
+        }
+    }
+
+    /// Validates `files[own]`, after replaying the files before it for
+    /// their state (none when `own` is empty: nothing needs it).
+    fn files(&mut self, files: &[MigrationFile], own: Range<usize>) {
+        if !own.is_empty() {
+            for file in &files[..own.start] {
+                self.file(file, Mode::Replay);
+            }
+        }
+        for file in &files[own] {
+            self.file(file, Mode::Validate);
+        }
+    }
+
+    /// Walks the next file: validates it, or replays it for its state only.
+    fn file(&mut self, file: &MigrationFile, mode: Mode) {
+        if self.cfg.scope == Scope::Migration {
+            // The migrations before this one are applied: what they created
+            // exists and holds data by now.
+            self.run.tables = Objects::default();
+            self.run.indexes = Objects::default();
+            self.run.types = Objects::default();
+        }
+        let (script, all_tokens) = sk::split_tokens(&file.contents);
+        let mut walk = FileRun::new(self.cfg, file, &script, &all_tokens, mode);
+        for (stmt, tokens) in script.statements.iter().zip(&all_tokens) {
+            walk.statement(&mut self.run, &self.dialect, stmt, tokens);
+        }
+        walk.finish();
+        if mode == Mode::Validate {
+            self.out.append(&mut walk.out);
+            self.coverage.add_file(&walk.counts);
+        }
+    }
+
+    /// The findings of the validated files, then their parse-coverage
+    /// note unless it is excluded.
+    fn finish(mut self) -> Vec<Finding> {
+        self.out.extend(self.coverage.finding(self.cfg));
+        self.out
     }
 }
 
@@ -213,6 +234,37 @@ mod tests {
             first_line: 1,
             in_transaction: true,
         }
+    }
+
+    /// A replay reports nothing and leaves, file after file, the state a
+    /// validation of the same files leaves; and the runs do reach every
+    /// kind of state.
+    #[test]
+    fn replay_leaves_the_state_of_a_validation() {
+        let mut reached = [false; 5];
+        for run in corpora::runs() {
+            let cfg = parse_config(&run.config).unwrap();
+            let (mut validated, mut replayed) = (Pass::new(&cfg), Pass::new(&cfg));
+            for file in &run.files {
+                validated.file(file, Mode::Validate);
+                replayed.file(file, Mode::Replay);
+                let state = &validated.run;
+                assert_eq!(replayed.run, *state, "{}: after {}", run.name, file.path);
+                let empty = Objects::default();
+                for (seen, now) in reached.iter_mut().zip([
+                    state.tables != empty,
+                    state.indexes != empty,
+                    state.types != empty,
+                    !state.not_null_checks.is_empty(),
+                    !state.validated_not_null.is_empty(),
+                ]) {
+                    *seen |= now;
+                }
+            }
+            assert!(replayed.out.is_empty(), "{}", run.name);
+            assert_eq!(replayed.coverage, Coverage::default(), "{}", run.name);
+        }
+        assert_eq!(reached, [true; 5]);
     }
 
     #[test]

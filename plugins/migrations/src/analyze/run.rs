@@ -8,8 +8,22 @@ use sqlparser::parser::Parser;
 
 use super::*;
 
+/// What a file's walk is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Judge every statement and report: parse coverage, findings, the
+    /// file's own notes.
+    Validate,
+    /// Only carry the file's effect on the [`RunState`] to the files after
+    /// it: the same walk of every statement's tokens (transactions, the
+    /// grammar walkers that record objects and constraints), with no
+    /// sqlparser parse, no rule judging a fact, and nothing reported.
+    Replay,
+}
+
 pub(super) struct FileRun<'f> {
     cfg: &'f Config,
+    mode: Mode,
     file: &'f MigrationFile,
     index: sk::LineIndex<'f>,
     /// Added to the file's line numbers (`first_line` - 1).
@@ -30,29 +44,41 @@ impl<'f> FileRun<'f> {
         file: &'f MigrationFile,
         script: &sk::Script,
         all_tokens: &[Vec<Token>],
+        mode: Mode,
     ) -> Self {
         let assumed = cfg.assume_in_transaction && !script.assumed_transaction_disabled();
         let file_tx = (file.in_transaction || assumed) && !script.no_transaction();
+        // A replay reports nothing: it needs no line positions, no ignores
+        // and no count of the file's transactions (only a rule reads it).
+        let reports = mode == Mode::Validate;
+        let (text, file_ignores, stmt_ignores) = if reports {
+            let text = file.contents.as_str();
+            (text, Ignore::file_wide(script), Ignore::statement(script))
+        } else {
+            ("", Vec::new(), Vec::new())
+        };
         FileRun {
             cfg,
+            mode,
             file,
-            index: sk::LineIndex::new(&file.contents),
+            index: sk::LineIndex::new(text),
             offset: file.first_line.max(1) - 1,
             state: FileState {
                 file_tx,
                 tool_open: file_tx,
-                several_units: several_units(all_tokens, file_tx),
+                several_units: reports && several_units(all_tokens, file_tx),
                 ..FileState::default()
             },
-            counts: Counts::new(),
+            counts: Counts::default(),
             phases: Vec::new(),
-            file_ignores: Ignore::file_wide(script),
-            stmt_ignores: Ignore::statement(script),
+            file_ignores,
+            stmt_ignores,
             out: Vec::new(),
         }
     }
 
-    /// Analyses one statement and reports its hits.
+    /// Analyses one statement and reports its hits (in [`Mode::Replay`],
+    /// only analyses it).
     pub(super) fn statement(
         &mut self,
         run: &mut RunState,
@@ -60,33 +86,13 @@ impl<'f> FileRun<'f> {
         stmt: &sk::Statement,
         tokens: &[Token],
     ) {
-        let (parsed, parse_error) = match Parser::parse_sql(dialect, &stmt.text) {
-            Ok(p) => (Some(p), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        let event = self.transaction_control(run, stmt, tokens);
-        let mut analysis = Analysis {
-            cfg: self.cfg,
-            run,
-            file: &mut self.state,
-            t: tokens,
-            ast: parsed.as_deref(),
-            hits: Vec::new(),
-            class: Class::Expand,
-            locks: false,
-            long_lock: false,
-            foreign: false,
-        };
-        if let Some(event) = event {
-            analysis.emit(Fact::Transaction(event));
+        if self.mode == Mode::Replay {
+            self.analyse(run, stmt, tokens, None);
+            return;
         }
-        analysis.statement();
-        let class = analysis.class;
-        let mut hits = std::mem::take(&mut analysis.hits);
-        if !self.state.in_tx() {
-            self.state.end_tx();
-        }
-        if let Some(e) = &parse_error {
+        let parsed = Parser::parse_sql(dialect, &stmt.text);
+        let (class, mut hits) = self.analyse(run, stmt, tokens, parsed.as_deref().ok());
+        if let Err(e) = &parsed {
             hits.push(hit(
                 RuleId::ParseError,
                 format!("sqlparser could not parse this statement ({e}); only token-level rules checked it."),
@@ -99,6 +105,42 @@ impl<'f> FileRun<'f> {
         self.phases
             .push((stmt.line.saturating_add(self.offset), class));
         self.report(stmt, hits, class);
+    }
+
+    /// The walk of one statement, in both modes: its transaction control,
+    /// its grammar (the state it changes, the facts it emits) and the end
+    /// of an implicit transaction; its class and the rules' hits.
+    fn analyse(
+        &mut self,
+        run: &mut RunState,
+        stmt: &sk::Statement,
+        tokens: &[Token],
+        ast: Option<&[sqlparser::ast::Statement]>,
+    ) -> (Class, Vec<Hit>) {
+        let event = self.transaction_control(run, stmt, tokens);
+        let mut analysis = Analysis {
+            cfg: self.cfg,
+            mode: self.mode,
+            run,
+            file: &mut self.state,
+            t: tokens,
+            ast,
+            hits: Vec::new(),
+            class: Class::Expand,
+            locks: false,
+            long_lock: false,
+            foreign: false,
+        };
+        if let Some(event) = event {
+            analysis.emit(Fact::Transaction(event));
+        }
+        analysis.statement();
+        let class = analysis.class;
+        let hits = std::mem::take(&mut analysis.hits);
+        if !self.state.in_tx() {
+            self.state.end_tx();
+        }
+        (class, hits)
     }
 
     /// BEGIN, COMMIT and ROLLBACK: the transaction state, and what the
@@ -238,8 +280,12 @@ impl<'f> FileRun<'f> {
         f
     }
 
-    /// The file's own findings, after its last statement.
+    /// The file's own findings, after its last statement (none in
+    /// [`Mode::Replay`]).
     pub(super) fn finish(&mut self) {
+        if self.mode == Mode::Replay {
+            return;
+        }
         self.uncommitted();
         self.unused_ignores();
         self.summary();

@@ -8,7 +8,7 @@ use gate_sqlkit::{self as sk, Token};
 /// the statement gave. A qualified name matches the same qualified name or
 /// an unqualified one (search_path is not known here); an unqualified name
 /// matches any schema's object of that name.
-#[derive(Default)]
+#[derive(Default, Debug, PartialEq, Eq)]
 pub(crate) struct Objects(HashMap<String, HashSet<Option<String>>>);
 
 /// `(schema, name)` of a possibly qualified name (`db.schema.name` keeps `schema`).
@@ -47,7 +47,9 @@ pub(crate) enum Kind {
     Type,
 }
 
-#[derive(Default)]
+/// What one file leaves to the files after it (all the walk carries from
+/// file to file). Comparable, so tests can hold a replay to a validation.
+#[derive(Default, Debug, PartialEq, Eq)]
 pub(crate) struct RunState {
     /// New objects (see [`Scope`]).
     pub(crate) tables: Objects,

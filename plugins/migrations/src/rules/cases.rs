@@ -137,6 +137,19 @@ fn case_config(case: &Case) -> String {
     serde_json::Value::Object(config).to_string()
 }
 
+/// Every rule's cases as runs: the case's name, its files and its config.
+pub(crate) fn runs() -> Vec<(String, Vec<MigrationFile>, String)> {
+    case_files()
+        .into_iter()
+        .flat_map(|(rule, file)| {
+            file.case.into_iter().map(move |case| {
+                let name = format!("{rule}: {}", case.name);
+                (name, case_migrations(&case), case_config(&case))
+            })
+        })
+        .collect()
+}
+
 /// Every breaking or contract finding carries a plan of at least two steps.
 fn check_plans(case: &Case, findings: &[Finding]) -> Result<(), String> {
     for f in findings {

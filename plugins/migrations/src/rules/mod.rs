@@ -18,7 +18,7 @@ mod registry;
 mod rule;
 
 #[cfg(test)]
-mod cases;
+pub(crate) mod cases;
 
 pub use rule::Rule;
 use rule::rule;
