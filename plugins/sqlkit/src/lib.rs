@@ -25,6 +25,9 @@ mod lex;
 
 use std::ops::{Range, RangeInclusive};
 
+/// The type of a token's text ([`Token::text`]).
+pub use smol_str::SmolStr;
+
 pub use lex::{LexKind, Lexeme, lex, lex_from};
 
 /// The PostgreSQL major versions gate knows, oldest to newest: the policy's
@@ -597,7 +600,9 @@ pub enum TokenKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token {
     pub kind: TokenKind,
-    pub text: String,
+    /// Upper-cased for a word, the content for a quoted identifier or a
+    /// string, as written otherwise.
+    pub text: SmolStr,
     /// Byte span in the tokenized text.
     pub span: Range<usize>,
 }
@@ -619,12 +624,12 @@ impl Token {
         match self.kind {
             TokenKind::Word if self.text.is_ascii() => self.text.to_ascii_lowercase(),
             TokenKind::Word => self.text.to_lowercase(),
-            _ => self.text.clone(),
+            _ => self.text.to_string(),
         }
     }
 }
 
-fn unquote(raw: &str, quote: char) -> String {
+fn unquote(raw: &str, quote: char) -> SmolStr {
     let inner = raw
         .find(quote)
         .map(|start| &raw[start + 1..])
@@ -632,10 +637,10 @@ fn unquote(raw: &str, quote: char) -> String {
     let inner = inner.strip_suffix(quote).unwrap_or(inner);
     if !inner.contains(quote) {
         // Most strings and names: no doubled quote to undo.
-        return inner.to_string();
+        return SmolStr::new(inner);
     }
     let q = quote.to_string();
-    inner.replace(&format!("{q}{q}"), &q)
+    inner.replace(&format!("{q}{q}"), &q).into()
 }
 
 /// A word as keywords are compared: upper-cased, without Unicode's tables
@@ -646,6 +651,23 @@ fn upper(word: &str) -> String {
     } else {
         word.to_uppercase()
     }
+}
+
+/// [`upper`] as a token's text: a short ASCII word (nearly every keyword
+/// and name) is upper-cased on the stack and kept inline, never on the heap.
+fn upper_text(word: &str) -> SmolStr {
+    const INLINE: usize = 23;
+    if word.is_ascii() && word.len() <= INLINE {
+        let mut buf = [0u8; INLINE];
+        let buf = &mut buf[..word.len()];
+        buf.copy_from_slice(word.as_bytes());
+        buf.make_ascii_uppercase();
+        // ASCII in, ASCII out.
+        if let Ok(upper) = std::str::from_utf8(buf) {
+            return SmolStr::new(upper);
+        }
+    }
+    upper(word).into()
 }
 
 /// Tokenizes SQL for token-level rules: comments are dropped, words are
@@ -663,7 +685,7 @@ fn token(sql: &str, l: Lexeme, offset: usize) -> Option<Token> {
     let raw = &sql[l.span.clone()];
     let (kind, text) = match l.kind {
         LexKind::LineComment | LexKind::BlockComment => return None,
-        LexKind::Word => (TokenKind::Word, upper(raw)),
+        LexKind::Word => (TokenKind::Word, upper_text(raw)),
         LexKind::QuotedIdent => (TokenKind::QuotedIdent, unquote(raw, '"')),
         LexKind::String => (TokenKind::String, unquote(raw, '\'')),
         LexKind::DollarString => {
@@ -671,12 +693,12 @@ fn token(sql: &str, l: Lexeme, offset: usize) -> Option<Token> {
             let tag = &raw[..tag_end.min(raw.len())];
             let body = &raw[tag.len()..];
             let body = body.strip_suffix(tag).unwrap_or(body);
-            (TokenKind::String, body.to_string())
+            (TokenKind::String, SmolStr::new(body))
         }
-        LexKind::Number => (TokenKind::Number, raw.to_string()),
-        LexKind::Param => (TokenKind::Param, raw.to_string()),
-        LexKind::Semicolon | LexKind::Punct => (TokenKind::Punct, raw.to_string()),
-        LexKind::Operator => (TokenKind::Operator, raw.to_string()),
+        LexKind::Number => (TokenKind::Number, SmolStr::new(raw)),
+        LexKind::Param => (TokenKind::Param, SmolStr::new(raw)),
+        LexKind::Semicolon | LexKind::Punct => (TokenKind::Punct, SmolStr::new(raw)),
+        LexKind::Operator => (TokenKind::Operator, SmolStr::new(raw)),
     };
     Some(Token {
         kind,

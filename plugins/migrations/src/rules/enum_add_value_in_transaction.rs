@@ -54,7 +54,7 @@ fn value_use(a: &mut Analysis<'_>) {
         .file
         .enum_values_in_tx
         .iter()
-        .filter(|v| t.iter().any(|x| x.kind == TokenKind::String && &x.text == *v))
+        .filter(|v| t.iter().any(|x| x.kind == TokenKind::String && x.text == v.as_str()))
         .cloned()
         .collect();
     for v in used {
