@@ -219,7 +219,7 @@ fn from_an_empty_directory_to_a_pinned_plugin_a_policy_runs() {
     assert_eq!(code(&out), 2, "{}\n{}", stdout(&out), stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("was built against gate:plugin@0.2.0, which this gate does not run (it runs gate:plugin@0.1.0, gate:plugin@0.1.1)"),
+        err.contains("was built against gate:plugin@0.2.0, which this gate does not run (it runs gate:plugin@0.1.0, gate:plugin@0.1.1, gate:plugin@0.1.2)"),
         "{err}"
     );
     assert!(stdout(&out).is_empty(), "no block for a refused component");
