@@ -111,6 +111,17 @@ fn finding(rule: &Rule, subject: &str, status: Status, message: String) -> Findi
 }
 
 fn config_error(message: String) -> Finding {
+    run_error(
+        message,
+        Some(
+            "Fix the [migrations] table of the policy: pg_version (integer), exclude and include (lists of rule ids)."
+                .to_string(),
+        ),
+    )
+}
+
+/// The one `error` finding of a run that could not be validated.
+fn run_error(message: String, remediation: Option<String>) -> Finding {
     Finding {
         check: CHECK_ID.to_string(),
         rule: None,
@@ -119,10 +130,7 @@ fn config_error(message: String) -> Finding {
         severity: Some(Severity::High),
         message,
         evidence: Vec::new(),
-        remediation: Some(
-            "Fix the [migrations] table of the policy: pg_version (integer), exclude and include (lists of rule ids)."
-                .to_string(),
-        ),
+        remediation,
         location: None,
     }
 }

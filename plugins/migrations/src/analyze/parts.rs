@@ -123,19 +123,13 @@ pub fn merge(config: &str, parts: Vec<Vec<Finding>>) -> Vec<Finding> {
 /// The error of a merge given findings that no part of this validator
 /// returned: every part ends with its parse-coverage note.
 fn not_a_part(index: usize) -> Finding {
-    Finding {
-        check: CHECK_ID.to_string(),
-        rule: None,
-        subject: "migrations".to_string(),
-        status: Status::Error,
-        severity: Some(Severity::High),
-        message: format!(
-            "part {index} of the run does not end with its parse-coverage note, so the parts cannot be merged"
+    run_error(
+        format!(
+            "part {} of the run does not end with its parse-coverage note, so the parts cannot be merged",
+            index + 1
         ),
-        evidence: Vec::new(),
-        remediation: None,
-        location: None,
-    }
+        None,
+    )
 }
 
 /// `prefix[i]`: the bytes of the files before file `i`, for `i` up to
