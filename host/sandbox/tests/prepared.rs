@@ -42,3 +42,49 @@ fn the_plugin_as_built_needs_the_host_to_prepare() {
     let err = prepare_without_the_host(&wasm).unwrap_err();
     assert!(err.contains("wasi:random/insecure-seed"), "{err}");
 }
+
+/// The bytes, from the lowest to the highest, that the active data segments
+/// of `wasm`'s core modules initialise: the span of the memory image wasmtime
+/// writes out in every process that instantiates the component.
+fn initial_memory_span(wasm: &[u8]) -> u64 {
+    use wasmparser::{DataKind, Operator, Parser, Payload};
+    let (mut low, mut high) = (u64::MAX, 0);
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Payload::DataSection(segments) = payload.unwrap() else {
+            continue;
+        };
+        for segment in segments {
+            let segment = segment.unwrap();
+            let DataKind::Active { offset_expr, .. } = segment.kind else {
+                continue;
+            };
+            let Ok(Operator::I32Const { value }) = offset_expr.get_operators_reader().read() else {
+                panic!("a data segment whose offset is not a constant");
+            };
+            let start = u64::from(value as u32);
+            low = low.min(start);
+            high = high.max(start + segment.data.len() as u64);
+        }
+    }
+    high.saturating_sub(low)
+}
+
+/// What the snapshot holds is written into a memory image by every process
+/// that runs a security check, before the first one starts (4.28 MB took
+/// about 2 ms). Most of it is the compiled regexes; the onepass DFAs the
+/// `regex` crate builds for capture groups were 40% of it, and the plugins
+/// leave them out (plugins/Cargo.toml). A dependency that brings them back,
+/// or a detector table that grows past this, fails here.
+#[test]
+fn the_security_builtins_snapshot_stays_under_three_mib() {
+    let security = BUILTINS.iter().find(|b| b.name == "security").unwrap();
+    let span = initial_memory_span(security.wasm);
+    assert!(
+        span > 1 << 20,
+        "{span} bytes: the detectors are missing from the snapshot"
+    );
+    assert!(
+        span <= 3 << 20,
+        "the security built-in's initial memory spans {span} bytes"
+    );
+}
