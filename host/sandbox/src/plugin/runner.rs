@@ -448,8 +448,8 @@ impl Runtime {
 /// copy-on-write (on Linux, a memfd wasmtime fills), so that no check pays
 /// for it. Most plugins' is a few hundred KiB, written here on the plugin's
 /// own loading thread. A pre-initialized built-in's holds the work of its
-/// `prepare` (the security built-in's compiled detectors, 3.6 MB, about
-/// 1.6 ms to write): since such a built-in's checks are known without an
+/// `prepare` (the security built-in's compiled detectors, 2.6 MB, about
+/// 1 ms to write): since such a built-in's checks are known without an
 /// instance ([`super::Builtin::meta`]), that image is written on a thread of
 /// its own while the other plugins' checks start, and its first instance
 /// waits for it if it comes first (docs/benchmarks.md, "Sixth pass").
