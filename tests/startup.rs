@@ -128,6 +128,11 @@ fn the_hot_functions_come_first_in_the_code() {
         .args(["-n", "--defined-only", env!("CARGO_BIN_EXE_gate")])
         .output()
         .expect("nm (binutils) runs");
+    assert!(
+        out.status.success(),
+        "nm could not read gate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let symbols = String::from_utf8_lossy(&out.stdout);
     let code: Vec<&str> = symbols
         .lines()
