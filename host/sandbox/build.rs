@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 
 #[path = "build/describe.rs"]
 mod describe;
+#[path = "build/layout.rs"]
+mod layout;
 
 /// Built-ins pre-initialized here: the SDK's `prepare` export is called once,
 /// with every import trapping, and the instance's memory and globals become
@@ -50,6 +52,8 @@ fn main() {
 
     println!("cargo:rerun-if-changed={}", plugins.display());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    let orders = root.join(ORDERS);
+    println!("cargo:rerun-if-changed={}", orders.display());
 
     // Escape hatch for working on the host while a plugin is half-written:
     // reuse whatever components the last plugin build left behind.
@@ -82,6 +86,11 @@ fn main() {
         }
         let mut bytes =
             std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        if !bytes.is_empty() {
+            bytes = lay_out(name, &bytes, &orders, &target_dir);
+            path = gen_dir.join(format!("{artifact}.wasm"));
+            std::fs::write(&path, &bytes).unwrap();
+        }
         let prepared = PREPARED.contains(name) && !bytes.is_empty();
         if prepared {
             bytes = preinitialize(name, &bytes);
@@ -118,6 +127,41 @@ fn main() {
     code.push_str(&statics);
     let generated = gen_dir.join("builtins.rs");
     std::fs::write(generated, code).unwrap();
+}
+
+/// Where the built-ins' function orders are kept, from the repository root:
+/// `<name>.order` (build/layout.rs).
+const ORDERS: &str = "link/builtins";
+
+/// `wasm` with the functions its order file lists first and its function
+/// names dropped (build/layout.rs). The names of the functions in their new
+/// order go to `<target>/wasm/builtins/<name>.functions`, one line per
+/// defined function (core module, function index, name; tab-separated), for
+/// scripts/order-functions to resolve samples of the precompiled code.
+fn lay_out(name: &str, wasm: &[u8], orders: &Path, target_dir: &Path) -> Vec<u8> {
+    let order_file = orders.join(format!("{name}.order"));
+    let order: Vec<String> = match std::fs::read_to_string(&order_file) {
+        Ok(text) => text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("reading {}: {e}", order_file.display()),
+    };
+    let laid_out = layout::lay_out(wasm, &order)
+        .unwrap_or_else(|e| panic!("laying out the built-in plugin `{name}`'s functions: {e}"));
+    let mut text = String::new();
+    for (module, functions) in laid_out.modules.iter().enumerate() {
+        for (index, function) in (functions.first..).zip(&functions.names) {
+            writeln!(text, "{module}\t{index}\t{function}").unwrap();
+        }
+    }
+    let dir = target_dir.join("builtins");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.functions")), text).unwrap();
+    laid_out.wasm
 }
 
 // The runtime's engine configuration, shared so the embedded code matches it.
