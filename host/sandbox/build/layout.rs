@@ -17,9 +17,8 @@
 //! here: wasmtime would otherwise carry them into the precompiled code.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 
-use wasm_encoder::reencode::{self, Reencode, RoundtripReencoder};
+use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{CodeSection, Component, FunctionSection, Module, RawSection};
 use wasmparser::{KnownCustom, Name, Parser, Payload, TypeRef};
 
@@ -47,7 +46,17 @@ pub fn lay_out(component: &[u8], order: &[String]) -> Result<LaidOut, String> {
     let mut listing = Vec::new();
     for payload in Parser::new(0).parse_all(component) {
         let payload = payload.map_err(|e| e.to_string())?;
+        // Only the component's own sections are copied; a nested module's
+        // or component's payloads follow its section, up to its `End`.
+        let nests = matches!(
+            payload,
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. }
+        );
         match &payload {
+            Payload::End(_) => {
+                depth = depth.saturating_sub(1);
+                continue;
+            }
             Payload::ModuleSection {
                 unchecked_range, ..
             } if depth == 0 => {
@@ -57,10 +66,7 @@ pub fn lay_out(component: &[u8], order: &[String]) -> Result<LaidOut, String> {
                     id: wasm_encoder::ComponentSectionId::CoreModule as u8,
                     data: &module,
                 });
-                depth += 1;
             }
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-            Payload::End(_) => depth = depth.saturating_sub(1),
             _ if depth == 0 => {
                 if let Some((id, range)) = payload.as_section() {
                     out.section(&RawSection {
@@ -70,6 +76,9 @@ pub fn lay_out(component: &[u8], order: &[String]) -> Result<LaidOut, String> {
                 }
             }
             _ => {}
+        }
+        if nests {
+            depth += 1;
         }
     }
     Ok(LaidOut {
@@ -114,7 +123,7 @@ fn reorder_module(module: &[u8], order: &[String]) -> Result<(Vec<u8>, Functions
     let mut out = Module::new();
     permute
         .parse_core_module(&mut out, Parser::new(0), module)
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| e.to_string())?;
     let functions = Functions {
         first: imported,
         names: listing,
@@ -124,7 +133,7 @@ fn reorder_module(module: &[u8], order: &[String]) -> Result<(Vec<u8>, Functions
 
 /// The module's count of imported and of defined functions, and the names of
 /// its functions by index.
-fn function_names(module: &[u8]) -> Result<(u32, u32, HashMap<u32, String>), String> {
+pub fn function_names(module: &[u8]) -> Result<(u32, u32, HashMap<u32, String>), String> {
     let (mut imported, mut defined, mut names) = (0, 0, HashMap::new());
     for payload in Parser::new(0).parse_all(module) {
         match payload.map_err(|e| e.to_string())? {
@@ -166,24 +175,50 @@ struct Permute {
     layout: Vec<u32>,
 }
 
-impl Reencode for Permute {
-    type Error = Infallible;
+/// An error of the layout itself (a module whose sections disagree).
+type Error = reencode::Error<String>;
 
-    fn function_index(&mut self, func: u32) -> Result<u32, reencode::Error<Infallible>> {
-        Ok(match func.checked_sub(self.imported) {
-            Some(defined) => self.imported + self.new_of_old[defined as usize],
-            None => func,
-        })
+impl Permute {
+    /// `items` (one per defined function, in the old order) in the new order.
+    fn permuted<T: Clone>(&self, items: &[T], what: &str) -> Result<Vec<T>, Error> {
+        if items.len() != self.layout.len() {
+            return Err(Error::UserError(format!(
+                "{} {what} for {} defined functions",
+                items.len(),
+                self.layout.len()
+            )));
+        }
+        Ok(self
+            .layout
+            .iter()
+            .map(|&old| items[old as usize].clone())
+            .collect())
+    }
+}
+
+impl Reencode for Permute {
+    type Error = String;
+
+    fn function_index(&mut self, func: u32) -> Result<u32, Error> {
+        let Some(defined) = func.checked_sub(self.imported) else {
+            return Ok(func);
+        };
+        match self.new_of_old.get(defined as usize) {
+            Some(new) => Ok(self.imported + new),
+            None => Err(Error::UserError(format!(
+                "a reference to function {func}, which the module does not have"
+            ))),
+        }
     }
 
     fn parse_function_section(
         &mut self,
         functions: &mut FunctionSection,
         section: wasmparser::FunctionSectionReader<'_>,
-    ) -> Result<(), reencode::Error<Infallible>> {
+    ) -> Result<(), Error> {
         let types = section.into_iter().collect::<Result<Vec<u32>, _>>()?;
-        for &old in &self.layout.clone() {
-            functions.function(self.type_index(types[old as usize])?);
+        for ty in self.permuted(&types, "types")? {
+            functions.function(self.type_index(ty)?);
         }
         Ok(())
     }
@@ -192,10 +227,10 @@ impl Reencode for Permute {
         &mut self,
         code: &mut CodeSection,
         section: wasmparser::CodeSectionReader<'_>,
-    ) -> Result<(), reencode::Error<Infallible>> {
+    ) -> Result<(), Error> {
         let bodies = section.into_iter().collect::<Result<Vec<_>, _>>()?;
-        for &old in &self.layout.clone() {
-            self.parse_function_body(code, bodies[old as usize].clone())?;
+        for body in self.permuted(&bodies, "bodies")? {
+            self.parse_function_body(code, body)?;
         }
         Ok(())
     }
@@ -204,10 +239,10 @@ impl Reencode for Permute {
         &mut self,
         module: &mut Module,
         section: wasmparser::CustomSectionReader<'_>,
-    ) -> Result<(), reencode::Error<Infallible>> {
+    ) -> Result<(), Error> {
         if matches!(section.as_known(), KnownCustom::Name(_)) {
             return Ok(());
         }
-        RoundtripReencoder.parse_custom_section(module, section)
+        reencode::utils::parse_custom_section(self, module, section)
     }
 }

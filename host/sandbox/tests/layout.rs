@@ -12,7 +12,8 @@ mod layout;
 use wasm_encoder::{
     CodeSection, Component, ConstExpr, ElementSection, Elements, EntityType, ExportKind,
     ExportSection, Function, FunctionSection, ImportSection, Instruction, Module, ModuleSection,
-    NameMap, NameSection, RefType, TableSection, TableType, TypeSection, ValType,
+    NameMap, NameSection, NestedComponentSection, RefType, TableSection, TableType, TypeSection,
+    ValType,
 };
 use wasmparser::{KnownCustom, Parser, Payload};
 
@@ -218,31 +219,62 @@ fn a_name_listed_twice_keeps_its_first_place() {
 }
 
 #[test]
+fn a_nested_component_is_kept_as_it_is() {
+    let mut inner = Component::new();
+    inner.section(&ModuleSection(&Module::new()));
+    let mut outer = Component::new();
+    outer.section(&NestedComponentSection(&inner));
+    let original = outer.finish();
+    let nested = |wasm: &[u8]| {
+        Parser::new(0)
+            .parse_all(wasm)
+            .filter_map(|p| match p.unwrap() {
+                Payload::ComponentSection {
+                    unchecked_range, ..
+                } => Some(wasm[unchecked_range].to_vec()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let laid_out = layout::lay_out(&original, &[]).unwrap();
+    assert_eq!(nested(&laid_out.wasm), nested(&original));
+    assert_eq!(laid_out.wasm, original);
+}
+
+#[test]
+fn a_module_whose_code_and_function_sections_disagree_is_an_error() {
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    module.section(&types);
+    let mut functions = FunctionSection::new();
+    functions.function(0).function(0);
+    module.section(&functions);
+    let mut code = CodeSection::new();
+    let mut body = Function::new([]);
+    body.instruction(&Instruction::End);
+    code.function(&body);
+    module.section(&code);
+    let mut component = Component::new();
+    component.section(&ModuleSection(&module));
+    let err = layout::lay_out(&component.finish(), &[]).err().unwrap();
+    assert!(err.contains("inconsistent lengths"), "{err}");
+}
+
+#[test]
 fn bytes_that_are_not_a_component_are_an_error() {
     assert!(layout::lay_out(b"\0asm\x0d\0\x01\0garbage", &[]).is_err());
 }
 
-/// The defined functions of `module`'s core module number `index`, each as
-/// its type and its instructions' names (without their operands, which hold
-/// the function indices the layout renumbers), with the function's name
-/// where the module has them.
+/// The defined functions of `component`'s first core module, each as its
+/// type and its instructions' names (without their operands, which hold the
+/// function indices the layout renumbers), and their names where the module
+/// has them.
 fn functions(component: &[u8]) -> (Vec<String>, Vec<Option<String>>) {
     let module = &modules(component)[0];
-    let (mut types, mut bodies, mut imported) = (Vec::new(), Vec::new(), 0u32);
-    let mut names = std::collections::HashMap::new();
+    let (mut types, mut bodies) = (Vec::new(), Vec::new());
     for payload in Parser::new(0).parse_all(module) {
         match payload.unwrap() {
-            Payload::ImportSection(imports) => {
-                imported += imports
-                    .into_imports()
-                    .filter(|i| {
-                        matches!(
-                            i.as_ref().unwrap().ty,
-                            wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_)
-                        )
-                    })
-                    .count() as u32;
-            }
             Payload::FunctionSection(section) => {
                 types = section.into_iter().map(Result::unwrap).collect();
             }
@@ -257,21 +289,10 @@ fn functions(component: &[u8]) -> (Vec<String>, Vec<Option<String>>) {
                 }
                 bodies.push(shape);
             }
-            Payload::CustomSection(custom) => {
-                if let KnownCustom::Name(subsections) = custom.as_known() {
-                    for subsection in subsections {
-                        if let Ok(wasmparser::Name::Function(map)) = subsection {
-                            for naming in map {
-                                let naming = naming.unwrap();
-                                names.insert(naming.index, naming.name.to_string());
-                            }
-                        }
-                    }
-                }
-            }
             _ => {}
         }
     }
+    let (imported, _, names) = layout::function_names(module).unwrap();
     let shapes = types
         .iter()
         .zip(&bodies)
