@@ -140,13 +140,8 @@ const ORDERS: &str = "link/builtins";
 /// scripts/order-functions to resolve samples of the precompiled code.
 fn lay_out(name: &str, wasm: &[u8], orders: &Path, target_dir: &Path) -> Vec<u8> {
     let order_file = orders.join(format!("{name}.order"));
-    let order: Vec<String> = match std::fs::read_to_string(&order_file) {
-        Ok(text) => text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(String::from)
-            .collect(),
+    let order = match std::fs::read_to_string(&order_file) {
+        Ok(text) => layout::parse_order(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => panic!("reading {}: {e}", order_file.display()),
     };

@@ -22,6 +22,16 @@ use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{CodeSection, Component, FunctionSection, Module, RawSection};
 use wasmparser::{KnownCustom, Name, Parser, Payload, TypeRef};
 
+/// The function names an order file lists (`link/builtins/<name>.order`):
+/// one a line, hottest first; blank lines and `#` comments are skipped.
+pub fn parse_order(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
 /// A component laid out by [`lay_out`].
 pub struct LaidOut {
     pub wasm: Vec<u8>,

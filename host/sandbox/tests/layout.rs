@@ -321,12 +321,7 @@ fn the_builtins_are_embedded_with_their_listed_functions_first() {
         else {
             continue;
         };
-        let listed: Vec<String> = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(String::from)
-            .collect();
+        let listed = layout::parse_order(&std::fs::read_to_string(&path).unwrap());
         use gate_sandbox::plugin::{builtin, strategy, validator};
         let builtin = builtin(name)
             .or_else(|| validator(name))
