@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod allocator;
 mod cmd;
 
 /// Exit codes: the contract CI relies on.
@@ -104,6 +105,7 @@ pub fn process_started() -> std::time::Instant {
 
 fn main() -> ExitCode {
     process_started();
+    allocator::tune();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
