@@ -17,24 +17,27 @@
 //!   [`TOP_PAD`]: a new arena's heap is made writable for that much at once.
 //!   Its untouched pages cost nothing (the kernel backs them when first
 //!   written), and a heap is trimmed only once that much of its top is free.
-//! - `M_ARENA_MAX`, the most arenas, to the number of CPUs (glibc's default
-//!   is eight times that): more threads than that share arenas instead of
-//!   each mapping its own. Each arena more holds memory the others cannot
-//!   reuse: with two per CPU, the example policy's peak RSS was 1.8 MiB
-//!   higher (19.2 MiB, against a goal of 20), for a `migrate lint` of 1,000
-//!   files 1.6% faster.
+//! - `M_ARENA_MAX`, the most arenas, to [`ARENAS_PER_CPU`] times the number
+//!   of CPUs (glibc's default is eight times): more threads than that share
+//!   arenas instead of each mapping its own. With one per CPU, a `migrate
+//!   lint` of 1,000 files, whose two validator threads then share an arena
+//!   with the runtime's, was 2.7% slower (15 paired runs); the example
+//!   policy's time and peak RSS were the same with one or two.
 //!
 //! Other C libraries (musl) and other systems keep their own behaviour.
 
 /// How far past its need a heap grows at once.
 pub const TOP_PAD: usize = 16 << 20;
 
+/// The most arenas for each CPU.
+pub const ARENAS_PER_CPU: usize = 2;
+
 /// Sets the allocator's growth knobs; call it first in `main`, before any
 /// thread starts. A knob the C library refuses keeps its default.
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let arenas = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let arenas = std::thread::available_parallelism().map_or(1, |n| n.get()) * ARENAS_PER_CPU;
         let arenas = libc::c_int::try_from(arenas).unwrap_or(libc::c_int::MAX);
         let pad = libc::c_int::try_from(TOP_PAD).unwrap_or(libc::c_int::MAX);
         // SAFETY: mallopt only changes the allocator's parameters; it is
