@@ -76,6 +76,10 @@ fn evaluate_grows_its_heaps_in_few_steps() {
     let arenas = calls.lines().filter(|l| is_arena_reservation(l)).count();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     // src/allocator.rs allows two arenas per CPU; the main one is not mapped.
+    // glibc's default is one per thread up to eight per CPU: on the 2-CPU
+    // machines CI runs on, 15 for this run, against 1-3 tuned. (With many
+    // CPUs the bound is above the run's thread count, and only the growths
+    // above tell.)
     assert!(
         arenas < 2 * cpus,
         "{arenas} arenas reserved in {threads} threads on {cpus} CPUs (src/allocator.rs)"
