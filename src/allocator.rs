@@ -37,8 +37,7 @@ pub const ARENAS_PER_CPU: usize = 2;
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let arenas = std::thread::available_parallelism().map_or(1, |n| n.get()) * ARENAS_PER_CPU;
-        let arenas = libc::c_int::try_from(arenas).unwrap_or(libc::c_int::MAX);
+        let arenas = cpus().saturating_mul(ARENAS_PER_CPU as libc::c_int);
         let pad = libc::c_int::try_from(TOP_PAD).unwrap_or(libc::c_int::MAX);
         // SAFETY: mallopt only changes the allocator's parameters; it is
         // called before any other thread exists, and both values are in the
@@ -48,4 +47,22 @@ pub fn tune() {
             libc::mallopt(libc::M_ARENA_MAX, arenas);
         }
     }
+}
+
+/// The CPUs this process may run on, from one `sched_getaffinity` call.
+/// (`std::thread::available_parallelism` also reads the cgroup's CPU quota,
+/// three more files at every start, and tokio asks it again for its
+/// workers; the arena limit needs only the CPUs threads can run on.)
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn cpus() -> libc::c_int {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set, and sched_getaffinity
+    // writes at most size_of::<cpu_set_t>() bytes into it.
+    let count = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        libc::CPU_COUNT(&set)
+    };
+    count.max(1)
 }
