@@ -922,6 +922,22 @@ impl Engine {
         unsafe { self.load_code(crate::runtime::vm::MmapVec::from_raw(memory)?, expected) }
     }
 
+    /// gate's patch: [`Engine::load_code_raw`] for memory that is a mapping
+    /// of `file` from byte `offset`.
+    #[cfg(feature = "std")]
+    pub(crate) unsafe fn load_code_raw_in_file(
+        &self,
+        memory: NonNull<[u8]>,
+        file: alloc::sync::Arc<File>,
+        offset: u64,
+        expected: ObjectKind,
+    ) -> Result<Arc<crate::CodeMemory>> {
+        // SAFETY: the contract of this function is the same as that of
+        // `from_raw_in_file`.
+        let mmap = unsafe { crate::runtime::vm::MmapVec::from_raw_in_file(memory, file, offset)? };
+        self.load_code(mmap, expected)
+    }
+
     /// Like `load_code_bytes`, but creates a mmap from a file on disk.
     #[cfg(feature = "std")]
     pub(crate) fn load_code_file(

@@ -11,10 +11,15 @@
 //!   to let anyone write to a running executable, so these are the bytes
 //!   the loader mapped, and the first and last pages are compared with them
 //!   all the same;
-//! - wasmtime uses the mapping in place (`Component::deserialize_raw`). Its
-//!   code never writes to it (a precompiled image has no relocations), and
-//!   [`CodeMemory`] makes its text executable through the engine's custom
-//!   code-memory hook;
+//! - wasmtime uses the mapping in place (`Component::deserialize_raw_in_file`,
+//!   vendor/README.md). Its code never writes to it (a precompiled image has
+//!   no relocations), and [`CodeMemory`] makes its text executable through
+//!   the engine's custom code-memory hook;
+//! - wasmtime is told which file range the mapping is, so every instance
+//!   maps its initial memory copy-on-write from the executable's file too
+//!   (the wasm data section, page-aligned in the precompiled image), where
+//!   it would otherwise write the image into a memfd in every process: 2.5 MB
+//!   for the pre-initialized security built-in;
 //! - wasmtime registers code by address, so a mapping serves one live
 //!   component: the runtime loads each built-in once and shares that
 //!   component (`Runtime::component`). When the component is dropped its
@@ -30,7 +35,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::ptr::NonNull;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -41,6 +46,13 @@ struct Mapping {
     /// The private mapping of the embedded bytes' file range.
     start: usize,
     len: usize,
+}
+
+/// A mapping just made, with the file it maps and where in it.
+struct Mapped {
+    mapping: Mapping,
+    exe: Arc<std::fs::File>,
+    offset: u64,
 }
 
 /// Every mapping made. Never shrinks: a retired mapping keeps its address
@@ -59,7 +71,11 @@ pub fn component(engine: &Engine, code: &'static [u8]) -> Result<Component, Stri
     if !cfg!(target_arch = "x86_64") {
         return Err("in-place code is only set up on x86_64".into());
     }
-    let mapping = map(code)?;
+    let Mapped {
+        mapping,
+        exe,
+        offset,
+    } = map(code)?;
     MAPPINGS
         .lock()
         .map_err(|_| "the mapping table is poisoned")?
@@ -71,73 +87,13 @@ pub fn component(engine: &Engine, code: &'static [u8]) -> Result<Component, Stri
     // SAFETY: `memory` holds exactly the bytes of `code` (the same file
     // range of the executing inode, spot-checked in `map`), which the build
     // produced with `Engine::precompile_component`; it is never unmapped
-    // nor written, so it outlives every component made from it. wasmtime
-    // still checks the header against `engine` and refuses code it cannot run.
-    unsafe { Component::deserialize_raw(engine, memory) }.map_err(|e| format!("{e:#}"))
-}
-
-/// Drops the pages of `component`'s wasm data (its `.rodata.wasm` section:
-/// data segments, the prepared heap of a pre-initialized built-in) from the
-/// process's resident set, when its code is a mapping made here. Call it once
-/// wasmtime has written that data into the component's memory images (on
-/// Linux, memfds): reading it in to copy it left it resident, 3.6 MB for the
-/// security built-in. The pages stay mapped: anything that reads them again
-/// (a passive segment's `memory.init`) faults them back in from the file,
-/// unchanged, since the mapping is private and never written.
-pub fn release_data(component: &Component) {
-    let range = component.image_range();
-    let (start, len) = (
-        range.start as usize,
-        range.end as usize - range.start as usize,
-    );
-    if !is_mapped(range.start, len) {
-        return;
-    }
-    // SAFETY: a mapping made here is readable for its whole length and is
-    // never unmapped.
-    let elf = unsafe { std::slice::from_raw_parts(range.start, len) };
-    let Some(data) = section(elf, ".rodata.wasm") else {
-        return;
-    };
-    let page = page_size();
-    let (from, to) = (data.start.next_multiple_of(page), data.end / page * page);
-    if to > from {
-        // SAFETY: advice on whole pages inside a mapping made here, which
-        // is private and never written (see above).
-        unsafe {
-            libc::madvise(
-                (start + from) as *mut c_void,
-                to - from,
-                libc::MADV_DONTNEED,
-            )
-        };
-    }
-}
-
-/// The bytes of the section called `name` in a little-endian ELF64 image (a
-/// precompiled component), or `None`.
-fn section(elf: &[u8], name: &str) -> Option<std::ops::Range<usize>> {
-    let u16_at =
-        |at: usize| Some(u16::from_le_bytes(elf.get(at..at + 2)?.try_into().ok()?) as usize);
-    let u32_at =
-        |at: usize| Some(u32::from_le_bytes(elf.get(at..at + 4)?.try_into().ok()?) as usize);
-    let u64_at =
-        |at: usize| usize::try_from(u64::from_le_bytes(elf.get(at..at + 8)?.try_into().ok()?)).ok();
-    if elf.get(..5)? != b"\x7fELF\x02" {
-        return None;
-    }
-    let (shoff, shentsize, shnum, shstrndx) =
-        (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?, u16_at(0x3e)?);
-    let header = |i: usize| shoff.checked_add(i.checked_mul(shentsize)?);
-    let names = u64_at(header(shstrndx)? + 0x18)?;
-    (0..shnum).find_map(|i| {
-        let at = header(i)?;
-        let name_at = names.checked_add(u32_at(at)?)?;
-        let found = elf.get(name_at..)?.split(|&b| b == 0).next()? == name.as_bytes();
-        let (offset, size) = (u64_at(at + 0x18)?, u64_at(at + 0x20)?);
-        let end = offset.checked_add(size)?;
-        (found && end <= elf.len()).then_some(offset..end)
-    })
+    // nor written, so it outlives every component made from it. It is the
+    // range of `exe` from `offset`, and the kernel lets no one write to an
+    // executable while it runs, so memory images mapped from that range
+    // hold the same bytes. wasmtime still checks the header against
+    // `engine` and refuses code it cannot run.
+    unsafe { Component::deserialize_raw_in_file(engine, memory, exe, offset) }
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// Whether `[ptr, ptr + len)` lies in a mapping made here.
@@ -199,7 +155,7 @@ fn file_place(addr: usize, len: usize) -> Result<FilePlace, String> {
     Err("the code is not in a mapping of the executable".into())
 }
 
-fn map(code: &'static [u8]) -> Result<Mapping, String> {
+fn map(code: &'static [u8]) -> Result<Mapped, String> {
     let page = page_size();
     let addr = code.as_ptr() as usize;
     if !addr.is_multiple_of(page) || code.is_empty() {
@@ -239,9 +195,13 @@ fn map(code: &'static [u8]) -> Result<Mapping, String> {
         unsafe { libc::munmap(ptr, code.len()) };
         return Err("the executable's file does not hold the embedded code".into());
     }
-    Ok(Mapping {
-        start: ptr as usize,
-        len: code.len(),
+    Ok(Mapped {
+        mapping: Mapping {
+            start: ptr as usize,
+            len: code.len(),
+        },
+        exe: Arc::new(exe),
+        offset: place.offset,
     })
 }
 
@@ -313,76 +273,66 @@ mod tests {
         })
     }
 
-    /// The resident size, in KiB, of the mapping holding `addr`.
-    fn resident_kib(addr: usize) -> usize {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let mut inside = false;
-        for line in smaps.lines() {
-            if let Some((range, _)) = line.split_once(' ')
-                && let Some((s, e)) = range.split_once('-')
-                && let (Ok(s), Ok(e)) = (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16))
-            {
-                inside = addr >= s && addr < e;
-            } else if inside && let Some(kib) = line.strip_prefix("Rss:") {
-                return kib.trim().trim_end_matches(" kB").trim().parse().unwrap();
-            }
-        }
-        panic!("no mapping holds {addr:#x}");
+    /// The file offsets of the executable that `/proc/self/maps` shows
+    /// mapped writable and private (wasm memories mapping an image from it).
+    fn writable_exe_offsets() -> Vec<u64> {
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let exe = exe.to_str().unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines()
+            .filter_map(|line| {
+                let fields: Vec<_> = line.split_whitespace().collect();
+                (fields.len() > 5 && fields[1] == "rw-p" && fields[5] == exe)
+                    .then(|| u64::from_str_radix(fields[2], 16).unwrap())
+            })
+            .collect()
     }
 
-    #[test]
-    fn each_builtins_wasm_data_is_found_whole_pages_in_its_code() {
-        let page = page_size();
-        for b in crate::plugin::BUILTINS
-            .iter()
-            .filter(|b| !b.precompiled.is_empty())
-        {
-            let data = section(b.precompiled, ".rodata.wasm")
-                .unwrap_or_else(|| panic!("`{}` has no .rodata.wasm", b.name));
-            assert!(
-                !data.is_empty() && data.end <= b.precompiled.len(),
-                "{}",
-                b.name
-            );
-            assert_eq!(data.start % page, 0, "{}", b.name);
-        }
-        assert!(section(b"\x7fELF\x02 but nothing else", ".rodata.wasm").is_none());
-        assert!(section(b"not an ELF file at all", ".rodata.wasm").is_none());
-    }
-
-    #[test]
+    #[tokio::test(flavor = "multi_thread")]
     #[cfg(target_arch = "x86_64")]
-    fn released_data_leaves_the_resident_set_and_reads_back_the_same() {
+    async fn an_instance_maps_its_memory_image_from_the_executable() {
+        // The pre-initialized built-in: its image is the largest (its
+        // prepared detectors), and used to be written into a memfd by every
+        // process.
         let runtime = Runtime::new(None).unwrap();
         let source = PluginSource::resolve("security", None).unwrap();
         let (component, _) = runtime.component(&source).unwrap();
-        let image = component.image_range();
-        let start = image.start as usize;
-        assert!(is_mapped(image.start, image.end as usize - start));
-        // SAFETY: the mapping is readable for its whole length and lives on.
-        let elf = unsafe { std::slice::from_raw_parts(image.start, image.end as usize - start) };
-        let data = section(elf, ".rodata.wasm").unwrap();
-        let sum = |bytes: &[u8]| {
-            bytes
-                .iter()
-                .fold(0u64, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64))
+        let code = component.image_range();
+        let len = code.end as usize - code.start as usize;
+        assert!(is_mapped(code.start, len));
+        // Its first page's offset: wasmtime's protections split the mapping.
+        let place = file_place(code.start as usize, 1).unwrap();
+        let ours = |offsets: Vec<u64>| {
+            offsets
+                .into_iter()
+                .filter(|o| (place.offset..place.offset + len as u64).contains(o))
+                .count()
         };
-        let before = sum(&elf[data.clone()]);
-        // The data's pages, in the part of the mapping wasmtime left read-only.
-        let at = start + data.start;
-        let resident = resident_kib(at);
-        assert!(resident * 1024 >= data.len(), "{resident} KiB resident");
-        release_data(&component);
-        let after = resident_kib(at);
+        let (pre, _) = runtime.instance_pre(&source).unwrap();
+        let sandbox = Arc::new(Sandbox::new(
+            "security",
+            Grants::default(),
+            &std::env::temp_dir(),
+            Clock::System,
+        ));
+        let mut store = runtime.new_store(&sandbox, "image").unwrap();
+        let before = ours(writable_exe_offsets());
+        let _instance = pre.instantiate_async(&mut store).await.unwrap();
+        let after = ours(writable_exe_offsets());
         assert!(
-            (resident - after) * 1024 + 2 * page_size() >= data.len(),
-            "{resident} -> {after} KiB for {} bytes of data",
-            data.len()
+            after > before,
+            "no writable mapping of the executable's embedded security code appeared when an \
+             instance was made ({before} before, {after} after): is its memory image back in \
+             a memfd (vendor/README.md)?"
         );
-        assert_eq!(
-            sum(&elf[data]),
-            before,
-            "read back from the file, unchanged"
+        // The image is the component's wasm data, inside the embedded code.
+        // SAFETY: the mapping is readable for its whole length and lives on.
+        let elf = unsafe { std::slice::from_raw_parts(code.start, len) };
+        let data = section(elf, ".rodata.wasm").unwrap();
+        let data = place.offset + data.start as u64..place.offset + data.end as u64;
+        assert!(
+            writable_exe_offsets().iter().any(|o| data.contains(o)),
+            "the writable mapping is not of the wasm data section"
         );
     }
 
@@ -428,5 +378,32 @@ mod tests {
             .await;
         let findings = run.outcome.expect("the check runs");
         assert!(!findings.is_empty());
+    }
+
+    /// The bytes of the section called `name` in a little-endian ELF64 image (a
+    /// precompiled component), or `None`.
+    fn section(elf: &[u8], name: &str) -> Option<std::ops::Range<usize>> {
+        let u16_at =
+            |at: usize| Some(u16::from_le_bytes(elf.get(at..at + 2)?.try_into().ok()?) as usize);
+        let u32_at =
+            |at: usize| Some(u32::from_le_bytes(elf.get(at..at + 4)?.try_into().ok()?) as usize);
+        let u64_at = |at: usize| {
+            usize::try_from(u64::from_le_bytes(elf.get(at..at + 8)?.try_into().ok()?)).ok()
+        };
+        if elf.get(..5)? != b"\x7fELF\x02" {
+            return None;
+        }
+        let (shoff, shentsize, shnum, shstrndx) =
+            (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?, u16_at(0x3e)?);
+        let header = |i: usize| shoff.checked_add(i.checked_mul(shentsize)?);
+        let names = u64_at(header(shstrndx)? + 0x18)?;
+        (0..shnum).find_map(|i| {
+            let at = header(i)?;
+            let name_at = names.checked_add(u32_at(at)?)?;
+            let found = elf.get(name_at..)?.split(|&b| b == 0).next()? == name.as_bytes();
+            let (offset, size) = (u64_at(at + 0x18)?, u64_at(at + 0x20)?);
+            let end = offset.checked_add(size)?;
+            (found && end <= elf.len()).then_some(offset..end)
+        })
     }
 }

@@ -222,7 +222,7 @@ impl Runtime {
         };
         let (component, outcome) = self.component(source).map_err(invalid)?;
         let loaded = started.elapsed();
-        write_memory_image(source, &component).map_err(invalid)?;
+        write_memory_image(&component).map_err(invalid)?;
         let imaged = started.elapsed();
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         tracing::trace!(
@@ -444,41 +444,15 @@ impl Runtime {
     }
 }
 
-/// Writes out the initial memory that every instance of `component` maps
-/// copy-on-write (on Linux, a memfd wasmtime fills), so that no check pays
-/// for it. Most plugins' is a few hundred KiB, written here on the plugin's
-/// own loading thread. A pre-initialized built-in's holds the work of its
-/// `prepare` (the security built-in's compiled detectors, 2.6 MB, about
-/// 1 ms to write): since such a built-in's checks are known without an
-/// instance ([`super::Builtin::meta`]), that image is written on a thread of
-/// its own while the other plugins' checks start, and its first instance
-/// waits for it if it comes first (docs/benchmarks.md, "Sixth pass").
-fn write_memory_image(source: &PluginSource, component: &Component) -> wasmtime::Result<()> {
-    let in_background = source
-        .builtin
-        .is_some_and(|b| b.prepared && b.meta.is_some());
-    if !in_background {
-        component.initialize_copy_on_write_image()?;
-        super::mapped::release_data(component);
-        return Ok(());
-    }
-    let component = component.clone();
-    let name = source.name.clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("{name}-image"))
-        .spawn(move || {
-            // A failure here is met again, and reported, by the first
-            // instantiation, which builds the image itself.
-            match component.initialize_copy_on_write_image() {
-                Ok(()) => super::mapped::release_data(&component),
-                Err(e) => tracing::debug!(plugin = %name, "writing the memory image: {e:#}"),
-            }
-        });
-    if spawned.is_err() {
-        // No thread to spare: the first instance writes it.
-        tracing::debug!(plugin = %source.name, "no thread for the memory image");
-    }
-    Ok(())
+/// Prepares the initial memory that every instance of `component` maps
+/// copy-on-write, so that no check pays for it. A built-in mapped from the
+/// executable ([`super::mapped`]) has its images in the executable's file,
+/// where instances map them from: nothing is written, and the pages are
+/// shared through the page cache by every gate process. Any other plugin's
+/// are written into memfds here, on the plugin's own loading thread (a few
+/// hundred KiB for most).
+fn write_memory_image(component: &Component) -> wasmtime::Result<()> {
+    component.initialize_copy_on_write_image()
 }
 
 /// What one check's stores are made from: the first, and one more for each

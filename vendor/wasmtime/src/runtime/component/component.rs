@@ -250,6 +250,31 @@ impl Component {
         Component::from_parts(engine, code, None)
     }
 
+    /// gate's patch: [`Component::deserialize_raw`] for `memory` that is a
+    /// read-only mapping of `file` from byte `offset` of it. Memory images
+    /// are then mapped copy-on-write from `file` (as for
+    /// [`Component::deserialize_file`]) instead of being written into a
+    /// memfd.
+    ///
+    /// # Unsafety
+    ///
+    /// As for [`Component::deserialize_raw`]; in addition, `memory.len()`
+    /// bytes of `file` from `offset` must be the bytes of `memory`, and the
+    /// file must not change while the component or any instance lives.
+    #[cfg(feature = "std")]
+    pub unsafe fn deserialize_raw_in_file(
+        engine: &Engine,
+        memory: NonNull<[u8]>,
+        file: Arc<std::fs::File>,
+        offset: u64,
+    ) -> Result<Component> {
+        // SAFETY: the contract required by `load_code_raw_in_file` is the
+        // same as this function's.
+        let code =
+            unsafe { engine.load_code_raw_in_file(memory, file, offset, ObjectKind::Component)? };
+        Component::from_parts(engine, code, None)
+    }
+
     /// Same as [`Module::deserialize_file`], but for components.
     ///
     /// Note that the file referenced here must contain contents previously

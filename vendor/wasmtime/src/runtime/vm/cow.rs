@@ -115,11 +115,15 @@ impl MemoryImage {
                 assert_page_aligned(data_end);
 
                 #[cfg(feature = "std")]
-                if let Some(file) = mmap.original_file() {
+                // gate's patch: `image_file` instead of `original_file`, so
+                // that code the embedder mapped from a file at an offset
+                // (`Engine::load_code_raw_in_file`) is a source too.
+                if let Some((file, file_offset)) = mmap.image_file() {
                     if let Some(source) = MemoryImageSource::from_file(file) {
                         return Ok(Some(MemoryImage {
                             source,
-                            source_offset: u64::try_from(data_start - start).unwrap(),
+                            source_offset: file_offset
+                                + u64::try_from(data_start - start).unwrap(),
                             linear_memory_offset,
                             len,
                             module_source: module_source.clone(),

@@ -40,7 +40,13 @@ pub enum MmapVec {
         layout: Layout,
     },
     #[doc(hidden)]
-    ExternallyOwned { memory: SendSyncPtr<[u8]> },
+    ExternallyOwned {
+        memory: SendSyncPtr<[u8]>,
+        /// gate's patch: the file, and the offset in it, that `memory` is a
+        /// mapping of, when the embedder says so (see `from_raw_in_file`).
+        #[cfg(feature = "std")]
+        file: Option<(Arc<File>, u64)>,
+    },
     #[doc(hidden)]
     #[cfg(has_virtual_memory)]
     Mmap {
@@ -80,7 +86,11 @@ impl MmapVec {
 
     fn new_externally_owned(memory: NonNull<[u8]>) -> MmapVec {
         let memory = SendSyncPtr::new(memory);
-        MmapVec::ExternallyOwned { memory }
+        MmapVec::ExternallyOwned {
+            memory,
+            #[cfg(feature = "std")]
+            file: None,
+        }
     }
 
     /// Creates a new zero-initialized `MmapVec` with the given `size`
@@ -127,6 +137,27 @@ impl MmapVec {
     /// will result in undefined and likely very undesirable behavior.
     pub unsafe fn from_raw(memory: NonNull<[u8]>) -> Result<MmapVec> {
         Ok(MmapVec::new_externally_owned(memory))
+    }
+
+    /// gate's patch: like [`Self::from_raw`], for memory that is a mapping
+    /// of `file` starting at byte `offset` of it, so that memory images can
+    /// be mapped from the file instead of copied into a memfd.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::from_raw`]; in addition, the `memory.len()` bytes of
+    /// `file` at `offset` must be the bytes of `memory` and must not change
+    /// for as long as the returned value or anything made from it lives.
+    #[cfg(feature = "std")]
+    pub unsafe fn from_raw_in_file(
+        memory: NonNull<[u8]>,
+        file: Arc<File>,
+        offset: u64,
+    ) -> Result<MmapVec> {
+        Ok(MmapVec::ExternallyOwned {
+            memory: SendSyncPtr::new(memory),
+            file: Some((file, offset)),
+        })
     }
 
     /// Creates a new `MmapVec` from the contents of an existing
@@ -245,6 +276,17 @@ impl MmapVec {
         unsafe { mmap.make_readwrite(range.start..range.end) }
     }
 
+    /// gate's patch: the file this memory is a mapping of and the file
+    /// offset at which the mapping starts, if known: a file-backed mmap
+    /// (offset 0) or externally owned memory the embedder placed in a file.
+    #[cfg(feature = "std")]
+    pub fn image_file(&self) -> Option<(&Arc<File>, u64)> {
+        match self {
+            MmapVec::ExternallyOwned { file, .. } => file.as_ref().map(|(f, o)| (f, *o)),
+            _ => self.original_file().map(|f| (f, 0)),
+        }
+    }
+
     /// Returns the underlying file that this mmap is mapping, if present.
     #[cfg(feature = "std")]
     pub fn original_file(&self) -> Option<&Arc<File>> {
@@ -329,7 +371,7 @@ impl Deref for MmapVec {
             MmapVec::Alloc { base, layout } => unsafe {
                 core::slice::from_raw_parts(base.as_ptr(), layout.size())
             },
-            MmapVec::ExternallyOwned { memory } => unsafe { memory.as_ref() },
+            MmapVec::ExternallyOwned { memory, .. } => unsafe { memory.as_ref() },
             #[cfg(has_virtual_memory)]
             MmapVec::Mmap { mmap, len } => {
                 // SAFETY: all bytes for this mmap, which is owned by
