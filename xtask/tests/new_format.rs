@@ -25,20 +25,23 @@ fn copy_tree(dir: &Path) {
             "plugins/redact",
             "plugins/Cargo.lock",
             "wit",
+            "vendor",
             "Cargo.lock",
             "rust-toolchain.toml",
             "docs/reports.md",
         ],
     );
     copy_workspace_manifest(dir, "plugins/Cargo.toml", &["sqlkit", "redact"]);
-    // The root manifest is also the `gate` package: keep only the workspace
-    // and its profiles.
+    // The root manifest is also the `gate` package: keep only the workspace,
+    // its profiles and the patched wasmtime (vendor/README.md).
     let manifest = fs::read_to_string(repo().join("Cargo.toml")).unwrap();
     let mut kept = String::new();
     let mut keep = true;
     for line in manifest.lines() {
         if line.starts_with('[') {
-            keep = line.starts_with("[workspace") || line.starts_with("[profile");
+            keep = line.starts_with("[workspace")
+                || line.starts_with("[profile")
+                || line.starts_with("[patch");
         }
         if keep {
             kept.push_str(line);
