@@ -273,6 +273,28 @@ mod tests {
         })
     }
 
+    /// Each built-in's memory images are mapped from its wasm data section
+    /// in the executable, which therefore starts on a page.
+    #[test]
+    fn each_builtins_wasm_data_is_found_whole_pages_in_its_code() {
+        let page = page_size();
+        for b in crate::plugin::BUILTINS
+            .iter()
+            .filter(|b| !b.precompiled.is_empty())
+        {
+            let data = section(b.precompiled, ".rodata.wasm")
+                .unwrap_or_else(|| panic!("`{}` has no .rodata.wasm", b.name));
+            assert!(
+                !data.is_empty() && data.end <= b.precompiled.len(),
+                "{}",
+                b.name
+            );
+            assert_eq!(data.start % page, 0, "{}", b.name);
+        }
+        assert!(section(b"\x7fELF\x02 but nothing else", ".rodata.wasm").is_none());
+        assert!(section(b"not an ELF file at all", ".rodata.wasm").is_none());
+    }
+
     /// The file offsets of the executable that `/proc/self/maps` shows
     /// mapped writable and private (wasm memories mapping an image from it).
     fn writable_exe_offsets() -> Vec<u64> {
