@@ -35,7 +35,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -155,6 +155,17 @@ fn file_place(addr: usize, len: usize) -> Result<FilePlace, String> {
     Err("the code is not in a mapping of the executable".into())
 }
 
+/// `/proc/self/exe`, opened once: every built-in is mapped from it, and
+/// wasmtime keeps it to map their memory images from.
+fn executable() -> Result<Arc<std::fs::File>, String> {
+    static EXE: OnceLock<Arc<std::fs::File>> = OnceLock::new();
+    if let Some(exe) = EXE.get() {
+        return Ok(exe.clone());
+    }
+    let exe = std::fs::File::open("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+    Ok(EXE.get_or_init(|| Arc::new(exe)).clone())
+}
+
 fn map(code: &'static [u8]) -> Result<Mapped, String> {
     let page = page_size();
     let addr = code.as_ptr() as usize;
@@ -162,7 +173,7 @@ fn map(code: &'static [u8]) -> Result<Mapped, String> {
         return Err("the embedded code is not page-aligned".into());
     }
     let place = file_place(addr, code.len())?;
-    let exe = std::fs::File::open("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+    let exe = executable()?;
     let meta = exe.metadata().map_err(|e| format!("/proc/self/exe: {e}"))?;
     if meta.ino() != place.inode
         || libc::major(meta.dev()) != place.dev_major
@@ -200,7 +211,7 @@ fn map(code: &'static [u8]) -> Result<Mapped, String> {
             start: ptr as usize,
             len: code.len(),
         },
-        exe: Arc::new(exe),
+        exe,
         offset: place.offset,
     })
 }
