@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use gate_configfile::assertion::Pattern;
 use gate_plugin_sdk::host::env;
 use gate_plugin_sdk::{
     Check, CheckInfo, Context, Finding, Severity, Status, param, param_default, params,
 };
-use regex::Regex;
 use serde::Deserialize;
 
 pub const ID: &str = "config.env-vars";
@@ -35,8 +35,8 @@ pub struct Params {
 struct Expectation {
     name: String,
     required: bool,
-    /// The pattern as written, and anchored for a full match.
-    pattern: Option<(String, Regex)>,
+    /// Anchored for a full match.
+    pattern: Option<Pattern>,
     forbidden: bool,
 }
 
@@ -62,8 +62,8 @@ impl Params {
             slot(&mut out, name).required = true;
         }
         for (name, pattern) in &self.patterns {
-            match Regex::new(&format!(r"\A(?:{pattern})\z")) {
-                Ok(re) => slot(&mut out, name).pattern = Some((pattern.clone(), re)),
+            match Pattern::new(pattern) {
+                Ok(p) => slot(&mut out, name).pattern = Some(p),
                 Err(err) => problems.push(format!("pattern for `{name}` does not compile: {err}")),
             }
         }
@@ -182,9 +182,9 @@ fn assess(ctx: &Context, params: &Params, e: &Expectation, value: Option<&str>) 
             )),
         ),
         Some(v) => match &e.pattern {
-            Some((pattern, re)) if !re.is_match(v) => (
+            Some(p) if !p.is_match(v) => (
                 Status::Fail,
-                format!("`{name}` does not match pattern `{pattern}`"),
+                format!("`{name}` does not match pattern `{}`", p.raw),
                 Some(format!(
                     "fix `{name}`'s value so that all of it matches the pattern"
                 )),
@@ -204,8 +204,8 @@ fn assess(ctx: &Context, params: &Params, e: &Expectation, value: Option<&str>) 
     if let Some(v) = value {
         finding = finding.evidence("length", v.chars().count());
     }
-    if let Some((pattern, _)) = &e.pattern {
-        finding = finding.evidence("pattern", pattern);
+    if let Some(pattern) = &e.pattern {
+        finding = finding.evidence("pattern", &pattern.raw);
     }
     if let Some(hint) = remediation {
         finding = finding.remediation(hint);
@@ -356,6 +356,8 @@ mod tests {
         ] {
             assert!(out[0].message.contains(part), "{part}: {}", out[0].message);
         }
+        // The error quotes the pattern as written, not its anchored form.
+        assert!(!out[0].message.contains(r"\A(?:"), "{}", out[0].message);
         let out = run(serde_json::json!({}), &[]);
         assert!(out[0].message.contains("set at least one of"));
         let out = EnvVars.run(&ctx(), &serde_json::json!({"require": ["A"]}));

@@ -5,7 +5,8 @@
 //! one assertion in one file.
 
 use gate_plugin_sdk::{Context, FindingBuilder, Status};
-use regex::Regex;
+use regex_automata::util::syntax;
+use regex_automata::{MatchKind, meta};
 
 /// What an assertion demands of the keys its path selects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,21 +65,48 @@ pub fn presence(
     }
 }
 
-/// A `matches` regex: as written (for messages), and anchored to the whole
-/// value, so `"true"` does not accept `"untrue"`.
+/// A user's regex held to whole values: a `matches` constraint, or a
+/// pattern of `config.env-vars`. Kept as written (for messages), and
+/// anchored to the whole value, so `"true"` does not accept `"untrue"`.
+///
+/// The match semantics are the `regex` crate's: `Regex::new` builds this
+/// same meta regex, with the same syntax, match kind and size limit, and the
+/// lazy DFA as one more search engine. That engine is left out here. The
+/// values a pattern is held to are short (one value of a config file or the
+/// environment), where the lazy DFA finds nothing sooner, while building it
+/// compiles the pattern a second time, in reverse. In a plugin's fresh
+/// instance each compile of a Unicode class also zeroes a 10,000-entry table
+/// of regex-automata's UTF-8 compiler, so a pattern like `.*/bin.*` cost a
+/// check about half a millisecond (docs/benchmarks.md, "Thirteenth pass").
 #[derive(Debug)]
 pub struct Pattern {
     pub raw: String,
-    whole: Regex,
+    whole: meta::Regex,
 }
 
 impl Pattern {
+    /// Errors are the `regex` crate's, with its messages. A syntax error
+    /// quotes the regex as written, not its anchored form.
     pub fn new(raw: &str) -> Result<Pattern, regex::Error> {
-        // Compiled as written first, so an error quotes the user's regex.
-        Regex::new(raw)?;
+        syntax::parse_with(raw, &syntax::Config::new())
+            .map_err(|e| regex::Error::Syntax(e.to_string()))?;
+        let config = meta::Config::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .utf8_empty(true)
+            .nfa_size_limit(Some(NFA_SIZE_LIMIT))
+            .hybrid(false);
+        let whole = meta::Builder::new()
+            .configure(config)
+            .syntax(syntax::Config::new().utf8(true))
+            .build(&format!(r"\A(?:{raw})\z"))
+            .map_err(|e| match (e.size_limit(), e.syntax_error()) {
+                (Some(limit), _) => regex::Error::CompiledTooBig(limit),
+                (None, Some(syntax)) => regex::Error::Syntax(syntax.to_string()),
+                (None, None) => regex::Error::Syntax(e.to_string()),
+            })?;
         Ok(Pattern {
             raw: raw.to_string(),
-            whole: Regex::new(&format!(r"\A(?:{raw})\z"))?,
+            whole,
         })
     }
 
@@ -86,6 +114,9 @@ impl Pattern {
         self.whole.is_match(value)
     }
 }
+
+/// `regex::RegexBuilder`'s default limit on a compiled pattern.
+const NFA_SIZE_LIMIT: usize = 10 * (1 << 20);
 
 /// One assertion checked against one file: the finding's subject is
 /// `file:path`, and its evidence says what was expected and how much matched.
@@ -152,5 +183,108 @@ mod tests {
         let p = Pattern::new("true|on").unwrap();
         assert!(p.is_match("on") && !p.is_match("untrue"));
         assert!(Pattern::new("(").is_err());
+    }
+
+    /// `Pattern` drops only a search engine from what `regex::Regex` builds:
+    /// over every pattern and value here it answers as `Regex` anchored the
+    /// same way does.
+    #[test]
+    fn patterns_answer_as_the_regex_crate_does() {
+        let patterns = [
+            ".*/bin.*",
+            "^1\\.[23]$",
+            "true|on",
+            "",
+            "a*",
+            "(?i)tls",
+            "(?i)straße",
+            "\\w+",
+            "\\d{2,4}",
+            "\\s*x\\s*",
+            "[^a-z]+",
+            "\\bon\\b.*",
+            "(?m)^on$",
+            "(?s).+",
+            "é.",
+            ".",
+            "[[:alpha:]]+",
+            "[α-ω]+",
+            "(a|ab)(c|bcd)",
+            "x?y??z*?",
+            "\\x{212A}",
+            "(?i)k",
+            "[\\u{0}-\\u{10FFFF}]*",
+            "(?u:\\W)+",
+            "\\B",
+            "(?-u:\\w)+",
+        ];
+        let values = [
+            "",
+            "on",
+            "untrue",
+            "true",
+            "/usr/local/bin:/usr/bin",
+            "1.2",
+            "1.3",
+            "1.4",
+            "TLS",
+            "STRASSE",
+            "straße",
+            "héllo",
+            "12",
+            "12345",
+            " x ",
+            "ABC",
+            "on and on",
+            "on\noff",
+            "ab\ncd",
+            "é!",
+            "\u{212A}",
+            "k",
+            "K",
+            "αβγ",
+            "abcd",
+            "yz",
+            "日本語",
+            "\0",
+        ];
+        for raw in patterns {
+            let ours = Pattern::new(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            let theirs = regex::Regex::new(&format!(r"\A(?:{raw})\z")).expect(raw);
+            for value in values {
+                assert_eq!(
+                    ours.is_match(value),
+                    theirs.is_match(value),
+                    "pattern {raw:?} on {value:?}"
+                );
+            }
+        }
+    }
+
+    /// A pattern that does not compile gets the `regex` crate's error for
+    /// the pattern as written, not for its anchored form.
+    #[test]
+    fn pattern_errors_are_the_regex_crates_for_the_pattern_as_written() {
+        for raw in [
+            "(",
+            "a{2,1}",
+            "[z-a]",
+            "\\p{NoSuchClass}",
+            "(?<n>a)(?<n>b)",
+            "x)",
+        ] {
+            let ours = Pattern::new(raw).expect_err(raw).to_string();
+            let theirs = regex::Regex::new(raw).expect_err(raw).to_string();
+            assert_eq!(ours, theirs, "pattern {raw:?}");
+        }
+        let huge = "\\w{1000}{1000}";
+        assert!(matches!(
+            Pattern::new(huge),
+            Err(regex::Error::CompiledTooBig(limit)) if limit == NFA_SIZE_LIMIT
+        ));
+        assert!(matches!(
+            regex::Regex::new(huge),
+            Err(regex::Error::CompiledTooBig(_))
+        ));
     }
 }
