@@ -62,7 +62,7 @@ impl GateEngine {
     pub fn with_pooling(pooling: bool) -> Result<Self> {
         let compiler = Compiler::from_env()?;
         let (engine, pooling) = match Engine::new(&config(pooling, compiler)) {
-            Ok(engine) => (engine, true),
+            Ok(engine) => (engine, pooling),
             Err(e) => {
                 tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
                 (
@@ -139,3 +139,15 @@ fn config(pooling: bool, compiler: Compiler) -> Config {
 // build script precompiles the built-in plugins with it, and the code it embeds
 // is only usable if both engines are configured identically.
 include!("engine_config.rs");
+
+#[cfg(test)]
+mod tests {
+    use super::GateEngine;
+
+    /// `pooling` says how the engine allocates: on demand when asked for,
+    /// not only when the pool could not be reserved.
+    #[test]
+    fn the_engine_reports_the_allocation_it_was_built_with() {
+        assert!(!GateEngine::with_pooling(false).unwrap().pooling);
+    }
+}
