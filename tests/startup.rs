@@ -153,8 +153,9 @@ fn the_hot_functions_come_first_in_the_code() {
     );
     let present: std::collections::HashSet<&str> = code.iter().copied().collect();
     let kept = listed.iter().filter(|n| present.contains(*n)).count();
+    // 90%, as for the built-ins' order files (host/sandbox/tests/layout.rs).
     assert!(
-        kept * 4 >= listed.len() * 3,
+        kept * 10 >= listed.len() * 9,
         "{kept} of link/gate.order's {} functions are still in gate: run scripts/order-functions",
         listed.len()
     );

@@ -306,7 +306,7 @@ fn functions(component: &[u8]) -> (Vec<String>, Vec<Option<String>>) {
 
 /// Each built-in with an order file (link/builtins/) is embedded with the
 /// functions it lists first, in its order, and without function names; and
-/// most of the names it lists still exist (scripts/order-functions rewrites
+/// nine in ten of the names it lists still exist (scripts/order-functions rewrites
 /// the files when they do not).
 #[test]
 fn the_builtins_are_embedded_with_their_listed_functions_first() {
@@ -352,8 +352,11 @@ fn the_builtins_are_embedded_with_their_listed_functions_first() {
             present += usize::from(!named.is_empty());
             expected.extend(named);
         }
+        // 90%: with 68-73% of config's and security's names left (a new
+        // dependency of theirs renamed the rest), the example policy peaked
+        // at 22.2 MiB instead of 18.7 (docs/benchmarks.md, "Thirteenth pass").
         assert!(
-            present * 4 >= seen.len() * 3,
+            present * 10 >= seen.len() * 9,
             "only {present} of the {} functions {} lists are left in `{name}`: run \
              scripts/order-functions (CONTRIBUTING.md)",
             seen.len(),
