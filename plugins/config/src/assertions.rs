@@ -145,44 +145,52 @@ impl Assertion {
         parts.join(" and ")
     }
 
-    /// The first selected entry that violates the assertion, and why.
-    fn first_violation<'e>(&self, hits: &[&'e Entry]) -> Option<(&'e Entry, String)> {
-        hits.iter()
-            .find_map(|e| self.violation(&e.key(), &e.value).map(|why| (*e, why)))
+    /// The first selected entry that violates the assertion, and why; an
+    /// error when the `matches` pattern cannot be applied to a value.
+    fn first_violation<'e>(
+        &self,
+        hits: &[&'e Entry],
+    ) -> Result<Option<(&'e Entry, String)>, regex::Error> {
+        for e in hits {
+            if let Some(why) = self.violation(&e.key(), &e.value)? {
+                return Ok(Some((*e, why)));
+            }
+        }
+        Ok(None)
     }
 
     /// Why `value` violates the assertion, or `None` when it satisfies it.
-    fn violation(&self, key: &str, value: &str) -> Option<String> {
+    fn violation(&self, key: &str, value: &str) -> Result<Option<String>, regex::Error> {
         if let Some(want) = &self.equals
             && !equal(want, value)
         {
-            return Some(format!("is `{}`, not {want}", shown(key, value)));
+            return Ok(Some(format!("is `{}`, not {want}", shown(key, value))));
         }
         if let Some(p) = &self.matches
-            && !p.is_match(value)
+            && !p.is_match(value)?
         {
-            return Some(format!(
+            return Ok(Some(format!(
                 "`{}` does not match /{}/",
                 shown(key, value),
                 p.raw
-            ));
+            )));
         }
         if self.min.is_some() || self.max.is_some() {
             let Some(n) = leading_number(value) else {
-                return Some(format!("`{}` is not a number", shown(key, value)));
+                return Ok(Some(format!("`{}` is not a number", shown(key, value))));
             };
             if let Some(min) = self.min
                 && n < min
             {
-                return Some(format!("{n} is below the minimum {min}"));
+                return Ok(Some(format!("{n} is below the minimum {min}")));
             }
             if let Some(max) = self.max
                 && n > max
             {
-                return Some(format!("{n} is above the maximum {max}"));
+                return Ok(Some(format!("{n} is above the maximum {max}")));
             }
         }
-        None
+        Ok(None)
     }
 }
 
@@ -253,11 +261,15 @@ pub fn check_file(
                     located(fail(&format!("is set to `{value}`")), file, at)
                 }
                 (Presence::Constrained, Some(_)) => match a.first_violation(&hits) {
-                    Some((e, why)) => {
+                    Ok(Some((e, why))) => {
                         let at = locate(e);
                         located(fail(&why).evidence("key", e.key()), file, at)
                     }
-                    None => verdict
+                    Err(err) => verdict
+                        .unmatchable(ctx, &err)
+                        .location(file, None, None)
+                        .build(),
+                    Ok(None) => verdict
                         .pass(ctx, &expected)
                         .location(file, None, None)
                         .build(),
@@ -333,6 +345,30 @@ mod tests {
         );
         assert_eq!(out[3].location.as_ref().unwrap().line, Some(5));
         assert!(out[6].message.contains("not found"));
+    }
+
+    /// `\w{1000}` is within the size limit for ASCII values only: on a
+    /// value beyond ASCII the assertion is an error, not a pass or a fail.
+    #[test]
+    fn a_pattern_too_big_for_a_value_is_an_error() {
+        let yaml = format!("a: {}\nb: {}\n", "a".repeat(1000), "é".repeat(1000));
+        let out = run(
+            Format::Yaml,
+            &yaml,
+            json!([
+                {"path": "a", "matches": "\\w{1000}"},
+                {"path": "b", "matches": "\\w{1000}"},
+            ]),
+        );
+        assert_eq!(out[0].status, Status::Pass, "{}", out[0].message);
+        assert_eq!(out[1].status, Status::Error, "{}", out[1].message);
+        assert!(
+            out[1]
+                .message
+                .starts_with("`b`: the `matches` pattern cannot be applied to a value in app.yaml"),
+            "{}",
+            out[1].message
+        );
     }
 
     #[test]

@@ -181,8 +181,13 @@ fn assess(ctx: &Context, params: &Params, e: &Expectation, value: Option<&str>) 
                 "give `{name}` a value, or set `allow_empty = true`"
             )),
         ),
-        Some(v) => match &e.pattern {
-            Some(p) if !p.is_match(v) => (
+        Some(v) => match e.pattern.as_ref().map(|p| (p, p.is_match(v))) {
+            Some((_, Err(err))) => (
+                Status::Error,
+                format!("pattern for `{name}` cannot be applied to its value: {err}"),
+                Some(format!("simplify the pattern for `{name}`")),
+            ),
+            Some((p, Ok(false))) => (
                 Status::Fail,
                 format!("`{name}` does not match pattern `{}`", p.raw),
                 Some(format!(
@@ -291,6 +296,26 @@ mod tests {
         assert!(out.iter().all(|f| f.status == Status::Fail), "{out:?}");
         let out = run(p, &[("A", "cd"), ("B", "abc")]);
         assert!(out.iter().all(|f| f.status == Status::Pass), "{out:?}");
+    }
+
+    /// `\w{1000}` is within the size limit for ASCII values only: an ASCII
+    /// value is held to it, a value beyond ASCII makes the check an error,
+    /// never a pass or a fail.
+    #[test]
+    fn a_pattern_too_big_for_a_value_is_an_error() {
+        let p = serde_json::json!({"patterns": {"A": "\\w{1000}", "B": "\\w{1000}"}});
+        let long = "é".repeat(1000);
+        let out = run(p, &[("A", &"a".repeat(1000)), ("B", &long)]);
+        assert_eq!(status_of(&out, "A"), Status::Pass);
+        let b = out.iter().find(|f| f.subject == "B").unwrap();
+        assert_eq!(b.status, Status::Error);
+        assert!(
+            b.message
+                .starts_with("pattern for `B` cannot be applied to its value: "),
+            "{}",
+            b.message
+        );
+        assert_no_value(&out, &long);
     }
 
     #[test]

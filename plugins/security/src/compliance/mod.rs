@@ -401,8 +401,9 @@ fn check(ctx: &Context, file: &str, docs: &[Value], a: &Assertion) -> Finding {
         matched: present.len(),
     };
     let mut f = match outcome(a, &expected, &present, &missing) {
-        Ok(detail) => verdict.pass(ctx, &detail),
-        Err((detail, offenders)) => {
+        Err(err) => verdict.unmatchable(ctx, &err),
+        Ok(Ok(detail)) => verdict.pass(ctx, &detail),
+        Ok(Err((detail, offenders))) => {
             let what = a
                 .message
                 .clone()
@@ -423,13 +424,15 @@ fn check(ctx: &Context, file: &str, docs: &[Value], a: &Assertion) -> Finding {
     f.location(file, None, None).build()
 }
 
+/// The assertion's outcome, or an error when its `matches` pattern cannot be
+/// applied to a value (see [`Pattern::is_match`]).
 fn outcome<'p>(
     a: &Assertion,
     expected: &str,
     present: &[&'p Place],
     missing: &[&'p Place],
-) -> Outcome<'p> {
-    match &a.expect {
+) -> Result<Outcome<'p>, regex::Error> {
+    Ok(match &a.expect {
         Expect::Exists if present.is_empty() => Err(("not found".to_string(), missing.to_vec())),
         Expect::Exists => Ok(format!(
             "exists ({})",
@@ -438,18 +441,19 @@ fn outcome<'p>(
         Expect::Absent if present.is_empty() => Ok("is absent".to_string()),
         Expect::Absent => Err(("is present".to_string(), present.to_vec())),
         Expect::Values { equals, matches } => {
-            let bad: Vec<&Place> = present
-                .iter()
-                .copied()
-                .filter(|p| {
-                    let v = p.value.as_ref().unwrap();
-                    let eq_ok = equals.as_ref().is_none_or(|e| same(v, e));
-                    let re_ok = matches
-                        .as_ref()
-                        .is_none_or(|r| as_text(v).is_some_and(|t| r.is_match(&t)));
-                    !(eq_ok && re_ok)
-                })
-                .collect();
+            let mut bad: Vec<&Place> = Vec::new();
+            for p in present.iter().copied() {
+                let v = p.value.as_ref().unwrap();
+                let eq_ok = equals.as_ref().is_none_or(|e| same(v, e));
+                let re_ok = match (matches, as_text(v)) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(r), Some(t)) => r.is_match(&t)?,
+                };
+                if !(eq_ok && re_ok) {
+                    bad.push(p);
+                }
+            }
             let satisfied = || {
                 Ok(format!(
                     "{expected} ({})",
@@ -471,7 +475,7 @@ fn outcome<'p>(
                 satisfied()
             }
         }
-    }
+    })
 }
 
 /// The first [`SHOW`] offenders as evidence, or `None` when there are none.

@@ -124,6 +124,40 @@ fn matches_applies_to_strings_and_scalars() {
     assert_eq!(f.status, Status::Fail);
 }
 
+/// A `matches` pattern within the size limit for ASCII values only
+/// (`\w{1000}`) cannot be applied to a value beyond ASCII: the assertion is
+/// an error, not a pass or a fail.
+#[test]
+fn a_pattern_too_big_for_a_value_is_an_error() {
+    let sb = Sandbox::new();
+    sb.write(
+        "app.json",
+        format!(
+            r#"{{"ascii": "{}", "wide": "{}"}}"#,
+            "a".repeat(1000),
+            "é".repeat(1000)
+        ),
+    );
+    let f = one(
+        &sb,
+        "app.json",
+        json!({ "path": "ascii", "matches": "\\w{1000}" }),
+    );
+    assert_eq!(f.status, Status::Pass, "{}", f.message);
+    let f = one(
+        &sb,
+        "app.json",
+        json!({ "path": "wide", "matches": "\\w{1000}" }),
+    );
+    assert_eq!(f.status, Status::Error, "{}", f.message);
+    assert!(
+        f.message
+            .starts_with("`wide`: the `matches` pattern cannot be applied to a value in app.json"),
+        "{}",
+        f.message
+    );
+}
+
 #[test]
 fn exists_over_a_wildcard_needs_one_and_absent_needs_none() {
     let sb = Sandbox::new();
