@@ -151,12 +151,41 @@ fn the_hot_functions_come_first_in_the_code() {
          (is GATE_NO_FUNCTION_ORDER set, or another linker than LLD in use?)",
         first.len()
     );
-    let present: std::collections::HashSet<&str> = code.iter().copied().collect();
-    let kept = listed.iter().filter(|n| present.contains(*n)).count();
+    // A local function LLVM promotes across codegen units gets a suffix,
+    // `.llvm.<hash>`, hashed from a module that holds the checkout's path in
+    // its line tables, so a build in another directory names the same
+    // function differently (about 345 of the 450 such names listed, in a
+    // clone beside the checkout that wrote the list). Those keep the
+    // compiler's order there; what says a list is stale is functions gone
+    // by name, so the suffix is left out of the count.
+    let present: std::collections::HashSet<&str> = code.iter().map(|n| unsuffixed(n)).collect();
+    let kept = listed
+        .iter()
+        .filter(|n| present.contains(unsuffixed(n)))
+        .count();
     // 90%, as for the built-ins' order files (host/sandbox/tests/layout.rs).
     assert!(
         kept * 10 >= listed.len() * 9,
         "{kept} of link/gate.order's {} functions are still in gate: run scripts/order-functions",
         listed.len()
     );
+}
+
+/// `name` without the `.llvm.<digits>` suffix of a promoted local function.
+fn unsuffixed(name: &str) -> &str {
+    match name.rsplit_once(".llvm.") {
+        Some((base, hash)) if !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => name,
+    }
+}
+
+#[test]
+fn the_llvm_suffix_is_left_out_of_a_name() {
+    assert_eq!(
+        unsuffixed("_RNvCs1_4core3fmt.llvm.13181886036578824878"),
+        "_RNvCs1_4core3fmt"
+    );
+    assert_eq!(unsuffixed("_RNvCs1_4core3fmt"), "_RNvCs1_4core3fmt");
+    assert_eq!(unsuffixed("a.llvm.x1"), "a.llvm.x1");
+    assert_eq!(unsuffixed("a.llvm."), "a.llvm.");
 }
